@@ -65,4 +65,3 @@ func (g *RNG) FillUniform(dst []float32, limit float32) {
 		dst[i] = limit * (2*g.r.Float32() - 1)
 	}
 }
-

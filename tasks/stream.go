@@ -1,0 +1,156 @@
+package tasks
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+)
+
+// Task is one task of a stream: its training and test data and the outputs
+// (class ids in the stream's label space) its labels use.
+type Task struct {
+	ID      int   // 1-based position in the stream
+	Classes []int // the stream-level class ids of this task, ascending
+	Train   Set
+	Test    Set
+}
+
+// Stream is a sequence of tasks over one label space.
+type Stream struct {
+	Name       string // e.g. "split-mnist"
+	Dataset    string
+	Kind       string // "split", "permuted" or "joint"
+	Tasks      []Task
+	NumClasses int // size of the stream's label space
+	Shape      Shape
+	Choices    Choices
+}
+
+// Choices records every random (or chosen) decision that shaped a stream, so
+// a run can be reproduced and audited.
+type Choices struct {
+	Seed        uint64  `json:"seed"`
+	ClassOrder  []int   `json:"class_order,omitempty"`
+	Permutation []int64 `json:"permutation_seeds,omitempty"`
+}
+
+// Stream kinds.
+const (
+	KindSplit    = "split"
+	KindPermuted = "permuted"
+	KindJoint    = "joint"
+)
+
+// StreamKinds lists the kinds NewStream accepts.
+func StreamKinds() []string { return []string{KindSplit, KindPermuted, KindJoint} }
+
+// StreamConfig says how to cut a dataset into tasks.
+type StreamConfig struct {
+	Kind  string // KindSplit, KindPermuted or KindJoint
+	Tasks int    // number of tasks; for split, NumClasses must divide evenly
+	// ClassOrder for split streams: "fixed" (0, 1, 2, ...: the standard
+	// protocol) or "seeded" (a permutation drawn from Seed).
+	ClassOrder string
+	Seed       uint64
+}
+
+// NewStream builds a stream from a dataset.
+//
+// Split: the classes, in ClassOrder, are cut into Tasks groups of equal size;
+// labels keep their dataset ids. Permuted: every task holds the whole dataset
+// with its pixels shuffled by one permutation per task (drawn from Seed;
+// every task is permuted), and task k's labels are shifted by k·NumClasses so
+// that each task has its own outputs. Joint: one task, the plain dataset.
+func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
+	s := Stream{Dataset: ds.Name, Kind: cfg.Kind, Shape: ds.Train.Shape, Choices: Choices{Seed: cfg.Seed}}
+	switch cfg.Kind {
+	case KindJoint:
+		s.Name = ds.Name
+		s.NumClasses = ds.NumClasses
+		s.Tasks = []Task{{ID: 1, Classes: seq(0, ds.NumClasses), Train: ds.Train, Test: ds.Test}}
+		return s, nil
+	case KindSplit:
+		if cfg.Tasks < 1 || ds.NumClasses%cfg.Tasks != 0 {
+			return Stream{}, fmt.Errorf("split %s: %d classes do not divide into %d tasks", ds.Name, ds.NumClasses, cfg.Tasks)
+		}
+		order := seq(0, ds.NumClasses)
+		switch cfg.ClassOrder {
+		case "", "fixed":
+		case "seeded":
+			r := rand.New(rand.NewPCG(cfg.Seed, 0x5eed_c1a55))
+			r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		default:
+			return Stream{}, fmt.Errorf("class order %q: want fixed or seeded", cfg.ClassOrder)
+		}
+		s.Name = "split-" + ds.Name
+		s.NumClasses = ds.NumClasses
+		s.Choices.ClassOrder = order
+		per := ds.NumClasses / cfg.Tasks
+		for k := range cfg.Tasks {
+			classes := slices.Clone(order[k*per : (k+1)*per])
+			slices.Sort(classes)
+			s.Tasks = append(s.Tasks, Task{
+				ID:      k + 1,
+				Classes: classes,
+				Train:   filterClasses(ds.Train, classes),
+				Test:    filterClasses(ds.Test, classes),
+			})
+		}
+		return s, nil
+	case KindPermuted:
+		if cfg.Tasks < 1 {
+			return Stream{}, fmt.Errorf("permuted %s: need at least 1 task, got %d", ds.Name, cfg.Tasks)
+		}
+		s.Name = "permuted-" + ds.Name
+		s.NumClasses = ds.NumClasses * cfg.Tasks
+		seeds := rand.New(rand.NewPCG(cfg.Seed, 0x9e43_7e5e))
+		for k := range cfg.Tasks {
+			ps := seeds.Int64()
+			s.Choices.Permutation = append(s.Choices.Permutation, ps)
+			perm := rand.New(rand.NewPCG(uint64(ps), 0)).Perm(ds.Train.Shape.Size())
+			s.Tasks = append(s.Tasks, Task{
+				ID:      k + 1,
+				Classes: seq(k*ds.NumClasses, (k+1)*ds.NumClasses),
+				Train:   permute(ds.Train, perm, k*ds.NumClasses),
+				Test:    permute(ds.Test, perm, k*ds.NumClasses),
+			})
+		}
+		return s, nil
+	default:
+		return Stream{}, fmt.Errorf("stream kind %q: want one of %v", cfg.Kind, StreamKinds())
+	}
+}
+
+func seq(from, to int) []int {
+	out := make([]int, 0, to-from)
+	for i := from; i < to; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// filterClasses keeps the examples whose label is in classes, in dataset order.
+func filterClasses(s Set, classes []int) Set {
+	var idx []int
+	for i, y := range s.Y {
+		if slices.Contains(classes, y) {
+			idx = append(idx, i)
+		}
+	}
+	return s.Subset(idx)
+}
+
+// permute returns a copy of s with every row's values reordered by perm
+// (out[i] = in[perm[i]]) and labels shifted by offset.
+func permute(s Set, perm []int, offset int) Set {
+	d := s.Shape.Size()
+	out := Set{X: make([]float32, len(s.X)), Y: make([]int, len(s.Y)), Shape: s.Shape}
+	for r := range s.Len() {
+		src, dst := s.X[r*d:(r+1)*d], out.X[r*d:(r+1)*d]
+		for i, p := range perm {
+			dst[i] = src[p]
+		}
+		out.Y[r] = s.Y[r] + offset
+	}
+	return out
+}

@@ -77,4 +77,7 @@ type Method struct {
 	// New builds a learner. settings is a JSON object whose fields override
 	// the defaults; unknown fields are an error.
 	New func(p Problem, settings json.RawMessage) (Learner, error)
+	// Check validates settings without building a learner, so a batch fails
+	// on a typo before any training starts. Optional.
+	Check func(settings json.RawMessage) error
 }

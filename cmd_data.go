@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noprop/noprop/tasks"
+)
+
+func dataCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "data",
+		Short: "Find or download datasets",
+	}
+	var dest string
+	fetch := &cobra.Command{
+		Use:   "fetch NAME",
+		Short: "Download a dataset's official files and verify their checksums",
+		Long: `Fetch downloads the official files of a dataset into DEST/NAME/ and checks
+their md5 sums; ` + "`noprop run --data DEST`" + ` then reads them. Needs internet access.`,
+		Example: "  noprop data fetch mnist --dest data",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return tasks.Fetch(cmd.Context(), args[0], dest, tasks.FetchOptions{Progress: os.Stdout})
+		},
+	}
+	fetch.Flags().StringVar(&dest, "dest", "data", "data folder to download into")
+	var dataDir string
+	where := &cobra.Command{
+		Use:   "where [NAME...]",
+		Short: "Show where each dataset is read from, or how to get it",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				args = tasks.DatasetNames()
+			}
+			for _, n := range args {
+				dir, err := tasks.Locate(n, dataDir)
+				if err != nil {
+					fmt.Printf("%-16s missing: %v\n", n, err)
+					continue
+				}
+				fmt.Printf("%-16s %s\n", n, dir)
+			}
+			return nil
+		},
+	}
+	where.Flags().StringVar(&dataDir, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
+	cmd.AddCommand(fetch, where)
+	return cmd
+}
+
+// programVersion identifies the build for stored runs: the version stamped
+// by the Makefile, else the VCS revision in the build info.
+func programVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return "unknown"
+}

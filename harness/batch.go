@@ -1,0 +1,47 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// BatchReport counts what RunAll did.
+type BatchReport struct {
+	Ran, Skipped, Failed int
+}
+
+// RunAll runs specs in order. A spec for which done reports true is skipped,
+// so an interrupted batch resumes where it stopped when started again. A
+// failed run does not stop the batch; a cancelled context does. The returned
+// error joins every run's error.
+func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (bool, error)) (BatchReport, error) {
+	var rep BatchReport
+	var errs []error
+	for _, s := range specs {
+		if err := ctx.Err(); err != nil {
+			errs = append(errs, err)
+			break
+		}
+		if done != nil {
+			ok, err := done(s)
+			if err != nil {
+				return rep, err
+			}
+			if ok {
+				rep.Skipped++
+				continue
+			}
+		}
+		if _, err := rn.Run(ctx, s); err != nil {
+			rep.Failed++
+			errs = append(errs, fmt.Errorf("%s %s %s-il seed %d: %w", s.Method, s.Dataset, s.Scenario, s.Seed, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		rep.Ran++
+	}
+	return rep, errors.Join(errs...)
+}

@@ -1,0 +1,81 @@
+package harness
+
+import (
+	"os"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/noprop/noprop/results"
+)
+
+// memorySampler tracks a run's peak Go heap by sampling (the runtime keeps no
+// peak of its own) and reads the process's peak RSS from the kernel.
+type memorySampler struct {
+	done chan struct{}
+	wg   sync.WaitGroup
+	peak uint64
+}
+
+// memorySamplePeriod trades precision of the heap peak against overhead;
+// reading the metric costs about a microsecond.
+const memorySamplePeriod = 20 * time.Millisecond
+
+func startMemorySampler() *memorySampler {
+	// Reset the kernel's peak-RSS mark so VmHWM covers this run only; where
+	// that is not allowed, the peak covers the process's life.
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	m := &memorySampler{done: make(chan struct{})}
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	read := func() {
+		metrics.Read(sample)
+		if v := sample[0].Value; v.Kind() == metrics.KindUint64 {
+			m.peak = max(m.peak, v.Uint64())
+		}
+	}
+	read()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t := time.NewTicker(memorySamplePeriod)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.done:
+				read()
+				return
+			case <-t.C:
+				read()
+			}
+		}
+	}()
+	return m
+}
+
+func (m *memorySampler) stop() results.Memory {
+	close(m.done)
+	m.wg.Wait()
+	return results.Memory{PeakHeapBytes: int64(m.peak), PeakRSSBytes: peakRSS()}
+}
+
+// peakRSS reads VmHWM from /proc/self/status; 0 where it is unavailable.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return 0
+}

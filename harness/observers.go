@@ -1,0 +1,144 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/results"
+)
+
+// StoreObserver writes runs to a results store: the run when it starts, one
+// transaction per evaluated task (its accuracy row and training log), and the
+// metrics and memory when it finishes.
+type StoreObserver struct {
+	Store *results.Store
+	// Version identifies the program (a commit) for every stored run.
+	Version string
+}
+
+// Started inserts the run.
+func (o *StoreObserver) Started(r RunInfo) error {
+	choices, err := json.Marshal(r.Choices)
+	if err != nil {
+		return fmt.Errorf("record choices: %w", err)
+	}
+	_, err = o.Store.StartRun(context.Background(), results.Run{
+		ID:             r.ID,
+		SpecJSON:       r.Spec.JSON(),
+		ConfigHash:     r.Spec.ConfigHash(),
+		Method:         r.Spec.Method,
+		Stream:         r.Stream,
+		Scenario:       r.Spec.Scenario,
+		Seed:           int64(r.Spec.Seed),
+		ProgramVersion: o.Version,
+		ChoicesJSON:    string(choices),
+		NumTasks:       r.NumTasks,
+		Started:        r.Started,
+	})
+	return err
+}
+
+// Epoch does nothing: epochs are written with their task's evaluation.
+func (o *StoreObserver) Epoch(RunInfo, int, methods.EpochStats) {}
+
+// Evaluated writes one row of the accuracy matrix with its task's log.
+func (o *StoreObserver) Evaluated(r RunInfo, afterTask int, acc []float64, log []methods.EpochStats) error {
+	epochs := make([]results.Epoch, len(log))
+	for i, e := range log {
+		epochs[i] = results.Epoch{Task: afterTask, Epoch: e.Epoch, Part: e.Part, Loss: e.Loss, TrainAcc: e.TrainAcc, Seconds: e.Seconds, Examples: int64(e.Examples)}
+	}
+	return o.Store.RecordEval(context.Background(), r.ID, afterTask, acc, epochs)
+}
+
+// Finished writes the metrics and memory and marks the run done.
+func (o *StoreObserver) Finished(r RunInfo, res Result) error {
+	return o.Store.FinishRun(context.Background(), r.ID, res.Metrics, res.Memory)
+}
+
+// Failed marks the run failed or interrupted; rows already written stay.
+func (o *StoreObserver) Failed(r RunInfo, err error, interrupted bool) {
+	status := results.StatusFailed
+	if interrupted {
+		status = results.StatusInterrupted
+	}
+	// A store error here cannot be reported better than the run's own error,
+	// which the caller returns.
+	_ = o.Store.FailRun(context.Background(), r.ID, status, err.Error())
+}
+
+// Progress prints one line per learner report and per evaluation.
+type Progress struct {
+	W io.Writer
+	// Epochs prints every learner report, not just the evaluations.
+	Epochs bool
+}
+
+func label(r RunInfo) string {
+	return fmt.Sprintf("%s %s %s-il seed %d", r.Spec.Method, r.Stream, r.Spec.Scenario, r.Spec.Seed)
+}
+
+// Started prints the run's name.
+func (p *Progress) Started(r RunInfo) error {
+	fmt.Fprintf(p.W, "== %s (run %s, config %s)\n", label(r), r.ID[:8], r.Spec.ConfigHash())
+	return nil
+}
+
+// Epoch prints a learner report.
+func (p *Progress) Epoch(r RunInfo, task int, e methods.EpochStats) {
+	if !p.Epochs {
+		return
+	}
+	part := ""
+	if e.Part != "" {
+		part = " " + e.Part
+	}
+	acc := ""
+	if !math.IsNaN(e.TrainAcc) {
+		acc = fmt.Sprintf(" train acc %.2f%%", e.TrainAcc)
+	}
+	fmt.Fprintf(p.W, "   task %d%s epoch %d: loss %.4f%s (%.1fs)\n", task, part, e.Epoch, e.Loss, acc, e.Seconds)
+}
+
+// Evaluated prints the accuracy row.
+func (p *Progress) Evaluated(r RunInfo, afterTask int, acc []float64, log []methods.EpochStats) error {
+	cells := make([]string, len(acc))
+	for i, a := range acc {
+		cells[i] = fmt.Sprintf("%.2f", a)
+	}
+	secs := 0.0
+	for _, e := range log {
+		secs += e.Seconds
+	}
+	what := "untrained"
+	if afterTask > 0 {
+		what = fmt.Sprintf("after task %d (%.1fs)", afterTask, secs)
+	}
+	fmt.Fprintf(p.W, "   %s: %s\n", what, strings.Join(cells, " "))
+	return nil
+}
+
+// Finished prints the headline metrics.
+func (p *Progress) Finished(r RunInfo, res Result) error {
+	var parts []string
+	for _, m := range res.Metrics {
+		if !math.IsNaN(m.Value) {
+			parts = append(parts, fmt.Sprintf("%s %.2f", m.Name, m.Value))
+		}
+	}
+	fmt.Fprintf(p.W, "   done in %.1fs: %s\n", res.Seconds, strings.Join(parts, ", "))
+	return nil
+}
+
+// Failed prints the error.
+func (p *Progress) Failed(r RunInfo, err error, interrupted bool) {
+	what := "failed"
+	if interrupted {
+		what = "interrupted"
+	}
+	fmt.Fprintf(p.W, "   %s: %v\n", what, err)
+}

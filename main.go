@@ -1,0 +1,48 @@
+// Command noprop is an experiment harness for learning rules that do without
+// end-to-end back-propagation, and for how they forget: it trains methods on
+// continual-learning task streams, stores every run's accuracy matrix and
+// forgetting metrics in SQLite, and prints comparison tables.
+//
+// Usage:
+//
+//	noprop run --method backprop,noprop-dt --dataset mnist --stream split --scenario class,task --seeds 3
+//	noprop table
+//	noprop methods
+//	noprop data fetch mnist
+//
+// The command line only wires flags to the harness, tasks and results
+// packages; it holds no logic of its own.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noprop/noprop/methods/nn/gemm"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	gemm.Use()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := &cobra.Command{
+		Use:           "noprop",
+		Short:         "Train learning rules on continual-learning streams and compare how they forget",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       programVersion(),
+	}
+	root.AddCommand(runCmd(), tableCmd(), methodsCmd(), dataCmd())
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(os.Stderr, "noprop: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,206 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// The activations below compute their derivative from their output alone
+// (ReLU: y > 0, Tanh: 1-y², Sigmoid: y(1-y)), so they never need their input
+// after Forward. That is what makes InPlace safe, and it lets a later tangent
+// (JVP) pass reuse the backward kernels: ẏ = f'(x)·ẋ is the same product as
+// dx = f'(x)·dy.
+//
+// Passes are split over the cores for large matrices; every element is
+// computed the same way whatever the split.
+
+// ReLU is max(0, x). The zero value is ready to use.
+type ReLU struct {
+	// InPlace makes Forward overwrite its input and Backward overwrite dy
+	// instead of writing to buffers of the layer. Use it only when nothing
+	// else reads those matrices afterwards: after a Linear it is safe
+	// (Linear needs neither its output nor the gradient it receives once
+	// Backward has run).
+	InPlace bool
+	act     activation
+}
+
+// Forward returns max(0, x).
+func (r *ReLU) Forward(x Matrix, train bool) Matrix {
+	return r.act.forward(x, r.InPlace, reluForward, elementwiseMin)
+}
+
+// Backward returns dy where the output was positive and 0 elsewhere (the
+// subgradient at 0 is 0, as in PyTorch).
+func (r *ReLU) Backward(dy Matrix) Matrix {
+	return r.act.backward(dy, r.InPlace, reluBackward, elementwiseMin)
+}
+
+// Params is empty.
+func (r *ReLU) Params() []*Param { return nil }
+
+// Tanh is the hyperbolic tangent. The zero value is ready to use.
+type Tanh struct {
+	// InPlace: see ReLU.InPlace.
+	InPlace bool
+	act     activation
+}
+
+// transcendentalMin is the per-goroutine minimum for tanh/sigmoid passes,
+// which cost tens of nanoseconds per element.
+const transcendentalMin = 1 << 12
+
+// Forward returns tanh(x).
+func (t *Tanh) Forward(x Matrix, train bool) Matrix {
+	return t.act.forward(x, t.InPlace, tanhForward, transcendentalMin)
+}
+
+// Backward returns dy·(1-y²).
+func (t *Tanh) Backward(dy Matrix) Matrix {
+	return t.act.backward(dy, t.InPlace, tanhBackward, elementwiseMin)
+}
+
+// Params is empty.
+func (t *Tanh) Params() []*Param { return nil }
+
+// Sigmoid is the logistic function 1/(1+e^-x). The zero value is ready to use.
+type Sigmoid struct {
+	// InPlace: see ReLU.InPlace.
+	InPlace bool
+	act     activation
+}
+
+// Forward returns σ(x).
+func (s *Sigmoid) Forward(x Matrix, train bool) Matrix {
+	return s.act.forward(x, s.InPlace, sigmoidForward, transcendentalMin)
+}
+
+// Backward returns dy·y(1-y).
+func (s *Sigmoid) Backward(dy Matrix) Matrix {
+	return s.act.backward(dy, s.InPlace, sigmoidBackward, elementwiseMin)
+}
+
+// Params is empty.
+func (s *Sigmoid) Params() []*Param { return nil }
+
+// NewActivation builds an activation layer from a settings string: "relu",
+// "tanh" or "sigmoid" (case-insensitive).
+func NewActivation(name string) (Layer, error) {
+	switch strings.ToLower(strings.TrimSpace(name)) {
+	case "relu":
+		return &ReLU{}, nil
+	case "tanh":
+		return &Tanh{}, nil
+	case "sigmoid":
+		return &Sigmoid{}, nil
+	}
+	return nil, fmt.Errorf("nn: unknown activation %q (want relu, tanh or sigmoid)", name)
+}
+
+// activation holds the buffers shared by the element-wise layers.
+type activation struct {
+	y, dx Matrix // owned buffers (unused when in place)
+	out   Matrix // last output, read by backward
+}
+
+func (a *activation) forward(x Matrix, inPlace bool, f func(dst, src []float32), minChunk int) Matrix {
+	y := x
+	if !inPlace {
+		a.y = Resize(a.y, x.Rows, x.Cols)
+		y = a.y
+	}
+	elementwise2(y.Data, x.Data, f, minChunk)
+	a.out = y
+	return y
+}
+
+func (a *activation) backward(dy Matrix, inPlace bool, g func(dst, dy, y []float32), minChunk int) Matrix {
+	if dy.Rows != a.out.Rows || dy.Cols != a.out.Cols {
+		panic(fmt.Sprintf("nn: activation Backward got %d×%d after a Forward of %d×%d",
+			dy.Rows, dy.Cols, a.out.Rows, a.out.Cols))
+	}
+	dx := dy
+	if !inPlace {
+		a.dx = Resize(a.dx, dy.Rows, dy.Cols)
+		dx = a.dx
+	}
+	elementwise3(dx.Data, dy.Data, a.out.Data, g, minChunk)
+	return dx
+}
+
+// elementwise2 runs f(dst[lo:hi], src[lo:hi]) over the slices, split over
+// the cores when they are long.
+func elementwise2(dst, src []float32, f func(dst, src []float32), minChunk int) {
+	n := len(src)
+	if !splits(n, minChunk) {
+		f(dst[:n], src)
+		return
+	}
+	ParallelFor(n, minChunk, func(lo, hi int) { f(dst[lo:hi], src[lo:hi]) })
+}
+
+// elementwise3 runs g(dst[lo:hi], a[lo:hi], b[lo:hi]) over the slices, split
+// over the cores when they are long.
+func elementwise3(dst, a, b []float32, g func(dst, a, b []float32), minChunk int) {
+	n := len(a)
+	if !splits(n, minChunk) {
+		g(dst[:n], a, b[:n])
+		return
+	}
+	ParallelFor(n, minChunk, func(lo, hi int) { g(dst[lo:hi], a[lo:hi], b[lo:hi]) })
+}
+
+// The kernels below may be called with dst aliasing their inputs.
+
+// The ReLU kernels work on the bits: a data-dependent branch on the sign
+// mispredicts about half the time on real activations.
+
+func reluForward(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		b := math.Float32bits(v)
+		// Negative values (and -0) have the sign bit set: mask them to +0.
+		dst[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
+	}
+}
+
+func reluBackward(dst, dy, y []float32) {
+	dst, y = dst[:len(dy)], y[:len(dy)]
+	for i, g := range dy {
+		yb := int32(math.Float32bits(y[i]))
+		// All ones exactly when y > 0: -yb is negative only for yb > 0 or
+		// yb = MinInt32 (-0), and ^yb is negative only for yb ≥ 0.
+		mask := uint32((-yb & ^yb) >> 31)
+		dst[i] = math.Float32frombits(math.Float32bits(g) & mask)
+	}
+}
+
+func tanhForward(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = float32(math.Tanh(float64(v)))
+	}
+}
+
+func tanhBackward(dst, dy, y []float32) {
+	dst, y = dst[:len(dy)], y[:len(dy)]
+	for i, g := range dy {
+		dst[i] = g * (1 - y[i]*y[i])
+	}
+}
+
+func sigmoidForward(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		// For v → -∞, Exp overflows to +Inf and the result is exactly 0.
+		dst[i] = float32(1 / (1 + math.Exp(-float64(v))))
+	}
+}
+
+func sigmoidBackward(dst, dy, y []float32) {
+	dst, y = dst[:len(dy)], y[:len(dy)]
+	for i, g := range dy {
+		dst[i] = g * y[i] * (1 - y[i])
+	}
+}

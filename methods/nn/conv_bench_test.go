@@ -1,0 +1,77 @@
+package nn
+
+import (
+	"testing"
+
+	"gonum.org/v1/gonum/blas/blas32"
+	"gonum.org/v1/gonum/blas/gonum"
+
+	"github.com/noprop/noprop/methods/nn/gemm"
+)
+
+// The three convolutions of the MNIST DT block's image path (docs/noprop.md
+// §2.2) at batch 128. The first one skips its input gradient, as it does in
+// the network. Run with
+//
+//	go test ./methods/nn/ -run '^$' -bench Conv2D -benchtime 20x
+//
+// Each case runs with gonum's native Sgemm and with methods/nn/gemm behind
+// blas32; GFLOP/s counts 2·m·n·k per GEMM (forward; forward+backward adds
+// the weight-gradient GEMM and, except for the first layer, the
+// input-gradient one).
+var convBenchCases = []struct {
+	name           string
+	c, h, w, oc    int
+	firstLayerSkip bool
+}{
+	{"1to32_28x28", 1, 28, 28, 32, true},
+	{"32to64_13x13", 32, 13, 13, 64, false},
+	{"64to128_11x11", 64, 11, 11, 128, false},
+}
+
+func BenchmarkConv2DForward(b *testing.B)         { benchConv(b, false) }
+func BenchmarkConv2DForwardBackward(b *testing.B) { benchConv(b, true) }
+
+func benchConv(b *testing.B, backward bool) {
+	const batch = 128
+	for _, be := range []string{"gonum", "gemm"} {
+		for _, tc := range convBenchCases {
+			b.Run(be+"/"+tc.name, func(b *testing.B) {
+				prev := blas32.Implementation()
+				defer blas32.Use(prev)
+				if be == "gonum" {
+					blas32.Use(gonum.Implementation{})
+				} else {
+					blas32.Use(gemm.Implementation{})
+				}
+				rng := NewRNG(1)
+				conv := NewConv2D(tc.c, tc.h, tc.w, tc.oc, 3, InitPyTorch, rng)
+				conv.NoInputGrad = tc.firstLayerSkip
+				x := NewMatrix(batch, tc.c*tc.h*tc.w)
+				rng.FillUniform(x.Data, 1)
+				y := conv.Forward(x, true)
+				dy := NewMatrix(y.Rows, y.Cols)
+				rng.FillUniform(dy.Data, 1)
+				flops := conv.FLOPs(batch)
+				if backward {
+					conv.Backward(dy)
+					if tc.firstLayerSkip {
+						flops *= 2
+					} else {
+						flops *= 3
+					}
+				}
+				b.ReportAllocs()
+				n := 0
+				for b.Loop() {
+					conv.Forward(x, true)
+					if backward {
+						conv.Backward(dy)
+					}
+					n++
+				}
+				b.ReportMetric(flops*float64(n)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package nn
+
+import (
+	"math"
+	"testing"
+)
+
+func imgRand(rng *RNG, rows, cols int) Matrix {
+	m := NewMatrix(rows, cols)
+	rng.FillUniform(m.Data, 1)
+	return m
+}
+
+// naiveConvCHW is a direct valid convolution of CHW examples with the
+// Conv2D weight layout, producing HWC rows (the layer's output layout).
+func naiveConvCHW(x Matrix, c, h, w, oc, k int, wt, bias []float32) Matrix {
+	oh, ow := h-k+1, w-k+1
+	out := NewMatrix(x.Rows, oh*ow*oc)
+	for e := 0; e < x.Rows; e++ {
+		xe := x.Row(e)
+		for oy := 0; oy < oh; oy++ {
+			for ox := 0; ox < ow; ox++ {
+				for o := 0; o < oc; o++ {
+					s := float64(bias[o])
+					for ch := 0; ch < c; ch++ {
+						for ky := 0; ky < k; ky++ {
+							for kx := 0; kx < k; kx++ {
+								v := xe[ch*h*w+(oy+ky)*w+ox+kx]
+								s += float64(v) * float64(wt[((ky*k+kx)*c+ch)*oc+o])
+							}
+						}
+					}
+					out.Data[e*oh*ow*oc+(oy*ow+ox)*oc+o] = float32(s)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func imgMaxDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return d
+}
+
+func TestConv2DForwardMatchesNaive(t *testing.T) {
+	rng := NewRNG(1)
+	for _, tc := range []struct{ b, c, h, w, oc, k int }{
+		{2, 2, 6, 7, 3, 3},
+		{3, 1, 9, 8, 4, 3},
+		{2, 3, 7, 5, 2, 1},
+		{1, 4, 6, 6, 5, 2},
+		{2, 2, 8, 9, 3, 5},
+		{4, 5, 5, 5, 6, 5}, // output 1×1
+	} {
+		conv := NewConv2D(tc.c, tc.h, tc.w, tc.oc, tc.k, InitPyTorch, rng)
+		x := imgRand(rng, tc.b, tc.c*tc.h*tc.w)
+		toHWC := NewCHWToHWC(tc.c, tc.h, tc.w)
+		got := conv.Forward(toHWC.Forward(x, false), false)
+		want := naiveConvCHW(x, tc.c, tc.h, tc.w, tc.oc, tc.k, conv.Weight.Value, conv.Bias.Value)
+		if got.Rows != want.Rows || got.Cols != want.Cols {
+			t.Fatalf("%+v: shape %d×%d, want %d×%d", tc, got.Rows, got.Cols, want.Rows, want.Cols)
+		}
+		if d := imgMaxDiff(got.Data, want.Data); d > 1e-5 {
+			t.Errorf("%+v: max |conv - naive| = %g", tc, d)
+		}
+	}
+}
+
+func TestConv2DGrad(t *testing.T) {
+	rng := NewRNG(2)
+	conv := NewConv2D(2, 6, 7, 3, 3, InitPyTorch, rng)
+	checkLayerGrad(t, conv, imgRand(rng, 2, 2*6*7), true, 1e-2)
+	conv5 := NewConv2D(3, 7, 6, 2, 5, InitPyTorch, rng)
+	checkLayerGrad(t, conv5, imgRand(rng, 2, 3*7*6), true, 1e-2)
+}
+
+// A second Backward after one Forward must rebuild the im2col columns that
+// the first one overwrote, and give the same gradients.
+func TestConv2DBackwardTwice(t *testing.T) {
+	rng := NewRNG(3)
+	conv := NewConv2D(2, 6, 7, 3, 3, InitPyTorch, rng)
+	x := imgRand(rng, 3, 2*6*7)
+	dy := imgRand(rng, 3, 3*4*5)
+	conv.Forward(x, true)
+	dx1 := append([]float32(nil), conv.Backward(dy).Data...)
+	g1 := append([]float32(nil), conv.Weight.Grad...)
+	dx2 := conv.Backward(dy).Data
+	for i := range g1 {
+		if d := math.Abs(float64(conv.Weight.Grad[i] - 2*g1[i])); d > 1e-5 {
+			t.Fatalf("weight grad %d: %g after two backwards, want 2×%g", i, conv.Weight.Grad[i], g1[i])
+		}
+	}
+	if d := imgMaxDiff(dx1, dx2); d != 0 {
+		t.Errorf("second input gradient differs by %g", d)
+	}
+}
+
+func TestConv2DNoInputGrad(t *testing.T) {
+	rng := NewRNG(4)
+	a := NewConv2D(2, 6, 7, 3, 3, InitPyTorch, NewRNG(5))
+	b := NewConv2D(2, 6, 7, 3, 3, InitPyTorch, NewRNG(5))
+	b.NoInputGrad = true
+	x := imgRand(rng, 2, 2*6*7)
+	dy := imgRand(rng, 2, 3*4*5)
+	a.Forward(x, true)
+	a.Backward(dy)
+	b.Forward(x, true)
+	if dx := b.Backward(dy); dx.Rows != 0 || dx.Data != nil {
+		t.Errorf("NoInputGrad Backward returned %d×%d", dx.Rows, dx.Cols)
+	}
+	if imgMaxDiff(a.Weight.Grad, b.Weight.Grad) != 0 || imgMaxDiff(a.Bias.Grad, b.Bias.Grad) != 0 {
+		t.Error("NoInputGrad changed the parameter gradients")
+	}
+}
+
+// Batch sizes may change between calls: a big batch, then a small one, then
+// a medium one must each give the per-example results.
+func TestConv2DVaryingBatch(t *testing.T) {
+	rng := NewRNG(6)
+	conv := NewConv2D(3, 8, 8, 4, 3, InitPyTorch, rng)
+	x := imgRand(rng, 9, 3*8*8)
+	full := append([]float32(nil), conv.Forward(x, false).Data...)
+	n := conv.Forward(x, false).Cols
+	for _, r := range [][2]int{{0, 9}, {2, 3}, {4, 9}, {0, 1}} {
+		got := conv.Forward(x.Slice(r[0], r[1]), true)
+		if d := imgMaxDiff(got.Data, full[r[0]*n:r[1]*n]); d != 0 {
+			t.Errorf("rows %v: differ by %g", r, d)
+		}
+		conv.Backward(imgRand(rng, r[1]-r[0], n))
+	}
+}
+
+func TestCHWToHWC(t *testing.T) {
+	x := NewMatrix(2, 3*2*4)
+	for i := range x.Data {
+		x.Data[i] = float32(i)
+	}
+	l := NewCHWToHWC(3, 2, 4)
+	y := l.Forward(x, true)
+	for e := 0; e < 2; e++ {
+		for ch := 0; ch < 3; ch++ {
+			for p := 0; p < 8; p++ {
+				if got, want := y.Data[e*24+p*3+ch], x.Data[e*24+ch*8+p]; got != want {
+					t.Fatalf("example %d channel %d pixel %d: %v, want %v", e, ch, p, got, want)
+				}
+			}
+		}
+	}
+	back := l.Backward(y)
+	if imgMaxDiff(back.Data, x.Data) != 0 {
+		t.Error("Backward is not the inverse permutation")
+	}
+	checkLayerGrad(t, l, imgRand(NewRNG(7), 2, 24), true, 1e-2)
+
+	one := NewCHWToHWC(1, 4, 4)
+	x1 := imgRand(NewRNG(8), 3, 16)
+	if y1 := one.Forward(x1, true); &y1.Data[0] != &x1.Data[0] {
+		t.Error("C=1 conversion copied its input")
+	}
+	if d1 := one.Backward(x1); &d1.Data[0] != &x1.Data[0] {
+		t.Error("C=1 backward copied its input")
+	}
+}
+
+// convImagePath builds the paper's DT image path (§2.2) and returns the
+// flattened size and its parameter count.
+func convImagePath(c, h, w int) (layers []Layer, flat int) {
+	rng := NewRNG(1)
+	toHWC := NewCHWToHWC(c, h, w)
+	c1 := NewConv2D(c, h, w, 32, 3, InitPyTorch, rng)
+	p1 := NewMaxPool2x2(c1.OutShape())
+	pc, ph, pw := p1.OutShape()
+	c2 := NewConv2D(pc, ph, pw, 64, 3, InitPyTorch, rng)
+	cc, ch, cw := c2.OutShape()
+	c3 := NewConv2D(cc, ch, cw, 128, 3, InitPyTorch, rng)
+	p3 := NewMaxPool2x2(c3.OutShape())
+	oc, oh, ow := p3.OutShape()
+	flat = oc * oh * ow
+	fc := NewLinear(flat, 256, InitPyTorch, rng)
+	bn := NewBatchNorm1D(256)
+	return []Layer{toHWC, c1, &ReLU{}, p1, NewDropout(0.2, rng), c2, &ReLU{}, NewDropout(0.2, rng),
+		c3, &ReLU{}, p3, NewDropout(0.2, rng), fc, bn}, flat
+}
+
+func TestPaperImagePathShapes(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		c, h, w         int
+		flat, imgParams int
+		blockParams     int // Table 5 recount for one DT block, one-hot labels (d = 10)
+	}{
+		{"MNIST", 1, 28, 28, 2048, 617728, 919946},
+		{"CIFAR", 3, 32, 32, 3200, 913216, 1215434},
+	} {
+		layers, flat := convImagePath(tc.c, tc.h, tc.w)
+		if flat != tc.flat {
+			t.Errorf("%s: flat size %d, want %d", tc.name, flat, tc.flat)
+		}
+		img := CountParams((&Sequential{Layers: layers}).Params())
+		if img != tc.imgParams {
+			t.Errorf("%s: image path has %d parameters, want %d", tc.name, img, tc.imgParams)
+		}
+		// The rest of a DT block (§2.2): label path FC(10→256)+BN,
+		// FC(256)+BN, FC(256)+BN; fusion FC(512→256)+BN, FC(128)+BN, FC(10).
+		rest := []Layer{
+			NewLinear(10, 256, "", NewRNG(1)), NewBatchNorm1D(256),
+			NewLinear(256, 256, "", NewRNG(1)), NewBatchNorm1D(256),
+			NewLinear(256, 256, "", NewRNG(1)), NewBatchNorm1D(256),
+			NewLinear(512, 256, "", NewRNG(1)), NewBatchNorm1D(256),
+			NewLinear(256, 128, "", NewRNG(1)), NewBatchNorm1D(128),
+			NewLinear(128, 10, "", NewRNG(1)),
+		}
+		if n := img + CountParams((&Sequential{Layers: rest}).Params()); n != tc.blockParams {
+			t.Errorf("%s: DT block has %d parameters, want %d (paper Table 5: %.2fM)", tc.name, n, tc.blockParams, float64(tc.blockParams)/1e6)
+		}
+		// One forward/backward of the whole path at batch 2 checks that the
+		// chained shapes fit together.
+		seq := &Sequential{Layers: layers}
+		x := imgRand(NewRNG(2), 2, tc.c*tc.h*tc.w)
+		y := seq.Forward(x, true)
+		if y.Rows != 2 || y.Cols != 256 {
+			t.Fatalf("%s: output %d×%d", tc.name, y.Rows, y.Cols)
+		}
+		layers[1].(*Conv2D).NoInputGrad = true
+		seq.Layers = layers[1:] // CHWToHWC's backward is not needed either
+		seq.Backward(imgRand(NewRNG(3), 2, 256))
+	}
+}
+
+// A training step of a small conv stack allocates nothing once the batch
+// size has been seen. The sizes keep every GEMM below gonum's parallel
+// threshold (its parallel Sgemm allocates goroutines and a channel per call)
+// and every element-wise pass below ParallelFor's split size (a split
+// allocates its goroutine closures): what is measured is the layers' own
+// buffer management.
+func TestConvStackNoAllocs(t *testing.T) {
+	rng := NewRNG(9)
+	toHWC := NewCHWToHWC(2, 10, 9)
+	c1 := NewConv2D(2, 10, 9, 4, 3, InitPyTorch, rng) // 8×7
+	p1 := NewMaxPool2x2(c1.OutShape())                 // 4×3
+	pc, ph, pw := p1.OutShape()
+	c2 := NewConv2D(pc, ph, pw, 6, 2, InitPyTorch, rng)
+	oc, oh, ow := c2.OutShape() // 6×3×2
+	c1.NoInputGrad = true
+	net := &Sequential{Layers: []Layer{toHWC, c1, &ReLU{}, p1, NewDropout(0.2, rng.Split("d1")),
+		c2, &ReLU{}, NewDropout(0.2, rng.Split("d2")),
+		NewLinear(oc*oh*ow, 8, InitPyTorch, rng), NewBatchNorm1D(8), &Softmax{}}}
+	x := imgRand(rng, 3, 2*10*9)
+	dy := imgRand(rng, 3, 8)
+	step := func() {
+		net.Forward(x, true)
+		g := dy
+		for i := len(net.Layers) - 1; i >= 1; i-- { // c1 has no input gradient
+			g = net.Layers[i].Backward(g)
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(20, step); n != 0 {
+		t.Errorf("training step allocates %v times", n)
+	}
+}

@@ -1,0 +1,144 @@
+package nn
+
+import (
+	"fmt"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas32"
+)
+
+// Linear is a fully connected layer y = x·W + b. W is stored in×out
+// row-major, so the forward product needs no transpose and a row of W holds
+// one input's fan-out.
+//
+// Forward keeps a reference to its input (it does not copy it) for the weight
+// gradient: the caller must not overwrite x between Forward and Backward.
+// Output and input-gradient buffers are reused across calls and grow to the
+// largest batch seen, so steady-state steps allocate nothing of their own.
+type Linear struct {
+	In, Out int
+	W       *Param // in×out
+	B       *Param // out
+	// NoInputGrad skips dx = dy·Wᵀ in Backward, which then returns an empty
+	// Matrix. Set it on a network's first layer: nothing consumes the
+	// gradient with respect to the data, and that GEMM is a third of the
+	// layer's backward work.
+	NoInputGrad bool
+
+	params []*Param
+	x      Matrix // last Forward input (aliased)
+	y, dx  Matrix // owned buffers
+}
+
+// NewLinear returns an in→out layer with weights and bias initialised by
+// init with fan_in = in and fan_out = out. The weights are drawn before the
+// bias, from rng.
+func NewLinear(in, out int, init Init, rng *RNG) *Linear {
+	if in <= 0 || out <= 0 {
+		panic(fmt.Sprintf("nn: NewLinear(%d, %d): sizes must be positive", in, out))
+	}
+	l := &Linear{
+		In:  in,
+		Out: out,
+		W:   NewParam("weight", false, in, out),
+		B:   NewParam("bias", true, out),
+	}
+	l.params = []*Param{l.W, l.B}
+	init.FillWeights(l.W.Value, in, out, rng)
+	init.FillBias(l.B.Value, in, rng)
+	return l
+}
+
+// Weights views W as an in×out Matrix aliasing the parameter.
+func (l *Linear) Weights() Matrix { return Matrix{Rows: l.In, Cols: l.Out, Data: l.W.Value} }
+
+// Params returns W then B.
+func (l *Linear) Params() []*Param { return l.params }
+
+// Forward computes x·W + b into the layer's output buffer.
+func (l *Linear) Forward(x Matrix, train bool) Matrix {
+	if x.Cols != l.In {
+		panic(fmt.Sprintf("nn: Linear %d→%d: input has %d columns", l.In, l.Out, x.Cols))
+	}
+	l.x = x
+	l.y = Resize(l.y, x.Rows, l.Out)
+	affine(l.y, x, l.Weights(), l.B.Value)
+	return l.y
+}
+
+// Backward adds xᵀ·dy to W.Grad and the column sums of dy to B.Grad, and
+// returns dy·Wᵀ (or an empty Matrix when NoInputGrad is set).
+func (l *Linear) Backward(dy Matrix) Matrix {
+	if dy.Rows != l.x.Rows || dy.Cols != l.Out {
+		panic(fmt.Sprintf("nn: Linear %d→%d: Backward got %d×%d after a Forward of %d rows",
+			l.In, l.Out, dy.Rows, dy.Cols, l.x.Rows))
+	}
+	if dy.Rows == 0 {
+		l.dx = Resize(l.dx, 0, l.In)
+		return l.dx
+	}
+	dW := Matrix{Rows: l.In, Cols: l.Out, Data: l.W.Grad}
+	blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.x.General(), dy.General(), 1, dW.General())
+	addColumnSums(l.B.Grad, dy)
+	if l.NoInputGrad {
+		return Matrix{}
+	}
+	l.dx = Resize(l.dx, dy.Rows, l.In)
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1, dy.General(), l.Weights().General(), 0, l.dx.General())
+	return l.dx
+}
+
+// affine computes y = x·w + b (b broadcast over rows; nil b means no bias).
+// It is the whole of Linear's forward math, kept apart so a tangent (JVP)
+// pass can reuse it: ẏ = affine(ẋ, W, ḃ) + x·Ẇ.
+func affine(y, x, w Matrix, b []float32) {
+	if y.Rows == 0 {
+		return
+	}
+	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, x.General(), w.General(), 0, y.General())
+	if b != nil {
+		addRowVector(y, b)
+	}
+}
+
+// addRowVector adds b to every row of y, split over rows for large matrices.
+func addRowVector(y Matrix, b []float32) {
+	minRows := max(1, elementwiseMin/max(y.Cols, 1))
+	if !splits(y.Rows, minRows) {
+		addRowVectorRange(y, b, 0, y.Rows)
+		return
+	}
+	ParallelFor(y.Rows, minRows, func(lo, hi int) { addRowVectorRange(y, b, lo, hi) })
+}
+
+func addRowVectorRange(y Matrix, b []float32, lo, hi int) {
+	b = b[:y.Cols]
+	for i := lo; i < hi; i++ {
+		row := y.Data[i*y.Cols : (i+1)*y.Cols]
+		for j, v := range b {
+			row[j] += v
+		}
+	}
+}
+
+// addColumnSums adds the column sums of m into dst. Large matrices are split
+// by columns, so every sum is accumulated in row order whatever the number of
+// goroutines: the result does not depend on GOMAXPROCS.
+func addColumnSums(dst []float32, m Matrix) {
+	minCols := max(1, elementwiseMin/max(m.Rows, 1))
+	if !splits(m.Cols, minCols) {
+		addColumnSumsRange(dst, m, 0, m.Cols)
+		return
+	}
+	ParallelFor(m.Cols, minCols, func(lo, hi int) { addColumnSumsRange(dst, m, lo, hi) })
+}
+
+func addColumnSumsRange(dst []float32, m Matrix, lo, hi int) {
+	d := dst[lo:hi]
+	for i := 0; i < m.Rows; i++ {
+		row := m.Data[i*m.Cols+lo : i*m.Cols+hi]
+		for j, v := range row {
+			d[j] += v
+		}
+	}
+}

@@ -1,0 +1,202 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+)
+
+// SoftmaxCrossEntropy is the mean cross-entropy of a softmax over an active
+// subset of the outputs. Outputs outside the active set are treated as -∞
+// logits: probability 0, no contribution to the normaliser, zero gradient.
+// Class-incremental tasks use the mask to score only the classes seen so far
+// (a single head grown over time) without slicing the network's output.
+//
+// A label outside the active set is a programming error: Forward panics with
+// a message naming the row and the label.
+//
+// The zero value is ready to use; buffers are reused across calls.
+type SoftmaxCrossEntropy struct {
+	probs   Matrix    // softmax over the active outputs, 0 elsewhere
+	grad    Matrix    // dL/dlogits for the mean loss
+	labels  []int     // last Forward's labels (aliased)
+	mask    []bool    // active outputs of the last Forward
+	rowLoss []float64 // per-row loss, summed in row order
+	pred    []int     // predicted class per row
+	correct int
+}
+
+// Forward returns the mean over rows of -log softmax(logits)[label] with the
+// softmax taken over the active outputs (nil active means all outputs). The
+// row max is subtracted before exponentiating and the log-sum-exp is
+// accumulated in float64. It also records each row's predicted class (the
+// arg-max among active outputs; ties go to the lower index) for Correct and
+// Predictions. An empty batch has loss 0.
+//
+// labels is kept by reference until the next Forward (Backward reads it).
+func (l *SoftmaxCrossEntropy) Forward(logits Matrix, labels []int, active []int) float64 {
+	n, c := logits.Rows, logits.Cols
+	if len(labels) != n {
+		panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: %d labels for %d rows", len(labels), n))
+	}
+	if cap(l.mask) < c {
+		l.mask = make([]bool, c)
+	}
+	l.mask = l.mask[:c]
+	if active == nil {
+		for j := range l.mask {
+			l.mask[j] = true
+		}
+	} else {
+		clear(l.mask)
+		for _, j := range active {
+			if j < 0 || j >= c {
+				panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: active output %d out of range [0, %d)", j, c))
+			}
+			l.mask[j] = true
+		}
+	}
+	for i, y := range labels {
+		if y < 0 || y >= c || !l.mask[y] {
+			panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: row %d has label %d, which is not an active output (%d outputs, active %v)",
+				i, y, c, active))
+		}
+	}
+	l.labels = labels
+	l.probs = Resize(l.probs, n, c)
+	if cap(l.rowLoss) < n {
+		l.rowLoss = make([]float64, n)
+		l.pred = make([]int, n)
+	}
+	l.rowLoss, l.pred = l.rowLoss[:n], l.pred[:n]
+
+	// A row costs a few exps per output: split rows over the cores only
+	// for large outputs.
+	minRows := max(1, transcendentalMin/max(c, 1))
+	if !splits(n, minRows) {
+		l.forwardRows(logits, 0, n)
+	} else {
+		ParallelFor(n, minRows, func(lo, hi int) { l.forwardRows(logits, lo, hi) })
+	}
+	sum := 0.0
+	l.correct = 0
+	for i, v := range l.rowLoss {
+		sum += v
+		if l.pred[i] == labels[i] {
+			l.correct++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// forwardRows fills probs, rowLoss and pred for rows [lo, hi).
+func (l *SoftmaxCrossEntropy) forwardRows(logits Matrix, lo, hi int) {
+	mask := l.mask
+	for i := lo; i < hi; i++ {
+		z := logits.Row(i)
+		p := l.probs.Row(i)
+		arg, lse := maskedLogSumExp(p, z, mask)
+		l.pred[i] = arg
+		l.rowLoss[i] = lse - float64(z[l.labels[i]])
+	}
+}
+
+// maskedLogSumExp writes softmax(z) over the entries with mask set into p
+// (0 elsewhere; p may alias z) and returns the arg-max among them (lowest
+// index on ties, -1 if none is set) and log Σ exp(z). A nil mask means all
+// entries.
+func maskedLogSumExp(p, z []float32, mask []bool) (arg int, lse float64) {
+	arg = -1
+	m := float32(math.Inf(-1))
+	for j, v := range z {
+		if (mask == nil || mask[j]) && (arg < 0 || v > m) {
+			m, arg = v, j
+		}
+	}
+	if arg < 0 {
+		clear(p[:len(z)])
+		return -1, math.Inf(-1)
+	}
+	s := 0.0
+	for j, v := range z {
+		if mask == nil || mask[j] {
+			e := math.Exp(float64(v - m))
+			p[j] = float32(e)
+			s += e
+		} else {
+			p[j] = 0
+		}
+	}
+	inv := 1 / s
+	p = p[:len(z)]
+	for j := range p {
+		p[j] = float32(float64(p[j]) * inv)
+	}
+	return arg, float64(m) + math.Log(s)
+}
+
+// Backward returns dL/dlogits of the mean loss of the last Forward:
+// (softmax - onehot(label)) / rows on active outputs, 0 on the others. The
+// matrix is owned by the loss and valid until the next Backward.
+func (l *SoftmaxCrossEntropy) Backward() Matrix {
+	n, c := l.probs.Rows, l.probs.Cols
+	l.grad = Resize(l.grad, n, c)
+	if n == 0 {
+		return l.grad
+	}
+	scale := float32(1 / float64(n))
+	minRows := max(1, elementwiseMin/max(c, 1))
+	if !splits(n, minRows) {
+		l.backwardRows(scale, 0, n)
+	} else {
+		ParallelFor(n, minRows, func(lo, hi int) { l.backwardRows(scale, lo, hi) })
+	}
+	return l.grad
+}
+
+func (l *SoftmaxCrossEntropy) backwardRows(scale float32, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		p, g := l.probs.Row(i), l.grad.Row(i)
+		g = g[:len(p)]
+		for j, v := range p {
+			g[j] = v * scale
+		}
+		g[l.labels[i]] -= scale
+	}
+}
+
+// Correct is the number of rows of the last Forward whose predicted class
+// (arg-max among the active outputs) equals the label.
+func (l *SoftmaxCrossEntropy) Correct() int { return l.correct }
+
+// Predictions returns the predicted class per row of the last Forward. The
+// slice is owned by the loss and overwritten by the next Forward.
+func (l *SoftmaxCrossEntropy) Predictions() []int { return l.pred }
+
+// Probs returns the softmax over the active outputs of the last Forward (0 on
+// inactive outputs). The matrix is owned by the loss.
+func (l *SoftmaxCrossEntropy) Probs() Matrix { return l.probs }
+
+// SoftmaxRows writes the softmax of each row of src into dst (same shape;
+// dst may be src). The row max is subtracted first and the normaliser is
+// accumulated in float64, so large logits neither overflow nor lose the
+// small terms. Large matrices are split by rows over the cores.
+func SoftmaxRows(dst, src Matrix) {
+	if dst.Rows != src.Rows || dst.Cols != src.Cols {
+		panic(fmt.Sprintf("nn: SoftmaxRows: dst %d×%d, src %d×%d", dst.Rows, dst.Cols, src.Rows, src.Cols))
+	}
+	minRows := max(1, transcendentalMin/max(src.Cols, 1))
+	if !splits(src.Rows, minRows) {
+		softmaxRowsRange(dst, src, 0, src.Rows)
+		return
+	}
+	ParallelFor(src.Rows, minRows, func(lo, hi int) { softmaxRowsRange(dst, src, lo, hi) })
+}
+
+func softmaxRowsRange(dst, src Matrix, lo, hi int) {
+	for i := lo; i < hi; i++ {
+		maskedLogSumExp(dst.Row(i), src.Row(i), nil)
+	}
+}

@@ -1,0 +1,194 @@
+package nn
+
+import (
+	"math"
+	"strings"
+	"testing"
+)
+
+// TestSoftmaxCrossEntropyGrad checks Backward against central differences
+// of the mean loss, with a mask, and that inactive outputs neither affect the
+// loss nor receive gradient.
+func TestSoftmaxCrossEntropyGrad(t *testing.T) {
+	for _, active := range [][]int{nil, {0, 2, 3, 6}, {5}} {
+		rng := NewRNG(8)
+		n, c := 5, 7
+		logits := randMatrix(rng, n, c, 3)
+		labels := make([]int, n)
+		for i := range labels {
+			if active == nil {
+				labels[i] = rng.IntN(c)
+			} else {
+				labels[i] = active[rng.IntN(len(active))]
+			}
+		}
+		var l SoftmaxCrossEntropy
+		loss := l.Forward(logits, labels, active)
+		g := l.Backward()
+		grad := append([]float32(nil), g.Data...)
+		isActive := func(j int) bool {
+			if active == nil {
+				return true
+			}
+			for _, a := range active {
+				if a == j {
+					return true
+				}
+			}
+			return false
+		}
+		const h = 1e-2
+		for k := range logits.Data {
+			j := k % c
+			old := logits.Data[k]
+			logits.Data[k] = old + h
+			lp := l.Forward(logits, labels, active)
+			logits.Data[k] = old - h
+			lm := l.Forward(logits, labels, active)
+			logits.Data[k] = old
+			num := (lp - lm) / (2 * h)
+			if !isActive(j) {
+				if grad[k] != 0 || lp != loss || lm != loss {
+					t.Errorf("active %v: inactive output %d: grad %g, loss moved %g/%g from %g", active, j, grad[k], lp, lm, loss)
+				}
+				continue
+			}
+			if d := math.Abs(num - float64(grad[k])); d > 1e-3*math.Max(1, math.Abs(num)) {
+				t.Errorf("active %v: dlogits[%d] = %g, numeric %g", active, k, grad[k], num)
+			}
+		}
+		// Inactive outputs may hold anything, even +Inf.
+		if active != nil {
+			logits.Data[1] = float32(math.Inf(1))
+			if got := l.Forward(logits, labels, active); got != loss {
+				t.Errorf("active %v: +Inf on an inactive output changed the loss %g → %g", active, loss, got)
+			}
+		}
+	}
+}
+
+func TestSoftmaxCrossEntropyValues(t *testing.T) {
+	var l SoftmaxCrossEntropy
+	// Large logits: a naive exp would overflow.
+	logits := Matrix{Rows: 3, Cols: 3, Data: []float32{
+		1000, 1001, 999,
+		0, 0, 0,
+		5, -1e30, 4,
+	}}
+	labels := []int{1, 2, 0}
+	loss := l.Forward(logits, labels, nil)
+	lse := func(z ...float64) float64 {
+		m := math.Inf(-1)
+		for _, v := range z {
+			m = math.Max(m, v)
+		}
+		s := 0.0
+		for _, v := range z {
+			s += math.Exp(v - m)
+		}
+		return m + math.Log(s)
+	}
+	want := (lse(1000, 1001, 999) - 1001 + lse(0, 0, 0) - 0 + lse(5, -1e30, 4) - 5) / 3
+	if math.Abs(loss-want) > 1e-6 {
+		t.Errorf("loss %.9g, want %.9g", loss, want)
+	}
+	// Predictions: ties go to the lower index.
+	if p := l.Predictions(); p[0] != 1 || p[1] != 0 || p[2] != 0 {
+		t.Errorf("predictions %v, want [1 0 0]", p)
+	}
+	if l.Correct() != 2 {
+		t.Errorf("correct %d, want 2", l.Correct())
+	}
+	// Mask {0, 2}: row 0 predicts 0 now.
+	l.Forward(logits, []int{0, 2, 2}, []int{2, 0})
+	if p := l.Predictions(); p[0] != 0 || p[1] != 0 || p[2] != 0 {
+		t.Errorf("masked predictions %v, want [0 0 0]", p)
+	}
+	if l.Correct() != 1 {
+		t.Errorf("masked correct %d, want 1", l.Correct())
+	}
+	pr := l.Probs()
+	for i := range 3 {
+		if pr.Data[i*3+1] != 0 {
+			t.Errorf("row %d: inactive probability %g", i, pr.Data[i*3+1])
+		}
+	}
+	// Empty batch.
+	if got := l.Forward(Matrix{Cols: 3}, nil, nil); got != 0 {
+		t.Errorf("empty batch loss %g", got)
+	}
+	if g := l.Backward(); g.Rows != 0 {
+		t.Errorf("empty batch grad %d rows", g.Rows)
+	}
+}
+
+func TestSoftmaxCrossEntropyBadLabel(t *testing.T) {
+	defer func() {
+		r := recover()
+		if r == nil || !strings.Contains(r.(string), "not an active output") {
+			t.Errorf("panic %v, want a message about an inactive label", r)
+		}
+	}()
+	var l SoftmaxCrossEntropy
+	l.Forward(NewMatrix(2, 4), []int{0, 3}, []int{0, 1})
+}
+
+// TestSoftmaxCrossEntropyLarge compares the split path with the serial one.
+func TestSoftmaxCrossEntropyLarge(t *testing.T) {
+	rng := NewRNG(9)
+	n, c := 400, 100
+	logits := randMatrix(rng, n, c, 5)
+	labels := make([]int, n)
+	for i := range labels {
+		labels[i] = rng.IntN(c)
+	}
+	var big, one SoftmaxCrossEntropy
+	loss := big.Forward(logits, labels, nil)
+	g := big.Backward()
+	sum := 0.0
+	for i := range n {
+		sum += one.Forward(logits.Slice(i, i+1), labels[i:i+1], nil)
+		gi := one.Backward()
+		for j := range c {
+			if d := math.Abs(float64(gi.Data[j])/float64(n) - float64(g.Data[i*c+j])); d > 1e-9 {
+				t.Fatalf("grad[%d,%d] differs: %g", i, j, d)
+			}
+		}
+	}
+	if math.Abs(sum/float64(n)-loss) > 1e-9 {
+		t.Errorf("loss %g, per-row mean %g", loss, sum/float64(n))
+	}
+}
+
+func TestSoftmaxRows(t *testing.T) {
+	rng := NewRNG(10)
+	for _, shape := range [][2]int{{3, 5}, {200, 300}} {
+		src := randMatrix(rng, shape[0], shape[1], 50)
+		dst := NewMatrix(shape[0], shape[1])
+		SoftmaxRows(dst, src)
+		for i := range src.Rows {
+			z := src.Row(i)
+			m := math.Inf(-1)
+			for _, v := range z {
+				m = math.Max(m, float64(v))
+			}
+			s := 0.0
+			for _, v := range z {
+				s += math.Exp(float64(v) - m)
+			}
+			for j, v := range z {
+				want := math.Exp(float64(v)-m) / s
+				if d := math.Abs(float64(dst.Row(i)[j]) - want); d > 1e-6*math.Max(1, want) {
+					t.Fatalf("%v: softmax[%d,%d] = %g, want %g", shape, i, j, dst.Row(i)[j], want)
+				}
+			}
+		}
+		// In place gives the same result.
+		SoftmaxRows(src, src)
+		for k := range src.Data {
+			if src.Data[k] != dst.Data[k] {
+				t.Fatalf("%v: in-place result differs at %d", shape, k)
+			}
+		}
+	}
+}

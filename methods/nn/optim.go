@@ -1,0 +1,254 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Optimizer updates parameters from their accumulated gradients. Step
+// applies Param.Grad to Param.Value for every parameter and zeroes Grad, so
+// the next Backward starts from zero.
+//
+// State (momenta) is allocated lazily per *Param on its first Step and kept
+// for the optimizer's lifetime; passing different parameter sets to one
+// optimizer is allowed (each keeps its own state and step count).
+//
+// Each tensor is updated in one fused pass (moments, bias-corrected step,
+// weight decay, denormal flush of the state and the weights, zeroing the
+// gradient), split over the cores for large tensors. The result does not
+// depend on the split.
+type Optimizer interface {
+	Step(params []*Param)
+}
+
+// OptimConfig holds the hyper-parameters of every optimizer; each reads the
+// fields it needs. Values are used as given: start from DefaultOptimConfig
+// and override, so that a zero is never mistaken for "unset".
+type OptimConfig struct {
+	LR          float32
+	Momentum    float32 // SGD only
+	Beta1       float32 // Adam, AdamW
+	Beta2       float32 // Adam, AdamW
+	Eps         float32 // Adam, AdamW
+	WeightDecay float32 // L2 for SGD and Adam, decoupled for AdamW
+}
+
+// DefaultOptimConfig returns PyTorch's defaults for the named optimizer
+// ("sgd", "adam", "adamw"): lr 1e-3, momentum 0, betas 0.9/0.999, eps 1e-8,
+// and weight decay 0 (SGD, Adam) or 1e-2 (AdamW).
+func DefaultOptimConfig(name string) OptimConfig {
+	cfg := OptimConfig{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8}
+	if normOptimName(name) == "adamw" {
+		cfg.WeightDecay = 1e-2
+	}
+	return cfg
+}
+
+// OptimizerNames lists the names NewOptimizer accepts.
+var OptimizerNames = []string{"sgd", "adam", "adamw"}
+
+func normOptimName(name string) string { return strings.ToLower(strings.TrimSpace(name)) }
+
+// NewOptimizer builds an optimizer from a settings-string name ("sgd",
+// "adam", "adamw"; case-insensitive) and a configuration, which is checked
+// for values PyTorch would reject.
+func NewOptimizer(name string, cfg OptimConfig) (Optimizer, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("nn: optimizer %q: %w", name, err)
+	}
+	switch normOptimName(name) {
+	case "sgd":
+		return &SGD{LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay}, nil
+	case "adam":
+		return &Adam{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay}, nil
+	case "adamw":
+		return &AdamW{Adam{LR: cfg.LR, Beta1: cfg.Beta1, Beta2: cfg.Beta2, Eps: cfg.Eps, WeightDecay: cfg.WeightDecay}}, nil
+	}
+	return nil, fmt.Errorf("nn: unknown optimizer %q (want one of %v)", name, OptimizerNames)
+}
+
+func (c OptimConfig) validate() error {
+	finite := func(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
+	switch {
+	case !finite(c.LR) || c.LR < 0:
+		return fmt.Errorf("invalid learning rate %g", c.LR)
+	case !finite(c.Momentum) || c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("invalid momentum %g (want [0, 1))", c.Momentum)
+	case !finite(c.Beta1) || c.Beta1 < 0 || c.Beta1 >= 1:
+		return fmt.Errorf("invalid beta1 %g (want [0, 1))", c.Beta1)
+	case !finite(c.Beta2) || c.Beta2 < 0 || c.Beta2 >= 1:
+		return fmt.Errorf("invalid beta2 %g (want [0, 1))", c.Beta2)
+	case !finite(c.Eps) || c.Eps < 0:
+		return fmt.Errorf("invalid eps %g", c.Eps)
+	case !finite(c.WeightDecay) || c.WeightDecay < 0:
+		return fmt.Errorf("invalid weight decay %g", c.WeightDecay)
+	}
+	return nil
+}
+
+// optimMin is the per-goroutine minimum of an optimizer pass. Biases and
+// other small tensors stay below 2·optimMin and never spawn goroutines.
+const optimMin = 1 << 15
+
+// SGD is stochastic gradient descent with PyTorch's semantics: L2 weight
+// decay added to the gradient (g += wd·p, skipped for NoDecay parameters),
+// then, with Momentum > 0, buf = momentum·buf + g and p -= lr·buf (no
+// dampening, no Nesterov), else p -= lr·g.
+type SGD struct {
+	LR, Momentum, WeightDecay float32
+
+	buf map[*Param][]float32
+}
+
+// Step updates every parameter and zeroes its gradient.
+func (o *SGD) Step(params []*Param) {
+	for _, p := range params {
+		k := sgdKernel{lr: o.LR, mom: o.Momentum, wd: o.WeightDecay, w: p.Value, g: p.Grad}
+		if p.NoDecay {
+			k.wd = 0
+		}
+		if o.Momentum != 0 {
+			if o.buf == nil {
+				o.buf = make(map[*Param][]float32)
+			}
+			b, ok := o.buf[p]
+			if !ok {
+				b = make([]float32, len(p.Value))
+				o.buf[p] = b
+			}
+			k.buf = b
+		}
+		n := len(p.Value)
+		if !splits(n, optimMin) {
+			k.run(0, n)
+		} else {
+			// A copy, so that only this branch moves a kernel to the heap.
+			kk := k
+			ParallelFor(n, optimMin, kk.run)
+		}
+	}
+}
+
+type sgdKernel struct {
+	lr, mom, wd float32
+	w, g, buf   []float32
+}
+
+func (k *sgdKernel) run(lo, hi int) {
+	w, g := k.w[lo:hi], k.g[lo:hi]
+	g = g[:len(w)]
+	lr, wd, mom := k.lr, k.wd, k.mom
+	if k.buf == nil {
+		for i, wi := range w {
+			w[i] = Flush(wi - lr*(g[i]+wd*wi))
+			g[i] = 0
+		}
+		return
+	}
+	buf := k.buf[lo:hi]
+	buf = buf[:len(w)]
+	for i, wi := range w {
+		b := Flush(mom*buf[i] + g[i] + wd*wi)
+		buf[i] = b
+		w[i] = Flush(wi - lr*b)
+		g[i] = 0
+	}
+}
+
+// Adam is Adam with PyTorch's semantics (torch.optim.Adam, amsgrad off):
+// L2 weight decay added to the gradient (g += wd·p, skipped for NoDecay
+// parameters), m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g²,
+// p -= lr/(1-β1ᵗ) · m / (√v/√(1-β2ᵗ) + eps), with t counted per parameter.
+// Use DefaultOptimConfig("adam") for PyTorch's defaults.
+type Adam struct {
+	LR, Beta1, Beta2, Eps, WeightDecay float32
+
+	state map[*Param]*adamState
+}
+
+type adamState struct {
+	m, v []float32
+	t    int
+}
+
+// Step updates every parameter and zeroes its gradient.
+func (o *Adam) Step(params []*Param) { o.step(params, false) }
+
+// AdamW is Adam with decoupled weight decay (torch.optim.AdamW):
+// p -= lr·wd·p before the Adam update, the gradient itself is not decayed.
+// NoDecay parameters skip the decay. Use DefaultOptimConfig("adamw") for
+// PyTorch's defaults (note wd 1e-2).
+type AdamW struct {
+	Adam
+}
+
+// Step updates every parameter and zeroes its gradient.
+func (o *AdamW) Step(params []*Param) { o.step(params, true) }
+
+func (o *Adam) step(params []*Param, decoupled bool) {
+	if o.state == nil {
+		o.state = make(map[*Param]*adamState)
+	}
+	for _, p := range params {
+		s, ok := o.state[p]
+		if !ok {
+			s = &adamState{m: make([]float32, len(p.Value)), v: make([]float32, len(p.Value))}
+			o.state[p] = s
+		}
+		s.t++
+		// Scalars in float64 so that 1-β2ᵗ keeps its precision at large t.
+		bc1 := 1 - math.Pow(float64(o.Beta1), float64(s.t))
+		bc2 := 1 - math.Pow(float64(o.Beta2), float64(s.t))
+		k := adamKernel{
+			b1: o.Beta1, b2: o.Beta2, eps: o.Eps,
+			step:   float32(float64(o.LR) / bc1),
+			invBc2: float32(1 / math.Sqrt(bc2)),
+			decay:  1,
+			w:      p.Value,
+			g:      p.Grad,
+			m:      s.m,
+			v:      s.v,
+		}
+		if !p.NoDecay && o.WeightDecay != 0 {
+			if decoupled {
+				k.decay = float32(1 - float64(o.LR)*float64(o.WeightDecay))
+			} else {
+				k.l2 = o.WeightDecay
+			}
+		}
+		n := len(p.Value)
+		if !splits(n, optimMin) {
+			k.run(0, n)
+		} else {
+			// A copy, so that only this branch moves a kernel to the heap.
+			kk := k
+			ParallelFor(n, optimMin, kk.run)
+		}
+	}
+}
+
+// adamKernel is one tensor's fused Adam/AdamW update.
+type adamKernel struct {
+	b1, b2, eps  float32
+	step, invBc2 float32 // lr/(1-β1ᵗ), 1/√(1-β2ᵗ)
+	l2, decay    float32 // Adam: l2 = wd; AdamW: decay = 1-lr·wd
+	w, g, m, v   []float32
+}
+
+func (k *adamKernel) run(lo, hi int) {
+	w := k.w[lo:hi]
+	g, m, v := k.g[lo:hi], k.m[lo:hi], k.v[lo:hi]
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	b1, b2, c1, c2 := k.b1, k.b2, 1-k.b1, 1-k.b2
+	eps, step, invBc2, l2, decay := k.eps, k.step, k.invBc2, k.l2, k.decay
+	for i, wi := range w {
+		gi := g[i] + l2*wi
+		mi := Flush(b1*m[i] + c1*gi)
+		vi := Flush(b2*v[i] + c2*gi*gi)
+		m[i], v[i] = mi, vi
+		denom := float32(math.Sqrt(float64(vi)))*invBc2 + eps
+		w[i] = Flush(wi*decay - step*mi/denom)
+		g[i] = 0
+	}
+}

@@ -1,0 +1,5 @@
+package noprop
+
+import "math"
+
+var negInf = math.Inf(-1)

@@ -1,0 +1,118 @@
+package results_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+
+	"github.com/noprop/noprop/results"
+)
+
+// The harness records a run task by task; reports read the aggregates back.
+func Example() {
+	dir, err := os.MkdirTemp("", "results-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	store, err := results.Open(filepath.Join(dir, "results.db"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+
+	for seed, final := range []float64{90, 92, 94} {
+		id, err := store.StartRun(ctx, results.Run{
+			SpecJSON:   fmt.Sprintf(`{"method":"backprop","seed":%d}`, seed),
+			ConfigHash: "cfg-backprop",
+			Method:     "backprop", Stream: "split-mnist", Scenario: "task-il",
+			Seed: int64(seed), NumTasks: 2,
+		})
+		if err != nil {
+			log.Fatal(err)
+		}
+		// Row 0 is the untrained model, row k follows training task k.
+		rows := [][]float64{{50, 50}, {99, 50}, {final, 99}}
+		for k, row := range rows {
+			var epochs []results.Epoch // the training log of task k
+			if k > 0 {
+				epochs = []results.Epoch{{Epoch: 1, Loss: 0.1, TrainAcc: 98, Seconds: 2, Examples: 12000}}
+			}
+			if err := store.RecordEval(ctx, id, k, row, epochs); err != nil {
+				log.Fatal(err)
+			}
+		}
+		metrics := []results.Metric{
+			{Name: results.MetricACC, Value: (final + 99) / 2},
+			{Name: results.MetricBWT, Value: final - 99},
+		}
+		if err := store.FinishRun(ctx, id, metrics, results.Memory{PeakHeapBytes: 64 << 20}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	sums, err := store.Summaries(ctx, results.Filter{Stream: "split-mnist"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := results.WriteTable(os.Stdout, sums, results.TableOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	mean, se, n, err := store.MeanMatrix(ctx, "cfg-backprop")
+	if err != nil {
+		log.Fatal(err)
+	}
+	title := fmt.Sprintf("backprop, split-mnist, task-il: mean ± SE over %d seeds", n)
+	if err := results.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+		log.Fatal(err)
+	}
+	// Output:
+	// ┌──────────┬─────────────┬──────────┬───────┬──────────────┬──────────────┐
+	// │  method  │   stream    │ scenario │ seeds │     ACC      │     BWT      │
+	// ├──────────┼─────────────┼──────────┼───────┼──────────────┼──────────────┤
+	// │ backprop │ split-mnist │ task-il  │     3 │ 95.50 ± 0.58 │ -7.00 ± 1.15 │
+	// └──────────┴─────────────┴──────────┴───────┴──────────────┴──────────────┘
+	// backprop, split-mnist, task-il: mean ± SE over 3 seeds
+	// ┌──────────────┬────────────┬────────────┐
+	// │              │   task 1   │   task 2   │
+	// ├──────────────┼────────────┼────────────┤
+	// │ untrained    │ 50.0 ± 0.0 │ 50.0 ± 0.0 │
+	// │ after task 1 │ 99.0 ± 0.0 │ 50.0 ± 0.0 │
+	// │ after task 2 │ 92.0 ± 1.2 │ 99.0 ± 0.0 │
+	// └──────────────┴────────────┴────────────┘
+}
+
+// WriteTable formats summaries, here written by hand, as one row per
+// configuration: mean ± standard error over seeds.
+func ExampleWriteTable() {
+	sums := []results.Summary{
+		{
+			Method: "noprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "b2", N: 1,
+			Metrics: map[string]results.Stat{
+				"acc": {Mean: 19.87, SE: nan(), N: 1},
+				"fwt": {Mean: nan(), SE: nan(), N: 0, Note: "undefined in class-il"},
+			},
+		},
+		{
+			Method: "backprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "a1", N: 3,
+			Metrics: map[string]results.Stat{
+				"acc":        {Mean: 92, SE: 1.1547, N: 3},
+				"forgetting": {Mean: 8.5, SE: 0.25, N: 3},
+				"fwt":        {Mean: nan(), SE: nan(), N: 0, Note: "undefined in class-il"},
+			},
+		},
+	}
+	if err := results.WriteTable(os.Stdout, sums, results.TableOptions{}); err != nil {
+		fmt.Println(err)
+	}
+	// Output:
+	// ┌──────────┬─────────────┬──────────┬───────┬──────────────┬─────────────┬─────┐
+	// │  method  │   stream    │ scenario │ seeds │     ACC      │ forgetting  │ FWT │
+	// ├──────────┼─────────────┼──────────┼───────┼──────────────┼─────────────┼─────┤
+	// │ backprop │ split-mnist │ class-il │     3 │ 92.00 ± 1.15 │ 8.50 ± 0.25 │ n/a │
+	// │ noprop   │ split-mnist │ class-il │     1 │        19.87 │         n/a │ n/a │
+	// └──────────┴─────────────┴──────────┴───────┴──────────────┴─────────────┴─────┘
+}

@@ -1,0 +1,454 @@
+package results
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// Filter selects runs. Empty fields match everything.
+type Filter struct {
+	Method, Stream, Scenario, ConfigHash string
+	// Status selects runs in one state. Summaries and MeanMatrix ignore it:
+	// they only use done runs.
+	Status Status
+}
+
+// where returns the SQL condition and arguments for f.
+func (f Filter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(col, val string) {
+		if val != "" {
+			conds = append(conds, col+" = ?")
+			args = append(args, val)
+		}
+	}
+	add("method", f.Method)
+	add("stream", f.Stream)
+	add("scenario", f.Scenario)
+	add("config_hash", f.ConfigHash)
+	add("status", string(f.Status))
+	if len(conds) == 0 {
+		return "1", nil
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+const runColumns = `id, spec_json, config_hash, method, stream, scenario, seed, program_version, host,
+	choices_json, status, error, started_at, ended_at, num_tasks, peak_heap_bytes, peak_rss_bytes`
+
+func scanRun(rows interface{ Scan(...any) error }) (Run, error) {
+	var r Run
+	var choices, errMsg, ended sql.NullString
+	var started, status string
+	var heap, rss sql.NullInt64
+	if err := rows.Scan(&r.ID, &r.SpecJSON, &r.ConfigHash, &r.Method, &r.Stream, &r.Scenario, &r.Seed,
+		&r.ProgramVersion, &r.Host, &choices, &status, &errMsg, &started, &ended, &r.NumTasks,
+		&heap, &rss); err != nil {
+		return Run{}, err
+	}
+	r.ChoicesJSON, r.Error, r.Status = choices.String, errMsg.String, Status(status)
+	r.PeakHeapBytes, r.PeakRSSBytes = heap.Int64, rss.Int64
+	var err error
+	if r.Started, err = parseTime(started); err != nil {
+		return Run{}, fmt.Errorf("run %s: started_at: %w", r.ID, err)
+	}
+	if ended.Valid {
+		if r.Ended, err = parseTime(ended.String); err != nil {
+			return Run{}, fmt.Errorf("run %s: ended_at: %w", r.ID, err)
+		}
+	}
+	return r, nil
+}
+
+// Run returns the run with the given ID.
+func (s *Store) Run(ctx context.Context, runID string) (Run, error) {
+	row := s.db.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", runID)
+	r, err := scanRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Run{}, fmt.Errorf("run %s: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return Run{}, fmt.Errorf("read run %s: %w", runID, err)
+	}
+	return r, nil
+}
+
+// Runs returns the runs that match f, oldest first.
+func (s *Store) Runs(ctx context.Context, f Filter) ([]Run, error) {
+	where, args := f.where()
+	rows, err := s.db.QueryContext(ctx,
+		"SELECT "+runColumns+" FROM runs WHERE "+where+" ORDER BY started_at, id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	var runs []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		runs = append(runs, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// FindDone reports whether a done run with this config hash and seed exists,
+// and returns the ID of the latest one. A batch uses it to skip finished runs
+// when it is resumed.
+func (s *Store) FindDone(ctx context.Context, configHash string, seed int64) (id string, ok bool, err error) {
+	err = s.db.QueryRowContext(ctx, `
+SELECT id FROM runs WHERE config_hash = ? AND seed = ? AND status = 'done'
+ORDER BY ended_at DESC, id DESC LIMIT 1`, configHash, seed).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("find done run (config %s, seed %d): %w", configHash, seed, err)
+	}
+	return id, true, nil
+}
+
+// Matrix returns the run's accuracy matrix: T+1 rows of T columns, row 0 the
+// untrained model and row i the accuracies after training task i, in percent.
+// Cells not recorded (or stored as NULL) are NaN.
+func (s *Store) Matrix(ctx context.Context, runID string) ([][]float64, error) {
+	var numTasks int
+	err := s.db.QueryRowContext(ctx, "SELECT num_tasks FROM runs WHERE id = ?", runID).Scan(&numTasks)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("matrix of run %s: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("matrix of run %s: %w", runID, err)
+	}
+	m := nanMatrix(numTasks)
+	rows, err := s.db.QueryContext(ctx,
+		"SELECT after_task, eval_task, accuracy FROM accuracy WHERE run_id = ?", runID)
+	if err != nil {
+		return nil, fmt.Errorf("matrix of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i, j int
+		var a sql.NullFloat64
+		if err := rows.Scan(&i, &j, &a); err != nil {
+			return nil, fmt.Errorf("matrix of run %s: %w", runID, err)
+		}
+		if i < 0 || i > numTasks || j < 1 || j > numTasks {
+			return nil, fmt.Errorf("matrix of run %s: cell (%d, %d) outside %d tasks", runID, i, j, numTasks)
+		}
+		if a.Valid {
+			m[i][j-1] = a.Float64
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("matrix of run %s: %w", runID, err)
+	}
+	return m, nil
+}
+
+func nanMatrix(numTasks int) [][]float64 {
+	m := make([][]float64, numTasks+1)
+	for i := range m {
+		m[i] = make([]float64, numTasks)
+		for j := range m[i] {
+			m[i][j] = math.NaN()
+		}
+	}
+	return m
+}
+
+// Epochs returns the run's training log in the order it was recorded (by
+// task, then line). NULL values read back as NaN.
+func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
+	rows, err := s.db.QueryContext(ctx, `
+SELECT task, epoch, part, loss, train_acc, seconds, examples FROM epochs
+WHERE run_id = ? ORDER BY task, line`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []Epoch
+	for rows.Next() {
+		var e Epoch
+		var loss, trainAcc, secs sql.NullFloat64
+		var examples sql.NullInt64
+		if err := rows.Scan(&e.Task, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples); err != nil {
+			return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
+		}
+		e.Loss, e.TrainAcc, e.Seconds = orNaN(loss), orNaN(trainAcc), orNaN(secs)
+		e.Examples = examples.Int64
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+// Metrics returns the run's metrics sorted by name; undefined values are NaN.
+func (s *Store) Metrics(ctx context.Context, runID string) ([]Metric, error) {
+	rows, err := s.db.QueryContext(ctx,
+		"SELECT name, value, note FROM metrics WHERE run_id = ? ORDER BY name", runID)
+	if err != nil {
+		return nil, fmt.Errorf("metrics of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []Metric
+	for rows.Next() {
+		var m Metric
+		var v sql.NullFloat64
+		var note sql.NullString
+		if err := rows.Scan(&m.Name, &v, &note); err != nil {
+			return nil, fmt.Errorf("metrics of run %s: %w", runID, err)
+		}
+		m.Value, m.Note = orNaN(v), note.String
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("metrics of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
+func orNaN(x sql.NullFloat64) float64 {
+	if !x.Valid {
+		return math.NaN()
+	}
+	return x.Float64
+}
+
+// Stat is a mean over seeds with its standard error.
+type Stat struct {
+	// Mean is the mean of the defined values; NaN when N is 0.
+	Mean float64
+	// SE is the standard error of the mean, the sample standard deviation
+	// divided by sqrt(N); NaN when N < 2.
+	SE float64
+	// N is the number of runs whose value is defined.
+	N int
+	// Note is a stored note of an undefined value (e.g. "needs at least 2
+	// tasks"), set when some run's value is undefined.
+	Note string
+}
+
+// NewStat returns the mean and standard error of the finite values in xs.
+// The first non-empty note of a value that is not finite becomes the Stat's
+// Note; notes may be nil.
+func NewStat(xs []float64, notes []string) Stat {
+	st := Stat{Mean: math.NaN(), SE: math.NaN()}
+	var sum float64
+	for i, x := range xs {
+		if isFinite(x) {
+			sum += x
+			st.N++
+		} else if st.Note == "" && i < len(notes) {
+			st.Note = notes[i]
+		}
+	}
+	if st.N == 0 {
+		return st
+	}
+	st.Mean = sum / float64(st.N)
+	if st.N < 2 {
+		return st
+	}
+	var ss float64
+	for _, x := range xs {
+		if isFinite(x) {
+			d := x - st.Mean
+			ss += d * d
+		}
+	}
+	st.SE = math.Sqrt(ss/float64(st.N-1)) / math.Sqrt(float64(st.N))
+	return st
+}
+
+// Summary aggregates the done runs of one configuration over seeds.
+type Summary struct {
+	Method, Stream, Scenario, ConfigHash string
+	// N is the number of runs (seeds) aggregated. When a seed was run more
+	// than once, only its latest done run counts.
+	N int
+	// Seeds are the seeds aggregated, ascending.
+	Seeds []int64
+	// RunIDs are the aggregated runs, in the order of Seeds.
+	RunIDs []string
+	// Metrics holds, per metric name, the mean and standard error of the
+	// metric over the runs (computed per run, not from the mean matrix).
+	Metrics map[string]Stat
+	// PeakHeapBytes and PeakRSSBytes aggregate the runs' peak memory, in
+	// bytes, over the runs that recorded it.
+	PeakHeapBytes, PeakRSSBytes Stat
+}
+
+// doneRuns returns the done runs matching f, one per (config hash, seed): the
+// latest to end.
+func (s *Store) doneRuns(ctx context.Context, f Filter) ([]Run, error) {
+	f.Status = StatusDone
+	runs, err := s.Runs(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	type key struct {
+		hash string
+		seed int64
+	}
+	latest := map[key]int{}
+	var out []Run
+	for _, r := range runs {
+		k := key{r.ConfigHash, r.Seed}
+		if i, ok := latest[k]; ok {
+			if !r.Ended.Before(out[i].Ended) {
+				out[i] = r
+			}
+			continue
+		}
+		latest[k] = len(out)
+		out = append(out, r)
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if out[a].ConfigHash != out[b].ConfigHash {
+			return out[a].ConfigHash < out[b].ConfigHash
+		}
+		return out[a].Seed < out[b].Seed
+	})
+	return out, nil
+}
+
+// Summaries aggregates the done runs matching f over seeds: one Summary per
+// (method, stream, scenario, config hash), sorted by stream, scenario,
+// method and config hash. Each metric's mean and standard error are computed
+// from the per-run values; runs where the metric is undefined (NULL) are left
+// out of that metric's Stat.
+func (s *Store) Summaries(ctx context.Context, f Filter) ([]Summary, error) {
+	runs, err := s.doneRuns(ctx, f)
+	if err != nil {
+		return nil, fmt.Errorf("summaries: %w", err)
+	}
+	type group struct {
+		sum     *Summary
+		metrics map[string][]float64
+		notes   map[string][]string
+		heap    []float64
+		rss     []float64
+	}
+	groups := map[[4]string]*group{}
+	var order []*group
+	for _, r := range runs {
+		k := [4]string{r.Method, r.Stream, r.Scenario, r.ConfigHash}
+		g := groups[k]
+		if g == nil {
+			g = &group{
+				sum: &Summary{Method: r.Method, Stream: r.Stream, Scenario: r.Scenario,
+					ConfigHash: r.ConfigHash, Metrics: map[string]Stat{}},
+				metrics: map[string][]float64{},
+				notes:   map[string][]string{},
+			}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.sum.N++
+		g.sum.Seeds = append(g.sum.Seeds, r.Seed)
+		g.sum.RunIDs = append(g.sum.RunIDs, r.ID)
+		g.heap = append(g.heap, bytesOrNaN(r.PeakHeapBytes))
+		g.rss = append(g.rss, bytesOrNaN(r.PeakRSSBytes))
+	}
+	for _, g := range order {
+		for _, id := range g.sum.RunIDs {
+			ms, err := s.Metrics(ctx, id)
+			if err != nil {
+				return nil, fmt.Errorf("summaries: %w", err)
+			}
+			for _, m := range ms {
+				g.metrics[m.Name] = append(g.metrics[m.Name], m.Value)
+				g.notes[m.Name] = append(g.notes[m.Name], m.Note)
+			}
+		}
+	}
+	out := make([]Summary, 0, len(order))
+	for _, g := range order {
+		for name, xs := range g.metrics {
+			g.sum.Metrics[name] = NewStat(xs, g.notes[name])
+		}
+		g.sum.PeakHeapBytes = NewStat(g.heap, nil)
+		g.sum.PeakRSSBytes = NewStat(g.rss, nil)
+		out = append(out, *g.sum)
+	}
+	sortSummaries(out)
+	return out, nil
+}
+
+func bytesOrNaN(b int64) float64 {
+	if b <= 0 {
+		return math.NaN()
+	}
+	return float64(b)
+}
+
+func sortSummaries(sums []Summary) {
+	sort.SliceStable(sums, func(a, b int) bool {
+		x, y := sums[a], sums[b]
+		if x.Stream != y.Stream {
+			return x.Stream < y.Stream
+		}
+		if x.Scenario != y.Scenario {
+			return x.Scenario < y.Scenario
+		}
+		if x.Method != y.Method {
+			return x.Method < y.Method
+		}
+		return x.ConfigHash < y.ConfigHash
+	})
+}
+
+// MeanMatrix averages the accuracy matrices of the done runs with this
+// config hash (one per seed, as in Summaries): mean and se are (T+1) x T,
+// cell by cell over the runs where the cell is defined (NaN where none is;
+// se NaN where fewer than 2 are), and n is the number of runs.
+func (s *Store) MeanMatrix(ctx context.Context, configHash string) (mean, se [][]float64, n int, err error) {
+	runs, err := s.doneRuns(ctx, Filter{ConfigHash: configHash})
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: %w", configHash, err)
+	}
+	if len(runs) == 0 {
+		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: done runs %w", configHash, ErrNotFound)
+	}
+	numTasks := runs[0].NumTasks
+	cells := make([][][]float64, numTasks+1)
+	for i := range cells {
+		cells[i] = make([][]float64, numTasks)
+	}
+	for _, r := range runs {
+		if r.NumTasks != numTasks {
+			return nil, nil, 0, fmt.Errorf("mean matrix of config %s: run %s has %d tasks, run %s has %d",
+				configHash, r.ID, r.NumTasks, runs[0].ID, numTasks)
+		}
+		m, err := s.Matrix(ctx, r.ID)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("mean matrix of config %s: %w", configHash, err)
+		}
+		for i := range m {
+			for j := range m[i] {
+				cells[i][j] = append(cells[i][j], m[i][j])
+			}
+		}
+	}
+	mean, se = nanMatrix(numTasks), nanMatrix(numTasks)
+	for i := range cells {
+		for j := range cells[i] {
+			st := NewStat(cells[i][j], nil)
+			mean[i][j], se[i][j] = st.Mean, st.SE
+		}
+	}
+	return mean, se, len(runs), nil
+}

@@ -1,0 +1,435 @@
+package results
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
+	"time"
+)
+
+// ErrNotFound is returned (wrapped) when a run or a configuration is not in
+// the database.
+var ErrNotFound = errors.New("not found")
+
+// Status is the state of a run.
+type Status string
+
+// The states of a run. A run starts as StatusRunning and ends in one of the
+// other three; a run that has ended is never changed again.
+const (
+	StatusRunning     Status = "running"
+	StatusDone        Status = "done"
+	StatusFailed      Status = "failed"
+	StatusInterrupted Status = "interrupted"
+)
+
+// Names of the metrics the harness writes (all in percent). WriteTable knows
+// their column titles and shows them in this order before any other metric.
+const (
+	MetricACC                 = "acc"                   // average accuracy after the last task
+	MetricForgetting          = "forgetting"            // Chaudhry's average forgetting (max previous minus last)
+	MetricBWT                 = "bwt"                   // backward transfer
+	MetricFWT                 = "fwt"                   // forward transfer
+	MetricForgettingFirstLast = "forgetting_first_last" // Avalanche's forgetting (just trained minus last)
+)
+
+// Run is one row of the runs table: one training run of one method on one
+// stream, scenario and seed.
+type Run struct {
+	// ID is a random 128-bit hex string; StartRun generates it when empty.
+	ID string
+	// SpecJSON is the full run spec as JSON (required).
+	SpecJSON string
+	// ConfigHash identifies the spec without its seed; runs that differ only
+	// in the seed share it, and Summaries groups by it (required).
+	ConfigHash string
+	// Method, Stream and Scenario name what was run (required), e.g.
+	// "noprop", "split-mnist", "class-il".
+	Method, Stream, Scenario string
+	// Seed is the run's seed.
+	Seed int64
+	// ProgramVersion identifies the code (commit); StartRun fills it from
+	// the build info when empty (see DefaultProgramVersion).
+	ProgramVersion string
+	// Host is the machine; StartRun fills it from os.Hostname when empty.
+	Host string
+	// ChoicesJSON records the stream's random choices (class order,
+	// permutation seeds) as JSON; it may be empty.
+	ChoicesJSON string
+	// NumTasks is T, the number of tasks of the stream (at least 1).
+	NumTasks int
+	// Status is the run's state; StartRun ignores it and writes
+	// StatusRunning.
+	Status Status
+	// Error is the message of a failed or interrupted run.
+	Error string
+	// Started is when the run started; StartRun uses the current time when
+	// it is zero. Ended is zero while the run is running.
+	Started, Ended time.Time
+	// PeakHeapBytes and PeakRSSBytes are the run's peak memory, recorded by
+	// FinishRun; 0 when not measured.
+	PeakHeapBytes, PeakRSSBytes int64
+}
+
+// Epoch is one line of a task's training log.
+type Epoch struct {
+	// Task is the task being trained (1-based); RecordEval fills it with its
+	// afterTask when 0.
+	Task int
+	// Epoch is the epoch number within the task.
+	Epoch int
+	// Part names the part of the model that was trained, e.g. "block 3" for
+	// NoProp's per-block training; empty when the whole model is trained.
+	Part string
+	// Loss is the mean training loss; a non-finite loss (diverged training)
+	// is stored as NULL and read back as NaN.
+	Loss float64
+	// TrainAcc is the training accuracy in percent; NaN when not measured.
+	TrainAcc float64
+	// Seconds is the wall time of the epoch.
+	Seconds float64
+	// Examples is the number of training examples seen in the epoch.
+	Examples int64
+}
+
+// Metric is one named number derived from a run's accuracy matrix, in
+// percent. A NaN or infinite Value is stored as NULL; Note then says why the
+// metric is undefined (e.g. "needs at least 2 tasks"), and when Note is empty
+// a note naming the value is written.
+type Metric struct {
+	Name  string
+	Value float64
+	Note  string
+}
+
+// Memory is a run's peak memory use. A value of 0 (or less) means not
+// measured and is stored as NULL.
+type Memory struct {
+	PeakHeapBytes int64
+	PeakRSSBytes  int64
+}
+
+// timeLayout is RFC 3339 in UTC with fixed-width milliseconds, so that the
+// stored text sorts in time order.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339, s) }
+
+// NewID returns a random 128-bit run ID as 32 hex digits.
+func NewID() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("new run id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// DefaultProgramVersion describes the running binary from its build info:
+// the VCS revision (with "+dirty" when the tree had changes) if it was built
+// with VCS stamping, else the main module's version, else "unknown".
+func DefaultProgramVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	var rev string
+	dirty := false
+	for _, s := range info.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	switch {
+	case rev != "" && dirty:
+		return rev + "+dirty"
+	case rev != "":
+		return rev
+	case info.Main.Version != "" && info.Main.Version != "(devel)":
+		return info.Main.Version
+	}
+	return "unknown"
+}
+
+// StartRun inserts r with status running and returns its ID, which is r.ID or
+// a new random ID when r.ID is empty.
+func (s *Store) StartRun(ctx context.Context, r Run) (string, error) {
+	if err := validateRun(r); err != nil {
+		return "", fmt.Errorf("start run: %w", err)
+	}
+	if r.ID == "" {
+		id, err := NewID()
+		if err != nil {
+			return "", fmt.Errorf("start run: %w", err)
+		}
+		r.ID = id
+	}
+	if r.Started.IsZero() {
+		r.Started = time.Now()
+	}
+	if r.Host == "" {
+		if h, err := os.Hostname(); err == nil {
+			r.Host = h
+		}
+	}
+	if r.ProgramVersion == "" {
+		r.ProgramVersion = DefaultProgramVersion()
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `
+INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed,
+	program_version, host, choices_json, status, started_at, num_tasks)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.SpecJSON, r.ConfigHash, r.Method, r.Stream, r.Scenario, r.Seed,
+			r.ProgramVersion, r.Host, nullString(r.ChoicesJSON), string(StatusRunning),
+			formatTime(r.Started), r.NumTasks)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("start run %s (%s, %s, %s, seed %d): %w",
+			r.ID, r.Method, r.Stream, r.Scenario, r.Seed, err)
+	}
+	return r.ID, nil
+}
+
+func validateRun(r Run) error {
+	switch {
+	case r.Method == "":
+		return errors.New("empty method")
+	case r.Stream == "":
+		return errors.New("empty stream")
+	case r.Scenario == "":
+		return errors.New("empty scenario")
+	case r.ConfigHash == "":
+		return errors.New("empty config hash")
+	case r.NumTasks < 1:
+		return fmt.Errorf("number of tasks %d, want at least 1", r.NumTasks)
+	case !json.Valid([]byte(r.SpecJSON)):
+		return errors.New("spec is not valid JSON")
+	case r.ChoicesJSON != "" && !json.Valid([]byte(r.ChoicesJSON)):
+		return errors.New("random choices are not valid JSON")
+	}
+	return nil
+}
+
+// RecordEval stores, in one transaction, the accuracy matrix row afterTask
+// (0 for the untrained model, 1..T after training task afterTask), with
+// acc[j-1] the accuracy in percent on task j, together with the training log
+// lines of that task. A non-finite accuracy is stored as NULL with a note.
+//
+// The run must be running, acc must have one entry per task and the row must
+// not be recorded yet: stored rows are never overwritten.
+func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, acc []float64, epochs []Epoch) error {
+	for j, a := range acc {
+		if isFinite(a) && (a < 0 || a > 100) {
+			return fmt.Errorf("record eval of run %s after task %d: accuracy on task %d is %g, want percent in [0, 100]",
+				runID, afterTask, j+1, a)
+		}
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		numTasks, err := runningRun(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		if afterTask < 0 || afterTask > numTasks {
+			return fmt.Errorf("after task %d out of range 0..%d", afterTask, numTasks)
+		}
+		if len(acc) != numTasks {
+			return fmt.Errorf("%d accuracies for %d tasks", len(acc), numTasks)
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx,
+			"SELECT count(*) FROM accuracy WHERE run_id = ? AND after_task = ?", runID, afterTask).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return errors.New("already recorded; stored results are not overwritten")
+		}
+		for j, a := range acc {
+			v, note := finiteOrNull(a, "")
+			if _, err := tx.ExecContext(ctx,
+				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note) VALUES (?, ?, ?, ?, ?)",
+				runID, afterTask, j+1, v, note); err != nil {
+				return fmt.Errorf("accuracy on task %d: %w", j+1, err)
+			}
+		}
+		for i, e := range epochs {
+			task := e.Task
+			if task == 0 {
+				task = afterTask
+			}
+			loss, _ := finiteOrNull(e.Loss, "")
+			trainAcc, _ := finiteOrNull(e.TrainAcc, "")
+			secs, _ := finiteOrNull(e.Seconds, "")
+			if _, err := tx.ExecContext(ctx, `
+INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples); err != nil {
+				return fmt.Errorf("epoch log line %d (task %d, epoch %d): %w", i, task, e.Epoch, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record eval of run %s after task %d: %w", runID, afterTask, err)
+	}
+	return nil
+}
+
+// FinishRun stores, in one transaction, the run's metrics and peak memory and
+// marks it done with the current time as its end. The run must be running
+// and its accuracy rows after tasks 1..T must all be recorded (row 0, the
+// untrained model, is optional).
+func (s *Store) FinishRun(ctx context.Context, runID string, metrics []Metric, mem Memory) error {
+	seen := make(map[string]bool, len(metrics))
+	for _, m := range metrics {
+		if m.Name == "" {
+			return fmt.Errorf("finish run %s: metric with empty name", runID)
+		}
+		if seen[m.Name] {
+			return fmt.Errorf("finish run %s: metric %q given twice", runID, m.Name)
+		}
+		seen[m.Name] = true
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		numTasks, err := runningRun(ctx, tx, runID)
+		if err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, `
+SELECT after_task, count(*) FROM accuracy WHERE run_id = ? AND after_task >= 1 GROUP BY after_task`, runID)
+		if err != nil {
+			return err
+		}
+		have := map[int]int{}
+		for rows.Next() {
+			var after, n int
+			if err := rows.Scan(&after, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			have[after] = n
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for i := 1; i <= numTasks; i++ {
+			if have[i] != numTasks {
+				return fmt.Errorf("accuracy after task %d not recorded", i)
+			}
+		}
+		for _, m := range metrics {
+			v, note := finiteOrNull(m.Value, m.Note)
+			if _, err := tx.ExecContext(ctx,
+				"INSERT INTO metrics (run_id, name, value, note) VALUES (?, ?, ?, ?)",
+				runID, m.Name, v, note); err != nil {
+				return fmt.Errorf("metric %q: %w", m.Name, err)
+			}
+		}
+		_, err = tx.ExecContext(ctx, `
+UPDATE runs SET status = ?, ended_at = ?, peak_heap_bytes = ?, peak_rss_bytes = ? WHERE id = ?`,
+			string(StatusDone), formatTime(time.Now()), positiveOrNull(mem.PeakHeapBytes),
+			positiveOrNull(mem.PeakRSSBytes), runID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("finish run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// FailRun marks a running run as failed or interrupted (status must be
+// StatusFailed or StatusInterrupted) with the message msg and the current
+// time as its end. What the run recorded so far is kept. When recording an
+// interruption, pass a context that is not cancelled (for instance
+// context.WithoutCancel(ctx)): a cancelled context aborts the write.
+func (s *Store) FailRun(ctx context.Context, runID string, status Status, msg string) error {
+	if status != StatusFailed && status != StatusInterrupted {
+		return fmt.Errorf("fail run %s: status %q, want %q or %q", runID, status, StatusFailed, StatusInterrupted)
+	}
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := runningRun(ctx, tx, runID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, "UPDATE runs SET status = ?, error = ?, ended_at = ? WHERE id = ?",
+			string(status), msg, formatTime(time.Now()), runID)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("fail run %s: %w", runID, err)
+	}
+	return nil
+}
+
+// runningRun returns the number of tasks of a run that is running, and an
+// error if the run does not exist or has ended.
+func runningRun(ctx context.Context, tx *sql.Tx, runID string) (numTasks int, err error) {
+	var status string
+	err = tx.QueryRowContext(ctx, "SELECT num_tasks, status FROM runs WHERE id = ?", runID).Scan(&numTasks, &status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("run %w", ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	if Status(status) != StatusRunning {
+		return 0, fmt.Errorf("run has status %s; an ended run is not changed", status)
+	}
+	return numTasks, nil
+}
+
+// inTx runs f in one transaction (BEGIN IMMEDIATE, see dataSourceName) and
+// commits it, or rolls it back if f or the commit fails.
+func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// finiteOrNull maps a non-finite x to NULL and, when note is empty, a note
+// naming the value.
+func finiteOrNull(x float64, note string) (value any, noteOut any) {
+	if isFinite(x) {
+		return x, nullString(note)
+	}
+	if note == "" {
+		note = fmt.Sprintf("not finite (%v)", x)
+	}
+	return nil, note
+}
+
+func positiveOrNull(x int64) any {
+	if x <= 0 {
+		return nil
+	}
+	return x
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}

@@ -1,0 +1,245 @@
+package results
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// TableOptions controls WriteTable.
+type TableOptions struct {
+	// Metrics lists the metric columns in order. When empty, every metric
+	// present in the summaries is shown: acc, forgetting, bwt, fwt,
+	// forgetting_first_last first, then the others by name.
+	Metrics []string
+	// Memory adds the peak heap and peak RSS columns, in MiB.
+	Memory bool
+	// ConfigHash adds a column with the first 12 characters of the config
+	// hash. The column is added anyway when two summaries share method,
+	// stream and scenario, since their rows could not be told apart.
+	ConfigHash bool
+	// Markdown renders a Markdown table instead of a box-drawn one.
+	Markdown bool
+}
+
+// metricTitles are the column titles of the metrics the harness writes.
+var metricTitles = map[string]string{
+	MetricACC:                 "ACC",
+	MetricForgetting:          "forgetting",
+	MetricBWT:                 "BWT",
+	MetricFWT:                 "FWT",
+	MetricForgettingFirstLast: "forgetting (first-last)",
+}
+
+var metricOrder = []string{MetricACC, MetricForgetting, MetricBWT, MetricFWT, MetricForgettingFirstLast}
+
+// MetricTitle returns the column title of a metric: "ACC", "BWT", ... for the
+// metrics the harness writes, the name itself for others.
+func MetricTitle(name string) string {
+	if t, ok := metricTitles[name]; ok {
+		return t
+	}
+	return name
+}
+
+// FormatStat formats a Stat in percent units with 2 decimals: "97.31 ±
+// 0.12", "97.31" when the standard error is undefined (one seed), "n/a" when
+// no run defines the value. When fewer runs define the value than were
+// aggregated (n), " (n=k)" is appended.
+func FormatStat(st Stat, n int) string {
+	return formatStat(st, n, 1, 2)
+}
+
+func formatStat(st Stat, n int, scale float64, decimals int) string {
+	if st.N == 0 || !isFinite(st.Mean) {
+		return "n/a"
+	}
+	s := fmt.Sprintf("%.*f", decimals, st.Mean/scale)
+	if isFinite(st.SE) {
+		s += fmt.Sprintf(" ± %.*f", decimals, st.SE/scale)
+	}
+	if st.N < n {
+		s += fmt.Sprintf(" (n=%d)", st.N)
+	}
+	return s
+}
+
+// metricColumns returns the metric names to show for sums.
+func metricColumns(sums []Summary, opts TableOptions) []string {
+	if len(opts.Metrics) > 0 {
+		return opts.Metrics
+	}
+	present := map[string]bool{}
+	for _, s := range sums {
+		for name := range s.Metrics {
+			present[name] = true
+		}
+	}
+	var cols []string
+	for _, name := range metricOrder {
+		if present[name] {
+			cols = append(cols, name)
+			delete(present, name)
+		}
+	}
+	var rest []string
+	for name := range present {
+		rest = append(rest, name)
+	}
+	sort.Strings(rest)
+	return append(cols, rest...)
+}
+
+// newTable returns a table writing to w with headers kept as given, the
+// first textCols columns aligned left and the others (numbers) right.
+func newTable(w io.Writer, markdown bool, textCols, cols int) *tablewriter.Table {
+	align := make([]tw.Align, cols)
+	for i := range align {
+		align[i] = tw.AlignRight
+		if i < textCols {
+			align[i] = tw.AlignLeft
+		}
+	}
+	opts := []tablewriter.Option{
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{Global: tw.AlignLeft, PerColumn: align}),
+	}
+	if markdown {
+		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
+	}
+	return tablewriter.NewTable(w, opts...)
+}
+
+// WriteTable writes one row per summary, sorted by stream, scenario and
+// method: method | stream | scenario | seeds | one column per metric, as
+// "mean ± SE" with 2 decimals (see FormatStat), and the peak memory in MiB
+// when opts.Memory is set. A metric undefined for every seed shows "n/a".
+func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
+	sorted := append([]Summary(nil), sums...)
+	sortSummaries(sorted)
+	showHash := opts.ConfigHash
+	for i := 1; i < len(sorted); i++ {
+		a, b := sorted[i-1], sorted[i]
+		if a.Method == b.Method && a.Stream == b.Stream && a.Scenario == b.Scenario {
+			showHash = true
+		}
+	}
+	metrics := metricColumns(sorted, opts)
+
+	header := []any{"method", "stream", "scenario"}
+	if showHash {
+		header = append(header, "config")
+	}
+	header = append(header, "seeds")
+	for _, name := range metrics {
+		header = append(header, MetricTitle(name))
+	}
+	if opts.Memory {
+		header = append(header, "peak heap MiB", "peak RSS MiB")
+	}
+
+	textCols := 3
+	if showHash {
+		textCols = 4
+	}
+	t := newTable(w, opts.Markdown, textCols, len(header))
+	t.Header(header...)
+	for _, s := range sorted {
+		row := []string{s.Method, s.Stream, s.Scenario}
+		if showHash {
+			h := s.ConfigHash
+			if len(h) > 12 {
+				h = h[:12]
+			}
+			row = append(row, h)
+		}
+		row = append(row, fmt.Sprint(s.N))
+		for _, name := range metrics {
+			st, ok := s.Metrics[name]
+			if !ok {
+				st = Stat{Mean: math.NaN(), SE: math.NaN()}
+			}
+			row = append(row, FormatStat(st, s.N))
+		}
+		if opts.Memory {
+			row = append(row,
+				formatStat(s.PeakHeapBytes, s.N, 1<<20, 1),
+				formatStat(s.PeakRSSBytes, s.N, 1<<20, 1))
+		}
+		if err := t.Append(row); err != nil {
+			return fmt.Errorf("write table: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("write table: %w", err)
+	}
+	return nil
+}
+
+// WriteMatrix writes an accuracy matrix as a table under the line title
+// (omitted when empty): rows "untrained", "after task 1", ...; columns
+// "task 1", ...; cells in percent with 1 decimal, "97.3", or "97.3 ± 0.4"
+// when se is given (non-nil) and the cell's standard error is defined.
+// Missing (NaN) cells show "n/a".
+func WriteMatrix(w io.Writer, title string, mean, se [][]float64) error {
+	if len(mean) == 0 {
+		return errors.New("write matrix: empty matrix")
+	}
+	cols := len(mean[0])
+	for i, row := range mean {
+		if len(row) != cols {
+			return fmt.Errorf("write matrix: row %d has %d columns, row 0 has %d", i, len(row), cols)
+		}
+	}
+	if se != nil {
+		if len(se) != len(mean) {
+			return fmt.Errorf("write matrix: %d rows of standard errors for %d rows", len(se), len(mean))
+		}
+		for i, row := range se {
+			if len(row) != cols {
+				return fmt.Errorf("write matrix: standard error row %d has %d columns, want %d", i, len(row), cols)
+			}
+		}
+	}
+	if title != "" {
+		if _, err := fmt.Fprintln(w, title); err != nil {
+			return fmt.Errorf("write matrix: %w", err)
+		}
+	}
+	header := []any{""}
+	for j := 1; j <= cols; j++ {
+		header = append(header, fmt.Sprintf("task %d", j))
+	}
+	t := newTable(w, false, 1, len(header))
+	t.Header(header...)
+	for i, row := range mean {
+		label := "untrained"
+		if i > 0 {
+			label = fmt.Sprintf("after task %d", i)
+		}
+		cells := []string{label}
+		for j, m := range row {
+			cell := "n/a"
+			if isFinite(m) {
+				cell = fmt.Sprintf("%.1f", m)
+				if se != nil && isFinite(se[i][j]) {
+					cell += fmt.Sprintf(" ± %.1f", se[i][j])
+				}
+			}
+			cells = append(cells, cell)
+		}
+		if err := t.Append(cells); err != nil {
+			return fmt.Errorf("write matrix: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("write matrix: %w", err)
+	}
+	return nil
+}

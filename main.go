@@ -22,15 +22,12 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/noprop/noprop/methods/nn/gemm"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = ""
 
 func main() {
-	gemm.Use()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	root := &cobra.Command{

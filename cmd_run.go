@@ -189,5 +189,5 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 		return nil
 	}
 	fmt.Println()
-	return results.WriteTable(os.Stdout, sums, results.TableOptions{})
+	return results.WriteTable(os.Stdout, sums, results.TableOptions{Metrics: summaryMetrics})
 }

@@ -10,6 +10,9 @@ import (
 	"github.com/noprop/noprop/results"
 )
 
+// summaryMetrics are the columns shown unless --all-metrics is given.
+var summaryMetrics = []string{results.MetricACC, results.MetricForgetting, results.MetricBWT, results.MetricFWT}
+
 func tableCmd() *cobra.Command {
 	var (
 		db       string
@@ -17,6 +20,7 @@ func tableCmd() *cobra.Command {
 		memory   bool
 		matrices bool
 		markdown bool
+		all      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "table",
@@ -58,7 +62,11 @@ runs count.`,
 					fmt.Println()
 				}
 			}
-			return results.WriteTable(os.Stdout, sums, results.TableOptions{Memory: memory, Markdown: markdown})
+			opts := results.TableOptions{Memory: memory, Markdown: markdown, Metrics: summaryMetrics}
+			if all {
+				opts.Metrics = nil
+			}
+			return results.WriteTable(os.Stdout, sums, opts)
 		},
 	}
 	fl := cmd.Flags()
@@ -69,5 +77,6 @@ runs count.`,
 	fl.BoolVar(&memory, "memory", false, "add peak heap and RSS columns")
 	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
 	fl.BoolVar(&markdown, "markdown", false, "print Markdown tables")
+	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
 	return cmd
 }

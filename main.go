@@ -17,6 +17,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,7 +30,14 @@ var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	code := execute(ctx, os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// execute runs the command line and returns the exit status; a failure is
+// one line on stderr.
+func execute(ctx context.Context, args []string, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "noprop",
 		Short:         "Train learning rules on continual-learning streams and compare how they forget",
@@ -38,8 +46,10 @@ func main() {
 		Version:       programVersion(),
 	}
 	root.AddCommand(runCmd(), tableCmd(), methodsCmd(), dataCmd())
+	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintf(os.Stderr, "noprop: %v\n", err)
-		os.Exit(1)
+		fmt.Fprintf(stderr, "noprop: %v\n", err)
+		return 1
 	}
+	return 0
 }

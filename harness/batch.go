@@ -13,7 +13,8 @@ type BatchReport struct {
 
 // RunAll runs specs in order. A spec for which done reports true is skipped,
 // so an interrupted batch resumes where it stopped when started again. A
-// failed run does not stop the batch; a cancelled context does. The returned
+// failed run does not stop the batch; a cancelled context or a SetupError
+// (which would recur for every run) does. The returned
 // error joins every run's error.
 func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (bool, error)) (BatchReport, error) {
 	var rep BatchReport
@@ -34,6 +35,9 @@ func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (boo
 			}
 		}
 		if _, err := rn.Run(ctx, s); err != nil {
+			if _, ok := errors.AsType[*SetupError](err); ok {
+				return rep, err
+			}
 			rep.Failed++
 			errs = append(errs, fmt.Errorf("%s %s %s-il seed %d: %w", s.Method, s.Dataset, s.Scenario, s.Seed, err))
 			if ctx.Err() != nil {

@@ -77,38 +77,9 @@ func (rn *Runner) dataset(name string) (tasks.Dataset, error) {
 // untrained learner on every task, then learns the tasks in order and
 // evaluates every task after each.
 func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
-	if err := spec.Validate(); err != nil {
-		return Result{}, err
-	}
-	sc, _ := tasks.ParseScenario(spec.Scenario)
-	ds, err := rn.dataset(spec.Dataset)
+	learner, info, stream, sc, err := rn.setup(spec)
 	if err != nil {
-		return Result{}, err
-	}
-	stream, err := tasks.NewStream(ds, spec.StreamConfig())
-	if err != nil {
-		return Result{}, err
-	}
-	method, err := catalog.Lookup(spec.Method)
-	if err != nil {
-		return Result{}, err
-	}
-	id, err := results.NewID()
-	if err != nil {
-		return Result{}, err
-	}
-	info := RunInfo{ID: id, Spec: spec, Stream: stream.Name, NumTasks: len(stream.Tasks), Choices: stream.Choices, Started: time.Now()}
-
-	// The learner sees the whole stream's training data only at construction
-	// (prototype embeddings pick class exemplars from it).
-	learner, err := method.New(methods.Problem{
-		Input:   stream.Shape,
-		Outputs: sc.Outputs(stream),
-		Seed:    nn.DeriveSeed(spec.Seed, "learner"),
-		Train:   joinTrain(stream, sc),
-	}, spec.Settings)
-	if err != nil {
-		return Result{}, err
+		return Result{}, &SetupError{Err: err}
 	}
 	for _, o := range rn.Observers {
 		if err := o.Started(info); err != nil {
@@ -132,6 +103,51 @@ func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// SetupError is an error that stops a run before training: bad settings,
+// missing data. It would recur for every run of a batch, so RunAll stops.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// setup builds the stream and the learner of a spec.
+func (rn *Runner) setup(spec Spec) (methods.Learner, RunInfo, tasks.Stream, tasks.Scenario, error) {
+	var info RunInfo
+	if err := spec.Validate(); err != nil {
+		return nil, info, tasks.Stream{}, "", err
+	}
+	sc, _ := tasks.ParseScenario(spec.Scenario)
+	ds, err := rn.dataset(spec.Dataset)
+	if err != nil {
+		return nil, info, tasks.Stream{}, "", err
+	}
+	stream, err := tasks.NewStream(ds, spec.StreamConfig())
+	if err != nil {
+		return nil, info, tasks.Stream{}, "", err
+	}
+	method, err := catalog.Lookup(spec.Method)
+	if err != nil {
+		return nil, info, tasks.Stream{}, "", err
+	}
+	id, err := results.NewID()
+	if err != nil {
+		return nil, info, tasks.Stream{}, "", err
+	}
+	info = RunInfo{ID: id, Spec: spec, Stream: stream.Name, NumTasks: len(stream.Tasks), Choices: stream.Choices, Started: time.Now()}
+	// The learner sees the whole stream's training data only at construction
+	// (prototype embeddings pick class exemplars from it).
+	learner, err := method.New(methods.Problem{
+		Input:   stream.Shape,
+		Outputs: sc.Outputs(stream),
+		Seed:    nn.DeriveSeed(spec.Seed, "learner"),
+		Train:   joinTrain(stream, sc),
+	}, spec.Settings)
+	if err != nil {
+		return nil, info, tasks.Stream{}, "", err
+	}
+	return learner, info, stream, sc, nil
 }
 
 func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario) (Result, error) {

@@ -119,7 +119,7 @@ func (c cancelAfter) Epoch(_ RunInfo, task int, _ methods.EpochStats) {
 	}
 }
 func (c cancelAfter) Evaluated(RunInfo, int, []float64, []methods.EpochStats) error { return nil }
-func (c cancelAfter) Finished(RunInfo, Result) error                               { return nil }
+func (c cancelAfter) Finished(RunInfo, Result) error                                { return nil }
 func (c cancelAfter) Failed(RunInfo, error, bool)                                   {}
 
 func TestNewSpecRejectsBadInput(t *testing.T) {

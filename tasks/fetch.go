@@ -219,6 +219,9 @@ func fetchFile(ctx context.Context, client *http.Client, base, dir string, f Fet
 	h := md5.New()
 	n, err := io.Copy(io.MultiWriter(tmp, h), resp.Body)
 	if err != nil {
+		if resp.ContentLength >= 0 {
+			return fmt.Errorf("download %s: truncated: transfer broke off after %d of %d bytes: %w", u, n, resp.ContentLength, err)
+		}
 		return fmt.Errorf("download %s: transfer broke off after %d bytes: %w", u, n, err)
 	}
 	if resp.ContentLength >= 0 && n != resp.ContentLength {

@@ -264,7 +264,7 @@ func describeIDXMagic(m uint32) string {
 
 // readIDXHeader reads the magic and the dims of an idx file whose magic
 // must be want, with ndims dimensions.
-func readIDXHeader(s *source, want uint32, ndims int) ([]int, error) {
+func readIDXHeader(s *source, want uint32, ndims int) ([]uint64, error) {
 	hdr := make([]byte, 4+4*ndims)
 	n, err := s.readFull(hdr)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -281,9 +281,9 @@ func readIDXHeader(s *source, want uint32, ndims int) ([]int, error) {
 	if m := binary.BigEndian.Uint32(hdr); m != want {
 		return nil, badf(ErrWrongMagic, "magic 0x%08x (%s), want 0x%08x (%s)", m, describeIDXMagic(m), want, describeIDXMagic(want))
 	}
-	dims := make([]int, ndims)
+	dims := make([]uint64, ndims)
 	for i := range dims {
-		dims[i] = int(binary.BigEndian.Uint32(hdr[4+4*i:]))
+		dims[i] = uint64(binary.BigEndian.Uint32(hdr[4+4*i:]))
 	}
 	return dims, nil
 }
@@ -299,19 +299,22 @@ func decodeIDXImages(s *source, want Shape) ([]float32, Shape, error) {
 	if err != nil {
 		return nil, Shape{}, err
 	}
+	// The dims are below 2^32, so the products checked here (at most 2^64
+	// before the limits are known to hold) are done in steps that cannot
+	// overflow.
 	count, rows, cols := dims[0], dims[1], dims[2]
 	switch {
 	case count == 0 || rows == 0 || cols == 0:
 		return nil, Shape{}, badf(ErrDimension, "header has a zero dimension: %d images of %dx%d", count, rows, cols)
 	case count > maxIDXCount:
 		return nil, Shape{}, badf(ErrDimension, "header promises an absurd %d images (limit %d)", count, maxIDXCount)
-	case rows*cols > maxIDXImageSize:
+	case rows > maxIDXImageSize || cols > maxIDXImageSize || rows*cols > maxIDXImageSize:
 		return nil, Shape{}, badf(ErrDimension, "header promises absurd %dx%d images (limit %d pixels)", rows, cols, maxIDXImageSize)
-	case want != (Shape{}) && (rows != want.H || cols != want.W):
+	case want != (Shape{}) && (rows != uint64(want.H) || cols != uint64(want.W)):
 		return nil, Shape{}, badf(ErrDimension, "images are %dx%d, want %dx%d", rows, cols, want.H, want.W)
 	}
-	shape := Shape{C: 1, H: rows, W: cols}
-	promised := int64(count) * int64(rows*cols)
+	shape := Shape{C: 1, H: int(rows), W: int(cols)}
+	promised := int64(count * rows * cols) // at most 2^52
 	truncated := func(holds int64) error {
 		return badf(ErrTruncated, "header promises %d images of %dx%d (%d bytes), file holds %d", count, rows, cols, promised, holds)
 	}
@@ -371,7 +374,7 @@ func decodeIDXLabels(s *source, numClasses int) ([]int, error) {
 		}
 		return nil, truncated(holds)
 	}
-	raw := make([]byte, count)
+	raw := make([]byte, int(count))
 	n, err := s.readFull(raw)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return nil, truncated(int64(n))

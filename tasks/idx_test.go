@@ -164,6 +164,7 @@ func TestReadIDXMalformed(t *testing.T) {
 		{"zero-labels", idxHeader(idxLabelsMagic, 0), labels, ErrDimension, "dimension mismatch: header promises zero labels"},
 		{"absurd-count", idxHeader(idxImagesMagic, 0xffffffff, 28, 28), images, ErrDimension, "absurd 4294967295 images"},
 		{"absurd-size", idxHeader(idxImagesMagic, 1, 0xffff, 0xffff), anyImages, ErrDimension, "absurd 65535x65535 images"},
+		{"overflowing-size", idxHeader(idxImagesMagic, 1, 0xffffffff, 0xffffffff), anyImages, ErrDimension, "absurd 4294967295x4294967295 images"},
 		{"absurd-labels", idxHeader(idxLabelsMagic, 0xfffffff0), labels, ErrDimension, "absurd 4294967280 labels"},
 		{"label-10", idxLabelsBytes([]byte{0, 1, 9, 10, 2}), labels, ErrLabelRange, "label out of range: label 3 (0-based) is 10, want 0..9"},
 		{"label-255.gz", gzBytes(t, idxLabelsBytes([]byte{255})), labels, ErrLabelRange, "label 0 (0-based) is 255, want 0..9"},

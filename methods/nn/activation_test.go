@@ -103,3 +103,29 @@ func TestActivationInPlace(t *testing.T) {
 		}
 	}
 }
+
+// TestTanh32 compares tanh32 with math.Tanh rounded to float32, over a grid
+// dense near 0 (the series) and across the exponential branch.
+func TestTanh32(t *testing.T) {
+	bad := 0
+	check := func(v float32) {
+		want := float32(math.Tanh(float64(v)))
+		if got := tanh32(v); got != want {
+			// Allow one ulp: the float64 result can sit on a rounding edge.
+			if math.Abs(float64(got-want)) > float64(math.Nextafter32(want, float32(math.Inf(1)))-want)*1.01+1e-45 {
+				t.Errorf("tanh32(%g) = %g, want %g", v, got, want)
+			}
+			bad++
+		}
+	}
+	for i := -100000; i <= 100000; i++ {
+		check(float32(i) * 1e-4)
+		check(float32(i) * 1e-9)
+	}
+	for _, v := range []float32{1e-30, -1e-38, 100, -100, 3e38, float32(math.Inf(1)), float32(math.Inf(-1))} {
+		check(v)
+	}
+	if bad > 20 {
+		t.Errorf("%d values off by one ulp", bad)
+	}
+}

@@ -7,29 +7,31 @@ import (
 	"gonum.org/v1/gonum/blas/blas32"
 )
 
-// Image layout inside conv stacks.
-//
-// A row of a Matrix is one example. Conv2D, MaxPool2x2 and Dropout in a conv
-// stack store an example as HWC: pixel (y, x) channel c sits at (y·W + x)·C + c,
-// so channels are the fastest-varying index. With that layout the im2col
-// matrix of a whole batch is (B·OH·OW)×(k·k·C), one GEMM with the
-// (k·k·C)×OC weight gives (B·OH·OW)×OC, and that is already the batch's HWC
-// output: no transposes anywhere in the stack.
-//
-// Datasets hand out CHW rows (one channel plane after another, PyTorch's
-// order); put a CHWToHWC at the network entry (free for C = 1, where both
-// layouts coincide). Flattening the last HWC feature map therefore orders the
-// features differently from PyTorch's flatten of CHW. That is harmless for
-// training: the following fully connected layer learns whatever order it
-// gets, and the parameter count is unchanged.
-
 // Conv2D is a 2-D convolution with valid padding and stride 1 over HWC
 // examples, computed as im2col + one GEMM so that the matrix kernel does the
 // work. All buffers (im2col columns, output, input gradient) belong to the
 // layer and are reused across steps; a new, larger batch grows them once.
 //
-// Weight is (k·k·C)×OC: row (ky·k + kx)·C + c, column o, i.e. the
-// PyTorch weight[o][c][ky][kx]. Bias has OC entries.
+// Layout. A row of a Matrix is one example, stored HWC: pixel (y, x),
+// channel c sits at (y·W + x)·C + c. With channels fastest, the im2col matrix
+// of a whole batch is (B·OH·OW)×(k·k·C), one GEMM with the (k·k·C)×OC weight
+// gives (B·OH·OW)×OC, and that is already the batch's HWC output: no
+// transposes anywhere in a conv stack. MaxPool2x2 uses the same layout and
+// Dropout is element-wise. Datasets hand out CHW rows (PyTorch's order, one
+// channel plane after another), so a network starts with CHWToHWC (free for
+// C = 1, where the layouts coincide). Flattening the last HWC map therefore
+// orders the features differently from PyTorch's flatten of CHW; that is
+// harmless for training (the following Linear learns any order) and leaves
+// the parameter count unchanged.
+//
+// Weight is (k·k·C)×OC: Weight[(ky·k + kx)·C + c][o] is PyTorch's
+// weight[o][c][ky][kx]. Bias has OC entries.
+//
+// The bias rides in the GEMMs: every im2col row ends with a constant 1 and
+// the layer multiplies by a private (k·k·C+1)×OC copy of [Weight; Bias], so
+// the forward GEMM adds the bias and the weight-gradient GEMM produces the
+// bias gradient as its last row. That saves two passes over the (large)
+// output per step, for one extra column in the GEMMs' inner dimension.
 type Conv2D struct {
 	c, h, w, oc, k int
 	oh, ow         int
@@ -42,16 +44,16 @@ type Conv2D struct {
 	// is data, and the dOut·Wᵀ GEMM plus col2im would be wasted work.
 	NoInputGrad bool
 
-	x         Matrix // last input (owned by the caller)
-	cols      Matrix // im2col of x; Backward reuses it for dcols
-	colsValid bool   // cols holds im2col(x) (false once overwritten by dcols)
+	x         Matrix    // last input (owned by the caller)
+	cols      Matrix    // B·OH·OW × (k·k·C+1): im2col of x and a column of ones; Backward reuses it for dcols
+	colsValid bool      // cols holds im2col(x) (false once overwritten by dcols)
+	wb        []float32 // [Weight; Bias], (k·k·C+1)×OC, refreshed by every Forward
+	gwb       []float32 // gradient of wb from the last Backward
 	out       Matrix
 	dx        Matrix
-	dy        Matrix // current output gradient, for the bias-gradient workers
-	withBias  bool   // im2col workers also fill out with the bias
 
 	// Method values bound once, so calls to ParallelFor do not allocate.
-	im2colFn, col2imFn, biasGradFn func(lo, hi int)
+	im2colFn, col2imFn func(lo, hi int)
 }
 
 // NewConv2D returns a k×k convolution from c×h×w inputs (HWC rows) to oc
@@ -67,14 +69,15 @@ func NewConv2D(c, h, w, oc, k int, init Init, rng *RNG) *Conv2D {
 	l := &Conv2D{
 		c: c, h: h, w: w, oc: oc, k: k,
 		oh: h - k + 1, ow: w - k + 1,
-		Weight: NewParam("conv.weight", false, kkc, oc),
-		Bias:   NewParam("conv.bias", true, oc),
+		Weight: NewParam("weight", false, kkc, oc),
+		Bias:   NewParam("bias", true, oc),
+		wb:     make([]float32, (kkc+1)*oc),
+		gwb:    make([]float32, (kkc+1)*oc),
 	}
 	init.FillWeights(l.Weight.Value, kkc, oc*k*k, rng)
 	init.FillBias(l.Bias.Value, kkc, rng)
 	l.im2colFn = l.im2colRange
 	l.col2imFn = l.col2imRange
-	l.biasGradFn = l.biasGradRange
 	return l
 }
 
@@ -88,33 +91,36 @@ func (l *Conv2D) OutShape() (c, h, w int) { return l.oc, l.oh, l.ow }
 // Params returns the weight and the bias.
 func (l *Conv2D) Params() []*Param { return []*Param{l.Weight, l.Bias} }
 
-// FLOPs is the multiply-add count ×2 of one forward pass over batch
-// examples (each backward GEMM costs the same again).
+// FLOPs is 2 × the multiply-adds of the convolution proper over batch
+// examples, for the forward pass; the weight-gradient and input-gradient
+// GEMMs of Backward cost the same each.
 func (l *Conv2D) FLOPs(batch int) float64 {
 	return 2 * float64(batch) * float64(l.oh*l.ow) * float64(l.oc) * float64(l.k*l.k*l.c)
 }
 
-// imgExamplesPerChunk is the smallest number of examples worth a goroutine for
-// per-example work of the given size (in floats touched).
+// imgExamplesPerChunk is the smallest number of examples worth a goroutine
+// for per-example work of the given size (in floats touched).
 func imgExamplesPerChunk(perExample int) int {
 	const minWork = 1 << 14
 	return max(1, minWork/max(1, perExample))
 }
 
 // Forward convolves x (rows: examples of c·h·w HWC values) and returns the
-// (B)×(oh·ow·oc) HWC output.
+// B×(oh·ow·oc) HWC output.
 func (l *Conv2D) Forward(x Matrix, train bool) Matrix {
 	if x.Cols != l.c*l.h*l.w {
 		panic(fmt.Sprintf("nn.Conv2D: input has %d columns, want %d (c=%d h=%d w=%d)", x.Cols, l.c*l.h*l.w, l.c, l.h, l.w))
 	}
 	b := x.Rows
+	kkc := l.k * l.k * l.c
 	l.x = x
-	l.cols = Resize(l.cols, b*l.oh*l.ow, l.k*l.k*l.c)
+	l.cols = Resize(l.cols, b*l.oh*l.ow, kkc+1)
 	l.out = Resize(l.out, b, l.oh*l.ow*l.oc)
-	l.withBias = true
-	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(l.k*l.k*l.c+l.oc)), l.im2colFn)
+	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
 	l.colsValid = true
-	convGemm(l.cols, l.Weight.Value, l.oc, l.out)
+	copy(l.wb, l.Weight.Value)
+	copy(l.wb[kkc*l.oc:], l.Bias.Value)
+	convGemm(l.out, l.cols, l.wb, l.oc)
 	return l.out
 }
 
@@ -128,49 +134,39 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 	if dy.Rows != b || dy.Cols != l.oh*l.ow*l.oc {
 		panic(fmt.Sprintf("nn.Conv2D: output gradient is %d×%d, want %d×%d", dy.Rows, dy.Cols, b, l.oh*l.ow*l.oc))
 	}
+	kkc := l.k * l.k * l.c
 	if !l.colsValid {
-		l.withBias = false
-		ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*l.k*l.k*l.c), l.im2colFn)
+		ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
 		l.colsValid = true
 	}
 	n := b * l.oh * l.ow
-	dyv := Matrix{Rows: n, Cols: l.oc, Data: dy.Data}
-	l.dy = dyv
-
-	// db: split over output channels, so every channel is summed in row
-	// order whatever the number of workers.
-	if n*l.oc < 1<<15 {
-		l.biasGradRange(0, l.oc)
-	} else {
-		ParallelFor(l.oc, 1, l.biasGradFn)
-	}
-	kkc := l.k * l.k * l.c
-	wg := blas32.General{Rows: kkc, Cols: l.oc, Stride: l.oc, Data: l.Weight.Grad}
-	blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv.General(), 1, wg)
+	dyv := blas32.General{Rows: n, Cols: l.oc, Stride: l.oc, Data: dy.Data[:n*l.oc]}
+	// [dW; db] = [cols 1]ᵀ·dOut in one GEMM, then added into the Params.
+	gwb := blas32.General{Rows: kkc + 1, Cols: l.oc, Stride: l.oc, Data: l.gwb}
+	blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
+	convAddInto(l.Weight.Grad, l.gwb[:kkc*l.oc])
+	convAddInto(l.Bias.Grad, l.gwb[kkc*l.oc:])
 	if l.NoInputGrad {
 		return Matrix{}
 	}
+	// dcols = dOut·Wᵀ, written over the first k·k·C columns of cols.
 	wv := blas32.General{Rows: kkc, Cols: l.oc, Stride: l.oc, Data: l.Weight.Value}
-	blas32.Gemm(blas.NoTrans, blas.Trans, 1, dyv.General(), wv, 0, l.cols.General())
+	dcols := blas32.General{Rows: n, Cols: kkc, Stride: kkc + 1, Data: l.cols.Data}
+	blas32.Gemm(blas.NoTrans, blas.Trans, 1, dyv, wv, 0, dcols)
 	l.colsValid = false
 	l.dx = Resize(l.dx, b, l.c*l.h*l.w)
-	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*kkc), l.col2imFn)
+	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.col2imFn)
 	return l.dx
 }
 
-// im2colRange builds the im2col rows of examples [lo, hi) and, during
-// Forward, fills their output rows with the bias (the GEMM then adds into
-// them).
+// im2colRange builds the im2col rows (with their trailing 1) of examples
+// [lo, hi).
 func (l *Conv2D) im2colRange(lo, hi int) {
 	in := l.c * l.h * l.w
-	rowsPer := l.oh * l.ow
-	colsPer := rowsPer * l.k * l.k * l.c
-	outPer := rowsPer * l.oc
+	ld := l.k*l.k*l.c + 1
+	colsPer := l.oh * l.ow * ld
 	for e := lo; e < hi; e++ {
-		im2colHWC(l.cols.Data[e*colsPer:(e+1)*colsPer], l.x.Data[e*in:(e+1)*in], l.c, l.w, l.k, l.oh, l.ow)
-		if l.withBias {
-			convFillBias(l.out.Data[e*outPer:(e+1)*outPer], l.Bias.Value)
-		}
+		im2colHWC(l.cols.Data[e*colsPer:(e+1)*colsPer], ld, 1, l.x.Data[e*in:(e+1)*in], l.c, l.w, l.k, l.oh, l.ow)
 	}
 }
 
@@ -178,70 +174,51 @@ func (l *Conv2D) im2colRange(lo, hi int) {
 // input-gradient rows.
 func (l *Conv2D) col2imRange(lo, hi int) {
 	in := l.c * l.h * l.w
-	colsPer := l.oh * l.ow * l.k * l.k * l.c
+	ld := l.k*l.k*l.c + 1
+	colsPer := l.oh * l.ow * ld
 	for e := lo; e < hi; e++ {
-		col2imHWC(l.dx.Data[e*in:(e+1)*in], l.cols.Data[e*colsPer:(e+1)*colsPer], l.c, l.w, l.k, l.oh, l.ow)
+		col2imHWC(l.dx.Data[e*in:(e+1)*in], l.cols.Data[e*colsPer:(e+1)*colsPer], ld, l.c, l.w, l.k, l.oh, l.ow)
 	}
 }
 
-// biasGradRange adds the sums of dOut's columns [lo, hi) into Bias.Grad.
-func (l *Conv2D) biasGradRange(lo, hi int) {
-	convColSumsAdd(l.Bias.Grad[lo:hi], l.dy, lo)
-}
-
-// convGemm computes out = cols·W + out for the (n)×(k·k·C) column matrix cols
-// and the (k·k·C)×oc weight w; out is viewed as n×oc and must already hold
-// the bias (or zeros). Separate from Conv2D so a forward-mode (tangent) pass
-// can reuse it with tangent columns or a tangent weight.
-func convGemm(cols Matrix, w []float32, oc int, out Matrix) {
+// convGemm sets out = cols·w, where cols is n×K (K = k·k·C, or k·k·C+1 with
+// a column of ones when w carries the bias as its last row), w is K×oc and
+// out is viewed as n×oc. It is the whole of Conv2D's forward arithmetic
+// after im2col, kept separate so that a forward-mode (tangent) pass can reuse
+// it: ẏ = im2col(ẋ)·W + [im2col(x) 1]·[Ẇ; ḃ].
+func convGemm(out, cols Matrix, w []float32, oc int) {
 	n := cols.Rows
-	wv := blas32.General{Rows: cols.Cols, Cols: oc, Stride: oc, Data: w}
+	wv := blas32.General{Rows: cols.Cols, Cols: oc, Stride: oc, Data: w[:cols.Cols*oc]}
 	ov := blas32.General{Rows: n, Cols: oc, Stride: oc, Data: out.Data[:n*oc]}
-	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, 1, ov)
+	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, 0, ov)
 }
 
-// convFillBias copies v into every len(v)-long row of dst.
-func convFillBias(dst, v []float32) {
-	for i := 0; i+len(v) <= len(dst); i += len(v) {
-		copy(dst[i:i+len(v)], v)
+// convAddInto adds src into dst element-wise.
+func convAddInto(dst, src []float32) {
+	src = src[:len(dst)]
+	for i, v := range src {
+		dst[i] += v
 	}
 }
 
-// convColSumsAdd adds, for j in [0, len(dst)), the sum over rows of m[:, off+j]
-// into dst[j], accumulating in float64.
-func convColSumsAdd(dst []float32, m Matrix, off int) {
-	var stack [64]float64
-	for base := 0; base < len(dst); base += len(stack) {
-		w := min(len(stack), len(dst)-base)
-		acc := stack[:w]
-		clear(acc)
-		c0 := off + base
-		for r := 0; r < m.Rows; r++ {
-			row := m.Data[r*m.Cols+c0 : r*m.Cols+c0+w]
-			for j, v := range row {
-				acc[j] += float64(v)
-			}
-		}
-		for j, a := range acc {
-			dst[base+j] += float32(a)
-		}
-	}
-}
-
-// im2colHWC writes the (oh·ow)×(k·k·c) im2col matrix of one HWC example src
-// (width w) into dst. Row oy·ow + ox, column (ky·k + kx)·c + ch holds
-// src at pixel (oy+ky, ox+kx), channel ch; for a fixed ky the k·c values are
-// contiguous in src, so each row is k straight copies.
-func im2colHWC(dst, src []float32, c, w, k, oh, ow int) {
+// im2colHWC writes the im2col matrix of one HWC example src (width w, c
+// channels) into dst, one row per output pixel, rows ld apart: row
+// oy·ow + ox, column (ky·k + kx)·c + ch holds src at pixel (oy+ky, ox+kx),
+// channel ch. When ld > k·k·c, column k·k·c is set to extra (1 for the bias
+// column, 0 in a tangent pass). For a fixed ky the k·c values are contiguous
+// in src, so each row is k straight copies.
+func im2colHWC(dst []float32, ld int, extra float32, src []float32, c, w, k, oh, ow int) {
 	kc := k * c
+	kkc := k * kc
 	stride := w * c
 	p := 0
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			base := oy*stride + ox*c
+			row := dst[p : p+ld]
 			for ky := 0; ky < k; ky++ {
 				s := src[base+ky*stride : base+ky*stride+kc]
-				d := dst[p : p+kc]
+				d := row[ky*kc : ky*kc+kc]
 				if kc >= 16 {
 					copy(d, s)
 				} else {
@@ -249,16 +226,19 @@ func im2colHWC(dst, src []float32, c, w, k, oh, ow int) {
 						d[i] = s[i]
 					}
 				}
-				p += kc
 			}
+			if ld > kkc {
+				row[kkc] = extra
+			}
+			p += ld
 		}
 	}
 }
 
-// col2imHWC is the adjoint of im2colHWC: it sets dst (one HWC example) to the
-// sum of the im2col-layout gradient src over every place each input value
-// was copied to.
-func col2imHWC(dst, src []float32, c, w, k, oh, ow int) {
+// col2imHWC is the adjoint of im2colHWC (ignoring any extra column): it sets
+// dst (one HWC example) to the sum, over every place each input value was
+// copied to, of the im2col-layout gradient src (rows ld apart).
+func col2imHWC(dst, src []float32, ld, c, w, k, oh, ow int) {
 	clear(dst)
 	kc := k * c
 	stride := w * c
@@ -268,19 +248,18 @@ func col2imHWC(dst, src []float32, c, w, k, oh, ow int) {
 			base := oy*stride + ox*c
 			for ky := 0; ky < k; ky++ {
 				d := dst[base+ky*stride : base+ky*stride+kc]
-				s := src[p : p+kc]
+				s := src[p+ky*kc : p+ky*kc+kc]
 				for i := range d {
 					d[i] += s[i]
 				}
-				p += kc
 			}
+			p += ld
 		}
 	}
 }
 
 // CHWToHWC converts examples from the datasets' CHW layout (one channel
-// plane after another) to the HWC layout the conv stack uses; see the layout
-// note at the top of conv.go. For C = 1 the two layouts coincide and the
+// plane after another) to the HWC layout the conv stack uses (see Conv2D). For C = 1 the two layouts coincide and the
 // layer passes its input through without copying.
 //
 // The zero value is not usable; fill C, H and W.

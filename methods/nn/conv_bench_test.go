@@ -75,3 +75,38 @@ func benchConv(b *testing.B, backward bool) {
 		}
 	}
 }
+
+// BenchmarkImagePathStep is one training step (forward + backward) of the
+// whole MNIST DT image path at batch 128: CHWToHWC, three convs with ReLU,
+// pooling and dropout, FC(2048→256), BatchNorm. It shows what the layers
+// around the GEMMs cost.
+func BenchmarkImagePathStep(b *testing.B) {
+	for _, be := range []string{"gonum", "gemm"} {
+		b.Run(be, func(b *testing.B) {
+			prev := blas32.Implementation()
+			defer blas32.Use(prev)
+			if be == "gonum" {
+				blas32.Use(gonum.Implementation{})
+			} else {
+				blas32.Use(gemm.Implementation{})
+			}
+			layers, _ := convImagePath(1, 28, 28)
+			layers[1].(*Conv2D).NoInputGrad = true
+			net := &Sequential{Layers: layers}
+			x := imgRand(NewRNG(1), 128, 28*28)
+			dy := imgRand(NewRNG(2), 128, 256)
+			step := func() {
+				net.Forward(x, true)
+				g := dy
+				for i := len(layers) - 1; i >= 1; i-- {
+					g = layers[i].Backward(g)
+				}
+			}
+			step() // size the buffers
+			b.ReportAllocs()
+			for b.Loop() {
+				step()
+			}
+		})
+	}
+}

@@ -2,7 +2,12 @@ package nn
 
 import (
 	"math"
+	"runtime"
 	"testing"
+
+	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/noprop/noprop/methods/nn/gemm"
 )
 
 func imgRand(rng *RNG, rows, cols int) Matrix {
@@ -241,7 +246,7 @@ func TestConvStackNoAllocs(t *testing.T) {
 	rng := NewRNG(9)
 	toHWC := NewCHWToHWC(2, 10, 9)
 	c1 := NewConv2D(2, 10, 9, 4, 3, InitPyTorch, rng) // 8×7
-	p1 := NewMaxPool2x2(c1.OutShape())                 // 4×3
+	p1 := NewMaxPool2x2(c1.OutShape())                // 4×3
 	pc, ph, pw := p1.OutShape()
 	c2 := NewConv2D(pc, ph, pw, 6, 2, InitPyTorch, rng)
 	oc, oh, ow := c2.OutShape() // 6×3×2
@@ -261,5 +266,66 @@ func TestConvStackNoAllocs(t *testing.T) {
 	step()
 	if n := testing.AllocsPerRun(20, step); n != 0 {
 		t.Errorf("training step allocates %v times", n)
+	}
+}
+
+// At the paper's size (MNIST image path, batch 128) a training step
+// allocates nothing either, with the project's GEMM behind blas32 (gonum's
+// parallel Sgemm allocates per call) and GOMAXPROCS 1 (ParallelFor allocates
+// its goroutine closures when it splits).
+func TestPaperImagePathNoAllocs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("batch-128 conv stack")
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	prev := blas32.Implementation()
+	defer blas32.Use(prev)
+	blas32.Use(gemm.Implementation{})
+	layers, _ := convImagePath(1, 28, 28)
+	layers[1].(*Conv2D).NoInputGrad = true
+	net := &Sequential{Layers: layers}
+	x := imgRand(NewRNG(1), 128, 28*28)
+	dy := imgRand(NewRNG(2), 128, 256)
+	step := func() {
+		net.Forward(x, true)
+		g := dy
+		for i := len(layers) - 1; i >= 1; i-- {
+			g = layers[i].Backward(g)
+		}
+	}
+	step()
+	if n := testing.AllocsPerRun(2, step); n != 0 {
+		t.Errorf("training step allocates %v times", n)
+	}
+}
+
+// The parallel paths (im2col, col2im, pooling, dropout split over examples
+// or elements) give the same results as the serial ones. Run under -race it
+// also checks that the workers write disjoint memory.
+func TestConvStackParallelMatchesSerial(t *testing.T) {
+	run := func(procs int) (out, dx, gw []float32) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		rng := NewRNG(11)
+		toHWC := NewCHWToHWC(3, 16, 15)
+		c1 := NewConv2D(3, 16, 15, 8, 3, InitPyTorch, rng)
+		p1 := NewMaxPool2x2(c1.OutShape())
+		pc, ph, pw := p1.OutShape()
+		c2 := NewConv2D(pc, ph, pw, 16, 3, InitPyTorch, rng)
+		net := &Sequential{Layers: []Layer{toHWC, c1, &ReLU{}, p1, NewDropout(0.3, rng.Split("d")), c2, &Softmax{}}}
+		x := imgRand(NewRNG(12), 40, 3*16*15)
+		y := net.Forward(x, true)
+		g := net.Backward(imgRand(NewRNG(13), y.Rows, y.Cols))
+		return append([]float32(nil), y.Data...), append([]float32(nil), g.Data...), append([]float32(nil), c1.Weight.Grad...)
+	}
+	o1, d1, g1 := run(1)
+	o2, d2, g2 := run(2)
+	if d := imgMaxDiff(o1, o2); d > 1e-6 {
+		t.Errorf("outputs differ by %g", d)
+	}
+	if d := imgMaxDiff(d1, d2); d > 1e-6 {
+		t.Errorf("input gradients differ by %g", d)
+	}
+	if d := imgMaxDiff(g1, g2); d > 1e-5 {
+		t.Errorf("weight gradients differ by %g", d)
 	}
 }

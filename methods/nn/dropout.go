@@ -141,11 +141,12 @@ func dropoutMask(mask []float32, first int, seed uint64, thresh uint32, scale fl
 	}
 }
 
+// dropoutKeep is 0 when u < thresh and scale otherwise, without a branch (a
+// random 20 % drop rate would mispredict constantly): the 64-bit difference
+// u − thresh is negative exactly when the element is dropped.
 func dropoutKeep(u, thresh uint32, scale float32) float32 {
-	if u < thresh {
-		return 0
-	}
-	return scale
+	drop := uint32((int64(u) - int64(thresh)) >> 63)
+	return math.Float32frombits(math.Float32bits(scale) &^ drop)
 }
 
 // dropoutHash is SplitMix64's output function applied to the i-th point of the

@@ -16,7 +16,7 @@ import (
 // Output and input-gradient buffers are reused across calls and grow to the
 // largest batch seen, so steady-state steps allocate nothing of their own.
 type Linear struct {
-	In, Out int
+	In, Out int    // input and output widths
 	W       *Param // in×out
 	B       *Param // out
 	// NoInputGrad skips dx = dy·Wᵀ in Backward, which then returns an empty

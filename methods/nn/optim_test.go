@@ -138,42 +138,80 @@ func TestFlush(t *testing.T) {
 	}
 }
 
-// TestOptimFlushesDenormals puts 1e-35 into the moments and the weights and
-// checks one step leaves zeros (a zero gradient keeps them decaying).
+// TestOptimFlushesDenormals puts 1e-35 into the moments and the weights.
+// One step must zero the moments (a zero gradient keeps them decaying); the
+// weights, when weight decay applies, within weightFlushPeriod steps (every
+// step for Adam's coupled L2). See Optimizer.
 func TestOptimFlushesDenormals(t *testing.T) {
 	for _, name := range OptimizerNames {
-		cfg := DefaultOptimConfig(name)
-		cfg.Momentum = 0.9
-		o, err := NewOptimizer(name, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Large enough to take the split path too.
-		n := 3 * optimMin
-		p := NewParam("w", false, n)
-		p.Grad[0] = 1
-		o.Step([]*Param{p}) // allocates the state
-		var state [][]float32
-		switch o := o.(type) {
-		case *SGD:
-			state = [][]float32{o.buf[p]}
-		case *Adam:
-			state = [][]float32{o.state[p].m, o.state[p].v}
-		case *AdamW:
-			state = [][]float32{o.state[p].m, o.state[p].v}
-		}
-		for _, s := range append(state, p.Value) {
-			for i := range s {
-				s[i] = 1e-35
+		for _, wd := range []float32{1e-4, 0} {
+			cfg := DefaultOptimConfig(name)
+			cfg.Momentum, cfg.WeightDecay = 0.9, wd
+			o, err := NewOptimizer(name, cfg)
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		o.Step([]*Param{p})
-		for k, s := range append(state, p.Value) {
-			for i, v := range s {
-				if v != 0 {
-					t.Fatalf("%s: state %d [%d] = %g after a step, want 0", name, k, i, v)
+			// Large enough to take the split path too.
+			n := 3 * optimMin
+			p := NewParam("w", false, n)
+			p.Grad[0] = 1
+			o.Step([]*Param{p}) // allocates the state
+			var state [][]float32
+			switch o := o.(type) {
+			case *SGD:
+				state = [][]float32{o.buf[p]}
+			case *Adam:
+				state = [][]float32{o.state[p].m, o.state[p].v}
+			case *AdamW:
+				state = [][]float32{o.state[p].m, o.state[p].v}
+			}
+			for _, s := range append(state, p.Value) {
+				for i := range s {
+					s[i] = 1e-35
 				}
 			}
+			zero := func(s []float32) bool {
+				for _, v := range s {
+					if v != 0 {
+						return false
+					}
+				}
+				return true
+			}
+			o.Step([]*Param{p})
+			for k, s := range state {
+				if !zero(s) {
+					t.Fatalf("%s wd %g: state %d not flushed after a step", name, wd, k)
+				}
+			}
+			steps := 1
+			for ; steps <= weightFlushPeriod && !zero(p.Value); steps++ {
+				o.Step([]*Param{p})
+			}
+			flushed := zero(p.Value)
+			if wd == 0 && flushed {
+				t.Errorf("%s: weights of 1e-35 went to 0 without decay", name)
+			}
+			if wd != 0 && !flushed {
+				t.Errorf("%s wd %g: weights not flushed within %d steps", name, wd, weightFlushPeriod)
+			}
+			if wd != 0 && name == "adam" && steps != 1 {
+				t.Errorf("adam (L2): weights flushed after %d steps, want 1", steps)
+			}
+		}
+	}
+}
+
+func TestFlushWeightsAt(t *testing.T) {
+	if flushWeightsAt(1, 0) || flushWeightsAt(1, -1) {
+		t.Error("flush without decay")
+	}
+	for step := 1; step <= 3*weightFlushPeriod; step++ {
+		if got, want := flushWeightsAt(step, 1e-5), step%weightFlushPeriod == 1; got != want {
+			t.Fatalf("step %d: flush %v", step, got)
+		}
+		if !flushWeightsAt(step, 0.5) {
+			t.Fatalf("step %d: strong decay not flushed every step", step)
 		}
 	}
 }

@@ -1,6 +1,9 @@
 package nn
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // MaxPool2x2 is 2×2 max pooling with stride 2 over HWC examples (the conv
 // stack's layout, see conv.go). Sizes are floored like PyTorch's default: an
@@ -77,36 +80,54 @@ func (p *MaxPool2x2) bwdRange(lo, hi int) {
 }
 
 // maxPool2x2HWC pools one HWC example src (width w, c channels) into dst
-// (oh×ow×c) and records in arg the index in src of each maximum.
+// (oh×ow×c) and records in arg the index in src of each maximum (the first
+// of equal values, scanning the window row by row).
+//
+// The comparisons run on poolKey integers so the compiler emits conditional
+// moves: with ReLU inputs (many zeros, random order) a compare-and-branch
+// mispredicts often and costs about twice as much.
 func maxPool2x2HWC(dst []float32, arg []int32, src []float32, c, w, oh, ow int) {
 	stride := w * c
+	o01, o10, o11 := int32(c), int32(stride), int32(stride+c)
 	q := 0
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {
 			i00 := 2*oy*stride + 2*ox*c
 			r00 := src[i00 : i00+c]
-			r01 := src[i00+c : i00+2*c]
-			r10 := src[i00+stride : i00+stride+c]
-			r11 := src[i00+stride+c : i00+stride+2*c]
-			d := dst[q : q+c]
-			a := arg[q : q+c]
-			for ch := range d {
-				m, mi := r00[ch], i00+ch
-				if v := r01[ch]; v > m {
-					m, mi = v, i00+c+ch
+			r01 := src[i00+c : i00+2*c][:len(r00)]
+			r10 := src[i00+stride : i00+stride+c][:len(r00)]
+			r11 := src[i00+stride+c : i00+stride+2*c][:len(r00)]
+			d := dst[q : q+c][:len(r00)]
+			a := arg[q : q+c][:len(r00)]
+			for ch := range r00 {
+				k, off := poolKey(r00[ch]), int32(0)
+				if k2 := poolKey(r01[ch]); k2 > k {
+					k, off = k2, o01
 				}
-				if v := r10[ch]; v > m {
-					m, mi = v, i00+stride+ch
+				if k2 := poolKey(r10[ch]); k2 > k {
+					k, off = k2, o10
 				}
-				if v := r11[ch]; v > m {
-					m, mi = v, i00+stride+c+ch
+				if k2 := poolKey(r11[ch]); k2 > k {
+					k, off = k2, o11
 				}
-				d[ch] = m
-				a[ch] = int32(mi)
+				d[ch] = poolUnkey(k)
+				a[ch] = int32(i00+ch) + off
 			}
 			q += c
 		}
 	}
+}
+
+// poolKey maps a float32 to an int32 with the same order (for non-NaN
+// values; -0 sorts just below +0): negative floats have their magnitude
+// bits flipped. poolUnkey inverts it.
+func poolKey(f float32) int32 {
+	b := int32(math.Float32bits(f))
+	return b ^ (b >> 31 & 0x7fffffff)
+}
+
+func poolUnkey(k int32) float32 {
+	return math.Float32frombits(uint32(k ^ (k >> 31 & 0x7fffffff)))
 }
 
 // poolScatterAdd adds v[i] into dst[idx[i]] (the adjoint of gathering through

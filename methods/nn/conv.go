@@ -264,6 +264,7 @@ func col2imHWC(dst, src []float32, ld, c, w, k, oh, ow int) {
 //
 // The zero value is not usable; fill C, H and W.
 type CHWToHWC struct {
+	// C, H and W are the channels, height and width of one example.
 	C, H, W int
 
 	x, out, dx Matrix
@@ -290,10 +291,7 @@ func (l *CHWToHWC) Forward(x Matrix, train bool) Matrix {
 	if l.C == 1 {
 		return x
 	}
-	if l.fwdFn == nil {
-		l.fwdFn = l.fwdRange
-		l.bwdFn = l.bwdRange
-	}
+	l.bind()
 	l.x = x
 	l.out = Resize(l.out, x.Rows, x.Cols)
 	ParallelFor(x.Rows, imgExamplesPerChunk(x.Cols), l.fwdFn)
@@ -306,10 +304,20 @@ func (l *CHWToHWC) Backward(dy Matrix) Matrix {
 	if l.C == 1 {
 		return dy
 	}
+	l.bind()
 	l.dy = dy
 	l.dx = Resize(l.dx, dy.Rows, dy.Cols)
 	ParallelFor(dy.Rows, imgExamplesPerChunk(dy.Cols), l.bwdFn)
 	return l.dx
+}
+
+// bind creates the worker method values once (a layer made by a struct
+// literal starts without them).
+func (l *CHWToHWC) bind() {
+	if l.fwdFn == nil {
+		l.fwdFn = l.fwdRange
+		l.bwdFn = l.bwdRange
+	}
 }
 
 func (l *CHWToHWC) fwdRange(lo, hi int) {

@@ -19,7 +19,7 @@ func syntheticLoader(name string) (tasks.Dataset, error) {
 
 func testSpec(t *testing.T, scenario string, seed uint64) Spec {
 	t.Helper()
-	s, err := NewSpec("backprop", "", json.RawMessage(`{"hidden":[16],"iterations":40,"batch":16}`), "synthetic", tasks.KindSplit, 2, "fixed", scenario, seed)
+	s, err := NewSpec("backprop", "", json.RawMessage(`{"hidden":[16],"iterations":40,"batch_size":16}`), "synthetic", tasks.KindSplit, 2, "fixed", scenario, seed)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 )
@@ -20,7 +21,7 @@ func DecodeSettings(raw json.RawMessage, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return fmt.Errorf("settings: trailing data after the JSON object")
 	}
 	return nil

@@ -27,7 +27,7 @@ type Settings struct {
 	LR          float64 `json:"lr"`
 	WeightDecay float64 `json:"weight_decay"`
 	Momentum    float64 `json:"momentum"` // SGD only
-	Batch       int     `json:"batch"`
+	Batch       int     `json:"batch_size"`
 	// Iterations is the number of minibatch steps per task; when 0, Epochs
 	// passes over each task's data are made instead.
 	Iterations int `json:"iterations"`
@@ -92,7 +92,7 @@ func (s Settings) validate() error {
 	case s.WeightDecay < 0:
 		return fmt.Errorf("weight_decay = %v: must not be negative", s.WeightDecay)
 	case s.Batch < 1:
-		return fmt.Errorf("batch = %d: must be positive", s.Batch)
+		return fmt.Errorf("batch_size = %d: must be positive", s.Batch)
 	case s.Iterations < 0 || s.Epochs < 0 || (s.Iterations == 0 && s.Epochs == 0):
 		return fmt.Errorf("iterations = %d, epochs = %d: set one of them to a positive value", s.Iterations, s.Epochs)
 	}

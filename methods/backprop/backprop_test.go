@@ -20,7 +20,7 @@ func TestSettingsErrorsNameTheField(t *testing.T) {
 		{`{"hidden":[10,0]}`, "hidden[1]"},
 		{`{"lr":0}`, "lr"},
 		{`{"lr":-1}`, "lr"},
-		{`{"batch":0}`, "batch"},
+		{`{"batch_size":0}`, "batch_size"},
 		{`{"iterations":0,"epochs":0}`, "iterations"},
 		{`{"optimizer":"rmsprop"}`, "optimizer"},
 		{`{"init":"zeros"}`, "init"},
@@ -41,7 +41,7 @@ func TestLearnsAndMasksOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: 4, Seed: 5}, json.RawMessage(`{"hidden":[32],"iterations":300,"batch":32}`))
+	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: 4, Seed: 5}, json.RawMessage(`{"hidden":[32],"iterations":300,"batch_size":32}`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,11 +8,13 @@ import (
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
+	"github.com/noprop/noprop/methods/noprop"
 )
 
 // All lists the methods in the order the command line shows them.
 var All = []methods.Method{
 	backprop.Method,
+	noprop.Method,
 }
 
 // Names lists the methods' names.

@@ -2,6 +2,7 @@ package noprop
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -96,6 +97,8 @@ func (r *Residual) Backward(dy nn.Matrix) nn.Matrix {
 
 // Params returns Inner's parameters.
 func (r *Residual) Params() []*nn.Param { return r.Inner.Params() }
+
+var negInf = math.Inf(-1)
 
 // EmbedOutput is the block's output stage û = softmax(logits)·W_Embed
 // (paper §2.3.2): a convex combination of class embeddings. The softmax may be

@@ -130,8 +130,9 @@ func (h *Head) Backward(dl nn.Matrix, embGrad []float32) nn.Matrix {
 	return h.Lin.Backward(dlg)
 }
 
-// LogProbs writes log p̂_θout(y|z) over all m classes for the logits of the
-// last Forward into dst (rows × m, float32), with the normaliser in float64.
+// LogProbs writes the log-softmax of every row of logits into dst (same
+// shape; dst may be logits), with the normaliser in float64: for the head's
+// logits, log p̂_θout(y|z) over all classes.
 func LogProbs(dst, logits nn.Matrix) {
 	for i := range logits.Rows {
 		l, d := logits.Row(i), dst.Row(i)

@@ -1,13 +1,12 @@
 package noprop
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"strings"
 
+	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 )
 
@@ -40,7 +39,8 @@ type Settings struct {
 	// Eta is η, the weight of the SNR-weighted L2 term. Paper (Table 4): 0.1.
 	Eta float64 `json:"eta"`
 
-	// BatchSize is the minibatch size. Paper (Table 4): 128.
+	// BatchSize is the minibatch size, at least 2 for BatchNorm. Paper
+	// (Table 4): 128.
 	BatchSize int `json:"batch_size"`
 	// Epochs is the training budget per Learn call when Iterations is 0. One
 	// NoProp-DT epoch is T passes over the data, one per block (paper §4).
@@ -90,8 +90,10 @@ type Settings struct {
 	Workers int `json:"workers"`
 	// MaskBlockOutput restricts each block's output softmax to the active
 	// outputs while learning, so û is a convex combination of the active
-	// classes' embeddings (as the head's CE is restricted). At inference
-	// all outputs take part. Our choice: true.
+	// classes' embeddings (as the head's CE is restricted); at inference,
+	// to the outputs active in any Learn call so far (outputs never trained
+	// only add noise). It matters only when some outputs are inactive
+	// (continual learning). Our choice: true.
 	MaskBlockOutput bool `json:"mask_block_output"`
 
 	// Head is p̂_θout: "softmax" (Eq. 14: softmax(Linear(z_T)), the paper's
@@ -111,7 +113,10 @@ type Settings struct {
 	// average inside one prediction; default 1, one chain per prediction.
 	InferenceSamples int `json:"inference_samples"`
 	// EvalBatch is the number of rows Scores pushes through the chain at
-	// once, bounding the memory of evaluation. Default 500.
+	// once, bounding the memory of evaluation; 0 means BatchSize. Every
+	// block keeps buffers for the largest batch it has seen, so a chunk
+	// larger than the training batch grows all T blocks' buffers (with the
+	// conv encoder about 0.6 MB per row per block). Default 0.
 	EvalBatch int `json:"eval_batch"`
 }
 
@@ -141,7 +146,7 @@ func DefaultSettings() Settings {
 		Head:             HeadSoftmax,
 		PosteriorSigma:   1,
 		InferenceSamples: 1,
-		EvalBatch:        500,
+		EvalBatch:        0,
 	}
 }
 
@@ -165,29 +170,13 @@ var optimizers = []string{"adamw", "adam", "sgd"}
 // The result is validated.
 func ParseSettings(raw json.RawMessage) (Settings, error) {
 	s := DefaultSettings()
-	if len(bytes.TrimSpace(raw)) > 0 {
-		if err := decodeStrict(raw, &s); err != nil {
-			return Settings{}, fmt.Errorf("noprop-dt settings: %w", err)
-		}
+	if err := methods.DecodeSettings(raw, &s); err != nil {
+		return Settings{}, fmt.Errorf("noprop-dt %w", err)
 	}
 	if err := s.Validate(); err != nil {
 		return Settings{}, err
 	}
 	return s, nil
-}
-
-// decodeStrict decodes one JSON object into v, rejecting unknown fields and
-// trailing data.
-func decodeStrict(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("trailing data after the settings object")
-	}
-	return nil
 }
 
 // Validate checks every field and returns an error naming the first bad one
@@ -223,8 +212,8 @@ func (s Settings) Validate() error {
 	if !finite(s.Eta) || s.Eta <= 0 {
 		return bad("eta", "%g must be positive", s.Eta)
 	}
-	if s.BatchSize < 1 {
-		return bad("batch_size", "%d must be at least 1", s.BatchSize)
+	if s.BatchSize < 2 {
+		return bad("batch_size", "%d must be at least 2 (BatchNorm needs batch statistics)", s.BatchSize)
 	}
 	if s.Epochs < 0 {
 		return bad("epochs", "%d must not be negative", s.Epochs)
@@ -271,8 +260,8 @@ func (s Settings) Validate() error {
 	if s.InferenceSamples < 1 {
 		return bad("inference_samples", "%d must be at least 1", s.InferenceSamples)
 	}
-	if s.EvalBatch < 1 {
-		return bad("eval_batch", "%d must be at least 1", s.EvalBatch)
+	if s.EvalBatch < 0 {
+		return bad("eval_batch", "%d must not be negative (0 means batch_size)", s.EvalBatch)
 	}
 	return nil
 }

@@ -1,0 +1,95 @@
+package noprop
+
+import (
+	"testing"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/tasks"
+)
+
+// benchLearner builds a learner for MNIST shapes (1×28×28, 10 classes) and a
+// random minibatch of 128.
+func benchLearner(b *testing.B, settings string) (*Learner, nn.Matrix, []int, []int, []bool) {
+	b.Helper()
+	p := methods.Problem{Input: tasks.Shape{C: 1, H: 28, W: 28}, Outputs: 10, Seed: 1}
+	lr, err := New(p, []byte(settings))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := lr.(*Learner)
+	rng := nn.NewRNG(2)
+	x := nn.NewMatrix(128, 784)
+	for i := range x.Data {
+		x.Data[i] = rng.Float32()
+	}
+	y := make([]int, 128)
+	for i := range y {
+		y[i] = i % 10
+	}
+	act := allOutputs(10)
+	mask := make([]bool, 10)
+	for i := range mask {
+		mask[i] = true
+	}
+	return l, x, y, act, mask
+}
+
+// benchSequential times one sequential training step of block 5: sampling,
+// forward, loss, backward and the optimizer steps of θ_5 and θ_out.
+func benchSequential(b *testing.B, settings string) {
+	l, x, y, act, mask := benchLearner(b, settings)
+	bs := l.blocks[4]
+	for range 2 { // warm up buffers and optimizer state
+		if _, _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Seconds())*1e3/float64(b.N), "ms/step")
+}
+
+// benchParallel times one parallel step: all T blocks on one minibatch.
+func benchParallel(b *testing.B, settings string) {
+	l, x, y, act, mask := benchLearner(b, settings)
+	for range 2 {
+		if _, _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if _, _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Seconds())*1e3/float64(b.N), "ms/step")
+}
+
+func BenchmarkStepMLP(b *testing.B)  { benchSequential(b, `{"encoder":"mlp"}`) }
+func BenchmarkStepConv(b *testing.B) { benchSequential(b, `{"encoder":"conv"}`) }
+
+func BenchmarkParallelStepMLP(b *testing.B) {
+	benchParallel(b, `{"encoder":"mlp","train_order":"parallel"}`)
+}
+func BenchmarkParallelStepConv(b *testing.B) {
+	benchParallel(b, `{"encoder":"conv","train_order":"parallel"}`)
+}
+
+// BenchmarkScoresMLP times inference (T block evaluations and the head) on
+// 500 images.
+func BenchmarkScoresMLP(b *testing.B) {
+	l, _, _, _, _ := benchLearner(b, `{"encoder":"mlp"}`)
+	x := nn.NewMatrix(500, 784)
+	nn.NewRNG(3).FillUniform(x.Data, 1)
+	l.Scores(x)
+	b.ResetTimer()
+	for b.Loop() {
+		l.Scores(x)
+	}
+}

@@ -1,0 +1,695 @@
+package noprop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/tasks"
+)
+
+// Learner is NoProp-DT: T blocks û_θt, each trained on its own local target,
+// a class-probability head θ_out and the class embedding W_Embed. It
+// implements methods.Learner.
+//
+// A Learner is not safe for concurrent use.
+type Learner struct {
+	s      Settings
+	input  tasks.Shape
+	m      int
+	sched  Schedule
+	embed  *Embedding
+	head   *Head
+	blocks []*blockState
+
+	shared       nn.Optimizer // θ_out and a learned W_Embed
+	sharedParams []*nn.Param
+	xent         nn.SoftmaxCrossEntropy
+
+	headNoise *nn.RNG // z_T ~ q(z_T|y) of the CE term
+	order     *nn.RNG // minibatch order
+	infer     *nn.RNG // root of the inference noise streams
+	inferSeed uint64
+	// seen marks the outputs active in some Learn call so far; with
+	// MaskBlockOutput, inference restricts the block softmaxes to them.
+	seen []bool
+
+	// work buffers
+	xb, zT     nn.Matrix
+	yb         []int
+	zA, zB, lp nn.Matrix
+}
+
+// blockState is one block with its optimizer, noise stream and buffers. In
+// the parallel order each blockState is touched by one goroutine at a time.
+type blockState struct {
+	t     int // 1-based block index
+	blk   *Block
+	opt   nn.Optimizer
+	noise *nn.RNG // z_{t−1} ~ q(z_{t−1}|y)
+
+	z, du   nn.Matrix
+	embGrad []float32 // this block's gradient with respect to W_Embed (learned only)
+	l2      float64   // L2 term of the last step
+}
+
+// Method is NoProp-DT for the catalog: Li, Teh & Pascanu (2025), "NoProp:
+// Training Neural Networks without Full Back-propagation or Full
+// Forward-propagation", discrete-time variant.
+var Method = methods.Method{
+	Name: "noprop-dt",
+	Summary: "NoProp-DT (Li, Teh, Pascanu 2025): T blocks, each trained alone to denoise a noisy " +
+		"class embedding given the image; inference runs the diffusion chain z_0 → z_T",
+	Defaults: func() any { return DefaultSettings() },
+	Presets: map[string]json.RawMessage{
+		// Table 4's NoProp-DT row for MNIST with Figure 5's conv block.
+		"paper": json.RawMessage(`{"encoder":"conv","embedding":"one-hot","timesteps":10,"eta":0.1,` +
+			`"batch_size":128,"epochs":100,"iterations":0,"optimizer":"adamw","lr":0.001,"weight_decay":0.001,` +
+			`"dropout":0.2,"hidden":256,"train_order":"sequential","head":"softmax"}`),
+		// The same for CIFAR-10/100: 150 epochs.
+		"paper-cifar": json.RawMessage(`{"encoder":"conv","embedding":"one-hot","timesteps":10,"eta":0.1,` +
+			`"batch_size":128,"epochs":150,"iterations":0,"optimizer":"adamw","lr":0.001,"weight_decay":0.001,` +
+			`"dropout":0.2,"hidden":256,"train_order":"sequential","head":"softmax"}`),
+		// A fast run: the mlp encoder, one epoch (T passes over the data).
+		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0}`),
+	},
+	New:   New,
+	Check: func(raw json.RawMessage) error { _, err := ParseSettings(raw); return err },
+}
+
+// New builds a NoProp-DT learner from a JSON settings object over
+// DefaultSettings (unknown fields are an error).
+func New(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
+	s, err := ParseSettings(settings)
+	if err != nil {
+		return nil, err
+	}
+	l, err := NewLearner(p, s)
+	if err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// NewLearner builds a NoProp-DT learner for problem p with validated
+// settings s. All randomness derives from p.Seed, split by component:
+// "embed", "head", "block/t" (initialisation, dropout and the z_{t−1}
+// noise of block t), "head/noise" (z_T of the CE term), "order" (minibatch
+// order) and "inference".
+func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if p.Outputs < 1 {
+		return nil, fmt.Errorf("noprop-dt: %d outputs, need at least 1", p.Outputs)
+	}
+	if p.Input.Size() < 1 {
+		return nil, fmt.Errorf("noprop-dt: empty input shape %v", p.Input)
+	}
+	if s.Encoder == EncoderConv && (p.Input.H < minConvSize || p.Input.W < minConvSize) {
+		return nil, fmt.Errorf("noprop-dt: encoder: the conv stack needs images of at least %d×%d, got %v (use \"mlp\")",
+			minConvSize, minConvSize, p.Input)
+	}
+	root := nn.NewRNG(p.Seed)
+	var e *Embedding
+	switch s.Embedding {
+	case EmbedOneHot:
+		e = NewOneHot(p.Outputs)
+	case EmbedLearned:
+		e = NewLearnedEmbedding(p.Outputs, s.EmbedDim, root.Split("embed"))
+	case EmbedPrototype:
+		if p.Train.Shape.Size() != p.Input.Size() {
+			return nil, fmt.Errorf("noprop-dt: prototype embedding: training data of shape %v for input %v", p.Train.Shape, p.Input)
+		}
+		var err error
+		if e, err = NewPrototypeEmbedding(p.Outputs, p.Train, s.PrototypeSubset, root.Split("embed")); err != nil {
+			return nil, fmt.Errorf("noprop-dt: %w", err)
+		}
+	}
+	init, _ := nn.ParseInit(s.Init)
+	newOpt := func() (nn.Optimizer, error) {
+		cfg := nn.DefaultOptimConfig(s.Optimizer)
+		cfg.LR = float32(s.LR)
+		cfg.WeightDecay = float32(s.WeightDecay)
+		o, err := nn.NewOptimizer(s.Optimizer, cfg)
+		if err != nil {
+			return nil, fmt.Errorf("noprop-dt: optimizer: %w", err)
+		}
+		return o, nil
+	}
+	l := &Learner{
+		s:         s,
+		input:     p.Input,
+		m:         p.Outputs,
+		sched:     CosineSchedule(s.Timesteps),
+		embed:     e,
+		head:      NewHead(s.Head, e, s.PosteriorSigma, init, root.Split("head")),
+		headNoise: root.Split("head/noise"),
+		order:     root.Split("order"),
+		infer:     root.Split("inference"),
+		seen:      make([]bool, p.Outputs),
+	}
+	var err error
+	if l.shared, err = newOpt(); err != nil {
+		return nil, err
+	}
+	l.sharedParams = slices.Clone(l.head.Params())
+	if e.Learned() {
+		l.sharedParams = append(l.sharedParams, e.W)
+	}
+	cfg := blockConfig{
+		input:      p.Input,
+		embed:      e,
+		encoder:    s.Encoder,
+		hidden:     s.Hidden,
+		dropout:    float32(s.Dropout),
+		bnMomentum: float32(s.BNMomentum),
+		init:       init,
+		zGrad:      e.Learned(),
+	}
+	for t := 1; t <= s.Timesteps; t++ {
+		brng := root.Split(fmt.Sprintf("block/%d", t))
+		bs := &blockState{t: t, blk: newBlock(cfg, brng), noise: brng.Split("noise")}
+		if bs.opt, err = newOpt(); err != nil {
+			return nil, err
+		}
+		if e.Learned() {
+			bs.embGrad = make([]float32, e.M*e.D)
+		}
+		l.blocks = append(l.blocks, bs)
+	}
+	return l, nil
+}
+
+// Settings returns the learner's settings.
+func (l *Learner) Settings() Settings { return l.s }
+
+// Schedule returns the noise schedule.
+func (l *Learner) Schedule() Schedule { return l.sched }
+
+// Embedding returns W_Embed (shared with the learner, not a copy).
+func (l *Learner) Embedding() *Embedding { return l.embed }
+
+// NumParams is the number of trainable values: all blocks, the head and a
+// learned W_Embed.
+func (l *Learner) NumParams() int {
+	n := nn.CountParams(l.sharedParams)
+	for _, bs := range l.blocks {
+		n += bs.blk.NumParams()
+	}
+	return n
+}
+
+// SetInferenceSeed changes the stream Scores draws its noise from (z_0 and
+// the ε_t of every step). Scores is a deterministic function of the
+// parameters, the input and this seed (default 0); the paper's 5 inference
+// runs per trained model are 5 seeds.
+func (l *Learner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
+
+// Learn trains on one task's data for the configured budget; only the
+// active outputs take part.
+//
+// Per minibatch and block t (Algorithm 1, with its typo fixed):
+// z_{t−1} ~ q(z_{t−1}|y) = N(√ᾱ_{t−1} u_y, (1−ᾱ_{t−1}) I) and
+//
+//	L_t = CE(p̂_θout(y | z_T)) + KL(q(z_0|y) ‖ p(z_0))
+//	    + (T/2)·η·(SNR(t)−SNR(t−1))·mean_i ‖û_θt(z_{t−1},x) − u_y‖²
+//
+// with z_T ~ q(z_T|y). θ_t gets the gradient of the L2 term only; θ_out the
+// CE term's; a learned W_Embed all three (the L2 target, the block output
+// softmax·W_Embed and the pathwise gradients through the sampled z_{t−1} and
+// z_T, and the KL). For a fixed one-hot embedding the KL term is a constant:
+// it is reported in the loss, not differentiated.
+//
+// Training order "sequential" (the paper's): per epoch, for t = 1..T, one
+// pass over the (reshuffled) data in which every minibatch updates θ_t,
+// θ_out and W_Embed. Each block pass is reported with Part "block t".
+//
+// Training order "parallel": per minibatch, all T blocks take their step
+// concurrently, each on its own z_{t−1} sample (goroutines over blocks; every
+// block only touches its own parameters, buffers and RNG). θ_out and W_Embed
+// then take one step on the gradient of CE + KL + (1/T)·Σ_t L2_t, i.e. of
+// Eq. 8 with the expectation over t computed exactly, where the sequential
+// order samples one t per step; the block terms are summed in block order,
+// so the result does not depend on goroutine scheduling. Each epoch is
+// reported once, with the mean of that loss and an empty Part.
+//
+// The reported TrainAcc is the head's accuracy on z_T ~ q(z_T|y) over the
+// active classes, a by-product of the CE term; it is not the accuracy of
+// the full chain (that needs T block evaluations per example).
+//
+// A final minibatch of a single example is skipped (batch statistics need
+// two). Optimizer state carries over between Learn calls. Learn returns
+// ctx.Err() when ctx is cancelled (checked between minibatches), and an
+// error naming the block and step when the loss becomes NaN or infinite.
+func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
+	n := data.Len()
+	if data.Shape.Size() != l.input.Size() {
+		return fmt.Errorf("noprop-dt: Learn: examples of shape %v, learner built for %v", data.Shape, l.input)
+	}
+	if len(data.X) != n*l.input.Size() {
+		return fmt.Errorf("noprop-dt: Learn: %d values for %d examples of size %d", len(data.X), n, l.input.Size())
+	}
+	if n < 2 {
+		return fmt.Errorf("noprop-dt: Learn: %d training examples, need at least 2 (batch statistics)", n)
+	}
+	mask := make([]bool, l.m)
+	for _, a := range active {
+		if a < 0 || a >= l.m {
+			return fmt.Errorf("noprop-dt: Learn: active output %d outside [0, %d)", a, l.m)
+		}
+		mask[a] = true
+	}
+	act := make([]int, 0, len(active))
+	for j, on := range mask {
+		if on {
+			act = append(act, j)
+		}
+	}
+	if len(act) == 0 {
+		return fmt.Errorf("noprop-dt: Learn: no active outputs")
+	}
+	for i, y := range data.Y {
+		if y < 0 || y >= l.m || !mask[y] {
+			return fmt.Errorf("noprop-dt: Learn: example %d has label %d, which is not an active output %v", i, y, act)
+		}
+	}
+	if obs == nil {
+		obs = methods.ObserverFunc(func(methods.EpochStats) {})
+	}
+	tr := &trainer{l: l, ctx: ctx, data: data, active: act, mask: mask, obs: obs}
+	if l.s.MaskBlockOutput {
+		tr.blockMask = mask
+	}
+	for _, a := range act {
+		l.seen[a] = true
+	}
+	return tr.run()
+}
+
+// trainer is the state of one Learn call.
+type trainer struct {
+	l         *Learner
+	ctx       context.Context
+	data      tasks.Set
+	active    []int
+	mask      []bool
+	blockMask []bool
+	obs       methods.Observer
+	perm      []int
+}
+
+// batches is the number of minibatches of one pass (a final batch of one
+// example is dropped).
+func (tr *trainer) batches() int {
+	n, b := tr.data.Len(), tr.l.s.BatchSize
+	k := n / b
+	if n%b >= 2 {
+		k++
+	}
+	return k
+}
+
+// rounds calls pass(round, steps) once per epoch, or, with an iteration
+// budget, once per round of at most one pass each until every block has
+// taken Iterations steps.
+func (tr *trainer) rounds(pass func(round, steps int) error) error {
+	full := tr.batches()
+	if it := tr.l.s.Iterations; it > 0 {
+		for r := 1; it > 0; r++ {
+			k := min(full, it)
+			if err := pass(r, k); err != nil {
+				return err
+			}
+			it -= k
+		}
+		return nil
+	}
+	for e := 1; e <= tr.l.s.Epochs; e++ {
+		if err := pass(e, full); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (tr *trainer) run() error {
+	if tr.l.s.TrainOrder == OrderParallel {
+		return tr.rounds(tr.parallelPass)
+	}
+	return tr.rounds(func(round, steps int) error {
+		for _, bs := range tr.l.blocks {
+			if err := tr.sequentialPass(round, steps, bs); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// shuffle draws a new minibatch order.
+func (tr *trainer) shuffle() {
+	n := tr.data.Len()
+	if len(tr.perm) != n {
+		tr.perm = make([]int, n)
+	}
+	for i := range tr.perm {
+		tr.perm[i] = i
+	}
+	tr.l.order.Shuffle(tr.perm)
+}
+
+// batch gathers minibatch k of the current order into the learner's buffers.
+func (tr *trainer) batch(k int) (nn.Matrix, []int) {
+	l := tr.l
+	lo := k * l.s.BatchSize
+	hi := min(lo+l.s.BatchSize, tr.data.Len())
+	d := l.input.Size()
+	l.xb = nn.Resize(l.xb, hi-lo, d)
+	if cap(l.yb) < hi-lo {
+		l.yb = make([]int, l.s.BatchSize)
+	}
+	l.yb = l.yb[:hi-lo]
+	for r, i := range tr.perm[lo:hi] {
+		copy(l.xb.Row(r), tr.data.Row(i))
+		l.yb[r] = tr.data.Y[i]
+	}
+	return l.xb, l.yb
+}
+
+// sequentialPass trains block bs for steps minibatches of a fresh order.
+func (tr *trainer) sequentialPass(round, steps int, bs *blockState) error {
+	l := tr.l
+	start := time.Now()
+	tr.shuffle()
+	var sum float64
+	var correct, seen int
+	for k := range steps {
+		if err := tr.ctx.Err(); err != nil {
+			return err
+		}
+		x, y := tr.batch(k)
+		loss, c, err := l.sequentialStep(bs, x, y, tr.active, tr.mask, tr.blockMask)
+		if err != nil {
+			return fmt.Errorf("noprop-dt: epoch %d, step %d: %w", round, k+1, err)
+		}
+		sum += loss
+		correct += c
+		seen += len(y)
+	}
+	tr.obs.Epoch(methods.EpochStats{
+		Epoch:    round,
+		Part:     fmt.Sprintf("block %d", bs.t),
+		Loss:     sum / float64(max(steps, 1)),
+		TrainAcc: 100 * float64(correct) / float64(max(seen, 1)),
+		Seconds:  time.Since(start).Seconds(),
+		Examples: seen,
+	})
+	return nil
+}
+
+// parallelPass trains all blocks together for steps minibatches of a fresh
+// order.
+func (tr *trainer) parallelPass(round, steps int) error {
+	l := tr.l
+	start := time.Now()
+	tr.shuffle()
+	var sum float64
+	var correct, seen int
+	for k := range steps {
+		if err := tr.ctx.Err(); err != nil {
+			return err
+		}
+		x, y := tr.batch(k)
+		loss, c, err := l.parallelStep(x, y, tr.active, tr.mask, tr.blockMask)
+		if err != nil {
+			return fmt.Errorf("noprop-dt: epoch %d, step %d: %w", round, k+1, err)
+		}
+		sum += loss
+		correct += c
+		seen += len(y)
+	}
+	tr.obs.Epoch(methods.EpochStats{
+		Epoch:    round,
+		Loss:     sum / float64(max(steps, 1)),
+		TrainAcc: 100 * float64(correct) / float64(max(seen, 1)),
+		Seconds:  time.Since(start).Seconds(),
+		Examples: seen,
+	})
+	return nil
+}
+
+// sequentialStep is one minibatch of the sequential order: block bs takes a
+// step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
+// returns the loss L_t and the head's correct count.
+func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (float64, int, error) {
+	l2 := l.blockStep(bs, x, y, blockMask)
+	ce, kl, c := l.sharedStep(y, active, mask)
+	loss := ce + kl + l2
+	if !finite(loss) {
+		return 0, 0, divergence(bs.t, l2, ce, kl, l.s.LR)
+	}
+	if l.embed.Learned() {
+		addInto(l.embed.W.Grad, bs.embGrad, 1)
+	}
+	bs.opt.Step(bs.blk.Params())
+	l.shared.Step(l.sharedParams)
+	return loss, c, nil
+}
+
+// parallelStep is one minibatch of the parallel order: every block takes a
+// step on its own L2 term, concurrently; then θ_out and W_Embed take one
+// step on CE + KL + (1/T)·Σ_t L2_t. It returns that loss and the head's
+// correct count.
+func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []bool) (float64, int, error) {
+	T := len(l.blocks)
+	workers := l.s.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, T)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= T {
+					return
+				}
+				bs := l.blocks[i]
+				bs.l2 = l.blockStep(bs, x, y, blockMask)
+				if finite(bs.l2) {
+					bs.opt.Step(bs.blk.Params())
+				}
+			}
+		}()
+	}
+	// The head reads W_Embed and writes its gradient, which the blocks only
+	// read: it runs alongside them.
+	ce, kl, c := l.sharedStep(y, active, mask)
+	wg.Wait()
+	var l2 float64
+	for _, bs := range l.blocks { // in block order: deterministic sums
+		if !finite(bs.l2) {
+			return 0, 0, divergence(bs.t, bs.l2, ce, kl, l.s.LR)
+		}
+		l2 += bs.l2
+		if l.embed.Learned() {
+			addInto(l.embed.W.Grad, bs.embGrad, 1/float32(T))
+		}
+	}
+	loss := ce + kl + l2/float64(T)
+	if !finite(loss) {
+		return 0, 0, divergence(0, l2/float64(T), ce, kl, l.s.LR)
+	}
+	l.shared.Step(l.sharedParams)
+	return loss, c, nil
+}
+
+// divergence is the error for a non-finite loss. block 0 means the head.
+func divergence(block int, l2, ce, kl, lr float64) error {
+	where := "the head's CE/KL terms"
+	if block > 0 {
+		where = fmt.Sprintf("block %d", block)
+	}
+	return fmt.Errorf("loss diverged in %s (L2 %g, CE %g, KL %g); training stopped: "+
+		"try a lower lr (now %g) or a smaller eta", where, l2, ce, kl, lr)
+}
+
+// blockStep runs block bs forward and backward on one minibatch and returns
+// its L2 term (T/2)·η·(SNR(t)−SNR(t−1))·mean_i ‖û − u_y‖². It fills the
+// block's parameter gradients and, for a learned embedding, bs.embGrad (the
+// block's whole gradient with respect to W_Embed). It touches nothing shared
+// but reads W_Embed, so blocks may run it concurrently.
+func (l *Learner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool) float64 {
+	e, t, n := l.embed, bs.t, x.Rows
+	ab := l.sched.AlphaBar[t-1]
+	bs.z = nn.Resize(bs.z, n, e.D)
+	sampleLatent(bs.z, e, y, ab, bs.noise)
+	u := bs.blk.Forward(x, bs.z, mask, true)
+	w := 0.5 * float64(l.sched.T) * l.s.Eta * l.sched.SNRDiff(t)
+	bs.du = nn.Resize(bs.du, n, e.D)
+	g := float32(2 * w / float64(n))
+	sum := 0.0
+	for i := range n {
+		ur, tr, dr := u.Row(i), e.Row(y[i]), bs.du.Row(i)
+		for j, v := range ur {
+			diff := v - tr[j]
+			sum += float64(diff) * float64(diff)
+			dr[j] = g * diff
+		}
+	}
+	var eg []float32
+	if e.Learned() {
+		eg = bs.embGrad
+		clear(eg)
+		for i := range n { // the target u_y
+			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], bs.du.Row(i), -1)
+		}
+	}
+	dz := bs.blk.Backward(bs.du, eg)
+	if e.Learned() && dz.Rows == n { // the pathwise gradient through z_{t−1}
+		s := float32(math.Sqrt(ab))
+		for i := range n {
+			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], dz.Row(i), s)
+		}
+	}
+	return w * sum / float64(n)
+}
+
+// sharedStep computes the CE and KL terms on one minibatch, filling the
+// gradients of θ_out and (learned embedding) W_Embed, and returns them with
+// the number of examples the head classifies correctly.
+func (l *Learner) sharedStep(y []int, active []int, mask []bool) (ce, kl float64, correct int) {
+	e, n := l.embed, len(y)
+	abT := l.sched.AlphaBar[l.sched.T]
+	l.zT = nn.Resize(l.zT, n, e.D)
+	sampleLatent(l.zT, e, y, abT, l.headNoise)
+	logits := l.head.Forward(l.zT, mask, true)
+	ce = l.xent.Forward(logits, y, active)
+	correct = l.xent.Correct()
+	var eg []float32
+	if e.Learned() {
+		eg = e.W.Grad
+	}
+	dz := l.head.Backward(l.xent.Backward(), eg)
+	if e.Learned() && dz.Rows == n {
+		s := float32(math.Sqrt(abT))
+		for i := range n {
+			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], dz.Row(i), s)
+		}
+	}
+	a0 := float32(l.sched.AlphaBar[0])
+	for i := range n {
+		u := e.Row(y[i])
+		kl += l.sched.KLPrior(sumSq(u), e.D)
+		if e.Learned() {
+			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], u, a0/float32(n))
+		}
+	}
+	return ce, kl / float64(n), correct
+}
+
+// sampleLatent fills z (rows × d) with z_i ~ N(√ab·u_{y_i}, (1−ab) I).
+func sampleLatent(z nn.Matrix, e *Embedding, y []int, ab float64, rng *nn.RNG) {
+	rng.FillNormal(z.Data, float32(math.Sqrt(1-ab)))
+	s := float32(math.Sqrt(ab))
+	for i, c := range y {
+		addInto(z.Row(i), e.Row(c), s)
+	}
+}
+
+// addInto sets dst += s·src.
+func addInto(dst, src []float32, s float32) {
+	src = src[:len(dst)]
+	for j, v := range src {
+		dst[j] += s * v
+	}
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
+// Scores runs the inference chain of Eq. 3 on every row of x: z_0 ~ N(0, I),
+// then z_t = a_t û_θt(z_{t−1}, x) + b_t z_{t−1} + √c_t ε_t for t = 1..T with
+// the blocks in evaluation mode (BatchNorm running statistics, no dropout),
+// and returns log p̂_θout(y | z_T) for every output (all outputs: the caller
+// masks). With MaskBlockOutput, the blocks' output softmaxes (and the
+// posterior head's inner one) are restricted to the outputs that have been
+// active in some Learn call, as they were in training: the logits of outputs
+// never trained carry no information, only noise, into û. Before any Learn
+// call, and when all outputs have been active, nothing is masked. With InferenceSamples S > 1 it returns the log of the class
+// probabilities averaged over S independent chains.
+//
+// The noise comes from the learner's inference stream, re-derived for every
+// call from the seed, the inference seed and the chunk index, so Scores is
+// deterministic. Rows are processed EvalBatch at a time.
+func (l *Learner) Scores(x nn.Matrix) nn.Matrix {
+	if x.Cols != l.input.Size() {
+		panic(fmt.Sprintf("noprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
+	}
+	out := nn.NewMatrix(x.Rows, l.m)
+	chunk := l.s.EvalBatch
+	if chunk == 0 {
+		chunk = l.s.BatchSize
+	}
+	for c, lo := 0, 0; lo < x.Rows; c, lo = c+1, lo+chunk {
+		hi := min(lo+chunk, x.Rows)
+		rng := l.infer.Split(fmt.Sprintf("%d/%d", l.inferSeed, c))
+		l.scoreChunk(out.Slice(lo, hi), x.Slice(lo, hi), rng)
+	}
+	return out
+}
+
+// scoreChunk writes the scores of the rows of x into dst.
+func (l *Learner) scoreChunk(dst, x nn.Matrix, rng *nn.RNG) {
+	n, d, S := x.Rows, l.embed.D, l.s.InferenceSamples
+	var mask []bool
+	if l.s.MaskBlockOutput && slices.Contains(l.seen, true) {
+		mask = l.seen
+	}
+	l.lp = nn.Resize(l.lp, n, l.m)
+	for s := range S {
+		l.zA = nn.Resize(l.zA, n, d)
+		l.zB = nn.Resize(l.zB, n, d)
+		z, zn := l.zA, l.zB
+		rng.FillNormal(z.Data, 1)
+		for _, bs := range l.blocks {
+			t := bs.t
+			u := bs.blk.Forward(x, z, mask, false)
+			a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
+			rng.FillNormal(zn.Data, float32(math.Sqrt(l.sched.C[t])))
+			for k, v := range u.Data {
+				zn.Data[k] += a*v + b*z.Data[k]
+			}
+			z, zn = zn, z
+		}
+		logits := l.head.Forward(z, mask, false)
+		if s == 0 {
+			LogProbs(dst, logits)
+			continue
+		}
+		LogProbs(l.lp, logits)
+		for k, v := range l.lp.Data { // dst = log(exp(dst) + exp(lp))
+			a, b := float64(dst.Data[k]), float64(v)
+			hi, lo := max(a, b), min(a, b)
+			dst.Data[k] = float32(hi + math.Log1p(math.Exp(lo-hi)))
+		}
+	}
+	if S > 1 {
+		ls := float32(math.Log(float64(S)))
+		for k := range dst.Data {
+			dst.Data[k] -= ls
+		}
+	}
+}

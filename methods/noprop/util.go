@@ -1,5 +1,0 @@
-package noprop
-
-import "math"
-
-var negInf = math.Inf(-1)

@@ -45,15 +45,16 @@ them). At the end it prints the mean accuracy matrices and the summary table
 of the configurations it ran.`,
 		Example: `  noprop run                                   # backprop on split MNIST, class- and task-IL
   noprop run --method noprop-dt --preset quick --seeds 3
+  noprop run --method backprop,noprop-dt:quick --set noprop-dt.epochs=2
   noprop run --method backprop --set iterations=500 --set hidden=[256,256]
   noprop run --method noprop-dt --stream joint --set epochs=10 --scenario class`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), f) },
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated (see `noprop methods`)")
-	fl.StringVar(&f.preset, "preset", "", "settings preset of the methods (e.g. quick, paper)")
-	fl.StringArrayVar(&f.sets, "set", nil, "override one setting, key=value (value as JSON, else a string); repeatable")
+	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see `noprop methods`)")
+	fl.StringVar(&f.preset, "preset", "", "settings preset for methods named without one (e.g. quick, paper)")
+	fl.StringArrayVar(&f.sets, "set", nil, "override a setting: key=value for every method, method.key=value for one (value as JSON, else a string); repeatable")
 	fl.StringVarP(&f.dataset, "dataset", "d", "mnist", "dataset: "+strings.Join(tasks.DatasetNames(), ", "))
 	fl.StringVar(&f.stream, "stream", "split", "stream kind: split, permuted or joint")
 	fl.IntVar(&f.tasks, "tasks", 5, "number of tasks (split: classes are divided evenly)")
@@ -68,14 +69,21 @@ of the configurations it ran.`,
 	return cmd
 }
 
-// parseSets turns key=value pairs into a JSON object; values that parse as
-// JSON keep their type, others become strings.
-func parseSets(sets []string) (json.RawMessage, error) {
+// parseSets turns key=value pairs into one JSON object per method; values
+// that parse as JSON keep their type, others become strings. A key of the form
+// method.key applies to that method only; a plain key applies to every method.
+func parseSets(sets []string, method string) (json.RawMessage, error) {
 	obj := map[string]json.RawMessage{}
 	for _, s := range sets {
 		k, v, ok := strings.Cut(s, "=")
 		if !ok || k == "" {
-			return nil, fmt.Errorf("--set %q: want key=value", s)
+			return nil, fmt.Errorf("--set %q: want key=value or method.key=value", s)
+		}
+		if m, key, qualified := strings.Cut(k, "."); qualified {
+			if m != method {
+				continue
+			}
+			k = key
 		}
 		if json.Valid([]byte(v)) {
 			obj[k] = json.RawMessage(v)
@@ -87,23 +95,33 @@ func parseSets(sets []string) (json.RawMessage, error) {
 	return json.Marshal(obj)
 }
 
+// splitMethod reads "name" or "name:preset".
+func splitMethod(arg, defaultPreset string) (name, preset string) {
+	name, preset, ok := strings.Cut(arg, ":")
+	if !ok {
+		preset = defaultPreset
+	}
+	return name, preset
+}
+
 func (f runFlags) specs() ([]harness.Spec, error) {
 	if f.seeds < 1 {
 		return nil, fmt.Errorf("--seeds %d: need at least 1", f.seeds)
 	}
-	overrides, err := parseSets(f.sets)
-	if err != nil {
-		return nil, err
-	}
 	var specs []harness.Spec
-	for _, m := range f.methods {
+	for _, arg := range f.methods {
+		m, preset := splitMethod(arg, f.preset)
+		overrides, err := parseSets(f.sets, m)
+		if err != nil {
+			return nil, err
+		}
 		for _, sc := range f.scenarios {
 			scenario, err := tasks.ParseScenario(sc)
 			if err != nil {
 				return nil, err
 			}
 			for i := range f.seeds {
-				s, err := harness.NewSpec(m, f.preset, overrides, f.dataset, f.stream, f.tasks, f.classOrder, string(scenario), f.firstSeed+uint64(i))
+				s, err := harness.NewSpec(m, preset, overrides, f.dataset, f.stream, f.tasks, f.classOrder, string(scenario), f.firstSeed+uint64(i))
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", m, err)
 				}

@@ -8,6 +8,39 @@ import (
 	"testing"
 )
 
+func TestSpecsPerMethodPresetsAndSettings(t *testing.T) {
+	f := runFlags{methods: []string{"backprop", "noprop-dt:quick"}, sets: []string{"lr=0.01", "noprop-dt.epochs=3", "backprop.iterations=7"},
+		dataset: "mnist", stream: "split", tasks: 5, classOrder: "fixed", scenarios: []string{"class"}, seeds: 2, firstSeed: 4}
+	specs, err := f.specs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(specs) != 4 {
+		t.Fatalf("%d specs, want 2 methods x 2 seeds", len(specs))
+	}
+	want := []struct {
+		method, preset string
+		seed           uint64
+		contains       []string
+	}{
+		{"backprop", "", 4, []string{`"iterations":7`, `"lr":0.01`}},
+		{"backprop", "", 5, []string{`"iterations":7`}},
+		{"noprop-dt", "quick", 4, []string{`"epochs":3`, `"encoder":"mlp"`, `"lr":0.01`}},
+		{"noprop-dt", "quick", 5, nil},
+	}
+	for i, w := range want {
+		s := specs[i]
+		if s.Method != w.method || s.Preset != w.preset || s.Seed != w.seed {
+			t.Errorf("spec %d: %s:%s seed %d, want %s:%s seed %d", i, s.Method, s.Preset, s.Seed, w.method, w.preset, w.seed)
+		}
+		for _, c := range w.contains {
+			if !strings.Contains(string(s.Settings), c) {
+				t.Errorf("spec %d settings %s lack %s", i, s.Settings, c)
+			}
+		}
+	}
+}
+
 func TestBadInputFailsWithOneClearLine(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "r.db")
@@ -21,6 +54,8 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 		{"unknown method", []string{"run", "--db", db, "--method", "noprop-xt"}, `unknown method "noprop-xt"`},
 		{"unknown setting", []string{"run", "--db", db, "--set", "hiden=[3]"}, `unknown field "hiden"`},
 		{"bad set syntax", []string{"run", "--db", db, "--set", "lr"}, "want key=value"},
+		{"setting of another method", []string{"run", "--db", db, "--method", "backprop", "--set", "backprop.timesteps=3"}, `unknown field "timesteps"`},
+		{"unknown preset after colon", []string{"run", "--db", db, "--method", "noprop-dt:fast"}, `no preset "fast"`},
 		{"bad setting value", []string{"run", "--db", db, "--set", "lr=-1"}, "lr = -1"},
 		{"unknown preset", []string{"run", "--db", db, "--preset", "fastest"}, `no preset "fastest"`},
 		{"bad scenario", []string{"run", "--db", db, "--scenario", "instance"}, `scenario "instance"`},

@@ -4,12 +4,18 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // parallelWork is the flop count (2·m·n·k) under which a product runs on the
 // calling goroutine alone: below it, waking a worker costs more than the
 // second core saves.
-const parallelWork = 4e6
+const parallelWork = 2e6
+
+// shareMax bounds, in floats, the operand that is packed once and shared by
+// all goroutines (op(A) when n is split, op(B) when m is split). A variable
+// so that tests can force the other path.
+var shareMax = 4 << 20
 
 var threads atomic.Int64 // requested thread count; ≤ 0 means GOMAXPROCS
 
@@ -25,56 +31,136 @@ func Threads() int {
 	return runtime.GOMAXPROCS(0)
 }
 
-// job is one Sgemm call, shared by the goroutines that compute its parts.
+// job is one Sgemm call, shared by the goroutines that compute it.
+//
+// The larger of m and n (the split dimension) is cut into chunks that the
+// goroutines claim one at a time, so a goroutine that starts late or is
+// descheduled on a busy machine simply takes fewer chunks. The other
+// operand is packed once into sh, KC block by KC block, by whichever
+// goroutine first needs a block; when it is too large for that, each chunk
+// packs its own blocks (the plain Goto loop, with larger chunks).
 type job struct {
-	kern         *kernel
-	aTrans       bool
-	bTrans       bool
-	m, n, k      int
-	alpha, beta  float32
-	a, b, c      []float32
-	lda, ldb     int
-	ldc          int
-	splitN       bool
-	parts, units int // parts of the split dimension, counted in units of mr or nr
-	wg           sync.WaitGroup
+	kern        *kernel
+	aTrans      bool
+	bTrans      bool
+	m, n, k     int
+	alpha, beta float32
+	a, b, c     []float32
+	lda, ldb    int
+	ldc         int
+
+	splitN  bool
+	chunk   int          // chunk size along the split dimension
+	nchunks int          // number of chunks
+	next    atomic.Int64 // next chunk to claim
+
+	kcb, nq int            // KC block depth and number of KC blocks
+	shared  bool           // the other operand is packed once, in sh
+	sh      []float32      // its packed KC blocks, block q at q·kcb·shWidth
+	shWidth int            // rows (splitN) or columns (splitM) of sh, rounded up to the tile
+	shSub   int            // pieces each block of sh is packed in (units)
+	shNext  atomic.Int64   // next unit of sh to pack, unit u = q·shSub + piece
+	shDone  []atomic.Int32 // 1 once unit u of sh is packed
+
+	// joined counts the workers that joined the call; −1 means closed: the
+	// job is not (or no longer) open to workers. done counts the joined
+	// workers that have finished with it.
+	joined atomic.Int64
+	done   atomic.Int64
 }
 
-var jobPool = sync.Pool{New: func() any { return new(job) }}
-
-// workItem asks a worker for part part of job j.
-type workItem struct {
-	j    *job
-	part int
-}
+// workItem asks a worker to help with job j, if it is still open.
+type workItem struct{ j *job }
 
 var (
-	workMu      sync.Mutex
-	workers     int
-	workCh      = make(chan workItem, 64)
-	workspaceMu sync.Mutex
-	freeSpaces  []*workspace
+	workMu  sync.Mutex
+	workers int
+	workCh  = make(chan workItem, 64)
+
+	listMu     sync.Mutex
+	freeSpaces []*workspace
+	freeJobs   []*job
 )
 
 // ensureWorkers starts worker goroutines until there are at least n. They
-// live for the life of the program, blocked on workCh when idle.
+// live for the life of the program.
 func ensureWorkers(n int) {
 	workMu.Lock()
 	for workers < n {
 		workers++
-		go func() {
-			for it := range workCh {
-				it.j.runPart(it.part)
-				it.j.wg.Done()
-			}
-		}()
+		go worker()
 	}
 	workMu.Unlock()
 }
 
-// workspace holds one goroutine's packed panels. Workspaces are kept on a
-// free list for the life of the program (not in a sync.Pool, which a GC
-// would empty), so steady-state calls allocate nothing.
+// spinTime is how long an idle worker keeps polling for work before it
+// blocks. Products usually come in runs (the layers of a forward or
+// backward pass): a polling worker, whose thread is awake, joins the next
+// one within a microsecond, while a blocked one took 70–150 µs to start on
+// the project's VM (the idle vCPU must be woken), longer than a medium
+// product takes. The poll yields every yieldEvery: without yields a worker
+// was seen to be preempted into a run queue that no awake thread served,
+// and to miss every call after.
+const (
+	spinTime   = 50 * time.Microsecond
+	yieldEvery = 2 * time.Microsecond
+)
+
+func worker() {
+	for {
+		var it workItem
+		select {
+		case it = <-workCh:
+		default:
+			got := false
+			start := time.Now()
+			lastYield := start
+			for !got {
+				select {
+				case it = <-workCh:
+					got = true
+					continue
+				default:
+				}
+				now := time.Now()
+				if now.Sub(start) > spinTime {
+					break
+				}
+				if now.Sub(lastYield) > yieldEvery {
+					runtime.Gosched()
+					lastYield = now
+				}
+			}
+			if !got {
+				it = <-workCh
+			}
+		}
+		if j := it.j; j.join() {
+			j.work()
+			j.done.Add(1) // the last access to j
+		}
+	}
+}
+
+// join adds the calling worker to j unless j is closed: work items can
+// arrive after the caller has finished (a late worker then does nothing),
+// or even after the job was reused for a later call, which the worker may
+// then help with.
+func (j *job) join() bool {
+	for {
+		n := j.joined.Load()
+		if n < 0 {
+			return false
+		}
+		if j.joined.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+// workspace holds one goroutine's packed panels. Workspaces and jobs are
+// kept on free lists for the life of the program (not in a sync.Pool, which
+// a GC would empty), so steady-state calls allocate nothing.
 type workspace struct {
 	a, b []float32
 	tmp  [mr * nr]float32 // edge tiles are computed here, then merged into C
@@ -82,12 +168,12 @@ type workspace struct {
 
 func getWorkspace(kern *kernel) *workspace {
 	var ws *workspace
-	workspaceMu.Lock()
+	listMu.Lock()
 	if n := len(freeSpaces); n > 0 {
 		ws = freeSpaces[n-1]
 		freeSpaces = freeSpaces[:n-1]
 	}
-	workspaceMu.Unlock()
+	listMu.Unlock()
 	if ws == nil {
 		ws = new(workspace)
 	}
@@ -101,103 +187,286 @@ func getWorkspace(kern *kernel) *workspace {
 }
 
 func putWorkspace(ws *workspace) {
-	workspaceMu.Lock()
+	listMu.Lock()
 	freeSpaces = append(freeSpaces, ws)
-	workspaceMu.Unlock()
+	listMu.Unlock()
+}
+
+func getJob() *job {
+	listMu.Lock()
+	defer listMu.Unlock()
+	if n := len(freeJobs); n > 0 {
+		j := freeJobs[n-1]
+		freeJobs = freeJobs[:n-1]
+		return j
+	}
+	j := new(job)
+	j.joined.Store(-1)
+	return j
+}
+
+func putJob(j *job) {
+	j.a, j.b, j.c = nil, nil, nil
+	listMu.Lock()
+	freeJobs = append(freeJobs, j)
+	listMu.Unlock()
 }
 
 func roundUp(x, to int) int { return (x + to - 1) / to * to }
 
+func ceilDiv(x, y int) int { return (x + y - 1) / y }
+
 // sgemm runs a validated product with alpha ≠ 0 and m, n, k ≥ 1.
 func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	j := jobPool.Get().(*job)
-	*j = job{
-		kern: active.Load(), aTrans: aTrans, bTrans: bTrans,
-		m: m, n: n, k: k, alpha: alpha, beta: beta,
-		a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc,
-	}
-	// Split the larger of m and n, in whole micro-tiles.
-	j.splitN = n >= m
-	if j.splitN {
-		j.units = (n + nr - 1) / nr
-	} else {
-		j.units = (m + mr - 1) / mr
-	}
-	j.parts = 1
+	kern := active.Load()
+	j := getJob()
+	j.kern, j.aTrans, j.bTrans = kern, aTrans, bTrans
+	j.m, j.n, j.k, j.alpha, j.beta = m, n, k, alpha, beta
+	j.a, j.b, j.c, j.lda, j.ldb, j.ldc = a, b, c, lda, ldb, ldc
+
+	parts := 1
 	if t := Threads(); t > 1 && 2*float64(m)*float64(n)*float64(k) >= parallelWork {
-		j.parts = min(t, j.units)
+		parts = t
 	}
-	if j.parts > 1 {
-		ensureWorkers(j.parts - 1)
-		j.wg.Add(j.parts - 1)
-		for p := 1; p < j.parts; p++ {
-			workCh <- workItem{j, p}
+	j.kcb = split(k, kern.kc, 4)
+	j.nq = ceilDiv(k, j.kcb)
+	j.splitN = n >= m
+	dim, tile, other, otherTile := m, mr, n, nr
+	if j.splitN {
+		dim, tile, other, otherTile = n, nr, m, mr
+	}
+	j.shWidth = roundUp(other, otherTile)
+	j.shared = j.shWidth*k <= shareMax
+	if j.shared {
+		// Several chunks per goroutine balance the load; chunks cost little
+		// since the other operand is packed once.
+		j.chunk = roundUp(ceilDiv(dim, 4*parts), tile)
+		if !j.splitN && aTrans {
+			// A chunk of rows of op(A) = Aᵀ is a run of columns of A: keep
+			// the runs long, so that each KC block of A is read from memory
+			// in few, long pieces (the conv "wgrad" shape, k ≫ m).
+			j.chunk = roundUp(ceilDiv(dim, parts), tile)
+		}
+		// A claim is a contended atomic: keep chunks at 1 Mflop or more
+		// (the conv1 shape, k = 9, would otherwise have 0.1 Mflop chunks).
+		j.chunk = max(j.chunk, roundUp(ceilDiv(1e6, 2*other*k), tile))
+		if need := j.shWidth * j.kcb * j.nq; len(j.sh) < need {
+			j.sh = make([]float32, need)
+		}
+		// Blocks are packed in pieces of about 16 K floats, so that all the
+		// goroutines waiting for the first block help pack it.
+		j.shSub = max(1, min(j.shWidth*j.kcb/(16<<10), 4*parts, j.shWidth/otherTile))
+		if units := j.nq * j.shSub; cap(j.shDone) < units {
+			j.shDone = make([]atomic.Int32, units)
+		}
+		j.shDone = j.shDone[:j.nq*j.shSub]
+		for q := range j.shDone {
+			j.shDone[q].Store(0)
+		}
+		j.shNext.Store(0)
+	} else {
+		// Each chunk repacks the other operand (each element of it serves
+		// 2·chunk flops), so chunks are kept large: at least 256 columns or
+		// 576 rows, which keeps the repacking to a few per cent.
+		minChunk := 48 * mr
+		if j.splitN {
+			minChunk = 8 * nr
+		}
+		j.chunk = max(roundUp(ceilDiv(dim, 4*parts), tile), minChunk)
+	}
+	j.nchunks = ceilDiv(dim, j.chunk)
+	parts = min(parts, j.nchunks)
+	j.next.Store(0)
+
+	if parts > 1 {
+		ensureWorkers(parts - 1)
+		j.done.Store(0)
+		j.joined.Store(0) // open: publishes the fields above to joiners
+		for p := 1; p < parts; p++ {
+			select {
+			case workCh <- workItem{j}:
+			default: // queue full of stale items: do without
+			}
 		}
 	}
-	j.runPart(0)
-	j.wg.Wait()
-	j.a, j.b, j.c = nil, nil, nil
-	jobPool.Put(j)
+	// The caller computes chunks too, and never waits for a worker that has
+	// not started: it closes the job when no chunk is left and waits only
+	// for the workers that joined, which are running.
+	j.work()
+	if parts > 1 {
+		joined := j.joined.Swap(-1)
+		for i := 0; j.done.Load() < joined; i++ {
+			if i > 100 {
+				runtime.Gosched()
+			}
+		}
+	}
+	putJob(j)
 }
 
-// runPart computes part p of the split dimension.
-func (j *job) runPart(p int) {
-	lo := j.units * p / j.parts
-	hi := j.units * (p + 1) / j.parts
-	i0, i1, j0, j1 := 0, j.m, 0, j.n
-	if j.splitN {
-		j0, j1 = lo*nr, min(hi*nr, j.n)
-	} else {
-		i0, i1 = lo*mr, min(hi*mr, j.m)
-	}
+// work claims and computes chunks until none is left.
+func (j *job) work() {
 	ws := getWorkspace(j.kern)
-	j.block(ws, i0, i1, j0, j1)
+	for {
+		c := int(j.next.Add(1) - 1)
+		if c >= j.nchunks {
+			break
+		}
+		lo := c * j.chunk
+		if j.splitN {
+			hi := min(lo+j.chunk, j.n)
+			if j.shared {
+				j.chunkSharedA(ws, lo, hi)
+			} else {
+				j.block(ws, 0, j.m, lo, hi)
+			}
+		} else {
+			hi := min(lo+j.chunk, j.m)
+			if j.shared {
+				j.chunkSharedB(ws, lo, hi)
+			} else {
+				j.block(ws, lo, hi, 0, j.n)
+			}
+		}
+	}
 	putWorkspace(ws)
 }
 
-// block computes C[i0:i1, j0:j1] with the Goto loop nest: n in NC-wide
-// slabs, k in KC-deep slices (one packed B block each), m in MC-high blocks
-// (one packed A block each), then micro-tiles with the B micro-panel outer so
-// it stays in L1 while the A micro-panels stream from L2.
+// sharedBlock returns packed KC block q of the shared operand. While a
+// piece of it is not ready, it packs pieces itself (the next unclaimed ones,
+// of block q or later).
+func (j *job) sharedBlock(q int) []float32 {
+	for s := 0; s < j.shSub; s++ {
+		for j.shDone[q*j.shSub+s].Load() == 0 {
+			if u := int(j.shNext.Add(1) - 1); u < len(j.shDone) {
+				j.packShared(u)
+				j.shDone[u].Store(1)
+				continue
+			}
+			runtime.Gosched() // another goroutine is packing the piece
+		}
+	}
+	return j.sh[q*j.kcb*j.shWidth:]
+}
+
+// packShared packs unit u of the shared operand: piece u mod shSub (a range
+// of whole panels) of KC block u / shSub.
+func (j *job) packShared(u int) {
+	q, piece := u/j.shSub, u%j.shSub
+	pc := q * j.kcb
+	kc := min(j.kcb, j.k-pc)
+	dim, tile := j.m, mr
+	if !j.splitN {
+		dim, tile = j.n, nr
+	}
+	panels := ceilDiv(dim, tile)
+	lo := panels * piece / j.shSub * tile
+	hi := min(panels*(piece+1)/j.shSub*tile, dim)
+	if lo >= hi {
+		return
+	}
+	dst := j.sh[q*j.kcb*j.shWidth+lo*kc:]
+	if j.splitN {
+		packA(j.kern.pk, dst, j.a, j.lda, j.aTrans, lo, hi-lo, pc, kc)
+	} else {
+		packB(j.kern.pk, dst, j.b, j.ldb, j.bTrans, pc, kc, lo, hi-lo)
+	}
+}
+
+// storeMode returns the kernel store mode and beta for KC block pc: the
+// first block applies the caller's beta, later ones accumulate.
+func (j *job) storeMode(pc int) (int, float32) {
+	if pc > 0 {
+		return modeAdd, 1
+	}
+	switch j.beta {
+	case 0:
+		return modeSet, 0
+	case 1:
+		return modeAdd, 1
+	}
+	return modeBeta, j.beta
+}
+
+// chunkSharedA computes C[:, j0:j1] from the shared packed op(A).
+func (j *job) chunkSharedA(ws *workspace, j0, j1 int) {
+	kern := j.kern
+	mcb := split(j.m, kern.mc, mr)
+	for jc := j0; jc < j1; jc += kern.nc {
+		nc := min(kern.nc, j1-jc)
+		for q := 0; q < j.nq; q++ {
+			pc := q * j.kcb
+			kc := min(j.kcb, j.k-pc)
+			pa := j.sharedBlock(q)
+			packB(kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
+			mode, beta := j.storeMode(pc)
+			for ic := 0; ic < j.m; ic += mcb {
+				j.macro(ws, pa[ic*kc:], ws.b, kc, ic, min(mcb, j.m-ic), jc, nc, mode, beta)
+			}
+		}
+	}
+}
+
+// chunkSharedB computes C[i0:i1, :] from the shared packed op(B).
+func (j *job) chunkSharedB(ws *workspace, i0, i1 int) {
+	kern := j.kern
+	mcb := split(i1-i0, kern.mc, mr)
+	for q := 0; q < j.nq; q++ {
+		pc := q * j.kcb
+		kc := min(j.kcb, j.k-pc)
+		pb := j.sharedBlock(q)
+		mode, beta := j.storeMode(pc)
+		for ic := i0; ic < i1; ic += mcb {
+			mc := min(mcb, i1-ic)
+			packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic, mc, pc, kc)
+			for jc := 0; jc < j.n; jc += kern.nc {
+				j.macro(ws, ws.a, pb[jc*kc:], kc, ic, mc, jc, min(kern.nc, j.n-jc), mode, beta)
+			}
+		}
+	}
+}
+
+// block computes C[i0:i1, j0:j1] with the Goto loop nest, packing both
+// operands itself: n in NC-wide slabs, k in KC-deep slices (one packed B
+// block each), m in MC-high blocks (one packed A block each).
 func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	kern := j.kern
-	micro := kern.micro
-	kcb := split(j.k, kern.kc, 4)
 	mcb := split(i1-i0, kern.mc, mr)
 	for jc := j0; jc < j1; jc += kern.nc {
 		nc := min(kern.nc, j1-jc)
-		for pc := 0; pc < j.k; pc += kcb {
-			kc := min(kcb, j.k-pc)
-			packB(ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
-			mode, beta := modeAdd, float32(1)
-			if pc == 0 {
-				switch j.beta {
-				case 0:
-					mode = modeSet
-				case 1:
-				default:
-					mode, beta = modeBeta, j.beta
-				}
-			}
+		for q := 0; q < j.nq; q++ {
+			pc := q * j.kcb
+			kc := min(j.kcb, j.k-pc)
+			packB(kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
+			mode, beta := j.storeMode(pc)
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
-				packA(ws.a, j.a, j.lda, j.aTrans, ic, mc, pc, kc)
-				for jr := 0; jr < nc; jr += nr {
-					bp := &ws.b[jr*kc]
-					cols := min(nr, nc-jr)
-					for ir := 0; ir < mc; ir += mr {
-						ap := &ws.a[ir*kc]
-						rows := min(mr, mc-ir)
-						ci := (ic+ir)*j.ldc + jc + jr
-						if rows == mr && cols == nr {
-							micro(kc, ap, bp, &j.c[ci], j.ldc, j.alpha, beta, mode)
-							continue
-						}
-						micro(kc, ap, bp, &ws.tmp[0], nr, 1, 0, modeSet)
-						mergeEdge(j.c[ci:], j.ldc, ws.tmp[:], rows, cols, j.alpha, beta, mode)
-					}
-				}
+				packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic, mc, pc, kc)
+				j.macro(ws, ws.a, ws.b, kc, ic, mc, jc, nc, mode, beta)
 			}
+		}
+	}
+}
+
+// macro multiplies a packed mc×kc block of A (pa) by a packed kc×nc block
+// of B (pb) into C[ic:ic+mc, jc:jc+nc]. The B micro-panel is the outer loop
+// so that it stays in L1 while the A micro-panels stream from L2.
+func (j *job) macro(ws *workspace, pa, pb []float32, kc, ic, mc, jc, nc, mode int, beta float32) {
+	micro := j.kern.micro
+	for jr := 0; jr < nc; jr += nr {
+		bp := &pb[jr*kc]
+		cols := min(nr, nc-jr)
+		for ir := 0; ir < mc; ir += mr {
+			ap := &pa[ir*kc]
+			rows := min(mr, mc-ir)
+			ci := (ic+ir)*j.ldc + jc + jr
+			if rows == mr && cols == nr || j.kern.edges {
+				_ = j.c[ci+(rows-1)*j.ldc+cols-1]
+				micro(kc, ap, bp, &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols)
+				continue
+			}
+			micro(kc, ap, bp, &ws.tmp[0], nr, 1, 0, modeSet, mr, nr)
+			mergeEdge(j.c[ci:], j.ldc, ws.tmp[:], rows, cols, j.alpha, beta, mode)
 		}
 	}
 }

@@ -13,10 +13,12 @@ import (
 
 var transposes = []blas.Transpose{blas.NoTrans, blas.Trans}
 
-// testShapes are m, n, k triples: odd sizes, exact multiples of the 12×32
-// tile, k past one KC block, and sizes past the MC and NC blocks.
+// testShapes are m, n, k triples: odd sizes, every remainder of m mod 12
+// and several of n mod 32 (edge tiles), exact multiples of the 12×32 tile,
+// k past one KC block (256), m past MC (144) and n past NC (1024).
 var testShapes = [][3]int{
-	{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {9, 9, 1},
+	{1, 1, 1}, {1, 7, 3}, {5, 1, 9}, {9, 9, 1}, {2, 31, 17}, {3, 16, 8},
+	{6, 17, 33}, {7, 15, 40}, {8, 47, 21}, {10, 49, 64}, {4, 64, 5},
 	{37, 300, 53}, {37, 53, 300}, {41, 129, 70}, {100, 33, 65}, {13, 515, 77},
 	{12, 32, 16}, {24, 64, 256}, {36, 96, 257}, {12, 32, 600},
 	{144, 64, 40}, {145, 33, 19}, {11, 1025, 5}, {300, 20, 520},
@@ -195,7 +197,7 @@ func TestSgemmRandom(t *testing.T) {
 func TestThreads(t *testing.T) {
 	defer SetThreads(0)
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, sh := range [][3]int{{130, 700, 300}, {700, 130, 300}, {37, 2000, 64}} {
+	for _, sh := range [][3]int{{130, 700, 300}, {700, 130, 300}, {37, 2000, 64}, {600, 620, 300}} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, tA := range transposes {
 			for _, tB := range transposes {
@@ -225,6 +227,89 @@ func TestThreads(t *testing.T) {
 	}
 }
 
+// TestUnshared forces the path where each chunk packs both operands itself
+// (used when the shared operand would exceed shareMax), with 1 and 3
+// goroutines.
+func TestUnshared(t *testing.T) {
+	defer func(s int) { shareMax = s }(shareMax)
+	defer SetThreads(0)
+	shareMax = 0
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, sh := range [][3]int{{37, 300, 53}, {300, 37, 530}, {130, 1100, 300}, {13, 70, 2}, {1250, 40, 30}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, tA := range transposes {
+			for _, tB := range transposes {
+				ar, ac := dims(tA, m, k)
+				br, bc := dims(tB, k, n)
+				a, b := newMat(ar, ac, 0), newMat(br, bc, 0)
+				a.fill(smallInt(r))
+				b.fill(smallInt(r))
+				c0 := newMat(m, n, 2)
+				c0.fill(smallInt(r))
+				want := c0.clone()
+				gonum.Implementation{}.Sgemm(tA, tB, m, n, k, -0.5, a.data(), a.stride, b.data(), b.stride, 1, want.data(), want.stride)
+				for _, th := range []int{1, 3} {
+					SetThreads(th)
+					got := c0.clone()
+					Implementation{}.Sgemm(tA, tB, m, n, k, -0.5, a.data(), a.stride, b.data(), b.stride, 1, got.data(), got.stride)
+					got.checkPadding(t, 2)
+					compare(t, fmt.Sprintf("unshared threads=%d %dx%dx%d tA=%c tB=%c", th, m, n, k, tA, tB), got, want, false)
+				}
+			}
+		}
+	}
+}
+
+// TestConcurrent runs products from several goroutines at once: calls share
+// the workers and the workspace lists.
+func TestConcurrent(t *testing.T) {
+	shapes := [][3]int{{130, 700, 300}, {700, 130, 40}, {64, 64, 64}, {300, 300, 300}}
+	type problem struct {
+		m, n, k int
+		a, b    []float32
+		want    []float32
+	}
+	r := rand.New(rand.NewPCG(11, 12))
+	var ps []problem
+	for _, sh := range shapes {
+		m, n, k := sh[0], sh[1], sh[2]
+		p := problem{m: m, n: n, k: k, a: make([]float32, m*k), b: make([]float32, k*n), want: make([]float32, m*n)}
+		for i := range p.a {
+			p.a[i] = float32(r.IntN(7) - 3)
+		}
+		for i := range p.b {
+			p.b[i] = float32(r.IntN(7) - 3)
+		}
+		gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, p.a, k, p.b, n, 0, p.want, n)
+		ps = append(ps, p)
+	}
+	errs := make(chan error, 4*len(ps))
+	done := make(chan struct{})
+	for g := 0; g < 4; g++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for it := 0; it < 10; it++ {
+				p := ps[(g+it)%len(ps)]
+				c := make([]float32, p.m*p.n)
+				Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, p.m, p.n, p.k, 1, p.a, p.k, p.b, p.n, 0, c, p.n)
+				for i := range c {
+					if c[i] != p.want[i] {
+						errs <- fmt.Errorf("goroutine %d, %dx%dx%d: c[%d] = %v, want %v", g, p.m, p.n, p.k, i, c[i], p.want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		<-done
+	}
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
 // TestSpecialCases covers alpha = 0, k = 0, empty matrices and beta = 0 over
 // a C full of NaN.
 func TestSpecialCases(t *testing.T) {
@@ -244,6 +329,19 @@ func TestSpecialCases(t *testing.T) {
 		t.Fatalf("alpha=0, beta=2: C = %v", c)
 	}
 	Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, 0, 0, 3, 1, nil, 3, nil, 1, 0, nil, 1)
+	// ConjTrans is Trans for real matrices (10³ takes the packed path).
+	sq := make([]float32, 100)
+	for i := range sq {
+		sq[i] = float32(i%7 - 3)
+	}
+	c, c2 := make([]float32, 100), make([]float32, 100)
+	Implementation{}.Sgemm(blas.ConjTrans, blas.ConjTrans, 10, 10, 10, 1, sq, 10, sq, 10, 0, c, 10)
+	Implementation{}.Sgemm(blas.Trans, blas.Trans, 10, 10, 10, 1, sq, 10, sq, 10, 0, c2, 10)
+	for i := range c {
+		if c[i] != c2[i] {
+			t.Fatalf("ConjTrans: %v, Trans: %v", c, c2)
+		}
+	}
 	// NaN in C with beta = 0 on a shape that takes the packed path.
 	const m, n, k = 30, 40, 20
 	big := make([]float32, m*n)
@@ -338,6 +436,60 @@ func TestNoAllocs(t *testing.T) {
 		f()
 		if allocs := testing.AllocsPerRun(50, f); allocs != 0 {
 			t.Errorf("%c%c: %v allocations per call", tr[0], tr[1], allocs)
+		}
+	}
+}
+
+// TestPackers checks the vectorised packers against the Go loops, for block
+// depths around the 16-column transpose block and both panel kinds.
+func TestPackers(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, kern := range kernels {
+		if kern.pk == nil {
+			continue
+		}
+		for _, kc := range []int{1, 4, 15, 16, 17, 33, 196, 256} {
+			const rows = 300 // source matrix rows, more than any block needs
+			ld := 300
+			src := make([]float32, rows*ld)
+			for i := range src {
+				src[i] = float32(r.IntN(1000))
+			}
+			for _, trans := range []bool{false, true} {
+				// A: mc = 26 rows (two full panels and a partial one).
+				mc, nc := 26, 70
+				if trans {
+					mc = 40
+				}
+				got := make([]float32, roundUp(mc, mr)*kc)
+				want := make([]float32, len(got))
+				packA(kern.pk, got, src, ld, trans, 3, mc, 2, kc)
+				packA(nil, want, src, ld, trans, 3, mc, 2, kc)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s packA trans=%v kc=%d: [%d] = %v, want %v", kern.name, trans, kc, i, got[i], want[i])
+					}
+				}
+				if trans {
+					nc = 40
+				} else {
+					nc = 70
+				}
+				got = make([]float32, roundUp(nc, nr)*kc)
+				want = make([]float32, len(got))
+				if trans {
+					packB(kern.pk, got, src, ld, true, 1, kc, 5, nc)
+					packB(nil, want, src, ld, true, 1, kc, 5, nc)
+				} else {
+					packB(kern.pk, got, src, ld, false, 1, kc, 5, nc-10)
+					packB(nil, want, src, ld, false, 1, kc, 5, nc-10)
+				}
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("%s packB trans=%v kc=%d: [%d] = %v, want %v", kern.name, trans, kc, i, got[i], want[i])
+					}
+				}
+			}
 		}
 	}
 }

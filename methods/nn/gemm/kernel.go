@@ -5,8 +5,12 @@ import (
 	"unsafe"
 )
 
-// Register tile of every kernel: the packed layout is shared, so kernels can
-// be swapped without changing the packing code.
+// Register tile of every kernel. 12×32 is the largest tile whose
+// accumulators fit AVX-512's 32 zmm registers with room to spare: 24
+// accumulators (12 rows × 2 vectors of 16 floats), 2 for the B row and 2 for
+// broadcast A values, Z15 left alone. Each k step then does 24 FMAs for 2
+// vector loads and 12 broadcasts. The packed layout is shared by all
+// kernels, so they can be swapped without changing the packing code.
 const (
 	mr = 12 // rows of C per micro-kernel call (A micro-panel height)
 	nr = 32 // columns of C per micro-kernel call (B micro-panel width)
@@ -21,14 +25,18 @@ const (
 
 // microKernel multiplies a packed A micro-panel (kc steps of mr floats) by a
 // packed B micro-panel (kc steps of nr floats), kc ≥ 1, and stores the mr×nr
-// result into c (row stride ldc elements) according to mode.
-type microKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
+// result into c (row stride ldc elements) according to mode. A kernel whose
+// edges field is set stores only the top-left rows×cols of the tile; the
+// others always store the whole tile, and are given full tiles only.
+type microKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)
 
 // kernel is a micro-kernel with the cache blocking that suits it.
 type kernel struct {
 	name       string
 	micro      microKernel
-	kc, mc, nc int // maximum block sizes along k, m and n
+	edges      bool     // micro stores partial tiles itself
+	kc, mc, nc int      // maximum block sizes along k, m and n
+	pk         *packers // vectorised packing, or nil for the Go loops
 }
 
 var (
@@ -64,23 +72,24 @@ func setKernel(name string) (restore func()) {
 	panic("gemm: kernel " + name + " not available")
 }
 
-// kernGeneric is the pure-Go micro-kernel. It works on 4×4 blocks of the
-// tile so that the 16 accumulators stay in registers where the architecture
-// has enough of them.
-func kernGeneric(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int) {
+// kernGeneric is the pure-Go micro-kernel. It works on 2×4 blocks of the
+// tile: the 8 accumulators and 6 loaded values fit in the 16 floating-point
+// registers of amd64 without spilling. The panels are walked by reslicing
+// so the loop carries no bounds checks.
+func kernGeneric(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, _, _ int) {
 	as := unsafe.Slice(a, kc*mr)
 	bs := unsafe.Slice(b, kc*nr)
 	cs := unsafe.Slice(c, (mr-1)*ldc+nr)
-	for i := 0; i < mr; i += 4 {
+	for i := 0; i < mr; i += 2 {
 		for j := 0; j < nr; j += 4 {
 			var c00, c01, c02, c03, c10, c11, c12, c13 float32
-			var c20, c21, c22, c23, c30, c31, c32, c33 float32
 			ap, bp := as[i:], bs[j:]
 			for p := 0; p < kc; p++ {
-				av := ap[p*mr : p*mr+4 : p*mr+4]
-				bv := bp[p*nr : p*nr+4 : p*nr+4]
-				a0, a1, a2, a3 := av[0], av[1], av[2], av[3]
-				b0, b1, b2, b3 := bv[0], bv[1], bv[2], bv[3]
+				if len(ap) < 2 || len(bp) < 4 {
+					break // never: lets the compiler drop the bounds checks
+				}
+				a0, a1 := ap[0], ap[1]
+				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
 				c00 += a0 * b0
 				c01 += a0 * b1
 				c02 += a0 * b2
@@ -89,17 +98,12 @@ func kernGeneric(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode in
 				c11 += a1 * b1
 				c12 += a1 * b2
 				c13 += a1 * b3
-				c20 += a2 * b0
-				c21 += a2 * b1
-				c22 += a2 * b2
-				c23 += a2 * b3
-				c30 += a3 * b0
-				c31 += a3 * b1
-				c32 += a3 * b2
-				c33 += a3 * b3
+				if p+1 < kc {
+					ap, bp = ap[mr:], bp[nr:]
+				}
 			}
-			acc := [16]float32{c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33}
-			for r := 0; r < 4; r++ {
+			acc := [8]float32{c00, c01, c02, c03, c10, c11, c12, c13}
+			for r := 0; r < 2; r++ {
 				row := cs[(i+r)*ldc+j : (i+r)*ldc+j+4 : (i+r)*ldc+j+4]
 				for q := range row {
 					v := alpha * acc[4*r+q]

@@ -5,74 +5,97 @@ package gemm
 // floats per k step), B as nr-column panels (nr floats per k step). Rows or
 // columns past the matrix edge are zero-filled, so the kernels never need a
 // remainder path.
+//
+// Two source layouts occur. When a k step of a panel is a contiguous run of
+// the source (op(A) = Aᵀ, op(B) = B), packing is a strided copy. Otherwise
+// (op(A) = A, op(B) = Bᵀ: the forward and "dgrad" shapes) it is a transpose,
+// done 16×16 in registers by the assembly packers where they exist.
+
+// packers are vectorised versions of the full-panel packing loops. A nil
+// packers means the Go loops below.
+type packers struct {
+	// tr12 and tr16 store source row r < 12 (or 16), columns 0..kc-1, into
+	// lane r of dst rows 0..kc-1 (row strides ldd and lds, in floats).
+	tr12, tr16 func(dst *float32, ldd int, src *float32, lds int, kc int)
+	// cp12 and cp32 fill panels adjacent 12- (or 32-) float panels from kc
+	// source rows, reading panels·12 (or ·32) contiguous floats per row.
+	cp12, cp32 func(dst, src *float32, lds int, kc int, panels int)
+}
 
 // packA packs op(A)[i0:i0+mc, p0:p0+kc] into ceil(mc/mr) micro-panels of
 // kc·mr floats each.
-func packA(dst, a []float32, lda int, trans bool, i0, mc, p0, kc int) {
-	for ir := 0; ir < mc; ir += mr {
+func packA(pk *packers, dst, a []float32, lda int, trans bool, i0, mc, p0, kc int) {
+	ir := 0
+	if pk != nil && trans && mc >= mr {
+		full := mc / mr
+		_ = a[(p0+kc-1)*lda+i0+full*mr-1]
+		pk.cp12(&dst[0], &a[p0*lda+i0], lda, kc, full)
+		ir = full * mr
+	}
+	for ; ir < mc; ir += mr {
 		rows := min(mr, mc-ir)
 		d := dst[ir*kc : (ir+mr)*kc]
-		if rows < mr {
+		i := i0 + ir
+		switch {
+		case rows < mr:
 			clear(d)
+		case pk != nil && !trans:
+			_ = a[(i+mr-1)*lda+p0+kc-1]
+			pk.tr12(&d[0], mr, &a[i*lda+p0], lda, kc)
+			continue
 		}
 		if trans {
-			packRowsCopy12(d, a, lda, i0+ir, rows, p0, kc)
+			packCopy(d, mr, a, lda, i, rows, p0, kc)
 		} else {
-			packCols(d, mr, a, lda, i0+ir, rows, p0, kc)
+			packTranspose(d, mr, a, lda, i, rows, p0, kc)
 		}
 	}
 }
 
 // packB packs op(B)[p0:p0+kc, j0:j0+nc] into ceil(nc/nr) micro-panels of
 // kc·nr floats each.
-func packB(dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) {
-	for jr := 0; jr < nc; jr += nr {
+func packB(pk *packers, dst, b []float32, ldb int, trans bool, p0, kc, j0, nc int) {
+	jr := 0
+	if pk != nil && !trans && nc >= nr {
+		full := nc / nr
+		_ = b[(p0+kc-1)*ldb+j0+full*nr-1]
+		pk.cp32(&dst[0], &b[p0*ldb+j0], ldb, kc, full)
+		jr = full * nr
+	}
+	for ; jr < nc; jr += nr {
 		cols := min(nr, nc-jr)
 		d := dst[jr*kc : (jr+nr)*kc]
-		if cols < nr {
+		j := j0 + jr
+		switch {
+		case cols < nr:
 			clear(d)
+		case pk != nil && trans:
+			_ = b[(j+nr-1)*ldb+p0+kc-1]
+			pk.tr16(&d[0], nr, &b[j*ldb+p0], ldb, kc)
+			pk.tr16(&d[16], nr, &b[(j+16)*ldb+p0], ldb, kc)
+			continue
 		}
 		if trans {
-			packCols(d, nr, b, ldb, j0+jr, cols, p0, kc)
+			packTranspose(d, nr, b, ldb, j, cols, p0, kc)
 		} else {
-			packRowsCopy32(d, b, ldb, j0+jr, cols, p0, kc)
+			packCopy(d, nr, b, ldb, j, cols, p0, kc)
 		}
 	}
 }
 
-// packRowsCopy12 handles the case where each k step of the panel is a
-// contiguous run of the source (op(A) = Aᵀ): step p copies
-// src[(p0+p)·ld + i : +rows].
-func packRowsCopy12(d, src []float32, ld, i, rows, p0, kc int) {
-	if rows == mr {
-		for p := 0; p < kc; p++ {
-			*(*[mr]float32)(d[p*mr:]) = *(*[mr]float32)(src[(p0+p)*ld+i:])
-		}
-		return
-	}
+// packCopy fills a panel of width w whose k step p is the contiguous run
+// src[(p0+p)·ld + i : +n], n ≤ w.
+func packCopy(d []float32, w int, src []float32, ld, i, n, p0, kc int) {
 	for p := 0; p < kc; p++ {
-		copy(d[p*mr:p*mr+rows], src[(p0+p)*ld+i:])
+		s := (p0+p)*ld + i
+		copy(d[p*w:p*w+n], src[s:s+n])
 	}
 }
 
-// packRowsCopy32 is packRowsCopy12 for B panels (op(B) = B).
-func packRowsCopy32(d, src []float32, ld, j, cols, p0, kc int) {
-	if cols == nr {
-		for p := 0; p < kc; p++ {
-			*(*[nr]float32)(d[p*nr:]) = *(*[nr]float32)(src[(p0+p)*ld+j:])
-		}
-		return
-	}
-	for p := 0; p < kc; p++ {
-		copy(d[p*nr:p*nr+cols], src[(p0+p)*ld+j:j+cols+(p0+p)*ld])
-	}
-}
-
-// packCols handles the transposing case (op(A) = A, or op(B) = Bᵀ): source
-// row i+r, columns p0..p0+kc, becomes lane r of each of the kc steps of a
-// panel of width w.
-func packCols(d []float32, w int, src []float32, ld, i, rows, p0, kc int) {
-	for r := 0; r < rows; r++ {
+// packTranspose fills a panel of width w from n ≤ w source rows: row i+r,
+// columns p0..p0+kc-1, becomes lane r of the kc steps.
+func packTranspose(d []float32, w int, src []float32, ld, i, n, p0, kc int) {
+	for r := 0; r < n; r++ {
 		s := src[(i+r)*ld+p0:][:kc]
 		dd := d[r:]
 		for p, v := range s {

@@ -35,7 +35,14 @@ func main() {
 	p("#include \"textflag.h\"\n\n")
 	genAVX512()
 	genAVX2()
-	genTranspose()
+	genTranspose(12)
+	genTranspose(16)
+	genCopy(12)
+	genCopy(32)
+	genTransposeAVX2(8)
+	genTransposeAVX2(4)
+	genCopyAVX2(12)
+	genCopyAVX2(32)
 	if err := os.WriteFile(*o, out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
@@ -62,48 +69,69 @@ func zacc(i, h int) string {
 	return fmt.Sprintf("Z%d", r)
 }
 
+// genAVX512 writes the AVX-512 kernel
+//
+//	func kernAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)
+//
+// which also handles edge tiles in place: only rows ≤ 12 rows and cols ≤ 32
+// columns of C are read and written (columns through k-masks). Tiles of at
+// most 8 or 4 rows run a loop with 16 or 8 accumulators instead of 24.
 func genAVX512() {
 	const unroll = 4
-	p("// func kernAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)\n")
-	p("TEXT ·kernAVX512(SB), NOSPLIT, %s\n", kernArgs)
+	p("// func kernAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)\n")
+	p("TEXT ·kernAVX512(SB), NOSPLIT, $0-72\n")
 	ins("MOVQ kc+0(FP), CX")
 	ins("MOVQ a+8(FP), AX")
 	ins("MOVQ b+16(FP), BX")
-	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			ins("VPXORD %s, %s, %s", zacc(i, h), zacc(i, h), zacc(i, h))
+	ins("MOVQ rows+56(FP), R11")
+	ins("CMPQ R11, $8")
+	ins("JLE avx512_rows8")
+	loop := func(label string, rows int) {
+		for i := 0; i < rows; i++ {
+			for h := 0; h < 2; h++ {
+				ins("VPXORD %s, %s, %s", zacc(i, h), zacc(i, h), zacc(i, h))
+			}
 		}
-	}
-	step := func(u int) {
-		ins("VMOVUPS %d(BX), Z28", u*nr*4)
-		ins("VMOVUPS %d(BX), Z29", u*nr*4+64)
-		for i := 0; i < mr; i++ {
-			z := fmt.Sprintf("Z%d", 30+i%2)
-			ins("VBROADCASTSS %d(AX), %s", (u*mr+i)*4, z)
-			ins("VFMADD231PS Z28, %s, %s", z, zacc(i, 0))
-			ins("VFMADD231PS Z29, %s, %s", z, zacc(i, 1))
+		step := func(u int) {
+			ins("VMOVUPS %d(BX), Z28", u*nr*4)
+			ins("VMOVUPS %d(BX), Z29", u*nr*4+64)
+			for i := 0; i < rows; i++ {
+				z := fmt.Sprintf("Z%d", 30+i%2)
+				ins("VBROADCASTSS %d(AX), %s", (u*mr+i)*4, z)
+				ins("VFMADD231PS Z28, %s, %s", z, zacc(i, 0))
+				ins("VFMADD231PS Z29, %s, %s", z, zacc(i, 1))
+			}
 		}
+		ins("CMPQ CX, $%d", unroll)
+		ins("JLT %s_tail", label)
+		p("%s_loop:\n", label)
+		for u := 0; u < unroll; u++ {
+			step(u)
+		}
+		ins("ADDQ $%d, AX", unroll*mr*4)
+		ins("ADDQ $%d, BX", unroll*nr*4)
+		ins("SUBQ $%d, CX", unroll)
+		ins("CMPQ CX, $%d", unroll)
+		ins("JGE %s_loop", label)
+		p("%s_tail:\n", label)
+		ins("TESTQ CX, CX")
+		ins("JZ avx512_store")
+		p("%s_tail_loop:\n", label)
+		step(0)
+		ins("ADDQ $%d, AX", mr*4)
+		ins("ADDQ $%d, BX", nr*4)
+		ins("DECQ CX")
+		ins("JNZ %s_tail_loop", label)
+		ins("JMP avx512_store")
 	}
-	ins("CMPQ CX, $%d", unroll)
-	ins("JLT avx512_tail")
-	p("avx512_loop:\n")
-	for u := 0; u < unroll; u++ {
-		step(u)
-	}
-	ins("ADDQ $%d, AX", unroll*mr*4)
-	ins("ADDQ $%d, BX", unroll*nr*4)
-	ins("SUBQ $%d, CX", unroll)
-	ins("CMPQ CX, $%d", unroll)
-	ins("JGE avx512_loop")
-	p("avx512_tail:\n")
-	ins("TESTQ CX, CX")
-	ins("JZ avx512_store")
-	p("avx512_tail_loop:\n")
-	step(0)
-	ins("ADDQ $%d, AX", mr*4)
-	ins("ADDQ $%d, BX", nr*4)
-	ins("DECQ CX")
-	ins("JNZ avx512_tail_loop")
+	loop("avx512_r12", 12)
+	p("avx512_rows8:\n")
+	ins("CMPQ R11, $4")
+	ins("JLE avx512_rows4")
+	loop("avx512_r8", 8)
+	p("avx512_rows4:\n")
+	loop("avx512_r4", 4)
+
 	p("avx512_store:\n")
 	ins("MOVQ c+24(FP), DI")
 	ins("MOVQ ldc+32(FP), SI")
@@ -111,38 +139,74 @@ func genAVX512() {
 	ins("VBROADCASTSS alpha+40(FP), Z30")
 	ins("VBROADCASTSS beta+44(FP), Z31")
 	ins("MOVQ mode+48(FP), DX")
+	ins("MOVQ cols+64(FP), R12")
+	ins("CMPQ R12, $%d", nr)
+	ins("JLT avx512_masked")
+	// Full-width stores; masked ones only on the right edge.
+	store := func(label string, masked bool) {
+		ld := func(h int) string { // C operand of half h
+			if masked {
+				return fmt.Sprintf("K%d", h+1)
+			}
+			return ""
+		}
+		for mode, name := range []string{"set", "add", "beta"} {
+			p("%s_%s:\n", label, name)
+			for i := 0; i < mr; i++ {
+				if i > 0 {
+					ins("CMPQ R11, $%d", i)
+					ins("JEQ avx512_done")
+					ins("ADDQ SI, DI")
+				}
+				for h := 0; h < 2; h++ {
+					z := zacc(i, h)
+					mem := fmt.Sprintf("%d(DI)", h*64)
+					switch {
+					case mode == 0:
+						ins("VMULPS Z30, %s, %s", z, z)
+					case !masked && mode == 1:
+						ins("VFMADD213PS %s, Z30, %s", mem, z)
+					case !masked && mode == 2:
+						ins("VMULPS Z30, %s, %s", z, z)
+						ins("VFMADD231PS %s, Z31, %s", mem, z)
+					case mode == 1:
+						ins("VMOVUPS.Z %s, %s, Z28", mem, ld(h))
+						ins("VFMADD213PS Z28, Z30, %s", z)
+					default:
+						ins("VMOVUPS.Z %s, %s, Z28", mem, ld(h))
+						ins("VMULPS Z30, %s, %s", z, z)
+						ins("VFMADD231PS Z28, Z31, %s", z)
+					}
+					if masked {
+						ins("VMOVUPS %s, %s, %s", z, ld(h), mem)
+					} else {
+						ins("VMOVUPS %s, %s", z, mem)
+					}
+				}
+			}
+			ins("JMP avx512_done")
+		}
+	}
 	ins("CMPQ DX, $1")
-	ins("JEQ avx512_add")
-	ins("JGT avx512_beta")
-	// mode 0: overwrite.
-	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			ins("VMULPS Z30, %s, %s", zacc(i, h), zacc(i, h))
-			ins("VMOVUPS %s, %d(DI)", zacc(i, h), h*64)
-		}
-		ins("ADDQ SI, DI")
-	}
-	ins("VZEROUPPER")
-	ins("RET")
-	p("avx512_add:\n")
-	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			ins("VFMADD213PS %d(DI), Z30, %s", h*64, zacc(i, h))
-			ins("VMOVUPS %s, %d(DI)", zacc(i, h), h*64)
-		}
-		ins("ADDQ SI, DI")
-	}
-	ins("VZEROUPPER")
-	ins("RET")
-	p("avx512_beta:\n")
-	for i := 0; i < mr; i++ {
-		for h := 0; h < 2; h++ {
-			ins("VMULPS Z30, %s, %s", zacc(i, h), zacc(i, h))
-			ins("VFMADD231PS %d(DI), Z31, %s", h*64, zacc(i, h))
-			ins("VMOVUPS %s, %d(DI)", zacc(i, h), h*64)
-		}
-		ins("ADDQ SI, DI")
-	}
+	ins("JLT avx512_full_set")
+	ins("JEQ avx512_full_add")
+	ins("JMP avx512_full_beta")
+	store("avx512_full", false)
+	p("avx512_masked:\n")
+	// K1, K2: the live columns of the two 16-float halves.
+	ins("MOVQ $1, R13")
+	ins("MOVQ R12, CX")
+	ins("SHLQ CX, R13")
+	ins("DECQ R13")
+	ins("KMOVW R13, K1")
+	ins("SHRQ $16, R13")
+	ins("KMOVW R13, K2")
+	ins("CMPQ DX, $1")
+	ins("JLT avx512_masked_set")
+	ins("JEQ avx512_masked_add")
+	ins("JMP avx512_masked_beta")
+	store("avx512_masked", true)
+	p("avx512_done:\n")
 	ins("VZEROUPPER")
 	ins("RET")
 	p("\n")
@@ -242,5 +306,3 @@ func genAVX2() {
 	ins("RET")
 	p("\n")
 }
-
-func genTranspose() {}

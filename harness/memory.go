@@ -2,6 +2,7 @@ package harness
 
 import (
 	"os"
+	"runtime"
 	"runtime/metrics"
 	"strconv"
 	"strings"
@@ -13,10 +14,16 @@ import (
 
 // memorySampler tracks a run's peak Go heap by sampling (the runtime keeps no
 // peak of its own) and reads the process's peak RSS from the kernel.
+//
+// The heap figure is the peak above the live heap when training starts: the
+// dataset and the stream are resident by then and would otherwise dominate,
+// hiding what the learning rule itself needs. The RSS figure is the whole
+// process's peak, data included.
 type memorySampler struct {
-	done chan struct{}
-	wg   sync.WaitGroup
-	peak uint64
+	done     chan struct{}
+	wg       sync.WaitGroup
+	baseline uint64
+	peak     uint64
 }
 
 // memorySamplePeriod trades precision of the heap peak against overhead;
@@ -35,7 +42,9 @@ func startMemorySampler() *memorySampler {
 			m.peak = max(m.peak, v.Uint64())
 		}
 	}
+	runtime.GC() // so garbage of earlier runs and of setup is not in the baseline
 	read()
+	m.baseline = m.peak
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
@@ -57,7 +66,7 @@ func startMemorySampler() *memorySampler {
 func (m *memorySampler) stop() results.Memory {
 	close(m.done)
 	m.wg.Wait()
-	return results.Memory{PeakHeapBytes: int64(m.peak), PeakRSSBytes: peakRSS()}
+	return results.Memory{PeakHeapBytes: int64(m.peak - m.baseline), PeakRSSBytes: peakRSS()}
 }
 
 // peakRSS reads VmHWM from /proc/self/status; 0 where it is unavailable.

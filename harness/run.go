@@ -77,8 +77,15 @@ func (rn *Runner) dataset(name string) (tasks.Dataset, error) {
 // untrained learner on every task, then learns the tasks in order and
 // evaluates every task after each.
 func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
-	learner, info, stream, sc, err := rn.setup(spec)
+	stream, sc, err := rn.stream(spec)
 	if err != nil {
+		return Result{}, &SetupError{Err: err}
+	}
+	// Memory is measured from here: the data is resident, the learner not yet.
+	mem := startMemorySampler()
+	learner, info, err := rn.learner(spec, stream, sc)
+	if err != nil {
+		mem.stop()
 		return Result{}, &SetupError{Err: err}
 	}
 	for _, o := range rn.Observers {
@@ -86,7 +93,6 @@ func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
 			return Result{}, err
 		}
 	}
-	mem := startMemorySampler()
 	res, err := rn.learnStream(ctx, info, learner, stream, sc)
 	res.Memory = mem.stop()
 	if err != nil {
@@ -112,42 +118,39 @@ type SetupError struct{ Err error }
 func (e *SetupError) Error() string { return e.Err.Error() }
 func (e *SetupError) Unwrap() error { return e.Err }
 
-// setup builds the stream and the learner of a spec.
-func (rn *Runner) setup(spec Spec) (methods.Learner, RunInfo, tasks.Stream, tasks.Scenario, error) {
-	var info RunInfo
+// stream validates a spec and builds its stream.
+func (rn *Runner) stream(spec Spec) (tasks.Stream, tasks.Scenario, error) {
 	if err := spec.Validate(); err != nil {
-		return nil, info, tasks.Stream{}, "", err
+		return tasks.Stream{}, "", err
 	}
 	sc, _ := tasks.ParseScenario(spec.Scenario)
 	ds, err := rn.dataset(spec.Dataset)
 	if err != nil {
-		return nil, info, tasks.Stream{}, "", err
+		return tasks.Stream{}, "", err
 	}
 	stream, err := tasks.NewStream(ds, spec.StreamConfig())
-	if err != nil {
-		return nil, info, tasks.Stream{}, "", err
-	}
+	return stream, sc, err
+}
+
+// learner builds the learner of a spec for its stream.
+func (rn *Runner) learner(spec Spec, stream tasks.Stream, sc tasks.Scenario) (methods.Learner, RunInfo, error) {
+	var info RunInfo
 	method, err := catalog.Lookup(spec.Method)
 	if err != nil {
-		return nil, info, tasks.Stream{}, "", err
+		return nil, info, err
 	}
 	id, err := results.NewID()
 	if err != nil {
-		return nil, info, tasks.Stream{}, "", err
+		return nil, info, err
 	}
 	info = RunInfo{ID: id, Spec: spec, Stream: stream.Name, NumTasks: len(stream.Tasks), Choices: stream.Choices, Started: time.Now()}
-	// The learner sees the whole stream's training data only at construction
-	// (prototype embeddings pick class exemplars from it).
 	learner, err := method.New(methods.Problem{
 		Input:   stream.Shape,
 		Outputs: sc.Outputs(stream),
 		Seed:    nn.DeriveSeed(spec.Seed, "learner"),
-		Train:   joinTrain(stream, sc),
+		Train:   func() tasks.Set { return joinTrain(stream, sc) },
 	}, spec.Settings)
-	if err != nil {
-		return nil, info, tasks.Stream{}, "", err
-	}
-	return learner, info, stream, sc, nil
+	return learner, info, err
 }
 
 func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario) (Result, error) {

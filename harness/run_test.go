@@ -157,3 +157,24 @@ func TestConfigHashIgnoresSeedOnly(t *testing.T) {
 		t.Error("scenarios share a config hash")
 	}
 }
+
+func TestRunMeasuresTrainingMemory(t *testing.T) {
+	rn := &Runner{Load: syntheticLoader}
+	spec, err := NewSpec("backprop", "", json.RawMessage(`{"hidden":[4096,512],"iterations":2,"batch_size":16}`), "synthetic", tasks.KindSplit, 2, "fixed", "class", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rn.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The network's weights, gradients and Adam state take about 35 MB
+	// (2.2M parameters, 4 copies); the dataset is resident before the
+	// baseline and must not count.
+	if res.Memory.PeakHeapBytes < 30<<20 || res.Memory.PeakHeapBytes > 80<<20 {
+		t.Errorf("peak training heap %d bytes", res.Memory.PeakHeapBytes)
+	}
+	if res.Memory.PeakRSSBytes <= 0 {
+		t.Errorf("peak RSS %d bytes", res.Memory.PeakRSSBytes)
+	}
+}

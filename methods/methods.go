@@ -59,10 +59,11 @@ type Problem struct {
 	Input   tasks.Shape
 	Outputs int
 	Seed    uint64
-	// Train is the training data of the whole stream, for methods whose
-	// construction looks at data (NoProp's prototype embeddings). It may be
-	// empty; methods that need it return an error then.
-	Train tasks.Set
+	// Train returns the training data of the whole stream, for methods whose
+	// construction looks at data (NoProp's prototype embeddings). It builds a
+	// copy on each call, so methods that do not need it should not call it.
+	// It may be nil; methods that need it return an error then.
+	Train func() tasks.Set
 }
 
 // Method describes one learning rule for the catalog.

@@ -126,11 +126,15 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 	case EmbedLearned:
 		e = NewLearnedEmbedding(p.Outputs, s.EmbedDim, root.Split("embed"))
 	case EmbedPrototype:
-		if p.Train.Shape.Size() != p.Input.Size() {
-			return nil, fmt.Errorf("noprop-dt: prototype embedding: training data of shape %v for input %v", p.Train.Shape, p.Input)
+		if p.Train == nil {
+			return nil, fmt.Errorf("noprop-dt: prototype embedding needs the training data")
+		}
+		train := p.Train()
+		if train.Shape.Size() != p.Input.Size() {
+			return nil, fmt.Errorf("noprop-dt: prototype embedding: training data of shape %v for input %v", train.Shape, p.Input)
 		}
 		var err error
-		if e, err = NewPrototypeEmbedding(p.Outputs, p.Train, s.PrototypeSubset, root.Split("embed")); err != nil {
+		if e, err = NewPrototypeEmbedding(p.Outputs, train, s.PrototypeSubset, root.Split("embed")); err != nil {
 			return nil, fmt.Errorf("noprop-dt: %w", err)
 		}
 	}

@@ -36,7 +36,7 @@ func blobs(t testing.TB, trainPer int) tasks.Dataset {
 
 func newTestLearner(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *Learner {
 	t.Helper()
-	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed, Train: ds.Train}, json.RawMessage(settings))
+	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed, Train: func() tasks.Set { return ds.Train }}, json.RawMessage(settings))
 	if err != nil {
 		t.Fatal(err)
 	}

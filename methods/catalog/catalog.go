@@ -15,6 +15,7 @@ import (
 var All = []methods.Method{
 	backprop.Method,
 	noprop.Method,
+	noprop.BackpropDTMethod,
 }
 
 // Names lists the methods' names.

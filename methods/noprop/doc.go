@@ -1,5 +1,8 @@
 // Package noprop implements NoProp (Li, Teh & Pascanu 2025, arXiv:2503.24322)
-// as a learner of the harness: for now the discrete-time variant NoProp-DT.
+// as a learner of the harness: for now the discrete-time variant NoProp-DT,
+// and the paper's own discrete-time back-propagation baseline, backprop-dt
+// (backpropdt.go): the same T blocks chained z_t = (1−α_t) z_{t−1} + α_t û_t
+// and trained end to end.
 //
 // NoProp-DT trains T blocks û_θt(z_{t−1}, x) without back-propagating
 // between them: block t learns to predict the class embedding u_y from the

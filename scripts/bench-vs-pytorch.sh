@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# bench-vs-pytorch.sh: time NoProp-DT in Go (bin/noprop, method noprop-dt)
+# against the same configuration in PyTorch (scripts/noprop_dt_torch.py),
+# back to back, on MNIST, with the same cores.
+#
+# Configuration (both sides): T = 10 blocks, one-hot embedding, AdamW
+# lr 1e-3 wd 1e-3, eta 0.1, batch 128, the paper's sequential order (one
+# epoch = T passes over the 60 000 training images, one per block), the full
+# 10 000-image test set, 2 threads.
+#
+# Environment knobs:
+#   ENCODERS       encoders to run, space-separated (default "mlp conv")
+#   EPOCHS         epochs per run (default 1)
+#   THREADS        cores for each side (default 2): GOMAXPROCS for Go,
+#                  OpenBLAS threads + torch threads for PyTorch
+#   SEED           seed for both sides (default 1)
+#   TORCH_INTRAOP  torch.set_num_threads per encoder, "enc=N ..." (default
+#                  "mlp=1 conv=2", PyTorch's fastest here; perf.md section 3
+#                  "Tuned B" for mlp, "Tuned A" for conv)
+#   LIMIT_TRAIN    if set, the PyTorch side trains on that many images only
+#                  (a smoke test; the Go side always uses the full set, so the
+#                  table is then not a fair comparison)
+#   SKIP_GO=1      run the PyTorch side only
+#   SKIP_TORCH=1   run the Go side only
+#   KEEP_DB=1      keep the temporary Go results database (its path is printed)
+#   WAIT_QUIET     before each run, wait at most this many seconds for the
+#                  machine to be idle (default 120; 0 = do not wait). Other
+#                  sessions' processes, invisible to ps, can take the cores:
+#                  every run reports the CPU time the rest of the machine used
+#                  meanwhile (scripts/cpuload.py); rerun when it is large.
+#
+# Environment both programs run in (docs: /work/shared/docs/perf.md 2c, 3, 4):
+#   OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (the machine forces AVX2
+#   kernels otherwise), OPENBLAS_NUM_THREADS=$THREADS, GOMAXPROCS=$THREADS,
+#   OMP_WAIT_POLICY=PASSIVE and the glibc malloc tunables that keep large
+#   buffers out of mmap. PyTorch runs with Debian's /usr/bin/python3
+#   (python3-torch 1.13), installed with apt-get when missing.
+#
+# Usage: scripts/bench-vs-pytorch.sh            (from anywhere)
+#        ENCODERS=mlp EPOCHS=2 scripts/bench-vs-pytorch.sh
+set -euo pipefail
+
+ENCODERS=${ENCODERS:-mlp conv}
+EPOCHS=${EPOCHS:-1}
+THREADS=${THREADS:-2}
+SEED=${SEED:-1}
+TORCH_INTRAOP=${TORCH_INTRAOP:-mlp=1 conv=2}
+LIMIT_TRAIN=${LIMIT_TRAIN:-}
+SKIP_GO=${SKIP_GO:-0}
+SKIP_TORCH=${SKIP_TORCH:-0}
+KEEP_DB=${KEEP_DB:-0}
+WAIT_QUIET=${WAIT_QUIET:-120}
+PY=/usr/bin/python3 # Debian's python: the pyenv python3 first on PATH has no torch
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+cd "$root"
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'bench-vs-pytorch: %s\n' "$*" >&2; exit 1; }
+
+case $EPOCHS in '' | *[!0-9]* | 0) die "EPOCHS=$EPOCHS: want a positive integer" ;; esac
+case $THREADS in '' | *[!0-9]* | 0) die "THREADS=$THREADS: want a positive integer" ;; esac
+
+# --- the shared environment -------------------------------------------------
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
+export OPENBLAS_NUM_THREADS=$THREADS
+export GOMAXPROCS=$THREADS
+export OMP_WAIT_POLICY=PASSIVE
+export GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
+
+# --- PyTorch ------------------------------------------------------------------
+if [[ $SKIP_TORCH != 1 ]]; then
+	if ! "$PY" -c 'import torch' 2>/dev/null; then
+		log "installing Debian's python3-torch (about 200 MB)"
+		if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y python3-torch >&2 ||
+			die "apt-get install python3-torch failed"
+		"$PY" -c 'import torch' || die "python3-torch installed but 'import torch' still fails"
+	fi
+fi
+
+# --- Go -----------------------------------------------------------------------
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-vs-pytorch.XXXXXX")
+cleanup() { if [[ $KEEP_DB == 1 ]]; then log "kept $tmp"; else rm -rf "$tmp"; fi; }
+trap cleanup EXIT
+
+if [[ $SKIP_GO != 1 ]]; then
+	log "make build"
+	make build >&2
+	catalog=$(bin/noprop methods 2>&1) || die "bin/noprop methods failed: $catalog"
+	if ! grep -q '^noprop-dt' <<<"$catalog"; then
+		die "bin/noprop methods does not list noprop-dt yet: the Go side cannot run (use SKIP_GO=1 for the PyTorch side alone)"
+	fi
+fi
+
+# intraop ENC: torch.set_num_threads for the encoder, from TORCH_INTRAOP.
+intraop() {
+	local kv
+	for kv in $TORCH_INTRAOP; do
+		if [[ ${kv%%=*} == "$1" ]]; then
+			printf '%s\n' "${kv#*=}"
+			return
+		fi
+	done
+	printf '%s\n' "$THREADS"
+}
+
+# others SIDE ENC: the share of the cores other processes took during that run.
+others() {
+	local f="$tmp/$1-$2.load"
+	if [[ -f $f ]]; then sed -n 's/^others_pct=//p' "$f"; else echo -; fi
+}
+
+# run_torch ENC: prints "sec_per_epoch test_acc" (or "- -" when skipped).
+run_torch() {
+	local enc=$1
+	if [[ $SKIP_TORCH == 1 ]]; then
+		echo "- -"
+		return
+	fi
+	local args=(--encoder "$enc" --epochs "$EPOCHS" --threads "$THREADS"
+		--intraop-threads "$(intraop "$enc")" --seed "$SEED")
+	if [[ -n $LIMIT_TRAIN ]]; then args+=(--limit-train "$LIMIT_TRAIN"); fi
+	log "torch: $PY scripts/noprop_dt_torch.py ${args[*]}"
+	# tee to a file and to stderr (through stdout: "tee /dev/stderr" would
+	# truncate a log file that stderr is redirected to).
+	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "torch $enc" --report "$tmp/torch-$enc.load" -- \
+		"$PY" "$here/noprop_dt_torch.py" "${args[@]}" | tee "$tmp/torch-$enc.out" >&2 ||
+		die "the PyTorch run ($enc) failed"
+	awk '/^RESULT torch/ {
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		print v["sec_per_epoch"], v["test_acc"]; found = 1
+	} END { if (!found) exit 1 }' "$tmp/torch-$enc.out" || die "no RESULT line from the PyTorch run ($enc)"
+}
+
+# run_go ENC: prints "sec_per_epoch test_acc" (or "- -" when skipped).
+run_go() {
+	local enc=$1
+	if [[ $SKIP_GO == 1 ]]; then
+		echo "- -"
+		return
+	fi
+	local db="$tmp/go-$enc.db"
+	local args=(run --db "$db" --method noprop-dt --dataset mnist --stream joint
+		--scenario class --seeds 1 --seed "$SEED" --verbose
+		--set "encoder=$enc" --set "epochs=$EPOCHS" --set iterations=0
+		--set embedding=one-hot --set timesteps=10 --set eta=0.1
+		--set batch_size=128 --set optimizer=adamw --set lr=0.001
+		--set weight_decay=0.001 --set train_order=sequential --set head=softmax)
+	log "go: GOMAXPROCS=$GOMAXPROCS bin/noprop ${args[*]}"
+	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc" --report "$tmp/go-$enc.load" -- \
+		bin/noprop "${args[@]}" >&2 || die "the Go run ($enc) failed"
+	"$PY" - "$db" <<'EOF' || die "could not read the Go results from $db"
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+runs = db.execute("SELECT id FROM runs WHERE method = 'noprop-dt' AND status = 'done'").fetchall()
+if len(runs) != 1:
+    sys.exit(f"expected one finished noprop-dt run, found {len(runs)}")
+run = runs[0][0]
+secs = [s for (s,) in db.execute(
+    "SELECT SUM(seconds) FROM epochs WHERE run_id = ? AND task = 1 GROUP BY epoch ORDER BY epoch",
+    (run,))]
+acc = db.execute(
+    "SELECT accuracy FROM accuracy WHERE run_id = ? AND after_task = 1 AND eval_task = 1",
+    (run,)).fetchone()
+if not secs or acc is None or acc[0] is None:
+    sys.exit("no epoch seconds or no test accuracy recorded")
+for e, s in enumerate(secs, 1):
+    print(f"go epoch {e}: train_sec {s:.2f}", file=sys.stderr)
+print(f"{sum(secs) / len(secs):.3f} {acc[0]:.2f}")
+EOF
+}
+
+rows=()
+for enc in $ENCODERS; do
+	case $enc in mlp | conv) ;; *) die "unknown encoder $enc (want mlp or conv)" ;; esac
+	res=$(run_torch "$enc")
+	read -r t_sec t_acc <<<"$res"
+	res=$(run_go "$enc")
+	read -r g_sec g_acc <<<"$res"
+	ratio=-
+	if [[ $t_sec != - && $g_sec != - ]]; then
+		ratio=$(awk -v g="$g_sec" -v t="$t_sec" 'BEGIN { printf "%.2f", g / t }')
+	fi
+	rows+=("$enc $t_sec $g_sec $ratio $t_acc $g_acc $(others torch "$enc") $(others go "$enc")")
+done
+
+note=""
+if [[ -n $LIMIT_TRAIN ]]; then note=" (PyTorch on $LIMIT_TRAIN training images only)"; fi
+printf '\nNoProp-DT, MNIST, T=10 one-hot, AdamW, batch 128, %s epoch(s), %s threads%s\n' \
+	"$EPOCHS" "$THREADS" "$note"
+printf '%-8s %14s %14s %10s %12s %12s %14s %14s\n' encoder torch_s/epoch go_s/epoch go/torch \
+	torch_acc% go_acc% others%_torch others%_go
+for r in "${rows[@]}"; do
+	read -r enc t_sec g_sec ratio t_acc g_acc o_t o_g <<<"$r"
+	printf '%-8s %14s %14s %10s %12s %12s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$o_t" "$o_g"
+done
+echo "(others%: the share of all cores that other processes used during each run, training and"
+echo " evaluation; above a few % the timing is contended: rerun when the machine is quiet)"

@@ -102,6 +102,7 @@ func NewActivation(name string) (Layer, error) {
 type activation struct {
 	y, dx Matrix // owned buffers (unused when in place)
 	out   Matrix // last output, read by backward
+	k     elementwiseKernel
 }
 
 func (a *activation) forward(x Matrix, inPlace bool, f func(dst, src []float32), minChunk int) Matrix {
@@ -110,7 +111,7 @@ func (a *activation) forward(x Matrix, inPlace bool, f func(dst, src []float32),
 		a.y = Resize(a.y, x.Rows, x.Cols)
 		y = a.y
 	}
-	elementwise2(y.Data, x.Data, f, minChunk)
+	a.k.run2(y.Data, x.Data, f, minChunk)
 	a.out = y
 	return y
 }
@@ -125,30 +126,52 @@ func (a *activation) backward(dy Matrix, inPlace bool, g func(dst, dy, y []float
 		a.dx = Resize(a.dx, dy.Rows, dy.Cols)
 		dx = a.dx
 	}
-	elementwise3(dx.Data, dy.Data, a.out.Data, g, minChunk)
+	a.k.run3(dx.Data, dy.Data, a.out.Data, g, minChunk)
 	return dx
 }
 
-// elementwise2 runs f(dst[lo:hi], src[lo:hi]) over the slices, split over
-// the cores when they are long.
-func elementwise2(dst, src []float32, f func(dst, src []float32), minChunk int) {
+// elementwiseKernel runs an element-wise function over slices, split over
+// the cores when they are long. A layer keeps one, so that a split
+// allocates nothing.
+type elementwiseKernel struct {
+	f2      func(dst, src []float32)
+	f3      func(dst, a, b []float32)
+	dst, a  []float32
+	b       []float32
+	threeOp bool
+}
+
+// run2 runs f(dst[lo:hi], src[lo:hi]) over the slices.
+func (k *elementwiseKernel) run2(dst, src []float32, f func(dst, src []float32), minChunk int) {
 	n := len(src)
 	if !splits(n, minChunk) {
 		f(dst[:n], src)
 		return
 	}
-	ParallelFor(n, minChunk, func(lo, hi int) { f(dst[lo:hi], src[lo:hi]) })
+	k.f2, k.dst, k.a, k.threeOp = f, dst[:n], src, false
+	ParallelRange(n, minChunk, k)
+	k.f2, k.dst, k.a = nil, nil, nil
 }
 
-// elementwise3 runs g(dst[lo:hi], a[lo:hi], b[lo:hi]) over the slices, split
-// over the cores when they are long.
-func elementwise3(dst, a, b []float32, g func(dst, a, b []float32), minChunk int) {
+// run3 runs g(dst[lo:hi], a[lo:hi], b[lo:hi]) over the slices.
+func (k *elementwiseKernel) run3(dst, a, b []float32, g func(dst, a, b []float32), minChunk int) {
 	n := len(a)
 	if !splits(n, minChunk) {
 		g(dst[:n], a, b[:n])
 		return
 	}
-	ParallelFor(n, minChunk, func(lo, hi int) { g(dst[lo:hi], a[lo:hi], b[lo:hi]) })
+	k.f3, k.dst, k.a, k.b, k.threeOp = g, dst[:n], a, b[:n], true
+	ParallelRange(n, minChunk, k)
+	k.f3, k.dst, k.a, k.b = nil, nil, nil, nil
+}
+
+// Range runs the function over [lo, hi).
+func (k *elementwiseKernel) Range(lo, hi int) {
+	if k.threeOp {
+		k.f3(k.dst[lo:hi], k.a[lo:hi], k.b[lo:hi])
+		return
+	}
+	k.f2(k.dst[lo:hi], k.a[lo:hi])
 }
 
 // The kernels below may be called with dst aliasing their inputs.
@@ -158,23 +181,22 @@ func elementwise3(dst, a, b []float32, g func(dst, a, b []float32), minChunk int
 
 func reluForward(dst, src []float32) {
 	dst = dst[:len(src)]
-	for i, v := range src {
-		b := math.Float32bits(v)
+	j := 0
+	if vecLevel == vecAVX512 && len(src) >= 16 {
+		j = len(src) &^ 15
+		reluAVX512(&dst[0], &src[0], j)
+	}
+	for i := j; i < len(src); i++ {
+		b := math.Float32bits(src[i])
 		// Negative values (and -0) have the sign bit set: mask them to +0.
 		dst[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 	}
 }
 
-func reluBackward(dst, dy, y []float32) {
-	dst, y = dst[:len(dy)], y[:len(dy)]
-	for i, g := range dy {
-		yb := int32(math.Float32bits(y[i]))
-		// All ones exactly when y > 0: -yb is negative only for yb > 0 or
-		// yb = MinInt32 (-0), and ^yb is negative only for yb ≥ 0.
-		mask := uint32((-yb & ^yb) >> 31)
-		dst[i] = math.Float32frombits(math.Float32bits(g) & mask)
-	}
-}
+// reluBackward passes dy where y > 0 (see reluMaskScale, whose mask is all
+// ones exactly when y > 0: with yb the bits of y as an int32, -yb is
+// negative only for yb > 0 or yb = MinInt32 (-0), and ^yb only for yb ≥ 0).
+func reluBackward(dst, dy, y []float32) { reluMaskScale(dst, dy, y, 1) }
 
 func tanhForward(dst, src []float32) {
 	dst = dst[:len(src)]

@@ -35,6 +35,8 @@ type BatchNorm1D struct {
 
 	mean, invStd []float32 // statistics applied by the last Forward
 	sum, sumXhat []float64 // scratch for Backward
+	colA, colB   []float32 // per-feature factors of Backward's dx pass
+	colC         []float32
 	xhat         Matrix
 	out, dx      Matrix
 	lastTrain    bool
@@ -58,6 +60,9 @@ func NewBatchNorm1D(features int) *BatchNorm1D {
 		invStd:      make([]float32, features),
 		sum:         make([]float64, features),
 		sumXhat:     make([]float64, features),
+		colA:        make([]float32, features),
+		colB:        make([]float32, features),
+		colC:        make([]float32, features),
 	}
 	for i := range bn.Gamma.Value {
 		bn.Gamma.Value[i] = 1
@@ -114,13 +119,7 @@ func (bn *BatchNorm1D) Backward(dy Matrix) Matrix {
 	clear(bn.sum)
 	clear(bn.sumXhat)
 	for i := 0; i < dy.Rows; i++ {
-		g := dy.Row(i)
-		xh := bn.xhat.Row(i)[:len(g)]
-		s, sx := bn.sum[:len(g)], bn.sumXhat[:len(g)]
-		for j, v := range g {
-			s[j] += float64(v)
-			sx[j] += float64(v * xh[j])
-		}
+		bnGradSums(bn.sum, bn.sumXhat, dy.Row(i), bn.xhat.Row(i))
 	}
 	for j := range bn.Features {
 		bn.Beta.Grad[j] += float32(bn.sum[j])
@@ -131,22 +130,21 @@ func (bn *BatchNorm1D) Backward(dy Matrix) Matrix {
 		for i := 0; i < dy.Rows; i++ {
 			g, d := dy.Row(i), bn.dx.Row(i)
 			for j, v := range g {
-				d[j] = v * bn.Gamma.Value[j] * bn.invStd[j]
+				d[j] = float32(v*bn.Gamma.Value[j]) * bn.invStd[j]
 			}
 		}
 		return bn.dx
 	}
-	// dx = γσ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); the sums become means in place.
+	// dx = γσ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); per feature:
+	// a = γσ⁻¹, b = mean(dy), c = mean(dy·x̂), all rounded to float32.
 	n := float64(dy.Rows)
-	for j := range bn.sum {
-		bn.sum[j] /= n
-		bn.sumXhat[j] /= n
+	for j := range bn.Features {
+		bn.colA[j] = float32(bn.Gamma.Value[j] * bn.invStd[j])
+		bn.colB[j] = float32(bn.sum[j] / n)
+		bn.colC[j] = float32(bn.sumXhat[j] / n)
 	}
 	for i := 0; i < dy.Rows; i++ {
-		g, xh, d := dy.Row(i), bn.xhat.Row(i), bn.dx.Row(i)
-		for j, v := range g {
-			d[j] = bn.Gamma.Value[j] * bn.invStd[j] * (v - float32(bn.sum[j]) - xh[j]*float32(bn.sumXhat[j]))
-		}
+		bnGradInput(bn.dx.Row(i), dy.Row(i), bn.xhat.Row(i), bn.colA, bn.colB, bn.colC)
 	}
 	return bn.dx
 }
@@ -156,11 +154,7 @@ func (bn *BatchNorm1D) Backward(dy Matrix) Matrix {
 func batchMeanVar(mean, variance []float32, acc []float64, x Matrix) {
 	clear(acc)
 	for i := 0; i < x.Rows; i++ {
-		row := x.Row(i)
-		a := acc[:len(row)]
-		for j, v := range row {
-			a[j] += float64(v)
-		}
+		accumulate64(acc, x.Row(i))
 	}
 	n := float64(x.Rows)
 	for j, s := range acc {
@@ -168,12 +162,7 @@ func batchMeanVar(mean, variance []float32, acc []float64, x Matrix) {
 	}
 	clear(acc)
 	for i := 0; i < x.Rows; i++ {
-		row := x.Row(i)
-		a, m := acc[:len(row)], mean[:len(row)]
-		for j, v := range row {
-			d := float64(v - m[j])
-			a[j] += d * d
-		}
+		accumulateSqDev64(acc, x.Row(i), mean)
 	}
 	for j, s := range acc {
 		variance[j] = float32(s / n)
@@ -185,12 +174,83 @@ func batchMeanVar(mean, variance []float32, acc []float64, x Matrix) {
 // tangent pass.
 func bnNormalize(y, xhat, x Matrix, mean, invStd, gamma, beta []float32) {
 	for i := 0; i < x.Rows; i++ {
-		xr, hr, yr := x.Row(i), xhat.Row(i), y.Row(i)
-		hr, yr = hr[:len(xr)], yr[:len(xr)]
-		for j, v := range xr {
-			h := (v - mean[j]) * invStd[j]
-			hr[j] = h
-			yr[j] = gamma[j]*h + beta[j]
-		}
+		bnNormalizeRow(y.Row(i), xhat.Row(i), x.Row(i), mean, invStd, gamma, beta)
+	}
+}
+
+// The row kernels below run the vector kernels (vec_amd64.s) on a prefix
+// of the row and Go on the rest; both give the same bits. The Go loops
+// round every product to its type before adding, so that the compiler
+// cannot fuse them into FMAs (which round differently).
+
+// accumulate64 sets acc[j] += x[j] in float64.
+func accumulate64(acc []float64, x []float32) {
+	acc = acc[:len(x)]
+	j := 0
+	if vecLevel == vecAVX512 && len(x) >= 16 {
+		j = len(x) &^ 15
+		acc64AVX512(&acc[0], &x[0], j)
+	}
+	for ; j < len(x); j++ {
+		acc[j] += float64(x[j])
+	}
+}
+
+// accumulateSqDev64 sets acc[j] += d·d with d = float64(x[j] − mean[j]).
+func accumulateSqDev64(acc []float64, x, mean []float32) {
+	acc, mean = acc[:len(x)], mean[:len(x)]
+	j := 0
+	if vecLevel == vecAVX512 && len(x) >= 16 {
+		j = len(x) &^ 15
+		accSqDev64AVX512(&acc[0], &x[0], &mean[0], j)
+	}
+	for ; j < len(x); j++ {
+		d := float64(x[j] - mean[j])
+		acc[j] += float64(d * d)
+	}
+}
+
+// bnNormalizeRow is one row of bnNormalize.
+func bnNormalizeRow(y, xhat, x, mean, invStd, gamma, beta []float32) {
+	y, xhat = y[:len(x)], xhat[:len(x)]
+	mean, invStd, gamma, beta = mean[:len(x)], invStd[:len(x)], gamma[:len(x)], beta[:len(x)]
+	j := 0
+	if vecLevel == vecAVX512 && len(x) >= 16 {
+		j = len(x) &^ 15
+		bnNormAVX512(&y[0], &xhat[0], &x[0], &mean[0], &invStd[0], &gamma[0], &beta[0], j)
+	}
+	for ; j < len(x); j++ {
+		h := float32(x[j]-mean[j]) * invStd[j]
+		xhat[j] = h
+		y[j] = float32(gamma[j]*h) + beta[j]
+	}
+}
+
+// bnGradSums sets s[j] += g[j] and sx[j] += g[j]·xh[j] (the product in
+// float32), accumulating in float64.
+func bnGradSums(s, sx []float64, g, xh []float32) {
+	s, sx, xh = s[:len(g)], sx[:len(g)], xh[:len(g)]
+	j := 0
+	if vecLevel == vecAVX512 && len(g) >= 16 {
+		j = len(g) &^ 15
+		bnSums64AVX512(&s[0], &sx[0], &g[0], &xh[0], j)
+	}
+	for ; j < len(g); j++ {
+		s[j] += float64(g[j])
+		sx[j] += float64(g[j] * xh[j])
+	}
+}
+
+// bnGradInput sets d[j] = a[j]·((g[j] − b[j]) − xh[j]·c[j]).
+func bnGradInput(d, g, xh, a, b, c []float32) {
+	d, xh = d[:len(g)], xh[:len(g)]
+	a, b, c = a[:len(g)], b[:len(g)], c[:len(g)]
+	j := 0
+	if vecLevel == vecAVX512 && len(g) >= 16 {
+		j = len(g) &^ 15
+		bnDxAVX512(&d[0], &g[0], &xh[0], &a[0], &b[0], &c[0], j)
+	}
+	for ; j < len(g); j++ {
+		d[j] = a[j] * (float32(g[j]-b[j]) - float32(xh[j]*c[j]))
 	}
 }

@@ -159,7 +159,7 @@ func BenchmarkAdamStep(b *testing.B) {
 				}
 				for _, p := range ps {
 					s := o.state[p]
-					k := &adamKernel{b1: 0.9, b2: 0.999, eps: 1e-8, step: 1e-3, invBc2: 1, decay: 1,
+					k := &adamKernel{adamConsts: adamConsts{b1: 0.9, c1: 0.1, b2: 0.999, c2: 0.001, eps: 1e-8, step: 1e-3, invBc2: 1, decay: 1},
 						w: p.Value, g: p.Grad, m: s.m, v: s.v}
 					ParallelFor(len(p.Value), optimMin, func(lo, hi int) { adamRunNoFlush(k, lo, hi) })
 				}

@@ -52,8 +52,45 @@ type Conv2D struct {
 	out       Matrix
 	dx        Matrix
 
-	// Method values bound once, so calls to ParallelFor do not allocate.
+	// Method values bound once, so that parallel passes do not allocate.
 	im2colFn, col2imFn func(lo, hi int)
+
+	// The direct path (see direct): the last output gradient, and per chunk
+	// of directChunk examples the partial [dW; db] of its examples.
+	dy                    Matrix
+	part                  []float32
+	directFwd, directGrad convPass
+}
+
+// convPass is one of the direct path's passes, as a Ranger.
+type convPass struct {
+	l    *Conv2D
+	grad bool
+}
+
+func (q *convPass) Range(lo, hi int) {
+	if q.grad {
+		q.l.directGradRange(lo, hi)
+	} else {
+		q.l.directFwdRange(lo, hi)
+	}
+}
+
+// directChunk is the number of examples whose weight gradients the direct
+// path sums into one partial: the partials are then added in chunk order,
+// so the result does not depend on how the chunks are spread over the
+// cores (nor on GOMAXPROCS).
+const directChunk = 4
+
+// direct reports whether the layer computes its output and weight gradient
+// directly (vector kernels in vec_amd64.s) instead of by im2col and GEMM:
+// for a 3×3 convolution of one-channel images into a multiple of 32
+// channels, the first layer of an image network. There the im2col columns
+// are only 10 wide and the GEMM is bound by memory; the direct kernels read
+// the image and write the output once. The input gradient, when wanted,
+// still goes through the GEMM.
+func (l *Conv2D) direct() bool {
+	return vecLevel == vecAVX512 && l.c == 1 && l.k == 3 && l.oc%32 == 0
 }
 
 // NewConv2D returns a k×k convolution from c×h×w inputs (HWC rows) to oc
@@ -78,6 +115,7 @@ func NewConv2D(c, h, w, oc, k int, init Init, rng *RNG) *Conv2D {
 	init.FillBias(l.Bias.Value, kkc, rng)
 	l.im2colFn = l.im2colRange
 	l.col2imFn = l.col2imRange
+	l.directFwd, l.directGrad = convPass{l, false}, convPass{l, true}
 	return l
 }
 
@@ -114,8 +152,13 @@ func (l *Conv2D) Forward(x Matrix, train bool) Matrix {
 	b := x.Rows
 	kkc := l.k * l.k * l.c
 	l.x = x
-	l.cols = Resize(l.cols, b*l.oh*l.ow, kkc+1)
 	l.out = Resize(l.out, b, l.oh*l.ow*l.oc)
+	if l.direct() {
+		l.colsValid = false
+		ParallelRange(b, imgExamplesPerChunk(l.oh*l.ow*l.oc), &l.directFwd)
+		return l.out
+	}
+	l.cols = Resize(l.cols, b*l.oh*l.ow, kkc+1)
 	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
 	l.colsValid = true
 	copy(l.wb, l.Weight.Value)
@@ -135,20 +178,25 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 		panic(fmt.Sprintf("nn.Conv2D: output gradient is %d×%d, want %d×%d", dy.Rows, dy.Cols, b, l.oh*l.ow*l.oc))
 	}
 	kkc := l.k * l.k * l.c
-	if !l.colsValid {
-		ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
-		l.colsValid = true
-	}
 	n := b * l.oh * l.ow
 	dyv := blas32.General{Rows: n, Cols: l.oc, Stride: l.oc, Data: dy.Data[:n*l.oc]}
-	// [dW; db] = [cols 1]ᵀ·dOut in one GEMM, then added into the Params.
-	gwb := blas32.General{Rows: kkc + 1, Cols: l.oc, Stride: l.oc, Data: l.gwb}
-	blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
+	if l.direct() {
+		l.directGradients(dy)
+	} else {
+		if !l.colsValid {
+			ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
+			l.colsValid = true
+		}
+		// [dW; db] = [cols 1]ᵀ·dOut in one GEMM.
+		gwb := blas32.General{Rows: kkc + 1, Cols: l.oc, Stride: l.oc, Data: l.gwb}
+		blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
+	}
 	convAddInto(l.Weight.Grad, l.gwb[:kkc*l.oc])
 	convAddInto(l.Bias.Grad, l.gwb[kkc*l.oc:])
 	if l.NoInputGrad {
 		return Matrix{}
 	}
+	l.cols = Resize(l.cols, n, kkc+1) // only its storage is used below
 	// dcols = dOut·Wᵀ, written over the first k·k·C columns of cols.
 	wv := blas32.General{Rows: kkc, Cols: l.oc, Stride: l.oc, Data: l.Weight.Value}
 	dcols := blas32.General{Rows: n, Cols: kkc, Stride: kkc + 1, Data: l.cols.Data}
@@ -157,6 +205,56 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 	l.dx = Resize(l.dx, b, l.c*l.h*l.w)
 	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.col2imFn)
 	return l.dx
+}
+
+// directGradients sets gwb to [dW; db] for the output gradient dy by the
+// direct kernel, summing fixed chunks of examples in order.
+func (l *Conv2D) directGradients(dy Matrix) {
+	chunks := (dy.Rows + directChunk - 1) / directChunk
+	size := len(l.gwb)
+	if chunks == 0 {
+		clear(l.gwb)
+		return
+	}
+	if cap(l.part) < chunks*size {
+		l.part = make([]float32, chunks*size)
+	}
+	l.part = l.part[:chunks*size]
+	l.dy = dy
+	ParallelRange(chunks, 1, &l.directGrad)
+	l.dy = Matrix{}
+	copy(l.gwb, l.part[:size])
+	for c := 1; c < chunks; c++ {
+		addTo(l.gwb, l.part[c*size:(c+1)*size])
+	}
+}
+
+// directFwdRange computes the output of examples [lo, hi) directly.
+func (l *Conv2D) directFwdRange(lo, hi int) {
+	in, out := l.h*l.w, l.oh*l.ow*l.oc
+	_ = l.Weight.Value[9*l.oc-1]
+	_ = l.Bias.Value[l.oc-1]
+	for e := lo; e < hi; e++ {
+		_ = l.x.Data[(e+1)*in-1]
+		_ = l.out.Data[(e+1)*out-1]
+		conv3x3c1FwdAVX512(&l.out.Data[e*out], &l.x.Data[e*in], &l.Weight.Value[0], &l.Bias.Value[0], l.w, l.oh, l.ow, l.oc)
+	}
+}
+
+// directGradRange computes the partial [dW; db] of chunks [lo, hi).
+func (l *Conv2D) directGradRange(lo, hi int) {
+	in, out, size := l.h*l.w, l.oh*l.ow*l.oc, len(l.gwb)
+	for c := lo; c < hi; c++ {
+		acc := l.part[c*size : (c+1)*size]
+		clear(acc)
+		for e := c * directChunk; e < min((c+1)*directChunk, l.x.Rows); e++ {
+			_ = l.x.Data[(e+1)*in-1]
+			_ = l.dy.Data[(e+1)*out-1]
+			for g := 0; g < l.oc; g += 32 {
+				conv3x3c1WgradAVX512(&acc[g], &l.x.Data[e*in], &l.dy.Data[e*out+g], l.w, l.oh, l.ow, l.oc)
+			}
+		}
+	}
 }
 
 // im2colRange builds the im2col rows (with their trailing 1) of examples
@@ -194,12 +292,7 @@ func convGemm(out, cols Matrix, w []float32, oc int) {
 }
 
 // convAddInto adds src into dst element-wise.
-func convAddInto(dst, src []float32) {
-	src = src[:len(dst)]
-	for i, v := range src {
-		dst[i] += v
-	}
-}
+func convAddInto(dst, src []float32) { addTo(dst, src) }
 
 // im2colHWC writes the im2col matrix of one HWC example src (width w, c
 // channels) into dst, one row per output pixel, rows ld apart: row
@@ -247,11 +340,7 @@ func col2imHWC(dst, src []float32, ld, c, w, k, oh, ow int) {
 		for ox := 0; ox < ow; ox++ {
 			base := oy*stride + ox*c
 			for ky := 0; ky < k; ky++ {
-				d := dst[base+ky*stride : base+ky*stride+kc]
-				s := src[p+ky*kc : p+ky*kc+kc]
-				for i := range d {
-					d[i] += s[i]
-				}
+				addTo(dst[base+ky*stride:base+ky*stride+kc], src[p+ky*kc:p+ky*kc+kc])
 			}
 			p += ld
 		}

@@ -1,8 +1,10 @@
 package nn
 
 import (
+	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
 
 	"gonum.org/v1/gonum/blas/blas32"
@@ -173,7 +175,12 @@ func TestCHWToHWC(t *testing.T) {
 
 // convImagePath builds the paper's DT image path (§2.2) and returns the
 // flattened size and its parameter count.
-func convImagePath(c, h, w int) (layers []Layer, flat int) {
+func convImagePath(c, h, w int) (layers []Layer, flat int) { return convImagePathLayers(c, h, w, true) }
+
+// convImagePathLayers builds the image path with the ReLUs fused into the
+// following pooling or dropout layer (as NoProp's block does), or as
+// separate layers.
+func convImagePathLayers(c, h, w int, fused bool) (layers []Layer, flat int) {
 	rng := NewRNG(1)
 	toHWC := NewCHWToHWC(c, h, w)
 	c1 := NewConv2D(c, h, w, 32, 3, InitPyTorch, rng)
@@ -187,8 +194,95 @@ func convImagePath(c, h, w int) (layers []Layer, flat int) {
 	flat = oc * oh * ow
 	fc := NewLinear(flat, 256, InitPyTorch, rng)
 	bn := NewBatchNorm1D(256)
-	return []Layer{toHWC, c1, &ReLU{}, p1, NewDropout(0.2, rng), c2, &ReLU{}, NewDropout(0.2, rng),
-		c3, &ReLU{}, p3, NewDropout(0.2, rng), fc, bn}, flat
+	d1, d2, d3 := NewDropout(0.2, rng), NewDropout(0.2, rng), NewDropout(0.2, rng)
+	if !fused {
+		return []Layer{toHWC, c1, &ReLU{}, p1, d1, c2, &ReLU{}, d2,
+			c3, &ReLU{}, p3, d3, fc, bn}, flat
+	}
+	p1.ReLU, p3.ReLU = true, true
+	d2.ReLU, d2.InPlace = true, true
+	return []Layer{toHWC, c1, p1, d1, c2, d2, c3, p3, d3, fc, bn}, flat
+}
+
+// The fused image path computes what the separate layers compute: the same
+// outputs and the same gradients (equal as numbers: a gradient that a
+// dropped unit blocks can be -0 in one and +0 in the other).
+func TestFusedImagePathMatchesLayers(t *testing.T) {
+	run := func(fused bool) (out, dx []float32, grads [][]float32) {
+		layers, _ := convImagePathLayers(1, 28, 28, fused)
+		net := &Sequential{Layers: layers}
+		x := imgRand(NewRNG(2), 5, 28*28)
+		for range 2 { // the second step draws new masks
+			for _, p := range net.Params() {
+				clear(p.Grad)
+			}
+			y := net.Forward(x, true)
+			out = append(out[:0], y.Data...)
+			g := net.Backward(imgRand(NewRNG(3), y.Rows, y.Cols))
+			dx = append(dx[:0], g.Data...)
+		}
+		for _, p := range net.Params() {
+			grads = append(grads, append([]float32(nil), p.Grad...))
+		}
+		return out, dx, grads
+	}
+	o1, d1, g1 := run(false)
+	o2, d2, g2 := run(true)
+	same := func(what string, a, b []float32) {
+		t.Helper()
+		for i := range a {
+			if a[i] != b[i] {
+				t.Fatalf("%s[%d]: %g separate, %g fused", what, i, a[i], b[i])
+			}
+		}
+	}
+	same("output", o1, o2)
+	same("input gradient", d1, d2)
+	for i := range g1 {
+		same(fmt.Sprintf("parameter %d gradient", i), g1[i], g2[i])
+	}
+}
+
+// Pooling and dropout with a fused ReLU equal ReLU followed by the layer,
+// also on inputs with ties and zeros of both signs, in evaluation, and for
+// channel counts the vector kernels do not take.
+func TestFusedReLULayers(t *testing.T) {
+	rng := NewRNG(31)
+	for _, c := range []int{3, 16} {
+		const b, h, w = 4, 7, 6
+		x := Matrix{Rows: b, Cols: c * h * w, Data: tiesValues(rng, b*c*h*w)}
+		p := NewMaxPool2x2(c, h, w)
+		sep := &Sequential{Layers: []Layer{&ReLU{}, NewMaxPool2x2(c, h, w)}}
+		p.ReLU = true
+		y1, y2 := sep.Forward(x, true), p.Forward(x, true)
+		dy := imgRand(rng, y1.Rows, y1.Cols)
+		if d := imgMaxDiff(y1.Data, y2.Data); d != 0 {
+			t.Errorf("c %d: pooled outputs differ by %g", c, d)
+		}
+		if d := imgMaxDiff(sep.Backward(dy).Data, p.Backward(dy).Data); d != 0 {
+			t.Errorf("c %d: pooling gradients differ by %g", c, d)
+		}
+	}
+	x := Matrix{Rows: 8, Cols: 37, Data: tiesValues(rng, 8*37)}
+	for _, train := range []bool{true, false} {
+		for _, inPlace := range []bool{false, true} {
+			sep := &Sequential{Layers: []Layer{&ReLU{}, NewDropout(0.3, NewRNG(5))}}
+			d := NewDropout(0.3, NewRNG(5))
+			d.ReLU, d.InPlace = true, inPlace
+			y1 := sep.Forward(x, train)
+			xc := Matrix{Rows: x.Rows, Cols: x.Cols, Data: append([]float32(nil), x.Data...)}
+			y2 := d.Forward(xc, train)
+			if diff := imgMaxDiff(y1.Data, y2.Data); diff != 0 {
+				t.Errorf("train %v in place %v: outputs differ by %g", train, inPlace, diff)
+			}
+			dy := imgRand(rng, x.Rows, x.Cols)
+			g1 := append([]float32(nil), sep.Backward(dy).Data...)
+			g2 := d.Backward(Matrix{Rows: dy.Rows, Cols: dy.Cols, Data: append([]float32(nil), dy.Data...)})
+			if diff := imgMaxDiff(g1, g2.Data); diff != 0 {
+				t.Errorf("train %v in place %v: gradients differ by %g", train, inPlace, diff)
+			}
+		}
+	}
 }
 
 func TestPaperImagePathShapes(t *testing.T) {
@@ -239,9 +333,8 @@ func TestPaperImagePathShapes(t *testing.T) {
 // A training step of a small conv stack allocates nothing once the batch
 // size has been seen. The sizes keep every GEMM below gonum's parallel
 // threshold (its parallel Sgemm allocates goroutines and a channel per call)
-// and every element-wise pass below ParallelFor's split size (a split
-// allocates its goroutine closures): what is measured is the layers' own
-// buffer management.
+// and every element-wise pass on one goroutine: what is measured is the
+// layers' own buffer management.
 func TestConvStackNoAllocs(t *testing.T) {
 	rng := NewRNG(9)
 	toHWC := NewCHWToHWC(2, 10, 9)
@@ -271,13 +364,19 @@ func TestConvStackNoAllocs(t *testing.T) {
 
 // At the paper's size (MNIST image path, batch 128) a training step
 // allocates nothing either, with the project's GEMM behind blas32 (gonum's
-// parallel Sgemm allocates per call) and GOMAXPROCS 1 (ParallelFor allocates
-// its goroutine closures when it splits).
+// parallel Sgemm allocates per call), on one core and on two (where the
+// GEMMs and the element-wise passes split over the worker pools).
 func TestPaperImagePathNoAllocs(t *testing.T) {
 	if testing.Short() {
 		t.Skip("batch-128 conv stack")
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	for _, procs := range []int{1, 2} {
+		t.Run(fmt.Sprint("procs", procs), func(t *testing.T) { paperImagePathNoAllocs(t, procs) })
+	}
+}
+
+func paperImagePathNoAllocs(t *testing.T, procs int) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	prev := blas32.Implementation()
 	defer blas32.Use(prev)
 	blas32.Use(gemm.Implementation{})
@@ -327,5 +426,50 @@ func TestConvStackParallelMatchesSerial(t *testing.T) {
 	}
 	if d := imgMaxDiff(g1, g2); d > 1e-5 {
 		t.Errorf("weight gradients differ by %g", d)
+	}
+}
+
+// The direct path of one-channel 3×3 convolutions (Conv2D.direct) computes
+// what im2col and the GEMM compute: the same outputs (to rounding: the
+// GEMM kernel in use may order its sums differently) and weight gradients
+// summed in another order, and the same input gradient.
+func TestConv2DDirectMatchesGemm(t *testing.T) {
+	if !slices.Contains(vecLevels(), vecAVX512) {
+		t.Skip("no AVX-512")
+	}
+	for _, oc := range []int{32, 64} {
+		run := func(level int) (out, dx, gw, gb []float32) {
+			withVecLevel(level, func() {
+				rng := NewRNG(41)
+				c := NewConv2D(1, 11, 9, oc, 3, InitPyTorch, rng)
+				if c.direct() != (level == vecAVX512) {
+					t.Fatalf("level %d: direct %v", level, c.direct())
+				}
+				x := imgRand(rng, 9, 11*9)
+				for range 2 {
+					y := c.Forward(x, true)
+					out = clone32(y.Data)
+					dx = clone32(c.Backward(imgRand(NewRNG(42), y.Rows, y.Cols)).Data)
+				}
+				gw, gb = clone32(c.Weight.Grad), clone32(c.Bias.Grad)
+			})
+			return
+		}
+		o1, d1, w1, b1 := run(vecAVX512)
+		o2, d2, w2, b2 := run(vecGo)
+		if d := imgMaxDiff(o1, o2); d > 1e-6 {
+			t.Errorf("oc %d: outputs differ by %g", oc, d)
+		}
+		if d := imgMaxDiff(d1, d2); d > 1e-6 {
+			t.Errorf("oc %d: input gradients differ by %g", oc, d)
+		}
+		if d := imgMaxDiff(w1, w2); d > 1e-4 {
+			t.Errorf("oc %d: weight gradients differ by %g", oc, d)
+		}
+		if d := imgMaxDiff(b1, b2); d > 1e-4 {
+			t.Errorf("oc %d: bias gradients differ by %g", oc, d)
+		}
+		t.Logf("oc %d: max differences: output %g, input gradient %g, weight gradient %g, bias gradient %g",
+			oc, imgMaxDiff(o1, o2), imgMaxDiff(d1, d2), imgMaxDiff(w1, w2), imgMaxDiff(b1, b2))
 	}
 }

@@ -13,17 +13,30 @@ import (
 // The mask comes from the layer's own RNG: each training Forward draws one
 // 63-bit seed from it and derives the keep/drop decision of element i from a
 // hash of (seed, i). Runs are therefore deterministic per seed, and the mask
-// does not depend on how ParallelFor splits the work (nor on GOMAXPROCS).
+// does not depend on how the work is split (nor on GOMAXPROCS). The mask is
+// not stored: Backward derives it again from the seed, which costs less than
+// writing and reading it.
 type Dropout struct {
 	// P is the drop probability, in [0, 1). P = 0 makes the layer the
-	// identity.
+	// identity (or a ReLU, see below).
 	P float32
+
+	// ReLU applies max(0, ·) to the input first, in the same pass: the
+	// layer is then ReLU followed by dropout (a ReLU alone in evaluation),
+	// with the same outputs and gradients as the two layers, for one pass
+	// over the data instead of two in each direction.
+	ReLU bool
+	// InPlace makes Forward write its output over its input and Backward
+	// its result over dy. Use it only when nothing reads them afterwards
+	// (after a Conv2D or a Linear, which need neither their output nor the
+	// gradient they receive once Backward has run).
+	InPlace bool
 
 	rng *RNG
 
-	mask     []float32 // per element: 0 or 1/(1-P), from the last training Forward
-	identity bool      // the last Forward passed its input through
-	frozen   bool      // reuse mask instead of drawing a new one (gradient checks)
+	n        int  // elements of the last Forward
+	identity bool // the last Forward passed its input through
+	frozen   bool // reuse the seed instead of drawing a new one (gradient checks)
 
 	seed   uint64
 	thresh uint32 // drop when the element's 32 random bits are < thresh
@@ -31,7 +44,7 @@ type Dropout struct {
 	x, out Matrix
 	dy, dx Matrix
 
-	fwdFn, frozenFn, bwdFn func(lo, hi int)
+	fwd, bwd dropoutPass
 }
 
 // NewDropout returns a dropout layer with drop probability p that draws its
@@ -41,41 +54,61 @@ func NewDropout(p float32, rng *RNG) *Dropout {
 		panic(fmt.Sprintf("nn.NewDropout: p = %v, want 0 <= p < 1", p))
 	}
 	d := &Dropout{P: p, rng: rng}
-	d.fwdFn = d.fwdRange
-	d.frozenFn = d.frozenRange
-	d.bwdFn = d.bwdRange
+	d.fwd, d.bwd = dropoutPass{d, false}, dropoutPass{d, true}
 	return d
 }
 
 // Params returns nothing: dropout has no parameters.
 func (d *Dropout) Params() []*Param { return nil }
 
-// Forward applies a fresh mask in training and is the identity (returning x
-// itself) in evaluation or when P = 0.
-func (d *Dropout) Forward(x Matrix, train bool) Matrix {
-	if !train || d.P == 0 {
-		d.identity = true
-		return x
+// dropoutPass is one direction of the layer's element-wise work, as a
+// Ranger.
+type dropoutPass struct {
+	d        *Dropout
+	backward bool
+}
+
+func (q *dropoutPass) Range(lo, hi int) {
+	d := q.d
+	if !q.backward {
+		dropoutForward(d.out.Data[lo:hi], d.x.Data[lo:hi], lo, d.seed, d.thresh, d.scale, d.ReLU)
+	} else if d.ReLU {
+		// The output is positive exactly where the input was positive and
+		// the element was kept.
+		reluMaskScale(d.dx.Data[lo:hi], d.dy.Data[lo:hi], d.out.Data[lo:hi], d.scale)
+	} else {
+		dropoutForward(d.dx.Data[lo:hi], d.dy.Data[lo:hi], lo, d.seed, d.thresh, d.scale, false)
 	}
-	d.identity = false
+}
+
+// Forward applies a fresh mask in training and is the identity (returning x
+// itself) in evaluation or when P = 0; with ReLU it is then a ReLU.
+func (d *Dropout) Forward(x Matrix, train bool) Matrix {
 	n := x.Rows * x.Cols
-	reuse := d.frozen && len(d.mask) == n
-	if !reuse {
-		if cap(d.mask) < n {
-			d.mask = make([]float32, n)
+	if !train || d.P == 0 {
+		if !d.ReLU {
+			d.identity = true
+			return x
 		}
-		d.mask = d.mask[:n]
+		// A ReLU: keep everything, unscaled.
+		d.seed, d.thresh, d.scale = 0, 0, 1
+	} else if !d.frozen || d.n != n || d.identity || d.thresh == 0 {
 		d.seed = uint64(d.rng.IntN(math.MaxInt))
 		d.thresh = dropThreshold(d.P)
 		d.scale = 1 / (1 - d.P)
 	}
-	d.x = x
-	d.out = Resize(d.out, x.Rows, x.Cols)
-	if reuse {
-		ParallelFor(n, elementwiseMin, d.frozenFn)
-	} else {
-		ParallelFor(n, elementwiseMin/4, d.fwdFn)
+	d.identity = false
+	d.n = n
+	if d.fwd.d == nil { // a layer made by a struct literal
+		d.fwd, d.bwd = dropoutPass{d, false}, dropoutPass{d, true}
 	}
+	d.x = x
+	if d.InPlace {
+		d.out = x
+	} else {
+		d.out = Resize(d.out, x.Rows, x.Cols)
+	}
+	ParallelRange(n, elementwiseMin/4, &d.fwd)
 	return d.out
 }
 
@@ -86,12 +119,20 @@ func (d *Dropout) Backward(dy Matrix) Matrix {
 		return dy
 	}
 	n := dy.Rows * dy.Cols
-	if n != len(d.mask) {
-		panic(fmt.Sprintf("nn.Dropout: output gradient has %d values, the mask %d", n, len(d.mask)))
+	if n != d.n {
+		panic(fmt.Sprintf("nn.Dropout: output gradient has %d values, the last Forward %d", n, d.n))
 	}
 	d.dy = dy
-	d.dx = Resize(d.dx, dy.Rows, dy.Cols)
-	ParallelFor(n, elementwiseMin, d.bwdFn)
+	if d.InPlace {
+		d.dx = dy
+	} else {
+		d.dx = Resize(d.dx, dy.Rows, dy.Cols)
+	}
+	if d.ReLU {
+		ParallelRange(n, elementwiseMin, &d.bwd)
+	} else {
+		ParallelRange(n, elementwiseMin/4, &d.bwd)
+	}
 	return d.dx
 }
 
@@ -99,20 +140,6 @@ func (d *Dropout) Backward(dy Matrix) Matrix {
 // size matches) instead of drawing a new one, so finite differences see the
 // same function on every call.
 func (d *Dropout) freezeMask(on bool) { d.frozen = on }
-
-func (d *Dropout) fwdRange(lo, hi int) {
-	dropoutMask(d.mask[lo:hi], lo, d.seed, d.thresh, d.scale)
-	dropoutApply(d.out.Data[lo:hi], d.x.Data[lo:hi], d.mask[lo:hi])
-}
-
-// frozenRange multiplies the input by the existing (frozen) mask.
-func (d *Dropout) frozenRange(lo, hi int) {
-	dropoutApply(d.out.Data[lo:hi], d.x.Data[lo:hi], d.mask[lo:hi])
-}
-
-func (d *Dropout) bwdRange(lo, hi int) {
-	dropoutApply(d.dx.Data[lo:hi], d.dy.Data[lo:hi], d.mask[lo:hi])
-}
 
 // dropThreshold is P scaled to 32 bits: an element is dropped when its
 // uniform 32-bit draw is below it.
@@ -158,12 +185,79 @@ func dropoutHash(seed, i uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// dropoutApply sets dst = a ⊙ b. It is the whole of dropout's forward, backward
-// and (later) tangent rule.
-func dropoutApply(dst, a, b []float32) {
-	a = a[:len(dst)]
-	b = b[:len(dst)]
-	for i := range dst {
-		dst[i] = a[i] * b[i]
+// dropoutForward sets dst[j] = x·mask[first+j] for the elements first,
+// first+1, ... of a mask (see dropoutMask), where x is src[j], or max(0,
+// src[j]) with relu. Backward applies the same function to the gradient.
+// dst may be src.
+func dropoutForward(dst, src []float32, first int, seed uint64, thresh uint32, scale float32, relu bool) {
+	src = src[:len(dst)]
+	j := 0
+	if first&1 == 1 && len(dst) > 0 {
+		dst[0] = dropoutInput(src[0], relu) * dropoutKeep(uint32(dropoutHash(seed, uint64(first>>1))>>32), thresh, scale)
+		j = 1
+	}
+	if vecLevel == vecAVX512 && len(dst)-j >= 16 {
+		n := (len(dst) - j) &^ 15
+		var a dropoutArgs
+		a.init(seed, uint64(first+j)>>1, thresh, scale)
+		_ = src[j+n-1]
+		dropoutAVX512(&a, &dst[j], &src[j], n, relu)
+		j += n
+	}
+	for ; j+1 < len(dst); j += 2 {
+		h := dropoutHash(seed, uint64((first+j)>>1))
+		dst[j] = dropoutInput(src[j], relu) * dropoutKeep(uint32(h), thresh, scale)
+		dst[j+1] = dropoutInput(src[j+1], relu) * dropoutKeep(uint32(h>>32), thresh, scale)
+	}
+	if j < len(dst) {
+		dst[j] = dropoutInput(src[j], relu) * dropoutKeep(uint32(dropoutHash(seed, uint64((first+j)>>1))), thresh, scale)
+	}
+}
+
+// dropoutInput is x, or max(0, x) with relu (see reluForward).
+func dropoutInput(x float32, relu bool) float32 {
+	if !relu {
+		return x
+	}
+	b := math.Float32bits(x)
+	return math.Float32frombits(b &^ uint32(int32(b)>>31))
+}
+
+// dropoutArgs are the parameters of the vector dropout kernel, laid out for
+// the assembly (vec_amd64.s): keep the order.
+type dropoutArgs struct {
+	z      [8]uint64 // (i+1)·golden for the 8 hash indices i of the first 16 elements
+	seed   uint64
+	inc    uint64 // 8·golden: z's step per 16 elements
+	thresh uint32
+	scale  float32
+}
+
+// dropoutGolden is the increment of SplitMix64 (see dropoutHash).
+const dropoutGolden = 0x9e3779b97f4a7c15
+
+// init sets the arguments for elements starting at 2·i.
+func (a *dropoutArgs) init(seed, i uint64, thresh uint32, scale float32) {
+	for l := range a.z {
+		a.z[l] = (i + uint64(l) + 1) * dropoutGolden
+	}
+	g := uint64(dropoutGolden)
+	a.seed, a.inc, a.thresh, a.scale = seed, 8*g, thresh, scale
+}
+
+// reluMaskScale sets dst = dy·scale where y > 0 and +0 elsewhere (dst may
+// alias dy): the backward pass of a ReLU (scale 1) or of a ReLU followed by
+// dropout, whose output y is positive exactly where the gradient flows.
+func reluMaskScale(dst, dy, y []float32, scale float32) {
+	dy, y = dy[:len(dst)], y[:len(dst)]
+	j := 0
+	if vecLevel == vecAVX512 && len(dst) >= 16 {
+		j = len(dst) &^ 15
+		reluMaskScaleAVX512(&dst[0], &dy[0], &y[0], j, scale)
+	}
+	for ; j < len(dst); j++ {
+		yb := int32(math.Float32bits(y[j]))
+		mask := uint32((-yb & ^yb) >> 31) // see reluBackward
+		dst[j] = math.Float32frombits(math.Float32bits(dy[j]*scale) & mask)
 	}
 }

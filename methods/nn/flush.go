@@ -1,9 +1,6 @@
 package nn
 
-import (
-	"math"
-	"runtime"
-)
+import "math"
 
 // FlushThreshold is the magnitude below which Flush replaces a value by zero.
 // It sits far above the float32 denormal range (< 1.18e-38) so that values
@@ -37,13 +34,6 @@ func FlushSlice(xs []float32) {
 }
 
 // elementwiseMin is the smallest number of cheap element-wise operations per
-// goroutine worth a split; below it, spawning costs more than it saves.
+// goroutine worth a split; below it, handing work to a worker costs more
+// than it saves.
 const elementwiseMin = 1 << 15
-
-// splits reports whether ParallelFor(n, minChunk, ·) would use more than one
-// goroutine. Callers test it first and run the serial path directly, so that
-// small passes do not even allocate the closure ParallelFor needs (the
-// closure escapes through the go statement).
-func splits(n, minChunk int) bool {
-	return n >= 2*max(minChunk, 1) && runtime.GOMAXPROCS(0) > 1
-}

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"fmt"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -108,16 +109,28 @@ func addRowVector(y Matrix, b []float32) {
 		addRowVectorRange(y, b, 0, y.Rows)
 		return
 	}
-	ParallelFor(y.Rows, minRows, func(lo, hi int) { addRowVectorRange(y, b, lo, hi) })
+	k := rowVectorKernels.Get().(*rowVectorKernel)
+	k.y, k.b = y, b
+	ParallelRange(y.Rows, minRows, k)
+	k.y, k.b = Matrix{}, nil
+	rowVectorKernels.Put(k)
 }
+
+// rowVectorKernel is addRowVector's parallel pass; kernels are pooled so
+// that a split allocates nothing.
+type rowVectorKernel struct {
+	y Matrix
+	b []float32
+}
+
+var rowVectorKernels = sync.Pool{New: func() any { return new(rowVectorKernel) }}
+
+func (k *rowVectorKernel) Range(lo, hi int) { addRowVectorRange(k.y, k.b, lo, hi) }
 
 func addRowVectorRange(y Matrix, b []float32, lo, hi int) {
 	b = b[:y.Cols]
 	for i := lo; i < hi; i++ {
-		row := y.Data[i*y.Cols : (i+1)*y.Cols]
-		for j, v := range b {
-			row[j] += v
-		}
+		addTo(y.Data[i*y.Cols:(i+1)*y.Cols], b)
 	}
 }
 
@@ -130,15 +143,27 @@ func addColumnSums(dst []float32, m Matrix) {
 		addColumnSumsRange(dst, m, 0, m.Cols)
 		return
 	}
-	ParallelFor(m.Cols, minCols, func(lo, hi int) { addColumnSumsRange(dst, m, lo, hi) })
+	k := columnSumsKernels.Get().(*columnSumsKernel)
+	k.dst, k.m = dst, m
+	ParallelRange(m.Cols, minCols, k)
+	k.dst, k.m = nil, Matrix{}
+	columnSumsKernels.Put(k)
 }
+
+// columnSumsKernel is addColumnSums' parallel pass, pooled like
+// rowVectorKernel.
+type columnSumsKernel struct {
+	dst []float32
+	m   Matrix
+}
+
+var columnSumsKernels = sync.Pool{New: func() any { return new(columnSumsKernel) }}
+
+func (k *columnSumsKernel) Range(lo, hi int) { addColumnSumsRange(k.dst, k.m, lo, hi) }
 
 func addColumnSumsRange(dst []float32, m Matrix, lo, hi int) {
 	d := dst[lo:hi]
 	for i := 0; i < m.Rows; i++ {
-		row := m.Data[i*m.Cols+lo : i*m.Cols+hi]
-		for j, v := range row {
-			d[j] += v
-		}
+		addTo(d, m.Data[i*m.Cols+lo:i*m.Cols+hi])
 	}
 }

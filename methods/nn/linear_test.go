@@ -145,8 +145,8 @@ func TestLinearNoInputGrad(t *testing.T) {
 // TestLinearNoAllocs checks that a warmed-up Linear allocates nothing, also
 // when the batch shrinks. It runs on one P with shapes below gonum's parallel
 // threshold (fewer than 4 64×64 blocks): with more cores, gonum's native
-// Sgemm and ParallelFor spawn goroutines, which allocate closures (a few
-// small objects per pass, independent of the tensor sizes).
+// Sgemm spawns goroutines, which allocate closures (a few small objects per
+// call, independent of the tensor sizes).
 func TestLinearNoAllocs(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	rng := NewRNG(4)

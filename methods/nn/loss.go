@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"sync"
 )
 
 // SoftmaxCrossEntropy is the mean cross-entropy of a softmax over an active
@@ -23,6 +24,9 @@ type SoftmaxCrossEntropy struct {
 	rowLoss []float64 // per-row loss, summed in row order
 	pred    []int     // predicted class per row
 	correct int
+
+	logits Matrix  // the parallel forward's input
+	scale  float32 // the parallel backward's 1/rows
 }
 
 // Forward returns the mean over rows of -log softmax(logits)[label] with the
@@ -75,7 +79,9 @@ func (l *SoftmaxCrossEntropy) Forward(logits Matrix, labels []int, active []int)
 	if !splits(n, minRows) {
 		l.forwardRows(logits, 0, n)
 	} else {
-		ParallelFor(n, minRows, func(lo, hi int) { l.forwardRows(logits, lo, hi) })
+		l.logits = logits
+		ParallelRange(n, minRows, (*lossForward)(l))
+		l.logits = Matrix{}
 	}
 	sum := 0.0
 	l.correct = 0
@@ -151,7 +157,8 @@ func (l *SoftmaxCrossEntropy) Backward() Matrix {
 	if !splits(n, minRows) {
 		l.backwardRows(scale, 0, n)
 	} else {
-		ParallelFor(n, minRows, func(lo, hi int) { l.backwardRows(scale, lo, hi) })
+		l.scale = scale
+		ParallelRange(n, minRows, (*lossBackward)(l))
 	}
 	return l.grad
 }
@@ -192,7 +199,36 @@ func SoftmaxRows(dst, src Matrix) {
 		softmaxRowsRange(dst, src, 0, src.Rows)
 		return
 	}
-	ParallelFor(src.Rows, minRows, func(lo, hi int) { softmaxRowsRange(dst, src, lo, hi) })
+	k := softmaxKernels.Get().(*softmaxKernel)
+	k.dst, k.src = dst, src
+	ParallelRange(src.Rows, minRows, k)
+	k.dst, k.src = Matrix{}, Matrix{}
+	softmaxKernels.Put(k)
+}
+
+// softmaxKernel is SoftmaxRows' parallel pass; kernels are pooled so that a
+// split allocates nothing.
+type softmaxKernel struct{ dst, src Matrix }
+
+var softmaxKernels = sync.Pool{New: func() any { return new(softmaxKernel) }}
+
+func (k *softmaxKernel) Range(lo, hi int) { softmaxRowsRange(k.dst, k.src, lo, hi) }
+
+// lossForward and lossBackward are the loss's parallel passes (the loss
+// itself, viewed as a Ranger).
+type (
+	lossForward  SoftmaxCrossEntropy
+	lossBackward SoftmaxCrossEntropy
+)
+
+func (k *lossForward) Range(lo, hi int) {
+	l := (*SoftmaxCrossEntropy)(k)
+	l.forwardRows(l.logits, lo, hi)
+}
+
+func (k *lossBackward) Range(lo, hi int) {
+	l := (*SoftmaxCrossEntropy)(k)
+	l.backwardRows(l.scale, lo, hi)
 }
 
 func softmaxRowsRange(dst, src Matrix, lo, hi int) {

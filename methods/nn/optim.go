@@ -3,6 +3,7 @@ package nn
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -122,6 +123,80 @@ func flushWeightsAt(t int, r float64) bool {
 	return (t-1)%weightFlushPeriod == 0
 }
 
+// tensorPass updates a list of tensors in one pass, split over the cores as
+// a whole: the tensors are laid end to end, so small ones (biases, norm
+// scales) cost no goroutine hand-off of their own and a whole layer stack
+// is updated with a single fork and join. segs[i] is tensor i's kernel,
+// covering [offs[i], offs[i+1]) of the concatenation. The pass is rebuilt
+// only when the parameter list changes.
+type tensorPass[K any, P interface {
+	*K
+	Ranger
+}] struct {
+	params []*Param
+	offs   []int
+	segs   []K
+	// dup marks a list that names a tensor twice: its updates must run one
+	// after the other, in list order.
+	dup bool
+}
+
+// matches reports whether the pass was built for exactly this list.
+func (p *tensorPass[K, P]) matches(params []*Param) bool {
+	if len(params) != len(p.params) || len(params) == 0 {
+		return false
+	}
+	for i, q := range params {
+		if q != p.params[i] || len(q.Value) != p.offs[i+1]-p.offs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// build sizes the pass for params, reusing its storage (an optimizer
+// stepping alternate lists allocates nothing once it has seen the longest).
+func (p *tensorPass[K, P]) build(params []*Param) {
+	p.params = append(p.params[:0], params...)
+	p.offs = append(p.offs[:0], 0)
+	p.dup = false
+	for i, q := range params {
+		p.offs = append(p.offs, p.offs[len(p.offs)-1]+len(q.Value))
+		p.dup = p.dup || slices.Contains(params[:i], q)
+	}
+	if cap(p.segs) < len(params) {
+		p.segs = make([]K, len(params))
+	}
+	p.segs = p.segs[:len(params)]
+}
+
+// Range runs the kernels over [lo, hi) of the concatenation.
+func (p *tensorPass[K, P]) Range(lo, hi int) {
+	i, _ := slices.BinarySearch(p.offs, lo+1)
+	for i--; i < len(p.segs) && p.offs[i] < hi; i++ {
+		a, b := max(lo, p.offs[i]), min(hi, p.offs[i+1])
+		if a < b {
+			P(&p.segs[i]).Range(a-p.offs[i], b-p.offs[i])
+		}
+	}
+}
+
+// exec runs the pass over all tensors.
+func (p *tensorPass[K, P]) exec() {
+	n := p.offs[len(p.offs)-1]
+	if p.dup {
+		for i := range p.segs {
+			ParallelRange(p.offs[i+1]-p.offs[i], optimMin, P(&p.segs[i]))
+		}
+		return
+	}
+	if !splits(n, optimMin) {
+		p.Range(0, n)
+		return
+	}
+	ParallelRange(n, optimMin, p)
+}
+
 // SGD is stochastic gradient descent with PyTorch's semantics: L2 weight
 // decay added to the gradient (g += wd·p, skipped for NoDecay parameters),
 // then, with Momentum > 0, buf = momentum·buf + g and p -= lr·buf (no
@@ -131,17 +206,25 @@ type SGD struct {
 
 	buf   map[*Param][]float32
 	steps map[*Param]int
+	pass  tensorPass[sgdKernel, *sgdKernel]
 }
 
 // Step updates every parameter and zeroes its gradient.
 func (o *SGD) Step(params []*Param) {
+	if len(params) == 0 {
+		return
+	}
 	if o.steps == nil {
 		o.steps = make(map[*Param]int)
 	}
-	for _, p := range params {
+	if !o.pass.matches(params) {
+		o.pass.build(params)
+	}
+	for i, p := range params {
 		t := o.steps[p] + 1
 		o.steps[p] = t
-		k := sgdKernel{lr: o.LR, mom: o.Momentum, wd: o.WeightDecay, w: p.Value, g: p.Grad}
+		k := &o.pass.segs[i]
+		*k = sgdKernel{lr: o.LR, mom: o.Momentum, wd: o.WeightDecay, w: p.Value, g: p.Grad}
 		if p.NoDecay {
 			k.wd = 0
 		}
@@ -158,15 +241,8 @@ func (o *SGD) Step(params []*Param) {
 			}
 			k.buf = b
 		}
-		n := len(p.Value)
-		if !splits(n, optimMin) {
-			k.run(0, n)
-		} else {
-			// A copy, so that only this branch moves a kernel to the heap.
-			kk := k
-			ParallelFor(n, optimMin, kk.run)
-		}
 	}
+	o.pass.exec()
 }
 
 // sgdKernel is one tensor's fused SGD update.
@@ -175,6 +251,9 @@ type sgdKernel struct {
 	flushW      bool
 	w, g, buf   []float32
 }
+
+// Range updates elements [lo, hi) of the tensor.
+func (k *sgdKernel) Range(lo, hi int) { k.run(lo, hi) }
 
 func (k *sgdKernel) run(lo, hi int) {
 	w, g := k.w[lo:hi], k.g[lo:hi]
@@ -221,6 +300,7 @@ type Adam struct {
 	LR, Beta1, Beta2, Eps, WeightDecay float32
 
 	state map[*Param]*adamState
+	pass  tensorPass[adamKernel, *adamKernel]
 }
 
 type adamState struct {
@@ -243,10 +323,16 @@ type AdamW struct {
 func (o *AdamW) Step(params []*Param) { o.step(params, true) }
 
 func (o *Adam) step(params []*Param, decoupled bool) {
+	if len(params) == 0 {
+		return
+	}
 	if o.state == nil {
 		o.state = make(map[*Param]*adamState)
 	}
-	for _, p := range params {
+	if !o.pass.matches(params) {
+		o.pass.build(params)
+	}
+	for i, p := range params {
 		s, ok := o.state[p]
 		if !ok {
 			s = &adamState{m: make([]float32, len(p.Value)), v: make([]float32, len(p.Value))}
@@ -256,71 +342,111 @@ func (o *Adam) step(params []*Param, decoupled bool) {
 		// Scalars in float64 so that 1-β2ᵗ keeps its precision at large t.
 		bc1 := 1 - math.Pow(float64(o.Beta1), float64(s.t))
 		bc2 := 1 - math.Pow(float64(o.Beta2), float64(s.t))
-		k := adamKernel{
-			b1: o.Beta1, b2: o.Beta2, eps: o.Eps,
-			step:   float32(float64(o.LR) / bc1),
-			invBc2: float32(1 / math.Sqrt(bc2)),
-			decay:  1,
-			w:      p.Value,
-			g:      p.Grad,
-			m:      s.m,
-			v:      s.v,
+		k := &o.pass.segs[i]
+		*k = adamKernel{
+			adamConsts: adamConsts{
+				b1: o.Beta1, c1: 1 - o.Beta1, b2: o.Beta2, c2: 1 - o.Beta2, eps: o.Eps,
+				step:   float32(float64(o.LR) / bc1),
+				invBc2: float32(1 / math.Sqrt(bc2)),
+				decay:  1,
+				mThr:   flushBits,
+			},
+			w: p.Value,
+			g: p.Grad,
+			m: s.m,
+			v: s.v,
 		}
 		if !p.NoDecay && o.WeightDecay != 0 {
 			lrwd := float64(o.LR) * float64(o.WeightDecay)
 			if decoupled {
 				k.decay = float32(1 - lrwd)
-				k.flushW = flushWeightsAt(s.t, lrwd)
+				if flushWeightsAt(s.t, lrwd) {
+					k.wThr = flushBits
+				}
 			} else {
 				// L2 through Adam's normalisation has no simple per-step
 				// bound (near zero, eps sets the rate): flush every step.
 				k.l2 = o.WeightDecay
-				k.flushW = true
+				k.wThr = flushBits
 			}
 		}
-		n := len(p.Value)
-		if !splits(n, optimMin) {
-			k.run(0, n)
-		} else {
-			// A copy, so that only this branch moves a kernel to the heap.
-			kk := k
-			ParallelFor(n, optimMin, kk.run)
-		}
 	}
+	o.pass.exec()
+}
+
+// adamConsts are the scalars of one tensor's Adam update, laid out for the
+// assembly kernels (adam_amd64.s): keep the order.
+type adamConsts struct {
+	b1, c1, b2, c2 float32 // β1, 1-β1, β2, 1-β2
+	eps            float32
+	step, invBc2   float32 // lr/(1-β1ᵗ), 1/√(1-β2ᵗ)
+	l2, decay      float32 // Adam: l2 = wd; AdamW: decay = 1-lr·wd
+	wThr, mThr     uint32  // flush thresholds (bits of |x|) of the weights and of the moments; 0: none
 }
 
 // adamKernel is one tensor's fused Adam/AdamW update.
 type adamKernel struct {
-	b1, b2, eps  float32
-	step, invBc2 float32 // lr/(1-β1ᵗ), 1/√(1-β2ᵗ)
-	l2, decay    float32 // Adam: l2 = wd; AdamW: decay = 1-lr·wd
-	flushW       bool
-	w, g, m, v   []float32
+	adamConsts
+	w, g, m, v []float32
 }
 
+// Range updates elements [lo, hi) of the tensor.
+func (k *adamKernel) Range(lo, hi int) { k.run(lo, hi) }
+
+// run updates elements [lo, hi): the bulk with the vector kernel when the
+// CPU has one, the rest in Go. Both compute every element with the same
+// float32 operations in the same order (no fused multiply-add), so the
+// result does not depend on which one handles an element.
 func (k *adamKernel) run(lo, hi int) {
+	width := 16
+	if vecLevel == vecAVX2 {
+		width = 8
+	}
+	if vecLevel != vecGo && hi-lo >= width {
+		n := (hi - lo) &^ (width - 1)
+		_ = k.w[lo+n-1]
+		_ = k.g[lo+n-1]
+		_ = k.m[lo+n-1]
+		_ = k.v[lo+n-1]
+		if vecLevel == vecAVX512 {
+			adamAVX512(&k.adamConsts, &k.w[lo], &k.g[lo], &k.m[lo], &k.v[lo], n)
+		} else {
+			adamAVX2(&k.adamConsts, &k.w[lo], &k.g[lo], &k.m[lo], &k.v[lo], n)
+		}
+		lo += n
+	}
+	k.runGo(lo, hi)
+}
+
+// runGo is the update in Go. The explicit float32 conversions keep the
+// compiler from fusing a multiply and an add into an FMA (it may, on
+// GOAMD64=v3 and other architectures), which would round differently from
+// the vector kernels.
+func (k *adamKernel) runGo(lo, hi int) {
 	w := k.w[lo:hi]
 	g, m, v := k.g[lo:hi], k.m[lo:hi], k.v[lo:hi]
 	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
-	b1, b2, c1, c2 := k.b1, k.b2, 1-k.b1, 1-k.b2
+	b1, b2, c1, c2 := k.b1, k.b2, k.c1, k.c2
 	eps, step, invBc2, l2, decay := k.eps, k.step, k.invBc2, k.l2, k.decay
-	if !k.flushW {
+	if k.wThr == 0 {
 		for i, wi := range w {
-			gi := g[i] + l2*wi
-			mi := Flush(b1*m[i] + c1*gi)
-			vi := Flush(b2*v[i] + c2*gi*gi)
+			gi := g[i] + float32(l2*wi)
+			mi := Flush(float32(b1*m[i]) + float32(c1*gi))
+			vi := Flush(float32(b2*v[i]) + float32(float32(c2*gi)*gi))
 			m[i], v[i] = mi, vi
-			w[i] = wi*decay - step*mi/(float32(math.Sqrt(float64(vi)))*invBc2+eps)
+			d := float32(float32(math.Sqrt(float64(vi)))*invBc2) + eps
+			w[i] = float32(wi*decay) - float32(step*mi)/d
 			g[i] = 0
 		}
 		return
 	}
 	for i, wi := range w {
-		gi := g[i] + l2*wi
-		mi := Flush(b1*m[i] + c1*gi)
-		vi := Flush(b2*v[i] + c2*gi*gi)
+		gi := g[i] + float32(l2*wi)
+		mi := Flush(float32(b1*m[i]) + float32(c1*gi))
+		vi := Flush(float32(b2*v[i]) + float32(float32(c2*gi)*gi))
 		m[i], v[i] = mi, vi
-		w[i] = Flush(wi*decay - step*mi/(float32(math.Sqrt(float64(vi)))*invBc2+eps))
+		d := float32(float32(math.Sqrt(float64(vi)))*invBc2) + eps
+		w[i] = Flush(float32(wi*decay) - float32(step*mi)/d)
 		g[i] = 0
 	}
 }

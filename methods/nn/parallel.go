@@ -3,37 +3,204 @@ package nn
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// ParallelFor calls fn over [0, n) split into contiguous chunks, one per
-// available core, and waits. Work below minChunk items per core runs on the
-// calling goroutine: spawning costs more than small element-wise passes.
-// The split is a pure function of n and GOMAXPROCS, so a chunk's values are
-// computed the same way on every run.
-func ParallelFor(n, minChunk int, fn func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
+// Ranger is the kernel of a parallel pass: Range(lo, hi) processes the items
+// [lo, hi). A hot pass keeps one Ranger value (a pointer to a struct of the
+// layer, say) for its lifetime, so that ParallelRange allocates nothing.
+type Ranger interface {
+	Range(lo, hi int)
+}
+
+// RangeFunc adapts a function to Ranger. Converting a func to an interface
+// does not allocate, but a closure that captures variables does when it is
+// created: bind method values once, or implement Ranger on a struct.
+type RangeFunc func(lo, hi int)
+
+// Range calls f(lo, hi).
+func (f RangeFunc) Range(lo, hi int) { f(lo, hi) }
+
+// ParallelFor calls fn over [0, n) split into contiguous chunks, and waits;
+// see ParallelRange.
+func ParallelFor(n, minChunk int, fn func(lo, hi int)) { ParallelRange(n, minChunk, RangeFunc(fn)) }
+
+// ParallelRange calls k.Range over [0, n) split into contiguous chunks, one
+// per available core, and waits. Work below minChunk items per core runs on
+// the calling goroutine: waking a worker costs more than small element-wise
+// passes.
+//
+// The chunks are a pure function of n, minChunk and GOMAXPROCS, so every
+// item is computed the same way on every run; only which goroutine computes
+// a chunk varies. The calling goroutine computes chunks too and never waits
+// for a worker that has not started: workers of a long-lived pool are
+// offered the pass and join it if they are idle, and every chunk that no
+// worker has claimed by then is run by the caller. So concurrent and nested
+// calls (a Range that itself calls ParallelRange, blocks trained from
+// several goroutines at once) cannot deadlock, and a steady-state call
+// allocates nothing.
+func ParallelRange(n, minChunk int, k Ranger) {
+	parts := runtime.GOMAXPROCS(0)
 	if minChunk < 1 {
 		minChunk = 1
 	}
-	if w := n / minChunk; w < workers {
-		workers = w
+	if w := n / minChunk; w < parts {
+		parts = w
 	}
-	if workers <= 1 {
+	if parts <= 1 {
 		if n > 0 {
-			fn(0, n)
+			k.Range(0, n)
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
+	chunk := (n + parts - 1) / parts
+	t := getTask()
+	t.k, t.n, t.chunk = k, n, chunk
+	t.nchunks = (n + chunk - 1) / chunk
+	t.next.Store(0)
+	t.done.Store(0)
+	t.joined.Store(0) // open: publishes the fields above to joiners
+	ensurePoolWorkers(parts - 1)
+	for p := 1; p < t.nchunks; p++ {
+		select {
+		case poolCh <- t:
+		default: // the queue is full of stale offers: do without
+		}
 	}
-	fn(0, min(chunk, n))
-	wg.Wait()
+	t.work()
+	joined := t.joined.Swap(-1) // closed: late workers will not join
+	for i := 0; t.done.Load() < joined; i++ {
+		if i > 64 {
+			runtime.Gosched()
+		}
+	}
+	t.k = nil
+	putTask(t)
+}
+
+// splits reports whether ParallelRange(n, minChunk, ·) would use more than
+// one goroutine.
+func splits(n, minChunk int) bool {
+	return n >= 2*max(minChunk, 1) && runtime.GOMAXPROCS(0) > 1
+}
+
+// task is one ParallelRange call, shared by the goroutines that run it.
+type task struct {
+	k        Ranger
+	n, chunk int
+	nchunks  int
+	next     atomic.Int64 // next chunk to claim
+	joined   atomic.Int64 // workers that joined; −1: closed
+	done     atomic.Int64 // joined workers that have finished
+}
+
+// work claims and runs chunks until none is left.
+func (t *task) work() {
+	for {
+		c := int(t.next.Add(1) - 1)
+		if c >= t.nchunks {
+			return
+		}
+		lo := c * t.chunk
+		t.k.Range(lo, min(lo+t.chunk, t.n))
+	}
+}
+
+// join adds the calling worker to t unless t is closed. An offer can reach
+// a worker after its call has returned, or even after the task was reused
+// for a later call, which the worker then helps with.
+func (t *task) join() bool {
+	for {
+		n := t.joined.Load()
+		if n < 0 {
+			return false
+		}
+		if t.joined.CompareAndSwap(n, n+1) {
+			return true
+		}
+	}
+}
+
+var (
+	poolMu      sync.Mutex
+	poolWorkers int
+	poolCh      = make(chan *task, 64)
+
+	taskMu    sync.Mutex
+	freeTasks []*task
+)
+
+func getTask() *task {
+	taskMu.Lock()
+	if n := len(freeTasks); n > 0 {
+		t := freeTasks[n-1]
+		freeTasks = freeTasks[:n-1]
+		taskMu.Unlock()
+		return t
+	}
+	taskMu.Unlock()
+	t := new(task)
+	t.joined.Store(-1)
+	return t
+}
+
+func putTask(t *task) {
+	taskMu.Lock()
+	freeTasks = append(freeTasks, t)
+	taskMu.Unlock()
+}
+
+// ensurePoolWorkers starts workers until there are at least n. They live
+// for the life of the program.
+func ensurePoolWorkers(n int) {
+	poolMu.Lock()
+	for poolWorkers < n {
+		poolWorkers++
+		go poolWorker()
+	}
+	poolMu.Unlock()
+}
+
+// poolSpin is how long an idle worker polls for an offer before it blocks,
+// yielding every poolYield. Element-wise passes come in runs between the
+// GEMMs of a layer stack; a blocked worker takes 70–150 µs to wake on the
+// project's VM, longer than most passes, and would join none of them (see
+// methods/nn/gemm, whose workers do the same).
+const (
+	poolSpin  = 50 * time.Microsecond
+	poolYield = 2 * time.Microsecond
+)
+
+func poolWorker() {
+	for {
+		var t *task
+		select {
+		case t = <-poolCh:
+		default:
+			start := time.Now()
+			last := start
+		spin:
+			for {
+				select {
+				case t = <-poolCh:
+					break spin
+				default:
+				}
+				now := time.Now()
+				if now.Sub(start) > poolSpin {
+					t = <-poolCh
+					break
+				}
+				if now.Sub(last) > poolYield {
+					runtime.Gosched()
+					last = now
+				}
+			}
+		}
+		if t.join() {
+			t.work()
+			t.done.Add(1) // the last access to t
+		}
+	}
 }

@@ -122,14 +122,19 @@ func imagePath(cfg blockConfig, in tasks.Shape, noInputGrad bool, init, rng *nn.
 	p3 := nn.NewMaxPool2x2(c3.OutShape())
 	c, hh, ww = p3.OutShape()
 	flat := c * hh * ww
-	// The ReLUs after the convolutions work in place: Conv2D needs neither
-	// its output nor its output gradient once Backward has run, and in
-	// place they save a third of the stack's activation memory.
+	// Each ReLU runs inside the layer that follows it (pool(relu(x)) =
+	// relu(pool(x)), and relu then dropout is one element-wise pass), which
+	// saves a pass over the large convolution outputs in each direction.
+	// The second dropout works in place: Conv2D needs neither its output
+	// nor its output gradient once Backward has run.
+	p1.ReLU, p3.ReLU = true, true
+	d2 := nn.NewDropout(cfg.dropout, rng.Split("dropout2"))
+	d2.ReLU, d2.InPlace = true, true
 	return &nn.Sequential{Layers: []nn.Layer{
 		nn.NewCHWToHWC(in.C, in.H, in.W),
-		c1, &nn.ReLU{InPlace: true}, p1, nn.NewDropout(cfg.dropout, rng.Split("dropout1")),
-		c2, &nn.ReLU{InPlace: true}, nn.NewDropout(cfg.dropout, rng.Split("dropout2")),
-		c3, &nn.ReLU{InPlace: true}, p3, nn.NewDropout(cfg.dropout, rng.Split("dropout3")),
+		c1, p1, nn.NewDropout(cfg.dropout, rng.Split("dropout1")), // conv, ReLU, pool, dropout
+		c2, d2, // conv, ReLU, dropout
+		c3, p3, nn.NewDropout(cfg.dropout, rng.Split("dropout3")), // conv, ReLU, pool, dropout
 		nn.NewLinear(flat, h, cfg.init, init), bn(h, cfg),
 	}}
 }

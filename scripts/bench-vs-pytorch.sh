@@ -25,7 +25,7 @@
 #   KEEP_DB=1      keep the temporary Go results database (its path is printed)
 #   WAIT_QUIET     before each run, wait at most this many seconds for the
 #                  machine to be idle (default 120; 0 = do not wait). Other
-#                  sessions' processes, invisible to ps, can take the cores:
+#                  processes, some invisible to ps (other PID namespaces), can take the cores:
 #                  every run reports the CPU time the rest of the machine used
 #                  meanwhile (scripts/cpuload.py); rerun when it is large.
 #

@@ -2,7 +2,7 @@
 """cpuload.py: how busy the machine is, for timing runs on a shared VM.
 
 Timings on this 2-vCPU machine are only comparable when nothing else runs;
-other sessions' processes can be invisible to `ps` (other PID namespaces)
+other processes can be invisible to `ps` (other PID namespaces)
 yet still take the cores. /proc/stat counts every core's busy time, so
 "system busy time minus our own CPU time" is what everyone else used.
 

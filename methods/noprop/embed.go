@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 
+	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
 )
@@ -162,4 +163,38 @@ func medoidLike(data tasks.Set, idx []int) int {
 		}
 	}
 	return idx[bestK]
+}
+
+// problemEmbedding checks that problem p suits the encoder and builds the
+// class embedding both NoProp-DT and backprop-dt start from; method names the
+// caller in errors.
+func problemEmbedding(method string, p methods.Problem, encoder, kind string, dim, subset int, root *nn.RNG) (*Embedding, error) {
+	if p.Outputs < 1 {
+		return nil, fmt.Errorf("%s: %d outputs, need at least 1", method, p.Outputs)
+	}
+	if p.Input.Size() < 1 {
+		return nil, fmt.Errorf("%s: empty input shape %v", method, p.Input)
+	}
+	if encoder == EncoderConv && (p.Input.H < minConvSize || p.Input.W < minConvSize) {
+		return nil, fmt.Errorf("%s: encoder: the conv stack needs images of at least %d×%d, got %v (use \"mlp\")",
+			method, minConvSize, minConvSize, p.Input)
+	}
+	switch kind {
+	case EmbedLearned:
+		return NewLearnedEmbedding(p.Outputs, dim, root.Split("embed")), nil
+	case EmbedPrototype:
+		if p.Train == nil {
+			return nil, fmt.Errorf("%s: prototype embedding needs the training data", method)
+		}
+		train := p.Train()
+		if train.Shape.Size() != p.Input.Size() {
+			return nil, fmt.Errorf("%s: prototype embedding: training data of shape %v for input %v", method, train.Shape, p.Input)
+		}
+		e, err := NewPrototypeEmbedding(p.Outputs, train, subset, root.Split("embed"))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", method, err)
+		}
+		return e, nil
+	}
+	return NewOneHot(p.Outputs), nil
 }

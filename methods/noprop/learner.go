@@ -108,35 +108,10 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	if p.Outputs < 1 {
-		return nil, fmt.Errorf("noprop-dt: %d outputs, need at least 1", p.Outputs)
-	}
-	if p.Input.Size() < 1 {
-		return nil, fmt.Errorf("noprop-dt: empty input shape %v", p.Input)
-	}
-	if s.Encoder == EncoderConv && (p.Input.H < minConvSize || p.Input.W < minConvSize) {
-		return nil, fmt.Errorf("noprop-dt: encoder: the conv stack needs images of at least %d×%d, got %v (use \"mlp\")",
-			minConvSize, minConvSize, p.Input)
-	}
 	root := nn.NewRNG(p.Seed)
-	var e *Embedding
-	switch s.Embedding {
-	case EmbedOneHot:
-		e = NewOneHot(p.Outputs)
-	case EmbedLearned:
-		e = NewLearnedEmbedding(p.Outputs, s.EmbedDim, root.Split("embed"))
-	case EmbedPrototype:
-		if p.Train == nil {
-			return nil, fmt.Errorf("noprop-dt: prototype embedding needs the training data")
-		}
-		train := p.Train()
-		if train.Shape.Size() != p.Input.Size() {
-			return nil, fmt.Errorf("noprop-dt: prototype embedding: training data of shape %v for input %v", train.Shape, p.Input)
-		}
-		var err error
-		if e, err = NewPrototypeEmbedding(p.Outputs, train, s.PrototypeSubset, root.Split("embed")); err != nil {
-			return nil, fmt.Errorf("noprop-dt: %w", err)
-		}
+	e, err := problemEmbedding("noprop-dt", p, s.Encoder, s.Embedding, s.EmbedDim, s.PrototypeSubset, root)
+	if err != nil {
+		return nil, err
 	}
 	init, _ := nn.ParseInit(s.Init)
 	newOpt := func() (nn.Optimizer, error) {
@@ -161,7 +136,6 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 		infer:     root.Split("inference"),
 		seen:      make([]bool, p.Outputs),
 	}
-	var err error
 	if l.shared, err = newOpt(); err != nil {
 		return nil, err
 	}

@@ -52,7 +52,7 @@ func (o *StoreObserver) Evaluated(r RunInfo, afterTask int, acc []float64, log [
 	for i, e := range log {
 		epochs[i] = results.Epoch{Task: afterTask, Epoch: e.Epoch, Part: e.Part, Loss: e.Loss, TrainAcc: e.TrainAcc, Seconds: e.Seconds, Examples: int64(e.Examples)}
 	}
-	return o.Store.RecordEval(context.Background(), r.ID, afterTask, acc, epochs)
+	return o.Store.RecordEval(context.Background(), r.ID, afterTask, results.EvalRow{Acc: acc, Epochs: epochs})
 }
 
 // Finished writes the metrics and memory and marks the run done.

@@ -41,7 +41,7 @@ func Example() {
 			if k > 0 {
 				epochs = []results.Epoch{{Epoch: 1, Loss: 0.1, TrainAcc: 98, Seconds: 2, Examples: 12000}}
 			}
-			if err := store.RecordEval(ctx, id, k, row, epochs); err != nil {
+			if err := store.RecordEval(ctx, id, k, results.EvalRow{Acc: row, Epochs: epochs}); err != nil {
 				log.Fatal(err)
 			}
 		}

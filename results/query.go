@@ -156,6 +156,49 @@ func (s *Store) Matrix(ctx context.Context, runID string) ([][]float64, error) {
 	return m, nil
 }
 
+// InferenceMatrices returns one accuracy matrix per inference run of a run
+// whose rule has stochastic inference (shaped as Matrix's; cells not
+// recorded are NaN), in inference-run order; none for a deterministic rule.
+// The run's Matrix is their mean.
+func (s *Store) InferenceMatrices(ctx context.Context, runID string) ([][][]float64, error) {
+	var numTasks int
+	err := s.db.QueryRowContext(ctx, "SELECT num_tasks FROM runs WHERE id = ?", runID).Scan(&numTasks)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
+	}
+	rows, err := s.db.QueryContext(ctx, `
+SELECT inference_run, after_task, eval_task, accuracy FROM inference_accuracy WHERE run_id = ?
+ORDER BY inference_run`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	var out [][][]float64
+	for rows.Next() {
+		var k, i, j int
+		var a sql.NullFloat64
+		if err := rows.Scan(&k, &i, &j, &a); err != nil {
+			return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
+		}
+		if k < 1 || i < 0 || i > numTasks || j < 1 || j > numTasks {
+			return nil, fmt.Errorf("inference matrices of run %s: cell (%d, %d) of inference run %d outside %d tasks", runID, i, j, k, numTasks)
+		}
+		for len(out) < k {
+			out = append(out, nanMatrix(numTasks))
+		}
+		if a.Valid {
+			out[k-1][i][j-1] = a.Float64
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
 func nanMatrix(numTasks int) [][]float64 {
 	m := make([][]float64, numTasks+1)
 	for i := range m {

@@ -97,6 +97,19 @@ CREATE TABLE metrics (
 );
 `,
 	},
+	{
+		description: "accuracy of every inference run",
+		sql: `
+CREATE TABLE inference_accuracy (
+	run_id        TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	after_task    INTEGER NOT NULL CHECK (after_task >= 0),
+	eval_task     INTEGER NOT NULL CHECK (eval_task >= 1),
+	inference_run INTEGER NOT NULL CHECK (inference_run >= 1),
+	accuracy      REAL,
+	PRIMARY KEY (run_id, after_task, eval_task, inference_run)
+);
+`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of

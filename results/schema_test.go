@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -213,11 +214,11 @@ func TestOpenRefuses(t *testing.T) {
 func TestMigrationFailureRollsBack(t *testing.T) {
 	tests := []struct {
 		name     string
-		existing bool // the database already has version 1
+		existing bool // the database already has the current version
 		wantVer  int
 	}{
 		{"fresh file", false, 0},
-		{"existing database", true, 1},
+		{"existing database", true, len(migrations)},
 	}
 	orig := migrations
 	t.Cleanup(func() { migrations = orig })
@@ -237,8 +238,9 @@ func TestMigrationFailureRollsBack(t *testing.T) {
 				sql:         "CREATE TABLE extra (x); INSERT INTO no_such_table VALUES (1);",
 			})
 			_, err := Open(path)
-			if err == nil || !strings.Contains(err.Error(), "migrate to version 2 (broken step)") {
-				t.Fatalf("Open with a broken migration: error %v, want migrate to version 2 (broken step)", err)
+			want := fmt.Sprintf("migrate to version %d (broken step)", len(orig)+1)
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("Open with a broken migration: error %v, want %s", err, want)
 			}
 			migrations = orig
 			if got := rawInt(t, path, "PRAGMA user_version"); got != tc.wantVer {

@@ -223,18 +223,42 @@ func validateRun(r Run) error {
 	return nil
 }
 
+// EvalRow is one evaluated unit of a run: a row of its accuracy matrix and
+// the training log of the task learned just before.
+type EvalRow struct {
+	// Acc[j-1] is the accuracy in percent on task j: for a rule with
+	// stochastic inference, the mean over its inference runs.
+	Acc []float64
+	// Inference holds, for a rule with stochastic inference, each
+	// inference run's accuracies (K rows of one entry per task), so the
+	// spread between inference runs is kept; nil when inference is
+	// deterministic (one run).
+	Inference [][]float64
+	// Epochs are the training log lines of the task.
+	Epochs []Epoch
+}
+
 // RecordEval stores, in one transaction, the accuracy matrix row afterTask
 // (0 for the untrained model, 1..T after training task afterTask), with
-// acc[j-1] the accuracy in percent on task j, together with the training log
-// lines of that task. A non-finite accuracy is stored as NULL with a note.
+// row.Acc[j-1] the accuracy in percent on task j, every inference run's
+// accuracies and the training log lines of that task. A non-finite accuracy
+// is stored as NULL with a note.
 //
-// The run must be running, acc must have one entry per task and the row must
-// not be recorded yet: stored rows are never overwritten.
-func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, acc []float64, epochs []Epoch) error {
-	for j, a := range acc {
-		if isFinite(a) && (a < 0 || a > 100) {
-			return fmt.Errorf("record eval of run %s after task %d: accuracy on task %d is %g, want percent in [0, 100]",
-				runID, afterTask, j+1, a)
+// The run must be running, Acc (and every inference run) must have one
+// entry per task and the row must not be recorded yet: stored rows are never
+// overwritten.
+func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, row EvalRow) error {
+	acc, epochs := row.Acc, row.Epochs
+	for k, r := range append([][]float64{acc}, row.Inference...) {
+		for j, a := range r {
+			if isFinite(a) && (a < 0 || a > 100) {
+				what := ""
+				if k > 0 {
+					what = fmt.Sprintf(" (inference run %d)", k)
+				}
+				return fmt.Errorf("record eval of run %s after task %d: accuracy on task %d%s is %g, want percent in [0, 100]",
+					runID, afterTask, j+1, what, a)
+			}
 		}
 	}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
@@ -262,6 +286,19 @@ func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, acc
 				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note) VALUES (?, ?, ?, ?, ?)",
 				runID, afterTask, j+1, v, note); err != nil {
 				return fmt.Errorf("accuracy on task %d: %w", j+1, err)
+			}
+		}
+		for k, r := range row.Inference {
+			if len(r) != numTasks {
+				return fmt.Errorf("inference run %d: %d accuracies for %d tasks", k+1, len(r), numTasks)
+			}
+			for j, a := range r {
+				v, _ := finiteOrNull(a, "")
+				if _, err := tx.ExecContext(ctx, `
+INSERT INTO inference_accuracy (run_id, after_task, eval_task, inference_run, accuracy) VALUES (?, ?, ?, ?, ?)`,
+					runID, afterTask, j+1, k+1, v); err != nil {
+					return fmt.Errorf("inference run %d, accuracy on task %d: %w", k+1, j+1, err)
+				}
 			}
 		}
 		for i, e := range epochs {

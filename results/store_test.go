@@ -49,7 +49,7 @@ func completeRun(t *testing.T, s *Store, r Run, m [][]float64, metrics []Metric,
 		t.Fatal(err)
 	}
 	for i, row := range m {
-		if err := s.RecordEval(ctx, id, i, row, nil); err != nil {
+		if err := s.RecordEval(ctx, id, i, EvalRow{Acc: row}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -99,7 +99,7 @@ func TestRoundTrip(t *testing.T) {
 				allEpochs = append(allEpochs, e)
 			}
 		}
-		if err := s.RecordEval(ctx, id, i, row, epochs); err != nil {
+		if err := s.RecordEval(ctx, id, i, EvalRow{Acc: row, Epochs: epochs}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -189,7 +189,7 @@ func TestWritesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordEval(ctx, running, 1, []float64{90, 10}, nil); err != nil {
+	if err := s.RecordEval(ctx, running, 1, EvalRow{Acc: []float64{90, 10}}); err != nil {
 		t.Fatal(err)
 	}
 	done := completeRun(t, s, testRun("m", "h", 2, T), fakeMatrix(T, 0), nil, Memory{})
@@ -224,13 +224,13 @@ func TestWritesRefused(t *testing.T) {
 			return err
 		}, "random choices are not valid JSON"},
 		{"start: duplicate id", func() error { _, err := s.StartRun(ctx, dup); return err }, "UNIQUE constraint"},
-		{"eval: unknown run", func() error { return s.RecordEval(ctx, "nope", 0, []float64{1, 2}, nil) }, "not found"},
-		{"eval: wrong length", func() error { return s.RecordEval(ctx, running, 0, []float64{1}, nil) }, "1 accuracies for 2 tasks"},
-		{"eval: after task too large", func() error { return s.RecordEval(ctx, running, 3, []float64{1, 2}, nil) }, "out of range 0..2"},
-		{"eval: negative after task", func() error { return s.RecordEval(ctx, running, -1, []float64{1, 2}, nil) }, "out of range 0..2"},
-		{"eval: fraction not percent", func() error { return s.RecordEval(ctx, running, 0, []float64{150, 2}, nil) }, "want percent"},
-		{"eval: row again", func() error { return s.RecordEval(ctx, running, 1, []float64{1, 2}, nil) }, "already recorded"},
-		{"eval: done run", func() error { return s.RecordEval(ctx, done, 0, []float64{1, 2}, nil) }, "status done"},
+		{"eval: unknown run", func() error { return s.RecordEval(ctx, "nope", 0, EvalRow{Acc: []float64{1, 2}}) }, "not found"},
+		{"eval: wrong length", func() error { return s.RecordEval(ctx, running, 0, EvalRow{Acc: []float64{1}}) }, "1 accuracies for 2 tasks"},
+		{"eval: after task too large", func() error { return s.RecordEval(ctx, running, 3, EvalRow{Acc: []float64{1, 2}}) }, "out of range 0..2"},
+		{"eval: negative after task", func() error { return s.RecordEval(ctx, running, -1, EvalRow{Acc: []float64{1, 2}}) }, "out of range 0..2"},
+		{"eval: fraction not percent", func() error { return s.RecordEval(ctx, running, 0, EvalRow{Acc: []float64{150, 2}}) }, "want percent"},
+		{"eval: row again", func() error { return s.RecordEval(ctx, running, 1, EvalRow{Acc: []float64{1, 2}}) }, "already recorded"},
+		{"eval: done run", func() error { return s.RecordEval(ctx, done, 0, EvalRow{Acc: []float64{1, 2}}) }, "status done"},
 		{"finish: missing rows", func() error { return s.FinishRun(ctx, running, nil, Memory{}) }, "accuracy after task 2 not recorded"},
 		{"finish: done run", func() error { return s.FinishRun(ctx, done, nil, Memory{}) }, "status done"},
 		{"finish: interrupted run", func() error { return s.FinishRun(ctx, failed, nil, Memory{}) }, "status interrupted"},
@@ -477,7 +477,7 @@ func writeRuns(s *Store, worker, n int) error {
 		}
 		for i, row := range fakeMatrix(T, 0) {
 			ep := []Epoch{{Epoch: 1, Loss: 0.5, Seconds: 1, Examples: 10}}
-			if err := s.RecordEval(ctx, id, i, row, ep); err != nil {
+			if err := s.RecordEval(ctx, id, i, EvalRow{Acc: row, Epochs: ep}); err != nil {
 				return err
 			}
 		}
@@ -565,4 +565,50 @@ func TestConcurrentProcesses(t *testing.T) {
 		}
 	}
 	checkConcurrentCounts(t, path, 20)
+}
+
+func TestInferenceRunsRoundTrip(t *testing.T) {
+	ctx := t.Context()
+	s := openT(t, filepath.Join(t.TempDir(), "r.db"))
+	id, err := s.StartRun(ctx, testRun("m", "h", 1, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := [][]float64{{80, 40}, {90, 60}, {70, math.NaN()}}
+	if err := s.RecordEval(ctx, id, 1, EvalRow{Acc: []float64{80, 50}, Inference: runs}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordEval(ctx, id, 2, EvalRow{Acc: []float64{1, 2}, Inference: [][]float64{{1}}}); err == nil ||
+		!strings.Contains(err.Error(), "inference run 1: 1 accuracies for 2 tasks") {
+		t.Errorf("short inference row: %v", err)
+	}
+	if err := s.RecordEval(ctx, id, 2, EvalRow{Acc: []float64{1, 2}, Inference: [][]float64{{1, 101}}}); err == nil ||
+		!strings.Contains(err.Error(), "inference run 1") {
+		t.Errorf("inference accuracy out of range: %v", err)
+	}
+	got, err := s.InferenceMatrices(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d inference matrices, want 3", len(got))
+	}
+	for k, r := range runs {
+		for j, a := range r {
+			if g := got[k][1][j]; g != a && !(math.IsNaN(g) && math.IsNaN(a)) {
+				t.Errorf("inference run %d, task %d: %v, want %v", k+1, j+1, g, a)
+			}
+		}
+		if !math.IsNaN(got[k][0][0]) || !math.IsNaN(got[k][2][1]) {
+			t.Errorf("inference run %d: unrecorded rows are not NaN: %v", k+1, got[k])
+		}
+	}
+	// A deterministic rule records no inference runs.
+	other, _ := s.StartRun(ctx, testRun("m", "h", 2, 2))
+	if err := s.RecordEval(ctx, other, 0, EvalRow{Acc: []float64{1, 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.InferenceMatrices(ctx, other); err != nil || len(got) != 0 {
+		t.Errorf("deterministic run: %d inference matrices, %v", len(got), err)
+	}
 }

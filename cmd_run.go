@@ -2,34 +2,36 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
 
 type runFlags struct {
-	methods    []string
-	preset     string
-	sets       []string
-	dataset    string
-	stream     string
-	tasks      int
-	classOrder string
-	scenarios  []string
-	seeds      int
-	firstSeed  uint64
-	db         string
-	data       string
-	verbose    bool
-	rerun      bool
+	methods       []string
+	preset        string
+	sets          []string
+	dataset       string
+	stream        string
+	tasks         int
+	classOrder    string
+	scenarios     []string
+	seeds         int
+	firstSeed     uint64
+	inferenceRuns int
+	db            string
+	data          string
+	verbose       bool
+	rerun         bool
 }
 
 func runCmd() *cobra.Command {
@@ -39,10 +41,14 @@ func runCmd() *cobra.Command {
 		Short: "Train methods on a task stream and store the results",
 		Long: `Run trains every chosen method on the stream once per scenario and seed,
 evaluating every task after every task, and stores each run in the results
-database. Runs already finished with the same configuration and seed are
-skipped, so an interrupted batch resumes when started again (--rerun forces
-them). At the end it prints the mean accuracy matrices and the summary table
-of the configurations it ran.`,
+database. Every method, setting, dataset and stream is checked before any
+data is loaded or the database is touched. Runs already finished with the
+same configuration and seed are skipped, so an interrupted batch resumes when
+started again (--rerun forces them). Rules with stochastic inference (NoProp)
+are evaluated --inference-runs times per trained model and the stored
+accuracy is the mean (each inference run's accuracies are kept too). At the
+end it prints the mean accuracy matrices and the summary table of the
+configurations it ran.`,
 		Example: `  noprop run                                   # backprop on split MNIST, class- and task-IL
   noprop run --method noprop-dt --preset quick --seeds 3
   noprop run --method backprop,noprop-dt:quick --set noprop-dt.epochs=2
@@ -57,42 +63,17 @@ of the configurations it ran.`,
 	fl.StringArrayVar(&f.sets, "set", nil, "override a setting: key=value for every method, method.key=value for one (value as JSON, else a string); repeatable")
 	fl.StringVarP(&f.dataset, "dataset", "d", "mnist", "dataset: "+strings.Join(tasks.DatasetNames(), ", "))
 	fl.StringVar(&f.stream, "stream", "split", "stream kind: split, permuted or joint")
-	fl.IntVar(&f.tasks, "tasks", 5, "number of tasks (split: classes are divided evenly)")
+	fl.IntVar(&f.tasks, "tasks", 0, "number of tasks (split: classes are divided evenly); 0: 5 for split, 10 for permuted")
 	fl.StringVar(&f.classOrder, "class-order", "fixed", "split streams: fixed (0,1 | 2,3 | ...) or seeded")
 	fl.StringSliceVar(&f.scenarios, "scenario", []string{"class", "task"}, "scenarios, comma-separated: task, domain, class")
 	fl.IntVar(&f.seeds, "seeds", 1, "number of seeds")
 	fl.Uint64Var(&f.firstSeed, "seed", 1, "first seed; seeds are seed, seed+1, ...")
+	fl.IntVar(&f.inferenceRuns, "inference-runs", 5, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
 	fl.BoolVar(&f.rerun, "rerun", false, "run again configurations already finished in the database")
 	return cmd
-}
-
-// parseSets turns key=value pairs into one JSON object per method; values
-// that parse as JSON keep their type, others become strings. A key of the form
-// method.key applies to that method only; a plain key applies to every method.
-func parseSets(sets []string, method string) (json.RawMessage, error) {
-	obj := map[string]json.RawMessage{}
-	for _, s := range sets {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || k == "" {
-			return nil, fmt.Errorf("--set %q: want key=value or method.key=value", s)
-		}
-		if m, key, qualified := strings.Cut(k, "."); qualified {
-			if m != method {
-				continue
-			}
-			k = key
-		}
-		if json.Valid([]byte(v)) {
-			obj[k] = json.RawMessage(v)
-		} else {
-			b, _ := json.Marshal(v)
-			obj[k] = b
-		}
-	}
-	return json.Marshal(obj)
 }
 
 // splitMethod reads "name" or "name:preset".
@@ -104,32 +85,30 @@ func splitMethod(arg, defaultPreset string) (name, preset string) {
 	return name, preset
 }
 
+// specs expands the flags into the batch's runs, checking all of it.
 func (f runFlags) specs() ([]harness.Spec, error) {
-	if f.seeds < 1 {
-		return nil, fmt.Errorf("--seeds %d: need at least 1", f.seeds)
-	}
-	var specs []harness.Spec
+	sw := harness.Sweep{Datasets: []string{f.dataset}, Streams: []string{f.stream}, Tasks: f.tasks,
+		ClassOrder: f.classOrder, Scenarios: f.scenarios, Seeds: f.seeds, FirstSeed: f.firstSeed,
+		InferenceRuns: f.inferenceRuns}
+	var names []string
 	for _, arg := range f.methods {
-		m, preset := splitMethod(arg, f.preset)
-		overrides, err := parseSets(f.sets, m)
-		if err != nil {
-			return nil, err
-		}
-		for _, sc := range f.scenarios {
-			scenario, err := tasks.ParseScenario(sc)
-			if err != nil {
-				return nil, err
-			}
-			for i := range f.seeds {
-				s, err := harness.NewSpec(m, preset, overrides, f.dataset, f.stream, f.tasks, f.classOrder, string(scenario), f.firstSeed+uint64(i))
-				if err != nil {
-					return nil, fmt.Errorf("%s: %w", m, err)
-				}
-				specs = append(specs, s)
-			}
-		}
+		name, preset := splitMethod(arg, f.preset)
+		names = append(names, name)
+		sw.Methods = append(sw.Methods, harness.MethodChoice{Name: name, Preset: preset})
 	}
-	return specs, nil
+	overrides, err := harness.ParseSets(f.sets, names)
+	if err != nil {
+		return nil, err
+	}
+	for i := range sw.Methods {
+		sw.Methods[i].Settings = overrides[sw.Methods[i].Name]
+	}
+	specs, err := sw.Expand(catalog.All, nil)
+	if err != nil && len(f.methods) > 1 && strings.Contains(err.Error(), "unknown setting") &&
+		slices.ContainsFunc(f.sets, func(s string) bool { k, _, _ := strings.Cut(s, "="); return !strings.Contains(k, ".") }) {
+		return nil, fmt.Errorf("%w; a --set without a method prefix applies to every method: write method.key=value for one", err)
+	}
+	return specs, err
 }
 
 func runRun(ctx context.Context, f runFlags) error {
@@ -137,9 +116,11 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	// Check every method's settings before any training starts.
-	if err := harness.CheckSettings(specs); err != nil {
-		return err
+	// The data folder is checked before the database is created.
+	for _, ds := range []string{f.dataset} {
+		if _, err := tasks.Locate(ds, f.data); err != nil {
+			return err
+		}
 	}
 	store, err := results.Open(f.db)
 	if err != nil {
@@ -147,7 +128,8 @@ func runRun(ctx context.Context, f runFlags) error {
 	}
 	defer store.Close()
 	rn := &harness.Runner{
-		Load: func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
+		Methods: catalog.All,
+		Load:    func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
 		Observers: []harness.Observer{
 			&harness.StoreObserver{Store: store, Version: programVersion()},
 			&harness.Progress{W: os.Stdout, Epochs: f.verbose},
@@ -159,7 +141,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		}
 		id, ok, err := store.FindDone(ctx, s.ConfigHash(), int64(s.Seed))
 		if ok {
-			fmt.Printf("== %s %s %s-il seed %d: already done (run %s), skipped\n", s.Method, s.Dataset, s.Scenario, s.Seed, id[:8])
+			fmt.Printf("== %s: already done (run %s), skipped\n", s.Label(), id[:8])
 		}
 		return ok, err
 	}

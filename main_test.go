@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,7 +12,7 @@ import (
 
 func TestSpecsPerMethodPresetsAndSettings(t *testing.T) {
 	f := runFlags{methods: []string{"backprop", "noprop-dt:quick"}, sets: []string{"lr=0.01", "noprop-dt.epochs=3", "backprop.iterations=7"},
-		dataset: "mnist", stream: "split", tasks: 5, classOrder: "fixed", scenarios: []string{"class"}, seeds: 2, firstSeed: 4}
+		dataset: "mnist", stream: "split", tasks: 5, classOrder: "fixed", scenarios: []string{"class"}, seeds: 2, firstSeed: 4, inferenceRuns: 5}
 	specs, err := f.specs()
 	if err != nil {
 		t.Fatal(err)
@@ -52,16 +54,27 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 		{"unknown command", []string{"train"}, "unknown command"},
 		{"unknown flag", []string{"run", "--epochz", "3"}, "unknown flag"},
 		{"unknown method", []string{"run", "--db", db, "--method", "noprop-xt"}, `unknown method "noprop-xt"`},
-		{"unknown setting", []string{"run", "--db", db, "--set", "hiden=[3]"}, `unknown field "hiden"`},
+		{"unknown setting", []string{"run", "--db", db, "--set", "hiden=[3]"}, `unknown setting "hiden" (did you mean "hidden"?)`},
 		{"bad set syntax", []string{"run", "--db", db, "--set", "lr"}, "want key=value"},
-		{"setting of another method", []string{"run", "--db", db, "--method", "backprop", "--set", "backprop.timesteps=3"}, `unknown field "timesteps"`},
+		{"setting of another method", []string{"run", "--db", db, "--method", "backprop", "--set", "backprop.timesteps=3"}, `unknown setting "timesteps"`},
+		{"setting of the second method checked first", []string{"run", "--db", db, "--method", "noprop-dt:quick,backprop", "--set", "backprop.momentum=5"}, "backprop: setting momentum = 5: must be in [0, 1)"},
+		{"misspelt method prefix", []string{"run", "--db", db, "--method", "noprop-dt", "--set", "nopropdt.epochs=2"}, `"nopropdt" is not a method of this batch (noprop-dt)`},
+		{"plain setting unknown to one method", []string{"run", "--db", db, "--method", "backprop,noprop-dt", "--set", "timesteps=3"}, "applies to every method"},
+		{"wrong type", []string{"run", "--db", db, "--set", "hidden=wide"}, "setting hidden: got a JSON string, want a list of integers"},
+		{"empty methods", []string{"run", "--db", db, "--method", ""}, "no methods given"},
+		{"empty scenarios", []string{"run", "--db", db, "--scenario", ""}, "no scenarios given"},
+		{"tasks do not divide", []string{"run", "--db", db, "--tasks", "3"}, "10 classes do not divide into 3 tasks"},
+		{"tasks with joint", []string{"run", "--db", db, "--stream", "joint", "--tasks", "5"}, "joint stream is the whole dataset as one task"},
+		{"seeds wrap", []string{"run", "--db", db, "--seed", "18446744073709551615", "--seeds", "2"}, "run past the largest seed"},
+		{"bad inference runs", []string{"run", "--db", db, "--inference-runs", "0"}, "inference runs = 0"},
 		{"unknown preset after colon", []string{"run", "--db", db, "--method", "noprop-dt:fast"}, `no preset "fast"`},
 		{"bad setting value", []string{"run", "--db", db, "--set", "lr=-1"}, "lr = -1"},
 		{"unknown preset", []string{"run", "--db", db, "--preset", "fastest"}, `no preset "fastest"`},
 		{"bad scenario", []string{"run", "--db", db, "--scenario", "instance"}, `scenario "instance"`},
 		{"bad stream", []string{"run", "--db", db, "--stream", "rotated"}, `stream "rotated"`},
-		{"bad seeds", []string{"run", "--db", db, "--seeds", "0"}, "--seeds 0"},
+		{"bad seeds", []string{"run", "--db", db, "--seeds", "0"}, "seeds = 0: need at least 1"},
 		{"unknown dataset", []string{"run", "--db", db, "--dataset", "svhn"}, `unknown dataset "svhn"`},
+		{"unknown method to describe", []string{"methods", "noprop-xt"}, `unknown method "noprop-xt"`},
 		{"missing data folder", []string{"run", "--db", db, "--data", filepath.Join(dir, "nowhere")}, "nowhere"},
 		{"missing database", []string{"table", "--db", filepath.Join(dir, "none.db")}, "run `noprop run` first"},
 		{"not a database", []string{"table", "--db", "main.go"}, "main.go"},
@@ -79,6 +92,12 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 			}
 			if !strings.Contains(out, tc.want) {
 				t.Errorf("stderr %q does not mention %q", out, tc.want)
+			}
+			if strings.Contains(out, "json:") || strings.Contains(out, "noprop-dt: noprop-dt") {
+				t.Errorf("stderr %q is not in the project's words", out)
+			}
+			if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the database was created before the bad input was reported")
 			}
 		})
 	}

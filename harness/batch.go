@@ -39,7 +39,7 @@ func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (boo
 				return rep, err
 			}
 			rep.Failed++
-			errs = append(errs, fmt.Errorf("%s %s %s-il seed %d: %w", s.Method, s.Dataset, s.Scenario, s.Seed, err))
+			errs = append(errs, fmt.Errorf("%s: %w", s.Label(), err))
 			if ctx.Err() != nil {
 				break
 			}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/backprop"
 	"github.com/noprop/noprop/tasks"
 )
 
@@ -13,16 +15,21 @@ import (
 // one after the other by a small back-propagation MLP in the task-incremental
 // scenario. The accuracy matrix has the untrained model in row 0.
 func ExampleRunner_Run() {
-	rn := &harness.Runner{Load: func(string) (tasks.Dataset, error) {
+	rules := methods.Catalog{backprop.Method}
+	rn := &harness.Runner{Methods: rules, Load: func(string) (tasks.Dataset, error) {
 		return tasks.Synthetic(tasks.SyntheticConfig{Classes: 4, TrainPer: 60, TestPer: 20, Shape: tasks.Shape{C: 1, H: 1, W: 8}, Noise: 0.2, Seed: 1})
 	}}
-	spec, err := harness.NewSpec("backprop", "", json.RawMessage(`{"hidden":[16],"iterations":100,"batch_size":16}`),
-		"synthetic", tasks.KindSplit, 2, "fixed", "task", 1)
+	sweep := harness.Sweep{
+		Methods:  []harness.MethodChoice{{Name: "backprop", Settings: json.RawMessage(`{"hidden":[16],"iterations":100,"batch_size":16}`)}},
+		Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2,
+		Scenarios: []string{"task"}, Seeds: 1, FirstSeed: 1, InferenceRuns: 1,
+	}
+	specs, err := sweep.Expand(rules, func(string) (int, error) { return 4, nil })
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	res, err := rn.Run(context.Background(), spec)
+	res, err := rn.Run(context.Background(), specs[0])
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -15,13 +15,15 @@ func TestSplitMNISTBackprop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real MNIST run skipped in -short mode")
 	}
-	rn := &Runner{Load: func(name string) (tasks.Dataset, error) { return tasks.Load(name, "") }}
+	rn := &Runner{Methods: rules, Load: func(name string) (tasks.Dataset, error) { return tasks.Load(name, "") }}
 	run := func(scenario string) Result {
-		s, err := NewSpec("backprop", "", json.RawMessage(`{"iterations":150}`), "mnist", tasks.KindSplit, 5, "fixed", scenario, 1)
+		specs, err := Sweep{Methods: []MethodChoice{{Name: "backprop", Settings: json.RawMessage(`{"iterations":150}`)}},
+			Datasets: []string{"mnist"}, Streams: []string{tasks.KindSplit}, Scenarios: []string{scenario},
+			Seeds: 1, FirstSeed: 1, InferenceRuns: 1}.Expand(rules, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := rn.Run(context.Background(), s)
+		res, err := rn.Run(context.Background(), specs[0])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -46,13 +46,14 @@ func (o *StoreObserver) Started(r RunInfo) error {
 // Epoch does nothing: epochs are written with their task's evaluation.
 func (o *StoreObserver) Epoch(RunInfo, int, methods.EpochStats) {}
 
-// Evaluated writes one row of the accuracy matrix with its task's log.
-func (o *StoreObserver) Evaluated(r RunInfo, afterTask int, acc []float64, log []methods.EpochStats) error {
-	epochs := make([]results.Epoch, len(log))
-	for i, e := range log {
-		epochs[i] = results.Epoch{Task: afterTask, Epoch: e.Epoch, Part: e.Part, Loss: e.Loss, TrainAcc: e.TrainAcc, Seconds: e.Seconds, Examples: int64(e.Examples)}
+// Evaluated writes one row of the accuracy matrix, every inference run's
+// accuracies and its task's log, in one transaction.
+func (o *StoreObserver) Evaluated(r RunInfo, e Eval) error {
+	epochs := make([]results.Epoch, len(e.Log))
+	for i, l := range e.Log {
+		epochs[i] = results.Epoch{Task: e.AfterTask, Epoch: l.Epoch, Part: l.Part, Loss: l.Loss, TrainAcc: l.TrainAcc, Seconds: l.Seconds, Examples: int64(l.Examples)}
 	}
-	return o.Store.RecordEval(context.Background(), r.ID, afterTask, results.EvalRow{Acc: acc, Epochs: epochs})
+	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs})
 }
 
 // Finished writes the metrics and memory and marks the run done.
@@ -82,6 +83,19 @@ func label(r RunInfo) string {
 	return fmt.Sprintf("%s %s %s-il seed %d", r.Spec.Method, r.Stream, r.Spec.Scenario, r.Spec.Seed)
 }
 
+// spread is the largest range of a cell over the inference runs of a row.
+func spread(runs [][]float64) float64 {
+	s := 0.0
+	for j := range runs[0] {
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range runs {
+			lo, hi = min(lo, r[j]), max(hi, r[j])
+		}
+		s = max(s, hi-lo)
+	}
+	return s
+}
+
 // Started prints the run's name.
 func (p *Progress) Started(r RunInfo) error {
 	fmt.Fprintf(p.W, "== %s (run %s, config %s)\n", label(r), r.ID[:8], r.Spec.ConfigHash())
@@ -104,21 +118,26 @@ func (p *Progress) Epoch(r RunInfo, task int, e methods.EpochStats) {
 	fmt.Fprintf(p.W, "   task %d%s epoch %d: loss %.4f%s (%.1fs)\n", task, part, e.Epoch, e.Loss, acc, e.Seconds)
 }
 
-// Evaluated prints the accuracy row.
-func (p *Progress) Evaluated(r RunInfo, afterTask int, acc []float64, log []methods.EpochStats) error {
-	cells := make([]string, len(acc))
-	for i, a := range acc {
+// Evaluated prints the accuracy row (the mean over inference runs, and the
+// widest spread between them, when there are several).
+func (p *Progress) Evaluated(r RunInfo, e Eval) error {
+	cells := make([]string, len(e.Acc))
+	for i, a := range e.Acc {
 		cells[i] = fmt.Sprintf("%.2f", a)
 	}
 	secs := 0.0
-	for _, e := range log {
-		secs += e.Seconds
+	for _, l := range e.Log {
+		secs += l.Seconds
 	}
 	what := "untrained"
-	if afterTask > 0 {
-		what = fmt.Sprintf("after task %d (%.1fs)", afterTask, secs)
+	if e.AfterTask > 0 {
+		what = fmt.Sprintf("after task %d (%.1fs)", e.AfterTask, secs)
 	}
-	fmt.Fprintf(p.W, "   %s: %s\n", what, strings.Join(cells, " "))
+	runs := ""
+	if len(e.Inference) > 1 {
+		runs = fmt.Sprintf("  (mean of %d inference runs, widest range %.2f)", len(e.Inference), spread(e.Inference))
+	}
+	fmt.Fprintf(p.W, "   %s: %s%s\n", what, strings.Join(cells, " "), runs)
 	return nil
 }
 

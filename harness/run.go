@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/noprop/noprop/methods"
-	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
@@ -27,11 +26,28 @@ type RunInfo struct {
 // Result is what a finished run produced.
 type Result struct {
 	// Matrix is (T+1)×T accuracy in percent: row 0 the untrained model, row i
-	// after learning task i; column j is task j+1.
-	Matrix  [][]float64
-	Metrics []Metric
-	Memory  results.Memory
-	Seconds float64
+	// after learning task i; column j is task j+1. For a rule with stochastic
+	// inference each cell is the mean over the inference runs.
+	Matrix [][]float64
+	// Inference holds one such matrix per inference run of a rule with
+	// stochastic inference; nil otherwise.
+	Inference [][][]float64
+	Metrics   []Metric
+	Memory    results.Memory
+	Seconds   float64
+}
+
+// Eval is one evaluated unit of a run: row AfterTask of the accuracy matrix
+// (0 = untrained) and the training log of that task.
+type Eval struct {
+	AfterTask int
+	// Acc[j] is the accuracy on task j+1, percent: the mean over the
+	// inference runs for a rule with stochastic inference.
+	Acc []float64
+	// Inference holds each inference run's accuracies (nil for a
+	// deterministic rule).
+	Inference [][]float64
+	Log       []methods.EpochStats
 }
 
 // Observer hears a run's progress. The results store and the console are
@@ -40,9 +56,8 @@ type Observer interface {
 	Started(r RunInfo) error
 	// Epoch relays a learner's report while task (1-based) is learned.
 	Epoch(r RunInfo, task int, s methods.EpochStats)
-	// Evaluated delivers one finished unit: row afterTask of the accuracy
-	// matrix (0 = untrained) and the training log of that task.
-	Evaluated(r RunInfo, afterTask int, acc []float64, log []methods.EpochStats) error
+	// Evaluated delivers one finished unit.
+	Evaluated(r RunInfo, e Eval) error
 	Finished(r RunInfo, res Result) error
 	// Failed reports a run that stopped early; interrupted is true when the
 	// context was cancelled.
@@ -51,6 +66,9 @@ type Observer interface {
 
 // Runner runs specs. It caches loaded datasets across runs.
 type Runner struct {
+	// Methods is the table of learning rules specs name (methods/catalog in
+	// the command line, fakes in tests).
+	Methods methods.Catalog
 	// Load returns a dataset by name (tasks.Load in the command line, a
 	// generator in tests).
 	Load      func(name string) (tasks.Dataset, error)
@@ -77,19 +95,24 @@ func (rn *Runner) dataset(name string) (tasks.Dataset, error) {
 // untrained learner on every task, then learns the tasks in order and
 // evaluates every task after each.
 func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
+	method, err := spec.checkMethod(rn.Methods)
+	if err != nil {
+		return Result{}, &SetupError{Err: err}
+	}
 	stream, sc, err := rn.stream(spec)
 	if err != nil {
 		return Result{}, &SetupError{Err: err}
 	}
 	// Memory is measured from here: the data is resident, the learner not yet.
 	mem := startMemorySampler()
-	learner, info, err := rn.learner(spec, stream, sc)
+	learner, info, err := rn.learner(method, spec, stream, sc)
 	if err != nil {
 		mem.stop()
-		return Result{}, &SetupError{Err: err}
+		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
 	}
 	for _, o := range rn.Observers {
 		if err := o.Started(info); err != nil {
+			mem.stop()
 			return Result{}, err
 		}
 	}
@@ -132,13 +155,10 @@ func (rn *Runner) stream(spec Spec) (tasks.Stream, tasks.Scenario, error) {
 	return stream, sc, err
 }
 
-// learner builds the learner of a spec for its stream.
-func (rn *Runner) learner(spec Spec, stream tasks.Stream, sc tasks.Scenario) (methods.Learner, RunInfo, error) {
+// learner builds the learner of a spec for its stream: it sees the input
+// shape, the number of outputs and its seed, never the data.
+func (rn *Runner) learner(method methods.Method, spec Spec, stream tasks.Stream, sc tasks.Scenario) (methods.Learner, RunInfo, error) {
 	var info RunInfo
-	method, err := catalog.Lookup(spec.Method)
-	if err != nil {
-		return nil, info, err
-	}
 	id, err := results.NewID()
 	if err != nil {
 		return nil, info, err
@@ -148,7 +168,6 @@ func (rn *Runner) learner(spec Spec, stream tasks.Stream, sc tasks.Scenario) (me
 		Input:   stream.Shape,
 		Outputs: sc.Outputs(stream),
 		Seed:    nn.DeriveSeed(spec.Seed, "learner"),
-		Train:   func() tasks.Set { return joinTrain(stream, sc) },
 	}, spec.Settings)
 	return learner, info, err
 }
@@ -156,21 +175,48 @@ func (rn *Runner) learner(spec Spec, stream tasks.Stream, sc tasks.Scenario) (me
 func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario) (Result, error) {
 	T := len(s.Tasks)
 	res := Result{Matrix: make([][]float64, T+1)}
-	evalRow := func(i int) error {
-		row := make([]float64, T)
-		for j, t := range s.Tasks {
-			row[j] = Accuracy(l, sc.Relabel(t, t.Test), sc.EvalActive(s, i-1, j))
+	runs := info.Spec.InferenceRuns
+	st, stochastic := l.(methods.Stochastic)
+	if !stochastic {
+		runs = 1
+	}
+	if stochastic && runs > 1 {
+		res.Inference = make([][][]float64, runs)
+		for k := range res.Inference {
+			res.Inference[k] = make([][]float64, T+1)
 		}
-		res.Matrix[i] = row
+	}
+	evaluate := func(i int, log []methods.EpochStats) error {
+		e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log}
+		for k := range runs {
+			row := make([]float64, T)
+			for j, t := range s.Tasks {
+				var seed func(chunk int)
+				if stochastic {
+					seed = func(chunk int) { st.SetInferenceSeed(inferenceSeed(k, j, chunk)) }
+				}
+				acc, err := Accuracy(ctx, l, sc.Relabel(t, t.Test), sc.EvalActive(s, i-1, j), seed)
+				if err != nil {
+					return err
+				}
+				row[j] = acc
+				e.Acc[j] += acc / float64(runs)
+			}
+			if res.Inference != nil {
+				res.Inference[k][i] = row
+				e.Inference = append(e.Inference, row)
+			}
+		}
+		res.Matrix[i] = e.Acc
+		for _, o := range rn.Observers {
+			if err := o.Evaluated(info, e); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
-	if err := evalRow(0); err != nil {
+	if err := evaluate(0, nil); err != nil {
 		return res, err
-	}
-	for _, o := range rn.Observers {
-		if err := o.Evaluated(info, 0, res.Matrix[0], nil); err != nil {
-			return res, err
-		}
 	}
 	for k, t := range s.Tasks {
 		var log []methods.EpochStats
@@ -183,52 +229,60 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 		if err := l.Learn(ctx, sc.Relabel(t, t.Train), sc.TrainActive(s, k), obs); err != nil {
 			return res, fmt.Errorf("task %d: %w", k+1, err)
 		}
-		if err := evalRow(k + 1); err != nil {
+		if err := evaluate(k+1, log); err != nil {
 			return res, err
-		}
-		for _, o := range rn.Observers {
-			if err := o.Evaluated(info, k+1, res.Matrix[k+1], log); err != nil {
-				return res, err
-			}
 		}
 	}
 	res.Metrics = Metrics(res.Matrix)
 	return res, nil
 }
 
-// Accuracy is the percentage of set's examples whose highest-scoring output
-// among active is the label. Ties go to the lowest output.
-func Accuracy(l methods.Learner, set tasks.Set, active []int) float64 {
-	if set.Len() == 0 {
-		return math.NaN()
-	}
-	scores := l.Scores(nn.Matrix{Rows: set.Len(), Cols: set.Shape.Size(), Data: set.X})
-	correct := 0
-	for i, y := range set.Y {
-		row := scores.Row(i)
-		best, arg := float32(math.Inf(-1)), -1
-		for _, o := range active {
-			if v := row[o]; v > best || arg < 0 {
-				best, arg = v, o
-			}
-		}
-		if arg == y {
-			correct++
-		}
-	}
-	return 100 * float64(correct) / float64(set.Len())
+// inferenceSeed is the inference seed of inference run k (0-based) on chunk
+// c of task j's test set. It does not depend on how many tasks were learned,
+// so every row of the matrix sees the same noise for the same examples
+// (common random numbers: differences between rows, forgetting, carry less
+// inference noise).
+func inferenceSeed(k, j, c int) uint64 {
+	return nn.DeriveSeed(uint64(k+1), fmt.Sprintf("task %d chunk %d", j, c))
 }
 
-// joinTrain concatenates the stream's training sets with the scenario's labels.
-func joinTrain(s tasks.Stream, sc tasks.Scenario) tasks.Set {
-	if len(s.Tasks) == 1 {
-		return sc.Relabel(s.Tasks[0], s.Tasks[0].Train)
+// EvalChunk is the number of test examples scored at once: cancellation is
+// checked between chunks, and a chunk of NoProp-DT with the paper's block
+// takes well under a second on two cores.
+const EvalChunk = 500
+
+// Accuracy is the percentage of set's examples whose highest-scoring output
+// among active is the label; ties go to the lowest output. Rows are scored
+// EvalChunk at a time, with ctx checked before each chunk; seed, when not
+// nil, is called before each chunk with its index (to set a stochastic
+// learner's inference seed).
+func Accuracy(ctx context.Context, l methods.Learner, set tasks.Set, active []int, seed func(chunk int)) (float64, error) {
+	if set.Len() == 0 {
+		return math.NaN(), nil
 	}
-	out := tasks.Set{Shape: s.Shape}
-	for _, t := range s.Tasks {
-		set := sc.Relabel(t, t.Train)
-		out.X = append(out.X, set.X...)
-		out.Y = append(out.Y, set.Y...)
+	d := set.Shape.Size()
+	correct := 0
+	for c, lo := 0, 0; lo < set.Len(); c, lo = c+1, lo+EvalChunk {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		hi := min(lo+EvalChunk, set.Len())
+		if seed != nil {
+			seed(c)
+		}
+		scores := l.Scores(nn.Matrix{Rows: hi - lo, Cols: d, Data: set.X[lo*d : hi*d]}, active)
+		for i, y := range set.Y[lo:hi] {
+			row := scores.Row(i)
+			best, arg := float32(math.Inf(-1)), -1
+			for _, o := range active {
+				if v := row[o]; v > best || arg < 0 {
+					best, arg = v, o
+				}
+			}
+			if arg == y {
+				correct++
+			}
+		}
 	}
-	return out
+	return 100 * float64(correct) / float64(set.Len()), nil
 }

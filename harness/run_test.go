@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
@@ -17,20 +21,31 @@ func syntheticLoader(name string) (tasks.Dataset, error) {
 	return tasks.Synthetic(tasks.SyntheticConfig{Classes: 4, TrainPer: 60, TestPer: 20, Shape: tasks.Shape{C: 1, H: 4, W: 5}, Noise: 0.3, Seed: 11})
 }
 
-func testSpec(t *testing.T, scenario string, seed uint64) Spec {
+// oneSpec expands a one-run sweep of the fake catalog.
+func oneSpec(t *testing.T, method, settings, scenario string, seed uint64) Spec {
 	t.Helper()
-	s, err := NewSpec("backprop", "", json.RawMessage(`{"hidden":[16],"iterations":40,"batch_size":16}`), "synthetic", tasks.KindSplit, 2, "fixed", scenario, seed)
+	specs, err := Sweep{Methods: []MethodChoice{{Name: method, Settings: json.RawMessage(settings)}},
+		Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, ClassOrder: "fixed",
+		Scenarios: []string{scenario}, Seeds: 1, FirstSeed: seed, InferenceRuns: 3}.Expand(fakeCatalog, fakeClasses)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return specs[0]
+}
+
+func testSpec(t *testing.T, scenario string, seed uint64) Spec {
+	return oneSpec(t, "centroid", "", scenario, seed)
+}
+
+func newRunner(obs ...Observer) *Runner {
+	return &Runner{Methods: fakeCatalog, Load: syntheticLoader, Observers: obs}
 }
 
 func TestRunSameSeedSameMatrix(t *testing.T) {
 	for _, sc := range []string{"class", "task", "domain"} {
 		t.Run(sc, func(t *testing.T) {
 			run := func(seed uint64) [][]float64 {
-				rn := &Runner{Load: syntheticLoader}
+				rn := newRunner()
 				res, err := rn.Run(context.Background(), testSpec(t, sc, seed))
 				if err != nil {
 					t.Fatal(err)
@@ -58,7 +73,7 @@ func TestRunRecordsEveryUnitAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store.Close()
-	rn := &Runner{Load: syntheticLoader, Observers: []Observer{&StoreObserver{Store: store, Version: "test"}}}
+	rn := newRunner(&StoreObserver{Store: store, Version: "test"})
 	specs := []Spec{testSpec(t, "class", 1), testSpec(t, "class", 2)}
 	done := func(s Spec) (bool, error) {
 		_, ok, err := store.FindDone(context.Background(), s.ConfigHash(), int64(s.Seed))
@@ -118,35 +133,9 @@ func (c cancelAfter) Epoch(_ RunInfo, task int, _ methods.EpochStats) {
 		c.cancel()
 	}
 }
-func (c cancelAfter) Evaluated(RunInfo, int, []float64, []methods.EpochStats) error { return nil }
-func (c cancelAfter) Finished(RunInfo, Result) error                                { return nil }
-func (c cancelAfter) Failed(RunInfo, error, bool)                                   {}
-
-func TestNewSpecRejectsBadInput(t *testing.T) {
-	tests := []struct {
-		name     string
-		method   string
-		settings string
-		stream   string
-		scenario string
-	}{
-		{"unknown method", "nope", `{}`, "split", "class"},
-		{"unknown setting", "backprop", `{"hiden":[4]}`, "split", "class"},
-		{"bad stream", "backprop", `{}`, "rotated", "class"},
-		{"bad scenario", "backprop", `{}`, "split", "instance"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			s, err := NewSpec(tc.method, "", json.RawMessage(tc.settings), "mnist", tc.stream, 5, "fixed", tc.scenario, 1)
-			if err == nil {
-				err = CheckSettings([]Spec{s})
-			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-		})
-	}
-}
+func (c cancelAfter) Evaluated(RunInfo, Eval) error  { return nil }
+func (c cancelAfter) Finished(RunInfo, Result) error { return nil }
+func (c cancelAfter) Failed(RunInfo, error, bool)    {}
 
 func TestConfigHashIgnoresSeedOnly(t *testing.T) {
 	a, b := testSpec(t, "class", 1), testSpec(t, "class", 2)
@@ -158,23 +147,133 @@ func TestConfigHashIgnoresSeedOnly(t *testing.T) {
 	}
 }
 
-func TestRunMeasuresTrainingMemory(t *testing.T) {
-	rn := &Runner{Load: syntheticLoader}
-	spec, err := NewSpec("backprop", "", json.RawMessage(`{"hidden":[4096,512],"iterations":2,"batch_size":16}`), "synthetic", tasks.KindSplit, 2, "fixed", "class", 1)
+func TestInferenceRunsOfStochasticRules(t *testing.T) {
+	rn := newRunner()
+	res, err := rn.Run(context.Background(), oneSpec(t, "noisy-centroid", `{"noise":30}`, "class", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := rn.Run(context.Background(), spec)
+	if len(res.Inference) != 3 {
+		t.Fatalf("%d inference matrices, want 3", len(res.Inference))
+	}
+	differ := false
+	for i, row := range res.Matrix {
+		for j, a := range row {
+			mean := 0.0
+			for _, m := range res.Inference {
+				mean += m[i][j] / 3
+				differ = differ || m[i][j] != res.Inference[0][i][j]
+			}
+			if math.Abs(mean-a) > 1e-9 {
+				t.Errorf("cell (%d,%d) = %v, want the mean %v of the inference runs", i, j, a, mean)
+			}
+		}
+	}
+	if !differ {
+		t.Error("the inference runs of a noisy rule gave identical accuracies: seeds were not varied")
+	}
+	again, _ := newRunner().Run(context.Background(), oneSpec(t, "noisy-centroid", `{"noise":30}`, "class", 1))
+	if !reflect.DeepEqual(res.Inference, again.Inference) {
+		t.Error("inference runs are not reproducible")
+	}
+	// A deterministic rule is evaluated once, whatever the spec asks.
+	det, err := rn.Run(context.Background(), oneSpec(t, "centroid", "", "class", 1))
+	if err != nil || det.Inference != nil || det.Matrix == nil {
+		t.Errorf("deterministic rule: %d inference matrices, %v", len(det.Inference), err)
+	}
+	if s := oneSpec(t, "centroid", "", "class", 1); s.InferenceRuns != 1 {
+		t.Errorf("deterministic rule's spec has %d inference runs, want 1", s.InferenceRuns)
+	}
+}
+
+// cancelOnScores cancels a context the first time it scores.
+type cancelOnScores struct {
+	methods.Learner
+	cancel context.CancelFunc
+	calls  *int
+}
+
+func (c cancelOnScores) Scores(x nn.Matrix, active []int) nn.Matrix {
+	*c.calls++
+	c.cancel()
+	return c.Learner.Scores(x, active)
+}
+
+func TestEvaluationHonoursCancellation(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	cat := methods.Catalog{{Name: "centroid", Settings: func() any { return &centroidSettings{} },
+		New: func(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
+			l, err := newCentroid(p, raw)
+			return cancelOnScores{l, cancel, &calls}, err
+		}}}
+	rn := &Runner{Methods: cat, Load: syntheticLoader}
+	_, err := rn.Run(ctx, testSpec(t, "class", 1))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want cancellation", err)
+	}
+	if calls != 1 {
+		t.Errorf("%d calls to Scores after cancellation, want the evaluation to stop after the first", calls)
+	}
+}
+
+func TestSweepRejectsBadInputBeforeWork(t *testing.T) {
+	good := Sweep{Methods: []MethodChoice{{Name: "centroid"}}, Datasets: []string{"mnist"}, Streams: []string{"split"},
+		Scenarios: []string{"class"}, Seeds: 1, FirstSeed: 1, InferenceRuns: 1}
+	tests := []struct {
+		name string
+		edit func(*Sweep)
+		want string
+	}{
+		{"no methods", func(s *Sweep) { s.Methods = nil }, "no methods"},
+		{"no scenarios", func(s *Sweep) { s.Scenarios = nil }, "no scenarios"},
+		{"no datasets", func(s *Sweep) { s.Datasets = nil }, "no datasets"},
+		{"unknown method", func(s *Sweep) { s.Methods[0].Name = "nope" }, `unknown method "nope"`},
+		{"unknown setting", func(s *Sweep) { s.Methods[0].Settings = json.RawMessage(`{"nois":1}`) }, `unknown setting "nois" (did you mean "noise"?)`},
+		{"bad setting", func(s *Sweep) { s.Methods[0].Settings = json.RawMessage(`{"noise":-1}`) }, "setting noise = -1: must be ≥ 0"},
+		{"wrong type", func(s *Sweep) { s.Methods[0].Settings = json.RawMessage(`{"noise":"high"}`) }, "setting noise: got a JSON string, want a number"},
+		{"unknown preset", func(s *Sweep) { s.Methods[0].Preset = "paper" }, `no preset "paper"`},
+		{"unknown dataset", func(s *Sweep) { s.Datasets = []string{"svhn"} }, `unknown dataset "svhn"`},
+		{"tasks do not divide", func(s *Sweep) { s.Tasks = 3 }, "10 classes do not divide into 3 tasks"},
+		{"tasks with joint", func(s *Sweep) { s.Streams, s.Tasks = []string{"joint"}, 5 }, "joint stream is the whole dataset as one task"},
+		{"bad stream", func(s *Sweep) { s.Streams = []string{"rotated"} }, `stream "rotated"`},
+		{"bad scenario", func(s *Sweep) { s.Scenarios = []string{"instance"} }, `scenario "instance"`},
+		{"no seeds", func(s *Sweep) { s.Seeds = 0 }, "seeds = 0"},
+		{"seeds wrap", func(s *Sweep) { s.FirstSeed, s.Seeds = math.MaxUint64, 2 }, "run past the largest seed"},
+		{"bad class order", func(s *Sweep) { s.ClassOrder = "random" }, `class order "random"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sw := good
+			sw.Methods = slices.Clone(good.Methods)
+			tc.edit(&sw)
+			_, err := sw.Expand(fakeCatalog, fakeClasses)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if specs, err := good.Expand(fakeCatalog, fakeClasses); err != nil || len(specs) != 1 || specs[0].Tasks != 5 {
+		t.Errorf("good sweep: %+v, %v (want one spec of the default 5 tasks)", specs, err)
+	}
+}
+
+func TestParseSets(t *testing.T) {
+	got, err := ParseSets([]string{"lr=0.01", "b.epochs=3", "name=plain", "a.hidden=[4,5]"}, []string{"a", "b"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The network's weights, gradients and Adam state take about 35 MB
-	// (2.2M parameters, 4 copies); the dataset is resident before the
-	// baseline and must not count.
-	if res.Memory.PeakHeapBytes < 30<<20 || res.Memory.PeakHeapBytes > 80<<20 {
-		t.Errorf("peak training heap %d bytes", res.Memory.PeakHeapBytes)
+	if string(got["a"]) != `{"hidden":[4,5],"lr":0.01,"name":"plain"}` || string(got["b"]) != `{"epochs":3,"lr":0.01,"name":"plain"}` {
+		t.Errorf("got a=%s b=%s", got["a"], got["b"])
 	}
-	if res.Memory.PeakRSSBytes <= 0 {
-		t.Errorf("peak RSS %d bytes", res.Memory.PeakRSSBytes)
+	for _, bad := range []struct{ set, want string }{
+		{"lr", "want key=value"},
+		{"=3", "want key=value"},
+		{"c.lr=1", `"c" is not a method of this batch (a, b)`},
+		{"a.=1", "empty setting name"},
+	} {
+		if _, err := ParseSets([]string{bad.set}, []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("--set %s: error %v, want %q", bad.set, err, bad.want)
+		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
-	"github.com/noprop/noprop/methods/catalog"
+	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/tasks"
 )
 
@@ -25,42 +27,25 @@ type Spec struct {
 	ClassOrder string `json:"class_order,omitempty"`
 	Scenario   string `json:"scenario"`
 	Seed       uint64 `json:"seed"`
+	// InferenceRuns is the number of inference runs per trained model of a
+	// rule with stochastic inference: every evaluation is repeated with that
+	// many inference seeds, and the stored accuracy is their mean (the
+	// paper's protocol: 5). It is 1 for deterministic rules.
+	InferenceRuns int `json:"inference_runs"`
 }
 
-// NewSpec resolves a method's settings (defaults, then preset, then the
-// overrides) into a complete Spec and checks it.
-func NewSpec(method, preset string, overrides json.RawMessage, dataset, stream string, numTasks int, classOrder, scenario string, seed uint64) (Spec, error) {
-	m, err := catalog.Lookup(method)
-	if err != nil {
-		return Spec{}, err
-	}
-	settings, err := m.Resolve(preset, overrides)
-	if err != nil {
-		return Spec{}, err
-	}
-	s := Spec{Method: method, Preset: preset, Settings: settings, Dataset: dataset, Stream: stream,
-		Tasks: numTasks, ClassOrder: classOrder, Scenario: scenario, Seed: seed}
-	if stream == tasks.KindJoint {
-		s.Tasks, s.ClassOrder = 1, ""
-	}
-	return s, s.Validate()
-}
-
-// Validate checks the parts of the spec that can be checked without data.
+// Validate checks the parts of the spec that can be checked without data or
+// methods (Sweep.Expand checks the rest before any work starts; building the
+// stream checks it again against the data).
 func (s Spec) Validate() error {
-	if _, err := catalog.Lookup(s.Method); err != nil {
-		return err
-	}
 	if _, err := tasks.ParseScenario(s.Scenario); err != nil {
 		return err
 	}
-	switch s.Stream {
-	case tasks.KindSplit, tasks.KindPermuted, tasks.KindJoint:
-	default:
-		return fmt.Errorf("stream %q: want one of %v", s.Stream, tasks.StreamKinds())
+	if !slices.Contains(tasks.StreamKinds(), s.Stream) {
+		return fmt.Errorf("stream %q: want one of %s", s.Stream, strings.Join(tasks.StreamKinds(), ", "))
 	}
-	if s.Tasks < 1 {
-		return fmt.Errorf("tasks = %d: must be at least 1", s.Tasks)
+	if s.InferenceRuns < 1 {
+		return fmt.Errorf("inference runs = %d: must be at least 1", s.InferenceRuns)
 	}
 	return nil
 }
@@ -93,19 +78,19 @@ func (s Spec) StreamConfig() tasks.StreamConfig {
 	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed}
 }
 
-// CheckSettings builds nothing but checks that every spec's settings are
-// accepted by its method, so a typo fails before hours of training.
-func CheckSettings(specs []Spec) error {
-	for _, s := range specs {
-		m, err := catalog.Lookup(s.Method)
-		if err != nil {
-			return err
-		}
-		if m.Check != nil {
-			if err := m.Check(s.Settings); err != nil {
-				return fmt.Errorf("%s: %w", s.Method, err)
-			}
-		}
+// Label names the run for people: method, dataset, stream, scenario, seed.
+func (s Spec) Label() string {
+	return fmt.Sprintf("%s %s %s %s-il seed %d", s.Method, s.Dataset, s.Stream, s.Scenario, s.Seed)
+}
+
+// checkMethod checks the spec's method and settings against a catalog.
+func (s Spec) checkMethod(cat methods.Catalog) (methods.Method, error) {
+	m, err := cat.Lookup(s.Method)
+	if err != nil {
+		return m, err
 	}
-	return nil
+	if err := m.Check(s.Settings); err != nil {
+		return m, fmt.Errorf("%s: %w", s.Method, err)
+	}
+	return m, nil
 }

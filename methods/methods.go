@@ -1,15 +1,24 @@
 // Package methods defines the seam between the harness and the learning
-// rules: the Learner interface, the Observer that hears a learner's progress,
-// and the description of a method that the catalog lists.
+// rules: the Learner interface and the optional abilities a learner may
+// have, the Observer that hears a learner's progress, the description of a
+// method that a catalog lists, and what every rule shares: the settings
+// blocks and their validator (settings.go) and the training scaffold
+// (train.go).
 //
 // Each learning rule lives in a sub-package (backprop, noprop, ...), built
-// from the layers of methods/nn. Package methods imports tasks for the data
-// types and nothing of harness or results.
+// from the layers of methods/nn; methods/catalog lists them and
+// methods/methodtest is the conformance suite every catalog entry passes.
+// Package methods imports nn and tasks (for the data types) and nothing of
+// harness or results.
 package methods
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
@@ -19,31 +28,53 @@ import (
 //
 // Outputs are numbered 0..Outputs-1, as fixed at construction. The harness
 // tells the learner which outputs take part: while learning, only the active
-// outputs enter the loss; the labels in data.Y are always among them.
+// outputs enter the loss, and the labels in data.Y are always among them; at
+// evaluation, only the active outputs are compared.
 type Learner interface {
 	// Learn trains on one task's training data.
 	Learn(ctx context.Context, data tasks.Set, active []int, obs Observer) error
 	// Scores returns, for each row of x (one example per row), one score per
-	// output: higher means more likely. The result has x.Rows rows and
-	// Outputs columns and is owned by the caller.
-	Scores(x nn.Matrix) nn.Matrix
+	// output: higher means more likely. Only the outputs in active are
+	// compared (the task's classes in task-IL, every class seen so far in
+	// class-IL); a rule whose inference runs through its outputs (NoProp's
+	// chain, Forward-Forward's candidate labels) restricts itself to them.
+	// Scores of the other outputs are unspecified. The result has x.Rows rows
+	// and Outputs columns and is owned by the caller.
+	Scores(x nn.Matrix, active []int) nn.Matrix
+}
+
+// Stochastic is implemented by learners whose Scores draw random numbers
+// (NoProp's chain starts from noise). Scores is then a deterministic
+// function of the parameters, the input, the active outputs and the
+// inference seed, so the paper's protocol of several inference runs per
+// trained model is a choice of seeds.
+type Stochastic interface {
+	SetInferenceSeed(seed uint64)
+}
+
+// ParamCounter is implemented by learners that can count their trainable
+// values.
+type ParamCounter interface {
+	NumParams() int
 }
 
 // Observer hears a learner's progress. Implementations must be cheap; they are
 // called from the training loop.
 type Observer interface {
-	// Epoch reports one finished epoch (or, for iteration budgets, one pass of
-	// the logging period) of the current task.
+	// Epoch reports one finished pass of one part of the learner.
 	Epoch(EpochStats)
 }
 
-// EpochStats is what a learner reports after each epoch.
+// EpochStats is what a learner reports after each pass over a task's data
+// (an epoch, or a round of an iteration budget) of one of its parts.
 type EpochStats struct {
-	Epoch    int     // 1-based within the current task
-	Part     string  // which part of the learner trained, e.g. "block 3"; empty for the whole
-	Loss     float64 // mean training loss over the epoch
-	TrainAcc float64 // training accuracy over the epoch, percent; NaN if not measured
-	Seconds  float64 // wall time of the epoch
+	Epoch int    // 1-based within the current task
+	Part  string // which part of the learner trained, e.g. "block 3"; empty for the whole
+	// Loss is the mean training loss per example over the pass (each
+	// minibatch's mean loss weighted by its size).
+	Loss     float64
+	TrainAcc float64 // training accuracy over the pass, percent; NaN if not measured
+	Seconds  float64 // wall time of the pass
 	Examples int     // examples processed
 }
 
@@ -54,31 +85,100 @@ type ObserverFunc func(EpochStats)
 func (f ObserverFunc) Epoch(s EpochStats) { f(s) }
 
 // Problem is what a learner is built for: the input shape and the number of
-// outputs, plus the seed from which all of its randomness derives.
+// outputs, plus the seed from which all of its randomness derives. It holds
+// no data: a learner meets the data task by task in Learn, so nothing it
+// does at construction can depend on tasks it has not met.
 type Problem struct {
 	Input   tasks.Shape
 	Outputs int
 	Seed    uint64
-	// Train returns the training data of the whole stream, for methods whose
-	// construction looks at data (NoProp's prototype embeddings). It builds a
-	// copy on each call, so methods that do not need it should not call it.
-	// It may be nil; methods that need it return an error then.
-	Train func() tasks.Set
 }
 
 // Method describes one learning rule for the catalog.
 type Method struct {
 	Name    string
 	Summary string
-	// Defaults returns the method's settings with their default values; the
-	// result marshals to JSON and is the schema of the settings.
-	Defaults func() any
+	// Settings returns a pointer to a new settings struct holding the
+	// defaults. Its fields' tags name, document and constrain the settings
+	// (see DecodeSettings); its JSON form names every setting.
+	Settings func() any
 	// Presets are named settings overlays, e.g. "paper" and "quick".
 	Presets map[string]json.RawMessage
 	// New builds a learner. settings is a JSON object whose fields override
-	// the defaults; unknown fields are an error.
+	// the defaults; New decodes it with DecodeSettings into Settings(), so
+	// it accepts exactly what Check accepts.
 	New func(p Problem, settings json.RawMessage) (Learner, error)
-	// Check validates settings without building a learner, so a batch fails
-	// on a typo before any training starts. Optional.
-	Check func(settings json.RawMessage) error
+	// Stochastic says that the learners New builds implement Stochastic:
+	// their inference draws random numbers, and the harness runs several
+	// inference runs per trained model.
+	Stochastic bool
+	// Toy is a settings overlay that makes every preset quick on a small
+	// problem (a few hundred examples of a few classes, 14×14 images): the
+	// conformance suite (methods/methodtest) applies it on top of each
+	// preset.
+	Toy json.RawMessage
+}
+
+// Check validates settings (a JSON object over the defaults) without
+// building a learner, so a batch fails on a typo before any work starts.
+func (m Method) Check(settings json.RawMessage) error {
+	return DecodeSettings(settings, m.Settings())
+}
+
+// Resolve returns the complete settings of method m: its defaults, then the
+// named preset (if any), then the overrides, checked. The result names every
+// field, so it records exactly what a run used.
+func (m Method) Resolve(preset string, overrides json.RawMessage) (json.RawMessage, error) {
+	defaults, err := json.Marshal(m.Settings())
+	if err != nil {
+		return nil, fmt.Errorf("%s defaults: %w", m.Name, err)
+	}
+	var p json.RawMessage
+	if preset != "" {
+		var ok bool
+		if p, ok = m.Presets[preset]; !ok {
+			return nil, fmt.Errorf("method %s has no preset %q (presets: %s)", m.Name, preset, strings.Join(m.PresetNames(), ", "))
+		}
+	}
+	merged, err := MergeSettings(defaults, p, overrides)
+	if err != nil {
+		return nil, err
+	}
+	// Decode into the settings type and marshal back, so the result has one
+	// canonical form whatever the layers' spelling.
+	s := m.Settings()
+	if err := DecodeSettings(merged, s); err != nil {
+		if preset != "" {
+			return nil, fmt.Errorf("%s:%s: %w", m.Name, preset, err)
+		}
+		return nil, fmt.Errorf("%s: %w", m.Name, err)
+	}
+	return json.Marshal(s)
+}
+
+// PresetNames lists the method's presets in order.
+func (m Method) PresetNames() []string { return slices.Sorted(maps.Keys(m.Presets)) }
+
+// Fields documents the method's settings with their defaults.
+func (m Method) Fields() []Field { return Fields(m.Settings()) }
+
+// Catalog is a table of methods, the value the harness runs from.
+type Catalog []Method
+
+// Lookup finds a method by name.
+func (c Catalog) Lookup(name string) (Method, error) {
+	i := slices.IndexFunc(c, func(m Method) bool { return m.Name == name })
+	if i < 0 {
+		return Method{}, fmt.Errorf("unknown method %q (known: %s; see `noprop methods`)", name, strings.Join(c.Names(), ", "))
+	}
+	return c[i], nil
+}
+
+// Names lists the methods' names in catalog order.
+func (c Catalog) Names() []string {
+	names := make([]string, len(c))
+	for i, m := range c {
+		names[i] = m.Name
+	}
+	return names
 }

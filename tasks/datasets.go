@@ -80,6 +80,7 @@ type dataFiles struct {
 // datasetSpec is everything Load knows about one dataset name.
 type datasetSpec struct {
 	name    string
+	classes int      // number of classes
 	folder  string   // folder under a data folder
 	bases   []string // required files, each as NAME.gz or NAME
 	subdir  string   // accepted subfolder holding the files (official tarball layout)
@@ -159,13 +160,13 @@ func init() {
 		"or pass --data DIR where DIR/mnist/ holds %s",
 		GoMNISTModule, datasetSpec{bases: idxBases}.expected())
 	specs["mnist"] = datasetSpec{
-		name: "mnist", folder: "mnist", bases: idxBases,
+		name: "mnist", classes: 10, folder: "mnist", bases: idxBases,
 		builtin: goMNISTDataDir,
 		howTo:   mnistHow,
 		load:    idxLoader("mnist", digitNames),
 	}
 	specs["fashion-mnist"] = datasetSpec{
-		name: "fashion-mnist", folder: "fashion-mnist", bases: idxBases,
+		name: "fashion-mnist", classes: 10, folder: "fashion-mnist", bases: idxBases,
 		builtin: func() (string, error) { return fashionMNISTSystemDir, nil },
 		howTo: fmt.Sprintf("run \"apt-get install dataset-fashion-mnist\" (installs %s/); "+
 			"or run \"noprop data fetch fashion-mnist --dest DIR\" and then pass --data DIR (or set NOPROP_DATA=DIR); "+
@@ -174,7 +175,7 @@ func init() {
 		load: idxLoader("fashion-mnist", fashionNames),
 	}
 	specs["cifar10"] = datasetSpec{
-		name: "cifar10", folder: "cifar10", bases: cifar10Bases, subdir: "cifar-10-batches-bin",
+		name: "cifar10", classes: 10, folder: "cifar10", bases: cifar10Bases, subdir: "cifar-10-batches-bin",
 		howTo: "CIFAR-10 is only read from a data folder: run \"noprop data fetch cifar10 --dest DIR\" " +
 			"(or download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz and extract it into DIR/cifar10/), " +
 			"then pass --data DIR (or set NOPROP_DATA=DIR); DIR/cifar10/ or DIR/cifar10/cifar-10-batches-bin/ must hold " +
@@ -189,14 +190,14 @@ func init() {
 			name, datasetSpec{bases: cifar100Bases}.expected())
 	}
 	specs["cifar100"] = datasetSpec{
-		name: "cifar100", folder: "cifar100", bases: cifar100Bases, subdir: "cifar-100-binary",
+		name: "cifar100", classes: 100, folder: "cifar100", bases: cifar100Bases, subdir: "cifar-100-binary",
 		namesTx: "fine_label_names.txt",
 		builtin: findSharedCIFAR100,
 		howTo:   cifar100How("cifar100"),
 		load:    cifar100Loader("cifar100", CIFAR100Fine),
 	}
 	specs["cifar100-coarse"] = datasetSpec{
-		name: "cifar100-coarse", folder: "cifar100", bases: cifar100Bases, subdir: "cifar-100-binary",
+		name: "cifar100-coarse", classes: 20, folder: "cifar100", bases: cifar100Bases, subdir: "cifar-100-binary",
 		namesTx: "coarse_label_names.txt",
 		builtin: findSharedCIFAR100,
 		howTo:   cifar100How("cifar100-coarse"),
@@ -206,6 +207,16 @@ func init() {
 
 // DatasetNames lists the names Load accepts.
 func DatasetNames() []string { return append([]string(nil), datasetOrder...) }
+
+// NumClasses is the number of classes of the named dataset, known without
+// reading it, so a stream can be checked before any data is loaded.
+func NumClasses(name string) (int, error) {
+	s, err := lookupSpec(name)
+	if err != nil {
+		return 0, err
+	}
+	return s.classes, nil
+}
 
 // DataFolder is the folder under a data folder that holds the files of the
 // named dataset: the name itself, except "cifar100" for "cifar100-coarse".

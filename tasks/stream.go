@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 )
 
 // Task is one task of a stream: its training and test data and the outputs
@@ -54,6 +55,47 @@ type StreamConfig struct {
 	Seed       uint64
 }
 
+// DefaultTasks is the usual number of tasks of a stream kind: 5 for split
+// (split MNIST: 0,1 | 2,3 | ... | 8,9), 10 for permuted (van de Ven &
+// Tolias's permuted MNIST), 1 for joint.
+func DefaultTasks(kind string) int {
+	switch kind {
+	case KindSplit:
+		return 5
+	case KindPermuted:
+		return 10
+	}
+	return 1
+}
+
+// Check validates the configuration for a dataset of the given number of
+// classes, without its data, so a batch can be checked before anything is
+// loaded.
+func (cfg StreamConfig) Check(dataset string, classes int) error {
+	switch cfg.Kind {
+	case KindJoint:
+		if cfg.Tasks != 1 {
+			return fmt.Errorf("the joint stream is the whole dataset as one task: %d tasks asked", cfg.Tasks)
+		}
+	case KindSplit:
+		if cfg.Tasks < 1 || classes%cfg.Tasks != 0 {
+			return fmt.Errorf("split %s: %d classes do not divide into %d tasks", dataset, classes, cfg.Tasks)
+		}
+		switch cfg.ClassOrder {
+		case "", "fixed", "seeded":
+		default:
+			return fmt.Errorf("class order %q: want fixed or seeded", cfg.ClassOrder)
+		}
+	case KindPermuted:
+		if cfg.Tasks < 1 {
+			return fmt.Errorf("permuted %s: need at least 1 task, got %d", dataset, cfg.Tasks)
+		}
+	default:
+		return fmt.Errorf("stream %q: want one of %s", cfg.Kind, strings.Join(StreamKinds(), ", "))
+	}
+	return nil
+}
+
 // NewStream builds a stream from a dataset.
 //
 // Split: the classes, in ClassOrder, are cut into Tasks groups of equal size;
@@ -62,6 +104,12 @@ type StreamConfig struct {
 // every task is permuted), and task k's labels are shifted by k·NumClasses so
 // that each task has its own outputs. Joint: one task, the plain dataset.
 func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
+	if cfg.Kind == KindJoint && cfg.Tasks == 0 {
+		cfg.Tasks = 1
+	}
+	if err := cfg.Check(ds.Name, ds.NumClasses); err != nil {
+		return Stream{}, err
+	}
 	s := Stream{Dataset: ds.Name, Kind: cfg.Kind, Shape: ds.Train.Shape, Choices: Choices{Seed: cfg.Seed}}
 	switch cfg.Kind {
 	case KindJoint:
@@ -70,17 +118,10 @@ func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 		s.Tasks = []Task{{ID: 1, Classes: seq(0, ds.NumClasses), Train: ds.Train, Test: ds.Test}}
 		return s, nil
 	case KindSplit:
-		if cfg.Tasks < 1 || ds.NumClasses%cfg.Tasks != 0 {
-			return Stream{}, fmt.Errorf("split %s: %d classes do not divide into %d tasks", ds.Name, ds.NumClasses, cfg.Tasks)
-		}
 		order := seq(0, ds.NumClasses)
-		switch cfg.ClassOrder {
-		case "", "fixed":
-		case "seeded":
+		if cfg.ClassOrder == "seeded" {
 			r := rand.New(rand.NewPCG(cfg.Seed, 0x5eed_c1a55))
 			r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		default:
-			return Stream{}, fmt.Errorf("class order %q: want fixed or seeded", cfg.ClassOrder)
 		}
 		s.Name = "split-" + ds.Name
 		s.NumClasses = ds.NumClasses
@@ -98,9 +139,6 @@ func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 		}
 		return s, nil
 	case KindPermuted:
-		if cfg.Tasks < 1 {
-			return Stream{}, fmt.Errorf("permuted %s: need at least 1 task, got %d", ds.Name, cfg.Tasks)
-		}
 		s.Name = "permuted-" + ds.Name
 		s.NumClasses = ds.NumClasses * cfg.Tasks
 		seeds := rand.New(rand.NewPCG(cfg.Seed, 0x9e43_7e5e))
@@ -116,9 +154,8 @@ func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 			})
 		}
 		return s, nil
-	default:
-		return Stream{}, fmt.Errorf("stream kind %q: want one of %v", cfg.Kind, StreamKinds())
 	}
+	panic("unreachable: Check accepts only the kinds above")
 }
 
 func seq(from, to int) []int {

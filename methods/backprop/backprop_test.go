@@ -17,7 +17,7 @@ func TestSettingsErrorsNameTheField(t *testing.T) {
 		want     string
 	}{
 		{`{"hidden":[]}`, "hidden"},
-		{`{"hidden":[10,0]}`, "hidden[1]"},
+		{`{"hidden":[10,0]}`, "hidden = [10,0]: element 2 must be at least 1"},
 		{`{"lr":0}`, "lr"},
 		{`{"lr":-1}`, "lr"},
 		{`{"batch_size":0}`, "batch_size"},
@@ -59,7 +59,7 @@ func TestLearnsAndMasksOutputs(t *testing.T) {
 	if len(reports) == 0 || reports[len(reports)-1].TrainAcc < 95 {
 		t.Fatalf("reports %+v: want a final train accuracy ≥ 95%%", reports)
 	}
-	scores := l.Scores(nn.Matrix{Rows: ds.Test.Len(), Cols: 10, Data: ds.Test.X})
+	scores := l.Scores(nn.Matrix{Rows: ds.Test.Len(), Cols: 10, Data: ds.Test.X}, []int{2, 3})
 	correct, n := 0, 0
 	for i, y := range ds.Test.Y {
 		if y < 2 {

@@ -43,7 +43,7 @@ func TestStepNoAllocs(t *testing.T) {
 			}
 			bs := l.blocks[4]
 			step := func() {
-				if _, _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+				if _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
 					t.Fatal(err)
 				}
 			}

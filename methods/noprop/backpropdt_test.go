@@ -16,7 +16,7 @@ import (
 
 func newTestBPDT(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *BackpropDTLearner {
 	t.Helper()
-	p := methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed, Train: func() tasks.Set { return ds.Train }}
+	p := methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}
 	l, err := BackpropDTMethod.New(p, json.RawMessage(settings))
 	if err != nil {
 		t.Fatal(err)
@@ -37,7 +37,7 @@ func TestBackpropDTSettingsDefaults(t *testing.T) {
 		s.LR != 1e-3 || s.WeightDecay != 1e-3 || s.Encoder != EncoderConv || s.Embedding != EmbedOneHot {
 		t.Errorf("defaults are not Table 4's: %+v", s)
 	}
-	raw, err := json.Marshal(BackpropDTMethod.Defaults())
+	raw, err := json.Marshal(BackpropDTMethod.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestBackpropDTSettingsErrors(t *testing.T) {
 			t.Errorf("%s: accepted", c.json)
 			continue
 		}
-		if !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), "backprop-dt") {
+		if !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: error %q does not name %s", c.json, err, c.field)
 		}
 	}
@@ -107,9 +107,6 @@ func TestBackpropDTSettingsErrors(t *testing.T) {
 	p := methods.Problem{Input: tasks.Shape{C: 1, H: 1, W: 20}, Outputs: 4}
 	if _, err := NewBackpropDT(p, json.RawMessage(`{"encoder":"conv"}`)); err == nil || !strings.Contains(err.Error(), "encoder") {
 		t.Errorf("conv on 1×20 images: %v", err)
-	}
-	if _, err := NewBackpropDT(p, json.RawMessage(`{"encoder":"mlp","embedding":"prototype"}`)); err == nil {
-		t.Error("prototype embedding without training data accepted")
 	}
 }
 
@@ -124,7 +121,7 @@ func TestBackpropDTGradients(t *testing.T) {
 	for _, emb := range []string{EmbedOneHot, EmbedLearned} {
 		l := newTestBPDT(t, ds, 3, `{"encoder":"mlp","hidden":8,"timesteps":3,"embed_dim":5,"dropout":0,"embedding":"`+emb+`"}`)
 		copy(l.w.Value, []float32{0.3, 0.7, 1.1}) // distinct α_t
-		mask, act, err := activeMask(4, allOutputs(4))
+		mask, act, err := methods.ActiveMask(4, allOutputs(4))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +166,7 @@ func TestBackpropDTLearnBlobs(t *testing.T) {
 	if err := l.Learn(context.Background(), ds.Train, allOutputs(4), obs); err != nil {
 		t.Fatal(err)
 	}
-	acc := accuracy(l.Scores(setMatrix(ds.Test)), ds.Test.Y, nil)
+	acc := accuracy(l.Scores(setMatrix(ds.Test), nil), ds.Test.Y, nil)
 	t.Logf("test accuracy %.1f%%, α %.3f, reports %+v", acc, l.Alphas(), log)
 	if acc < 95 {
 		t.Errorf("test accuracy %.1f%%, want ≥ 95%%", acc)
@@ -203,7 +200,7 @@ func TestBackpropDTDeterministic(t *testing.T) {
 		if err := l.Learn(context.Background(), ds.Train, allOutputs(4), nil); err != nil {
 			t.Fatal(err)
 		}
-		return l, l.Scores(setMatrix(ds.Test))
+		return l, l.Scores(setMatrix(ds.Test), nil)
 	}
 	l, a := run()
 	_, b := run()
@@ -212,14 +209,14 @@ func TestBackpropDTDeterministic(t *testing.T) {
 			t.Fatalf("score %d differs: %g vs %g", i, a.Data[i], b.Data[i])
 		}
 	}
-	c := l.Scores(setMatrix(ds.Test))
+	c := l.Scores(setMatrix(ds.Test), nil)
 	for i := range a.Data {
 		if a.Data[i] != c.Data[i] {
 			t.Fatalf("Scores not repeatable at %d: %g vs %g", i, a.Data[i], c.Data[i])
 		}
 	}
 	l.SetInferenceSeed(1)
-	d := l.Scores(setMatrix(ds.Test))
+	d := l.Scores(setMatrix(ds.Test), nil)
 	same := true
 	for i := range a.Data {
 		same = same && a.Data[i] == d.Data[i]
@@ -273,7 +270,7 @@ func TestBackpropDTPrototype(t *testing.T) {
 	if err := l.Learn(context.Background(), sub, []int{0, 1}, nil); err != nil {
 		t.Fatal(err)
 	}
-	s := l.Scores(setMatrix(ds.Test))
+	s := l.Scores(setMatrix(ds.Test), nil)
 	for _, v := range s.Data {
 		if !finite(float64(v)) {
 			t.Fatalf("score %g", v)
@@ -297,19 +294,19 @@ func benchBPDT(b *testing.B, settings string) {
 	for i := range y {
 		y[i] = i % 10
 	}
-	mask, act, err := activeMask(10, allOutputs(10))
+	mask, act, err := methods.ActiveMask(10, allOutputs(10))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for range 2 { // warm up buffers and optimizer state
-		if _, _, err := l.step(x, y, act, mask); err != nil {
+		if _, err := l.step(x, y, act, mask); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, _, err := l.step(x, y, act, mask); err != nil {
+		if _, err := l.step(x, y, act, mask); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -41,13 +41,13 @@ func benchSequential(b *testing.B, settings string) {
 	l, x, y, act, mask := benchLearner(b, settings)
 	bs := l.blocks[4]
 	for range 2 { // warm up buffers and optimizer state
-		if _, _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+		if _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+		if _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -58,13 +58,13 @@ func benchSequential(b *testing.B, settings string) {
 func benchParallel(b *testing.B, settings string) {
 	l, x, y, act, mask := benchLearner(b, settings)
 	for range 2 {
-		if _, _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
+		if _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
+		if _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -87,9 +87,9 @@ func BenchmarkScoresMLP(b *testing.B) {
 	l, _, _, _, _ := benchLearner(b, `{"encoder":"mlp"}`)
 	x := nn.NewMatrix(500, 784)
 	nn.NewRNG(3).FillUniform(x.Data, 1)
-	l.Scores(x)
+	l.Scores(x, nil)
 	b.ResetTimer()
 	for b.Loop() {
-		l.Scores(x)
+		l.Scores(x, nil)
 	}
 }

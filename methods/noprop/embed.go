@@ -21,7 +21,8 @@ const (
 	// orthogonal at initialisation when m ≤ d.
 	EmbedLearned = "learned"
 	// EmbedPrototype is a learned m×d matrix with d = the image size,
-	// initialised per class to a medoid-like training image.
+	// initialised per class, when the class first becomes active, to a
+	// medoid-like training image of it (see Embedding.Meet).
 	EmbedPrototype = "prototype"
 )
 
@@ -37,6 +38,12 @@ type Embedding struct {
 	Kind string
 	M, D int
 	W    *nn.Param // m×d, row-major: row y is u_y
+
+	// Prototype embeddings only: the seeded subset size and random stream
+	// of the prototype search, and which classes' rows have been set.
+	subset int
+	rng    *nn.RNG
+	met    []bool
 }
 
 // Learned reports whether W_Embed is trained.
@@ -80,52 +87,62 @@ func NewLearnedEmbedding(m, d int, rng *nn.RNG) *Embedding {
 }
 
 // NewPrototypeEmbedding returns a learned m×d embedding with d = the image
-// size, initialised per class y to the training image of class y with the
-// smallest median Euclidean distance to the other images of that class
-// (paper §2.2.1).
+// size whose rows are set class by class by Meet: a row is zero until its
+// class first becomes active. The search for each class's prototype looks at
+// a random subset of at most maxPerClass of its images, drawn from rng.
+func NewPrototypeEmbedding(m, d, maxPerClass int, rng *nn.RNG) *Embedding {
+	return &Embedding{Kind: EmbedPrototype, M: m, D: d, W: nn.NewParam("embed", false, m, d),
+		subset: maxPerClass, rng: rng, met: make([]bool, m)}
+}
+
+// Meet sets the prototype row of every active class not met before, from
+// that class's images in data: the image with the smallest median Euclidean
+// distance to the other images of the class (paper §2.2.1). So a class's
+// prototype comes from the task that brings it, never from a later one; in
+// domain-IL, where an output is "the first class of the task" of every task,
+// it comes from the first task. Other kinds of embedding ignore Meet.
 //
 // The exact medoid costs O(n²) distances per class, so it is computed on a
-// random subset of at most maxPerClass images of each class (the whole class
-// when it is smaller), drawn from rng: the choice depends only on the data
-// and the seed. Ties go to the lower index in data. Every class 0..m−1 must
-// have at least one training image; labels outside [0, m) are an error.
-func NewPrototypeEmbedding(m int, data tasks.Set, maxPerClass int, rng *nn.RNG) (*Embedding, error) {
-	d := data.Shape.Size()
-	if data.Len() == 0 || d == 0 {
-		return nil, fmt.Errorf("prototype embedding: no training data to pick prototypes from")
+// random subset of at most the embedding's subset size of the class's
+// images (the whole class when it is smaller), drawn from the embedding's
+// stream split by class: the choice depends only on the data, the class and
+// the seed. Ties go to the lower index in data. An active class without an
+// image in data is an error.
+func (e *Embedding) Meet(data tasks.Set, active []int) error {
+	if e.Kind != EmbedPrototype {
+		return nil
 	}
-	if len(data.X) != data.Len()*d {
-		return nil, fmt.Errorf("prototype embedding: %d values for %d examples of shape %v", len(data.X), data.Len(), data.Shape)
+	if data.Shape.Size() != e.D {
+		return fmt.Errorf("prototype embedding: images of %d values for an embedding of dimension %d", data.Shape.Size(), e.D)
 	}
-	if maxPerClass < 1 {
-		return nil, fmt.Errorf("prototype embedding: subset size %d must be at least 1", maxPerClass)
-	}
-	byClass := make([][]int, m)
+	byClass := map[int][]int{}
 	for i, y := range data.Y {
-		if y < 0 || y >= m {
-			return nil, fmt.Errorf("prototype embedding: example %d has label %d outside [0, %d)", i, y, m)
+		if y >= 0 && y < e.M && !e.met[y] {
+			byClass[y] = append(byClass[y], i)
 		}
-		byClass[y] = append(byClass[y], i)
 	}
-	e := &Embedding{Kind: EmbedPrototype, M: m, D: d, W: nn.NewParam("embed", false, m, d)}
-	for y, idx := range byClass {
-		if len(idx) == 0 {
-			return nil, fmt.Errorf("prototype embedding: class %d has no training example", y)
+	for _, y := range active {
+		if e.met[y] {
+			continue
 		}
-		crng := rng.Split(fmt.Sprintf("class/%d", y))
-		if len(idx) > maxPerClass {
-			perm := crng.Perm(len(idx))[:maxPerClass]
+		idx := byClass[y]
+		if len(idx) == 0 {
+			return fmt.Errorf("prototype embedding: class %d becomes active without a training image", y)
+		}
+		crng := e.rng.Split(fmt.Sprintf("class/%d", y))
+		if len(idx) > e.subset {
+			perm := crng.Perm(len(idx))[:e.subset]
 			slices.Sort(perm)
-			sub := make([]int, maxPerClass)
+			sub := make([]int, e.subset)
 			for k, p := range perm {
 				sub[k] = idx[p]
 			}
 			idx = sub
 		}
-		best := medoidLike(data, idx)
-		copy(e.Row(y), data.Row(best))
+		copy(e.Row(y), data.Row(medoidLike(data, idx)))
+		e.met[y] = true
 	}
-	return e, nil
+	return nil
 }
 
 // medoidLike returns the index (into data) of the example among idx whose
@@ -165,36 +182,24 @@ func medoidLike(data tasks.Set, idx []int) int {
 	return idx[bestK]
 }
 
-// problemEmbedding checks that problem p suits the encoder and builds the
-// class embedding both NoProp-DT and backprop-dt start from; method names the
-// caller in errors.
-func problemEmbedding(method string, p methods.Problem, encoder, kind string, dim, subset int, root *nn.RNG) (*Embedding, error) {
+// problemEmbedding checks that problem p suits the network and builds the
+// class embedding every rule of the family starts from.
+func problemEmbedding(p methods.Problem, a Arch, root *nn.RNG) (*Embedding, error) {
 	if p.Outputs < 1 {
-		return nil, fmt.Errorf("%s: %d outputs, need at least 1", method, p.Outputs)
+		return nil, fmt.Errorf("%d outputs, need at least 1", p.Outputs)
 	}
 	if p.Input.Size() < 1 {
-		return nil, fmt.Errorf("%s: empty input shape %v", method, p.Input)
+		return nil, fmt.Errorf("empty input shape %v", p.Input)
 	}
-	if encoder == EncoderConv && (p.Input.H < minConvSize || p.Input.W < minConvSize) {
-		return nil, fmt.Errorf("%s: encoder: the conv stack needs images of at least %d×%d, got %v (use \"mlp\")",
-			method, minConvSize, minConvSize, p.Input)
+	if a.Encoder == EncoderConv && (p.Input.H < minConvSize || p.Input.W < minConvSize) {
+		return nil, methods.Invalid("encoder", a.Encoder, "the conv stack needs images of at least %d×%d, got %v (use \"mlp\")",
+			minConvSize, minConvSize, p.Input)
 	}
-	switch kind {
+	switch a.Embedding {
 	case EmbedLearned:
-		return NewLearnedEmbedding(p.Outputs, dim, root.Split("embed")), nil
+		return NewLearnedEmbedding(p.Outputs, a.EmbedDim, root.Split("embed")), nil
 	case EmbedPrototype:
-		if p.Train == nil {
-			return nil, fmt.Errorf("%s: prototype embedding needs the training data", method)
-		}
-		train := p.Train()
-		if train.Shape.Size() != p.Input.Size() {
-			return nil, fmt.Errorf("%s: prototype embedding: training data of shape %v for input %v", method, train.Shape, p.Input)
-		}
-		e, err := NewPrototypeEmbedding(p.Outputs, train, subset, root.Split("embed"))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", method, err)
-		}
-		return e, nil
+		return NewPrototypeEmbedding(p.Outputs, p.Input.Size(), a.PrototypeSubset, root.Split("embed")), nil
 	}
 	return NewOneHot(p.Outputs), nil
 }

@@ -75,7 +75,11 @@ func TestPrototypeEmbedding(t *testing.T) {
 	for _, p := range pts {
 		set.X = append(set.X, p[0], p[1])
 	}
-	e, err := NewPrototypeEmbedding(2, set, 256, nn.NewRNG(1))
+	proto := func(m, subset int, seed uint64, active []int) (*Embedding, error) {
+		e := NewPrototypeEmbedding(m, 2, subset, nn.NewRNG(seed))
+		return e, e.Meet(set, active)
+	}
+	e, err := proto(2, 256, 1, []int{0, 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +93,8 @@ func TestPrototypeEmbedding(t *testing.T) {
 		t.Errorf("class 1 prototype %v, want [10 10]", r)
 	}
 	// Same seed, same subset, same prototypes.
-	e1, _ := NewPrototypeEmbedding(2, set, 4, nn.NewRNG(5))
-	e2, _ := NewPrototypeEmbedding(2, set, 4, nn.NewRNG(5))
+	e1, _ := proto(2, 4, 5, []int{0, 1})
+	e2, _ := proto(2, 4, 5, []int{0, 1})
 	for i := range e1.W.Value {
 		if e1.W.Value[i] != e2.W.Value[i] {
 			t.Fatal("prototype subset is not deterministic")
@@ -99,8 +103,39 @@ func TestPrototypeEmbedding(t *testing.T) {
 	if r := e1.Row(0); r[0] == 100 {
 		t.Errorf("outlier chosen as prototype: %v", r)
 	}
-	// A class without examples is an error.
-	if _, err := NewPrototypeEmbedding(3, set, 256, nn.NewRNG(1)); err == nil {
+	// A class that becomes active without examples is an error.
+	if _, err := proto(3, 256, 1, []int{2}); err == nil {
 		t.Error("class 2 without examples accepted")
+	}
+}
+
+// TestPrototypeMeetsClassesTaskByTask: a class's row stays zero until the
+// class becomes active, is then set from the images at hand, and is never
+// reset by a later task (whose images of it are different).
+func TestPrototypeMeetsClassesTaskByTask(t *testing.T) {
+	shape := tasks.Shape{C: 1, H: 1, W: 2}
+	task1 := tasks.Set{Shape: shape, X: []float32{1, 1, 1, 2, 2, 2}, Y: []int{0, 0, 1}}
+	task2 := tasks.Set{Shape: shape, X: []float32{7, 7, 8, 8, 9, 9}, Y: []int{0, 1, 1}}
+	e := NewPrototypeEmbedding(3, 2, 256, nn.NewRNG(1))
+	if err := e.Meet(task1, []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Row(0); r[0] != 1 || r[1] != 1 {
+		t.Errorf("class 0 after task 1: %v, want [1 1]", r)
+	}
+	if r := e.Row(1); r[0] != 0 || r[1] != 0 {
+		t.Errorf("class 1 before it is active: %v, want zeros", r)
+	}
+	if err := e.Meet(task2, []int{0, 1}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.Row(0); r[0] != 1 {
+		t.Errorf("class 0 was reset by task 2: %v", r)
+	}
+	if r := e.Row(1); r[0] != 8 && r[0] != 9 {
+		t.Errorf("class 1 from task 2: %v, want one of its images", r)
+	}
+	if r := e.Row(2); r[0] != 0 {
+		t.Errorf("class 2, never active: %v", r)
 	}
 }

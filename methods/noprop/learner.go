@@ -9,7 +9,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
@@ -34,17 +33,13 @@ type Learner struct {
 	sharedParams []*nn.Param
 	xent         nn.SoftmaxCrossEntropy
 
-	headNoise *nn.RNG // z_T ~ q(z_T|y) of the CE term
-	order     *nn.RNG // minibatch order
-	infer     *nn.RNG // root of the inference noise streams
+	train     *methods.Trainer // minibatch order, budget, guards
+	headNoise *nn.RNG          // z_T ~ q(z_T|y) of the CE term
+	infer     *nn.RNG          // root of the inference noise streams
 	inferSeed uint64
-	// seen marks the outputs active in some Learn call so far; with
-	// MaskBlockOutput, inference restricts the block softmaxes to them.
-	seen []bool
 
 	// work buffers
-	xb, zT     nn.Matrix
-	yb         []int
+	zT         nn.Matrix
 	zA, zB, lp nn.Matrix
 }
 
@@ -68,7 +63,7 @@ var Method = methods.Method{
 	Name: "noprop-dt",
 	Summary: "NoProp-DT (Li, Teh, Pascanu 2025): T blocks, each trained alone to denoise a noisy " +
 		"class embedding given the image; inference runs the diffusion chain z_0 → z_T",
-	Defaults: func() any { return DefaultSettings() },
+	Settings: func() any { s := DefaultSettings(); return &s },
 	Presets: map[string]json.RawMessage{
 		// Table 4's NoProp-DT row for MNIST with Figure 5's conv block.
 		"paper": json.RawMessage(`{"encoder":"conv","embedding":"one-hot","timesteps":10,"eta":0.1,` +
@@ -81,8 +76,9 @@ var Method = methods.Method{
 		// A fast run: the mlp encoder, one epoch (T passes over the data).
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0}`),
 	},
-	New:   New,
-	Check: func(raw json.RawMessage) error { _, err := ParseSettings(raw); return err },
+	New:        New,
+	Stochastic: true,
+	Toy:        json.RawMessage(`{"hidden":32,"timesteps":4,"iterations":100,"batch_size":32,"lr":0.01}`),
 }
 
 // New builds a NoProp-DT learner from a JSON settings object over
@@ -92,11 +88,7 @@ func New(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := NewLearner(p, s)
-	if err != nil {
-		return nil, err
-	}
-	return l, nil
+	return NewLearner(p, s)
 }
 
 // NewLearner builds a NoProp-DT learner for problem p with validated
@@ -105,25 +97,15 @@ func New(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
 // noise of block t), "head/noise" (z_T of the CE term), "order" (minibatch
 // order) and "inference".
 func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
-	if err := s.Validate(); err != nil {
+	if err := methods.CheckSettings(&s); err != nil {
 		return nil, err
 	}
 	root := nn.NewRNG(p.Seed)
-	e, err := problemEmbedding("noprop-dt", p, s.Encoder, s.Embedding, s.EmbedDim, s.PrototypeSubset, root)
+	e, err := problemEmbedding(p, s.Arch, root)
 	if err != nil {
 		return nil, err
 	}
 	init, _ := nn.ParseInit(s.Init)
-	newOpt := func() (nn.Optimizer, error) {
-		cfg := nn.DefaultOptimConfig(s.Optimizer)
-		cfg.LR = float32(s.LR)
-		cfg.WeightDecay = float32(s.WeightDecay)
-		o, err := nn.NewOptimizer(s.Optimizer, cfg)
-		if err != nil {
-			return nil, fmt.Errorf("noprop-dt: optimizer: %w", err)
-		}
-		return o, nil
-	}
 	l := &Learner{
 		s:         s,
 		input:     p.Input,
@@ -131,32 +113,23 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 		sched:     CosineSchedule(s.Timesteps),
 		embed:     e,
 		head:      NewHead(s.Head, e, s.PosteriorSigma, init, root.Split("head")),
+		train:     methods.NewTrainer(s.Training, root.Split("order")),
 		headNoise: root.Split("head/noise"),
-		order:     root.Split("order"),
 		infer:     root.Split("inference"),
-		seen:      make([]bool, p.Outputs),
 	}
-	if l.shared, err = newOpt(); err != nil {
+	if l.shared, err = s.Optim.New(); err != nil {
 		return nil, err
 	}
 	l.sharedParams = slices.Clone(l.head.Params())
 	if e.Learned() {
 		l.sharedParams = append(l.sharedParams, e.W)
 	}
-	cfg := blockConfig{
-		input:      p.Input,
-		embed:      e,
-		encoder:    s.Encoder,
-		hidden:     s.Hidden,
-		dropout:    float32(s.Dropout),
-		bnMomentum: float32(s.BNMomentum),
-		init:       init,
-		zGrad:      e.Learned(),
-	}
+	cfg := s.Arch.blockConfig(p.Input, e)
+	cfg.zGrad = e.Learned()
 	for t := 1; t <= s.Timesteps; t++ {
 		brng := root.Split(fmt.Sprintf("block/%d", t))
 		bs := &blockState{t: t, blk: newBlock(cfg, brng), noise: brng.Split("noise")}
-		if bs.opt, err = newOpt(); err != nil {
+		if bs.opt, err = s.Optim.New(); err != nil {
 			return nil, err
 		}
 		if e.Learned() {
@@ -205,7 +178,9 @@ func (l *Learner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 // CE term's; a learned W_Embed all three (the L2 target, the block output
 // softmax·W_Embed and the pathwise gradients through the sampled z_{t−1} and
 // z_T, and the KL). For a fixed one-hot embedding the KL term is a constant:
-// it is reported in the loss, not differentiated.
+// it is reported in the loss, not differentiated. A prototype embedding's
+// rows of the classes that become active here are set first, from this
+// task's images (Embedding.Meet).
 //
 // Training order "sequential" (the paper's): per epoch, for t = 1..T, one
 // pass over the (reshuffled) data in which every minibatch updates θ_t,
@@ -224,230 +199,58 @@ func (l *Learner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 // active classes, a by-product of the CE term; it is not the accuracy of
 // the full chain (that needs T block evaluations per example).
 //
-// A final minibatch of a single example is skipped (batch statistics need
-// two). Optimizer state carries over between Learn calls. Learn returns
-// ctx.Err() when ctx is cancelled (checked between minibatches), and an
-// error naming the block and step when the loss becomes NaN or infinite.
+// The budget, minibatch order, cancellation and the divergence guard are
+// the shared scaffold's (methods.Trainer). Optimizer state carries over
+// between Learn calls.
 func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	n := data.Len()
-	if data.Shape.Size() != l.input.Size() {
-		return fmt.Errorf("noprop-dt: Learn: examples of shape %v, learner built for %v", data.Shape, l.input)
+	task, err := methods.NewTask(data, active, l.input, l.m)
+	if err != nil {
+		return err
 	}
-	if len(data.X) != n*l.input.Size() {
-		return fmt.Errorf("noprop-dt: Learn: %d values for %d examples of size %d", len(data.X), n, l.input.Size())
+	if err := l.embed.Meet(task.Data, task.Active); err != nil {
+		return err
 	}
-	if n < 2 {
-		return fmt.Errorf("noprop-dt: Learn: %d training examples, need at least 2 (batch statistics)", n)
-	}
-	mask := make([]bool, l.m)
-	for _, a := range active {
-		if a < 0 || a >= l.m {
-			return fmt.Errorf("noprop-dt: Learn: active output %d outside [0, %d)", a, l.m)
-		}
-		mask[a] = true
-	}
-	act := make([]int, 0, len(active))
-	for j, on := range mask {
-		if on {
-			act = append(act, j)
-		}
-	}
-	if len(act) == 0 {
-		return fmt.Errorf("noprop-dt: Learn: no active outputs")
-	}
-	for i, y := range data.Y {
-		if y < 0 || y >= l.m || !mask[y] {
-			return fmt.Errorf("noprop-dt: Learn: example %d has label %d, which is not an active output %v", i, y, act)
-		}
-	}
-	if obs == nil {
-		obs = methods.ObserverFunc(func(methods.EpochStats) {})
-	}
-	tr := &trainer{l: l, ctx: ctx, data: data, active: act, mask: mask, obs: obs}
+	var blockMask []bool
 	if l.s.MaskBlockOutput {
-		tr.blockMask = mask
+		blockMask = task.Mask
 	}
-	for _, a := range act {
-		l.seen[a] = true
+	if l.s.TrainOrder == OrderParallel {
+		return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
+			return l.parallelStep(x, y, task.Active, task.Mask, blockMask)
+		}})
 	}
-	return tr.run()
-}
-
-// trainer is the state of one Learn call.
-type trainer struct {
-	l         *Learner
-	ctx       context.Context
-	data      tasks.Set
-	active    []int
-	mask      []bool
-	blockMask []bool
-	obs       methods.Observer
-	perm      []int
-}
-
-// batches is the number of minibatches of one pass (a final batch of one
-// example is dropped).
-func (tr *trainer) batches() int {
-	n, b := tr.data.Len(), tr.l.s.BatchSize
-	k := n / b
-	if n%b >= 2 {
-		k++
+	parts := make([]methods.Part, len(l.blocks))
+	for i, bs := range l.blocks {
+		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t), Step: func(x nn.Matrix, y []int) (methods.Step, error) {
+			return l.sequentialStep(bs, x, y, task.Active, task.Mask, blockMask)
+		}}
 	}
-	return k
-}
-
-// rounds calls pass(round, steps) once per epoch, or, with an iteration
-// budget, once per round of at most one pass each until every block has
-// taken Iterations steps.
-func (tr *trainer) rounds(pass func(round, steps int) error) error {
-	full := tr.batches()
-	if it := tr.l.s.Iterations; it > 0 {
-		for r := 1; it > 0; r++ {
-			k := min(full, it)
-			if err := pass(r, k); err != nil {
-				return err
-			}
-			it -= k
-		}
-		return nil
-	}
-	for e := 1; e <= tr.l.s.Epochs; e++ {
-		if err := pass(e, full); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (tr *trainer) run() error {
-	if tr.l.s.TrainOrder == OrderParallel {
-		return tr.rounds(tr.parallelPass)
-	}
-	return tr.rounds(func(round, steps int) error {
-		for _, bs := range tr.l.blocks {
-			if err := tr.sequentialPass(round, steps, bs); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// shuffle draws a new minibatch order.
-func (tr *trainer) shuffle() {
-	n := tr.data.Len()
-	if len(tr.perm) != n {
-		tr.perm = make([]int, n)
-	}
-	for i := range tr.perm {
-		tr.perm[i] = i
-	}
-	tr.l.order.Shuffle(tr.perm)
-}
-
-// batch gathers minibatch k of the current order into the learner's buffers.
-func (tr *trainer) batch(k int) (nn.Matrix, []int) {
-	l := tr.l
-	lo := k * l.s.BatchSize
-	hi := min(lo+l.s.BatchSize, tr.data.Len())
-	d := l.input.Size()
-	l.xb = nn.Resize(l.xb, hi-lo, d)
-	if cap(l.yb) < hi-lo {
-		l.yb = make([]int, l.s.BatchSize)
-	}
-	l.yb = l.yb[:hi-lo]
-	for r, i := range tr.perm[lo:hi] {
-		copy(l.xb.Row(r), tr.data.Row(i))
-		l.yb[r] = tr.data.Y[i]
-	}
-	return l.xb, l.yb
-}
-
-// sequentialPass trains block bs for steps minibatches of a fresh order.
-func (tr *trainer) sequentialPass(round, steps int, bs *blockState) error {
-	l := tr.l
-	start := time.Now()
-	tr.shuffle()
-	var sum float64
-	var correct, seen int
-	for k := range steps {
-		if err := tr.ctx.Err(); err != nil {
-			return err
-		}
-		x, y := tr.batch(k)
-		loss, c, err := l.sequentialStep(bs, x, y, tr.active, tr.mask, tr.blockMask)
-		if err != nil {
-			return fmt.Errorf("noprop-dt: epoch %d, step %d: %w", round, k+1, err)
-		}
-		sum += loss
-		correct += c
-		seen += len(y)
-	}
-	tr.obs.Epoch(methods.EpochStats{
-		Epoch:    round,
-		Part:     fmt.Sprintf("block %d", bs.t),
-		Loss:     sum / float64(max(steps, 1)),
-		TrainAcc: 100 * float64(correct) / float64(max(seen, 1)),
-		Seconds:  time.Since(start).Seconds(),
-		Examples: seen,
-	})
-	return nil
-}
-
-// parallelPass trains all blocks together for steps minibatches of a fresh
-// order.
-func (tr *trainer) parallelPass(round, steps int) error {
-	l := tr.l
-	start := time.Now()
-	tr.shuffle()
-	var sum float64
-	var correct, seen int
-	for k := range steps {
-		if err := tr.ctx.Err(); err != nil {
-			return err
-		}
-		x, y := tr.batch(k)
-		loss, c, err := l.parallelStep(x, y, tr.active, tr.mask, tr.blockMask)
-		if err != nil {
-			return fmt.Errorf("noprop-dt: epoch %d, step %d: %w", round, k+1, err)
-		}
-		sum += loss
-		correct += c
-		seen += len(y)
-	}
-	tr.obs.Epoch(methods.EpochStats{
-		Epoch:    round,
-		Loss:     sum / float64(max(steps, 1)),
-		TrainAcc: 100 * float64(correct) / float64(max(seen, 1)),
-		Seconds:  time.Since(start).Seconds(),
-		Examples: seen,
-	})
-	return nil
+	return l.train.Train(ctx, task, obs, parts...)
 }
 
 // sequentialStep is one minibatch of the sequential order: block bs takes a
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
 // returns the loss L_t and the head's correct count.
-func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (float64, int, error) {
+func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
 	l2 := l.blockStep(bs, x, y, blockMask)
 	ce, kl, c := l.sharedStep(y, active, mask)
 	loss := ce + kl + l2
 	if !finite(loss) {
-		return 0, 0, divergence(bs.t, l2, ce, kl, l.s.LR)
+		return methods.Step{}, divergence(bs.t, l2, ce, kl)
 	}
 	if l.embed.Learned() {
 		addInto(l.embed.W.Grad, bs.embGrad, 1)
 	}
 	bs.opt.Step(bs.blk.Params())
 	l.shared.Step(l.sharedParams)
-	return loss, c, nil
+	return methods.Step{Loss: loss, Correct: c}, nil
 }
 
 // parallelStep is one minibatch of the parallel order: every block takes a
 // step on its own L2 term, concurrently; then θ_out and W_Embed take one
 // step on CE + KL + (1/T)·Σ_t L2_t. It returns that loss and the head's
 // correct count.
-func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []bool) (float64, int, error) {
+func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
 	T := len(l.blocks)
 	workers := l.s.Workers
 	if workers == 0 {
@@ -480,7 +283,7 @@ func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []b
 	var l2 float64
 	for _, bs := range l.blocks { // in block order: deterministic sums
 		if !finite(bs.l2) {
-			return 0, 0, divergence(bs.t, bs.l2, ce, kl, l.s.LR)
+			return methods.Step{}, divergence(bs.t, bs.l2, ce, kl)
 		}
 		l2 += bs.l2
 		if l.embed.Learned() {
@@ -489,20 +292,21 @@ func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []b
 	}
 	loss := ce + kl + l2/float64(T)
 	if !finite(loss) {
-		return 0, 0, divergence(0, l2/float64(T), ce, kl, l.s.LR)
+		return methods.Step{}, divergence(0, l2/float64(T), ce, kl)
 	}
 	l.shared.Step(l.sharedParams)
-	return loss, c, nil
+	return methods.Step{Loss: loss, Correct: c}, nil
 }
 
-// divergence is the error for a non-finite loss. block 0 means the head.
-func divergence(block int, l2, ce, kl, lr float64) error {
+// divergence is the error for a non-finite loss, before any update is
+// applied. block 0 means the head.
+func divergence(block int, l2, ce, kl float64) error {
 	where := "the head's CE/KL terms"
 	if block > 0 {
 		where = fmt.Sprintf("block %d", block)
 	}
-	return fmt.Errorf("loss diverged in %s (L2 %g, CE %g, KL %g); training stopped: "+
-		"try a lower lr (now %g) or a smaller eta", where, l2, ce, kl, lr)
+	return fmt.Errorf("loss not finite in %s (L2 %g, CE %g, KL %g): %w; try a lower lr or a smaller eta",
+		where, l2, ce, kl, methods.ErrDiverged)
 }
 
 // blockStep runs block bs forward and backward on one minibatch and returns
@@ -601,20 +405,23 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // Scores runs the inference chain of Eq. 3 on every row of x: z_0 ~ N(0, I),
 // then z_t = a_t û_θt(z_{t−1}, x) + b_t z_{t−1} + √c_t ε_t for t = 1..T with
 // the blocks in evaluation mode (BatchNorm running statistics, no dropout),
-// and returns log p̂_θout(y | z_T) for every output (all outputs: the caller
-// masks). With MaskBlockOutput, the blocks' output softmaxes (and the
-// posterior head's inner one) are restricted to the outputs that have been
-// active in some Learn call, as they were in training: the logits of outputs
-// never trained carry no information, only noise, into û. Before any Learn
-// call, and when all outputs have been active, nothing is masked. With InferenceSamples S > 1 it returns the log of the class
-// probabilities averaged over S independent chains.
+// and returns log p̂_θout(y | z_T) for every output. With MaskBlockOutput,
+// the blocks' output softmaxes (and the posterior head's inner one) are
+// restricted to the active outputs, as they were in training: in task-IL
+// the chain moves among the task's classes only. With EnsembleChains S > 1
+// it returns the log of the class probabilities averaged over S independent
+// chains.
 //
 // The noise comes from the learner's inference stream, re-derived for every
 // call from the seed, the inference seed and the chunk index, so Scores is
 // deterministic. Rows are processed EvalBatch at a time.
-func (l *Learner) Scores(x nn.Matrix) nn.Matrix {
+func (l *Learner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if x.Cols != l.input.Size() {
 		panic(fmt.Sprintf("noprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
+	}
+	var mask []bool
+	if l.s.MaskBlockOutput {
+		mask = outputMask(l.m, active)
 	}
 	out := nn.NewMatrix(x.Rows, l.m)
 	chunk := l.s.EvalBatch
@@ -624,34 +431,34 @@ func (l *Learner) Scores(x nn.Matrix) nn.Matrix {
 	for c, lo := 0, 0; lo < x.Rows; c, lo = c+1, lo+chunk {
 		hi := min(lo+chunk, x.Rows)
 		rng := l.infer.Split(fmt.Sprintf("%d/%d", l.inferSeed, c))
-		l.scoreChunk(out.Slice(lo, hi), x.Slice(lo, hi), rng)
+		l.scoreChunk(out.Slice(lo, hi), x.Slice(lo, hi), mask, rng)
 	}
 	return out
 }
 
-// scoreChunk writes the scores of the rows of x into dst.
-func (l *Learner) scoreChunk(dst, x nn.Matrix, rng *nn.RNG) {
-	n, d, S := x.Rows, l.embed.D, l.s.InferenceSamples
-	var mask []bool
-	if l.s.MaskBlockOutput && slices.Contains(l.seen, true) {
-		mask = l.seen
+// outputMask marks the active outputs among m; nil (nothing masked) when
+// active is empty or covers every output. Outputs outside [0, m) panic: the
+// harness never passes them.
+func outputMask(m int, active []int) []bool {
+	mask, act, err := methods.ActiveMask(m, active)
+	if err != nil {
+		if len(active) == 0 {
+			return nil
+		}
+		panic(fmt.Sprintf("noprop: Scores: %v", err))
 	}
+	if len(act) == m {
+		return nil
+	}
+	return mask
+}
+
+// scoreChunk writes the scores of the rows of x into dst.
+func (l *Learner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
+	n, S := x.Rows, l.s.EnsembleChains
 	l.lp = nn.Resize(l.lp, n, l.m)
 	for s := range S {
-		l.zA = nn.Resize(l.zA, n, d)
-		l.zB = nn.Resize(l.zB, n, d)
-		z, zn := l.zA, l.zB
-		rng.FillNormal(z.Data, 1)
-		for _, bs := range l.blocks {
-			t := bs.t
-			u := bs.blk.Forward(x, z, mask, false)
-			a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
-			rng.FillNormal(zn.Data, float32(math.Sqrt(l.sched.C[t])))
-			for k, v := range u.Data {
-				zn.Data[k] += a*v + b*z.Data[k]
-			}
-			z, zn = zn, z
-		}
+		z := l.chain(x, mask, rng)
 		logits := l.head.Forward(z, mask, false)
 		if s == 0 {
 			LogProbs(dst, logits)
@@ -670,4 +477,25 @@ func (l *Learner) scoreChunk(dst, x nn.Matrix, rng *nn.RNG) {
 			dst.Data[k] -= ls
 		}
 	}
+}
+
+// chain runs Eq. 3 from z_0 ~ N(0, I) through all T blocks on the rows of x
+// and returns z_T (owned by the learner), drawing z_0 and every ε_t from rng.
+func (l *Learner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
+	n, d := x.Rows, l.embed.D
+	l.zA = nn.Resize(l.zA, n, d)
+	l.zB = nn.Resize(l.zB, n, d)
+	z, zn := l.zA, l.zB
+	rng.FillNormal(z.Data, 1)
+	for _, bs := range l.blocks {
+		t := bs.t
+		u := bs.blk.Forward(x, z, mask, false)
+		a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
+		rng.FillNormal(zn.Data, float32(math.Sqrt(l.sched.C[t])))
+		for k, v := range u.Data {
+			zn.Data[k] += a*v + b*z.Data[k]
+		}
+		z, zn = zn, z
+	}
+	return z
 }

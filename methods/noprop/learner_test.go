@@ -36,7 +36,7 @@ func blobs(t testing.TB, trainPer int) tasks.Dataset {
 
 func newTestLearner(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *Learner {
 	t.Helper()
-	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed, Train: func() tasks.Set { return ds.Train }}, json.RawMessage(settings))
+	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestLearnBlobs(t *testing.T) {
 			if err := l.Learn(context.Background(), ds.Train, allOutputs(4), obs); err != nil {
 				t.Fatal(err)
 			}
-			acc := accuracy(l.Scores(setMatrix(ds.Test)), ds.Test.Y, nil)
+			acc := accuracy(l.Scores(setMatrix(ds.Test), nil), ds.Test.Y, nil)
 			last := log[len(log)-1]
 			t.Logf("%s: test accuracy %.1f%%, %d reports, last %+v", order, acc, len(log), last)
 			if acc < 95 {
@@ -121,13 +121,13 @@ func TestLearnBlobs(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	ds := blobs(t, 30)
 	for _, order := range []string{OrderSequential, OrderParallel} {
-		settings := fmt.Sprintf(`{"encoder":"mlp","epochs":2,"batch_size":32,"hidden":32,"embedding":"learned","timesteps":4,"inference_samples":2,"eval_batch":50,"train_order":%q}`, order)
+		settings := fmt.Sprintf(`{"encoder":"mlp","epochs":2,"batch_size":32,"hidden":32,"embedding":"learned","timesteps":4,"ensemble_chains":2,"eval_batch":50,"train_order":%q}`, order)
 		run := func() nn.Matrix {
 			l := newTestLearner(t, ds, 9, settings)
 			if err := l.Learn(context.Background(), ds.Train, allOutputs(4), nil); err != nil {
 				t.Fatal(err)
 			}
-			return l.Scores(setMatrix(ds.Test))
+			return l.Scores(setMatrix(ds.Test), nil)
 		}
 		a, b := run(), run()
 		for i := range a.Data {
@@ -143,7 +143,7 @@ func TestDeterministic(t *testing.T) {
 		if err := l.Learn(context.Background(), ds.Train, allOutputs(4), nil); err != nil {
 			t.Fatal(err)
 		}
-		runs[i] = l.Scores(setMatrix(ds.Test))
+		runs[i] = l.Scores(setMatrix(ds.Test), nil)
 	}
 	for i := range runs[0].Data {
 		if runs[0].Data[i] != runs[1].Data[i] {
@@ -156,9 +156,9 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := setMatrix(ds.Test)
-	s1, s2 := l.Scores(x), l.Scores(x)
+	s1, s2 := l.Scores(x, nil), l.Scores(x, nil)
 	l.SetInferenceSeed(1)
-	s3 := l.Scores(x)
+	s3 := l.Scores(x, nil)
 	same, differ := true, false
 	for i := range s1.Data {
 		same = same && s1.Data[i] == s2.Data[i]
@@ -199,7 +199,7 @@ func TestActiveMask(t *testing.T) {
 			t.Fatalf("block output probabilities off the active set: %v", r)
 		}
 	}
-	sc := l.Scores(setMatrix(train))
+	sc := l.Scores(setMatrix(train), active)
 	for i := range sc.Rows {
 		if r := sc.Row(i); r[2] <= float32(math.Inf(-1)) && r[3] <= float32(math.Inf(-1)) {
 			t.Fatalf("row %d: no finite score on the active set: %v", i, r)
@@ -276,7 +276,7 @@ func TestConvSmoke(t *testing.T) {
 		if err := l.Learn(context.Background(), ds.Train, allOutputs(2), obs); err != nil {
 			t.Fatal(err)
 		}
-		sc := l.Scores(setMatrix(ds.Test))
+		sc := l.Scores(setMatrix(ds.Test), nil)
 		for _, v := range sc.Data {
 			if math.IsNaN(float64(v)) || v > 0 {
 				t.Fatalf("%s: score %v is not a log-probability", order, v)
@@ -296,7 +296,7 @@ func TestVariants(t *testing.T) {
 			if err := l.Learn(context.Background(), ds.Train, allOutputs(4), nil); err != nil {
 				t.Fatal(err)
 			}
-			acc := accuracy(l.Scores(setMatrix(ds.Test)), ds.Test.Y, nil)
+			acc := accuracy(l.Scores(setMatrix(ds.Test), nil), ds.Test.Y, nil)
 			t.Logf("%s/%s: test accuracy %.1f%%", emb, head, acc)
 			if acc < 80 {
 				t.Errorf("%s/%s: test accuracy %.1f%%, want ≥ 80%%", emb, head, acc)

@@ -23,7 +23,7 @@ func TestSettingsDefaults(t *testing.T) {
 		t.Errorf("defaults are not Table 4's: %+v", s)
 	}
 	// Defaults round-trip through JSON, so they are the schema.
-	raw, err := json.Marshal(Method.Defaults())
+	raw, err := json.Marshal(Method.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestSettingsErrors(t *testing.T) {
 		{`{"workers":-1}`, "workers"},
 		{`{"head":"linear"}`, "head"},
 		{`{"posterior_sigma":0}`, "posterior_sigma"},
-		{`{"inference_samples":0}`, "inference_samples"},
+		{`{"ensemble_chains":0}`, "ensemble_chains"},
 		{`{"eval_batch":-1}`, "eval_batch"},
 		{`{"learning_rate":0.1}`, "learning_rate"}, // unknown field
 		{`{"timesteps":"ten"}`, "timesteps"},       // wrong type
@@ -94,9 +94,6 @@ func TestNewErrors(t *testing.T) {
 	small := tasks.Shape{C: 1, H: 8, W: 8}
 	if _, err := New(methods.Problem{Input: small, Outputs: 10}, nil); err == nil || !strings.Contains(err.Error(), "conv") {
 		t.Errorf("conv encoder on 8×8 images: %v", err)
-	}
-	if _, err := New(methods.Problem{Input: small, Outputs: 10}, json.RawMessage(`{"encoder":"mlp","embedding":"prototype"}`)); err == nil {
-		t.Error("prototype embedding without training data accepted")
 	}
 	if _, err := New(methods.Problem{Input: small, Outputs: 0}, json.RawMessage(`{"encoder":"mlp"}`)); err == nil {
 		t.Error("0 outputs accepted")

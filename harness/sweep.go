@@ -1,0 +1,188 @@
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/tasks"
+)
+
+// MethodChoice is one method of a sweep: its name, a preset and settings
+// overrides (a JSON object; later keys over the preset over the defaults).
+type MethodChoice struct {
+	Name     string
+	Preset   string
+	Settings json.RawMessage
+}
+
+// Sweep is a study written down once: every combination of its methods,
+// datasets, streams, scenarios and seeds is one run. The command line
+// (`noprop run`) and sweep files both expand through it, so they accept and
+// refuse the same things.
+type Sweep struct {
+	Methods  []MethodChoice
+	Datasets []string
+	// Streams are stream kinds: split, permuted, joint.
+	Streams []string
+	// Tasks is the number of tasks of split and permuted streams; 0 takes
+	// each kind's usual number (tasks.DefaultTasks). The joint stream has one
+	// task: a Tasks other than 0 or 1 with it is an error, not ignored.
+	Tasks int
+	// ClassOrder is "fixed" or "seeded", for split streams.
+	ClassOrder string
+	Scenarios  []string
+	// Seeds is the number of seeds, FirstSeed the first: FirstSeed,
+	// FirstSeed+1, ... (without wrapping around the uint64 range).
+	Seeds     int
+	FirstSeed uint64
+	// InferenceRuns is the number of inference runs per trained model for
+	// rules with stochastic inference (Spec.InferenceRuns).
+	InferenceRuns int
+}
+
+// Expand returns the sweep's runs in order (method, dataset, stream,
+// scenario, seed), having checked everything that can be checked without
+// data: every list not empty, every method, preset and setting against the
+// catalog, every dataset by name, every stream against its dataset's number
+// of classes, every scenario, the seed range. classes gives a dataset's
+// number of classes (nil: tasks.NumClasses, which knows every dataset
+// tasks.Load reads). The first problem found is the error, in one line.
+func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, error)) ([]Spec, error) {
+	if classes == nil {
+		classes = tasks.NumClasses
+	}
+	for _, l := range []struct {
+		what string
+		n    int
+	}{{"methods", len(sw.Methods)}, {"datasets", len(sw.Datasets)}, {"streams", len(sw.Streams)}, {"scenarios", len(sw.Scenarios)}} {
+		if l.n == 0 {
+			return nil, fmt.Errorf("no %s given: name at least one", l.what)
+		}
+	}
+	if sw.Seeds < 1 {
+		return nil, fmt.Errorf("seeds = %d: need at least 1", sw.Seeds)
+	}
+	if last := sw.FirstSeed + uint64(sw.Seeds-1); last < sw.FirstSeed {
+		return nil, fmt.Errorf("seeds %d from %d run past the largest seed %d", sw.Seeds, sw.FirstSeed, uint64(math.MaxUint64))
+	}
+	if sw.InferenceRuns < 1 {
+		return nil, fmt.Errorf("inference runs = %d: need at least 1", sw.InferenceRuns)
+	}
+	type resolved struct {
+		m        methods.Method
+		preset   string
+		settings json.RawMessage
+	}
+	var ms []resolved
+	for _, mc := range sw.Methods {
+		m, err := cat.Lookup(mc.Name)
+		if err != nil {
+			return nil, err
+		}
+		settings, err := m.Resolve(mc.Preset, mc.Settings)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, resolved{m, mc.Preset, settings})
+	}
+	var scenarios []string
+	for _, s := range sw.Scenarios {
+		sc, err := tasks.ParseScenario(s)
+		if err != nil {
+			return nil, err
+		}
+		scenarios = append(scenarios, string(sc))
+	}
+	type streamChoice struct {
+		dataset, kind string
+		tasks         int
+	}
+	var streams []streamChoice
+	for _, ds := range sw.Datasets {
+		n, err := classes(ds)
+		if err != nil {
+			return nil, err
+		}
+		for _, kind := range sw.Streams {
+			t := sw.Tasks
+			if t == 0 {
+				t = tasks.DefaultTasks(kind)
+			}
+			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder}
+			if err := cfg.Check(ds, n); err != nil {
+				return nil, err
+			}
+			streams = append(streams, streamChoice{ds, kind, t})
+		}
+	}
+	var specs []Spec
+	for _, m := range ms {
+		runs := 1
+		if m.m.Stochastic {
+			runs = sw.InferenceRuns
+		}
+		for _, st := range streams {
+			order := sw.ClassOrder
+			if st.kind != tasks.KindSplit {
+				order = ""
+			}
+			for _, sc := range scenarios {
+				for i := range sw.Seeds {
+					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
+						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: order,
+						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs})
+				}
+			}
+		}
+	}
+	return specs, nil
+}
+
+// ParseSets reads command-line overrides, each key=value (for every method)
+// or method.key=value (for that method only), into one JSON object of
+// settings per method of the batch. A value that parses as JSON keeps its
+// type; anything else is a string. A method prefix must name a method of
+// the batch, so a misspelt prefix is an error rather than silently ignored.
+func ParseSets(sets []string, batch []string) (map[string]json.RawMessage, error) {
+	objs := map[string]map[string]json.RawMessage{}
+	for _, m := range batch {
+		objs[m] = map[string]json.RawMessage{}
+	}
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--set %q: want key=value or method.key=value", s)
+		}
+		val := json.RawMessage(v)
+		if !json.Valid(val) {
+			val, _ = json.Marshal(v)
+		}
+		targets := batch
+		if m, key, qualified := strings.Cut(k, "."); qualified {
+			if !slices.Contains(batch, m) {
+				return nil, fmt.Errorf("--set %s: %q is not a method of this batch (%s)", s, m, strings.Join(batch, ", "))
+			}
+			targets, k = []string{m}, key
+		}
+		if k == "" {
+			return nil, fmt.Errorf("--set %q: empty setting name", s)
+		}
+		for _, m := range targets {
+			objs[m][k] = val
+		}
+	}
+	out := map[string]json.RawMessage{}
+	for m, o := range objs {
+		b, err := json.Marshal(o)
+		if err != nil {
+			return nil, errors.New("--set: " + err.Error())
+		}
+		out[m] = b
+	}
+	return out, nil
+}

@@ -1,0 +1,296 @@
+// Package methodtest is the conformance suite of the learner seam, as
+// testing/fstest is for file systems: Test checks that a method behaves the
+// way the harness relies on, for its defaults and every preset. A new rule
+// gets it by being in the catalog (methods/catalog's test runs it on every
+// entry).
+//
+// It imports methods, methods/nn and tasks, and the standard testing
+// package; nothing of harness or results.
+package methodtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/tasks"
+)
+
+// Toy is the problem every configuration is tried on: four classes of
+// Gaussian blobs on 1×14×14 images (the smallest the conv stacks take),
+// separable by any rule that learns at all.
+func Toy() (tasks.Dataset, error) {
+	return tasks.Synthetic(tasks.SyntheticConfig{
+		Classes: 4, TrainPer: 64, TestPer: 32, Shape: tasks.Shape{C: 1, H: 14, W: 14}, Noise: 0.3, Seed: 42,
+	})
+}
+
+// MinToyAccuracy is the test accuracy (percent) on the toy problem below
+// which a configuration is taken not to learn: chance is 25 %.
+const MinToyAccuracy = 80
+
+// Test runs the whole suite on method m:
+//   - its settings: a pointer to a struct with a documented, valid default;
+//     the shared Training block (budget keys every rule understands); every
+//     preset valid; Check and New agree on good and broken settings;
+//   - for the defaults and every preset, each with m.Toy on top: the score
+//     shape; the same seed gives identical scores; labels outside the
+//     active outputs and active outputs out of range are rejected;
+//     cancellation stops Learn promptly; m.Stochastic matches the learner;
+//     and the toy problem is learned well above chance.
+func Test(t *testing.T, m methods.Method) {
+	t.Helper()
+	t.Run("settings", func(t *testing.T) { testSettings(t, m) })
+	ds, err := Toy()
+	if err != nil {
+		t.Fatal(err)
+	}
+	configs := []string{""}
+	configs = append(configs, m.PresetNames()...)
+	for _, preset := range configs {
+		name := "defaults"
+		if preset != "" {
+			name = "preset " + preset
+		}
+		t.Run(name, func(t *testing.T) {
+			settings, err := m.Resolve(preset, m.Toy)
+			if err != nil {
+				t.Fatalf("settings with the toy overlay: %v", err)
+			}
+			testLearner(t, m, ds, settings)
+		})
+	}
+}
+
+func testSettings(t *testing.T, m methods.Method) {
+	if m.Name == "" || m.Summary == "" || m.Settings == nil || m.New == nil {
+		t.Fatal("a method needs a name, a summary, Settings and New")
+	}
+	s := m.Settings()
+	if v := reflect.ValueOf(s); v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+		t.Fatalf("Settings returns %T, want a pointer to a struct", s)
+	}
+	if reflect.ValueOf(m.Settings()).Pointer() == reflect.ValueOf(s).Pointer() {
+		t.Error("Settings returns the same value twice: it must be a new one each call")
+	}
+	if err := m.Check(nil); err != nil {
+		t.Errorf("the defaults do not validate: %v", err)
+	}
+	fields := m.Fields()
+	names := map[string]bool{}
+	for _, f := range fields {
+		if f.Help == "" {
+			t.Errorf("setting %s has no help tag", f.Name)
+		}
+		if names[f.Name] {
+			t.Errorf("setting %s is declared twice", f.Name)
+		}
+		names[f.Name] = true
+	}
+	for _, k := range []string{"batch_size", "epochs", "iterations"} {
+		if !names[k] {
+			t.Errorf("no setting %s: embed methods.Training", k)
+		}
+	}
+	for _, p := range m.PresetNames() {
+		if err := m.Check(m.Presets[p]); err != nil {
+			t.Errorf("preset %s does not validate: %v", p, err)
+		}
+	}
+	if m.Toy == nil {
+		t.Error("no Toy overlay: the suite needs one to stay quick")
+	} else if err := m.Check(m.Toy); err != nil {
+		t.Errorf("the Toy overlay does not validate: %v", err)
+	}
+	// Check and New agree: on a broken value of every constrained setting,
+	// on an unknown setting, and on the defaults.
+	p := methods.Problem{Input: tasks.Shape{C: 1, H: 14, W: 14}, Outputs: 4, Seed: 1}
+	cases := brokenSettings(fields)
+	cases = append(cases, `{"no_such_setting_anywhere":1}`, string(m.Toy))
+	for _, raw := range cases {
+		checkErr := m.Check(json.RawMessage(raw))
+		_, newErr := m.New(p, json.RawMessage(raw))
+		if (checkErr == nil) != (newErr == nil) {
+			t.Errorf("settings %s: Check says %v, New says %v", raw, checkErr, newErr)
+		}
+		if checkErr != nil && strings.Contains(checkErr.Error(), "json:") {
+			t.Errorf("settings %s: message %q is decoder text, not the project's words", raw, checkErr)
+		}
+	}
+}
+
+// brokenSettings returns, for every setting with an enum or a bounded
+// range, a JSON object setting it to a value outside.
+func brokenSettings(fields []methods.Field) []string {
+	var out []string
+	for _, f := range fields {
+		switch {
+		case strings.Contains(f.Allowed, ", ") && f.Type == "string":
+			out = append(out, fmt.Sprintf(`{%q:"no-such-value"}`, f.Name))
+		case strings.HasPrefix(f.Allowed, "at least "), strings.HasPrefix(f.Allowed, "≥ "), strings.HasPrefix(f.Allowed, "> "):
+			lo, err := strconv.ParseFloat(strings.Fields(strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(f.Allowed, "at least "), "≥ "), "> "))[0], 64)
+			if err != nil {
+				continue
+			}
+			v := lo - 1
+			if f.Type == "[int]" {
+				out = append(out, fmt.Sprintf(`{%q:[%v]}`, f.Name, v))
+				continue
+			}
+			out = append(out, fmt.Sprintf(`{%q:%v}`, f.Name, v))
+		case strings.HasPrefix(f.Allowed, "in "):
+			out = append(out, fmt.Sprintf(`{%q:1e9}`, f.Name))
+		}
+	}
+	return out
+}
+
+func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json.RawMessage) {
+	p := methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: 7}
+	all := []int{0, 1, 2, 3}
+	build := func() methods.Learner {
+		t.Helper()
+		l, err := m.New(p, settings)
+		if err != nil {
+			t.Fatalf("New: %v", err)
+		}
+		return l
+	}
+	x := nn.Matrix{Rows: ds.Test.Len(), Cols: ds.Test.Shape.Size(), Data: ds.Test.X}
+
+	// Stochastic matches the learner; the untrained learner scores.
+	l := build()
+	st, stochastic := l.(methods.Stochastic)
+	if stochastic != m.Stochastic {
+		t.Errorf("Method.Stochastic is %v but the learner implements methods.Stochastic: %v", m.Stochastic, stochastic)
+	}
+	if pc, ok := l.(methods.ParamCounter); ok && pc.NumParams() <= 0 {
+		t.Errorf("NumParams = %d", pc.NumParams())
+	}
+	checkScores(t, "untrained", l.Scores(x, all), x.Rows, p.Outputs, all)
+
+	// Bad input is rejected.
+	bad := ds.Train
+	if err := l.Learn(context.Background(), bad, []int{0, 1}, nil); err == nil {
+		t.Error("Learn accepted labels 2 and 3 with only outputs 0 and 1 active")
+	}
+	if err := l.Learn(context.Background(), bad, []int{0, 1, 2, 3, 4}, nil); err == nil {
+		t.Error("Learn accepted active output 4 of 4")
+	}
+	if err := l.Learn(context.Background(), bad, nil, nil); err == nil {
+		t.Error("Learn accepted no active outputs")
+	}
+
+	// It learns, and reports per-pass statistics.
+	var reports []methods.EpochStats
+	obs := methods.ObserverFunc(func(e methods.EpochStats) { reports = append(reports, e) })
+	if err := l.Learn(context.Background(), ds.Train, all, obs); err != nil {
+		t.Fatalf("Learn: %v", err)
+	}
+	if len(reports) == 0 {
+		t.Error("Learn reported no pass to its observer")
+	}
+	for _, r := range reports {
+		if r.Examples <= 0 || math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) {
+			t.Errorf("report %+v", r)
+			break
+		}
+	}
+	if stochastic {
+		st.SetInferenceSeed(3)
+	}
+	scores := l.Scores(x, all)
+	checkScores(t, "trained", scores, x.Rows, p.Outputs, all)
+	if acc := accuracy(scores, ds.Test.Y, all); acc < MinToyAccuracy {
+		t.Errorf("test accuracy on the toy problem %.1f%% after Learn, want ≥ %d%% (chance 25%%)", acc, MinToyAccuracy)
+	}
+	// Two active outputs: scores compare only those.
+	pair := []int{1, 3}
+	checkScores(t, "two active outputs", l.Scores(x, pair), x.Rows, p.Outputs, pair)
+
+	// The same seed gives identical scores.
+	l2 := build()
+	if err := l2.Learn(context.Background(), ds.Train, all, nil); err != nil {
+		t.Fatalf("second Learn: %v", err)
+	}
+	if stochastic {
+		l2.(methods.Stochastic).SetInferenceSeed(3)
+	}
+	if again := l2.Scores(x, all); !slices.Equal(again.Data, scores.Data) {
+		t.Error("the same seed and data gave different scores")
+	}
+	if stochastic {
+		st.SetInferenceSeed(3)
+		if again := l.Scores(x, all); !slices.Equal(again.Data, scores.Data) {
+			t.Error("Scores with the same inference seed changed")
+		}
+	}
+
+	// Cancellation: before Learn, and while it runs a long budget.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := build().Learn(ctx, ds.Train, all, nil); !errors.Is(err, context.Canceled) {
+		t.Errorf("Learn on a cancelled context: %v, want context.Canceled", err)
+	}
+	long, err := methods.MergeSettings(settings, json.RawMessage(`{"iterations":1000000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ll, err := m.New(p, long)
+	if err != nil {
+		t.Fatalf("New with a long budget: %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = ll.Learn(ctx, ds.Train, all, nil)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Learn with a million steps and a 200 ms deadline: %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Learn took %v to notice its cancelled context", d)
+	}
+}
+
+// checkScores checks the shape of scores and that the active outputs' are
+// finite (the others are unspecified).
+func checkScores(t *testing.T, what string, s nn.Matrix, rows, outputs int, active []int) {
+	t.Helper()
+	if s.Rows != rows || s.Cols != outputs || len(s.Data) != rows*outputs {
+		t.Fatalf("%s: scores %d×%d (%d values), want %d×%d", what, s.Rows, s.Cols, len(s.Data), rows, outputs)
+	}
+	for i := range s.Rows {
+		for _, o := range active {
+			if v := float64(s.Row(i)[o]); math.IsNaN(v) || math.IsInf(v, 0) {
+				t.Fatalf("%s: score of row %d, active output %d is %v", what, i, o, v)
+			}
+		}
+	}
+}
+
+func accuracy(s nn.Matrix, y []int, active []int) float64 {
+	correct := 0
+	for i, label := range y {
+		row := s.Row(i)
+		best := active[0]
+		for _, o := range active[1:] {
+			if row[o] > row[best] {
+				best = o
+			}
+		}
+		if best == label {
+			correct++
+		}
+	}
+	return 100 * float64(correct) / float64(len(y))
+}

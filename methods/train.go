@@ -1,0 +1,332 @@
+package methods
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/tasks"
+)
+
+// Training is the block of settings every rule has: the minibatch size, the
+// budget per task and the divergence guard. Rules embed it in their settings.
+type Training struct {
+	BatchSize int `json:"batch_size" range:"[1,)" help:"examples per minibatch"`
+	// Epochs and Iterations are the budget of one Learn call (one task).
+	Epochs     int `json:"epochs" range:"[0,)" help:"passes over a task's data (per part: NoProp-DT trains each block for this many); used when iterations is 0"`
+	Iterations int `json:"iterations" range:"[0,)" help:"minibatch steps per task (per part), in passes over the reshuffled data, the last cut short; replaces epochs when positive"`
+	// DivergenceFactor guards against exploding training: a minibatch loss
+	// above DivergenceFactor·max(1, |first loss of that part|) is taken for
+	// divergence, as is a NaN or infinite loss. Adam can carry a diverged
+	// network to losses like 1e23 that are still finite; the run must fail,
+	// not be stored at chance.
+	DivergenceFactor float64 `json:"divergence_factor" range:"(1,)" help:"a loss above this factor × max(1, the part's first loss) stops training as diverged"`
+	// CollapseCheck stops training when the training accuracy of a whole
+	// pass falls back to chance after an earlier pass of the same task was
+	// well above it (see ErrCollapsed).
+	CollapseCheck bool `json:"collapse_check" help:"stop as collapsed when a pass's training accuracy falls to chance after being well above it"`
+}
+
+// DefaultTraining returns a Training with the given minibatch size and
+// budget and the default guards.
+func DefaultTraining(batch, epochs, iterations int) Training {
+	return Training{BatchSize: batch, Epochs: epochs, Iterations: iterations, DivergenceFactor: 1e4, CollapseCheck: true}
+}
+
+// CheckBlock requires a budget.
+func (t Training) CheckBlock() error {
+	if t.Epochs == 0 && t.Iterations == 0 {
+		return &SettingError{Name: "epochs", Value: "0", Msg: "epochs and iterations are both 0: set one of them"}
+	}
+	return nil
+}
+
+// Optim is the block of optimizer settings.
+type Optim struct {
+	Optimizer   string  `json:"optimizer" enum:"adam|adamw|sgd" help:"update rule"`
+	LR          float64 `json:"lr" range:"(0,)" help:"learning rate"`
+	WeightDecay float64 `json:"weight_decay" range:"[0,)" help:"weight decay: decoupled for adamw, added to the gradient for adam and sgd"`
+	Momentum    float64 `json:"momentum" range:"[0,1)" help:"heavy-ball momentum (sgd only)"`
+}
+
+// New builds the optimizer, with PyTorch's defaults for everything the
+// block does not set (betas 0.9/0.999, eps 1e-8).
+func (o Optim) New() (nn.Optimizer, error) {
+	cfg := nn.DefaultOptimConfig(o.Optimizer)
+	cfg.LR, cfg.WeightDecay, cfg.Momentum = float32(o.LR), float32(o.WeightDecay), float32(o.Momentum)
+	opt, err := nn.NewOptimizer(o.Optimizer, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("optimizer: %w", err)
+	}
+	return opt, nil
+}
+
+// Task is one Learn call's data, checked, with its active outputs.
+type Task struct {
+	Data   tasks.Set
+	Active []int  // sorted, without repeats
+	Mask   []bool // Mask[o] reports whether output o is active
+}
+
+// NewTask checks one Learn call's arguments for a learner built for input
+// and outputs: the examples' shape and size, at least two examples (a
+// minibatch has at least two, see Trainer), the active outputs within
+// [0, outputs) and not empty, and every label active.
+func NewTask(data tasks.Set, active []int, input tasks.Shape, outputs int) (Task, error) {
+	n := data.Len()
+	if data.Shape.Size() != input.Size() {
+		return Task{}, fmt.Errorf("examples of shape %v, learner built for %v", data.Shape, input)
+	}
+	if len(data.X) != n*input.Size() {
+		return Task{}, fmt.Errorf("%d values for %d examples of size %d", len(data.X), n, input.Size())
+	}
+	if n < 2 {
+		return Task{}, fmt.Errorf("%d training examples, need at least 2", n)
+	}
+	mask, act, err := ActiveMask(outputs, active)
+	if err != nil {
+		return Task{}, err
+	}
+	for i, y := range data.Y {
+		if y < 0 || y >= outputs || !mask[y] {
+			return Task{}, fmt.Errorf("example %d has label %d, which is not an active output %v", i, y, act)
+		}
+	}
+	return Task{Data: data, Active: act, Mask: mask}, nil
+}
+
+// ActiveMask turns a list of active outputs into a mask over outputs and the
+// sorted list without repeats; it rejects outputs outside [0, outputs) and an
+// empty list.
+func ActiveMask(outputs int, active []int) ([]bool, []int, error) {
+	mask := make([]bool, outputs)
+	for _, a := range active {
+		if a < 0 || a >= outputs {
+			return nil, nil, fmt.Errorf("active output %d outside [0, %d)", a, outputs)
+		}
+		mask[a] = true
+	}
+	act := make([]int, 0, len(active))
+	for j, on := range mask {
+		if on {
+			act = append(act, j)
+		}
+	}
+	if len(act) == 0 {
+		return nil, nil, errors.New("no active outputs")
+	}
+	return mask, act, nil
+}
+
+// ErrDiverged is wrapped by the error a training step returns when its loss
+// is NaN, infinite or exploding.
+var ErrDiverged = errors.New("training diverged")
+
+// ErrCollapsed is wrapped by the error Train returns when the training
+// accuracy of a whole pass is back at chance after an earlier pass of the
+// same task was well above it ("above" is at least halfway from chance to
+// 100 %, "at chance" within a tenth of that way). Public reimplementations
+// of NoProp-CT saw exactly this on CIFAR-100.
+var ErrCollapsed = errors.New("training collapsed to chance")
+
+// Step is what one training step on a minibatch reports.
+type Step struct {
+	Loss float64 // mean loss over the minibatch
+	// Correct is the number of the minibatch's examples the rule's training
+	// prediction got right; negative when the rule does not measure it.
+	Correct int
+}
+
+// Part is one part of a learner trained by a pass over the data: the whole
+// network, or one block of NoProp-DT.
+type Part struct {
+	// Name is reported as EpochStats.Part; empty for the whole learner.
+	Name string
+	// Step trains on one minibatch. x and y are owned by the Trainer and
+	// valid until the next step.
+	Step func(x nn.Matrix, y []int) (Step, error)
+}
+
+// Trainer is the training scaffold every rule shares: the budget loop
+// (epochs, or iterations in rounds of at most one pass), shuffling from the
+// rule's own random stream, one rule for the last minibatch, cancellation,
+// the divergence and collapse guards, and the per-pass report. A learner
+// keeps one Trainer for its life.
+type Trainer struct {
+	Training Training
+	// Order is the random stream minibatch orders are drawn from.
+	Order *nn.RNG
+
+	xb    nn.Matrix
+	yb    []int
+	perm  []int
+	first map[string]float64 // each part's first loss, for the divergence guard
+}
+
+// NewTrainer returns a Trainer for the settings, drawing minibatch orders
+// from order.
+func NewTrainer(t Training, order *nn.RNG) *Trainer {
+	return &Trainer{Training: t, Order: order, first: map[string]float64{}}
+}
+
+// Batches is the number of minibatches of one pass over n examples: every
+// full minibatch, and a final partial one unless it would hold a single
+// example (BatchNorm needs two; the rule is the same for every method, so
+// that all see the same examples).
+func (tr *Trainer) Batches(n int) int {
+	b := tr.Training.BatchSize
+	k := n / b
+	if n%b >= 2 {
+		k++
+	}
+	return k
+}
+
+// Rounds returns the number of minibatch steps of each round of the budget
+// for a pass of full steps: Epochs rounds of full steps, or, with an
+// iteration budget, rounds of full steps until Iterations, the last cut
+// short.
+func (tr *Trainer) Rounds(full int) []int {
+	var out []int
+	if it := tr.Training.Iterations; it > 0 {
+		for it > 0 {
+			k := min(full, it)
+			out = append(out, k)
+			it -= k
+		}
+		return out
+	}
+	for range tr.Training.Epochs {
+		out = append(out, full)
+	}
+	return out
+}
+
+// Train runs the budget on task: for every round, every part in order makes
+// one pass over a fresh shuffle of the data, of the round's number of
+// minibatch steps, and is reported to obs (nil for none). It stops with
+// ctx.Err() when ctx is cancelled (checked before every step), and with an
+// error wrapping ErrDiverged or ErrCollapsed when a guard trips.
+func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...Part) error {
+	if tr.first == nil {
+		tr.first = map[string]float64{}
+	}
+	chance := 100 / float64(len(task.Active))
+	best := make([]float64, len(parts))
+	for r, steps := range tr.Rounds(tr.Batches(task.Data.Len())) {
+		for i, p := range parts {
+			st, err := tr.pass(ctx, task.Data, r+1, steps, p)
+			if err != nil && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil {
+				where := fmt.Sprintf("epoch %d", r+1)
+				if p.Name != "" {
+					where = p.Name + ", " + where
+				}
+				return fmt.Errorf("%s: %w", where, err)
+			}
+			if obs != nil {
+				obs.Epoch(st)
+			}
+			if tr.Training.CollapseCheck && !math.IsNaN(st.TrainAcc) && len(task.Active) > 1 {
+				if best[i] >= chance+(100-chance)/2 && st.TrainAcc <= chance+(100-chance)/10 {
+					return fmt.Errorf("%s epoch %d: training accuracy %.1f%% over the whole pass, chance is %.1f%%, after %.1f%% earlier in this task: %w",
+						partName(p), r+1, st.TrainAcc, chance, best[i], ErrCollapsed)
+				}
+				best[i] = max(best[i], st.TrainAcc)
+			}
+		}
+	}
+	return nil
+}
+
+func partName(p Part) string {
+	if p.Name == "" {
+		return "training"
+	}
+	return p.Name
+}
+
+// pass makes one pass of steps minibatches over a fresh shuffle of data.
+func (tr *Trainer) pass(ctx context.Context, data tasks.Set, epoch, steps int, p Part) (EpochStats, error) {
+	start := time.Now()
+	tr.shuffle(data.Len())
+	var lossSum float64
+	seen, correct := 0, 0
+	measured := true
+	for k := range steps {
+		if err := ctx.Err(); err != nil {
+			return EpochStats{}, err
+		}
+		x, y := tr.batch(data, k)
+		s, err := p.Step(x, y)
+		if err != nil {
+			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
+		}
+		if err := tr.guard(p.Name, s.Loss); err != nil {
+			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
+		}
+		lossSum += s.Loss * float64(len(y))
+		seen += len(y)
+		if s.Correct < 0 {
+			measured = false
+		}
+		correct += s.Correct
+	}
+	st := EpochStats{Epoch: epoch, Part: p.Name, Loss: lossSum / float64(max(seen, 1)), TrainAcc: math.NaN(),
+		Seconds: time.Since(start).Seconds(), Examples: seen}
+	if measured && seen > 0 {
+		st.TrainAcc = 100 * float64(correct) / float64(seen)
+	}
+	return st, nil
+}
+
+// guard checks a step's loss for divergence.
+func (tr *Trainer) guard(part string, loss float64) error {
+	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+		return fmt.Errorf("loss is %v: %w; try a lower learning rate", loss, ErrDiverged)
+	}
+	ref, ok := tr.first[part]
+	if !ok {
+		tr.first[part] = loss
+		return nil
+	}
+	if limit := tr.Training.DivergenceFactor * max(1, math.Abs(ref)); math.Abs(loss) > limit {
+		return fmt.Errorf("loss %.4g exceeds %g × max(1, first loss %.4g): %w; try a lower learning rate",
+			loss, tr.Training.DivergenceFactor, ref, ErrDiverged)
+	}
+	return nil
+}
+
+// shuffle draws a new minibatch order over n examples.
+func (tr *Trainer) shuffle(n int) {
+	if len(tr.perm) != n {
+		tr.perm = make([]int, n)
+	}
+	for i := range tr.perm {
+		tr.perm[i] = i
+	}
+	tr.Order.Shuffle(tr.perm)
+}
+
+// batch gathers minibatch k of the current order into the Trainer's buffers.
+func (tr *Trainer) batch(data tasks.Set, k int) (nn.Matrix, []int) {
+	b := tr.Training.BatchSize
+	lo := k * b
+	hi := min(lo+b, data.Len())
+	d := data.Shape.Size()
+	tr.xb = nn.Resize(tr.xb, hi-lo, d)
+	if cap(tr.yb) < hi-lo {
+		tr.yb = make([]int, b)
+	}
+	tr.yb = tr.yb[:hi-lo]
+	for r, i := range tr.perm[lo:hi] {
+		copy(tr.xb.Row(r), data.Row(i))
+		tr.yb[r] = data.Y[i]
+	}
+	return tr.xb, tr.yb
+}

@@ -191,18 +191,33 @@ func (tr *Trainer) Batches(n int) int {
 // short.
 func (tr *Trainer) Rounds(full int) []int {
 	var out []int
-	if it := tr.Training.Iterations; it > 0 {
-		for it > 0 {
-			k := min(full, it)
-			out = append(out, k)
-			it -= k
-		}
-		return out
-	}
-	for range tr.Training.Epochs {
-		out = append(out, full)
+	for steps := range tr.rounds(full) {
+		out = append(out, steps)
 	}
 	return out
+}
+
+// rounds yields the steps of each round (see Rounds) without building the
+// list: an iteration budget may be huge.
+func (tr *Trainer) rounds(full int) func(yield func(int) bool) {
+	return func(yield func(int) bool) {
+		if full < 1 {
+			return
+		}
+		if it := tr.Training.Iterations; it > 0 {
+			for ; it > 0; it -= full {
+				if !yield(min(full, it)) {
+					return
+				}
+			}
+			return
+		}
+		for range tr.Training.Epochs {
+			if !yield(full) {
+				return
+			}
+		}
+	}
 }
 
 // Train runs the budget on task: for every round, every part in order makes
@@ -216,14 +231,16 @@ func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...
 	}
 	chance := 100 / float64(len(task.Active))
 	best := make([]float64, len(parts))
-	for r, steps := range tr.Rounds(tr.Batches(task.Data.Len())) {
+	r := 0
+	for steps := range tr.rounds(tr.Batches(task.Data.Len())) {
+		r++
 		for i, p := range parts {
-			st, err := tr.pass(ctx, task.Data, r+1, steps, p)
+			st, err := tr.pass(ctx, task.Data, r, steps, p)
 			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if err != nil {
-				where := fmt.Sprintf("epoch %d", r+1)
+				where := fmt.Sprintf("epoch %d", r)
 				if p.Name != "" {
 					where = p.Name + ", " + where
 				}
@@ -235,7 +252,7 @@ func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...
 			if tr.Training.CollapseCheck && !math.IsNaN(st.TrainAcc) && len(task.Active) > 1 {
 				if best[i] >= chance+(100-chance)/2 && st.TrainAcc <= chance+(100-chance)/10 {
 					return fmt.Errorf("%s epoch %d: training accuracy %.1f%% over the whole pass, chance is %.1f%%, after %.1f%% earlier in this task: %w",
-						partName(p), r+1, st.TrainAcc, chance, best[i], ErrCollapsed)
+						partName(p), r, st.TrainAcc, chance, best[i], ErrCollapsed)
 				}
 				best[i] = max(best[i], st.TrainAcc)
 			}

@@ -258,31 +258,41 @@ func TestIterationsBudget(t *testing.T) {
 	}
 }
 
-// TestConvSmoke trains the conv encoder briefly on small 3-channel images,
-// with a prototype embedding (so z takes the second conv path, gradient
-// included) and the posterior head, in both orders.
-func TestConvSmoke(t *testing.T) {
+// TestConvLearns trains the conv encoder on small 3-channel images, with a
+// prototype embedding (so z takes the second conv path, gradient included)
+// and the posterior head, in both orders: every block's loss must fall and
+// the chain must classify the test images.
+func TestConvLearns(t *testing.T) {
 	ds, err := tasks.Synthetic(tasks.SyntheticConfig{
-		Classes: 2, TrainPer: 16, TestPer: 8,
+		Classes: 2, TrainPer: 64, TestPer: 32,
 		Shape: tasks.Shape{C: 3, H: 14, W: 14}, Noise: 0.3, Seed: 3,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, order := range []string{OrderSequential, OrderParallel} {
-		l := newTestLearner(t, ds, 1, `{"encoder":"conv","embedding":"prototype","head":"posterior","epochs":2,"batch_size":16,"hidden":16,"timesteps":2,"train_order":"`+order+`"}`)
-		var losses []float64
-		obs := methods.ObserverFunc(func(s methods.EpochStats) { losses = append(losses, s.Loss) })
+		l := newTestLearner(t, ds, 1, `{"encoder":"conv","embedding":"prototype","head":"posterior","epochs":10,"batch_size":16,"hidden":32,"timesteps":2,"lr":0.003,"train_order":"`+order+`"}`)
+		losses := map[string][]float64{}
+		obs := methods.ObserverFunc(func(s methods.EpochStats) { losses[s.Part] = append(losses[s.Part], s.Loss) })
 		if err := l.Learn(context.Background(), ds.Train, allOutputs(2), obs); err != nil {
 			t.Fatal(err)
 		}
-		sc := l.Scores(setMatrix(ds.Test), nil)
+		for part, ls := range losses {
+			if !(ls[len(ls)-1] < 0.8*ls[0]) {
+				t.Errorf("%s %s: losses %.3g do not fall", order, part, ls)
+			}
+		}
+		sc := l.Scores(setMatrix(ds.Test), allOutputs(2))
 		for _, v := range sc.Data {
 			if math.IsNaN(float64(v)) || v > 0 {
 				t.Fatalf("%s: score %v is not a log-probability", order, v)
 			}
 		}
-		t.Logf("%s: losses %.3g, test accuracy %.0f%%", order, losses, accuracy(sc, ds.Test.Y, nil))
+		acc := accuracy(sc, ds.Test.Y, nil)
+		t.Logf("%s: test accuracy %.1f%%, losses %v", order, acc, losses)
+		if acc < 90 {
+			t.Errorf("%s: test accuracy %.1f%% on two separable classes, want ≥ 90%%", order, acc)
+		}
 	}
 }
 

@@ -32,6 +32,7 @@ type runFlags struct {
 	data          string
 	verbose       bool
 	rerun         bool
+	sweep         string
 }
 
 func runCmd() *cobra.Command {
@@ -55,7 +56,16 @@ configurations it ran.`,
   noprop run --method backprop --set iterations=500 --set hidden=[256,256]
   noprop run --method noprop-dt --stream joint --set epochs=10 --scenario class`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runRun(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.sweep != "" {
+				for _, name := range studyFlags {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s with --sweep: the sweep file says what to run; give one or the other", name)
+					}
+				}
+			}
+			return runRun(cmd.Context(), f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see `noprop methods`)")
@@ -73,8 +83,12 @@ configurations it ran.`,
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
 	fl.BoolVar(&f.rerun, "rerun", false, "run again configurations already finished in the database")
+	fl.StringVar(&f.sweep, "sweep", "", "run the study a sweep file describes (YAML; see `noprop plan --help`) instead of the flags above")
 	return cmd
 }
+
+// studyFlags are the run flags a sweep file replaces.
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {
@@ -85,8 +99,12 @@ func splitMethod(arg, defaultPreset string) (name, preset string) {
 	return name, preset
 }
 
-// specs expands the flags into the batch's runs, checking all of it.
+// specs expands the flags (or the sweep file) into the batch's runs,
+// checking all of it.
 func (f runFlags) specs() ([]harness.Spec, error) {
+	if f.sweep != "" {
+		return harness.ReadSweepFile(f.sweep, catalog.All, nil)
+	}
 	sw := harness.Sweep{Datasets: []string{f.dataset}, Streams: []string{f.stream}, Tasks: f.tasks,
 		ClassOrder: f.classOrder, Scenarios: f.scenarios, Seeds: f.seeds, FirstSeed: f.firstSeed,
 		InferenceRuns: f.inferenceRuns}
@@ -116,10 +134,14 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	// The data folder is checked before the database is created.
-	for _, ds := range []string{f.dataset} {
-		if _, err := tasks.Locate(ds, f.data); err != nil {
-			return err
+	// The data folders are checked before the database is created.
+	located := map[string]bool{}
+	for _, s := range specs {
+		if !located[s.Dataset] {
+			if _, err := tasks.Locate(s.Dataset, f.data); err != nil {
+				return err
+			}
+			located[s.Dataset] = true
 		}
 	}
 	store, err := results.Open(f.db)

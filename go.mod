@@ -3,6 +3,7 @@ module github.com/noprop/noprop
 go 1.26.0
 
 require (
+	github.com/goccy/go-yaml v1.19.2
 	github.com/mattn/go-sqlite3 v1.14.53
 	github.com/olekukonko/tablewriter v1.1.5
 	github.com/spf13/cobra v1.10.2

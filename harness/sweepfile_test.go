@@ -1,0 +1,95 @@
+package harness
+
+import (
+	"strings"
+	"testing"
+)
+
+const goodSweep = `# two configurations of one method, a second method, two scenarios, two seeds
+methods:
+  - name: centroid
+    grid:
+      noise: [0, 0.5]
+  - name: noisy-centroid
+    settings:
+      noise: 2
+datasets: [synthetic]
+tasks: 2
+scenarios: [task, class]
+seeds: 2
+first_seed: 7
+inference_runs: 3
+`
+
+func TestSweepFileExpandsToTheListedUnits(t *testing.T) {
+	specs, err := ParseSweep("study.yaml", []byte(goodSweep), fakeCatalog, fakeClasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// (2 grid points + 1) configurations × 2 scenarios × 2 seeds.
+	if len(specs) != 12 {
+		t.Fatalf("%d units, want 12", len(specs))
+	}
+	want := []struct {
+		method, settings, scenario string
+		seed                       uint64
+		runs                       int
+	}{
+		{"centroid", `"noise":0`, "task", 7, 1},
+		{"centroid", `"noise":0`, "task", 8, 1},
+		{"centroid", `"noise":0`, "class", 7, 1},
+		{"centroid", `"noise":0.5`, "task", 7, 1},
+		{"noisy-centroid", `"noise":2`, "task", 7, 3},
+	}
+	idx := []int{0, 1, 2, 4, 8}
+	for k, w := range want {
+		s := specs[idx[k]]
+		if s.Method != w.method || !strings.Contains(string(s.Settings), w.settings) || s.Scenario != w.scenario ||
+			s.Seed != w.seed || s.InferenceRuns != w.runs || s.Dataset != "synthetic" || s.Stream != "split" || s.Tasks != 2 {
+			t.Errorf("unit %d: %+v (settings %s), want %+v", idx[k], s, s.Settings, w)
+		}
+	}
+	hashes := map[string]bool{}
+	for _, s := range specs {
+		hashes[s.ConfigHash()] = true
+	}
+	if len(hashes) != 6 {
+		t.Errorf("%d configurations, want 6", len(hashes))
+	}
+}
+
+func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"syntax", "methods: [centroid\n", "study.yaml:1:"},
+		{"unknown key", "methods:\n  - name: centroid\nseedz: 3\n", `study.yaml:3: unknown field "seedz"`},
+		{"unknown method key", "methods:\n  - name: centroid\n    setings: {noise: 1}\n", `study.yaml:3: unknown field "setings"`},
+		{"no methods", "datasets: [mnist]\n", "study.yaml:1: no methods"},
+		{"unknown method", "methods:\n  - name: centroid\n  - name: ff\n", `study.yaml:3: unknown method "ff"`},
+		{"bad setting", "methods:\n  - name: centroid\n    settings:\n      noise: -1\n", "study.yaml:4: centroid: setting noise = -1: must be ≥ 0"},
+		{"unknown setting", "methods:\n  - name: centroid\n    settings:\n      nois: 1\n", `study.yaml:4: centroid: unknown setting "nois" (did you mean "noise"?)`},
+		{"bad grid value", "methods:\n  - name: centroid\n    grid:\n      noise: [1, -2]\n", "study.yaml:4: centroid: setting noise = -2"},
+		{"empty grid", "methods:\n  - name: centroid\n    grid:\n      noise: []\n", "study.yaml:4: grid noise of centroid is an empty list"},
+		{"unknown preset", "methods:\n  - name: centroid\n    preset: paper\n", `study.yaml:3: method centroid has no preset "paper"`},
+		{"wrong type", "methods:\n  - name: centroid\nseeds: five\n", "study.yaml:3:"},
+		{"bad dataset", "methods:\n  - name: centroid\ndatasets:\n  - mnist\n  - svhn\n", `study.yaml:5: unknown dataset "svhn"`},
+		{"tasks", "methods:\n  - name: centroid\ntasks: 3\n", "study.yaml:3: split mnist: 10 classes do not divide into 3 tasks"},
+		{"scenario", "methods:\n  - name: centroid\nscenarios: [task, instance]\n", `study.yaml:3: scenario "instance"`},
+		{"seeds", "methods:\n  - name: centroid\nseeds: 0\n", "study.yaml:3: seeds = 0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseSweep("study.yaml", []byte(tc.src), fakeCatalog, fakeClasses)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if msg := err.Error(); !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error %q, want one line with %q", msg, tc.want)
+			}
+		})
+	}
+	if _, err := ReadSweepFile("/no/such/study.yaml", fakeCatalog, fakeClasses); err == nil || !strings.Contains(err.Error(), "/no/such/study.yaml: cannot read it") {
+		t.Errorf("missing file: %v", err)
+	}
+}

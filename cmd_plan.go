@@ -94,7 +94,7 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 		h := s.ConfigHash()
 		state := "to run"
 		if store != nil {
-			id, ok, err := store.FindDone(ctx, h, int64(s.Seed))
+			id, ok, err := store.FindDone(ctx, h, s.Seed)
 			if err != nil {
 				return err
 			}
@@ -135,4 +135,3 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 	fmt.Println()
 	return nil
 }
-

@@ -161,7 +161,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		if f.rerun {
 			return false, nil
 		}
-		id, ok, err := store.FindDone(ctx, s.ConfigHash(), int64(s.Seed))
+		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)
 		if ok {
 			fmt.Printf("== %s: already done (run %s), skipped\n", s.Label(), id[:8])
 		}

@@ -33,10 +33,7 @@ final), BWT and FWT are GEM's backward and forward transfer. Only finished
 runs count.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if _, err := os.Stat(db); err != nil {
-				return fmt.Errorf("results database %s: %w (run `noprop run` first, or name one with --db)", db, err)
-			}
-			store, err := results.Open(db)
+			store, err := readResults(db)
 			if err != nil {
 				return err
 			}

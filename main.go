@@ -7,6 +7,8 @@
 //
 //	noprop run --method backprop,noprop-dt --dataset mnist --stream split --scenario class,task --seeds 3
 //	noprop table
+//	noprop runs --status running
+//	noprop merge all.db node1.db node2.db
 //	noprop methods
 //	noprop data fetch mnist
 //
@@ -45,7 +47,7 @@ func execute(ctx context.Context, args []string, stderr io.Writer) int {
 		SilenceErrors: true,
 		Version:       programVersion(),
 	}
-	root.AddCommand(runCmd(), planCmd(), tableCmd(), methodsCmd(), dataCmd())
+	root.AddCommand(runCmd(), planCmd(), tableCmd(), runsCmd(), mergeCmd(), methodsCmd(), dataCmd())
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "noprop: %v\n", err)

@@ -34,7 +34,7 @@ func (o *StoreObserver) Started(r RunInfo) error {
 		Method:         r.Spec.Method,
 		Stream:         r.Stream,
 		Scenario:       r.Spec.Scenario,
-		Seed:           int64(r.Spec.Seed),
+		Seed:           r.Spec.Seed,
 		ProgramVersion: o.Version,
 		ChoicesJSON:    string(choices),
 		NumTasks:       r.NumTasks,

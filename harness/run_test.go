@@ -76,7 +76,7 @@ func TestRunRecordsEveryUnitAndResumes(t *testing.T) {
 	rn := newRunner(&StoreObserver{Store: store, Version: "test"})
 	specs := []Spec{testSpec(t, "class", 1), testSpec(t, "class", 2)}
 	done := func(s Spec) (bool, error) {
-		_, ok, err := store.FindDone(context.Background(), s.ConfigHash(), int64(s.Seed))
+		_, ok, err := store.FindDone(context.Background(), s.ConfigHash(), s.Seed)
 		return ok, err
 	}
 

@@ -29,7 +29,7 @@ func Example() {
 			SpecJSON:   fmt.Sprintf(`{"method":"backprop","seed":%d}`, seed),
 			ConfigHash: "cfg-backprop",
 			Method:     "backprop", Stream: "split-mnist", Scenario: "task-il",
-			Seed: int64(seed), NumTasks: 2,
+			Seed: uint64(seed), NumTasks: 2,
 		})
 		if err != nil {
 			log.Fatal(err)

@@ -39,21 +39,55 @@ func (f Filter) where() (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-const runColumns = `id, spec_json, config_hash, method, stream, scenario, seed, program_version, host,
-	choices_json, status, error, started_at, ended_at, num_tasks, peak_heap_bytes, peak_rss_bytes`
+// runColumn is a stored column of runs: the schema version that added it,
+// and the value it reads as in an older database.
+type runColumn struct {
+	name   string
+	since  int
+	absent string
+}
+
+// runTable lists the stored columns of runs in the order scanRun reads
+// them, with the schema version that added each and the value it reads as
+// in an older database.
+var runTable = []runColumn{
+	{"id", 1, ""}, {"spec_json", 1, ""}, {"config_hash", 1, ""}, {"method", 1, ""}, {"stream", 1, ""},
+	{"scenario", 1, ""}, {"seed", 1, ""}, {"program_version", 1, ""}, {"host", 1, ""},
+	{"choices_json", 1, ""}, {"status", 1, ""}, {"error", 1, ""}, {"started_at", 1, ""},
+	{"ended_at", 1, ""}, {"num_tasks", 1, ""}, {"peak_heap_bytes", 1, ""}, {"peak_rss_bytes", 1, ""},
+	{"generation", versionOwners, "0"}, {"owner_pid", versionOwners, "NULL"},
+	{"owner_start", versionOwners, "NULL"}, {"owner_token", versionOwners, "NULL"},
+	{"heartbeat_at", versionOwners, "NULL"},
+}
+
+// runColumns is the select list of runTable for a database at schema
+// version v.
+func runColumns(v int) string {
+	cols := make([]string, len(runTable))
+	for i, c := range runTable {
+		cols[i] = c.name
+		if v < c.since {
+			cols[i] = c.absent + " AS " + c.name
+		}
+	}
+	return strings.Join(cols, ", ")
+}
 
 func scanRun(rows interface{ Scan(...any) error }) (Run, error) {
 	var r Run
-	var choices, errMsg, ended sql.NullString
+	var choices, errMsg, ended, ownerStart, token, heartbeat sql.NullString
 	var started, status string
-	var heap, rss sql.NullInt64
-	if err := rows.Scan(&r.ID, &r.SpecJSON, &r.ConfigHash, &r.Method, &r.Stream, &r.Scenario, &r.Seed,
+	var seed int64
+	var heap, rss, pid sql.NullInt64
+	if err := rows.Scan(&r.ID, &r.SpecJSON, &r.ConfigHash, &r.Method, &r.Stream, &r.Scenario, &seed,
 		&r.ProgramVersion, &r.Host, &choices, &status, &errMsg, &started, &ended, &r.NumTasks,
-		&heap, &rss); err != nil {
+		&heap, &rss, &r.Generation, &pid, &ownerStart, &token, &heartbeat); err != nil {
 		return Run{}, err
 	}
+	r.Seed = uint64(seed)
 	r.ChoicesJSON, r.Error, r.Status = choices.String, errMsg.String, Status(status)
 	r.PeakHeapBytes, r.PeakRSSBytes = heap.Int64, rss.Int64
+	r.Owner = Owner{PID: int(pid.Int64), Start: ownerStart.String, Token: token.String}
 	var err error
 	if r.Started, err = parseTime(started); err != nil {
 		return Run{}, fmt.Errorf("run %s: started_at: %w", r.ID, err)
@@ -63,12 +97,17 @@ func scanRun(rows interface{ Scan(...any) error }) (Run, error) {
 			return Run{}, fmt.Errorf("run %s: ended_at: %w", r.ID, err)
 		}
 	}
+	if heartbeat.Valid {
+		if r.Heartbeat, err = parseTime(heartbeat.String); err != nil {
+			return Run{}, fmt.Errorf("run %s: heartbeat_at: %w", r.ID, err)
+		}
+	}
 	return r, nil
 }
 
 // Run returns the run with the given ID.
 func (s *Store) Run(ctx context.Context, runID string) (Run, error) {
-	row := s.db.QueryRowContext(ctx, "SELECT "+runColumns+" FROM runs WHERE id = ?", runID)
+	row := s.db.QueryRowContext(ctx, "SELECT "+runColumns(s.version)+" FROM runs WHERE id = ?", runID)
 	r, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("run %s: %w", runID, ErrNotFound)
@@ -83,7 +122,7 @@ func (s *Store) Run(ctx context.Context, runID string) (Run, error) {
 func (s *Store) Runs(ctx context.Context, f Filter) ([]Run, error) {
 	where, args := f.where()
 	rows, err := s.db.QueryContext(ctx,
-		"SELECT "+runColumns+" FROM runs WHERE "+where+" ORDER BY started_at, id", args...)
+		"SELECT "+runColumns(s.version)+" FROM runs WHERE "+where+" ORDER BY started_at, id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -102,18 +141,37 @@ func (s *Store) Runs(ctx context.Context, f Filter) ([]Run, error) {
 	return runs, nil
 }
 
-// FindDone reports whether a done run with this config hash and seed exists,
-// and returns the ID of the latest one. A batch uses it to skip finished runs
-// when it is resumed.
-func (s *Store) FindDone(ctx context.Context, configHash string, seed int64) (id string, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `
+// FindDone reports whether the unit with this config hash and seed is done,
+// and returns the ID of its latest done run. A unit is done when it has a
+// done run of its current rerun generation or a later one (see
+// RequestRerun). A batch uses it to skip finished units when it is resumed.
+func (s *Store) FindDone(ctx context.Context, configHash string, seed uint64) (id string, ok bool, err error) {
+	id, ok, err = findDone(ctx, s.db, s.version, configHash, seed)
+	if err != nil {
+		return "", false, fmt.Errorf("find done run (config %s, seed %d): %w", configHash, seed, err)
+	}
+	return id, ok, nil
+}
+
+// findDone is FindDone in a database at schema version v, inside or
+// outside a transaction.
+func findDone(ctx context.Context, q querier, v int, configHash string, seed uint64) (string, bool, error) {
+	query := `
 SELECT id FROM runs WHERE config_hash = ? AND seed = ? AND status = 'done'
-ORDER BY ended_at DESC, id DESC LIMIT 1`, configHash, seed).Scan(&id)
+ORDER BY ended_at DESC, id DESC LIMIT 1`
+	if v >= versionOwners {
+		query = `
+SELECT id FROM runs WHERE config_hash = ?1 AND seed = ?2 AND status = 'done'
+	AND generation >= coalesce((SELECT generation FROM reruns WHERE config_hash = ?1 AND seed = ?2), 0)
+ORDER BY ended_at DESC, id DESC LIMIT 1`
+	}
+	var id string
+	err := q.QueryRowContext(ctx, query, configHash, seedValue(seed)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("find done run (config %s, seed %d): %w", configHash, seed, err)
+		return "", false, err
 	}
 	return id, true, nil
 }
@@ -168,6 +226,9 @@ func (s *Store) InferenceMatrices(ctx context.Context, runID string) ([][][]floa
 	}
 	if err != nil {
 		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
+	}
+	if s.version < versionInference {
+		return nil, nil
 	}
 	rows, err := s.db.QueryContext(ctx, `
 SELECT inference_run, after_task, eval_task, accuracy FROM inference_accuracy WHERE run_id = ?
@@ -323,7 +384,7 @@ type Summary struct {
 	// than once, only its latest done run counts.
 	N int
 	// Seeds are the seeds aggregated, ascending.
-	Seeds []int64
+	Seeds []uint64
 	// RunIDs are the aggregated runs, in the order of Seeds.
 	RunIDs []string
 	// Metrics holds, per metric name, the mean and standard error of the
@@ -344,7 +405,7 @@ func (s *Store) doneRuns(ctx context.Context, f Filter) ([]Run, error) {
 	}
 	type key struct {
 		hash string
-		seed int64
+		seed uint64
 	}
 	latest := map[key]int{}
 	var out []Run

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +14,8 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" database/sql driver
+	"github.com/mattn/go-sqlite3" // also registers the "sqlite3" database/sql driver
+	"golang.org/x/sys/unix"
 )
 
 // ApplicationID marks an SQLite file as a results database (PRAGMA
@@ -110,48 +112,210 @@ CREATE TABLE inference_accuracy (
 );
 `,
 	},
+	{
+		// runs.seed holds a seed's 64 bits as SQLite's signed INTEGER:
+		// the seed itself below 2^63, the seed minus 2^64 from 2^63 on.
+		// seed_text spells every seed exactly, for readers and exports.
+		description: "exact decimal of every seed",
+		sql: `
+ALTER TABLE runs ADD COLUMN seed_text TEXT GENERATED ALWAYS AS (printf('%llu', seed)) VIRTUAL;
+`,
+	},
+	{
+		description: "run owners, heartbeats and rerun generations",
+		sql: `
+ALTER TABLE runs ADD COLUMN generation INTEGER NOT NULL DEFAULT 0 CHECK (generation >= 0);
+ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+ALTER TABLE runs ADD COLUMN owner_start TEXT;
+ALTER TABLE runs ADD COLUMN owner_token TEXT;
+ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+CREATE UNIQUE INDEX runs_one_claim ON runs (config_hash, seed)
+	WHERE status = 'running' AND owner_token IS NOT NULL;
+CREATE TABLE reruns (
+	config_hash  TEXT NOT NULL,
+	seed         INTEGER NOT NULL,
+	generation   INTEGER NOT NULL CHECK (generation >= 1),
+	requested_at TEXT NOT NULL,
+	PRIMARY KEY (config_hash, seed)
+);
+CREATE TABLE rerun_batches (
+	batch_key    TEXT PRIMARY KEY,
+	units        INTEGER NOT NULL,
+	requested_at TEXT NOT NULL
+);
+`,
+	},
+	{
+		description: "copies of runs that conflicted in a merge",
+		sql: `
+CREATE TABLE merge_conflicts (
+	run_id      TEXT NOT NULL,
+	source      TEXT NOT NULL,
+	digest      TEXT NOT NULL,
+	kept_digest TEXT NOT NULL,
+	run_json    TEXT NOT NULL,
+	merged_at   TEXT NOT NULL,
+	PRIMARY KEY (run_id, digest)
+);
+`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
 // migration steps it knows.
 func SchemaVersion() int { return len(migrations) }
 
+// The schema versions that added what a reader of an older database must do
+// without (OpenReadOnly reads a database as it is, without migrating it).
+const (
+	versionInference = 2 // table inference_accuracy
+	versionOwners    = 4 // runs.generation, owner_*, heartbeat_at; reruns, rerun_batches
+	versionConflicts = 5 // table merge_conflicts
+)
+
+// ErrNoResults is returned (wrapped) by OpenReadOnly for a path that holds
+// no results database yet: no file, an empty file, or an SQLite file without
+// tables.
+var ErrNoResults = errors.New("no results database")
+
+// ErrReadOnly is returned (wrapped) by the write methods of a Store opened
+// with OpenReadOnly.
+var ErrReadOnly = errors.New("opened read-only")
+
 // A Store is an open results database. It is safe for concurrent use by
 // several goroutines; several Stores (in one or several processes) may use
 // the same file at once.
 type Store struct {
-	db   *sql.DB
-	path string
+	db       *sql.DB
+	path     string
+	readOnly bool
+	// version is the database's schema version: SchemaVersion() for a
+	// Store opened by Open, the file's own for one opened by OpenReadOnly.
+	version int
 }
 
-// Open opens the results database at path, creating it if it does not exist,
-// and migrates it to the current schema version in one transaction.
+// Open opens the results database at path for reading and writing, creating
+// it if it does not exist, and migrates it to the current schema version in
+// one transaction.
 //
-// Open refuses, without modifying the file, a file that is not an SQLite
-// database, an SQLite database of another application, a database that fails
-// SQLite's quick integrity check, and a database written by a newer version
-// of this program.
+// Open refuses, without modifying the file and with an error of one line
+// that says what to do: a file or folder this user cannot write (SQLite
+// writes its -wal and -shm files beside the database), a file that is not an
+// SQLite database, an SQLite database of another application, a truncated or
+// damaged database, and a database written by a newer version of this
+// program.
 func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open results db: empty path")
 	}
-	existed, err := checkFile(path)
+	s, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open results db %s: %w", path, err)
 	}
-	dsn, err := dataSourceName(path)
+	return s, nil
+}
+
+func open(path string) (*Store, error) {
+	state, err := inspect(path)
 	if err != nil {
-		return nil, fmt.Errorf("open results db %s: %w", path, err)
+		return nil, err
 	}
-	db, err := sql.Open("sqlite3", dsn)
+	if err := checkWritable(path, state); err != nil {
+		return nil, err
+	}
+	db, err := openDB(path, modeWrite)
 	if err != nil {
-		return nil, fmt.Errorf("open results db %s: %w", path, err)
+		return nil, err
 	}
-	s := &Store{db: db, path: path}
-	if err := s.init(existed); err != nil {
+	s := &Store{db: db, path: path, version: len(migrations)}
+	if err := s.init(state == fileDatabase); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open results db %s: %w", path, err)
+		return nil, explain(path, err)
 	}
+	return s, nil
+}
+
+// OpenReadOnly opens the results database at path for reading only. It
+// never writes: not to the file, not its schema into an empty file, and it
+// reads an older schema version as it is, without migrating. It works on a
+// read-only file and in a read-only folder.
+//
+// A missing or empty file, or an SQLite file without tables, is refused with
+// an error wrapping ErrNoResults; other files are refused as by Open.
+//
+// In WAL mode readers share the writers' -shm file, and SQLite creates it
+// (with an empty -wal) when it is missing, which a read-only folder forbids
+// and which would leave files of this user behind in another user's folder.
+// So when the -wal file is missing or empty, and the database file therefore
+// holds every committed transaction, the file is read as immutable: without
+// -shm and without locks. A writer that starts while it is read writes to its
+// own new -wal, which the reader does not see; only a checkpoint in the
+// middle of the read (when that writer closes) could show the reader a page
+// half old and half new, which SQLite reports as damage. With a -wal that
+// holds transactions (a writer is at work, or died), the file is read
+// through the -shm, as SQLite readers do.
+func OpenReadOnly(path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("read results db: empty path")
+	}
+	s, err := openReadOnly(path)
+	if err != nil {
+		return nil, fmt.Errorf("read results db %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func openReadOnly(path string) (*Store, error) {
+	state, err := inspect(path)
+	switch {
+	case err != nil:
+		return nil, err
+	case state == fileMissing:
+		return nil, fmt.Errorf("%w (no such file)", ErrNoResults)
+	case state == fileEmpty:
+		return nil, fmt.Errorf("%w (an empty file)", ErrNoResults)
+	}
+	if walHoldsData(path) {
+		return readStore(path, modeRead)
+	}
+	s, err := readStore(path, modeReadImmutable)
+	var damage *damageError
+	if errors.As(err, &damage) && walHoldsData(path) {
+		// A writer started and checkpointed while the file was read.
+		return readStore(path, modeRead)
+	}
+	return s, err
+}
+
+// walHoldsData reports whether the database's -wal file holds transactions.
+func walHoldsData(path string) bool {
+	info, err := os.Stat(path + "-wal")
+	return err == nil && info.Size() > 0
+}
+
+// readStore opens a read-only Store and checks the database.
+func readStore(path string, mode openMode) (*Store, error) {
+	db, err := openDB(path, mode)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db, path: path, readOnly: true}
+	ctx := context.Background()
+	id, err := readIdentity(ctx, db)
+	if err == nil && id.blank() {
+		err = fmt.Errorf("%w (an SQLite file without tables)", ErrNoResults)
+	}
+	if err == nil {
+		err = id.check()
+	}
+	if err == nil {
+		err = s.quickCheck(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, explain(path, err)
+	}
+	s.version = id.version
 	return s, nil
 }
 
@@ -167,68 +331,181 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// checkFile reports whether path exists with content, and refuses anything
-// that is not an SQLite 3 file before SQLite gets to touch it.
-func checkFile(path string) (existed bool, err error) {
+// fileState is what inspect found at a database path.
+type fileState int
+
+const (
+	fileMissing  fileState = iota // no file
+	fileEmpty                     // a file of 0 bytes
+	fileDatabase                  // an SQLite 3 database, by its header
+)
+
+// inspect says what is at path, and refuses anything that is not a whole
+// SQLite 3 file before SQLite gets to touch it.
+func inspect(path string) (fileState, error) {
 	info, err := os.Stat(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
+		return fileMissing, nil
 	}
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	if info.IsDir() {
-		return false, errors.New("is a directory")
+		return 0, errors.New("is a directory; name a database file")
 	}
 	if info.Size() == 0 {
-		return false, nil
+		return fileEmpty, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	defer f.Close()
-	head := make([]byte, len(sqliteHeader))
-	if _, err := io.ReadFull(f, head); err != nil || !bytes.Equal(head, sqliteHeader) {
-		return false, errors.New("not an SQLite database (bad file header); the file was left unchanged")
+	var head [100]byte
+	n, err := io.ReadFull(f, head[:])
+	if n < len(sqliteHeader) || !bytes.Equal(head[:len(sqliteHeader)], sqliteHeader) {
+		return 0, errors.New("not an SQLite database (bad file header); the file was left unchanged: check the path")
 	}
-	return true, nil
+	if err != nil {
+		return 0, damaged(path, fmt.Sprintf("truncated: %d bytes, shorter than the 100-byte SQLite header", n))
+	}
+	return fileDatabase, checkSize(path, head[:], info.Size())
 }
 
-// dataSourceName builds a go-sqlite3 URI for path with the connection
-// settings every connection of the pool needs: busy timeout, foreign keys,
-// full fsync on commit, and BEGIN IMMEDIATE for transactions so that two
-// writers never deadlock upgrading a read lock.
-func dataSourceName(path string) (string, error) {
+// checkSize refuses a database file shorter than its header says, which is
+// what a copy cut short or a full disk leaves. It trusts the header's page
+// count only when SQLite marks it valid, and only when no write-ahead log
+// holds newer pages: in the middle of a checkpoint the file may lag the log,
+// and SQLite repairs that itself.
+func checkSize(path string, head []byte, size int64) error {
+	pageSize := int64(binary.BigEndian.Uint16(head[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	if pageSize < 512 || pageSize&(pageSize-1) != 0 {
+		return damaged(path, fmt.Sprintf("damaged SQLite header (page size %d)", pageSize))
+	}
+	pages := int64(binary.BigEndian.Uint32(head[28:32]))
+	if pages == 0 || !bytes.Equal(head[24:28], head[92:96]) {
+		return nil
+	}
+	if info, err := os.Stat(path + "-wal"); err == nil && info.Size() > 0 {
+		return nil
+	}
+	if want := pages * pageSize; size < want {
+		return damaged(path, fmt.Sprintf("truncated: %d bytes of the %d its header counts (%d pages of %d bytes)",
+			size, want, pages, pageSize))
+	}
+	return nil
+}
+
+// damageError reports a database file SQLite cannot read whole.
+type damageError struct{ msg string }
+
+func (e *damageError) Error() string { return e.msg }
+
+// damaged is the error for a database file SQLite cannot read whole: what
+// is wrong, and what to do.
+func damaged(path, what string) error {
+	return &damageError{fmt.Sprintf("%s; the file was left unchanged: restore it from a backup, or salvage the readable runs with `sqlite3 %s .recover | sqlite3 recovered.db`",
+		what, path)}
+}
+
+// explain turns SQLite's report of a damaged file into damaged's advice.
+func explain(path string, err error) error {
+	var e sqlite3.Error
+	if errors.As(err, &e) && (e.Code == sqlite3.ErrCorrupt || e.Code == sqlite3.ErrNotADB) {
+		return damaged(path, "damaged ("+oneLine(err.Error())+")")
+	}
+	return err
+}
+
+// oneLine joins the lines of a message SQLite spreads over several.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
+}
+
+// checkWritable refuses, before SQLite opens anything, a database a writer
+// could open but not write: every write would fail later, one by one.
+func checkWritable(path string, state fileState) error {
+	dir := filepath.Dir(path)
+	info, err := os.Stat(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("folder %s does not exist; create it first", dir)
+	}
+	if err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return fmt.Errorf("%s is not a folder", dir)
+	}
+	if state != fileMissing {
+		if err := unix.Access(path, unix.W_OK); err != nil {
+			return fmt.Errorf("the file is read-only for this user (%v); make it writable to add runs (reading it needs no write access)", err)
+		}
+	}
+	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("folder %s is read-only for this user (%v), and SQLite writes its -wal and -shm files beside the database; make the folder writable or move the database (reading it needs no write access)", dir, err)
+	}
+	for _, side := range []string{path + "-wal", path + "-shm"} {
+		if _, err := os.Stat(side); err != nil {
+			continue
+		}
+		if err := unix.Access(side, unix.W_OK); err != nil {
+			return fmt.Errorf("%s is read-only for this user (%v); its owner can remove it while no program has the database open", side, err)
+		}
+	}
+	return nil
+}
+
+// openMode is how openDB opens a database.
+type openMode int
+
+const (
+	modeWrite         openMode = iota // read and write, create if missing
+	modeRead                          // read only, sharing the writers' -shm
+	modeReadImmutable                 // read only, no locks, no -shm
+)
+
+// openDB opens path with the connection settings every connection of the
+// pool needs. Writers get foreign keys, full fsync on commit, and BEGIN
+// IMMEDIATE for transactions so that two writers never deadlock upgrading a
+// read lock; everyone gets the busy timeout.
+func openDB(path string, mode openMode) (*sql.DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	u := url.URL{Path: filepath.ToSlash(abs)}
 	q := url.Values{}
 	q.Set("_busy_timeout", fmt.Sprint(BusyTimeout.Milliseconds()))
-	q.Set("_foreign_keys", "1")
-	q.Set("_synchronous", "FULL")
-	q.Set("_txlock", "immediate")
-	return "file:" + u.EscapedPath() + "?" + q.Encode(), nil
+	switch mode {
+	case modeWrite:
+		q.Set("_foreign_keys", "1")
+		q.Set("_synchronous", "FULL")
+		q.Set("_txlock", "immediate")
+	case modeRead:
+		q.Set("mode", "ro")
+	case modeReadImmutable:
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
+	}
+	return sql.Open("sqlite3", "file:"+u.EscapedPath()+"?"+q.Encode())
 }
 
 // init checks an existing database, turns on WAL mode and migrates.
 func (s *Store) init(existed bool) error {
 	ctx := context.Background()
 	if existed {
-		if err := s.checkIdentity(ctx, s.db); err != nil {
+		id, err := readIdentity(ctx, s.db)
+		if err != nil {
 			return err
 		}
-		var result string
-		if err := s.db.QueryRowContext(ctx, "PRAGMA quick_check").Scan(&result); err != nil {
-			return fmt.Errorf("integrity check: %w", err)
+		if err := id.check(); err != nil {
+			return err
 		}
-		if result != "ok" {
-			if len(result) > 300 {
-				result = result[:300] + " ..."
-			}
-			return fmt.Errorf("integrity check failed: %s; the file was left unchanged", result)
+		if err := s.quickCheck(ctx); err != nil {
+			return err
 		}
 	}
 	var mode string
@@ -241,36 +518,88 @@ func (s *Store) init(existed bool) error {
 	return s.migrate(ctx)
 }
 
-// querier is what checkIdentity needs of *sql.DB and *sql.Tx.
+// quickCheck runs SQLite's quick integrity check and reports its findings
+// on one line: the first problem and how many more there are (of the first
+// 100 it reports).
+func (s *Store) quickCheck(ctx context.Context) error {
+	const most = 100
+	rows, err := s.db.QueryContext(ctx, fmt.Sprintf("PRAGMA quick_check(%d)", most))
+	if err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	defer rows.Close()
+	// One row may hold several problems, a line each, under a heading.
+	var problems []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return fmt.Errorf("integrity check: %w", err)
+		}
+		for line := range strings.Lines(p) {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "*** in database") {
+				problems = append(problems, line)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("integrity check: %w", err)
+	}
+	if len(problems) == 0 || (len(problems) == 1 && problems[0] == "ok") {
+		return nil
+	}
+	first := problems[0]
+	if len(first) > 200 {
+		first = first[:200] + " ..."
+	}
+	more := ""
+	if n := len(problems) - 1; n > 0 {
+		more = fmt.Sprintf(" (and %d more problems)", n)
+	}
+	return damaged(s.path, "integrity check failed: "+first+more)
+}
+
+// querier is what single-row reads need of *sql.DB and *sql.Tx.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// checkIdentity refuses databases of other applications and of newer
-// versions of this program. It only reads.
-func (s *Store) checkIdentity(ctx context.Context, q querier) error {
-	var appID, version, tables int
-	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
-		return fmt.Errorf("read application id: %w", err)
+// identity is what a database says it is.
+type identity struct {
+	appID, version, tables int
+}
+
+// readIdentity reads a database's application id, schema version and
+// number of tables. It only reads.
+func readIdentity(ctx context.Context, q querier) (identity, error) {
+	var id identity
+	if err := q.QueryRowContext(ctx, "PRAGMA application_id").Scan(&id.appID); err != nil {
+		return id, fmt.Errorf("read application id: %w", err)
 	}
-	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
+	if err := q.QueryRowContext(ctx, "PRAGMA user_version").Scan(&id.version); err != nil {
+		return id, fmt.Errorf("read schema version: %w", err)
 	}
-	if appID != 0 && appID != ApplicationID {
-		return fmt.Errorf("not a results database (SQLite application id %#x); the file was left unchanged", appID)
+	if err := q.QueryRowContext(ctx,
+		"SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'").Scan(&id.tables); err != nil {
+		return id, fmt.Errorf("list tables: %w", err)
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("schema version %d is newer than this program's %d; use a newer build; the file was left unchanged",
-			version, len(migrations))
+	return id, nil
+}
+
+// blank reports an SQLite database that holds nothing yet.
+func (id identity) blank() bool { return id.appID == 0 && id.version == 0 && id.tables == 0 }
+
+// check refuses databases of other applications and of newer versions of
+// this program.
+func (id identity) check() error {
+	if id.appID != 0 && id.appID != ApplicationID {
+		return fmt.Errorf("not a results database (SQLite application id %#x); the file was left unchanged: check the path", id.appID)
 	}
-	if appID == 0 && version == 0 {
-		if err := q.QueryRowContext(ctx,
-			"SELECT count(*) FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%'").Scan(&tables); err != nil {
-			return fmt.Errorf("list tables: %w", err)
-		}
-		if tables > 0 {
-			return errors.New("an SQLite database with tables but no results schema; the file was left unchanged")
-		}
+	if id.version > len(migrations) {
+		return fmt.Errorf("schema version %d is newer than this program's %d; the file was left unchanged: use a newer build of this program",
+			id.version, len(migrations))
+	}
+	if id.appID == 0 && id.version == 0 && id.tables > 0 {
+		return errors.New("an SQLite database with tables but no results schema; the file was left unchanged: check the path")
 	}
 	return nil
 }
@@ -290,18 +619,18 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 	}()
 	// Re-check inside the transaction: another process may have migrated
 	// (or created a foreign database) since the first look.
-	if err := s.checkIdentity(ctx, tx); err != nil {
+	id, err := readIdentity(ctx, tx)
+	if err != nil {
 		return err
 	}
-	var version int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
-		return fmt.Errorf("migrate: read schema version: %w", err)
+	if err := id.check(); err != nil {
+		return err
 	}
-	if version == len(migrations) {
+	if id.version == len(migrations) {
 		return tx.Rollback()
 	}
 	now := formatTime(time.Now())
-	for v := version; v < len(migrations); v++ {
+	for v := id.version; v < len(migrations); v++ {
 		m := migrations[v]
 		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			return fmt.Errorf("migrate to version %d (%s): %w; nothing was changed", v+1, m.description, err)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,15 +34,21 @@ func rawExec(t *testing.T, path string, stmts ...string) {
 	}
 }
 
-func rawInt(t *testing.T, path, query string) int {
+// rawValue reads the one value of a query with the plain driver.
+func rawValue[T any](t *testing.T, path, query string) T {
 	t.Helper()
 	db := rawDB(t, path)
 	defer db.Close()
-	var n int
-	if err := db.QueryRow(query).Scan(&n); err != nil {
+	var v T
+	if err := db.QueryRow(query).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
-	return n
+	return v
+}
+
+func rawInt(t *testing.T, path, query string) int {
+	t.Helper()
+	return rawValue[int](t, path, query)
 }
 
 func openT(t *testing.T, path string) *Store {
@@ -94,12 +102,41 @@ func TestOpenCreatesAndReopens(t *testing.T) {
 	}
 }
 
+// dbWithRuns creates a database at path holding n started runs, closed so
+// that every page is in the file.
+func dbWithRuns(t *testing.T, path string, n int) []byte {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for seed := range n {
+		if _, err := s.StartRun(t.Context(), testRun("m", "h", uint64(seed), 5)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) < 3*4096 {
+		t.Fatalf("database only %d bytes", len(b))
+	}
+	return b
+}
+
 func TestOpenRefuses(t *testing.T) {
+	const (
+		checkPath = "check the path"
+		backup    = "restore it from a backup, or salvage the readable runs with `sqlite3 "
+	)
 	tests := []struct {
 		name string
 		// make creates the file to open and returns the path to pass to Open.
 		make func(t *testing.T, dir string) string
-		want string
+		// want is in the error; hint is the advice on what to do.
+		want, hint string
 	}{
 		{
 			name: "garbage",
@@ -108,7 +145,7 @@ func TestOpenRefuses(t *testing.T) {
 				writeFile(t, p, bytes.Repeat([]byte("not a database\n"), 300))
 				return p
 			},
-			want: "not an SQLite database",
+			want: "not an SQLite database", hint: checkPath,
 		},
 		{
 			name: "short file",
@@ -117,7 +154,7 @@ func TestOpenRefuses(t *testing.T) {
 				writeFile(t, p, []byte("SQLite"))
 				return p
 			},
-			want: "not an SQLite database",
+			want: "not an SQLite database", hint: checkPath,
 		},
 		{
 			name: "future version",
@@ -131,7 +168,7 @@ func TestOpenRefuses(t *testing.T) {
 				rawExec(t, p, "PRAGMA user_version = 999")
 				return p
 			},
-			want: "schema version 999 is newer than this program's",
+			want: "schema version 999 is newer than this program's", hint: "use a newer build",
 		},
 		{
 			name: "foreign application",
@@ -140,7 +177,7 @@ func TestOpenRefuses(t *testing.T) {
 				rawExec(t, p, "CREATE TABLE t (x)", "PRAGMA application_id = 12345")
 				return p
 			},
-			want: "not a results database",
+			want: "not a results database", hint: checkPath,
 		},
 		{
 			name: "foreign tables",
@@ -149,29 +186,13 @@ func TestOpenRefuses(t *testing.T) {
 				rawExec(t, p, "CREATE TABLE runs (x)", "INSERT INTO runs VALUES (1)")
 				return p
 			},
-			want: "with tables but no results schema",
+			want: "with tables but no results schema", hint: checkPath,
 		},
 		{
 			name: "corrupt pages",
 			make: func(t *testing.T, dir string) string {
 				p := filepath.Join(dir, "corrupt.db")
-				s, err := Open(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for seed := range 50 {
-					if _, err := s.StartRun(t.Context(), testRun("m", "h", int64(seed), 5)); err != nil {
-						t.Fatal(err)
-					}
-				}
-				s.Close()
-				b, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if len(b) < 3*4096 {
-					t.Fatalf("database only %d bytes", len(b))
-				}
+				b := dbWithRuns(t, p, 50)
 				// Overwrite everything after the first page (the schema stays readable).
 				for i := 4096; i < len(b); i++ {
 					b[i] = 0xA5
@@ -179,36 +200,173 @@ func TestOpenRefuses(t *testing.T) {
 				writeFile(t, p, b)
 				return p
 			},
-			want: "",
+			hint: backup,
+		},
+		{
+			// SQLite reports this over several lines, several problems.
+			name: "cells out of order",
+			make: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "order.db")
+				b := dbWithRuns(t, p, 50)
+				broken := 0
+				for off := 4096; off+4096 <= len(b); off += 4096 {
+					// A table leaf page with two cells or more: point its
+					// second cell at its first.
+					if b[off] == 13 && binary.BigEndian.Uint16(b[off+3:]) >= 2 {
+						copy(b[off+10:off+12], b[off+8:off+10])
+						broken++
+					}
+				}
+				if broken < 2 {
+					t.Fatalf("%d leaf pages to break, want 2 or more", broken)
+				}
+				writeFile(t, p, b)
+				return p
+			},
+			want: "more problems)", hint: backup,
+		},
+		{
+			name: "truncated",
+			make: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "truncated.db")
+				b := dbWithRuns(t, p, 50)
+				writeFile(t, p, b[:len(b)/2])
+				return p
+			},
+			want: "truncated", hint: backup,
+		},
+		{
+			name: "header cut short",
+			make: func(t *testing.T, dir string) string {
+				p := filepath.Join(dir, "header.db")
+				b := dbWithRuns(t, p, 1)
+				writeFile(t, p, b[:60])
+				return p
+			},
+			want: "shorter than the 100-byte SQLite header", hint: backup,
 		},
 		{
 			name: "directory",
 			make: func(t *testing.T, dir string) string { return dir },
-			want: "is a directory",
+			want: "is a directory", hint: "name a database file",
 		},
+	}
+	openers := []struct {
+		name string
+		open func(string) (*Store, error)
+	}{{"Open", Open}, {"OpenReadOnly", OpenReadOnly}}
+	for _, tc := range tests {
+		for _, o := range openers {
+			t.Run(tc.name+"/"+o.name, func(t *testing.T) {
+				dir := t.TempDir()
+				path := tc.make(t, dir)
+				before := hashFile(t, path)
+				s, err := o.open(path)
+				if err == nil {
+					s.Close()
+					t.Fatalf("%s(%s) succeeded, want error", o.name, path)
+				}
+				msg := err.Error()
+				if !strings.Contains(msg, path) {
+					t.Errorf("error %q does not name the file %s", msg, path)
+				}
+				if !strings.Contains(msg, tc.want) || !strings.Contains(msg, tc.hint) {
+					t.Errorf("error %q does not contain %q and %q", msg, tc.want, tc.hint)
+				}
+				if strings.Contains(msg, "\n") {
+					t.Errorf("error spans several lines: %q", msg)
+				}
+				if after := hashFile(t, path); after != before {
+					t.Errorf("%s modified the refused file", o.name)
+				}
+				t.Logf("error: %v", err)
+			})
+		}
+	}
+}
+
+// TestOpenReadOnlyNeverWrites opens files that hold no results yet and
+// databases of older schema versions: OpenReadOnly reports the first with
+// ErrNoResults and reads the others as they are, leaving every file as it
+// was.
+func TestOpenReadOnlyNeverWrites(t *testing.T) {
+	orig := migrations
+	t.Cleanup(func() { migrations = orig })
+	// atVersion writes a database of schema version v with one done run,
+	// in SQL that every version understands.
+	atVersion := func(v int) func(t *testing.T, path string) {
+		return func(t *testing.T, path string) {
+			migrations = orig[:v]
+			defer func() { migrations = orig }()
+			openT(t, path).Close()
+			rawExec(t, path, `INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed, status,
+	started_at, ended_at, num_tasks) VALUES ('r1', '{}', 'h', 'm', 'split-mnist', 'class-il', 3, 'done',
+	'2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', 1)`,
+				"INSERT INTO accuracy VALUES ('r1', 1, 1, 70, NULL)",
+				"INSERT INTO metrics VALUES ('r1', 'acc', 70, NULL)")
+		}
+	}
+	tests := []struct {
+		name    string
+		make    func(t *testing.T, path string) // nil: no file
+		noneYet bool                            // want ErrNoResults
+	}{
+		{"missing file", nil, true},
+		{"empty file", func(t *testing.T, path string) { writeFile(t, path, nil) }, true},
+		{"SQLite file without tables", func(t *testing.T, path string) { rawExec(t, path, "PRAGMA user_version = 0") }, true},
+		{"version 1", atVersion(1), false},
+		{"version 2", atVersion(2), false},
+		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := tc.make(t, dir)
-			before := hashFile(t, path)
-			s, err := Open(path)
-			if err == nil {
+			path := filepath.Join(dir, "r.db")
+			if tc.make != nil {
+				tc.make(t, path)
+			}
+			before := dirState(t, dir)
+			s, err := OpenReadOnly(path)
+			if tc.noneYet {
+				if !errors.Is(err, ErrNoResults) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("OpenReadOnly: %v, want one line wrapping ErrNoResults", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				sums, err := s.Summaries(t.Context(), Filter{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(sums) != 1 || sums[0].Metrics[MetricACC].Mean != 70 || fmt.Sprint(sums[0].Seeds) != "[3]" {
+					t.Errorf("summaries %+v", sums)
+				}
+				if _, err := s.StartRun(t.Context(), testRun("m", "h", 4, 1)); !errors.Is(err, ErrReadOnly) {
+					t.Errorf("StartRun on a read-only store: %v, want ErrReadOnly", err)
+				}
 				s.Close()
-				t.Fatalf("Open(%s) succeeded, want error", path)
 			}
-			if !strings.Contains(err.Error(), path) {
-				t.Errorf("error %q does not name the file %s", err, path)
+			if after := dirState(t, dir); after != before {
+				t.Errorf("OpenReadOnly changed the folder:\nbefore %s\nafter  %s", before, after)
 			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not contain %q", err, tc.want)
-			}
-			if after := hashFile(t, path); after != before {
-				t.Errorf("Open modified the refused file")
-			}
-			t.Logf("error: %v", err)
 		})
 	}
+}
+
+// dirState describes a folder's files and their contents.
+func dirState(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []string
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		parts = append(parts, fmt.Sprintf("%s:%x", e.Name(), hashFile(t, p)))
+	}
+	return strings.Join(parts, " ")
 }
 
 func TestMigrationFailureRollsBack(t *testing.T) {

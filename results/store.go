@@ -53,8 +53,10 @@ type Run struct {
 	// Method, Stream and Scenario name what was run (required), e.g.
 	// "noprop", "split-mnist", "class-il".
 	Method, Stream, Scenario string
-	// Seed is the run's seed.
-	Seed int64
+	// Seed is the run's seed. Column runs.seed holds its 64 bits as
+	// SQLite's signed INTEGER (the seed itself below 2^63, the seed minus
+	// 2^64 from there on) and runs.seed_text its exact decimal.
+	Seed uint64
 	// ProgramVersion identifies the code (commit); StartRun fills it from
 	// the build info when empty (see DefaultProgramVersion).
 	ProgramVersion string
@@ -76,6 +78,15 @@ type Run struct {
 	// PeakHeapBytes and PeakRSSBytes are the run's peak memory, recorded by
 	// FinishRun; 0 when not measured.
 	PeakHeapBytes, PeakRSSBytes int64
+	// Generation is the unit's rerun generation the run was started for
+	// (see Store.RequestRerun); 0 until a rerun is requested.
+	Generation int
+	// Owner is the process that runs it on Host. StartRun and Claim fill it
+	// in for the current process; Owner.Token is set only for a claim.
+	Owner Owner
+	// Heartbeat is the claim's last heartbeat (see Store.Heartbeat); zero
+	// for a run started without a claim.
+	Heartbeat time.Time
 }
 
 // Epoch is one line of a task's training log.
@@ -163,15 +174,31 @@ func DefaultProgramVersion() string {
 }
 
 // StartRun inserts r with status running and returns its ID, which is r.ID or
-// a new random ID when r.ID is empty.
+// a new random ID when r.ID is empty. It records the current process as the
+// run's owner but claims nothing: another process may start the same
+// configuration and seed at the same time. Batch runners use Claim.
 func (s *Store) StartRun(ctx context.Context, r Run) (string, error) {
-	if err := validateRun(r); err != nil {
+	r, err := newRun(r)
+	if err != nil {
 		return "", fmt.Errorf("start run: %w", err)
+	}
+	r.Owner.Token = ""
+	if err := s.inTx(ctx, func(tx *sql.Tx) error { return insertRun(ctx, tx, r) }); err != nil {
+		return "", fmt.Errorf("start run %s: %w", r.label(), err)
+	}
+	return r.ID, nil
+}
+
+// newRun validates r and fills in what StartRun and Claim default: ID,
+// start time, host, program version and owner.
+func newRun(r Run) (Run, error) {
+	if err := validateRun(r); err != nil {
+		return r, err
 	}
 	if r.ID == "" {
 		id, err := NewID()
 		if err != nil {
-			return "", fmt.Errorf("start run: %w", err)
+			return r, err
 		}
 		r.ID = id
 	}
@@ -186,22 +213,45 @@ func (s *Store) StartRun(ctx context.Context, r Run) (string, error) {
 	if r.ProgramVersion == "" {
 		r.ProgramVersion = DefaultProgramVersion()
 	}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `
-INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed,
-	program_version, host, choices_json, status, started_at, num_tasks)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			r.ID, r.SpecJSON, r.ConfigHash, r.Method, r.Stream, r.Scenario, r.Seed,
-			r.ProgramVersion, r.Host, nullString(r.ChoicesJSON), string(StatusRunning),
-			formatTime(r.Started), r.NumTasks)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("start run %s (%s, %s, %s, seed %d): %w",
-			r.ID, r.Method, r.Stream, r.Scenario, r.Seed, err)
+	if r.Owner.PID == 0 {
+		me, err := CurrentOwner()
+		if err != nil {
+			return r, err
+		}
+		r.Owner.PID, r.Owner.Start = me.PID, me.Start
 	}
-	return r.ID, nil
+	return r, nil
 }
+
+// insertRun inserts r as running. A run with an owner token is a claim, and
+// the index runs_one_claim refuses a second running claim of its unit.
+func insertRun(ctx context.Context, tx *sql.Tx, r Run) error {
+	var heartbeat any
+	if !r.Heartbeat.IsZero() {
+		heartbeat = formatTime(r.Heartbeat)
+	}
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed,
+	program_version, host, choices_json, status, started_at, num_tasks,
+	generation, owner_pid, owner_start, owner_token, heartbeat_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.SpecJSON, r.ConfigHash, r.Method, r.Stream, r.Scenario, seedValue(r.Seed),
+		r.ProgramVersion, r.Host, nullString(r.ChoicesJSON), string(StatusRunning),
+		formatTime(r.Started), r.NumTasks,
+		r.Generation, positiveOrNull(int64(r.Owner.PID)), nullString(r.Owner.Start),
+		nullString(r.Owner.Token), heartbeat)
+	return err
+}
+
+// label names a run in messages.
+func (r Run) label() string {
+	return fmt.Sprintf("%s (%s, %s, %s, seed %d)", r.ID, r.Method, r.Stream, r.Scenario, r.Seed)
+}
+
+// seedValue is how a seed is stored: its 64 bits as SQLite's signed
+// INTEGER. Every seed has its own value, so equality and the unique index
+// of claims are exact; seed_text holds the decimal.
+func seedValue(seed uint64) int64 { return int64(seed) }
 
 func validateRun(r Run) error {
 	switch {
@@ -328,6 +378,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 // marks it done with the current time as its end. The run must be running
 // and its accuracy rows after tasks 1..T must all be recorded (row 0, the
 // untrained model, is optional).
+// For a claimed run this ends the claim: its unit is done.
 func (s *Store) FinishRun(ctx context.Context, runID string, metrics []Metric, mem Memory) error {
 	seen := make(map[string]bool, len(metrics))
 	for _, m := range metrics {
@@ -388,7 +439,8 @@ UPDATE runs SET status = ?, ended_at = ?, peak_heap_bytes = ?, peak_rss_bytes = 
 
 // FailRun marks a running run as failed or interrupted (status must be
 // StatusFailed or StatusInterrupted) with the message msg and the current
-// time as its end. What the run recorded so far is kept. When recording an
+// time as its end. What the run recorded so far is kept. For a claimed run
+// this ends the claim: the run stays, and its unit may be claimed again. When recording an
 // interruption, pass a context that is not cancelled (for instance
 // context.WithoutCancel(ctx)): a cancelled context aborts the write.
 func (s *Store) FailRun(ctx context.Context, runID string, status Status, msg string) error {
@@ -415,7 +467,7 @@ func runningRun(ctx context.Context, tx *sql.Tx, runID string) (numTasks int, er
 	var status string
 	err = tx.QueryRowContext(ctx, "SELECT num_tasks, status FROM runs WHERE id = ?", runID).Scan(&numTasks, &status)
 	if errors.Is(err, sql.ErrNoRows) {
-		return 0, fmt.Errorf("run %w", ErrNotFound)
+		return 0, fmt.Errorf("run %w (a claimed run is deleted when another process takes over its stale claim)", ErrNotFound)
 	}
 	if err != nil {
 		return 0, err
@@ -429,6 +481,9 @@ func runningRun(ctx context.Context, tx *sql.Tx, runID string) (numTasks int, er
 // inTx runs f in one transaction (BEGIN IMMEDIATE, see dataSourceName) and
 // commits it, or rolls it back if f or the commit fails.
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.readOnly {
+		return fmt.Errorf("results db %s: %w", s.path, ErrReadOnly)
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-func testRun(method, hash string, seed int64, numTasks int) Run {
+func testRun(method, hash string, seed uint64, numTasks int) Run {
 	return Run{
 		SpecJSON:    fmt.Sprintf(`{"method":%q,"seed":%d}`, method, seed),
 		ConfigHash:  hash,
@@ -288,7 +288,7 @@ func TestFindDone(t *testing.T) {
 	}
 	tests := []struct {
 		hash   string
-		seed   int64
+		seed   uint64
 		wantID string
 	}{
 		{"h", 1, done},
@@ -318,7 +318,7 @@ func TestSummaries(t *testing.T) {
 	forg := []float64{10, 12, math.NaN()}
 	heap := []int64{100 << 20, 200 << 20, 300 << 20}
 	for i := range accs {
-		completeRun(t, s, testRun("backprop", "bp", int64(i), 2), fakeMatrix(2, 0), []Metric{
+		completeRun(t, s, testRun("backprop", "bp", uint64(i), 2), fakeMatrix(2, 0), []Metric{
 			{Name: MetricACC, Value: accs[i]},
 			{Name: MetricForgetting, Value: forg[i], Note: "needs at least 2 tasks"},
 			{Name: MetricFWT, Value: math.NaN(), Note: "undefined in class-il"},
@@ -417,7 +417,7 @@ func TestMeanMatrix(t *testing.T) {
 		if i == 2 {
 			m[0][1] = math.NaN()
 		}
-		completeRun(t, s, testRun("m", "h", int64(i), 2), m, nil, Memory{})
+		completeRun(t, s, testRun("m", "h", uint64(i), 2), m, nil, Memory{})
 	}
 	completeRun(t, s, testRun("m", "other", 0, 2), fakeMatrix(2, 50), nil, Memory{})
 	mean, se, n, err := s.MeanMatrix(ctx, "h")
@@ -470,7 +470,7 @@ func writeRuns(s *Store, worker, n int) error {
 	ctx := context.Background()
 	const T = 5
 	for k := range n {
-		r := testRun(fmt.Sprintf("w%d", worker), "conc", int64(worker*1000+k), T)
+		r := testRun(fmt.Sprintf("w%d", worker), "conc", uint64(worker*1000+k), T)
 		id, err := s.StartRun(ctx, r)
 		if err != nil {
 			return err
@@ -610,5 +610,68 @@ func TestInferenceRunsRoundTrip(t *testing.T) {
 	}
 	if got, err := s.InferenceMatrices(ctx, other); err != nil || len(got) != 0 {
 		t.Errorf("deterministic run: %d inference matrices, %v", len(got), err)
+	}
+}
+
+// TestSeedsExact stores seeds over the whole uint64 range: each reads back
+// as itself, is found by itself alone, sorts as a number, and is spelled
+// exactly in column seed_text.
+func TestSeedsExact(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "r.db")
+	s := openT(t, path)
+	seeds := []uint64{math.MaxUint64, 1 << 63, 0, math.MaxInt64, 1}
+	ids := map[uint64]string{}
+	for _, seed := range seeds {
+		ids[seed] = completeRun(t, s, testRun("m", "h", seed, 1), fakeMatrix(1, 0), nil, Memory{})
+	}
+	for _, seed := range seeds {
+		r, err := s.Run(ctx, ids[seed])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Seed != seed {
+			t.Errorf("seed %d read back as %d", seed, r.Seed)
+		}
+		id, ok, err := s.FindDone(ctx, "h", seed)
+		if err != nil || !ok || id != ids[seed] {
+			t.Errorf("FindDone(seed %d) = %s, %v, %v; want %s", seed, id, ok, err, ids[seed])
+		}
+		text := fmt.Sprint(seed)
+		if n := rawInt(t, path, "SELECT count(*) FROM runs WHERE seed_text = '"+text+"' AND id = '"+ids[seed]+"'"); n != 1 {
+			t.Errorf("seed_text of seed %d is not %s", seed, text)
+		}
+	}
+	sums, err := s.Summaries(ctx, Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(sums[0].Seeds), "[0 1 9223372036854775807 9223372036854775808 18446744073709551615]"; got != want {
+		t.Errorf("summary seeds %s, want %s", got, want)
+	}
+}
+
+// TestOldSeedsRead reads a seed of 2^64-1 that a schema-2 program stored,
+// as the same 64 bits, after migration.
+func TestOldSeedsRead(t *testing.T) {
+	orig := migrations
+	t.Cleanup(func() { migrations = orig })
+	path := filepath.Join(t.TempDir(), "r.db")
+	migrations = orig[:2]
+	openT(t, path).Close()
+	migrations = orig
+	rawExec(t, path, `INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed, status,
+	started_at, num_tasks) VALUES ('old', '{}', 'h', 'm', 'split-mnist', 'class-il', -1, 'running',
+	'2026-01-01T00:00:00.000Z', 1)`)
+	s := openT(t, path)
+	r, err := s.Run(t.Context(), "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Seed != math.MaxUint64 {
+		t.Errorf("seed %d, want 2^64-1", r.Seed)
+	}
+	if n := rawInt(t, path, "SELECT count(*) FROM runs WHERE seed_text = '18446744073709551615'"); n != 1 {
+		t.Errorf("seed_text of the old run is not 18446744073709551615")
 	}
 }

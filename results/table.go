@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"sort"
+	"strconv"
+	"time"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -240,6 +242,67 @@ func WriteMatrix(w io.Writer, title string, mean, se [][]float64) error {
 	}
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("write matrix: %w", err)
+	}
+	return nil
+}
+
+// RunsOptions controls WriteRuns.
+type RunsOptions struct {
+	// StaleAfter is the heartbeat age after which an owner counts as gone
+	// (see Liveness); 0 means DefaultStaleAfter.
+	StaleAfter time.Duration
+	// Now is when heartbeat ages are measured; zero means time.Now().
+	Now time.Time
+	// Markdown renders a Markdown table instead of a box-drawn one.
+	Markdown bool
+}
+
+// WriteRuns writes one row per run: its ID (the first 8 digits), method,
+// stream, scenario, seed, status, rerun generation, start (UTC), owner
+// (host:pid), heartbeat age and a note: for a running run whether its owner
+// looks alive and why (see Liveness), for a failed or interrupted one its
+// error.
+func WriteRuns(w io.Writer, runs []Run, opts RunsOptions) error {
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	stale := opts.StaleAfter
+	if stale <= 0 {
+		stale = DefaultStaleAfter
+	}
+	header := []any{"run", "method", "stream", "scenario", "seed", "status", "gen", "started", "owner", "heartbeat", "note"}
+	t := newTable(w, opts.Markdown, len(header), len(header))
+	t.Header(header...)
+	for _, r := range runs {
+		owner := r.Host
+		if r.Owner.PID > 0 {
+			owner += ":" + strconv.Itoa(r.Owner.PID)
+		}
+		beat := "-"
+		if !r.Heartbeat.IsZero() {
+			beat = roundAge(now.Sub(r.Heartbeat)).String() + " ago"
+		}
+		note := r.Error
+		if r.Status == StatusRunning {
+			state, why := Liveness(r, stale, now)
+			note = state.String() + ": " + why
+		}
+		if note = oneLine(note); len(note) > 80 {
+			note = note[:77] + "..."
+		}
+		id := r.ID
+		if len(id) > 8 {
+			id = id[:8]
+		}
+		row := []string{id, r.Method, r.Stream, r.Scenario, strconv.FormatUint(r.Seed, 10), string(r.Status),
+			strconv.Itoa(r.Generation), r.Started.UTC().Format("2006-01-02 15:04:05"), owner, beat, note}
+		if err := t.Append(row); err != nil {
+			return fmt.Errorf("write runs: %w", err)
+		}
+	}
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("write runs: %w", err)
 	}
 	return nil
 }

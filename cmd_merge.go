@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noprop/noprop/results"
+)
+
+func mergeCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "merge OUT IN...",
+		Short: "Merge results databases into one, run by run",
+		Long: `Merge copies the runs of every IN database into OUT (created when missing),
+by run ID: a run OUT lacks is added with every row it recorded, one OUT has
+with the same contents is left alone, so merging again changes nothing. A run
+OUT has with other contents is a conflict: OUT's copy is kept and the other
+is stored whole, as JSON, in OUT's table merge_conflicts, so neither is lost.
+
+Only done runs are merged unless --all also takes failed and interrupted ones;
+running runs never are, since they are still being written. The inputs are
+only read; one of an older schema version is read as it is, one of a newer
+version is refused. Every input is opened before anything is written, and
+each is merged in one transaction.`,
+		Example: `  noprop merge all.db node1.db node2.db node3.db
+  noprop merge --all all.db laptop.db`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			out, ins := args[0], args[1:]
+			var srcs []*results.Store
+			defer func() {
+				for _, s := range srcs {
+					s.Close()
+				}
+			}()
+			for _, in := range ins {
+				s, err := results.OpenReadOnly(in)
+				if err != nil {
+					return err
+				}
+				srcs = append(srcs, s)
+			}
+			store, err := results.Open(out)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			var total results.MergeReport
+			for _, src := range srcs {
+				rep, err := store.Merge(cmd.Context(), src, results.MergeOptions{Ended: all})
+				if err != nil {
+					return err
+				}
+				total.Add(rep)
+			}
+			fmt.Println(mergeSummary(out, len(ins), total, all))
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "also merge failed and interrupted runs")
+	return cmd
+}
+
+// mergeSummary is merge's one line of output.
+func mergeSummary(out string, inputs int, r results.MergeReport, all bool) string {
+	what := "database"
+	if inputs > 1 {
+		what = "databases"
+	}
+	parts := []string{fmt.Sprintf("%d runs added", r.Added), fmt.Sprintf("%d identical", r.Identical)}
+	if r.Updated > 0 {
+		parts = append(parts, fmt.Sprintf("%d unfinished copies replaced by finished ones", r.Updated))
+	}
+	if r.Conflicts > 0 {
+		parts = append(parts, fmt.Sprintf("%d conflicts (%s's copies kept, the others stored in its table merge_conflicts)", r.Conflicts, out))
+	}
+	if r.LeftOut > 0 {
+		why := "running, failed or interrupted; --all adds the failed and interrupted"
+		if all {
+			why = "still running"
+		}
+		parts = append(parts, fmt.Sprintf("%d left out (%s)", r.LeftOut, why))
+	}
+	return fmt.Sprintf("merged %d %s into %s: %s", inputs, what, out, strings.Join(parts, ", "))
+}

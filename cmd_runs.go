@@ -1,0 +1,72 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noprop/noprop/results"
+)
+
+func runsCmd() *cobra.Command {
+	var (
+		db       string
+		filter   results.Filter
+		status   string
+		stale    time.Duration
+		markdown bool
+	)
+	statuses := []string{string(results.StatusRunning), string(results.StatusDone), string(results.StatusFailed), string(results.StatusInterrupted)}
+	cmd := &cobra.Command{
+		Use:   "runs",
+		Short: "List the stored runs with their state, owner and heartbeat",
+		Long: `Runs lists every stored run, oldest first: its ID, method, stream, scenario,
+seed, status and rerun generation, when it started, its owner (host:pid) and
+the age of its heartbeat. For a running run the note says whether its owner
+looks alive: a run whose heartbeat is older than --stale, or whose process is
+gone from this machine, is dead, and the next batch that reaches its
+configuration and seed takes it over. It only reads the database.`,
+		Example: `  noprop runs
+  noprop runs --status running
+  noprop runs --method noprop-dt --scenario class`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if status != "" && !slices.Contains(statuses, status) {
+				return fmt.Errorf("--status %q: want one of %s", status, strings.Join(statuses, ", "))
+			}
+			if stale <= 0 {
+				return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", stale)
+			}
+			filter.Status = results.Status(status)
+			filter.Scenario = strings.TrimSuffix(filter.Scenario, "-il")
+			store, err := readResults(db)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			runs, err := store.Runs(cmd.Context(), filter)
+			if err != nil {
+				return err
+			}
+			if len(runs) == 0 {
+				fmt.Printf("no runs in %s match the filter\n", db)
+				return nil
+			}
+			return results.WriteRuns(os.Stdout, runs, results.RunsOptions{StaleAfter: stale, Markdown: markdown})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&db, "db", "results.db", "results database (SQLite)")
+	fl.StringVar(&filter.Method, "method", "", "only this method")
+	fl.StringVar(&filter.Stream, "stream", "", "only this stream, e.g. split-mnist")
+	fl.StringVar(&filter.Scenario, "scenario", "", "only this scenario: task, domain or class")
+	fl.StringVar(&filter.ConfigHash, "config", "", "only this config hash")
+	fl.StringVar(&status, "status", "", "only runs in this state: "+strings.Join(statuses, ", "))
+	fl.DurationVar(&stale, "stale", results.DefaultStaleAfter, "heartbeat age after which a running run's owner counts as gone")
+	fl.BoolVar(&markdown, "markdown", false, "print a Markdown table")
+	return cmd
+}

@@ -7,37 +7,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 )
-
-// Filter selects runs. Empty fields match everything.
-type Filter struct {
-	Method, Stream, Scenario, ConfigHash string
-	// Status selects runs in one state. Summaries and MeanMatrix ignore it:
-	// they only use done runs.
-	Status Status
-}
-
-// where returns the SQL condition and arguments for f.
-func (f Filter) where() (string, []any) {
-	var conds []string
-	var args []any
-	add := func(col, val string) {
-		if val != "" {
-			conds = append(conds, col+" = ?")
-			args = append(args, val)
-		}
-	}
-	add("method", f.Method)
-	add("stream", f.Stream)
-	add("scenario", f.Scenario)
-	add("config_hash", f.ConfigHash)
-	add("status", string(f.Status))
-	if len(conds) == 0 {
-		return "1", nil
-	}
-	return strings.Join(conds, " AND "), args
-}
 
 const runColumns = `id, spec_json, config_hash, method, stream, scenario, seed, program_version, host,
 	choices_json, status, error, started_at, ended_at, num_tasks, peak_heap_bytes, peak_rss_bytes`
@@ -455,8 +425,8 @@ func sortSummaries(sums []Summary) {
 }
 
 // MeanMatrix averages the accuracy matrices of the done runs with this
-// config hash (one per seed, as in Summaries): mean and se are (T+1) x T,
-// cell by cell over the runs where the cell is defined (NaN where none is;
+// config hash, or a prefix of it that selects one configuration (one run per
+// seed, as in Summaries): mean and se are (T+1) x T, cell by cell over the runs where the cell is defined (NaN where none is;
 // se NaN where fewer than 2 are), and n is the number of runs.
 func (s *Store) MeanMatrix(ctx context.Context, configHash string) (mean, se [][]float64, n int, err error) {
 	runs, err := s.doneRuns(ctx, Filter{ConfigHash: configHash})
@@ -465,6 +435,10 @@ func (s *Store) MeanMatrix(ctx context.Context, configHash string) (mean, se [][
 	}
 	if len(runs) == 0 {
 		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: done runs %w", configHash, ErrNotFound)
+	}
+	if last := runs[len(runs)-1]; last.ConfigHash != runs[0].ConfigHash {
+		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: the prefix matches configs %s and %s; give more digits",
+			configHash, runs[0].ConfigHash, last.ConfigHash)
 	}
 	numTasks := runs[0].NumTasks
 	cells := make([][][]float64, numTasks+1)

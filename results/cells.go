@@ -3,6 +3,7 @@ package results
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 )
 
@@ -45,4 +46,61 @@ ORDER BY after_task, eval_task`, runID)
 		return nil, fmt.Errorf("cells of run %s: %w", runID, err)
 	}
 	return out, nil
+}
+
+// CellStats returns the cell-by-cell mean and standard error of accuracy
+// matrices of one shape (NewStat over the matrices where the cell is
+// defined: the mean is NaN where no matrix defines the cell, the standard
+// error NaN where fewer than 2 do).
+func CellStats(ms [][][]float64) (mean, se [][]float64, err error) {
+	if len(ms) == 0 {
+		return nil, nil, errors.New("cell statistics of no matrices")
+	}
+	mean, se = make([][]float64, len(ms[0])), make([][]float64, len(ms[0]))
+	for i, row := range ms[0] {
+		mean[i], se[i] = make([]float64, len(row)), make([]float64, len(row))
+		for j := range row {
+			xs := make([]float64, len(ms))
+			for k, m := range ms {
+				if len(m) != len(ms[0]) || len(m[i]) != len(row) {
+					return nil, nil, fmt.Errorf("cell statistics: matrix %d is %dx%d, matrix 0 is %dx%d",
+						k, len(m), len(m[i]), len(ms[0]), len(row))
+				}
+				xs[k] = m[i][j]
+			}
+			st := NewStat(xs, nil)
+			mean[i][j], se[i][j] = st.Mean, st.SE
+		}
+	}
+	return mean, se, nil
+}
+
+// meanOfRuns reads the accuracy matrices of the runs and returns their
+// cell statistics and the matrices, in the order of ids.
+func (s *Store) meanOfRuns(ctx context.Context, ids []string) (mean, se [][]float64, ms [][][]float64, err error) {
+	for _, id := range ids {
+		m, err := s.Matrix(ctx, id)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if len(ms) > 0 && len(m) != len(ms[0]) {
+			return nil, nil, nil, fmt.Errorf("run %s has %d tasks, run %s has %d", id, len(m)-1, ids[0], len(ms[0])-1)
+		}
+		ms = append(ms, m)
+	}
+	mean, se, err = CellStats(ms)
+	return mean, se, ms, err
+}
+
+// SummaryMatrix returns the mean and standard error of the accuracy
+// matrices of exactly the runs sum aggregates (sum.RunIDs), and those
+// matrices in the same order, so that a filtered table and its matrices
+// always describe the same seeds.
+func (s *Store) SummaryMatrix(ctx context.Context, sum Summary) (mean, se [][]float64, matrices [][][]float64, err error) {
+	mean, se, matrices, err = s.meanOfRuns(ctx, sum.RunIDs)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("mean matrix of %s on %s, %s (config %s): %w",
+			sum.Method, sum.Stream, sum.Scenario, sum.ConfigHash, err)
+	}
+	return mean, se, matrices, nil
 }

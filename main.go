@@ -45,7 +45,7 @@ func execute(ctx context.Context, args []string, stderr io.Writer) int {
 		SilenceErrors: true,
 		Version:       programVersion(),
 	}
-	root.AddCommand(runCmd(), tableCmd(), plotCmd(), exportCmd(), methodsCmd(), dataCmd())
+	root.AddCommand(runCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), methodsCmd(), dataCmd())
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "noprop: %v\n", err)

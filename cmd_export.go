@@ -75,7 +75,7 @@ describes every column.`,
 			if err := writeFileAtomic(out, func(w io.Writer) error { return t.Write(w, format) }); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "%s: %d %s row(s)\n", out, len(t.Rows), w)
+			fmt.Printf("%s: %d %s row(s)\n", out, len(t.Rows), w)
 			return nil
 		},
 	}

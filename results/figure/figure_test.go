@@ -13,8 +13,8 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/noprop/noprop/internal/fixture"
 	"github.com/noprop/noprop/results"
-	"github.com/noprop/noprop/results/internal/fixture"
 )
 
 // inked counts the pixels that differ from the white background.

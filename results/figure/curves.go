@@ -39,15 +39,21 @@ func band(xs, mean, se []float64, fill color.Color) *plotter.Polygon {
 	return poly
 }
 
-// curve returns the line through the finite points of ys over xs, or nil
-// when none is finite.
-func curve(xs, ys []float64, sty draw.LineStyle) *plotter.Line {
+// finite returns the points (xs[i], ys[i]) whose y is not NaN.
+func finite(xs, ys []float64) plotter.XYs {
 	var pts plotter.XYs
 	for i, x := range xs {
 		if !math.IsNaN(ys[i]) {
 			pts = append(pts, plotter.XY{X: x, Y: ys[i]})
 		}
 	}
+	return pts
+}
+
+// curve returns the line through the finite points of ys over xs, or nil
+// when none is finite.
+func curve(xs, ys []float64, sty draw.LineStyle) *plotter.Line {
+	pts := finite(xs, ys)
 	if len(pts) == 0 {
 		return nil
 	}
@@ -59,14 +65,10 @@ func curve(xs, ys []float64, sty draw.LineStyle) *plotter.Line {
 	return l
 }
 
-// points returns markers at the finite points of ys over xs.
+// points returns markers at the finite points of ys over xs, or nil when
+// none is finite.
 func points(xs, ys []float64, glyph draw.GlyphStyle) *plotter.Scatter {
-	var pts plotter.XYs
-	for i, x := range xs {
-		if !math.IsNaN(ys[i]) {
-			pts = append(pts, plotter.XY{X: x, Y: ys[i]})
-		}
-	}
+	pts := finite(xs, ys)
 	if len(pts) == 0 {
 		return nil
 	}

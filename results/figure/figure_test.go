@@ -17,14 +17,14 @@ import (
 	"github.com/noprop/noprop/results"
 )
 
-// inked counts the pixels that differ from the white background.
-func inked(img image.Image) int {
+// count counts the pixels of img for which is returns true.
+func count(img image.Image, is func(r, g, b uint32) bool) int {
 	n := 0
 	b := img.Bounds()
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			r, g, bl, _ := img.At(x, y).RGBA()
-			if r < 0xf000 || g < 0xf000 || bl < 0xf000 {
+			if is(r, g, bl) {
 				n++
 			}
 		}
@@ -32,21 +32,15 @@ func inked(img image.Image) int {
 	return n
 }
 
+// inked counts the pixels that differ from the white background.
+func inked(img image.Image) int {
+	return count(img, func(r, g, b uint32) bool { return r < 0xf000 || g < 0xf000 || b < 0xf000 })
+}
+
 // colored counts the pixels of a clear hue: the data of the figures, which
 // draw axes and text in black and grey.
 func colored(img image.Image) int {
-	n := 0
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			r, g, bl, _ := img.At(x, y).RGBA()
-			hi, lo := max(r, g, bl), min(r, g, bl)
-			if hi-lo > 0x3000 {
-				n++
-			}
-		}
-	}
-	return n
+	return count(img, func(r, g, b uint32) bool { return max(r, g, b)-min(r, g, b) > 0x3000 })
 }
 
 func decode(t *testing.T, f *Figure) image.Image {

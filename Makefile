@@ -11,9 +11,16 @@ build:
 
 # The main job: back-propagation beside NoProp-DT (quick preset: mlp encoder,
 # one epoch per task) on split MNIST (5 tasks of 2 classes), class- and
-# task-incremental, one seed; results go to $(DB).
+# task-incremental, one seed; results go to $(DB), and the accuracy-matrix
+# heatmaps and per-task curves of these configurations to $(FIGURES).
+STUDY   := --method backprop,noprop-dt:quick --dataset mnist --stream split --scenario class,task
+FIGURES ?= $(dir $(DB))figures
 run: build
-	./$(BIN) run --db $(DB) --method backprop,noprop-dt:quick --dataset mnist --stream split --tasks 5 --scenario class,task --seeds 1
+	./$(BIN) run --db $(DB) $(STUDY) --tasks 5 --seeds 1
+	@mkdir -p $(FIGURES)
+	@./$(BIN) plot matrix --db $(DB) $(STUDY) -o $(FIGURES)/matrix.png
+	@./$(BIN) plot curves --db $(DB) $(STUDY) -o $(FIGURES)/curves.png
+	@echo "figures in $(FIGURES)/ (noprop report -o DIR writes a page with all of them)"
 
 # The whole test suite (go vet, then every package's tests).
 test:

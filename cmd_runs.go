@@ -14,8 +14,7 @@ import (
 
 func runsCmd() *cobra.Command {
 	var (
-		db       string
-		filter   results.Filter
+		sel      selection
 		status   string
 		stale    time.Duration
 		markdown bool
@@ -41,30 +40,25 @@ configuration and seed takes it over. It only reads the database.`,
 			if stale <= 0 {
 				return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", stale)
 			}
-			filter.Status = results.Status(status)
-			filter.Scenario = strings.TrimSuffix(filter.Scenario, "-il")
-			store, err := readResults(db)
+			store, filter, err := sel.open()
 			if err != nil {
 				return err
 			}
 			defer store.Close()
+			filter.Status = results.Status(status)
 			runs, err := store.Runs(cmd.Context(), filter)
 			if err != nil {
 				return err
 			}
 			if len(runs) == 0 {
-				fmt.Printf("no runs in %s match the filter\n", db)
+				fmt.Printf("no runs in %s match the filter\n", sel.db)
 				return nil
 			}
 			return results.WriteRuns(os.Stdout, runs, results.RunsOptions{StaleAfter: stale, Markdown: markdown})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&db, "db", "results.db", "results database (SQLite)")
-	fl.StringVar(&filter.Method, "method", "", "only this method")
-	fl.StringVar(&filter.Stream, "stream", "", "only this stream, e.g. split-mnist")
-	fl.StringVar(&filter.Scenario, "scenario", "", "only this scenario: task, domain or class")
-	fl.StringVar(&filter.ConfigHash, "config", "", "only this config hash")
+	sel.addFlags(fl)
 	fl.StringVar(&status, "status", "", "only runs in this state: "+strings.Join(statuses, ", "))
 	fl.DurationVar(&stale, "stale", results.DefaultStaleAfter, "heartbeat age after which a running run's owner counts as gone")
 	fl.BoolVar(&markdown, "markdown", false, "print a Markdown table")

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +14,7 @@ var summaryMetrics = []string{results.MetricACC, results.MetricForgetting, resul
 
 func tableCmd() *cobra.Command {
 	var (
-		db       string
-		filter   results.Filter
+		sel      selection
 		memory   bool
 		matrices bool
 		markdown bool
@@ -30,29 +28,28 @@ func tableCmd() *cobra.Command {
 metric, the mean ± standard error over the seeds (percent). ACC is the final
 average accuracy, forgetting is Chaudhry et al.'s (best earlier accuracy minus
 final), BWT and FWT are GEM's backward and forward transfer. Only finished
-runs count.`,
+runs count. The filter flags are those of plot, report and export.`,
+		Example: `  noprop table --matrices --memory
+  noprop table --method backprop,noprop-dt:quick --dataset mnist --stream split --scenario class
+  noprop table --config 3f2a --since 2026-01-05`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := readResults(db)
+			store, filter, err := sel.openDone(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			filter.Scenario = strings.TrimSuffix(filter.Scenario, "-il")
 			sums, err := store.Summaries(cmd.Context(), filter)
 			if err != nil {
 				return err
 			}
-			if len(sums) == 0 {
-				return fmt.Errorf("no finished runs in %s match the filter", db)
-			}
 			if matrices {
 				for _, s := range sums {
-					mean, se, n, err := store.MeanMatrix(cmd.Context(), s.ConfigHash)
+					mean, se, _, err := store.SummaryMatrix(cmd.Context(), s)
 					if err != nil {
 						return err
 					}
-					title := fmt.Sprintf("%s on %s, %s-il (config %s): accuracy (%%), mean over %d seed(s)", s.Method, s.Stream, s.Scenario, s.ConfigHash, n)
+					title := fmt.Sprintf("%s on %s, %s-il (config %s): accuracy (%%), mean over %d seed(s)", s.Method, s.Stream, s.Scenario, s.ConfigHash, s.N)
 					if err := results.WriteMatrix(os.Stdout, title, mean, se); err != nil {
 						return err
 					}
@@ -67,10 +64,7 @@ runs count.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&db, "db", "results.db", "results database (SQLite)")
-	fl.StringVar(&filter.Method, "method", "", "only this method")
-	fl.StringVar(&filter.Stream, "stream", "", "only this stream, e.g. split-mnist")
-	fl.StringVar(&filter.Scenario, "scenario", "", "only this scenario: task, domain or class")
+	sel.addFlags(fl)
 	fl.BoolVar(&memory, "memory", false, "add peak heap and RSS columns")
 	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
 	fl.BoolVar(&markdown, "markdown", false, "print Markdown tables")

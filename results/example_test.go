@@ -54,7 +54,7 @@ func Example() {
 		}
 	}
 
-	sums, err := store.Summaries(ctx, results.Filter{Stream: "split-mnist"})
+	sums, err := store.Summaries(ctx, results.Filter{Method: "backprop"})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -10,35 +10,6 @@ import (
 	"strings"
 )
 
-// Filter selects runs. Empty fields match everything.
-type Filter struct {
-	Method, Stream, Scenario, ConfigHash string
-	// Status selects runs in one state. Summaries and MeanMatrix ignore it:
-	// they only use done runs.
-	Status Status
-}
-
-// where returns the SQL condition and arguments for f.
-func (f Filter) where() (string, []any) {
-	var conds []string
-	var args []any
-	add := func(col, val string) {
-		if val != "" {
-			conds = append(conds, col+" = ?")
-			args = append(args, val)
-		}
-	}
-	add("method", f.Method)
-	add("stream", f.Stream)
-	add("scenario", f.Scenario)
-	add("config_hash", f.ConfigHash)
-	add("status", string(f.Status))
-	if len(conds) == 0 {
-		return "1", nil
-	}
-	return strings.Join(conds, " AND "), args
-}
-
 // runColumn is a stored column of runs: the schema version that added it,
 // and the value it reads as in an older database.
 type runColumn struct {
@@ -516,9 +487,9 @@ func sortSummaries(sums []Summary) {
 }
 
 // MeanMatrix averages the accuracy matrices of the done runs with this
-// config hash (one per seed, as in Summaries): mean and se are (T+1) x T,
-// cell by cell over the runs where the cell is defined (NaN where none is;
-// se NaN where fewer than 2 are), and n is the number of runs.
+// config hash, or a prefix of it that selects one configuration (one run per
+// seed, as in Summaries): mean and se are (T+1) x T, cell by cell over the
+// runs where the cell is defined (see CellStats), and n is the number of runs.
 func (s *Store) MeanMatrix(ctx context.Context, configHash string) (mean, se [][]float64, n int, err error) {
 	runs, err := s.doneRuns(ctx, Filter{ConfigHash: configHash})
 	if err != nil {
@@ -527,32 +498,17 @@ func (s *Store) MeanMatrix(ctx context.Context, configHash string) (mean, se [][
 	if len(runs) == 0 {
 		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: done runs %w", configHash, ErrNotFound)
 	}
-	numTasks := runs[0].NumTasks
-	cells := make([][][]float64, numTasks+1)
-	for i := range cells {
-		cells[i] = make([][]float64, numTasks)
+	if last := runs[len(runs)-1]; last.ConfigHash != runs[0].ConfigHash {
+		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: the prefix matches configs %s and %s; give more digits",
+			configHash, runs[0].ConfigHash, last.ConfigHash)
 	}
-	for _, r := range runs {
-		if r.NumTasks != numTasks {
-			return nil, nil, 0, fmt.Errorf("mean matrix of config %s: run %s has %d tasks, run %s has %d",
-				configHash, r.ID, r.NumTasks, runs[0].ID, numTasks)
-		}
-		m, err := s.Matrix(ctx, r.ID)
-		if err != nil {
-			return nil, nil, 0, fmt.Errorf("mean matrix of config %s: %w", configHash, err)
-		}
-		for i := range m {
-			for j := range m[i] {
-				cells[i][j] = append(cells[i][j], m[i][j])
-			}
-		}
+	ids := make([]string, len(runs))
+	for i, r := range runs {
+		ids[i] = r.ID
 	}
-	mean, se = nanMatrix(numTasks), nanMatrix(numTasks)
-	for i := range cells {
-		for j := range cells[i] {
-			st := NewStat(cells[i][j], nil)
-			mean[i][j], se[i][j] = st.Mean, st.SE
-		}
+	mean, se, _, err = s.meanOfRuns(ctx, ids)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("mean matrix of config %s: %w", configHash, err)
 	}
 	return mean, se, len(runs), nil
 }

@@ -17,7 +17,7 @@ import (
 
 func testRun(method, hash string, seed uint64, numTasks int) Run {
 	return Run{
-		SpecJSON:    fmt.Sprintf(`{"method":%q,"seed":%d}`, method, seed),
+		SpecJSON:    fmt.Sprintf(`{"method":%q,"dataset":"mnist","stream":"split","seed":%d}`, method, seed),
 		ConfigHash:  hash,
 		Method:      method,
 		Stream:      "split-mnist",
@@ -342,6 +342,7 @@ func TestSummaries(t *testing.T) {
 	// Another stream sorts first.
 	other := testRun("noprop", "np-perm", 1, 2)
 	other.Stream = "permuted-mnist"
+	other.SpecJSON = `{"method":"noprop","dataset":"mnist","stream":"permuted","seed":1}`
 	completeRun(t, s, other, fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 50}}, Memory{})
 
 	sums, err := s.Summaries(ctx, Filter{})
@@ -384,7 +385,7 @@ func TestSummaries(t *testing.T) {
 		t.Errorf("np: n %d, want 1 (the seed's latest run)", np.N)
 	}
 
-	filtered, err := s.Summaries(ctx, Filter{Method: "noprop", Stream: "split-mnist"})
+	filtered, err := s.Summaries(ctx, Filter{Method: "noprop", StreamKind: "split"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,11 +118,10 @@ func newTable(w io.Writer, markdown bool, textCols, cols int) *tablewriter.Table
 	return tablewriter.NewTable(w, opts...)
 }
 
-// WriteTable writes one row per summary, sorted by stream, scenario and
-// method: method | stream | scenario | seeds | one column per metric, as
-// "mean ± SE" with 2 decimals (see FormatStat), and the peak memory in MiB
-// when opts.Memory is set. A metric undefined for every seed shows "n/a".
-func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
+// TableRows returns the header and rows WriteTable prints, and how many
+// leading columns hold text (the others hold numbers): one row per summary,
+// sorted by stream, scenario and method.
+func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]string, textCols int) {
 	sorted := append([]Summary(nil), sums...)
 	sortSummaries(sorted)
 	showHash := opts.ConfigHash
@@ -134,10 +133,11 @@ func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
 	}
 	metrics := metricColumns(sorted, opts)
 
-	header := []any{"method", "stream", "scenario"}
+	header = []string{"method", "stream", "scenario"}
 	if showHash {
 		header = append(header, "config")
 	}
+	textCols = len(header)
 	header = append(header, "seeds")
 	for _, name := range metrics {
 		header = append(header, MetricTitle(name))
@@ -146,12 +146,6 @@ func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
 		header = append(header, "peak heap MiB", "peak RSS MiB")
 	}
 
-	textCols := 3
-	if showHash {
-		textCols = 4
-	}
-	t := newTable(w, opts.Markdown, textCols, len(header))
-	t.Header(header...)
 	for _, s := range sorted {
 		row := []string{s.Method, s.Stream, s.Scenario}
 		if showHash {
@@ -174,14 +168,95 @@ func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
 				formatStat(s.PeakHeapBytes, s.N, 1<<20, 1),
 				formatStat(s.PeakRSSBytes, s.N, 1<<20, 1))
 		}
-		if err := t.Append(row); err != nil {
-			return fmt.Errorf("write table: %w", err)
-		}
+		rows = append(rows, row)
 	}
-	if err := t.Render(); err != nil {
+	return header, rows, textCols
+}
+
+// WriteTable writes one row per summary, sorted by stream, scenario and
+// method: method | stream | scenario | seeds | one column per metric, as
+// "mean ± SE" with 2 decimals (see FormatStat), and the peak memory in MiB
+// when opts.Memory is set. A metric undefined for every seed shows "n/a".
+func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
+	header, rows, textCols := TableRows(sums, opts)
+	if err := writeRows(w, opts.Markdown, textCols, header, rows); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
+}
+
+// writeRows renders one table.
+func writeRows(w io.Writer, markdown bool, textCols int, header []string, rows [][]string) error {
+	t := newTable(w, markdown, textCols, len(header))
+	h := make([]any, len(header))
+	for i, c := range header {
+		h[i] = c
+	}
+	t.Header(h...)
+	for _, row := range rows {
+		if err := t.Append(row); err != nil {
+			return err
+		}
+	}
+	return t.Render()
+}
+
+// FormatCell formats one cell of an accuracy matrix in percent with 1
+// decimal: "97.3", or "97.3 ± 0.4" when se is finite; "n/a" for a missing
+// (NaN) cell.
+func FormatCell(mean, se float64) string {
+	if !isFinite(mean) {
+		return "n/a"
+	}
+	if isFinite(se) {
+		return fmt.Sprintf("%.1f ± %.1f", mean, se)
+	}
+	return fmt.Sprintf("%.1f", mean)
+}
+
+// MatrixRows returns the header and rows WriteMatrix prints: rows
+// "untrained", "after task 1", ...; columns "", "task 1", ...; cells
+// formatted by FormatCell, with standard errors when se is not nil.
+func MatrixRows(mean, se [][]float64) (header []string, rows [][]string, err error) {
+	if len(mean) == 0 {
+		return nil, nil, errors.New("empty matrix")
+	}
+	cols := len(mean[0])
+	for i, row := range mean {
+		if len(row) != cols {
+			return nil, nil, fmt.Errorf("row %d has %d columns, row 0 has %d", i, len(row), cols)
+		}
+	}
+	if se != nil {
+		if len(se) != len(mean) {
+			return nil, nil, fmt.Errorf("%d rows of standard errors for %d rows", len(se), len(mean))
+		}
+		for i, row := range se {
+			if len(row) != cols {
+				return nil, nil, fmt.Errorf("standard error row %d has %d columns, want %d", i, len(row), cols)
+			}
+		}
+	}
+	header = []string{""}
+	for j := 1; j <= cols; j++ {
+		header = append(header, fmt.Sprintf("task %d", j))
+	}
+	for i, row := range mean {
+		label := "untrained"
+		if i > 0 {
+			label = fmt.Sprintf("after task %d", i)
+		}
+		cells := []string{label}
+		for j, m := range row {
+			e := math.NaN()
+			if se != nil {
+				e = se[i][j]
+			}
+			cells = append(cells, FormatCell(m, e))
+		}
+		rows = append(rows, cells)
+	}
+	return header, rows, nil
 }
 
 // WriteMatrix writes an accuracy matrix as a table under the line title
@@ -190,57 +265,29 @@ func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
 // when se is given (non-nil) and the cell's standard error is defined.
 // Missing (NaN) cells show "n/a".
 func WriteMatrix(w io.Writer, title string, mean, se [][]float64) error {
-	if len(mean) == 0 {
-		return errors.New("write matrix: empty matrix")
-	}
-	cols := len(mean[0])
-	for i, row := range mean {
-		if len(row) != cols {
-			return fmt.Errorf("write matrix: row %d has %d columns, row 0 has %d", i, len(row), cols)
-		}
-	}
-	if se != nil {
-		if len(se) != len(mean) {
-			return fmt.Errorf("write matrix: %d rows of standard errors for %d rows", len(se), len(mean))
-		}
-		for i, row := range se {
-			if len(row) != cols {
-				return fmt.Errorf("write matrix: standard error row %d has %d columns, want %d", i, len(row), cols)
-			}
-		}
+	header, rows, err := MatrixRows(mean, se)
+	if err != nil {
+		return fmt.Errorf("write matrix: %w", err)
 	}
 	if title != "" {
 		if _, err := fmt.Fprintln(w, title); err != nil {
 			return fmt.Errorf("write matrix: %w", err)
 		}
 	}
-	header := []any{""}
-	for j := 1; j <= cols; j++ {
-		header = append(header, fmt.Sprintf("task %d", j))
+	if err := writeRows(w, false, 1, header, rows); err != nil {
+		return fmt.Errorf("write matrix: %w", err)
 	}
-	t := newTable(w, false, 1, len(header))
-	t.Header(header...)
-	for i, row := range mean {
-		label := "untrained"
-		if i > 0 {
-			label = fmt.Sprintf("after task %d", i)
-		}
-		cells := []string{label}
-		for j, m := range row {
-			cell := "n/a"
-			if isFinite(m) {
-				cell = fmt.Sprintf("%.1f", m)
-				if se != nil && isFinite(se[i][j]) {
-					cell += fmt.Sprintf(" ± %.1f", se[i][j])
-				}
-			}
-			cells = append(cells, cell)
-		}
-		if err := t.Append(cells); err != nil {
-			return fmt.Errorf("write matrix: %w", err)
-		}
+	return nil
+}
+
+// WriteMarkdownMatrix writes an accuracy matrix as WriteMatrix does, as a
+// Markdown table and without a title.
+func WriteMarkdownMatrix(w io.Writer, mean, se [][]float64) error {
+	header, rows, err := MatrixRows(mean, se)
+	if err != nil {
+		return fmt.Errorf("write matrix: %w", err)
 	}
-	if err := t.Render(); err != nil {
+	if err := writeRows(w, true, 1, header, rows); err != nil {
 		return fmt.Errorf("write matrix: %w", err)
 	}
 	return nil

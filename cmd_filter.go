@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/noprop/noprop/results"
+)
+
+// selection is the database and run filter that every command reading
+// results takes (table, plot, report, export), with the flags spelled as
+// `noprop run` spells them.
+type selection struct {
+	db                      string
+	methods, scenarios      []string
+	dataset, stream, config string
+	since, until            string
+}
+
+// addFlags registers the selection's flags on fl.
+func (s *selection) addFlags(fl *pflag.FlagSet) {
+	fl.StringVar(&s.db, "db", "results.db", "results database (SQLite), read only")
+	fl.StringSliceVarP(&s.methods, "method", "m", nil, "only these methods, comma-separated, as name or name:preset (a name alone matches every preset)")
+	fl.StringVarP(&s.dataset, "dataset", "d", "", "only this dataset, e.g. mnist (comma-separated for several)")
+	fl.StringVar(&s.stream, "stream", "", "only this stream kind: split, permuted or joint (comma-separated for several)")
+	fl.StringSliceVar(&s.scenarios, "scenario", nil, "only these scenarios, comma-separated: task, domain, class")
+	fl.StringVar(&s.config, "config", "", "only configurations whose hash starts with this (comma-separated for several)")
+	fl.StringVar(&s.since, "since", "", "only runs started on or after this date (2006-01-02) or time (2006-01-02T15:04)")
+	fl.StringVar(&s.until, "until", "", "only runs started on or before this date (the whole day) or time")
+}
+
+// filter checks the flags' values and returns the filter they describe.
+func (s *selection) filter() (results.Filter, error) {
+	f := results.Filter{
+		Method:     strings.Join(s.methods, ","),
+		Dataset:    s.dataset,
+		StreamKind: s.stream,
+		Scenario:   strings.Join(s.scenarios, ","),
+		ConfigHash: strings.ToLower(s.config),
+	}
+	var err error
+	if s.since != "" {
+		if f.Since, err = results.ParseTimeBound(s.since, false); err != nil {
+			return f, fmt.Errorf("--since %w", err)
+		}
+	}
+	if s.until != "" {
+		if f.Until, err = results.ParseTimeBound(s.until, true); err != nil {
+			return f, fmt.Errorf("--until %w", err)
+		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && f.Until.Before(f.Since) {
+		return f, fmt.Errorf("--until %s is before --since %s", s.until, s.since)
+	}
+	return f, nil
+}
+
+// open checks the flags and opens the database read-only; a missing file
+// is one line saying to run `noprop run` first. The caller closes the store.
+func (s *selection) open() (*results.Store, results.Filter, error) {
+	f, err := s.filter()
+	if err != nil {
+		return nil, f, err
+	}
+	store, err := results.OpenReadOnly(s.db)
+	if errors.Is(err, results.ErrNoResults) {
+		return nil, f, fmt.Errorf("no results database %s: run `noprop run` first, or name one with --db", s.db)
+	}
+	if err != nil {
+		return nil, f, err
+	}
+	return store, f, nil
+}
+
+// openDone is open for commands that show finished runs only: it also
+// fails, with the store's explanation, when no finished run matches.
+func (s *selection) openDone(ctx context.Context) (*results.Store, results.Filter, error) {
+	store, f, err := s.open()
+	if err != nil {
+		return nil, f, err
+	}
+	done := f
+	done.Status = results.StatusDone
+	if err := store.RequireMatch(ctx, done); err != nil {
+		store.Close()
+		return nil, f, err
+	}
+	return store, f, nil
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noprop/noprop/results/figure"
+)
+
+func plotCmd() *cobra.Command {
+	var (
+		sel selection
+		out string
+	)
+	var kinds strings.Builder
+	for _, k := range figure.Kinds() {
+		fmt.Fprintf(&kinds, "  %-7s %s\n", k, figure.Describe(k))
+	}
+	cmd := &cobra.Command{
+		Use:   "plot KIND [filters] -o FILE",
+		Short: "Draw a figure of the stored results (PNG, SVG or PDF)",
+		Long: `Plot draws one figure of the finished runs that match the filters, one
+panel per configuration (method, settings, stream, scenario), mean over seeds.
+The file's extension picks the format: .png, .svg or .pdf.
+
+Kinds:
+` + kinds.String(),
+		Example: `  noprop plot matrix -o matrix.png
+  noprop plot curves --method backprop,noprop-dt --scenario class,task -o curves.pdf
+  noprop plot bars --dataset mnist --stream split -o bars.svg`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return fmt.Errorf("plot: name one figure kind: %s", kindList())
+			}
+			_, err := figure.ParseKind(args[0])
+			return err
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kind, _ := figure.ParseKind(args[0])
+			if out == "" {
+				out = string(kind) + ".png"
+			}
+			if _, err := figure.FormatOf(out); err != nil {
+				return err
+			}
+			store, filter, err := sel.open()
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			data, err := figure.Load(cmd.Context(), store, filter)
+			if err != nil {
+				return err
+			}
+			fig, err := figure.Draw(kind, data)
+			if err != nil {
+				return err
+			}
+			if err := fig.Save(out); err != nil {
+				return err
+			}
+			fmt.Printf("%s: %s of %d configuration(s)\n", out, kind, len(data.Configs))
+			return nil
+		},
+	}
+	sel.addFlags(cmd.Flags())
+	cmd.Flags().StringVarP(&out, "output", "o", "", "figure file: .png, .svg or .pdf (default KIND.png)")
+	return cmd
+}
+
+func kindList() string {
+	var names []string
+	for _, k := range figure.Kinds() {
+		names = append(names, string(k))
+	}
+	return strings.Join(names, ", ")
+}

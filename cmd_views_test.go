@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/noprop/noprop/internal/fixture"
+	"github.com/noprop/noprop/results/export"
+)
+
+func fixtureDB(t *testing.T) string {
+	t.Helper()
+	s, path := fixture.Open(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPlotEveryKindAndFormat(t *testing.T) {
+	db := fixtureDB(t)
+	dir := t.TempDir()
+	for i, kind := range []string{"matrix", "curves", "bars", "loss", "memory"} {
+		ext := []string{"png", "svg", "pdf"}[i%3]
+		out := filepath.Join(dir, kind+"."+ext)
+		code, stdout, stderr := run(t, "plot", kind, "--db", db, "--scenario", "class", "-o", out)
+		if code != 0 {
+			t.Fatalf("plot %s: %s", kind, stderr)
+		}
+		if !strings.Contains(stdout, out) {
+			t.Errorf("plot %s printed %q, want the file named", kind, stdout)
+		}
+		if info, err := os.Stat(out); err != nil || info.Size() < 2000 {
+			t.Errorf("plot %s: %v", kind, err)
+		}
+	}
+}
+
+func TestReadCommandsFailWithOneLine(t *testing.T) {
+	db := fixtureDB(t)
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "none.db")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"plot unknown kind", []string{"plot", "pie", "--db", db}, `figure "pie": want one of matrix, curves, bars, loss, memory`},
+		{"plot no kind", []string{"plot", "--db", db}, "name one figure kind"},
+		{"plot bad extension", []string{"plot", "matrix", "--db", db, "-o", filepath.Join(dir, "m.gif")}, "name the file .png, .svg or .pdf"},
+		{"plot missing db", []string{"plot", "matrix", "--db", missing}, "run `noprop run` first"},
+		{"report missing db", []string{"report", "--db", missing, "-o", dir}, "run `noprop run` first"},
+		{"export missing db", []string{"export", "--db", missing}, "run `noprop run` first"},
+		{"table no match", []string{"table", "--db", db, "--method", "ff"}, "no runs with --method ff; methods in results.db: backprop, noprop-dt:quick"},
+		{"plot no match", []string{"plot", "bars", "--db", db, "--dataset", "cifar10"}, "no runs with --dataset cifar10; datasets in results.db: mnist"},
+		{"report no match", []string{"report", "--db", db, "--stream", "joint", "-o", dir}, "no runs with --stream joint; stream kinds in results.db: split"},
+		{"export no match", []string{"export", "--db", db, "--config", "zz"}, "no runs with --config zz; config hashes in results.db:"},
+		{"bad since", []string{"table", "--db", db, "--since", "last week"}, `--since "last week": want a date`},
+		{"until before since", []string{"export", "--db", db, "--since", "2026-02-01", "--until", "2026-01-01"}, "--until 2026-01-01 is before --since 2026-02-01"},
+		{"no runs in range", []string{"table", "--db", db, "--until", "2000-01-01"}, "no runs with --until 2000-01-01; the runs in results.db started from"},
+		{"export bad what", []string{"export", "--db", db, "--what", "rows"}, `--what "rows": want one of runs, cells`},
+		{"export bad format", []string{"export", "--db", db, "--format", "xml"}, `--format "xml"`},
+		{"export bad status", []string{"export", "--db", db, "--status", "ok"}, `--status "ok"`},
+		{"export no failed runs", []string{"export", "--db", db, "--status", "failed"}, "no failed runs in results.db: 8 done"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := run(t, tc.args...)
+			if code == 0 {
+				t.Fatalf("exit status 0, stderr %q", stderr)
+			}
+			if strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("stderr %q, want one line with %q", stderr, tc.want)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("a read command created %s", missing)
+	}
+}
+
+func TestReadCommandsLeaveTheDatabaseAlone(t *testing.T) {
+	db := fixtureDB(t)
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"table", "--db", db, "--matrices", "--memory"},
+		{"plot", "curves", "--db", db, "-o", filepath.Join(dir, "c.png")},
+		{"report", "--db", db, "--method", "backprop", "-o", filepath.Join(dir, "report")},
+		{"export", "--db", db, "--what", "epochs", "-o", filepath.Join(dir, "e.csv")},
+	} {
+		if code, _, stderr := run(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, stderr)
+		}
+	}
+	after, _ := os.ReadFile(db)
+	if !bytes.Equal(before, after) {
+		t.Error("a read command changed the database")
+	}
+	entries, _ := os.ReadDir(filepath.Dir(db))
+	if len(entries) != 1 {
+		t.Errorf("%d files beside the database after reading, want none", len(entries)-1)
+	}
+}
+
+func TestTableFilters(t *testing.T) {
+	db := fixtureDB(t)
+	code, out, stderr := run(t, "table", "--db", db, "--method", "noprop-dt:quick", "--scenario", "task-il", "--matrices")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if strings.Contains(out, "backprop") || strings.Count(out, "│ noprop-dt │") != 1 || !strings.Contains(out, "after task 3") {
+		t.Errorf("table output:\n%s", out)
+	}
+}
+
+func TestExportToFileAndDocumentedColumns(t *testing.T) {
+	db := fixtureDB(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Exporting results")
+	if !ok {
+		t.Fatal(`README.md has no section "## Exporting results"`)
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	out := filepath.Join(t.TempDir(), "x.csv")
+	for _, what := range export.Whats {
+		code, _, stderr := run(t, "export", "--db", db, "--what", string(what), "--format", "csv", "-o", out)
+		if code != 0 {
+			t.Fatalf("export %s: %s", what, stderr)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := csv.NewReader(f).ReadAll()
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if what != export.Inference && len(recs) < 2 {
+			t.Errorf("export %s: %d lines", what, len(recs))
+		}
+		for _, col := range recs[0] {
+			if strings.HasPrefix(col, export.SettingPrefix) {
+				col = export.SettingPrefix + "<name>"
+			}
+			if !regexp.MustCompile("`" + regexp.QuoteMeta(col) + "`").MatchString(section) {
+				t.Errorf("README's Exporting results does not document column %s of %s", col, what)
+			}
+		}
+	}
+}

@@ -1,0 +1,400 @@
+// Package export writes the facts a results database holds as long-format
+// tables, one row per fact, in CSV or JSON, for analysis elsewhere (pandas,
+// R, a spreadsheet).
+//
+// Missing values are written the same way everywhere: a NULL in the
+// database, a NaN accuracy, loss or metric (stored as NULL, with a note
+// where the store keeps one) and a memory measurement that was not taken are
+// an empty CSV field and a JSON null. pandas.read_csv reads the empty field
+// as NaN.
+package export
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/noprop/noprop/results"
+)
+
+// What names one of the exported tables.
+type What string
+
+// The tables Table writes.
+const (
+	Runs      What = "runs"      // one row per run, with its settings
+	Cells     What = "cells"     // one row per accuracy-matrix cell
+	Metrics   What = "metrics"   // one row per run and metric
+	Epochs    What = "epochs"    // one row per training-log line
+	Memory    What = "memory"    // one row per run: its peak memory
+	Inference What = "inference" // one row per cell and inference run
+)
+
+// Whats lists the tables in their usual order.
+var Whats = []What{Runs, Cells, Metrics, Epochs, Memory, Inference}
+
+// ParseWhat checks a table's name.
+func ParseWhat(s string) (What, error) {
+	for _, w := range Whats {
+		if string(w) == s {
+			return w, nil
+		}
+	}
+	names := make([]string, len(Whats))
+	for i, w := range Whats {
+		names[i] = string(w)
+	}
+	return "", fmt.Errorf("--what %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// Formats are the output formats: "csv", and "json", an array of objects
+// whose keys are the CSV columns.
+var Formats = []string{"csv", "json"}
+
+// A Table is a long-format table: column names and rows of values. A value
+// is nil (missing), a string, an int64, a float64 (finite), a bool, or
+// json.RawMessage for a setting that is a list or an object.
+type Table struct {
+	Columns []string
+	Rows    [][]any
+}
+
+// keyColumns open every table but runs: they name the run a fact belongs
+// to, so each table can be grouped without a join.
+var keyColumns = []string{"run_id", "config_hash", "method", "stream", "scenario", "seed"}
+
+// withKeys returns the key columns followed by cols.
+func withKeys(cols ...string) []string {
+	return append(append([]string(nil), keyColumns...), cols...)
+}
+
+func keyValues(r results.Run) []any {
+	return []any{r.ID, r.ConfigHash, r.Method, r.Stream, r.Scenario, r.Seed}
+}
+
+// Build reads the table what of the runs matching f (f.Status included:
+// leave it empty for runs in every state).
+func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (*Table, error) {
+	runs, err := s.Runs(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	t := &Table{}
+	add := func(r results.Run, vals ...any) {
+		t.Rows = append(t.Rows, append(keyValues(r), vals...))
+	}
+	switch what {
+	case Runs:
+		return runsTable(ctx, s, f, runs)
+	case Cells:
+		t.Columns = withKeys("after_task", "eval_task", "accuracy", "note")
+		for _, r := range runs {
+			cells, err := s.Cells(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cells {
+				add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note))
+			}
+		}
+	case Inference:
+		t.Columns = withKeys("after_task", "eval_task", "inference_run", "accuracy")
+		for _, r := range runs {
+			ms, err := s.InferenceMatrices(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			if len(ms) == 0 {
+				continue
+			}
+			// Cells of the mean matrix say which were recorded: a run
+			// stores every inference run's accuracy for each of them.
+			cells, err := s.Cells(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, c := range cells {
+				for k, m := range ms {
+					add(r, int64(c.AfterTask), int64(c.EvalTask), int64(k+1), number(m[c.AfterTask][c.EvalTask-1]))
+				}
+			}
+		}
+	case Metrics:
+		t.Columns = withKeys("name", "value", "note")
+		for _, r := range runs {
+			ms, err := s.Metrics(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, m := range ms {
+				add(r, m.Name, number(m.Value), text(m.Note))
+			}
+		}
+	case Epochs:
+		t.Columns = withKeys("task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples")
+		for _, r := range runs {
+			es, err := s.Epochs(ctx, r.ID)
+			if err != nil {
+				return nil, err
+			}
+			line, task := 0, -1
+			for _, e := range es {
+				if e.Task != task {
+					line, task = 0, e.Task
+				}
+				add(r, int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
+					number(e.Seconds), e.Examples)
+				line++
+			}
+		}
+	case Memory:
+		t.Columns = withKeys("peak_heap_bytes", "peak_rss_bytes")
+		for _, r := range runs {
+			add(r, bytesValue(r.PeakHeapBytes), bytesValue(r.PeakRSSBytes))
+		}
+	default:
+		_, err := ParseWhat(string(what))
+		return nil, err
+	}
+	return t, nil
+}
+
+// runColumns are the runs table's columns before the settings.
+var runColumns = []string{"run_id", "config_hash", "method", "preset", "dataset", "stream", "stream_kind",
+	"scenario", "num_tasks", "class_order", "seed", "status", "counted", "error", "started_at", "ended_at",
+	"program_version", "host", "peak_heap_bytes", "peak_rss_bytes", "spec_json", "choices_json"}
+
+// SettingPrefix starts the name of each settings column of the runs table.
+const SettingPrefix = "setting."
+
+func runsTable(ctx context.Context, s *results.Store, f results.Filter, runs []results.Run) (*Table, error) {
+	// counted: the runs noprop table aggregates (the latest done run of
+	// each configuration and seed).
+	f.Status = results.StatusDone
+	sums, err := s.Summaries(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	counted := map[string]bool{}
+	for _, sum := range sums {
+		for _, id := range sum.RunIDs {
+			counted[id] = true
+		}
+	}
+	type spec struct {
+		Preset     string          `json:"preset"`
+		Dataset    string          `json:"dataset"`
+		Stream     string          `json:"stream"`
+		ClassOrder string          `json:"class_order"`
+		Settings   json.RawMessage `json:"settings"`
+	}
+	specs := make([]spec, len(runs))
+	settings := make([]map[string]any, len(runs))
+	names := map[string]bool{}
+	for i, r := range runs {
+		if err := json.Unmarshal([]byte(r.SpecJSON), &specs[i]); err != nil {
+			return nil, fmt.Errorf("run %s: spec: %w", r.ID, err)
+		}
+		settings[i] = map[string]any{}
+		if len(specs[i].Settings) > 0 {
+			if err := flatten(specs[i].Settings, SettingPrefix, settings[i]); err != nil {
+				return nil, fmt.Errorf("run %s: settings: %w", r.ID, err)
+			}
+		}
+		for name := range settings[i] {
+			names[name] = true
+		}
+	}
+	var settingCols []string
+	for name := range names {
+		settingCols = append(settingCols, name)
+	}
+	sort.Strings(settingCols)
+	t := &Table{Columns: append(append([]string(nil), runColumns...), settingCols...)}
+	for i, r := range runs {
+		sp := specs[i]
+		row := []any{r.ID, r.ConfigHash, r.Method, text(sp.Preset), text(sp.Dataset), r.Stream, text(sp.Stream),
+			r.Scenario, int64(r.NumTasks), text(sp.ClassOrder), r.Seed, string(r.Status), counted[r.ID], text(r.Error),
+			timeValue(r.Started), timeValue(r.Ended), r.ProgramVersion, r.Host,
+			bytesValue(r.PeakHeapBytes), bytesValue(r.PeakRSSBytes), r.SpecJSON, text(r.ChoicesJSON)}
+		for _, name := range settingCols {
+			row = append(row, settings[i][name])
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	return t, nil
+}
+
+// flatten adds the members of a JSON object to out under prefix+name,
+// objects recursively (prefix+name+"."); lists stay JSON.
+func flatten(raw json.RawMessage, prefix string, out map[string]any) error {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return err
+	}
+	for name, v := range obj {
+		key := prefix + name
+		switch trimmed := strings.TrimSpace(string(v)); {
+		case strings.HasPrefix(trimmed, "{"):
+			if err := flatten(v, key+".", out); err != nil {
+				return err
+			}
+		case strings.HasPrefix(trimmed, "["):
+			out[key] = json.RawMessage(trimmed)
+		default:
+			var x any
+			d := json.NewDecoder(strings.NewReader(trimmed))
+			d.UseNumber()
+			if err := d.Decode(&x); err != nil {
+				return err
+			}
+			switch x := x.(type) {
+			case json.Number:
+				out[key] = numberValue(x)
+			default:
+				out[key] = x // string, bool or nil
+			}
+		}
+	}
+	return nil
+}
+
+// numberValue keeps integers as int64 and other numbers as float64.
+func numberValue(n json.Number) any {
+	if i, err := n.Int64(); err == nil {
+		return i
+	}
+	f, _ := n.Float64()
+	return f
+}
+
+// number maps NaN and ±Inf to nil (missing).
+func number(x float64) any {
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return nil
+	}
+	return x
+}
+
+func text(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func bytesValue(b int64) any {
+	if b <= 0 {
+		return nil
+	}
+	return b
+}
+
+// timeValue is RFC 3339 in UTC with milliseconds, as stored; nil for the
+// zero time (a run that has not ended).
+func timeValue(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z07:00")
+}
+
+// WriteCSV writes the table as CSV with a header line: missing values are
+// empty fields, numbers in Go's shortest exact form, booleans true/false.
+func (t *Table) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(t.Columns); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	rec := make([]string, len(t.Columns))
+	for _, row := range t.Rows {
+		for i, v := range row {
+			rec[i] = csvField(v)
+		}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return nil
+}
+
+func csvField(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case int64:
+		return strconv.FormatInt(v, 10)
+	case float64:
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(v)
+	case json.RawMessage:
+		return string(v)
+	}
+	return fmt.Sprint(v)
+}
+
+// WriteJSON writes the table as one JSON array of objects, one per row,
+// with the keys in column order; missing values are null.
+func (t *Table) WriteJSON(w io.Writer) error {
+	keys := make([][]byte, len(t.Columns))
+	for i, c := range t.Columns {
+		keys[i], _ = json.Marshal(c)
+	}
+	var b strings.Builder
+	b.WriteString("[")
+	for r, row := range t.Rows {
+		if r > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString("\n{")
+		for i, v := range row {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			val, err := json.Marshal(v)
+			if err != nil {
+				return fmt.Errorf("write json: column %s: %w", t.Columns[i], err)
+			}
+			b.Write(keys[i])
+			b.WriteString(":")
+			b.Write(val)
+		}
+		b.WriteString("}")
+		if b.Len() > 1<<16 {
+			if _, err := io.WriteString(w, b.String()); err != nil {
+				return fmt.Errorf("write json: %w", err)
+			}
+			b.Reset()
+		}
+	}
+	b.WriteString("\n]\n")
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return fmt.Errorf("write json: %w", err)
+	}
+	return nil
+}
+
+// Write writes the table in format ("csv" or "json").
+func (t *Table) Write(w io.Writer, format string) error {
+	switch format {
+	case "csv":
+		return t.WriteCSV(w)
+	case "json":
+		return t.WriteJSON(w)
+	}
+	return fmt.Errorf("--format %q: want csv or json", format)
+}

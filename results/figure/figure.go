@@ -1,0 +1,203 @@
+// Package figure draws the stored results of continual-learning runs with
+// gonum's plot package: accuracy-matrix heatmaps, per-task accuracy curves,
+// ACC and forgetting bars, training-loss curves and peak memory, as PNG, SVG
+// or PDF.
+//
+// Every figure is drawn from what a results database holds (Load reads it);
+// values over seeds are means with standard-error bars or bands, as in the
+// tables of package results.
+package figure
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgpdf"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// ErrNoData is returned (wrapped) when the selected runs hold nothing a
+// figure could show, e.g. no training log or no memory measurement.
+var ErrNoData = errors.New("nothing to draw")
+
+// Kind names a figure.
+type Kind string
+
+// The figures Draw knows.
+const (
+	Matrix Kind = "matrix" // accuracy-matrix heatmap per configuration
+	Curves Kind = "curves" // each task's accuracy after each task
+	Bars   Kind = "bars"   // ACC and forgetting per method and scenario
+	Loss   Kind = "loss"   // training loss per epoch (per block for NoProp)
+	Memory Kind = "memory" // peak heap and RSS per configuration
+)
+
+// kinds lists every Kind with what it shows, in the order of Kinds.
+var kinds = []struct {
+	kind Kind
+	what string
+	draw func(*Data) (*Figure, error)
+}{
+	{Matrix, "accuracy matrix heatmap per configuration (mean over seeds; rows: untrained, after each task; columns: tasks)", drawMatrix},
+	{Curves, "accuracy on each task after each task learned, ± SE band over seeds, with the average over tasks learned", drawCurves},
+	{Bars, "ACC and forgetting per method and scenario, ± SE error bars", drawBars},
+	{Loss, "training loss per epoch, one line per trained part (NoProp's blocks), mean over seeds", drawLoss},
+	{Memory, "peak Go heap and peak RSS per configuration, ± SE error bars", drawMemory},
+}
+
+// Kinds returns the figure kinds in their usual order.
+func Kinds() []Kind {
+	out := make([]Kind, len(kinds))
+	for i, k := range kinds {
+		out[i] = k.kind
+	}
+	return out
+}
+
+// Describe returns one line saying what a kind of figure shows; "" for an
+// unknown kind.
+func Describe(k Kind) string {
+	for _, e := range kinds {
+		if e.kind == k {
+			return e.what
+		}
+	}
+	return ""
+}
+
+// ParseKind checks a kind's name.
+func ParseKind(s string) (Kind, error) {
+	for _, e := range kinds {
+		if string(e.kind) == s {
+			return e.kind, nil
+		}
+	}
+	names := make([]string, len(kinds))
+	for i, e := range kinds {
+		names[i] = string(e.kind)
+	}
+	return "", fmt.Errorf("figure %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// Draw draws one kind of figure of the configurations in d.
+func Draw(k Kind, d *Data) (*Figure, error) {
+	for _, e := range kinds {
+		if e.kind == k {
+			if len(d.Configs) == 0 {
+				return nil, fmt.Errorf("%s figure: no configurations: %w", k, ErrNoData)
+			}
+			f, err := e.draw(d)
+			if err != nil {
+				return nil, fmt.Errorf("%s figure: %w", k, err)
+			}
+			return f, nil
+		}
+	}
+	_, err := ParseKind(string(k))
+	return nil, err
+}
+
+// A Figure is a drawing that can be written as PNG, SVG or PDF.
+type Figure struct {
+	// Kind is what the figure shows; Title its caption.
+	Kind  Kind
+	Title string
+	// Width and Height are the figure's size.
+	Width, Height vg.Length
+	draw          func(c draw.Canvas)
+}
+
+// PNGDPI is the resolution of PNG figures.
+const PNGDPI = 150
+
+// Formats are the file formats Encode writes, named as file extensions.
+var Formats = []string{"png", "svg", "pdf"}
+
+// FormatOf returns the format of a file name from its extension, and an
+// error naming the formats when the extension is not one of them.
+func FormatOf(path string) (string, error) {
+	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
+	for _, f := range Formats {
+		if ext == f {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("%s: unknown figure format %q; name the file .png, .svg or .pdf", path, ext)
+}
+
+// Encode writes the figure to w in format (png, svg or pdf).
+func (f *Figure) Encode(w io.Writer, format string) error {
+	var c vg.CanvasWriterTo
+	switch format {
+	case "png":
+		img := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(PNGDPI),
+			vgimg.UseBackgroundColor(color.White))
+		c = vgimg.PngCanvas{Canvas: img}
+	case "svg":
+		c = vgsvg.New(f.Width, f.Height)
+	case "pdf":
+		c = vgpdf.New(f.Width, f.Height)
+	default:
+		return fmt.Errorf("encode %s figure: format %q: want png, svg or pdf", f.Kind, format)
+	}
+	dc := draw.New(c)
+	dc.SetColor(color.White)
+	dc.Fill(dc.Rectangle.Path())
+	f.draw(dc)
+	if _, err := c.WriteTo(w); err != nil {
+		return fmt.Errorf("encode %s figure as %s: %w", f.Kind, format, err)
+	}
+	return nil
+}
+
+// PNG returns the figure as PNG bytes.
+func (f *Figure) PNG() ([]byte, error) {
+	var b bytes.Buffer
+	if err := f.Encode(&b, "png"); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Save writes the figure to path in the format its extension names,
+// through a temporary file renamed into place, so a failed write leaves no
+// half-written figure.
+func (f *Figure) Save(path string) error {
+	format, err := FormatOf(path)
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	if err := f.Encode(&b, format); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("save figure: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save figure %s: %w", path, err)
+	}
+	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		return fmt.Errorf("save figure %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save figure %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save figure %s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+package figure
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/png"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/noprop/noprop/internal/fixture"
+	"github.com/noprop/noprop/results"
+)
+
+// count counts the pixels of img for which is returns true.
+func count(img image.Image, is func(r, g, b uint32) bool) int {
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if is(r, g, bl) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// inked counts the pixels that differ from the white background.
+func inked(img image.Image) int {
+	return count(img, func(r, g, b uint32) bool { return r < 0xf000 || g < 0xf000 || b < 0xf000 })
+}
+
+// colored counts the pixels of a clear hue: the data of the figures, which
+// draw axes and text in black and grey.
+func colored(img image.Image) int {
+	return count(img, func(r, g, b uint32) bool { return max(r, g, b)-min(r, g, b) > 0x3000 })
+}
+
+func decode(t *testing.T, f *Figure) image.Image {
+	t.Helper()
+	b, err := f.PNG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("decode %s PNG: %v", f.Kind, err)
+	}
+	return img
+}
+
+func load(t *testing.T, f results.Filter) *Data {
+	t.Helper()
+	s, _ := fixture.Open(t)
+	d, err := Load(t.Context(), s, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestEveryKindDrawsAnImage(t *testing.T) {
+	d := load(t, results.Filter{})
+	if len(d.Configs) != len(fixture.Methods)*len(fixture.Scenarios) {
+		t.Fatalf("%d configurations, want %d", len(d.Configs), len(fixture.Methods)*len(fixture.Scenarios))
+	}
+	// The least share of pixels each kind inks, and of those in colour
+	// (the data: axes and text are black and grey). The fixture's figures
+	// ink 0.37, 0.034, 0.21, 0.051, 0.25 and colour 0.33, 0.0063, 0.18,
+	// 0.014, 0.22; without their cells, lines or bars they colour at most
+	// 0.002.
+	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Bars: 0.1, Loss: 0.03, Memory: 0.1}
+	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Bars: 0.1, Loss: 0.007, Memory: 0.1}
+	for _, k := range Kinds() {
+		t.Run(string(k), func(t *testing.T) {
+			f, err := Draw(k, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := decode(t, f)
+			wantW := int(math.Round(float64(f.Width/vg.Inch) * PNGDPI))
+			wantH := int(math.Round(float64(f.Height/vg.Inch) * PNGDPI))
+			if b := img.Bounds(); b.Dx() != wantW || b.Dy() != wantH || b.Dx() < 600 || b.Dy() < 400 {
+				t.Errorf("PNG is %dx%d, want %dx%d and at least 600x400", b.Dx(), b.Dy(), wantW, wantH)
+			}
+			share := float64(inked(img)) / float64(img.Bounds().Dx()*img.Bounds().Dy())
+			hue := float64(colored(img)) / float64(img.Bounds().Dx()*img.Bounds().Dy())
+			if share < minInk[k] || hue < minColor[k] {
+				t.Errorf("%.3f of the pixels inked and %.4f in colour, want at least %.2f and %.3f", share, hue, minInk[k], minColor[k])
+			}
+			for _, format := range []string{"svg", "pdf"} {
+				var b bytes.Buffer
+				if err := f.Encode(&b, format); err != nil {
+					t.Fatal(err)
+				}
+				head := map[string]string{"svg": "<?xml", "pdf": "%PDF"}[format]
+				if !strings.HasPrefix(b.String(), head) || b.Len() < 2000 {
+					t.Errorf("%s: %d bytes starting %q, want a document starting %q", format, b.Len(), b.String()[:min(8, b.Len())], head)
+				}
+			}
+		})
+	}
+}
+
+func TestInkedSeesABlankFigure(t *testing.T) {
+	blank := &Figure{Kind: Matrix, Width: 4 * vg.Inch, Height: 3 * vg.Inch, draw: func(draw.Canvas) {}}
+	if n := inked(decode(t, blank)); n != 0 {
+		t.Errorf("a blank figure inks %d pixels", n)
+	}
+}
+
+func TestFiguresFollowTheStore(t *testing.T) {
+	d := load(t, results.Filter{Method: "backprop", Scenario: "class"})
+	if len(d.Configs) != 1 {
+		t.Fatalf("%d configurations, want 1", len(d.Configs))
+	}
+	before, _ := Draw(Matrix, d)
+	b1, _ := before.PNG()
+	d.Configs[0].Mean[2][0] = 3
+	after, _ := Draw(Matrix, d)
+	b2, _ := after.PNG()
+	if bytes.Equal(b1, b2) {
+		t.Error("changing a matrix cell does not change the heatmap")
+	}
+	c := d.Configs[0]
+	// The fixture's seeds 1 and 2 (k = 0, 1) of backprop (m = 0) in class-IL.
+	want := (fixture.Accuracy(0, 0, 0, 3, 1) + fixture.Accuracy(0, 0, 1, 3, 1)) / 2
+	if got := c.Mean[3][0]; math.Abs(got-want) > 1e-9 {
+		t.Errorf("mean accuracy on task 1 after task 3 = %v, want %v", got, want)
+	}
+}
+
+func TestAverageLearned(t *testing.T) {
+	ms := [][][]float64{
+		{{0, 0}, {90, 10}, {60, 80}},
+		{{0, 0}, {80, 20}, {40, 100}},
+	}
+	mean, se := averageLearned(ms)
+	// After task 1: task 1 only (90, 80); after task 2: both ((60+80)/2, (40+100)/2).
+	if mean[0] != 85 || mean[1] != 70 {
+		t.Errorf("mean %v, want [85 70]", mean)
+	}
+	if math.Abs(se[0]-5) > 1e-9 || math.Abs(se[1]-0) > 1e-9 {
+		t.Errorf("se %v, want [5 0]", se)
+	}
+}
+
+func TestLossLinesUpTasksAndParts(t *testing.T) {
+	d := load(t, results.Filter{Method: "noprop-dt", Scenario: "task"})
+	lc := lossOf(&d.Configs[0])
+	if strings.Join(lc.parts, ",") != "block 1,block 2,block 3" {
+		t.Fatalf("parts %q", lc.parts)
+	}
+	// Two epochs per task: tasks start at positions 1, 3, 5.
+	if len(lc.taskStart) != fixture.Tasks || lc.taskStart[1] != 3 || lc.taskStart[2] != 5 {
+		t.Errorf("task starts %v, want [1 3 5]", lc.taskStart)
+	}
+	// Block 2 (b = 1), task 2, epoch 2: 1/2 + 0.1*(2+1), the same in both seeds.
+	if got := lc.mean["block 2"][3]; lc.xs["block 2"][3] != 4 || math.Abs(got-0.8) > 1e-9 {
+		t.Errorf("block 2 at x %v: loss %v, want x 4, loss 0.8", lc.xs["block 2"][3], got)
+	}
+	if !lessPart("block 2", "block 10") || lessPart("block 10", "block 9") {
+		t.Error("block numbers do not sort as numbers")
+	}
+}
+
+func TestNothingToDraw(t *testing.T) {
+	s, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	id, err := s.StartRun(ctx, results.Run{SpecJSON: `{}`, ConfigHash: "h", Method: "m", Stream: "s", Scenario: "class", NumTasks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordEval(ctx, id, 1, results.EvalRow{Acc: []float64{50}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, id, nil, results.Memory{}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Load(ctx, s, results.Filter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []Kind{Loss, Memory, Bars} {
+		if _, err := Draw(k, d); !errors.Is(err, ErrNoData) {
+			t.Errorf("%s of a run without log, memory or metrics: error %v, want ErrNoData", k, err)
+		}
+	}
+	for _, k := range []Kind{Matrix, Curves} {
+		f, err := Draw(k, d)
+		if err != nil {
+			t.Fatalf("%s of a one-task run: %v", k, err)
+		}
+		if inked(decode(t, f)) == 0 {
+			t.Errorf("%s of a one-task run is blank", k)
+		}
+	}
+	if _, err := Load(ctx, s, results.Filter{Method: "ff"}); err == nil || !strings.Contains(err.Error(), "methods in r.db: m") {
+		t.Errorf("no match: error %v, want the stored methods named", err)
+	}
+}

@@ -1,0 +1,206 @@
+package figure
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/noprop/noprop/results"
+)
+
+// partName names a training-log part in the legend.
+func partName(p string) string {
+	if p == "" {
+		return "whole model"
+	}
+	return p
+}
+
+// lessPart orders parts by name with their numbers compared as numbers, so
+// "block 2" comes before "block 10".
+func lessPart(a, b string) bool {
+	pa, na := splitNumber(a)
+	pb, nb := splitNumber(b)
+	if pa != pb {
+		return pa < pb
+	}
+	return na < nb
+}
+
+func splitNumber(s string) (string, int) {
+	i := strings.LastIndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	n, err := strconv.Atoi(s[i+1:])
+	if err != nil {
+		return s, -1
+	}
+	return s[:i+1], n
+}
+
+// lossCurves is one configuration's training loss: per part, the mean over
+// runs at each epoch position, and the first position of each task.
+type lossCurves struct {
+	parts     []string
+	xs        map[string][]float64
+	mean      map[string][]float64
+	taskStart []float64 // x where task t+1 starts, t = 0..T-1
+}
+
+// lossOf lines up the runs' training logs: within each task the i-th log
+// line of a part sits at the task's first position + i, and a task takes as
+// many positions as its longest part's log in any run.
+func lossOf(c *Config) lossCurves {
+	type key struct {
+		part      string
+		task, idx int
+	}
+	vals := map[key][]float64{}
+	length := map[int]int{}
+	parts := map[string]bool{}
+	maxTask := 0
+	for _, log := range c.Epochs {
+		seen := map[[2]any]int{}
+		for _, e := range log {
+			k := [2]any{e.Part, e.Task}
+			i := seen[k]
+			seen[k]++
+			vals[key{e.Part, e.Task, i}] = append(vals[key{e.Part, e.Task, i}], e.Loss)
+			length[e.Task] = max(length[e.Task], i+1)
+			parts[e.Part] = true
+			maxTask = max(maxTask, e.Task)
+		}
+	}
+	lc := lossCurves{xs: map[string][]float64{}, mean: map[string][]float64{}}
+	for p := range parts {
+		lc.parts = append(lc.parts, p)
+	}
+	sort.Slice(lc.parts, func(i, j int) bool { return lessPart(lc.parts[i], lc.parts[j]) })
+	start := make([]float64, maxTask+2)
+	pos := 1.0
+	for t := 1; t <= maxTask; t++ {
+		start[t] = pos
+		lc.taskStart = append(lc.taskStart, pos)
+		pos += float64(length[t])
+	}
+	for _, p := range lc.parts {
+		for t := 1; t <= maxTask; t++ {
+			for i := 0; ; i++ {
+				xs, ok := vals[key{p, t, i}]
+				if !ok {
+					break
+				}
+				lc.xs[p] = append(lc.xs[p], start[t]+float64(i))
+				lc.mean[p] = append(lc.mean[p], results.NewStat(xs, nil).Mean)
+			}
+		}
+	}
+	return lc
+}
+
+// taskLines draws dotted vertical lines at the given x positions.
+type taskLines []float64
+
+func (t taskLines) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, _ := p.Transforms(&c)
+	sty := draw.LineStyle{Color: color.Gray{Y: 150}, Width: vg.Points(0.8), Dashes: []vg.Length{vg.Points(2), vg.Points(2)}}
+	for _, x := range t {
+		c.StrokeLine2(sty, trX(x), c.Min.Y, trX(x), c.Max.Y)
+	}
+}
+
+func drawLoss(d *Data) (*Figure, error) {
+	curves := make([]lossCurves, len(d.Configs))
+	var allParts []string
+	seen := map[string]bool{}
+	for i := range d.Configs {
+		curves[i] = lossOf(&d.Configs[i])
+		for _, p := range curves[i].parts {
+			if !seen[p] {
+				seen[p] = true
+				allParts = append(allParts, p)
+			}
+		}
+	}
+	if len(allParts) == 0 {
+		return nil, fmt.Errorf("the selected runs store no training log: %w", ErrNoData)
+	}
+	sort.Slice(allParts, func(i, j int) bool { return lessPart(allParts[i], allParts[j]) })
+	// The whole model is black; parts (NoProp's blocks, in order) take
+	// hues from blue to red.
+	var colors []color.Color
+	if allParts[0] == "" {
+		colors = append([]color.Color{color.Black}, ramp(len(allParts)-1)...)
+	} else {
+		colors = ramp(len(allParts))
+	}
+	colorOf := map[string]int{}
+	for i, p := range allParts {
+		colorOf[p] = i
+	}
+	style := func(p string) draw.LineStyle {
+		return draw.LineStyle{Color: colors[colorOf[p]], Width: vg.Points(1.4)}
+	}
+	glyph := func(p string) draw.GlyphStyle {
+		return draw.GlyphStyle{Color: colors[colorOf[p]], Radius: vg.Points(1.8), Shape: draw.CircleGlyph{}}
+	}
+
+	var rows [][]*plot.Plot
+	k := 0
+	for _, set := range d.settings() {
+		var row []*plot.Plot
+		for _, c := range set {
+			lc := curves[k]
+			k++
+			p := newPlot(fmt.Sprintf("%s (%s)\n%s", c.Method(), c.Seeds(), c.Setting()),
+				"epoch, tasks in turn (dotted: next task)", "training loss")
+			p.Add(gridLines{})
+			if len(lc.taskStart) > 1 {
+				var bounds taskLines
+				for _, s := range lc.taskStart[1:] {
+					bounds = append(bounds, s-0.5)
+				}
+				p.Add(bounds)
+			}
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, part := range lc.parts {
+				for _, v := range lc.mean[part] {
+					if !math.IsNaN(v) {
+						lo, hi = math.Min(lo, v), math.Max(hi, v)
+					}
+				}
+			}
+			if lo > 0 && hi/lo > 50 {
+				p.Y.Scale = plot.LogScale{}
+				p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+			}
+			for _, part := range lc.parts {
+				if l := curve(lc.xs[part], lc.mean[part], style(part)); l != nil {
+					p.Add(l)
+				}
+				if s := points(lc.xs[part], lc.mean[part], glyph(part)); s != nil {
+					p.Add(s)
+				}
+			}
+			row = append(row, p)
+		}
+		rows = append(rows, row)
+	}
+	lg := newLegend()
+	for _, part := range allParts {
+		l, _ := plotter.NewLine(plotter.XYs{{}, {}})
+		l.LineStyle = style(part)
+		lg.add(partName(part), l)
+	}
+	return layout{
+		kind:  Loss,
+		title: "Training loss per epoch, mean over seeds",
+		rows:  rows, tileW: 300, tileH: 250, legend: lg,
+	}.figure(), nil
+}

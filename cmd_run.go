@@ -7,12 +7,14 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/shard"
 	"github.com/noprop/noprop/tasks"
 )
 
@@ -33,6 +35,8 @@ type runFlags struct {
 	verbose       bool
 	rerun         bool
 	sweep         string
+	shard         string
+	stale         time.Duration
 }
 
 func runCmd() *cobra.Command {
@@ -84,6 +88,8 @@ configurations it ran.`,
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
 	fl.BoolVar(&f.rerun, "rerun", false, "run again configurations already finished in the database")
 	fl.StringVar(&f.sweep, "sweep", "", "run the study a sweep file describes (YAML; see `noprop plan --help`) instead of the flags above")
+	fl.StringVar(&f.shard, "shard", "", "run only shard i/n of the batch (i from 0): a stable slice by configuration and seed, for job arrays")
+	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
 	return cmd
 }
 
@@ -103,7 +109,11 @@ func splitMethod(arg, defaultPreset string) (name, preset string) {
 // checking all of it.
 func (f runFlags) specs() ([]harness.Spec, error) {
 	if f.sweep != "" {
-		return harness.ReadSweepFile(f.sweep, catalog.All, nil)
+		specs, err := harness.ReadSweepFile(f.sweep, catalog.All, nil)
+		if err != nil {
+			return nil, err
+		}
+		return f.inShard(specs)
 	}
 	sw := harness.Sweep{Datasets: []string{f.dataset}, Streams: []string{f.stream}, Tasks: f.tasks,
 		ClassOrder: f.classOrder, Scenarios: f.scenarios, Seeds: f.seeds, FirstSeed: f.firstSeed,
@@ -122,11 +132,32 @@ func (f runFlags) specs() ([]harness.Spec, error) {
 		sw.Methods[i].Settings = overrides[sw.Methods[i].Name]
 	}
 	specs, err := sw.Expand(catalog.All, nil)
+	if err == nil {
+		specs, err = f.inShard(specs)
+	}
 	if err != nil && len(f.methods) > 1 && strings.Contains(err.Error(), "unknown setting") &&
 		slices.ContainsFunc(f.sets, func(s string) bool { k, _, _ := strings.Cut(s, "="); return !strings.Contains(k, ".") }) {
 		return nil, fmt.Errorf("%w; a --set without a method prefix applies to every method: write method.key=value for one", err)
 	}
 	return specs, err
+}
+
+// inShard keeps the specs of the --shard slice.
+func (f runFlags) inShard(specs []harness.Spec) ([]harness.Spec, error) {
+	if f.shard == "" {
+		return specs, nil
+	}
+	sh, err := shard.Parse(f.shard)
+	if err != nil {
+		return nil, fmt.Errorf("--shard %w", err)
+	}
+	var out []harness.Spec
+	for _, s := range specs {
+		if sh.Contains(s.ConfigHash(), s.Seed) {
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 func runRun(ctx context.Context, f runFlags) error {
@@ -149,18 +180,34 @@ func runRun(ctx context.Context, f runFlags) error {
 		return err
 	}
 	defer store.Close()
+	if f.stale <= 0 {
+		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
+	}
+	if f.rerun {
+		// The intent is stored, so that this command, interrupted and
+		// started again, resumes the rerun instead of starting it over.
+		units := make([]results.Unit, len(specs))
+		for i, s := range specs {
+			units[i] = results.Unit{ConfigHash: s.ConfigHash(), Seed: s.Seed}
+		}
+		rr, err := store.RequestRerun(ctx, units)
+		if err != nil {
+			return err
+		}
+		if rr.Resumed {
+			fmt.Printf("resuming the interrupted rerun: %d of %d run(s) left\n", rr.Pending, rr.Units)
+		}
+	}
 	rn := &harness.Runner{
 		Methods: catalog.All,
 		Load:    func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
 		Observers: []harness.Observer{
-			&harness.StoreObserver{Store: store, Version: programVersion()},
+			&harness.StoreObserver{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: os.Stdout},
 			&harness.Progress{W: os.Stdout, Epochs: f.verbose},
 		},
+		Log: os.Stdout,
 	}
 	done := func(s harness.Spec) (bool, error) {
-		if f.rerun {
-			return false, nil
-		}
 		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)
 		if ok {
 			fmt.Printf("== %s: already done (run %s), skipped\n", s.Label(), id[:8])
@@ -168,7 +215,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		return ok, err
 	}
 	rep, runErr := rn.RunAll(ctx, specs, done)
-	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d failed; results in %s\n", rep.Ran, rep.Skipped, rep.Failed, f.db)
+	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed; results in %s\n", rep.Ran, rep.Skipped, rep.Held, rep.Failed, f.db)
 	if err := printConfigs(ctx, store, specs); err != nil && runErr == nil {
 		runErr = err
 	}

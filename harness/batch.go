@@ -6,9 +6,10 @@ import (
 	"fmt"
 )
 
-// BatchReport counts what RunAll did.
+// BatchReport counts what RunAll did: runs finished, skipped as done,
+// skipped because another live process trains them, and failed.
 type BatchReport struct {
-	Ran, Skipped, Failed int
+	Ran, Skipped, Held, Failed int
 }
 
 // RunAll runs specs in order. A spec for which done reports true is skipped,
@@ -19,7 +20,7 @@ type BatchReport struct {
 func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (bool, error)) (BatchReport, error) {
 	var rep BatchReport
 	var errs []error
-	for _, s := range specs {
+	for i, s := range specs {
 		if err := ctx.Err(); err != nil {
 			errs = append(errs, err)
 			break
@@ -34,9 +35,20 @@ func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (boo
 				continue
 			}
 		}
-		if _, err := rn.Run(ctx, s); err != nil {
+		if _, err := rn.run(ctx, s, i+1, len(specs)); err != nil {
 			if _, ok := errors.AsType[*SetupError](err); ok {
 				return rep, err
+			}
+			if skip, ok := errors.AsType[*SkipError](err); ok {
+				if rn.Log != nil {
+					fmt.Fprintf(rn.Log, "== %s: %s, skipped\n", s.Label(), skip.Reason)
+				}
+				if skip.Held {
+					rep.Held++
+				} else {
+					rep.Skipped++
+				}
+				continue
 			}
 			rep.Failed++
 			errs = append(errs, fmt.Errorf("%s: %w", s.Label(), err))

@@ -7,27 +7,47 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/results"
 )
 
 // StoreObserver writes runs to a results store: the run when it starts, one
-// transaction per evaluated task (its accuracy row and training log), and the
-// metrics and memory when it finishes.
+// transaction per evaluated task (its accuracy row, inference runs and
+// training log), and the metrics and memory when it finishes.
+//
+// A run is claimed before it trains (results.Store.Claim): a unit that is
+// done, or that a live owner is training, is skipped (Started returns a
+// *SkipError); a unit whose owner is gone is taken over, its partial rows
+// replaced. While the run trains, a heartbeat keeps the claim alive; if the
+// claim is lost (another process took it over), the run is cancelled and
+// records nothing more.
 type StoreObserver struct {
 	Store *results.Store
 	// Version identifies the program (a commit) for every stored run.
 	Version string
+	// StaleAfter is the heartbeat age after which another owner's claim
+	// counts as gone; 0 means results.DefaultStaleAfter.
+	StaleAfter time.Duration
+	// HeartbeatEvery is the heartbeat period; 0 means
+	// results.DefaultHeartbeatEvery.
+	HeartbeatEvery time.Duration
+	// Log, when not nil, hears about units taken over from a gone owner.
+	Log io.Writer
+
+	mu    sync.Mutex
+	beats map[string]*results.Heartbeater
 }
 
-// Started inserts the run.
+// Started claims the run's unit and starts its heartbeat.
 func (o *StoreObserver) Started(r RunInfo) error {
 	choices, err := json.Marshal(r.Choices)
 	if err != nil {
 		return fmt.Errorf("record choices: %w", err)
 	}
-	_, err = o.Store.StartRun(context.Background(), results.Run{
+	c, err := o.Store.Claim(context.Background(), results.Run{
 		ID:             r.ID,
 		SpecJSON:       r.Spec.JSON(),
 		ConfigHash:     r.Spec.ConfigHash(),
@@ -39,9 +59,48 @@ func (o *StoreObserver) Started(r RunInfo) error {
 		ChoicesJSON:    string(choices),
 		NumTasks:       r.NumTasks,
 		Started:        r.Started,
+	}, results.ClaimOptions{StaleAfter: o.StaleAfter})
+	if err != nil {
+		return err
+	}
+	switch c.State {
+	case results.AlreadyDone:
+		return &SkipError{Reason: fmt.Sprintf("already done (run %s)", short(c.RunID))}
+	case results.Held:
+		return &SkipError{Held: true, Reason: fmt.Sprintf("held by %s:%d (run %s, %s)",
+			c.Holder.Host, c.Holder.Owner.PID, short(c.RunID), c.Reason)}
+	}
+	if c.Replaced.ID != "" && o.Log != nil {
+		fmt.Fprintf(o.Log, "   took over run %s of %s:%d (%s); its partial rows were replaced\n",
+			short(c.Replaced.ID), c.Replaced.Host, c.Replaced.Owner.PID, c.Reason)
+	}
+	hb := o.Store.StartHeartbeat(c, o.HeartbeatEvery, func(err error) {
+		if r.Cancel != nil {
+			r.Cancel(err)
+		}
 	})
-	return err
+	o.mu.Lock()
+	if o.beats == nil {
+		o.beats = map[string]*results.Heartbeater{}
+	}
+	o.beats[r.ID] = hb
+	o.mu.Unlock()
+	return nil
 }
+
+// stopBeat stops the run's heartbeat and reports whether the claim was lost.
+func (o *StoreObserver) stopBeat(r RunInfo) error {
+	o.mu.Lock()
+	hb := o.beats[r.ID]
+	delete(o.beats, r.ID)
+	o.mu.Unlock()
+	if hb == nil {
+		return nil
+	}
+	return hb.Stop()
+}
+
+func short(id string) string { return id[:min(8, len(id))] }
 
 // Epoch does nothing: epochs are written with their task's evaluation.
 func (o *StoreObserver) Epoch(RunInfo, int, methods.EpochStats) {}
@@ -56,13 +115,21 @@ func (o *StoreObserver) Evaluated(r RunInfo, e Eval) error {
 	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs})
 }
 
-// Finished writes the metrics and memory and marks the run done.
+// Finished writes the metrics and memory and marks the run done, unless its
+// claim was lost meanwhile.
 func (o *StoreObserver) Finished(r RunInfo, res Result) error {
+	if err := o.stopBeat(r); err != nil {
+		return fmt.Errorf("run %s was taken over by another process before it finished: %w", short(r.ID), err)
+	}
 	return o.Store.FinishRun(context.Background(), r.ID, res.Metrics, res.Memory)
 }
 
-// Failed marks the run failed or interrupted; rows already written stay.
+// Failed marks the run failed or interrupted; rows already written stay. A
+// run whose claim was lost is another owner's now: nothing is written.
 func (o *StoreObserver) Failed(r RunInfo, err error, interrupted bool) {
+	if o.stopBeat(r) != nil {
+		return
+	}
 	status := results.StatusFailed
 	if interrupted {
 		status = results.StatusInterrupted

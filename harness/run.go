@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"time"
 
@@ -21,7 +22,23 @@ type RunInfo struct {
 	NumTasks int
 	Choices  tasks.Choices
 	Started  time.Time
+	// Index and Total place the run in its batch (1-based; 0 when run
+	// alone).
+	Index, Total int
+	// Cancel stops the run with a cause, for an observer that learns it
+	// must not go on (its claim was taken over).
+	Cancel context.CancelCauseFunc
 }
+
+// SkipError is returned by an observer's Started when the run must not
+// train: its unit is done, or another live process is training it (Held).
+// Run returns it after telling every observer that started.
+type SkipError struct {
+	Held   bool
+	Reason string
+}
+
+func (e *SkipError) Error() string { return e.Reason }
 
 // Result is what a finished run produced.
 type Result struct {
@@ -73,7 +90,9 @@ type Runner struct {
 	// generator in tests).
 	Load      func(name string) (tasks.Dataset, error)
 	Observers []Observer
-	cache     map[string]tasks.Dataset
+	// Log, when not nil, hears about runs a batch skips.
+	Log   io.Writer
+	cache map[string]tasks.Dataset
 }
 
 func (rn *Runner) dataset(name string) (tasks.Dataset, error) {
@@ -95,6 +114,12 @@ func (rn *Runner) dataset(name string) (tasks.Dataset, error) {
 // untrained learner on every task, then learns the tasks in order and
 // evaluates every task after each.
 func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
+	return rn.run(ctx, spec, 0, 0)
+}
+
+func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	method, err := spec.checkMethod(rn.Methods)
 	if err != nil {
 		return Result{}, &SetupError{Err: err}
@@ -110,14 +135,22 @@ func (rn *Runner) Run(ctx context.Context, spec Spec) (Result, error) {
 		mem.stop()
 		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
 	}
-	for _, o := range rn.Observers {
+	info.Index, info.Total, info.Cancel = index, total, cancel
+	for i, o := range rn.Observers {
 		if err := o.Started(info); err != nil {
 			mem.stop()
+			// The observers already started hear that the run ends here.
+			for _, prev := range rn.Observers[:i] {
+				prev.Failed(info, err, false)
+			}
 			return Result{}, err
 		}
 	}
 	res, err := rn.learnStream(ctx, info, learner, stream, sc)
 	res.Memory = mem.stop()
+	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+		err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
+	}
 	if err != nil {
 		interrupted := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 		for _, o := range rn.Observers {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
@@ -275,5 +276,106 @@ func TestParseSets(t *testing.T) {
 		if _, err := ParseSets([]string{bad.set}, []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("--set %s: error %v, want %q", bad.set, err, bad.want)
 		}
+	}
+}
+
+// during runs f on the first epoch a run reports.
+type during struct {
+	f    func()
+	done bool
+}
+
+func (d *during) Started(RunInfo) error { return nil }
+func (d *during) Epoch(RunInfo, int, methods.EpochStats) {
+	if !d.done {
+		d.done = true
+		d.f()
+	}
+}
+func (d *during) Evaluated(RunInfo, Eval) error   { return nil }
+func (d *during) Finished(RunInfo, Result) error { return nil }
+func (d *during) Failed(RunInfo, error, bool)    {}
+
+func TestClaimedUnitsRunOnce(t *testing.T) {
+	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	spec := testSpec(t, "class", 1)
+	// While A trains the unit, B (another batch on the same store) must
+	// skip it as held; after A, C skips it as done.
+	var bRep BatchReport
+	a := newRunner(&StoreObserver{Store: store, Version: "test"}, &during{f: func() {
+		b := newRunner(&StoreObserver{Store: store, Version: "test"})
+		var err error
+		bRep, err = b.RunAll(context.Background(), []Spec{spec}, nil)
+		if err != nil {
+			t.Errorf("B: %v", err)
+		}
+	}})
+	aRep, err := a.RunAll(context.Background(), []Spec{spec}, nil)
+	if err != nil || aRep.Ran != 1 {
+		t.Fatalf("A: %+v, %v", aRep, err)
+	}
+	if bRep.Held != 1 || bRep.Ran != 0 {
+		t.Errorf("B while A trains: %+v, want the unit held", bRep)
+	}
+	cRep, err := newRunner(&StoreObserver{Store: store, Version: "test"}).RunAll(context.Background(), []Spec{spec}, nil)
+	if err != nil || cRep.Skipped != 1 || cRep.Ran != 0 {
+		t.Errorf("C after A: %+v, %v, want the unit skipped as done", cRep, err)
+	}
+	runs, _ := store.Runs(context.Background(), results.Filter{})
+	if len(runs) != 1 {
+		t.Errorf("%d runs stored, want 1", len(runs))
+	}
+}
+
+// slowLearner takes its time to learn, so heartbeats happen meanwhile.
+type slowLearner struct{ methods.Learner }
+
+func (l slowLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
+	if err := l.Learner.Learn(ctx, data, active, obs); err != nil {
+		return err
+	}
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return ctx.Err()
+}
+
+func TestLostClaimCancelsTheRun(t *testing.T) {
+	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	slow := methods.Catalog{{Name: "centroid", Settings: func() any { return &centroidSettings{} },
+		New: func(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
+			l, err := newCentroid(p, raw)
+			return slowLearner{l}, err
+		}}}
+	spec := testSpec(t, "class", 1)
+	// While A trains, B takes the unit over (it counts any heartbeat as
+	// stale) and trains it to the end; A must then stop, recording nothing.
+	var bRep BatchReport
+	a := &Runner{Methods: slow, Load: syntheticLoader, Observers: []Observer{
+		&StoreObserver{Store: store, Version: "test", HeartbeatEvery: 5 * time.Millisecond},
+		&during{f: func() {
+			b := &Runner{Methods: fakeCatalog, Load: syntheticLoader, Observers: []Observer{
+				&StoreObserver{Store: store, Version: "test", StaleAfter: time.Nanosecond}}}
+			bRep, _ = b.RunAll(context.Background(), []Spec{spec}, nil)
+		}}}}
+	_, err = a.Run(context.Background(), spec)
+	if bRep.Ran != 1 {
+		t.Fatalf("B did not take the unit over: %+v", bRep)
+	}
+	if !errors.Is(err, results.ErrClaimLost) {
+		t.Errorf("A after losing its claim: %v, want ErrClaimLost", err)
+	}
+	runs, _ := store.Runs(context.Background(), results.Filter{})
+	if len(runs) != 1 || runs[0].Status != results.StatusDone {
+		t.Errorf("stored runs %+v, want B's done run alone", runs)
 	}
 }

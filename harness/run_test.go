@@ -292,7 +292,7 @@ func (d *during) Epoch(RunInfo, int, methods.EpochStats) {
 		d.f()
 	}
 }
-func (d *during) Evaluated(RunInfo, Eval) error   { return nil }
+func (d *during) Evaluated(RunInfo, Eval) error  { return nil }
 func (d *during) Finished(RunInfo, Result) error { return nil }
 func (d *during) Failed(RunInfo, error, bool)    {}
 

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/harness"
@@ -198,23 +200,34 @@ func runRun(ctx context.Context, f runFlags) error {
 			fmt.Printf("resuming the interrupted rerun: %d of %d run(s) left\n", rr.Pending, rr.Units)
 		}
 	}
+	// A live display on a terminal; plain lines in logs and CI.
+	var out io.Writer = os.Stdout
+	var display harness.Observer = &harness.Progress{W: os.Stdout, Epochs: f.verbose}
+	var live *harness.LiveProgress
+	if isatty.IsTerminal(os.Stdout.Fd()) {
+		live = harness.NewLiveProgress(os.Stdout, f.verbose)
+		display, out = live, live.Writer()
+	}
 	rn := &harness.Runner{
 		Methods: catalog.All,
 		Load:    func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
 		Observers: []harness.Observer{
-			&harness.StoreObserver{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: os.Stdout},
-			&harness.Progress{W: os.Stdout, Epochs: f.verbose},
+			&harness.StoreObserver{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out},
+			display,
 		},
-		Log: os.Stdout,
+		Log: out,
 	}
 	done := func(s harness.Spec) (bool, error) {
 		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)
 		if ok {
-			fmt.Printf("== %s: already done (run %s), skipped\n", s.Label(), id[:8])
+			fmt.Fprintf(out, "== %s: already done (run %s), skipped\n", s.Label(), id[:8])
 		}
 		return ok, err
 	}
 	rep, runErr := rn.RunAll(ctx, specs, done)
+	if live != nil {
+		live.Wait()
+	}
 	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed; results in %s\n", rep.Ran, rep.Skipped, rep.Held, rep.Failed, f.db)
 	if err := printConfigs(ctx, store, specs); err != nil && runErr == nil {
 		runErr = err

@@ -252,22 +252,46 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 		return res, err
 	}
 	for k, t := range s.Tasks {
-		var log []methods.EpochStats
-		obs := methods.ObserverFunc(func(e methods.EpochStats) {
-			log = append(log, e)
-			for _, o := range rn.Observers {
-				o.Epoch(info, k+1, e)
-			}
-		})
+		obs := &relay{rn: rn, info: info, task: k + 1}
 		if err := l.Learn(ctx, sc.Relabel(t, t.Train), sc.TrainActive(s, k), obs); err != nil {
 			return res, fmt.Errorf("task %d: %w", k+1, err)
 		}
-		if err := evaluate(k+1, log); err != nil {
+		if err := evaluate(k+1, obs.log); err != nil {
 			return res, err
 		}
 	}
 	res.Metrics = Metrics(res.Matrix)
 	return res, nil
+}
+
+// StepListener is an Observer that also hears every training step of a
+// run's learner (a live progress display).
+type StepListener interface {
+	Step(r RunInfo, task int, p methods.Progress)
+}
+
+// relay passes a learner's reports of one task to the runner's observers
+// and keeps the task's log.
+type relay struct {
+	rn   *Runner
+	info RunInfo
+	task int
+	log  []methods.EpochStats
+}
+
+func (r *relay) Epoch(e methods.EpochStats) {
+	r.log = append(r.log, e)
+	for _, o := range r.rn.Observers {
+		o.Epoch(r.info, r.task, e)
+	}
+}
+
+func (r *relay) Step(p methods.Progress) {
+	for _, o := range r.rn.Observers {
+		if l, ok := o.(StepListener); ok {
+			l.Step(r.info, r.task, p)
+		}
+	}
 }
 
 // inferenceSeed is the inference seed of inference run k (0-based) on chunk

@@ -78,6 +78,23 @@ type EpochStats struct {
 	Examples int     // examples processed
 }
 
+// Progress is where a Learn call stands, reported after each minibatch step.
+type Progress struct {
+	Part  string // as EpochStats.Part
+	Epoch int    // 1-based within the current task
+	// Done and Total count the minibatch steps of this Learn call, over
+	// every part.
+	Done, Total int
+	Examples    int // examples in the step just done
+}
+
+// StepObserver is an Observer that also hears every training step (for a
+// live progress display). Learners discover it by type assertion.
+type StepObserver interface {
+	Observer
+	Step(Progress)
+}
+
 // ObserverFunc adapts a function to the Observer interface.
 type ObserverFunc func(EpochStats)
 

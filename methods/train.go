@@ -231,11 +231,14 @@ func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...
 	}
 	chance := 100 / float64(len(task.Active))
 	best := make([]float64, len(parts))
+	full := tr.Batches(task.Data.Len())
+	prog := progress{total: tr.stepsPerPart(full) * len(parts)}
+	prog.obs, _ = obs.(StepObserver)
 	r := 0
-	for steps := range tr.rounds(tr.Batches(task.Data.Len())) {
+	for steps := range tr.rounds(full) {
 		r++
 		for i, p := range parts {
-			st, err := tr.pass(ctx, task.Data, r, steps, p)
+			st, err := tr.pass(ctx, task.Data, r, steps, p, &prog)
 			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -268,8 +271,25 @@ func partName(p Part) string {
 	return p.Name
 }
 
+// stepsPerPart is the number of steps each part takes in one Learn call.
+func (tr *Trainer) stepsPerPart(full int) int {
+	if full < 1 {
+		return 0
+	}
+	if it := tr.Training.Iterations; it > 0 {
+		return it
+	}
+	return tr.Training.Epochs * full
+}
+
+// progress counts a Learn call's steps for a StepObserver.
+type progress struct {
+	obs         StepObserver
+	done, total int
+}
+
 // pass makes one pass of steps minibatches over a fresh shuffle of data.
-func (tr *Trainer) pass(ctx context.Context, data tasks.Set, epoch, steps int, p Part) (EpochStats, error) {
+func (tr *Trainer) pass(ctx context.Context, data tasks.Set, epoch, steps int, p Part, prog *progress) (EpochStats, error) {
 	start := time.Now()
 	tr.shuffle(data.Len())
 	var lossSum float64
@@ -289,6 +309,9 @@ func (tr *Trainer) pass(ctx context.Context, data tasks.Set, epoch, steps int, p
 		}
 		lossSum += s.Loss * float64(len(y))
 		seen += len(y)
+		if prog.done++; prog.obs != nil {
+			prog.obs.Step(Progress{Part: p.Name, Epoch: epoch, Done: prog.done, Total: prog.total, Examples: len(y)})
+		}
 		if s.Correct < 0 {
 			measured = false
 		}

@@ -207,3 +207,40 @@ func TestNewTaskRejects(t *testing.T) {
 		t.Errorf("task %+v, %v: want sorted active outputs without repeats", task, err)
 	}
 }
+
+// stepCounter records the progress reports.
+type stepCounter struct {
+	ObserverFunc
+	steps []Progress
+}
+
+func (s *stepCounter) Step(p Progress) { s.steps = append(s.steps, p) }
+
+func TestTrainerReportsEveryStep(t *testing.T) {
+	task, _ := NewTask(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+	for _, tr := range []Training{DefaultTraining(4, 2, 0), DefaultTraining(4, 0, 7)} {
+		obs := &stepCounter{ObserverFunc: func(EpochStats) {}}
+		part := Part{Step: func(x nn.Matrix, y []int) (Step, error) { return Step{Loss: 1}, nil }}
+		named := part
+		named.Name = "block 2"
+		if err := NewTrainer(tr, nn.NewRNG(1)).Train(context.Background(), task, obs, part, named); err != nil {
+			t.Fatal(err)
+		}
+		perPart := tr.Iterations
+		if perPart == 0 {
+			perPart = tr.Epochs * 3
+		}
+		if len(obs.steps) != 2*perPart {
+			t.Fatalf("%+v: %d step reports, want %d", tr, len(obs.steps), 2*perPart)
+		}
+		for i, p := range obs.steps {
+			if p.Done != i+1 || p.Total != 2*perPart || p.Examples < 2 {
+				t.Errorf("%+v: report %d is %+v", tr, i, p)
+				break
+			}
+		}
+		if last := obs.steps[len(obs.steps)-1]; last.Part != "block 2" {
+			t.Errorf("last report %+v, want the second part", last)
+		}
+	}
+}

@@ -57,3 +57,8 @@ func checkLayerGrad(t *testing.T, l Layer, x Matrix, train bool, tol float64) {
 		check(p.Name, p.Value, p.Grad)
 	}
 }
+
+// clone returns a copy of m that owns its data.
+func clone(m Matrix) Matrix {
+	return Matrix{Rows: m.Rows, Cols: m.Cols, Data: append([]float32(nil), m.Data...)}
+}

@@ -190,29 +190,74 @@ func (l *SoftmaxCrossEntropy) Probs() Matrix { return l.probs }
 // dst may be src). The row max is subtracted first and the normaliser is
 // accumulated in float64, so large logits neither overflow nor lose the
 // small terms. Large matrices are split by rows over the cores.
-func SoftmaxRows(dst, src Matrix) {
+func SoftmaxRows(dst, src Matrix) { rowsKernel(dst, src, nil, false, "SoftmaxRows") }
+
+// LogSoftmaxRows writes the log-softmax of each row of src into dst (same
+// shape; dst may be src): src − log Σ exp(src), with the row max and the
+// normaliser in float64. Large matrices are split by rows over the cores.
+func LogSoftmaxRows(dst, src Matrix) { rowsKernel(dst, src, nil, true, "LogSoftmaxRows") }
+
+// rowsKernel runs softmaxKernel over the rows of src into dst: the softmax
+// over the entries with mask set (nil: all; len(mask) = src.Cols), or the
+// log-softmax of whole rows.
+func rowsKernel(dst, src Matrix, mask []bool, log bool, what string) {
 	if dst.Rows != src.Rows || dst.Cols != src.Cols {
-		panic(fmt.Sprintf("nn: SoftmaxRows: dst %d×%d, src %d×%d", dst.Rows, dst.Cols, src.Rows, src.Cols))
+		panic(fmt.Sprintf("nn: %s: dst %d×%d, src %d×%d", what, dst.Rows, dst.Cols, src.Rows, src.Cols))
 	}
+	if mask != nil && len(mask) != src.Cols {
+		panic(fmt.Sprintf("nn: %s: mask of %d outputs for %d columns", what, len(mask), src.Cols))
+	}
+	k := softmaxKernel{dst: dst, src: src, mask: mask, log: log}
 	minRows := max(1, transcendentalMin/max(src.Cols, 1))
 	if !splits(src.Rows, minRows) {
-		softmaxRowsRange(dst, src, 0, src.Rows)
+		k.Range(0, src.Rows)
 		return
 	}
-	k := softmaxKernels.Get().(*softmaxKernel)
-	k.dst, k.src = dst, src
-	ParallelRange(src.Rows, minRows, k)
-	k.dst, k.src = Matrix{}, Matrix{}
-	softmaxKernels.Put(k)
+	pk := softmaxKernels.Get().(*softmaxKernel)
+	*pk = k
+	ParallelRange(src.Rows, minRows, pk)
+	*pk = softmaxKernel{}
+	softmaxKernels.Put(pk)
 }
 
-// softmaxKernel is SoftmaxRows' parallel pass; kernels are pooled so that a
+// softmaxKernel is the row pass of rowsKernel; kernels are pooled so that a
 // split allocates nothing.
-type softmaxKernel struct{ dst, src Matrix }
+type softmaxKernel struct {
+	dst, src Matrix
+	mask     []bool
+	log      bool
+}
 
 var softmaxKernels = sync.Pool{New: func() any { return new(softmaxKernel) }}
 
-func (k *softmaxKernel) Range(lo, hi int) { softmaxRowsRange(k.dst, k.src, lo, hi) }
+func (k *softmaxKernel) Range(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		if k.log {
+			logSoftmaxRow(k.dst.Row(i), k.src.Row(i))
+		} else {
+			maskedLogSumExp(k.dst.Row(i), k.src.Row(i), k.mask)
+		}
+	}
+}
+
+// logSoftmaxRow writes z − log Σ exp(z) into d (d may alias z). Unlike
+// maskedLogSumExp it subtracts the max in float64 before exponentiating:
+// the scores of NoProp's models are pinned to this rounding.
+func logSoftmaxRow(d, z []float32) {
+	d = d[:len(z)]
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = max(mx, float64(v))
+	}
+	s := 0.0
+	for _, v := range z {
+		s += math.Exp(float64(v) - mx)
+	}
+	lse := mx + math.Log(s)
+	for j, v := range z {
+		d[j] = float32(float64(v) - lse)
+	}
+}
 
 // lossForward and lossBackward are the loss's parallel passes (the loss
 // itself, viewed as a Ranger).
@@ -229,10 +274,4 @@ func (k *lossForward) Range(lo, hi int) {
 func (k *lossBackward) Range(lo, hi int) {
 	l := (*SoftmaxCrossEntropy)(k)
 	l.backwardRows(l.scale, lo, hi)
-}
-
-func softmaxRowsRange(dst, src Matrix, lo, hi int) {
-	for i := lo; i < hi; i++ {
-		maskedLogSumExp(dst.Row(i), src.Row(i), nil)
-	}
 }

@@ -160,34 +160,62 @@ func TestSoftmaxCrossEntropyLarge(t *testing.T) {
 	}
 }
 
+// refLogSumExp is log Σ exp(z_j) over the entries with mask set (nil: all)
+// in float64, the reference of the softmax tests.
+func refLogSumExp(z []float32, mask []bool) float64 {
+	m := math.Inf(-1)
+	for j, v := range z {
+		if mask == nil || mask[j] {
+			m = math.Max(m, float64(v))
+		}
+	}
+	s := 0.0
+	for j, v := range z {
+		if mask == nil || mask[j] {
+			s += math.Exp(float64(v) - m)
+		}
+	}
+	return m + math.Log(s)
+}
+
+// TestSoftmaxRows checks SoftmaxRows and LogSoftmaxRows against float64,
+// with large logits, split over the cores or not, and in place.
 func TestSoftmaxRows(t *testing.T) {
-	rng := NewRNG(10)
-	for _, shape := range [][2]int{{3, 5}, {200, 300}} {
-		src := randMatrix(rng, shape[0], shape[1], 50)
-		dst := NewMatrix(shape[0], shape[1])
-		SoftmaxRows(dst, src)
-		for i := range src.Rows {
-			z := src.Row(i)
-			m := math.Inf(-1)
-			for _, v := range z {
-				m = math.Max(m, float64(v))
-			}
-			s := 0.0
-			for _, v := range z {
-				s += math.Exp(float64(v) - m)
-			}
-			for j, v := range z {
-				want := math.Exp(float64(v)-m) / s
-				if d := math.Abs(float64(dst.Row(i)[j]) - want); d > 1e-6*math.Max(1, want) {
-					t.Fatalf("%v: softmax[%d,%d] = %g, want %g", shape, i, j, dst.Row(i)[j], want)
+	for _, tc := range []struct {
+		name string
+		f    func(dst, src Matrix)
+		want func(v, lse float64) float64
+	}{
+		{"softmax", SoftmaxRows, func(v, lse float64) float64 { return math.Exp(v - lse) }},
+		{"log-softmax", LogSoftmaxRows, func(v, lse float64) float64 { return v - lse }},
+	} {
+		rng := NewRNG(10)
+		for _, shape := range [][2]int{{3, 5}, {200, 300}} {
+			src := randMatrix(rng, shape[0], shape[1], 50)
+			src.Data[0] = 1e4 // a large logit stays finite
+			dst := NewMatrix(shape[0], shape[1])
+			tc.f(dst, src)
+			for i := range src.Rows {
+				z := src.Row(i)
+				lse := refLogSumExp(z, nil)
+				for j, v := range z {
+					want := tc.want(float64(v), lse)
+					if d := math.Abs(float64(dst.Row(i)[j]) - want); !(d <= 1e-6*math.Max(1, math.Abs(want))) {
+						t.Fatalf("%s %v: [%d,%d] = %g, want %g", tc.name, shape, i, j, dst.Row(i)[j], want)
+					}
 				}
 			}
-		}
-		// In place gives the same result.
-		SoftmaxRows(src, src)
-		for k := range src.Data {
-			if src.Data[k] != dst.Data[k] {
-				t.Fatalf("%v: in-place result differs at %d", shape, k)
+			// Row by row (never split) and in place give the same bits.
+			one := NewMatrix(1, shape[1])
+			for i := range src.Rows {
+				tc.f(one, src.Slice(i, i+1))
+				if imgMaxDiff(one.Data, dst.Row(i)) != 0 {
+					t.Fatalf("%s %v: row %d differs when computed alone", tc.name, shape, i)
+				}
+			}
+			tc.f(src, src)
+			if imgMaxDiff(src.Data, dst.Data) != 0 {
+				t.Fatalf("%s %v: in-place result differs", tc.name, shape)
 			}
 		}
 	}

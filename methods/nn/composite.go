@@ -9,8 +9,8 @@ import "fmt"
 type Concat2 struct {
 	A, B Layer
 
-	y, da, db Matrix
-	na        int // columns of A's last output
+	y, t, da, db Matrix // t: the tangent
+	na           int    // columns of A's last output
 }
 
 // Forward returns [A(xa) | B(xb)] in a buffer owned by c.
@@ -22,8 +22,8 @@ func (c *Concat2) Forward(xa, xb Matrix, train bool) Matrix {
 }
 
 // join sets buf (resized) to [a | b] for the branch outputs ya and yb,
-// which fix the shape; an empty a or b stands for zeros. It records A's
-// width for Backward.
+// which fix the shape; a and b are ya and yb or their tangents, where an
+// empty one stands for zeros. It records A's width for Backward.
 func (c *Concat2) join(buf, a, b, ya, yb Matrix) Matrix {
 	if ya.Rows != yb.Rows {
 		panic(fmt.Sprintf("nn: Concat2: branches give %d and %d rows", ya.Rows, yb.Rows))
@@ -64,6 +64,24 @@ func (c *Concat2) Backward(dy Matrix) (dxa, dxb Matrix) {
 	return dxa, dxb
 }
 
+// ForwardTangent returns Forward(xa, xb) and its tangent [Ȧ | Ḃ], each
+// branch's tangent for its input tangent (dxa, dxb; empty for zero) and
+// its parameter tangents (see TangentLayer). The tangent is empty when
+// both branches' are.
+func (c *Concat2) ForwardTangent(xa, dxa, xb, dxb Matrix, train bool) (y, dy Matrix) {
+	ya, ta := ForwardTangent(c.A, xa, dxa, train)
+	yb, tb := ForwardTangent(c.B, xb, dxb, train)
+	c.y = c.join(c.y, ya, yb, ya, yb)
+	if len(ta.Data) == 0 && len(tb.Data) == 0 {
+		return c.y, Matrix{}
+	}
+	c.t = c.join(c.t, ta, tb, ya, yb)
+	return c.y, c.t
+}
+
+// Share returns a Concat2 of the branches' twins (see Sharer).
+func (c *Concat2) Share() *Concat2 { return &Concat2{A: Share(c.A), B: Share(c.B)} }
+
 // Params lists A's parameters, then B's.
 func (c *Concat2) Params() []*Param {
 	return append(append([]*Param(nil), c.A.Params()...), c.B.Params()...)
@@ -74,7 +92,7 @@ func (c *Concat2) Params() []*Param {
 type Residual struct {
 	Inner Layer
 
-	y, dx Matrix
+	y, dx, t Matrix // t: the tangent
 }
 
 // Forward returns Inner(x) + x in a buffer owned by r. x must stay unchanged
@@ -102,6 +120,29 @@ func (r *Residual) Backward(dy Matrix) Matrix {
 	r.dx = r.sum(r.dx, g, dy)
 	return r.dx
 }
+
+// ForwardTangent returns Forward(x) and ẏ = İnner + ẋ (see TangentLayer).
+func (r *Residual) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	hasX := hasTangent("Residual", x, dx)
+	f, df := ForwardTangent(r.Inner, x, dx, train)
+	r.y = r.sum(r.y, f, x)
+	switch {
+	case len(df.Data) == 0 && !hasX:
+		return r.y, Matrix{}
+	case len(df.Data) == 0:
+		r.t = Resize(r.t, dx.Rows, dx.Cols)
+		copy(r.t.Data, dx.Data)
+	case !hasX:
+		r.t = Resize(r.t, df.Rows, df.Cols)
+		copy(r.t.Data, df.Data)
+	default:
+		r.t = r.sum(r.t, df, dx)
+	}
+	return r.y, r.t
+}
+
+// Share returns a Residual around Inner's twin (see Sharer).
+func (r *Residual) Share() Layer { return &Residual{Inner: Share(r.Inner)} }
 
 // Params returns Inner's parameters.
 func (r *Residual) Params() []*Param { return r.Inner.Params() }

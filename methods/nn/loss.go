@@ -174,6 +174,33 @@ func (l *SoftmaxCrossEntropy) backwardRows(scale float32, lo, hi int) {
 	}
 }
 
+// ForwardTangent returns Forward(logits, labels, active) and the loss's
+// directional derivative along the logits' tangent dlogits (empty: zero):
+//
+//	L̇ = (1/rows) Σ_i Σ_j (p_ij − [j = label_i])·l̇_ij
+//
+// over the active outputs (the others' tangents are ignored, as their
+// logits are).
+func (l *SoftmaxCrossEntropy) ForwardTangent(logits, dlogits Matrix, labels, active []int) (loss, dloss float64) {
+	loss = l.Forward(logits, labels, active)
+	if !hasTangent("SoftmaxCrossEntropy", logits, dlogits) || logits.Rows == 0 {
+		return loss, 0
+	}
+	sum := 0.0
+	for i, y := range labels {
+		p, v := l.probs.Row(i), dlogits.Row(i)
+		v = v[:len(p)]
+		r := 0.0
+		for j, pj := range p {
+			if l.mask[j] {
+				r += float64(pj) * float64(v[j])
+			}
+		}
+		sum += r - float64(v[y])
+	}
+	return loss, sum / float64(logits.Rows)
+}
+
 // Correct is the number of rows of the last Forward whose predicted class
 // (arg-max among the active outputs) equals the label.
 func (l *SoftmaxCrossEntropy) Correct() int { return l.correct }

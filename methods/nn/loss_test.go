@@ -220,3 +220,56 @@ func TestSoftmaxRows(t *testing.T) {
 		}
 	}
 }
+
+// checkLossTangent compares a loss's directional derivative along v with the
+// central difference of the loss and with ⟨Backward, v⟩.
+func checkLossTangent(t *testing.T, name string, x Matrix, loss func() float64, tangent func(v Matrix) (float64, float64), grad func() Matrix) {
+	t.Helper()
+	rng := NewRNG(21)
+	l0 := loss()
+	g := clone(grad())
+	if l, d := tangent(Matrix{}); l != l0 || d != 0 {
+		t.Errorf("%s: zero direction gives (%g, %g), want (%g, 0)", name, l, d, l0)
+	}
+	v := randMatrix(rng, x.Rows, x.Cols, 1)
+	l, d := tangent(v)
+	if l != l0 {
+		t.Errorf("%s: ForwardTangent's loss %g, Forward's %g", name, l, l0)
+	}
+	x0 := clone(x)
+	const h = 1e-3
+	for k := range x.Data {
+		x.Data[k] = float32(float64(x0.Data[k]) + h*float64(v.Data[k]))
+	}
+	lp := loss()
+	for k := range x.Data {
+		x.Data[k] = float32(float64(x0.Data[k]) - h*float64(v.Data[k]))
+	}
+	lm := loss()
+	copy(x.Data, x0.Data)
+	if num := (lp - lm) / (2 * h); !(math.Abs(d-num) <= 1e-3*math.Max(1, math.Abs(num))) {
+		t.Errorf("%s: L̇ = %.8g, central difference %.8g", name, d, num)
+	}
+	if adj := dot64(g.Data, v.Data); !(math.Abs(d-adj) <= 1e-6*math.Max(1, math.Abs(adj))) {
+		t.Errorf("%s: L̇ = %.8g, ⟨Backward, v⟩ = %.8g", name, d, adj)
+	}
+}
+
+func TestSoftmaxCrossEntropyTangent(t *testing.T) {
+	for _, active := range [][]int{nil, {0, 2, 3, 6}} {
+		rng := NewRNG(22)
+		logits := randMatrix(rng, 5, 7, 3)
+		labels := []int{0, 2, 3, 6, 2}
+		var l SoftmaxCrossEntropy
+		checkLossTangent(t, "cross-entropy", logits,
+			func() float64 { return l.Forward(logits, labels, active) },
+			func(v Matrix) (float64, float64) {
+				if active != nil && len(v.Data) > 0 {
+					v = clone(v)
+					v.Data[1] = float32(math.Inf(1)) // an inactive output's tangent is ignored
+				}
+				return l.ForwardTangent(logits, v, labels, active)
+			},
+			func() Matrix { l.Forward(logits, labels, active); return l.Backward() })
+	}
+}

@@ -26,6 +26,7 @@ type SoftmaxMix struct {
 	Identity bool
 
 	p, u, dp, dl Matrix
+	pt, ut       Matrix // tangents of p and u
 	jvp          softmaxJVPPass
 }
 
@@ -79,3 +80,42 @@ func (o *SoftmaxMix) Backward(du Matrix, wGrad []float32) Matrix {
 	o.jvp.run(o.dl, o.p, dp)
 	return o.dl
 }
+
+// ForwardTangent returns Forward(logits, mask) and its tangent
+// u̇ = ṗ·W + p·Ẇ, with ṗ = p ⊙ (l̇ − ⟨l̇, p⟩) for the logits' tangent
+// dlogits (empty: zero) and Ẇ = W.Tangent (unused with Identity). The
+// tangent is empty when both are zero.
+func (o *SoftmaxMix) ForwardTangent(logits, dlogits Matrix, mask []bool) (Matrix, Matrix) {
+	u := o.Forward(logits, mask)
+	hasL := hasTangent("SoftmaxMix", logits, dlogits)
+	var wt []float32
+	if !o.Identity {
+		wt = o.W.tangent()
+	}
+	if !hasL && wt == nil {
+		return u, Matrix{}
+	}
+	if hasL {
+		o.pt = Resize(o.pt, logits.Rows, logits.Cols)
+		o.jvp.run(o.pt, o.p, dlogits)
+		if o.Identity {
+			return u, o.pt
+		}
+	}
+	w := o.weights(logits.Cols)
+	o.ut = Resize(o.ut, logits.Rows, w.Cols)
+	beta := float32(0)
+	if hasL {
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, o.pt.General(), w.General(), 0, o.ut.General())
+		beta = 1
+	}
+	if wt != nil {
+		wDot := Matrix{Rows: w.Rows, Cols: w.Cols, Data: wt}
+		blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, o.p.General(), wDot.General(), beta, o.ut.General())
+	}
+	return u, o.ut
+}
+
+// Share returns a twin that mixes the same W with buffers of its own (see
+// Sharer).
+func (o *SoftmaxMix) Share() *SoftmaxMix { return &SoftmaxMix{W: o.W, Identity: o.Identity} }

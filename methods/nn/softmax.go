@@ -8,8 +8,8 @@ import "fmt"
 // SoftmaxCrossEntropy on the logits instead: it is cheaper and more stable.
 // The zero value is ready to use.
 type Softmax struct {
-	out, dx Matrix
-	jvp     softmaxJVPPass
+	out, dx, t Matrix // t: the tangent
+	jvp        softmaxJVPPass
 }
 
 // Params returns nothing: softmax has no parameters.
@@ -24,7 +24,7 @@ func (s *Softmax) Forward(x Matrix, train bool) Matrix {
 
 // Backward returns the vector-Jacobian product y ⊙ (dy − rowsum(dy ⊙ y)).
 // The softmax Jacobian diag(y) − y·yᵀ is symmetric, so the same function
-// (softmaxJVP) is also the tangent rule of a forward-mode pass.
+// (softmaxJVP) is also the tangent rule of ForwardTangent.
 func (s *Softmax) Backward(dy Matrix) Matrix {
 	if dy.Rows != s.out.Rows || dy.Cols != s.out.Cols {
 		panic(fmt.Sprintf("nn.Softmax: output gradient is %d×%d, want %d×%d", dy.Rows, dy.Cols, s.out.Rows, s.out.Cols))
@@ -33,6 +33,21 @@ func (s *Softmax) Backward(dy Matrix) Matrix {
 	s.jvp.run(s.dx, s.out, dy)
 	return s.dx
 }
+
+// ForwardTangent returns Forward(x) and ẏ = y ⊙ (ẋ − rowsum(ẋ ⊙ y)) (see
+// TangentLayer).
+func (s *Softmax) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := s.Forward(x, train)
+	if !hasTangent("Softmax", x, dx) {
+		return y, Matrix{}
+	}
+	s.t = Resize(s.t, dx.Rows, dx.Cols)
+	s.jvp.run(s.t, y, dx)
+	return y, s.t
+}
+
+// Share returns a new Softmax (see Sharer).
+func (s *Softmax) Share() Layer { return &Softmax{} }
 
 // softmaxJVPPass multiplies rows by the softmax Jacobian, split over the
 // cores; a layer keeps one, so that a split allocates nothing.

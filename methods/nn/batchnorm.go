@@ -195,7 +195,7 @@ func (bn *BatchNorm1D) tangentJVP(dst, v Matrix) {
 }
 
 // normTangent returns in *buf (resized) the tangent of an affine
-// normalisation y = γ ⊙ x̂(x) + β (BatchNorm1D) after its
+// normalisation y = γ ⊙ x̂(x) + β (BatchNorm1D, LayerNorm) after its
 // Forward: jvp(dst, dx), the input's term, plus γ̇ ⊙ x̂ + β̇; empty when all
 // three tangents are zero.
 func normTangent(buf *Matrix, what string, x, dx, xhat Matrix, gamma, beta *Param, jvp func(dst, v Matrix)) Matrix {

@@ -105,9 +105,9 @@ func Share(l Layer) Layer {
 // as they write y over x.
 //
 // Every layer of the package implements it, and ForwardTangent calls it;
-// Concat2 and SoftmaxMix have a ForwardTangent of their own shape, and
-// SoftmaxCrossEntropy one that returns the loss and its directional
-// derivative.
+// Concat2 and SoftmaxMix have a ForwardTangent of their own shape, and the
+// losses (SoftmaxCrossEntropy, MSE) one that returns the loss and its
+// directional derivative.
 type TangentLayer interface {
 	ForwardTangent(x, dx Matrix, train bool) (y, dy Matrix)
 }

@@ -302,3 +302,80 @@ func (k *lossBackward) Range(lo, hi int) {
 	l := (*SoftmaxCrossEntropy)(k)
 	l.backwardRows(l.scale, lo, hi)
 }
+
+// MSE is the squared error summed over the features and averaged over the
+// rows,
+//
+//	L = (1/rows) Σ_i ‖pred_i − target_i‖²,
+//
+// the ‖·‖² convention of NoProp's block loss and of target propagation's
+// layer losses. (PyTorch's MSELoss, the mean over all elements, is L divided
+// by the number of columns.) The sums are accumulated in float64, row by
+// row. The zero value is ready to use; buffers are
+// reused across calls.
+type MSE struct {
+	diff, grad Matrix // pred − target; dL/dpred
+}
+
+// Forward returns the loss of pred against target (same shape); an empty
+// batch has loss 0.
+func (l *MSE) Forward(pred, target Matrix) float64 {
+	if pred.Rows != target.Rows || pred.Cols != target.Cols {
+		panic(fmt.Sprintf("nn: MSE: prediction %d×%d, target %d×%d", pred.Rows, pred.Cols, target.Rows, target.Cols))
+	}
+	n := pred.Rows
+	l.diff = Resize(l.diff, n, pred.Cols)
+	sum := 0.0
+	for i := range n {
+		p, t, d := pred.Row(i), target.Row(i), l.diff.Row(i)
+		t, d = t[:len(p)], d[:len(p)]
+		r := 0.0
+		for j, v := range p {
+			e := v - t[j]
+			d[j] = e
+			r += float64(e) * float64(e)
+		}
+		sum += r
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// Backward returns dL/dpred = 2·(pred − target)/rows for the last Forward.
+// The matrix is owned by the loss and valid until the next Backward.
+func (l *MSE) Backward() Matrix {
+	l.grad = Resize(l.grad, l.diff.Rows, l.diff.Cols)
+	if l.diff.Rows == 0 {
+		return l.grad
+	}
+	scale := float32(2 / float64(l.diff.Rows))
+	for k, e := range l.diff.Data {
+		l.grad.Data[k] = scale * e
+	}
+	return l.grad
+}
+
+// ForwardTangent returns Forward(pred, target) and the loss's directional
+// derivative along the prediction's tangent dpred (empty: zero), with the
+// target held fixed:
+//
+//	L̇ = (2/rows) Σ_i ⟨pred_i − target_i, ṗred_i⟩.
+func (l *MSE) ForwardTangent(pred, dpred, target Matrix) (loss, dloss float64) {
+	loss = l.Forward(pred, target)
+	if !hasTangent("MSE", pred, dpred) || pred.Rows == 0 {
+		return loss, 0
+	}
+	sum := 0.0
+	for i := range pred.Rows {
+		d, v := l.diff.Row(i), dpred.Row(i)
+		v = v[:len(d)]
+		r := 0.0
+		for j, e := range d {
+			r += float64(e) * float64(v[j])
+		}
+		sum += r
+	}
+	return loss, 2 * sum / float64(pred.Rows)
+}

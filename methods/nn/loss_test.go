@@ -273,3 +273,47 @@ func TestSoftmaxCrossEntropyTangent(t *testing.T) {
 			func() Matrix { l.Forward(logits, labels, active); return l.Backward() })
 	}
 }
+
+func TestMSE(t *testing.T) {
+	rng := NewRNG(23)
+	pred, target := randMatrix(rng, 4, 6, 2), randMatrix(rng, 4, 6, 2)
+	var l MSE
+	want := 0.0
+	for k, v := range pred.Data {
+		d := float64(v) - float64(target.Data[k])
+		want += d * d
+	}
+	want /= 4 // sum over features, mean over rows
+	if got := l.Forward(pred, target); math.Abs(got-want) > 1e-6*want {
+		t.Errorf("loss %g, want %g", got, want)
+	}
+	g := clone(l.Backward())
+	const h = 1e-2
+	for k := range pred.Data {
+		old := pred.Data[k]
+		pred.Data[k] = old + h
+		lp := l.Forward(pred, target)
+		pred.Data[k] = old - h
+		lm := l.Forward(pred, target)
+		pred.Data[k] = old
+		if num := (lp - lm) / (2 * h); math.Abs(num-float64(g.Data[k])) > 1e-3*math.Max(1, math.Abs(num)) {
+			t.Errorf("dpred[%d] = %g, numeric %g", k, g.Data[k], num)
+		}
+	}
+	checkLossTangent(t, "MSE", pred,
+		func() float64 { return l.Forward(pred, target) },
+		func(v Matrix) (float64, float64) { return l.ForwardTangent(pred, v, target) },
+		func() Matrix { l.Forward(pred, target); return l.Backward() })
+	if got := l.Forward(Matrix{Cols: 3}, Matrix{Cols: 3}); got != 0 {
+		t.Errorf("empty batch loss %g", got)
+	}
+	if g := l.Backward(); g.Rows != 0 {
+		t.Errorf("empty batch gradient has %d rows", g.Rows)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "target") {
+			t.Errorf("shape mismatch: panic %v", r)
+		}
+	}()
+	l.Forward(pred, target.Slice(0, 3))
+}

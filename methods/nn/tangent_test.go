@@ -62,6 +62,16 @@ var (
 		Layer
 		Sharer
 		TangentLayer
+	} = (*LayerNorm)(nil)
+	_ interface {
+		Layer
+		Sharer
+		TangentLayer
+	} = (*TimeEmbedding)(nil)
+	_ interface {
+		Layer
+		Sharer
+		TangentLayer
 	} = (*Sequential)(nil)
 	_ interface {
 		Layer
@@ -108,6 +118,12 @@ func layerCases() []layerCase {
 	}
 	bnEval := func(rng *RNG) Layer { return randomBatchNorm(rng, 5, true) }
 	bnTrain := func(rng *RNG) Layer { return randomBatchNorm(rng, 4, false) }
+	ln := func(rng *RNG) Layer {
+		l := NewLayerNorm(6)
+		rng.FillUniform(l.Gamma.Value, 2)
+		rng.FillUniform(l.Beta.Value, 1)
+		return l
+	}
 	mix := func(identity bool) func(rng *RNG) Layer {
 		return func(rng *RNG) Layer {
 			o := &SoftmaxMix{Identity: identity}
@@ -162,9 +178,24 @@ func layerCases() []layerCase {
 			return x
 		}, true, 1e-2, 1e-2},
 		{"batchnorm-eval", bnEval, uniform(3, 5), false, 1e-2, 1e-2},
+		{"layernorm", ln, func(rng *RNG) Matrix {
+			x := randMatrix(rng, 5, 6, 2)
+			for i := range x.Data {
+				x.Data[i] += float32(i / 6) // per-row offsets
+			}
+			return x
+		}, true, 1e-2, 1e-2},
+		{"layernorm-one-feature", func(*RNG) Layer { return NewLayerNorm(1) }, uniform(3, 1), true, 1e-2, 1e-2},
+		{"time-embedding", func(*RNG) Layer { return &TimeEmbedding{Dim: 8, Scale: 3} }, func(rng *RNG) Matrix {
+			x := NewMatrix(5, 1)
+			for i := range x.Data {
+				x.Data[i] = rng.Float32()
+			}
+			return x
+		}, true, 1e-2, 1e-2},
 		{"sequential", func(rng *RNG) Layer {
 			return &Sequential{Layers: []Layer{NewLinear(6, 5, InitPyTorch, rng), NewBatchNorm1D(5), &Tanh{},
-				NewLinear(5, 4, InitPyTorch, rng), &Sigmoid{}}}
+				NewLinear(5, 4, InitPyTorch, rng), NewLayerNorm(4), &Sigmoid{}}}
 		}, uniform(5, 6), true, 1e-3, 1e-2},
 		{"residual", func(rng *RNG) Layer {
 			return &Residual{Inner: &Sequential{Layers: []Layer{NewLinear(5, 5, InitPyTorch, rng), &Tanh{}}}}
@@ -255,7 +286,7 @@ func TestForwardTangentInPlace(t *testing.T) {
 func TestForwardTangentNoAllocs(t *testing.T) {
 	rng := NewRNG(10)
 	net := findLayerCase(t, "conv-net").build(rng).(*Sequential)
-	net.Layers = append(net.Layers, &Residual{Inner: NewLinear(8, 8, InitPyTorch, rng)})
+	net.Layers = append(net.Layers, NewLayerNorm(8), &Residual{Inner: NewLinear(8, 8, InitPyTorch, rng)})
 	mix := &SoftmaxMix{W: NewParam("w", false, 8, 3)}
 	ps := append(net.Params(), mix.W)
 	for _, p := range ps {
@@ -266,9 +297,12 @@ func TestForwardTangentNoAllocs(t *testing.T) {
 	x := randMatrix(rng, 3, 2*10*9, 1)
 	v := randMatrix(rng, 3, 2*10*9, 1)
 	mask := []bool{true, true, false, true, true, true, true, true}
+	var loss MSE
+	target := randMatrix(rng, 3, 3, 1)
 	step := func() {
 		y, dy := net.ForwardTangent(x, v, true)
-		mix.ForwardTangent(y, dy, mask)
+		u, du := mix.ForwardTangent(y, dy, mask)
+		loss.ForwardTangent(u, du, target)
 		twin.ForwardTangent(x, Matrix{}, true)
 	}
 	step()

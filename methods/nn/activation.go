@@ -8,7 +8,7 @@ import (
 
 // The activations below compute their derivative from their output alone
 // (ReLU: y > 0, Tanh: 1-y², Sigmoid: y(1-y)), so they never need their input
-// after Forward. That is what makes InPlace safe, and it lets a later tangent
+// after Forward. That is what makes InPlace safe, and it lets the tangent
 // (JVP) pass reuse the backward kernels: ẏ = f'(x)·ẋ is the same product as
 // dx = f'(x)·dy.
 //
@@ -40,6 +40,15 @@ func (r *ReLU) Backward(dy Matrix) Matrix {
 // Params is empty.
 func (r *ReLU) Params() []*Param { return nil }
 
+// ForwardTangent returns Forward(x) and ẏ = f'(x)·ẋ (see TangentLayer).
+func (r *ReLU) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := r.Forward(x, train)
+	return y, r.act.tangent(dx, r.InPlace, reluBackward, elementwiseMin)
+}
+
+// Share returns a new ReLU with the same settings (see Sharer).
+func (r *ReLU) Share() Layer { return &ReLU{InPlace: r.InPlace} }
+
 // Tanh is the hyperbolic tangent. The zero value is ready to use.
 type Tanh struct {
 	// InPlace: see ReLU.InPlace.
@@ -64,6 +73,15 @@ func (t *Tanh) Backward(dy Matrix) Matrix {
 // Params is empty.
 func (t *Tanh) Params() []*Param { return nil }
 
+// ForwardTangent returns Forward(x) and ẏ = f'(x)·ẋ (see TangentLayer).
+func (t *Tanh) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := t.Forward(x, train)
+	return y, t.act.tangent(dx, t.InPlace, tanhBackward, elementwiseMin)
+}
+
+// Share returns a new Tanh with the same settings (see Sharer).
+func (t *Tanh) Share() Layer { return &Tanh{InPlace: t.InPlace} }
+
 // Sigmoid is the logistic function 1/(1+e^-x). The zero value is ready to use.
 type Sigmoid struct {
 	// InPlace: see ReLU.InPlace.
@@ -84,6 +102,15 @@ func (s *Sigmoid) Backward(dy Matrix) Matrix {
 // Params is empty.
 func (s *Sigmoid) Params() []*Param { return nil }
 
+// ForwardTangent returns Forward(x) and ẏ = f'(x)·ẋ (see TangentLayer).
+func (s *Sigmoid) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := s.Forward(x, train)
+	return y, s.act.tangent(dx, s.InPlace, sigmoidBackward, elementwiseMin)
+}
+
+// Share returns a new Sigmoid with the same settings (see Sharer).
+func (s *Sigmoid) Share() Layer { return &Sigmoid{InPlace: s.InPlace} }
+
 // NewActivation builds an activation layer from a settings string: "relu",
 // "tanh" or "sigmoid" (case-insensitive).
 func NewActivation(name string) (Layer, error) {
@@ -100,9 +127,9 @@ func NewActivation(name string) (Layer, error) {
 
 // activation holds the buffers shared by the element-wise layers.
 type activation struct {
-	y, dx Matrix // owned buffers (unused when in place)
-	out   Matrix // last output, read by backward
-	k     elementwiseKernel
+	y, dx, t Matrix // owned buffers (unused when in place; t: the tangent)
+	out      Matrix // last output, read by backward
+	k        elementwiseKernel
 }
 
 func (a *activation) forward(x Matrix, inPlace bool, f func(dst, src []float32), minChunk int) Matrix {
@@ -117,17 +144,31 @@ func (a *activation) forward(x Matrix, inPlace bool, f func(dst, src []float32),
 }
 
 func (a *activation) backward(dy Matrix, inPlace bool, g func(dst, dy, y []float32), minChunk int) Matrix {
-	if dy.Rows != a.out.Rows || dy.Cols != a.out.Cols {
-		panic(fmt.Sprintf("nn: activation Backward got %d×%d after a Forward of %d×%d",
-			dy.Rows, dy.Cols, a.out.Rows, a.out.Cols))
+	return a.derivative(&a.dx, dy, inPlace, g, minChunk, "Backward got")
+}
+
+// tangent returns f'(x)·v for the last Forward (empty for an empty v):
+// the Jacobian is diagonal, so it is backward's product.
+func (a *activation) tangent(v Matrix, inPlace bool, g func(dst, dy, y []float32), minChunk int) Matrix {
+	if len(v.Data) == 0 {
+		return Matrix{}
 	}
-	dx := dy
+	return a.derivative(&a.t, v, inPlace, g, minChunk, "input tangent is")
+}
+
+// derivative sets buf (or v, in place) to g(v, y) with y the last output.
+func (a *activation) derivative(buf *Matrix, v Matrix, inPlace bool, g func(dst, dy, y []float32), minChunk int, what string) Matrix {
+	if v.Rows != a.out.Rows || v.Cols != a.out.Cols {
+		panic(fmt.Sprintf("nn: activation %s %d×%d after a Forward of %d×%d",
+			what, v.Rows, v.Cols, a.out.Rows, a.out.Cols))
+	}
+	dst := v
 	if !inPlace {
-		a.dx = Resize(a.dx, dy.Rows, dy.Cols)
-		dx = a.dx
+		*buf = Resize(*buf, v.Rows, v.Cols)
+		dst = *buf
 	}
-	a.k.run3(dx.Data, dy.Data, a.out.Data, g, minChunk)
-	return dx
+	a.k.run3(dst.Data, v.Data, a.out.Data, g, minChunk)
+	return dst
 }
 
 // elementwiseKernel runs an element-wise function over slices, split over

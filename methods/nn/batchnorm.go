@@ -38,7 +38,7 @@ type BatchNorm1D struct {
 	colA, colB   []float32 // per-feature factors of Backward's dx pass
 	colC         []float32
 	xhat         Matrix
-	out, dx      Matrix
+	out, dx, t   Matrix // t: the tangent
 	lastTrain    bool
 }
 
@@ -56,19 +56,31 @@ func NewBatchNorm1D(features int) *BatchNorm1D {
 		Beta:        NewParam("bias", true, features),
 		RunningMean: make([]float32, features),
 		RunningVar:  make([]float32, features),
-		mean:        make([]float32, features),
-		invStd:      make([]float32, features),
-		sum:         make([]float64, features),
-		sumXhat:     make([]float64, features),
-		colA:        make([]float32, features),
-		colB:        make([]float32, features),
-		colC:        make([]float32, features),
 	}
+	bn.allocScratch()
 	for i := range bn.Gamma.Value {
 		bn.Gamma.Value[i] = 1
 		bn.RunningVar[i] = 1
 	}
 	return bn
+}
+
+// allocScratch allocates the per-feature buffers of the passes.
+func (bn *BatchNorm1D) allocScratch() {
+	f := bn.Features
+	bn.mean, bn.invStd = make([]float32, f), make([]float32, f)
+	bn.sum, bn.sumXhat = make([]float64, f), make([]float64, f)
+	bn.colA, bn.colB, bn.colC = make([]float32, f), make([]float32, f), make([]float32, f)
+}
+
+// Share returns a twin that uses the same γ, β and running statistics
+// with buffers of its own (see Sharer): a training Forward of either moves
+// the statistics.
+func (bn *BatchNorm1D) Share() Layer {
+	t := &BatchNorm1D{Features: bn.Features, Momentum: bn.Momentum, Eps: bn.Eps,
+		Gamma: bn.Gamma, Beta: bn.Beta, RunningMean: bn.RunningMean, RunningVar: bn.RunningVar}
+	t.allocScratch()
+	return t
 }
 
 // Params returns γ then β.
@@ -116,37 +128,110 @@ func (bn *BatchNorm1D) Backward(dy Matrix) Matrix {
 	if dy.Rows != bn.xhat.Rows || dy.Cols != bn.Features {
 		panic(fmt.Sprintf("nn.BatchNorm1D: output gradient is %d×%d, want %d×%d", dy.Rows, dy.Cols, bn.xhat.Rows, bn.Features))
 	}
-	clear(bn.sum)
-	clear(bn.sumXhat)
-	for i := 0; i < dy.Rows; i++ {
-		bnGradSums(bn.sum, bn.sumXhat, dy.Row(i), bn.xhat.Row(i))
-	}
+	bn.gradSums(dy)
 	for j := range bn.Features {
 		bn.Beta.Grad[j] += float32(bn.sum[j])
 		bn.Gamma.Grad[j] += float32(bn.sumXhat[j])
 	}
 	bn.dx = Resize(bn.dx, dy.Rows, dy.Cols)
+	bn.inputJVP(bn.dx, dy)
+	return bn.dx
+}
+
+// gradSums sets sum to the column sums of g and sumXhat to those of g ⊙ x̂.
+func (bn *BatchNorm1D) gradSums(g Matrix) {
+	clear(bn.sum)
+	clear(bn.sumXhat)
+	for i := 0; i < g.Rows; i++ {
+		bnGradSums(bn.sum, bn.sumXhat, g.Row(i), bn.xhat.Row(i))
+	}
+}
+
+// inputJVP sets dst to the product of the Jacobian with respect to the
+// input of the last Forward with g. After a training Forward the Jacobian
+// goes through the batch statistics and is symmetric, so this is both
+// Backward's product and the tangent's; it needs gradSums(g) first. After
+// an evaluation Forward it is diagonal, γ/σ.
+func (bn *BatchNorm1D) inputJVP(dst, g Matrix) {
 	if !bn.lastTrain {
-		for i := 0; i < dy.Rows; i++ {
-			g, d := dy.Row(i), bn.dx.Row(i)
-			for j, v := range g {
-				d[j] = float32(v*bn.Gamma.Value[j]) * bn.invStd[j]
+		for i := 0; i < g.Rows; i++ {
+			v, d := g.Row(i), dst.Row(i)
+			for j, x := range v {
+				d[j] = float32(x*bn.Gamma.Value[j]) * bn.invStd[j]
 			}
 		}
-		return bn.dx
+		return
 	}
-	// dx = γσ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂)); per feature:
-	// a = γσ⁻¹, b = mean(dy), c = mean(dy·x̂), all rounded to float32.
-	n := float64(dy.Rows)
+	// dst = γσ⁻¹·(g − mean(g) − x̂·mean(g·x̂)); per feature:
+	// a = γσ⁻¹, b = mean(g), c = mean(g·x̂), all rounded to float32.
+	n := float64(g.Rows)
 	for j := range bn.Features {
 		bn.colA[j] = float32(bn.Gamma.Value[j] * bn.invStd[j])
 		bn.colB[j] = float32(bn.sum[j] / n)
 		bn.colC[j] = float32(bn.sumXhat[j] / n)
 	}
-	for i := 0; i < dy.Rows; i++ {
-		bnGradInput(bn.dx.Row(i), dy.Row(i), bn.xhat.Row(i), bn.colA, bn.colB, bn.colC)
+	for i := 0; i < g.Rows; i++ {
+		bnGradInput(dst.Row(i), g.Row(i), bn.xhat.Row(i), bn.colA, bn.colB, bn.colC)
 	}
-	return bn.dx
+}
+
+// ForwardTangent returns Forward(x, train) and
+//
+//	ẏ = γ/(n·σ)·(n·ẋ − Σẋ − x̂·Σ(ẋ·x̂)) + γ̇·x̂ + β̇
+//
+// after a training Forward (the tangent goes through the batch mean and
+// variance), ẏ = γ/σ·ẋ + γ̇·x̂ + β̇ in evaluation. See TangentLayer.
+func (bn *BatchNorm1D) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := bn.Forward(x, train)
+	return y, normTangent(&bn.t, "BatchNorm1D", x, dx, bn.xhat, bn.Gamma, bn.Beta, bn.tangentJVP)
+}
+
+// tangentJVP sets dst to the input tangent's term of the tangent for v.
+func (bn *BatchNorm1D) tangentJVP(dst, v Matrix) {
+	if bn.lastTrain {
+		bn.gradSums(v)
+	}
+	bn.inputJVP(dst, v)
+}
+
+// normTangent returns in *buf (resized) the tangent of an affine
+// normalisation y = γ ⊙ x̂(x) + β (BatchNorm1D, LayerNorm) after its
+// Forward: jvp(dst, dx), the input's term, plus γ̇ ⊙ x̂ + β̇; empty when all
+// three tangents are zero.
+func normTangent(buf *Matrix, what string, x, dx, xhat Matrix, gamma, beta *Param, jvp func(dst, v Matrix)) Matrix {
+	hasX, scale, shift := affineTangents(what, x, dx, gamma, beta)
+	if !hasX && scale == nil && shift == nil {
+		return Matrix{}
+	}
+	*buf = Resize(*buf, x.Rows, x.Cols)
+	dst := *buf
+	if hasX {
+		jvp(dst, dx)
+	} else {
+		clear(dst.Data)
+	}
+	if scale == nil && shift == nil {
+		return dst
+	}
+	for i := 0; i < dst.Rows; i++ {
+		d, h := dst.Row(i), xhat.Row(i)
+		h = h[:len(d)]
+		switch {
+		case shift == nil:
+			scale := scale[:len(d)]
+			for j, v := range h {
+				d[j] += scale[j] * v
+			}
+		case scale == nil:
+			addTo(d, shift)
+		default:
+			scale, shift := scale[:len(d)], shift[:len(d)]
+			for j, v := range h {
+				d[j] += float32(scale[j]*v) + shift[j]
+			}
+		}
+	}
+	return dst
 }
 
 // batchMeanVar writes the column means of x into mean and the biased column

@@ -8,9 +8,7 @@ import (
 
 func TestBatchNorm1DGradTrain(t *testing.T) {
 	rng := NewRNG(1)
-	bn := NewBatchNorm1D(4)
-	rng.FillUniform(bn.Gamma.Value, 2)
-	rng.FillUniform(bn.Beta.Value, 1)
+	bn := randomBatchNorm(rng, 4, false)
 	x := imgRand(rng, 6, 4)
 	for i := range x.Data {
 		x.Data[i] = 2*x.Data[i] + float32(i%4) // per-feature offsets and scales
@@ -18,15 +16,24 @@ func TestBatchNorm1DGradTrain(t *testing.T) {
 	checkLayerGrad(t, bn, x, true, 1e-2)
 }
 
-func TestBatchNorm1DGradEval(t *testing.T) {
-	rng := NewRNG(2)
-	bn := NewBatchNorm1D(5)
+// randomBatchNorm returns a batch normalisation with random γ, β and, for
+// evaluation, running statistics.
+func randomBatchNorm(rng *RNG, features int, stats bool) *BatchNorm1D {
+	bn := NewBatchNorm1D(features)
 	rng.FillUniform(bn.Gamma.Value, 2)
 	rng.FillUniform(bn.Beta.Value, 1)
-	rng.FillUniform(bn.RunningMean, 1)
-	for i := range bn.RunningVar {
-		bn.RunningVar[i] = 0.5 + rng.Float32()
+	if stats {
+		rng.FillUniform(bn.RunningMean, 1)
+		for i := range bn.RunningVar {
+			bn.RunningVar[i] = 0.5 + rng.Float32()
+		}
 	}
+	return bn
+}
+
+func TestBatchNorm1DGradEval(t *testing.T) {
+	rng := NewRNG(2)
+	bn := randomBatchNorm(rng, 5, true)
 	checkLayerGrad(t, bn, imgRand(rng, 3, 5), false, 1e-2)
 }
 

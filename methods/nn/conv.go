@@ -45,12 +45,17 @@ type Conv2D struct {
 	NoInputGrad bool
 
 	x         Matrix    // last input (owned by the caller)
-	cols      Matrix    // B·OH·OW × (k·k·C+1): im2col of x and a column of ones; Backward reuses it for dcols
+	cols      Matrix    // B·OH·OW × (k·k·C+1): im2col of x and a column of ones; Backward reuses it for dcols, ForwardTangent for im2col(ẋ)
 	colsValid bool      // cols holds im2col(x) (false once overwritten by dcols)
 	wb        []float32 // [Weight; Bias], (k·k·C+1)×OC, refreshed by every Forward
 	gwb       []float32 // gradient of wb from the last Backward
+	twb       []float32 // [Ẇ; ḃ] of the last ForwardTangent (allocated by the first)
 	out       Matrix
 	dx        Matrix
+	t         Matrix // the tangent
+
+	colSrc   Matrix  // the matrix im2colRange reads
+	colExtra float32 // the value of its last column
 
 	// Method values bound once, so that parallel passes do not allocate.
 	im2colFn, col2imFn func(lo, hi int)
@@ -103,20 +108,36 @@ func NewConv2D(c, h, w, oc, k int, init Init, rng *RNG) *Conv2D {
 		panic(fmt.Sprintf("nn.NewConv2D: bad shape c=%d h=%d w=%d oc=%d k=%d", c, h, w, oc, k))
 	}
 	kkc := k * k * c
+	l := newConv2D(c, h, w, oc, k, NewParam("weight", false, kkc, oc), NewParam("bias", true, oc))
+	init.FillWeights(l.Weight.Value, kkc, oc*k*k, rng)
+	init.FillBias(l.Bias.Value, kkc, rng)
+	return l
+}
+
+// newConv2D returns the layer for a checked shape with the given parameters
+// and buffers of its own.
+func newConv2D(c, h, w, oc, k int, weight, bias *Param) *Conv2D {
+	kkc := k * k * c
 	l := &Conv2D{
 		c: c, h: h, w: w, oc: oc, k: k,
 		oh: h - k + 1, ow: w - k + 1,
-		Weight: NewParam("weight", false, kkc, oc),
-		Bias:   NewParam("bias", true, oc),
+		Weight: weight,
+		Bias:   bias,
 		wb:     make([]float32, (kkc+1)*oc),
 		gwb:    make([]float32, (kkc+1)*oc),
 	}
-	init.FillWeights(l.Weight.Value, kkc, oc*k*k, rng)
-	init.FillBias(l.Bias.Value, kkc, rng)
 	l.im2colFn = l.im2colRange
 	l.col2imFn = l.col2imRange
 	l.directFwd, l.directGrad = convPass{l, false}, convPass{l, true}
 	return l
+}
+
+// Share returns a twin that uses the same Weight and Bias with buffers of
+// its own (see Sharer).
+func (l *Conv2D) Share() Layer {
+	t := newConv2D(l.c, l.h, l.w, l.oc, l.k, l.Weight, l.Bias)
+	t.NoInputGrad = l.NoInputGrad
+	return t
 }
 
 // InShape is the (channels, height, width) of one input example.
@@ -158,13 +179,69 @@ func (l *Conv2D) Forward(x Matrix, train bool) Matrix {
 		ParallelRange(b, imgExamplesPerChunk(l.oh*l.ow*l.oc), &l.directFwd)
 		return l.out
 	}
-	l.cols = Resize(l.cols, b*l.oh*l.ow, kkc+1)
-	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
+	l.im2col(x, 1)
 	l.colsValid = true
 	copy(l.wb, l.Weight.Value)
 	copy(l.wb[kkc*l.oc:], l.Bias.Value)
-	convGemm(l.out, l.cols, l.wb, l.oc)
+	convGemm(l.out, l.cols, l.wb, l.oc, 0)
 	return l.out
+}
+
+// im2col sets cols to the im2col rows of src (examples like the input)
+// followed by a column of extra.
+func (l *Conv2D) im2col(src Matrix, extra float32) {
+	kkc := l.k * l.k * l.c
+	l.cols = Resize(l.cols, src.Rows*l.oh*l.ow, kkc+1)
+	l.colSrc, l.colExtra = src, extra
+	ParallelFor(src.Rows, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
+	l.colSrc = Matrix{}
+}
+
+// ForwardTangent returns Forward(x) and ẏ = conv(ẋ, W) + conv(x, Ẇ) + ḃ
+// (see TangentLayer): [im2col(x) 1]·[Ẇ; ḃ] + [im2col(ẋ) 0]·[W; b], one
+// GEMM per non-zero term, the second over the columns of the first (the
+// direct path's Forward builds none; it gets them here when Ẇ is set).
+func (l *Conv2D) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := l.Forward(x, train)
+	hasX, wt, bt := affineTangents("Conv2D", x, dx, l.Weight, l.Bias)
+	if !hasX && wt == nil && bt == nil {
+		return y, Matrix{}
+	}
+	kkc := l.k * l.k * l.c
+	l.t = Resize(l.t, x.Rows, l.oh*l.ow*l.oc)
+	beta := float32(0)
+	switch {
+	case wt != nil:
+		if !l.colsValid {
+			l.im2col(x, 1)
+			l.colsValid = true
+		}
+		if l.twb == nil {
+			l.twb = make([]float32, (kkc+1)*l.oc)
+		}
+		copy(l.twb, wt)
+		if bt != nil {
+			copy(l.twb[kkc*l.oc:], bt)
+		} else {
+			clear(l.twb[kkc*l.oc:])
+		}
+		convGemm(l.t, l.cols, l.twb, l.oc, 0)
+		beta = 1
+	case bt != nil:
+		clear(l.t.Data)
+		addRowVector(Matrix{Rows: x.Rows * l.oh * l.ow, Cols: l.oc, Data: l.t.Data}, bt)
+		beta = 1
+	}
+	if hasX {
+		if l.direct() { // its Forward leaves wb alone
+			copy(l.wb, l.Weight.Value)
+			copy(l.wb[kkc*l.oc:], l.Bias.Value)
+		}
+		l.im2col(dx, 0)
+		l.colsValid = false
+		convGemm(l.t, l.cols, l.wb, l.oc, beta)
+	}
+	return y, l.t
 }
 
 // Backward adds dW = colsᵀ·dOut and db = column sums of dOut into the
@@ -184,7 +261,7 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 		l.directGradients(dy)
 	} else {
 		if !l.colsValid {
-			ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
+			l.im2col(l.x, 1)
 			l.colsValid = true
 		}
 		// [dW; db] = [cols 1]ᵀ·dOut in one GEMM.
@@ -257,14 +334,14 @@ func (l *Conv2D) directGradRange(lo, hi int) {
 	}
 }
 
-// im2colRange builds the im2col rows (with their trailing 1) of examples
-// [lo, hi).
+// im2colRange builds the im2col rows (with their trailing colExtra) of
+// examples [lo, hi) of colSrc.
 func (l *Conv2D) im2colRange(lo, hi int) {
 	in := l.c * l.h * l.w
 	ld := l.k*l.k*l.c + 1
 	colsPer := l.oh * l.ow * ld
 	for e := lo; e < hi; e++ {
-		im2colHWC(l.cols.Data[e*colsPer:(e+1)*colsPer], ld, 1, l.x.Data[e*in:(e+1)*in], l.c, l.w, l.k, l.oh, l.ow)
+		im2colHWC(l.cols.Data[e*colsPer:(e+1)*colsPer], ld, l.colExtra, l.colSrc.Data[e*in:(e+1)*in], l.c, l.w, l.k, l.oh, l.ow)
 	}
 }
 
@@ -279,16 +356,16 @@ func (l *Conv2D) col2imRange(lo, hi int) {
 	}
 }
 
-// convGemm sets out = cols·w, where cols is n×K (K = k·k·C, or k·k·C+1 with
-// a column of ones when w carries the bias as its last row), w is K×oc and
-// out is viewed as n×oc. It is the whole of Conv2D's forward arithmetic
-// after im2col, kept separate so that a forward-mode (tangent) pass can reuse
-// it: ẏ = im2col(ẋ)·W + [im2col(x) 1]·[Ẇ; ḃ].
-func convGemm(out, cols Matrix, w []float32, oc int) {
+// convGemm sets out = cols·w + beta·out, where cols is n×K (K = k·k·C, or
+// k·k·C+1 with a column of ones when w carries the bias as its last row), w
+// is K×oc and out is viewed as n×oc. It is the whole of Conv2D's forward
+// arithmetic after im2col, and the forward-mode (tangent) pass reuses it:
+// ẏ = [im2col(ẋ) 0]·[W; b] + [im2col(x) 1]·[Ẇ; ḃ].
+func convGemm(out, cols Matrix, w []float32, oc int, beta float32) {
 	n := cols.Rows
 	wv := blas32.General{Rows: cols.Cols, Cols: oc, Stride: oc, Data: w[:cols.Cols*oc]}
 	ov := blas32.General{Rows: n, Cols: oc, Stride: oc, Data: out.Data[:n*oc]}
-	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, 0, ov)
+	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, beta, ov)
 }
 
 // convAddInto adds src into dst element-wise.
@@ -348,15 +425,17 @@ func col2imHWC(dst, src []float32, ld, c, w, k, oh, ow int) {
 }
 
 // CHWToHWC converts examples from the datasets' CHW layout (one channel
-// plane after another) to the HWC layout the conv stack uses (see Conv2D). For C = 1 the two layouts coincide and the
-// layer passes its input through without copying.
+// plane after another) to the HWC layout the conv stack uses (see Conv2D).
+// For C = 1 the two layouts coincide and the layer passes its input through
+// without copying.
 //
 // The zero value is not usable; fill C, H and W.
 type CHWToHWC struct {
 	// C, H and W are the channels, height and width of one example.
 	C, H, W int
 
-	x, out, dx Matrix
+	out, dx, t Matrix // t: the tangent
+	src, dst   Matrix // the forward pass's input and output
 	dy         Matrix
 	fwdFn      func(lo, hi int)
 	bwdFn      func(lo, hi int)
@@ -380,12 +459,36 @@ func (l *CHWToHWC) Forward(x Matrix, train bool) Matrix {
 	if l.C == 1 {
 		return x
 	}
-	l.bind()
-	l.x = x
-	l.out = Resize(l.out, x.Rows, x.Cols)
-	ParallelFor(x.Rows, imgExamplesPerChunk(x.Cols), l.fwdFn)
+	l.out = l.reorder(l.out, x)
 	return l.out
 }
+
+// reorder sets buf (resized) to x with every row reordered from CHW to HWC.
+func (l *CHWToHWC) reorder(buf, x Matrix) Matrix {
+	l.bind()
+	buf = Resize(buf, x.Rows, x.Cols)
+	l.src, l.dst = x, buf
+	ParallelFor(x.Rows, imgExamplesPerChunk(x.Cols), l.fwdFn)
+	l.src, l.dst = Matrix{}, Matrix{}
+	return buf
+}
+
+// ForwardTangent returns Forward(x) and ẋ reordered the same way (see
+// TangentLayer): x and ẋ themselves when C = 1.
+func (l *CHWToHWC) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := l.Forward(x, train)
+	if !hasTangent("CHWToHWC", x, dx) {
+		return y, Matrix{}
+	}
+	if l.C == 1 {
+		return y, dx
+	}
+	l.t = l.reorder(l.t, dx)
+	return y, l.t
+}
+
+// Share returns a new converter for the same shape (see Sharer).
+func (l *CHWToHWC) Share() Layer { return NewCHWToHWC(l.C, l.H, l.W) }
 
 // Backward reorders the gradient rows from HWC back to CHW (dy itself when
 // C = 1).
@@ -412,7 +515,7 @@ func (l *CHWToHWC) bind() {
 func (l *CHWToHWC) fwdRange(lo, hi int) {
 	n := l.C * l.H * l.W
 	for e := lo; e < hi; e++ {
-		chwToHWC(l.out.Data[e*n:(e+1)*n], l.x.Data[e*n:(e+1)*n], l.C, l.H*l.W)
+		chwToHWC(l.dst.Data[e*n:(e+1)*n], l.src.Data[e*n:(e+1)*n], l.C, l.H*l.W)
 	}
 }
 

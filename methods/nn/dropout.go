@@ -38,11 +38,12 @@ type Dropout struct {
 	identity bool // the last Forward passed its input through
 	frozen   bool // reuse the seed instead of drawing a new one (gradient checks)
 
-	seed   uint64
-	thresh uint32 // drop when the element's 32 random bits are < thresh
-	scale  float32
-	x, out Matrix
-	dy, dx Matrix
+	seed       uint64
+	thresh     uint32 // drop when the element's 32 random bits are < thresh
+	scale      float32
+	x, out     Matrix
+	dx, t      Matrix // owned buffers (t: the tangent)
+	jdst, jsrc Matrix // mul's output and input
 
 	fwd, bwd dropoutPass
 }
@@ -75,9 +76,9 @@ func (q *dropoutPass) Range(lo, hi int) {
 	} else if d.ReLU {
 		// The output is positive exactly where the input was positive and
 		// the element was kept.
-		reluMaskScale(d.dx.Data[lo:hi], d.dy.Data[lo:hi], d.out.Data[lo:hi], d.scale)
+		reluMaskScale(d.jdst.Data[lo:hi], d.jsrc.Data[lo:hi], d.out.Data[lo:hi], d.scale)
 	} else {
-		dropoutForward(d.dx.Data[lo:hi], d.dy.Data[lo:hi], lo, d.seed, d.thresh, d.scale, false)
+		dropoutForward(d.jdst.Data[lo:hi], d.jsrc.Data[lo:hi], lo, d.seed, d.thresh, d.scale, false)
 	}
 }
 
@@ -122,18 +123,56 @@ func (d *Dropout) Backward(dy Matrix) Matrix {
 	if n != d.n {
 		panic(fmt.Sprintf("nn.Dropout: output gradient has %d values, the last Forward %d", n, d.n))
 	}
-	d.dy = dy
-	if d.InPlace {
-		d.dx = dy
-	} else {
+	dx := dy
+	if !d.InPlace {
 		d.dx = Resize(d.dx, dy.Rows, dy.Cols)
+		dx = d.dx
 	}
+	d.mul(dx, dy)
+	return dx
+}
+
+// mul sets dst (which may be v) to the product of the last Forward's
+// Jacobian with v: the mask (and the ReLU's), a diagonal, so that it is
+// both Backward's product and the tangent's.
+func (d *Dropout) mul(dst, v Matrix) {
+	n := v.Rows * v.Cols
+	d.jdst, d.jsrc = dst, v
 	if d.ReLU {
 		ParallelRange(n, elementwiseMin, &d.bwd)
 	} else {
 		ParallelRange(n, elementwiseMin/4, &d.bwd)
 	}
-	return d.dx
+	d.jdst, d.jsrc = Matrix{}, Matrix{}
+}
+
+// ForwardTangent returns Forward(x) and ẏ = mask ⊙ ẋ (and the fused ReLU's
+// derivative), written over dx with InPlace; ẋ itself when Forward is the
+// identity. See TangentLayer.
+func (d *Dropout) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := d.Forward(x, train)
+	if !hasTangent("Dropout", y, dx) {
+		return y, Matrix{}
+	}
+	if d.identity {
+		return y, dx
+	}
+	t := dx
+	if !d.InPlace {
+		d.t = Resize(d.t, dx.Rows, dx.Cols)
+		t = d.t
+	}
+	d.mul(t, dx)
+	return y, t
+}
+
+// Share returns a dropout layer with the same settings that draws its
+// masks from the same random source (see Sharer): passes through the two
+// draw masks one after the other, as two passes through one layer would.
+func (d *Dropout) Share() Layer {
+	t := NewDropout(d.P, d.rng)
+	t.ReLU, t.InPlace, t.frozen = d.ReLU, d.InPlace, d.frozen
+	return t
 }
 
 // freezeMask makes training Forwards reuse the current mask (as long as the

@@ -26,9 +26,9 @@ type Linear struct {
 	// layer's backward work.
 	NoInputGrad bool
 
-	params []*Param
-	x      Matrix // last Forward input (aliased)
-	y, dx  Matrix // owned buffers
+	params   []*Param
+	x        Matrix // last Forward input (aliased)
+	y, dx, t Matrix // owned buffers (t: the tangent)
 }
 
 // NewLinear returns an in→out layer with weights and bias initialised by
@@ -67,6 +67,41 @@ func (l *Linear) Forward(x Matrix, train bool) Matrix {
 	return l.y
 }
 
+// Share returns a twin that uses the same W and B with buffers of its own
+// (see Sharer).
+func (l *Linear) Share() Layer {
+	return &Linear{In: l.In, Out: l.Out, W: l.W, B: l.B, NoInputGrad: l.NoInputGrad, params: l.params}
+}
+
+// ForwardTangent returns Forward(x) and ẏ = ẋ·W + x·Ẇ + ḃ (see
+// TangentLayer), one GEMM per non-zero term of the input and weight
+// tangents.
+func (l *Linear) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := l.Forward(x, train)
+	hasX, wt, bt := affineTangents("Linear", x, dx, l.W, l.B)
+	if !hasX && wt == nil && bt == nil {
+		return y, Matrix{}
+	}
+	l.t = Resize(l.t, x.Rows, l.Out)
+	if x.Rows == 0 {
+		return y, l.t
+	}
+	wDot := Matrix{Rows: l.In, Cols: l.Out, Data: wt}
+	switch {
+	case hasX:
+		affine(l.t, dx, l.Weights(), bt)
+		if wt != nil {
+			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, x.General(), wDot.General(), 1, l.t.General())
+		}
+	case wt != nil:
+		affine(l.t, x, wDot, bt)
+	default:
+		clear(l.t.Data)
+		addRowVector(l.t, bt)
+	}
+	return y, l.t
+}
+
 // Backward adds xᵀ·dy to W.Grad and the column sums of dy to B.Grad, and
 // returns dy·Wᵀ (or an empty Matrix when NoInputGrad is set).
 func (l *Linear) Backward(dy Matrix) Matrix {
@@ -90,8 +125,8 @@ func (l *Linear) Backward(dy Matrix) Matrix {
 }
 
 // affine computes y = x·w + b (b broadcast over rows; nil b means no bias).
-// It is the whole of Linear's forward math, kept apart so a tangent (JVP)
-// pass can reuse it: ẏ = affine(ẋ, W, ḃ) + x·Ẇ.
+// It is the whole of Linear's forward math, which the tangent pass reuses:
+// ẏ = affine(ẋ, W, ḃ) + x·Ẇ.
 func affine(y, x, w Matrix, b []float32) {
 	if y.Rows == 0 {
 		return

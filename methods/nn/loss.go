@@ -174,6 +174,33 @@ func (l *SoftmaxCrossEntropy) backwardRows(scale float32, lo, hi int) {
 	}
 }
 
+// ForwardTangent returns Forward(logits, labels, active) and the loss's
+// directional derivative along the logits' tangent dlogits (empty: zero):
+//
+//	L̇ = (1/rows) Σ_i Σ_j (p_ij − [j = label_i])·l̇_ij
+//
+// over the active outputs (the others' tangents are ignored, as their
+// logits are).
+func (l *SoftmaxCrossEntropy) ForwardTangent(logits, dlogits Matrix, labels, active []int) (loss, dloss float64) {
+	loss = l.Forward(logits, labels, active)
+	if !hasTangent("SoftmaxCrossEntropy", logits, dlogits) || logits.Rows == 0 {
+		return loss, 0
+	}
+	sum := 0.0
+	for i, y := range labels {
+		p, v := l.probs.Row(i), dlogits.Row(i)
+		v = v[:len(p)]
+		r := 0.0
+		for j, pj := range p {
+			if l.mask[j] {
+				r += float64(pj) * float64(v[j])
+			}
+		}
+		sum += r - float64(v[y])
+	}
+	return loss, sum / float64(logits.Rows)
+}
+
 // Correct is the number of rows of the last Forward whose predicted class
 // (arg-max among the active outputs) equals the label.
 func (l *SoftmaxCrossEntropy) Correct() int { return l.correct }
@@ -190,29 +217,74 @@ func (l *SoftmaxCrossEntropy) Probs() Matrix { return l.probs }
 // dst may be src). The row max is subtracted first and the normaliser is
 // accumulated in float64, so large logits neither overflow nor lose the
 // small terms. Large matrices are split by rows over the cores.
-func SoftmaxRows(dst, src Matrix) {
+func SoftmaxRows(dst, src Matrix) { rowsKernel(dst, src, nil, false, "SoftmaxRows") }
+
+// LogSoftmaxRows writes the log-softmax of each row of src into dst (same
+// shape; dst may be src): src − log Σ exp(src), with the row max and the
+// normaliser in float64. Large matrices are split by rows over the cores.
+func LogSoftmaxRows(dst, src Matrix) { rowsKernel(dst, src, nil, true, "LogSoftmaxRows") }
+
+// rowsKernel runs softmaxKernel over the rows of src into dst: the softmax
+// over the entries with mask set (nil: all; len(mask) = src.Cols), or the
+// log-softmax of whole rows.
+func rowsKernel(dst, src Matrix, mask []bool, log bool, what string) {
 	if dst.Rows != src.Rows || dst.Cols != src.Cols {
-		panic(fmt.Sprintf("nn: SoftmaxRows: dst %d×%d, src %d×%d", dst.Rows, dst.Cols, src.Rows, src.Cols))
+		panic(fmt.Sprintf("nn: %s: dst %d×%d, src %d×%d", what, dst.Rows, dst.Cols, src.Rows, src.Cols))
 	}
+	if mask != nil && len(mask) != src.Cols {
+		panic(fmt.Sprintf("nn: %s: mask of %d outputs for %d columns", what, len(mask), src.Cols))
+	}
+	k := softmaxKernel{dst: dst, src: src, mask: mask, log: log}
 	minRows := max(1, transcendentalMin/max(src.Cols, 1))
 	if !splits(src.Rows, minRows) {
-		softmaxRowsRange(dst, src, 0, src.Rows)
+		k.Range(0, src.Rows)
 		return
 	}
-	k := softmaxKernels.Get().(*softmaxKernel)
-	k.dst, k.src = dst, src
-	ParallelRange(src.Rows, minRows, k)
-	k.dst, k.src = Matrix{}, Matrix{}
-	softmaxKernels.Put(k)
+	pk := softmaxKernels.Get().(*softmaxKernel)
+	*pk = k
+	ParallelRange(src.Rows, minRows, pk)
+	*pk = softmaxKernel{}
+	softmaxKernels.Put(pk)
 }
 
-// softmaxKernel is SoftmaxRows' parallel pass; kernels are pooled so that a
+// softmaxKernel is the row pass of rowsKernel; kernels are pooled so that a
 // split allocates nothing.
-type softmaxKernel struct{ dst, src Matrix }
+type softmaxKernel struct {
+	dst, src Matrix
+	mask     []bool
+	log      bool
+}
 
 var softmaxKernels = sync.Pool{New: func() any { return new(softmaxKernel) }}
 
-func (k *softmaxKernel) Range(lo, hi int) { softmaxRowsRange(k.dst, k.src, lo, hi) }
+func (k *softmaxKernel) Range(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		if k.log {
+			logSoftmaxRow(k.dst.Row(i), k.src.Row(i))
+		} else {
+			maskedLogSumExp(k.dst.Row(i), k.src.Row(i), k.mask)
+		}
+	}
+}
+
+// logSoftmaxRow writes z − log Σ exp(z) into d (d may alias z). Unlike
+// maskedLogSumExp it subtracts the max in float64 before exponentiating:
+// the scores of NoProp's models are pinned to this rounding.
+func logSoftmaxRow(d, z []float32) {
+	d = d[:len(z)]
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = max(mx, float64(v))
+	}
+	s := 0.0
+	for _, v := range z {
+		s += math.Exp(float64(v) - mx)
+	}
+	lse := mx + math.Log(s)
+	for j, v := range z {
+		d[j] = float32(float64(v) - lse)
+	}
+}
 
 // lossForward and lossBackward are the loss's parallel passes (the loss
 // itself, viewed as a Ranger).
@@ -231,8 +303,79 @@ func (k *lossBackward) Range(lo, hi int) {
 	l.backwardRows(l.scale, lo, hi)
 }
 
-func softmaxRowsRange(dst, src Matrix, lo, hi int) {
-	for i := lo; i < hi; i++ {
-		maskedLogSumExp(dst.Row(i), src.Row(i), nil)
+// MSE is the squared error summed over the features and averaged over the
+// rows,
+//
+//	L = (1/rows) Σ_i ‖pred_i − target_i‖²,
+//
+// the ‖·‖² convention of NoProp's block loss and of target propagation's
+// layer losses. (PyTorch's MSELoss, the mean over all elements, is L divided
+// by the number of columns.) The sums are accumulated in float64, row by
+// row. The zero value is ready to use; buffers are
+// reused across calls.
+type MSE struct {
+	diff, grad Matrix // pred − target; dL/dpred
+}
+
+// Forward returns the loss of pred against target (same shape); an empty
+// batch has loss 0.
+func (l *MSE) Forward(pred, target Matrix) float64 {
+	if pred.Rows != target.Rows || pred.Cols != target.Cols {
+		panic(fmt.Sprintf("nn: MSE: prediction %d×%d, target %d×%d", pred.Rows, pred.Cols, target.Rows, target.Cols))
 	}
+	n := pred.Rows
+	l.diff = Resize(l.diff, n, pred.Cols)
+	sum := 0.0
+	for i := range n {
+		p, t, d := pred.Row(i), target.Row(i), l.diff.Row(i)
+		t, d = t[:len(p)], d[:len(p)]
+		r := 0.0
+		for j, v := range p {
+			e := v - t[j]
+			d[j] = e
+			r += float64(e) * float64(e)
+		}
+		sum += r
+	}
+	if n == 0 {
+		return 0
+	}
+	return sum / float64(n)
+}
+
+// Backward returns dL/dpred = 2·(pred − target)/rows for the last Forward.
+// The matrix is owned by the loss and valid until the next Backward.
+func (l *MSE) Backward() Matrix {
+	l.grad = Resize(l.grad, l.diff.Rows, l.diff.Cols)
+	if l.diff.Rows == 0 {
+		return l.grad
+	}
+	scale := float32(2 / float64(l.diff.Rows))
+	for k, e := range l.diff.Data {
+		l.grad.Data[k] = scale * e
+	}
+	return l.grad
+}
+
+// ForwardTangent returns Forward(pred, target) and the loss's directional
+// derivative along the prediction's tangent dpred (empty: zero), with the
+// target held fixed:
+//
+//	L̇ = (2/rows) Σ_i ⟨pred_i − target_i, ṗred_i⟩.
+func (l *MSE) ForwardTangent(pred, dpred, target Matrix) (loss, dloss float64) {
+	loss = l.Forward(pred, target)
+	if !hasTangent("MSE", pred, dpred) || pred.Rows == 0 {
+		return loss, 0
+	}
+	sum := 0.0
+	for i := range pred.Rows {
+		d, v := l.diff.Row(i), dpred.Row(i)
+		v = v[:len(d)]
+		r := 0.0
+		for j, e := range d {
+			r += float64(e) * float64(v[j])
+		}
+		sum += r
+	}
+	return loss, 2 * sum / float64(pred.Rows)
 }

@@ -160,35 +160,160 @@ func TestSoftmaxCrossEntropyLarge(t *testing.T) {
 	}
 }
 
+// refLogSumExp is log Σ exp(z_j) over the entries with mask set (nil: all)
+// in float64, the reference of the softmax tests.
+func refLogSumExp(z []float32, mask []bool) float64 {
+	m := math.Inf(-1)
+	for j, v := range z {
+		if mask == nil || mask[j] {
+			m = math.Max(m, float64(v))
+		}
+	}
+	s := 0.0
+	for j, v := range z {
+		if mask == nil || mask[j] {
+			s += math.Exp(float64(v) - m)
+		}
+	}
+	return m + math.Log(s)
+}
+
+// TestSoftmaxRows checks SoftmaxRows and LogSoftmaxRows against float64,
+// with large logits, split over the cores or not, and in place.
 func TestSoftmaxRows(t *testing.T) {
-	rng := NewRNG(10)
-	for _, shape := range [][2]int{{3, 5}, {200, 300}} {
-		src := randMatrix(rng, shape[0], shape[1], 50)
-		dst := NewMatrix(shape[0], shape[1])
-		SoftmaxRows(dst, src)
-		for i := range src.Rows {
-			z := src.Row(i)
-			m := math.Inf(-1)
-			for _, v := range z {
-				m = math.Max(m, float64(v))
-			}
-			s := 0.0
-			for _, v := range z {
-				s += math.Exp(float64(v) - m)
-			}
-			for j, v := range z {
-				want := math.Exp(float64(v)-m) / s
-				if d := math.Abs(float64(dst.Row(i)[j]) - want); d > 1e-6*math.Max(1, want) {
-					t.Fatalf("%v: softmax[%d,%d] = %g, want %g", shape, i, j, dst.Row(i)[j], want)
+	for _, tc := range []struct {
+		name string
+		f    func(dst, src Matrix)
+		want func(v, lse float64) float64
+	}{
+		{"softmax", SoftmaxRows, func(v, lse float64) float64 { return math.Exp(v - lse) }},
+		{"log-softmax", LogSoftmaxRows, func(v, lse float64) float64 { return v - lse }},
+	} {
+		rng := NewRNG(10)
+		for _, shape := range [][2]int{{3, 5}, {200, 300}} {
+			src := randMatrix(rng, shape[0], shape[1], 50)
+			src.Data[0] = 1e4 // a large logit stays finite
+			dst := NewMatrix(shape[0], shape[1])
+			tc.f(dst, src)
+			for i := range src.Rows {
+				z := src.Row(i)
+				lse := refLogSumExp(z, nil)
+				for j, v := range z {
+					want := tc.want(float64(v), lse)
+					if d := math.Abs(float64(dst.Row(i)[j]) - want); !(d <= 1e-6*math.Max(1, math.Abs(want))) {
+						t.Fatalf("%s %v: [%d,%d] = %g, want %g", tc.name, shape, i, j, dst.Row(i)[j], want)
+					}
 				}
 			}
-		}
-		// In place gives the same result.
-		SoftmaxRows(src, src)
-		for k := range src.Data {
-			if src.Data[k] != dst.Data[k] {
-				t.Fatalf("%v: in-place result differs at %d", shape, k)
+			// Row by row (never split) and in place give the same bits.
+			one := NewMatrix(1, shape[1])
+			for i := range src.Rows {
+				tc.f(one, src.Slice(i, i+1))
+				if imgMaxDiff(one.Data, dst.Row(i)) != 0 {
+					t.Fatalf("%s %v: row %d differs when computed alone", tc.name, shape, i)
+				}
+			}
+			tc.f(src, src)
+			if imgMaxDiff(src.Data, dst.Data) != 0 {
+				t.Fatalf("%s %v: in-place result differs", tc.name, shape)
 			}
 		}
 	}
+}
+
+// checkLossTangent compares a loss's directional derivative along v with the
+// central difference of the loss and with ⟨Backward, v⟩.
+func checkLossTangent(t *testing.T, name string, x Matrix, loss func() float64, tangent func(v Matrix) (float64, float64), grad func() Matrix) {
+	t.Helper()
+	rng := NewRNG(21)
+	l0 := loss()
+	g := clone(grad())
+	if l, d := tangent(Matrix{}); l != l0 || d != 0 {
+		t.Errorf("%s: zero direction gives (%g, %g), want (%g, 0)", name, l, d, l0)
+	}
+	v := randMatrix(rng, x.Rows, x.Cols, 1)
+	l, d := tangent(v)
+	if l != l0 {
+		t.Errorf("%s: ForwardTangent's loss %g, Forward's %g", name, l, l0)
+	}
+	x0 := clone(x)
+	const h = 1e-3
+	for k := range x.Data {
+		x.Data[k] = float32(float64(x0.Data[k]) + h*float64(v.Data[k]))
+	}
+	lp := loss()
+	for k := range x.Data {
+		x.Data[k] = float32(float64(x0.Data[k]) - h*float64(v.Data[k]))
+	}
+	lm := loss()
+	copy(x.Data, x0.Data)
+	if num := (lp - lm) / (2 * h); !(math.Abs(d-num) <= 1e-3*math.Max(1, math.Abs(num))) {
+		t.Errorf("%s: L̇ = %.8g, central difference %.8g", name, d, num)
+	}
+	if adj := dot64(g.Data, v.Data); !(math.Abs(d-adj) <= 1e-6*math.Max(1, math.Abs(adj))) {
+		t.Errorf("%s: L̇ = %.8g, ⟨Backward, v⟩ = %.8g", name, d, adj)
+	}
+}
+
+func TestSoftmaxCrossEntropyTangent(t *testing.T) {
+	for _, active := range [][]int{nil, {0, 2, 3, 6}} {
+		rng := NewRNG(22)
+		logits := randMatrix(rng, 5, 7, 3)
+		labels := []int{0, 2, 3, 6, 2}
+		var l SoftmaxCrossEntropy
+		checkLossTangent(t, "cross-entropy", logits,
+			func() float64 { return l.Forward(logits, labels, active) },
+			func(v Matrix) (float64, float64) {
+				if active != nil && len(v.Data) > 0 {
+					v = clone(v)
+					v.Data[1] = float32(math.Inf(1)) // an inactive output's tangent is ignored
+				}
+				return l.ForwardTangent(logits, v, labels, active)
+			},
+			func() Matrix { l.Forward(logits, labels, active); return l.Backward() })
+	}
+}
+
+func TestMSE(t *testing.T) {
+	rng := NewRNG(23)
+	pred, target := randMatrix(rng, 4, 6, 2), randMatrix(rng, 4, 6, 2)
+	var l MSE
+	want := 0.0
+	for k, v := range pred.Data {
+		d := float64(v) - float64(target.Data[k])
+		want += d * d
+	}
+	want /= 4 // sum over features, mean over rows
+	if got := l.Forward(pred, target); math.Abs(got-want) > 1e-6*want {
+		t.Errorf("loss %g, want %g", got, want)
+	}
+	g := clone(l.Backward())
+	const h = 1e-2
+	for k := range pred.Data {
+		old := pred.Data[k]
+		pred.Data[k] = old + h
+		lp := l.Forward(pred, target)
+		pred.Data[k] = old - h
+		lm := l.Forward(pred, target)
+		pred.Data[k] = old
+		if num := (lp - lm) / (2 * h); math.Abs(num-float64(g.Data[k])) > 1e-3*math.Max(1, math.Abs(num)) {
+			t.Errorf("dpred[%d] = %g, numeric %g", k, g.Data[k], num)
+		}
+	}
+	checkLossTangent(t, "MSE", pred,
+		func() float64 { return l.Forward(pred, target) },
+		func(v Matrix) (float64, float64) { return l.ForwardTangent(pred, v, target) },
+		func() Matrix { l.Forward(pred, target); return l.Backward() })
+	if got := l.Forward(Matrix{Cols: 3}, Matrix{Cols: 3}); got != 0 {
+		t.Errorf("empty batch loss %g", got)
+	}
+	if g := l.Backward(); g.Rows != 0 {
+		t.Errorf("empty batch gradient has %d rows", g.Rows)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "target") {
+			t.Errorf("shape mismatch: panic %v", r)
+		}
+	}()
+	l.Forward(pred, target.Slice(0, 3))
 }

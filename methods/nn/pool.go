@@ -22,12 +22,13 @@ type MaxPool2x2 struct {
 	ReLU bool
 
 	x, out, dx, dy Matrix
+	t, tx          Matrix // the tangent and the input tangent
 	// arg holds, per output value, the window position of its input:
 	// poolPos00, poolPos01 (right), poolPos10 (below), poolPos11, or
 	// poolNone (ReLU, maximum ≤ 0: no gradient).
 	arg []uint8
 
-	fwd, bwd poolPass
+	fwd, bwd, tan poolPass
 }
 
 // Window positions recorded in MaxPool2x2.arg.
@@ -45,8 +46,21 @@ func NewMaxPool2x2(c, h, w int) *MaxPool2x2 {
 		panic(fmt.Sprintf("nn.NewMaxPool2x2: bad shape c=%d h=%d w=%d", c, h, w))
 	}
 	p := &MaxPool2x2{c: c, h: h, w: w, oh: h / 2, ow: w / 2}
-	p.fwd, p.bwd = poolPass{p, false}, poolPass{p, true}
+	p.bind()
 	return p
+}
+
+// bind sets the passes (a layer made by a struct literal starts without
+// them).
+func (p *MaxPool2x2) bind() {
+	p.fwd, p.bwd, p.tan = poolPass{p, poolForward}, poolPass{p, poolBackward}, poolPass{p, poolTangent}
+}
+
+// Share returns a new pooling layer with the same settings (see Sharer).
+func (p *MaxPool2x2) Share() Layer {
+	q := NewMaxPool2x2(p.c, p.h, p.w)
+	q.ReLU = p.ReLU
+	return q
 }
 
 // OutShape is the (channels, height, width) of one output example.
@@ -55,17 +69,27 @@ func (p *MaxPool2x2) OutShape() (c, h, w int) { return p.c, p.oh, p.ow }
 // Params returns nothing: pooling has no parameters.
 func (p *MaxPool2x2) Params() []*Param { return nil }
 
-// poolPass is one direction of the layer's per-example work, as a Ranger.
+// poolPass is one of the layer's per-example passes, as a Ranger.
 type poolPass struct {
-	p        *MaxPool2x2
-	backward bool
+	p    *MaxPool2x2
+	kind int
 }
 
+// The kinds of poolPass.
+const (
+	poolForward = iota
+	poolBackward
+	poolTangent
+)
+
 func (q *poolPass) Range(lo, hi int) {
-	if q.backward {
-		q.p.bwdRange(lo, hi)
-	} else {
+	switch q.kind {
+	case poolForward:
 		q.p.fwdRange(lo, hi)
+	case poolBackward:
+		q.p.bwdRange(lo, hi)
+	default:
+		q.p.tanRange(lo, hi)
 	}
 }
 
@@ -74,8 +98,8 @@ func (p *MaxPool2x2) Forward(x Matrix, train bool) Matrix {
 	if x.Cols != p.c*p.h*p.w {
 		panic(fmt.Sprintf("nn.MaxPool2x2: input has %d columns, want %d (c=%d h=%d w=%d)", x.Cols, p.c*p.h*p.w, p.c, p.h, p.w))
 	}
-	if p.fwd.p == nil { // a layer made by a struct literal
-		p.fwd, p.bwd = poolPass{p, false}, poolPass{p, true}
+	if p.fwd.p == nil {
+		p.bind()
 	}
 	p.x = x
 	n := p.c * p.oh * p.ow
@@ -97,6 +121,21 @@ func (p *MaxPool2x2) Backward(dy Matrix) Matrix {
 	p.dx = Resize(p.dx, dy.Rows, p.c*p.h*p.w)
 	ParallelRange(dy.Rows, imgExamplesPerChunk(p.dx.Cols), &p.bwd)
 	return p.dx
+}
+
+// ForwardTangent returns Forward(x) and ẏ: each output's tangent is the
+// tangent of the input that won its window (0 where the fused ReLU cut the
+// window off). See TangentLayer.
+func (p *MaxPool2x2) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
+	y := p.Forward(x, train)
+	if !hasTangent("MaxPool2x2", x, dx) {
+		return y, Matrix{}
+	}
+	p.tx = dx
+	p.t = Resize(p.t, x.Rows, p.c*p.oh*p.ow)
+	ParallelRange(x.Rows, imgExamplesPerChunk(x.Cols), &p.tan)
+	p.tx = Matrix{}
+	return y, p.t
 }
 
 func (p *MaxPool2x2) fwdRange(lo, hi int) {
@@ -121,6 +160,13 @@ func (p *MaxPool2x2) bwdRange(lo, hi int) {
 				clear(dx[y*stride+2*p.ow*p.c : (y+1)*stride])
 			}
 		}
+	}
+}
+
+func (p *MaxPool2x2) tanRange(lo, hi int) {
+	in, n := p.c*p.h*p.w, p.c*p.oh*p.ow
+	for e := lo; e < hi; e++ {
+		maxPoolGather2x2HWC(p.t.Data[e*n:(e+1)*n], p.arg[e*n:(e+1)*n], p.tx.Data[e*in:(e+1)*in], p.c, p.w, p.oh, p.ow)
 	}
 }
 
@@ -206,6 +252,30 @@ func maxUnpool2x2HWC(dx []float32, arg []uint8, dy []float32, c, w, oh, ow int) 
 				d01[ch] = math.Float32frombits(b & posMask(pos, poolPos01))
 				d10[ch] = math.Float32frombits(b & posMask(pos, poolPos10))
 				d11[ch] = math.Float32frombits(b & posMask(pos, poolPos11))
+			}
+			q += c
+		}
+	}
+}
+
+// maxPoolGather2x2HWC sets dst (oh×ow×c) to the values of the HWC example
+// src (width w, c channels) at the window positions recorded in arg, and 0
+// where arg holds poolNone: the pooling's tangent, the transpose of
+// maxUnpool2x2HWC.
+func maxPoolGather2x2HWC(dst []float32, arg []uint8, src []float32, c, w, oh, ow int) {
+	stride := w * c
+	off := [4]int{poolPos00: 0, poolPos01: c, poolPos10: stride, poolPos11: stride + c}
+	q := 0
+	for oy := 0; oy < oh; oy++ {
+		for ox := 0; ox < ow; ox++ {
+			i00 := 2*oy*stride + 2*ox*c
+			d := dst[q : q+c]
+			a := arg[q : q+c][:len(d)]
+			for ch := range d {
+				pos := a[ch]
+				// poolNone&3 is a valid offset; the mask zeroes its value.
+				b := math.Float32bits(src[i00+off[pos&3]+ch])
+				d[ch] = math.Float32frombits(b &^ posMask(pos, poolNone))
 			}
 			q += c
 		}

@@ -368,7 +368,7 @@ func (l *BackpropDTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 		rng := l.infer.Split(fmt.Sprintf("%d/%d", l.inferSeed, c))
 		l.z[0] = nn.Resize(l.z[0], hi-lo, l.embed.D)
 		rng.FillNormal(l.z[0].Data, 1)
-		LogProbs(out.Slice(lo, hi), l.forward(x.Slice(lo, hi), mask, false))
+		nn.LogSoftmaxRows(out.Slice(lo, hi), l.forward(x.Slice(lo, hi), mask, false))
 	}
 	return out
 }

@@ -50,7 +50,7 @@ type blockConfig struct {
 //
 // Every block has its own weights; only W_Embed is shared.
 type Block struct {
-	cat  Concat2
+	cat  nn.Concat2
 	fuse nn.Sequential
 	out  EmbedOutput
 
@@ -72,14 +72,14 @@ func newBlock(cfg blockConfig, rng *nn.RNG) *Block {
 		first.NoInputGrad = !cfg.zGrad
 		lab = &nn.Sequential{Layers: []nn.Layer{
 			first, bn(h, cfg), &nn.ReLU{},
-			&Residual{Inner: &nn.Sequential{Layers: []nn.Layer{
+			&nn.Residual{Inner: &nn.Sequential{Layers: []nn.Layer{
 				nn.NewLinear(h, h, cfg.init, init), bn(h, cfg), &nn.ReLU{},
 				nn.NewLinear(h, h, cfg.init, init), bn(h, cfg),
 			}}},
 		}}
 	}
 	b := &Block{
-		cat: Concat2{A: img, B: lab},
+		cat: nn.Concat2{A: img, B: lab},
 		fuse: nn.Sequential{Layers: []nn.Layer{
 			nn.NewLinear(2*h, h, cfg.init, init), bn(h, cfg), &nn.ReLU{},
 			nn.NewLinear(h, h/2, cfg.init, init), bn(h/2, cfg), &nn.ReLU{},

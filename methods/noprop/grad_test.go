@@ -53,30 +53,6 @@ func clearGrads(ps []*nn.Param) {
 	}
 }
 
-func TestConcat2Residual(t *testing.T) {
-	rng := nn.NewRNG(3)
-	c := &Concat2{
-		A: nn.NewLinear(3, 4, nn.InitPyTorch, rng),
-		B: &nn.Sequential{Layers: []nn.Layer{
-			nn.NewLinear(2, 4, nn.InitPyTorch, rng),
-			&Residual{Inner: &nn.Sequential{Layers: []nn.Layer{nn.NewLinear(4, 4, nn.InitPyTorch, rng), &nn.Tanh{}}}},
-		}},
-	}
-	xa, xb := randMatrix(rng, 5, 3), randMatrix(rng, 5, 2)
-	w := randMatrix(rng, 5, 8)
-	loss := func() float64 { return weighted(c.Forward(xa, xb, true), w) }
-	clearGrads(c.Params())
-	c.Forward(xa, xb, true)
-	da, db := c.Backward(w)
-	da = nn.Matrix{Rows: da.Rows, Cols: da.Cols, Data: append([]float32(nil), da.Data...)}
-	db = nn.Matrix{Rows: db.Rows, Cols: db.Cols, Data: append([]float32(nil), db.Data...)}
-	fdCheck(t, "xa", xa.Data, da.Data, loss, 1e-2, 3e-3)
-	fdCheck(t, "xb", xb.Data, db.Data, loss, 1e-2, 3e-3)
-	for _, p := range c.Params() {
-		fdCheck(t, p.Name, p.Value, p.Grad, loss, 1e-2, 3e-3)
-	}
-}
-
 func TestEmbedOutputGrad(t *testing.T) {
 	rng := nn.NewRNG(4)
 	for _, e := range []*Embedding{NewOneHot(4), NewLearnedEmbedding(4, 3, rng)} {

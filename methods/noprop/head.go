@@ -2,7 +2,6 @@ package noprop
 
 import (
 	"fmt"
-	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
@@ -128,27 +127,6 @@ func (h *Head) Backward(dl nn.Matrix, embGrad []float32) nn.Matrix {
 	}
 	dlg := h.out.Backward(h.dy, embGrad)
 	return h.Lin.Backward(dlg)
-}
-
-// LogProbs writes the log-softmax of every row of logits into dst (same
-// shape; dst may be logits), with the normaliser in float64: for the head's
-// logits, log p̂_θout(y|z) over all classes.
-func LogProbs(dst, logits nn.Matrix) {
-	for i := range logits.Rows {
-		l, d := logits.Row(i), dst.Row(i)
-		mx := math.Inf(-1)
-		for _, v := range l {
-			mx = max(mx, float64(v))
-		}
-		s := 0.0
-		for _, v := range l {
-			s += math.Exp(float64(v) - mx)
-		}
-		lse := mx + math.Log(s)
-		for j, v := range l {
-			d[j] = float32(float64(v) - lse)
-		}
-	}
 }
 
 func sumSq(v []float32) float64 {

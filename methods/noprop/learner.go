@@ -461,10 +461,10 @@ func (l *Learner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
 		z := l.chain(x, mask, rng)
 		logits := l.head.Forward(z, mask, false)
 		if s == 0 {
-			LogProbs(dst, logits)
+			nn.LogSoftmaxRows(dst, logits)
 			continue
 		}
-		LogProbs(l.lp, logits)
+		nn.LogSoftmaxRows(l.lp, logits)
 		for k, v := range l.lp.Data { // dst = log(exp(dst) + exp(lp))
 			a, b := float64(dst.Data[k]), float64(v)
 			hi, lo := max(a, b), min(a, b)

@@ -95,6 +95,26 @@ type StepObserver interface {
 	Step(Progress)
 }
 
+// Checkpointer is implemented by learners whose whole state can be saved
+// and restored: parameters, optimizer state, running statistics, every
+// random stream and their Trainer's position within a Learn call. A learner
+// restored into a fresh learner of the same settings and problem behaves
+// from then on exactly as the saved one would have: a run resumed from a
+// checkpoint gives the same results, bit for bit. VisitState walks that
+// state (see nn.StateVisitor); the same code saves and restores it.
+type Checkpointer interface {
+	VisitState(v nn.StateVisitor)
+}
+
+// CheckpointObserver is an Observer that saves the learner during Learn:
+// after every training step the Trainer asks whether a checkpoint is due,
+// and if so calls Checkpoint (which saves the learner, position included).
+type CheckpointObserver interface {
+	Observer
+	CheckpointDue() bool
+	Checkpoint() error
+}
+
 // ObserverFunc adapts a function to the Observer interface.
 type ObserverFunc func(EpochStats)
 

@@ -2,6 +2,7 @@ package methods
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -153,8 +154,11 @@ type Part struct {
 // Trainer is the training scaffold every rule shares: the budget loop
 // (epochs, or iterations in rounds of at most one pass), shuffling from the
 // rule's own random stream, one rule for the last minibatch, cancellation,
-// the divergence and collapse guards, and the per-pass report. A learner
-// keeps one Trainer for its life.
+// the divergence and collapse guards, the per-pass report, and checkpoints:
+// its whole position within a Learn call is state (VisitState), so a Learn
+// call restored from a checkpoint goes on from the step it stopped at, with
+// the same minibatch order, as if it had never stopped. A learner keeps one
+// Trainer for its life.
 type Trainer struct {
 	Training Training
 	// Order is the random stream minibatch orders are drawn from.
@@ -162,8 +166,28 @@ type Trainer struct {
 
 	xb    nn.Matrix
 	yb    []int
-	perm  []int
 	first map[string]float64 // each part's first loss, for the divergence guard
+	pos   position
+}
+
+// position is where a Learn call stands: the next step to take and what the
+// current pass has summed so far.
+type position struct {
+	active bool // a Learn call is under way
+	n      int  // examples of its task, to check that a resume fits
+	parts  int  // parts it trains
+	round  int  // 1-based round of the current pass
+	part   int  // the current pass's part
+	step   int  // steps of the current pass done
+	perm   []int
+	// the current pass's sums
+	lossSum       float64
+	seen, correct int
+	measured      bool
+	best          []float64 // best training accuracy of each part in this call
+	done          int       // steps of this call done, every part
+	passStarted   bool      // the current pass has drawn its order
+	resumePending bool      // restored from a checkpoint, not yet resumed
 }
 
 // NewTrainer returns a Trainer for the settings, drawing minibatch orders
@@ -171,6 +195,43 @@ type Trainer struct {
 func NewTrainer(t Training, order *nn.RNG) *Trainer {
 	return &Trainer{Training: t, Order: order, first: map[string]float64{}}
 }
+
+// VisitState visits the Trainer's state: the order stream, the divergence
+// references and the position within a Learn call.
+func (tr *Trainer) VisitState(v nn.StateVisitor, name string) {
+	tr.Order.VisitState(v, name+"/order")
+	v.Blob(name+"/first", func() []byte {
+		b, _ := json.Marshal(tr.first)
+		return b
+	}, func(b []byte) error { tr.first = map[string]float64{}; return json.Unmarshal(b, &tr.first) })
+	p := &tr.pos
+	v.Bool(name+"/active", &p.active)
+	v.Int(name+"/n", &p.n)
+	v.Int(name+"/parts", &p.parts)
+	v.Int(name+"/round", &p.round)
+	v.Int(name+"/part", &p.part)
+	v.Int(name+"/step", &p.step)
+	v.Blob(name+"/perm", func() []byte {
+		b, _ := json.Marshal(p.perm)
+		return b
+	}, func(b []byte) error { return json.Unmarshal(b, &p.perm) })
+	v.Float64(name+"/loss_sum", &p.lossSum)
+	v.Int(name+"/seen", &p.seen)
+	v.Int(name+"/correct", &p.correct)
+	v.Bool(name+"/measured", &p.measured)
+	v.Blob(name+"/best", func() []byte {
+		b, _ := json.Marshal(p.best)
+		return b
+	}, func(b []byte) error { return json.Unmarshal(b, &p.best) })
+	v.Int(name+"/done", &p.done)
+	v.Bool(name+"/pass_started", &p.passStarted)
+	// A restored position is resumed by the next Train call.
+	p.resumePending = p.active
+}
+
+// Resuming reports whether the Trainer was restored in the middle of a
+// Learn call, which the next Train call will continue.
+func (tr *Trainer) Resuming() bool { return tr.pos.resumePending }
 
 // Batches is the number of minibatches of one pass over n examples: every
 // full minibatch, and a final partial one unless it would hold a single
@@ -224,28 +285,47 @@ func (tr *Trainer) rounds(full int) func(yield func(int) bool) {
 // one pass over a fresh shuffle of the data, of the round's number of
 // minibatch steps, and is reported to obs (nil for none). It stops with
 // ctx.Err() when ctx is cancelled (checked before every step), and with an
-// error wrapping ErrDiverged or ErrCollapsed when a guard trips.
+// error wrapping ErrDiverged or ErrCollapsed when a guard trips. When the
+// Trainer was restored in the middle of a Learn call on the same task, Train
+// goes on from where it stood. After every step it offers a
+// CheckpointObserver the chance to save the learner.
 func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...Part) error {
 	if tr.first == nil {
 		tr.first = map[string]float64{}
 	}
+	p := &tr.pos
+	if p.resumePending && (p.n != task.Data.Len() || p.parts != len(parts) || len(p.best) != len(parts)) {
+		return fmt.Errorf("the restored training position (%d examples, %d parts) does not fit this task (%d examples, %d parts)",
+			p.n, p.parts, task.Data.Len(), len(parts))
+	}
+	if !p.resumePending {
+		*p = position{active: true, n: task.Data.Len(), parts: len(parts), round: 1, best: make([]float64, len(parts))}
+	}
+	p.resumePending = false
 	chance := 100 / float64(len(task.Active))
-	best := make([]float64, len(parts))
 	full := tr.Batches(task.Data.Len())
 	prog := progress{total: tr.stepsPerPart(full) * len(parts)}
 	prog.obs, _ = obs.(StepObserver)
+	cp, _ := obs.(CheckpointObserver)
 	r := 0
 	for steps := range tr.rounds(full) {
 		r++
-		for i, p := range parts {
-			st, err := tr.pass(ctx, task.Data, r, steps, p, &prog)
+		if r < p.round {
+			continue
+		}
+		for i, part := range parts {
+			if r == p.round && i < p.part {
+				continue
+			}
+			p.round, p.part = r, i
+			st, err := tr.pass(ctx, task.Data, steps, part, &prog, cp)
 			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if err != nil {
 				where := fmt.Sprintf("epoch %d", r)
-				if p.Name != "" {
-					where = p.Name + ", " + where
+				if part.Name != "" {
+					where = part.Name + ", " + where
 				}
 				return fmt.Errorf("%s: %w", where, err)
 			}
@@ -253,14 +333,19 @@ func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...
 				obs.Epoch(st)
 			}
 			if tr.Training.CollapseCheck && !math.IsNaN(st.TrainAcc) && len(task.Active) > 1 {
-				if best[i] >= chance+(100-chance)/2 && st.TrainAcc <= chance+(100-chance)/10 {
+				if p.best[i] >= chance+(100-chance)/2 && st.TrainAcc <= chance+(100-chance)/10 {
 					return fmt.Errorf("%s epoch %d: training accuracy %.1f%% over the whole pass, chance is %.1f%%, after %.1f%% earlier in this task: %w",
-						partName(p), r, st.TrainAcc, chance, best[i], ErrCollapsed)
+						partName(part), r, st.TrainAcc, chance, p.best[i], ErrCollapsed)
 				}
-				best[i] = max(best[i], st.TrainAcc)
+				p.best[i] = max(p.best[i], st.TrainAcc)
 			}
+			// The next pass starts afresh.
+			p.step, p.passStarted = 0, false
+			p.part = i + 1
 		}
+		p.round, p.part = r+1, 0
 	}
+	p.active = false
 	return nil
 }
 
@@ -284,43 +369,51 @@ func (tr *Trainer) stepsPerPart(full int) int {
 
 // progress counts a Learn call's steps for a StepObserver.
 type progress struct {
-	obs         StepObserver
-	done, total int
+	obs   StepObserver
+	total int
 }
 
-// pass makes one pass of steps minibatches over a fresh shuffle of data.
-func (tr *Trainer) pass(ctx context.Context, data tasks.Set, epoch, steps int, p Part, prog *progress) (EpochStats, error) {
+// pass makes one pass of steps minibatches over a fresh shuffle of data, or
+// finishes the pass a restored position stands in.
+func (tr *Trainer) pass(ctx context.Context, data tasks.Set, steps int, part Part, prog *progress, cp CheckpointObserver) (EpochStats, error) {
 	start := time.Now()
-	tr.shuffle(data.Len())
-	var lossSum float64
-	seen, correct := 0, 0
-	measured := true
-	for k := range steps {
+	p := &tr.pos
+	if !p.passStarted {
+		tr.shuffle(data.Len())
+		p.step, p.lossSum, p.seen, p.correct, p.measured, p.passStarted = 0, 0, 0, 0, true, true
+	}
+	for k := p.step; k < steps; k++ {
 		if err := ctx.Err(); err != nil {
 			return EpochStats{}, err
 		}
 		x, y := tr.batch(data, k)
-		s, err := p.Step(x, y)
+		s, err := part.Step(x, y)
 		if err != nil {
 			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
 		}
-		if err := tr.guard(p.Name, s.Loss); err != nil {
+		if err := tr.guard(part.Name, s.Loss); err != nil {
 			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
 		}
-		lossSum += s.Loss * float64(len(y))
-		seen += len(y)
-		if prog.done++; prog.obs != nil {
-			prog.obs.Step(Progress{Part: p.Name, Epoch: epoch, Done: prog.done, Total: prog.total, Examples: len(y)})
-		}
+		p.lossSum += s.Loss * float64(len(y))
+		p.seen += len(y)
 		if s.Correct < 0 {
-			measured = false
+			p.measured = false
 		}
-		correct += s.Correct
+		p.correct += s.Correct
+		p.step, p.done = k+1, p.done+1
+		if prog.obs != nil {
+			prog.obs.Step(Progress{Part: part.Name, Epoch: p.round, Done: p.done, Total: prog.total, Examples: len(y)})
+		}
+		if cp != nil && k+1 < steps && cp.CheckpointDue() {
+			if err := cp.Checkpoint(); err != nil {
+				return EpochStats{}, fmt.Errorf("checkpoint: %w", err)
+			}
+		}
 	}
-	st := EpochStats{Epoch: epoch, Part: p.Name, Loss: lossSum / float64(max(seen, 1)), TrainAcc: math.NaN(),
-		Seconds: time.Since(start).Seconds(), Examples: seen}
-	if measured && seen > 0 {
-		st.TrainAcc = 100 * float64(correct) / float64(seen)
+	st := EpochStats{Epoch: p.round, Part: part.Name, Loss: p.lossSum / float64(max(p.seen, 1)), TrainAcc: math.NaN(),
+		Seconds: time.Since(start).Seconds(), Examples: p.seen}
+	if p.measured && p.seen > 0 {
+		st.TrainAcc = 100 * float64(p.correct) / float64(p.seen)
 	}
 	return st, nil
 }
@@ -344,13 +437,14 @@ func (tr *Trainer) guard(part string, loss float64) error {
 
 // shuffle draws a new minibatch order over n examples.
 func (tr *Trainer) shuffle(n int) {
-	if len(tr.perm) != n {
-		tr.perm = make([]int, n)
+	p := &tr.pos
+	if len(p.perm) != n {
+		p.perm = make([]int, n)
 	}
-	for i := range tr.perm {
-		tr.perm[i] = i
+	for i := range p.perm {
+		p.perm[i] = i
 	}
-	tr.Order.Shuffle(tr.perm)
+	tr.Order.Shuffle(p.perm)
 }
 
 // batch gathers minibatch k of the current order into the Trainer's buffers.
@@ -364,7 +458,7 @@ func (tr *Trainer) batch(data tasks.Set, k int) (nn.Matrix, []int) {
 		tr.yb = make([]int, b)
 	}
 	tr.yb = tr.yb[:hi-lo]
-	for r, i := range tr.perm[lo:hi] {
+	for r, i := range tr.pos.perm[lo:hi] {
 		copy(tr.xb.Row(r), data.Row(i))
 		tr.yb[r] = data.Y[i]
 	}

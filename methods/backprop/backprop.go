@@ -136,3 +136,10 @@ func (m *MLP) Scores(x nn.Matrix, active []int) nn.Matrix {
 	}
 	return out
 }
+
+// VisitState visits the network, the optimizer and the trainer.
+func (m *MLP) VisitState(v nn.StateVisitor) {
+	nn.VisitLayerState(v, "net", m.net)
+	nn.VisitOptimizer(v, "opt", m.opt, m.net.Params())
+	m.train.VisitState(v, "train")
+}

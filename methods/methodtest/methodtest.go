@@ -236,6 +236,8 @@ func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json
 		}
 	}
 
+	testCheckpoint(t, build, ds, x)
+
 	// Cancellation: before Learn, and while it runs a long budget.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -259,6 +261,73 @@ func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Learn took %v to notice its cancelled context", d)
+	}
+}
+
+// checkpointAt saves the learner at the k-th checkpoint offer of a Learn
+// call, then cancels it, as a killed process would stop.
+type checkpointAt struct {
+	k, offers int
+	save      func()
+}
+
+func (c *checkpointAt) Epoch(methods.EpochStats) {}
+func (c *checkpointAt) CheckpointDue() bool {
+	c.offers++
+	return c.offers == c.k
+}
+func (c *checkpointAt) Checkpoint() error { c.save(); return nil }
+
+// testCheckpoint trains one learner without a stop, and another that is
+// saved in the middle of a pass and stopped; a third, restored from the
+// save, finishes the Learn call: its scores must equal the first's, bit for
+// bit.
+func testCheckpoint(t *testing.T, build func() methods.Learner, ds tasks.Dataset, x nn.Matrix) {
+	t.Helper()
+	all := []int{0, 1, 2, 3}
+	a := build()
+	if _, ok := a.(methods.Checkpointer); !ok {
+		t.Error("the learner does not implement methods.Checkpointer: runs of it cannot resume from a checkpoint")
+		return
+	}
+	if err := a.Learn(context.Background(), ds.Train, all, nil); err != nil {
+		t.Fatalf("Learn: %v", err)
+	}
+	b := build()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var saved []byte
+	obs := &checkpointAt{k: 7, save: func() {
+		w := nn.NewStateWriter()
+		b.(methods.Checkpointer).VisitState(w)
+		saved = w.Bytes()
+		cancel()
+	}}
+	if err := b.Learn(ctx, ds.Train, all, obs); !errors.Is(err, context.Canceled) || saved == nil {
+		t.Fatalf("a Learn call saved at its 7th checkpoint offer and cancelled: %v (saved: %v)", err, saved != nil)
+	}
+	c := build()
+	r := nn.NewStateReader(saved)
+	c.(methods.Checkpointer).VisitState(r)
+	if err := r.Done(); err != nil {
+		t.Fatalf("restoring the saved state into a fresh learner: %v", err)
+	}
+	if err := c.Learn(context.Background(), ds.Train, all, nil); err != nil {
+		t.Fatalf("Learn after the restore: %v", err)
+	}
+	for _, l := range []methods.Learner{a, c} {
+		if st, ok := l.(methods.Stochastic); ok {
+			st.SetInferenceSeed(5)
+		}
+	}
+	if !slices.Equal(a.Scores(x, all).Data, c.Scores(x, all).Data) {
+		t.Error("a Learn call resumed from a checkpoint gave other scores than one never stopped")
+	}
+	// A state does not restore into a learner of another shape.
+	other := nn.NewStateReader(append(slices.Clone(saved), 0))
+	build().(methods.Checkpointer).VisitState(other)
+	if other.Done() == nil {
+		t.Error("a state with a byte too many was restored without complaint")
 	}
 }
 

@@ -11,12 +11,14 @@ import (
 // the numbers another component sees.
 type RNG struct {
 	seed uint64
+	pcg  *rand.PCG // the source's state, for saving and restoring it
 	r    *rand.Rand
 }
 
 // NewRNG returns a generator for seed.
 func NewRNG(seed uint64) *RNG {
-	return &RNG{seed: seed, r: rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))}
+	pcg := rand.NewPCG(seed, 0x9e3779b97f4a7c15)
+	return &RNG{seed: seed, pcg: pcg, r: rand.New(pcg)}
 }
 
 // Split returns an independent generator named name, derived from this

@@ -372,3 +372,20 @@ func (l *BackpropDTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	}
 	return out
 }
+
+// VisitState visits the blocks, the head, the w_t, W_Embed, the optimizer,
+// the z_0 stream and the trainer.
+func (l *BackpropDTLearner) VisitState(v nn.StateVisitor) {
+	nn.VisitParams(v, "params", l.params)
+	for t, b := range l.blocks {
+		name := fmt.Sprintf("block/%d", t+1)
+		nn.VisitExtraState(v, name+"/cat", &b.cat)
+		nn.VisitExtraState(v, name+"/fuse", &b.fuse)
+	}
+	nn.VisitOptimizer(v, "opt", l.opt, l.params)
+	if l.embed.met != nil {
+		v.Bools("embed/met", l.embed.met)
+	}
+	l.noise.VisitState(v, "z0")
+	l.train.VisitState(v, "train")
+}

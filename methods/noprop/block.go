@@ -169,3 +169,11 @@ func (b *Block) Backward(du nn.Matrix, embGrad []float32) nn.Matrix {
 	}
 	return dz
 }
+
+// VisitState visits the block's parameters and the state of its layers
+// (BatchNorm statistics, dropout streams).
+func (b *Block) VisitState(v nn.StateVisitor, name string) {
+	nn.VisitParams(v, name, b.params)
+	nn.VisitExtraState(v, name+"/cat", &b.cat)
+	nn.VisitExtraState(v, name+"/fuse", &b.fuse)
+}

@@ -203,3 +203,11 @@ func problemEmbedding(p methods.Problem, a Arch, root *nn.RNG) (*Embedding, erro
 	}
 	return NewOneHot(p.Outputs), nil
 }
+
+// VisitState visits W_Embed and which prototype rows are set.
+func (e *Embedding) VisitState(v nn.StateVisitor, name string) {
+	v.Floats(name, e.W.Value)
+	if e.met != nil {
+		v.Bools(name+"/met", e.met)
+	}
+}

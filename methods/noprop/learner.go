@@ -499,3 +499,21 @@ func (l *Learner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
 	}
 	return z
 }
+
+// VisitState visits everything the learner's future depends on: the
+// blocks (parameters, BatchNorm statistics, dropout streams), their noise
+// streams and optimizers, the head and W_Embed with the shared optimizer,
+// and the trainer (minibatch order and position).
+func (l *Learner) VisitState(v nn.StateVisitor) {
+	l.embed.VisitState(v, "embed")
+	nn.VisitParams(v, "head", l.head.Params())
+	nn.VisitOptimizer(v, "shared", l.shared, l.sharedParams)
+	l.headNoise.VisitState(v, "head/noise")
+	for _, bs := range l.blocks {
+		name := fmt.Sprintf("block/%d", bs.t)
+		bs.blk.VisitState(v, name)
+		nn.VisitOptimizer(v, name+"/opt", bs.opt, bs.blk.Params())
+		bs.noise.VisitState(v, name+"/noise")
+	}
+	l.train.VisitState(v, "train")
+}

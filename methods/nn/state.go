@@ -121,11 +121,14 @@ func (w *StateWriter) scalar(name string, u uint64) {
 }
 
 // Int appends a int record (see StateVisitor).
-func (w *StateWriter) Int(name string, v *int)         { w.scalar(name, uint64(int64(*v))) }
+func (w *StateWriter) Int(name string, v *int) { w.scalar(name, uint64(int64(*v))) }
+
 // Uint64 appends a uint64 record (see StateVisitor).
-func (w *StateWriter) Uint64(name string, v *uint64)   { w.scalar(name, *v) }
+func (w *StateWriter) Uint64(name string, v *uint64) { w.scalar(name, *v) }
+
 // Float64 appends a float64 record (see StateVisitor).
 func (w *StateWriter) Float64(name string, v *float64) { w.scalar(name, math.Float64bits(*v)) }
+
 // Bool appends a bool record (see StateVisitor).
 func (w *StateWriter) Bool(name string, v *bool) {
 	var u uint64

@@ -39,6 +39,7 @@ type runFlags struct {
 	sweep         string
 	shard         string
 	stale         time.Duration
+	ckptEvery     time.Duration
 }
 
 func runCmd() *cobra.Command {
@@ -92,6 +93,7 @@ configurations it ran.`,
 	fl.StringVar(&f.sweep, "sweep", "", "run the study a sweep file describes (YAML; see `noprop plan --help`) instead of the flags above")
 	fl.StringVar(&f.shard, "shard", "", "run only shard i/n of the batch (i from 0): a stable slice by configuration and seed, for job arrays")
 	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
+	fl.DurationVar(&f.ckptEvery, "checkpoint-every", 5*time.Minute, "save each run's whole state this often during a task (always after each task), in DB.ckpt/, so a killed run goes on from there; 0: only between tasks")
 	return cmd
 }
 
@@ -163,6 +165,12 @@ func (f runFlags) inShard(specs []harness.Spec) ([]harness.Spec, error) {
 }
 
 func runRun(ctx context.Context, f runFlags) error {
+	if f.stale <= 0 {
+		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
+	}
+	if f.ckptEvery < 0 {
+		return fmt.Errorf("--checkpoint-every %s: want a duration of 0 or more", f.ckptEvery)
+	}
 	specs, err := f.specs()
 	if err != nil {
 		return err
@@ -182,9 +190,6 @@ func runRun(ctx context.Context, f runFlags) error {
 		return err
 	}
 	defer store.Close()
-	if f.stale <= 0 {
-		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
-	}
 	if f.rerun {
 		// The intent is stored, so that this command, interrupted and
 		// started again, resumes the rerun instead of starting it over.
@@ -215,7 +220,9 @@ func runRun(ctx context.Context, f runFlags) error {
 			&harness.StoreObserver{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out},
 			display,
 		},
-		Log: out,
+		Log:             out,
+		Checkpoints:     f.db + ".ckpt",
+		CheckpointEvery: f.ckptEvery,
 	}
 	done := func(s harness.Spec) (bool, error) {
 		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)

@@ -90,9 +90,16 @@ type Runner struct {
 	// generator in tests).
 	Load      func(name string) (tasks.Dataset, error)
 	Observers []Observer
-	// Log, when not nil, hears about runs a batch skips.
-	Log   io.Writer
-	cache map[string]tasks.Dataset
+	// Log, when not nil, hears about runs a batch skips and checkpoints
+	// refused.
+	Log io.Writer
+	// Checkpoints is the folder that keeps each unit's checkpoint ("" for
+	// none); see checkpoint. A run takes one after every task and, during
+	// a task, every CheckpointEvery (0: only between tasks); a run that
+	// starts on a unit with a checkpoint goes on from it.
+	Checkpoints     string
+	CheckpointEvery time.Duration
+	cache           map[string]tasks.Dataset
 }
 
 func (rn *Runner) dataset(name string) (tasks.Dataset, error) {
@@ -135,6 +142,11 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 		mem.stop()
 		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
 	}
+	cp, learner, err := rn.resume(method, spec, stream, sc, learner)
+	if err != nil {
+		mem.stop()
+		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
+	}
 	info.Index, info.Total, info.Cancel = index, total, cancel
 	for i, o := range rn.Observers {
 		if err := o.Started(info); err != nil {
@@ -146,7 +158,7 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 			return Result{}, err
 		}
 	}
-	res, err := rn.learnStream(ctx, info, learner, stream, sc)
+	res, err := rn.learnStream(ctx, info, learner, stream, sc, cp)
 	res.Memory = mem.stop()
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
@@ -164,7 +176,42 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 			return res, err
 		}
 	}
+	if cp != nil {
+		cp.store.remove(spec)
+	}
 	return res, nil
+}
+
+// resume prepares a run's checkpoints: when checkpoints are kept and the
+// learner can be saved, it returns the run's checkpointer, with the learner
+// restored from the unit's checkpoint when there is one that fits (a fresh
+// learner replaces one whose restore failed half way).
+func (rn *Runner) resume(method methods.Method, spec Spec, stream tasks.Stream, sc tasks.Scenario, l methods.Learner) (*checkpointer, methods.Learner, error) {
+	c, ok := l.(methods.Checkpointer)
+	if rn.Checkpoints == "" || !ok {
+		return nil, l, nil
+	}
+	cp := &checkpointer{store: checkpoints{dir: rn.Checkpoints, log: rn.Log}, spec: spec, learner: c, every: rn.CheckpointEvery, last: time.Now()}
+	ck := cp.store.load(spec)
+	if ck == nil {
+		return cp, l, nil
+	}
+	if err := restoreLearner(c, ck.State); err != nil {
+		if rn.Log != nil {
+			fmt.Fprintf(rn.Log, "   checkpoint %s refused: %v; the run starts over\n", cp.store.path(spec), err)
+		}
+		fresh, _, err := rn.learner(method, spec, stream, sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		cp.learner = fresh.(methods.Checkpointer)
+		return cp, fresh, nil
+	}
+	cp.ck = *ck
+	if rn.Log != nil {
+		fmt.Fprintf(rn.Log, "   resuming from the checkpoint after task %d of %d\n", ck.Done, len(stream.Tasks))
+	}
+	return cp, l, nil
 }
 
 // SetupError is an error that stops a run before training: bad settings,
@@ -205,7 +252,7 @@ func (rn *Runner) learner(method methods.Method, spec Spec, stream tasks.Stream,
 	return learner, info, err
 }
 
-func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario) (Result, error) {
+func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) (Result, error) {
 	T := len(s.Tasks)
 	res := Result{Matrix: make([][]float64, T+1)}
 	runs := info.Spec.InferenceRuns
@@ -218,6 +265,25 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 		for k := range res.Inference {
 			res.Inference[k] = make([][]float64, T+1)
 		}
+	}
+	// record keeps an evaluated row, hands it to the observers and takes a
+	// checkpoint after it.
+	record := func(e Eval) error {
+		res.Matrix[e.AfterTask] = e.Acc
+		for k, row := range e.Inference {
+			if res.Inference != nil && k < len(res.Inference) {
+				res.Inference[k][e.AfterTask] = row
+			}
+		}
+		for _, o := range rn.Observers {
+			if err := o.Evaluated(info, e); err != nil {
+				return err
+			}
+		}
+		if cp != nil {
+			return cp.afterTask(e)
+		}
+		return nil
 	}
 	evaluate := func(i int, log []methods.EpochStats) error {
 		e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log}
@@ -240,19 +306,29 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 				e.Inference = append(e.Inference, row)
 			}
 		}
-		res.Matrix[i] = e.Acc
-		for _, o := range rn.Observers {
-			if err := o.Evaluated(info, e); err != nil {
-				return err
+		return record(e)
+	}
+	first := 0
+	var log []methods.EpochStats
+	if cp != nil && len(cp.ck.Rows) > 0 {
+		// Resumed: the saved rows are this run's; the tasks after them are
+		// learned from the restored learner.
+		rows := cp.ck.Rows
+		first, log = cp.ck.Done, cp.ck.Log
+		cp.ck.Rows = nil
+		for _, e := range rows {
+			if err := record(e); err != nil {
+				return res, err
 			}
 		}
-		return nil
-	}
-	if err := evaluate(0, nil); err != nil {
+		cp.ck.Log = log
+	} else if err := evaluate(0, nil); err != nil {
 		return res, err
 	}
-	for k, t := range s.Tasks {
-		obs := &relay{rn: rn, info: info, task: k + 1}
+	for k := first; k < T; k++ {
+		t := s.Tasks[k]
+		obs := &relay{rn: rn, info: info, task: k + 1, log: log, cp: cp}
+		log = nil
 		if err := l.Learn(ctx, sc.Relabel(t, t.Train), sc.TrainActive(s, k), obs); err != nil {
 			return res, fmt.Errorf("task %d: %w", k+1, err)
 		}
@@ -277,6 +353,17 @@ type relay struct {
 	info RunInfo
 	task int
 	log  []methods.EpochStats
+	cp   *checkpointer
+}
+
+// CheckpointDue reports whether the run takes a checkpoint now.
+func (r *relay) CheckpointDue() bool { return r.cp != nil && r.cp.due() }
+
+// Checkpoint saves the learner in the middle of the task, with its log so
+// far.
+func (r *relay) Checkpoint() error {
+	r.cp.ck.Log = append([]methods.EpochStats(nil), r.log...)
+	return r.cp.save()
 }
 
 func (r *relay) Epoch(e methods.EpochStats) {

@@ -1,0 +1,194 @@
+package harness
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+)
+
+// A checkpoint is a run's whole state at a moment: the rows of the accuracy
+// matrix evaluated so far, the training log of the task under way, and the
+// learner's state (methods.Checkpointer), its trainer's position within
+// the current Learn call included. A run that starts on a unit with a
+// checkpoint (its process was killed, preempted or interrupted) restores the
+// learner, records the saved rows as its own and goes on from there; its
+// results are those of a run never stopped, bit for bit.
+//
+// Checkpoints live in one folder beside the results store, one file per
+// unit (<config hash>-<seed>.ckpt) and the one before it (.prev), written
+// atomically; a run that finishes removes them. A damaged file (its
+// checksum fails) is refused with one line and the previous one used, or
+// the run starts over.
+type checkpoint struct {
+	Version int
+	Spec    string // the spec's JSON: a checkpoint only resumes the same run
+	Done    int    // tasks learned and evaluated; rows 0..Done are in Rows
+	Rows    []Eval
+	Log     []methods.EpochStats // the log of task Done+1 so far
+	State   []byte               // the learner's state
+}
+
+const checkpointVersion = 1
+
+// checkpointMagic starts a checkpoint file.
+const checkpointMagic = "NPCKPT1\n"
+
+// checkpoints keeps the checkpoints of runs in a folder.
+type checkpoints struct {
+	dir string
+	log io.Writer
+}
+
+func (c checkpoints) path(spec Spec) string {
+	return filepath.Join(c.dir, fmt.Sprintf("%s-%d.ckpt", spec.ConfigHash(), spec.Seed))
+}
+
+// save writes ck atomically as the unit's checkpoint, keeping the previous
+// one.
+func (c checkpoints) save(spec Spec, ck *checkpoint) error {
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return fmt.Errorf("checkpoint folder: %w", err)
+	}
+	var payload bytes.Buffer
+	if err := gob.NewEncoder(&payload).Encode(ck); err != nil {
+		return fmt.Errorf("encode checkpoint: %w", err)
+	}
+	sum := sha256.Sum256(payload.Bytes())
+	path := c.path(spec)
+	tmp, err := os.CreateTemp(c.dir, filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write checkpoint: %w", err)
+	}
+	_, err = tmp.WriteString(checkpointMagic)
+	if err == nil {
+		_, err = tmp.Write(payload.Bytes())
+	}
+	if err == nil {
+		_, err = tmp.Write(sum[:])
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write checkpoint %s: %w", tmp.Name(), err)
+	}
+	if _, err := os.Stat(path); err == nil {
+		if err := os.Rename(path, path+".prev"); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("keep the previous checkpoint: %w", err)
+		}
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write checkpoint %s: %w", path, err)
+	}
+	return nil
+}
+
+// load returns the unit's newest readable checkpoint of this very spec, or
+// nil. A damaged or foreign file is reported to the log in one line and
+// skipped.
+func (c checkpoints) load(spec Spec) *checkpoint {
+	path := c.path(spec)
+	for _, p := range []string{path, path + ".prev"} {
+		ck, err := readCheckpoint(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err == nil && ck.Spec != spec.JSON() {
+			err = errors.New("it was written for other settings")
+		}
+		if err != nil {
+			if c.log != nil {
+				fmt.Fprintf(c.log, "   checkpoint %s refused: %v; trying the one before it, else the run starts over\n", p, err)
+			}
+			continue
+		}
+		return ck
+	}
+	return nil
+}
+
+func readCheckpoint(path string) (*checkpoint, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < len(checkpointMagic)+sha256.Size || string(b[:len(checkpointMagic)]) != checkpointMagic {
+		return nil, errors.New("not a checkpoint file (bad header or too short)")
+	}
+	payload := b[len(checkpointMagic) : len(b)-sha256.Size]
+	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], b[len(b)-sha256.Size:]) {
+		return nil, errors.New("damaged (checksum mismatch)")
+	}
+	var ck checkpoint
+	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&ck); err != nil {
+		return nil, fmt.Errorf("damaged: %v", err)
+	}
+	if ck.Version != checkpointVersion {
+		return nil, fmt.Errorf("format version %d, this program reads %d", ck.Version, checkpointVersion)
+	}
+	return &ck, nil
+}
+
+// remove deletes the unit's checkpoints.
+func (c checkpoints) remove(spec Spec) {
+	path := c.path(spec)
+	os.Remove(path)
+	os.Remove(path + ".prev")
+}
+
+// saveLearner encodes a learner's state.
+func saveLearner(l methods.Checkpointer) []byte {
+	w := nn.NewStateWriter()
+	l.VisitState(w)
+	return w.Bytes()
+}
+
+// restoreLearner restores a learner's state.
+func restoreLearner(l methods.Checkpointer, state []byte) error {
+	r := nn.NewStateReader(state)
+	l.VisitState(r)
+	return r.Done()
+}
+
+// checkpointer is the part of a run that takes its checkpoints: after each
+// task and, during one, every CheckpointEvery.
+type checkpointer struct {
+	store   checkpoints
+	spec    Spec
+	learner methods.Checkpointer
+	every   time.Duration
+	last    time.Time
+	ck      checkpoint
+}
+
+// afterTask records row done of the matrix and saves a checkpoint.
+func (c *checkpointer) afterTask(e Eval) error {
+	c.ck.Done = e.AfterTask
+	c.ck.Rows = append(c.ck.Rows, e)
+	c.ck.Log = nil
+	return c.save()
+}
+
+func (c *checkpointer) save() error {
+	c.ck.Version, c.ck.Spec = checkpointVersion, c.spec.JSON()
+	c.ck.State = saveLearner(c.learner)
+	c.last = time.Now()
+	return c.store.save(c.spec, &c.ck)
+}
+
+// due reports whether a checkpoint during training is due.
+func (c *checkpointer) due() bool { return c.every > 0 && time.Since(c.last) >= c.every }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/noprop/noprop/internal/memstat"
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/results"
@@ -136,21 +137,21 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 		return Result{}, &SetupError{Err: err}
 	}
 	// Memory is measured from here: the data is resident, the learner not yet.
-	mem := startMemorySampler()
+	mem := memstat.Start()
 	learner, info, err := rn.learner(method, spec, stream, sc)
 	if err != nil {
-		mem.stop()
+		mem.Stop()
 		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
 	}
 	cp, learner, err := rn.resume(method, spec, stream, sc, learner)
 	if err != nil {
-		mem.stop()
+		mem.Stop()
 		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
 	}
 	info.Index, info.Total, info.Cancel = index, total, cancel
 	for i, o := range rn.Observers {
 		if err := o.Started(info); err != nil {
-			mem.stop()
+			mem.Stop()
 			// The observers already started hear that the run ends here.
 			for _, prev := range rn.Observers[:i] {
 				prev.Failed(info, err, false)
@@ -159,7 +160,7 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 		}
 	}
 	res, err := rn.learnStream(ctx, info, learner, stream, sc, cp)
-	res.Memory = mem.stop()
+	res.Memory.PeakHeapBytes, res.Memory.PeakRSSBytes = mem.Stop()
 	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
 		err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
 	}

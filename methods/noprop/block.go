@@ -177,3 +177,29 @@ func (b *Block) VisitState(v nn.StateVisitor, name string) {
 	nn.VisitExtraState(v, name+"/cat", &b.cat)
 	nn.VisitExtraState(v, name+"/fuse", &b.fuse)
 }
+
+// MoveScratch hands the block's layer buffers (activations, gradients,
+// im2col columns) to to, a block of the same architecture: blocks that do
+// not work at the same time share one set (see nn.MoveScratch).
+func (b *Block) MoveScratch(to *Block) {
+	nn.MoveScratch(&b.cat, &to.cat)
+	nn.MoveScratch(&b.fuse, &to.fuse)
+	nn.MoveScratch(b.out.mixer(), to.out.mixer())
+}
+
+// ScratchBytes is the memory held by the block's layer buffers.
+func (b *Block) ScratchBytes() int {
+	return nn.ScratchBytes(&b.cat) + nn.ScratchBytes(&b.fuse) + nn.ScratchBytes(b.out.mixer())
+}
+
+// carrier returns a twin of the block that shares its parameters and owns
+// no buffers: a place for a set of layer buffers to wait while no block
+// works (see Learner.lend).
+func (b *Block) carrier() *Block {
+	return &Block{
+		cat:   *b.cat.Share(),
+		fuse:  *nn.Share(&b.fuse).(*nn.Sequential),
+		out:   EmbedOutput{Embed: b.out.Embed},
+		zGrad: b.zGrad,
+	}
+}

@@ -38,3 +38,6 @@ func (o *EmbedOutput) Probs() nn.Matrix { return o.mix.Probs() }
 func (o *EmbedOutput) Backward(du nn.Matrix, embGrad []float32) nn.Matrix {
 	return o.bound().Backward(du, embGrad)
 }
+
+// mixer is the output stage's softmax·W layer.
+func (o *EmbedOutput) mixer() *nn.SoftmaxMix { return &o.mix }

@@ -8,7 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
@@ -41,6 +40,49 @@ type Learner struct {
 	// work buffers
 	zT         nn.Matrix
 	zA, zB, lp nn.Matrix
+	// With ShareScratch, the sets of layer buffers the blocks share: set 0
+	// serves the sequential order and the inference chain, set w the
+	// parallel order's worker w.
+	sets []scratchSet
+}
+
+// scratchSet is one set of layer buffers shared by the blocks: it is at
+// the block that last worked with it, or waits in its carrier.
+type scratchSet struct {
+	carrier, at *Block
+}
+
+// lend moves set w of layer buffers to b, which is about to work, when the
+// blocks share their scratch (ShareScratch).
+func (l *Learner) lend(w int, b *Block) {
+	if !l.s.ShareScratch {
+		return
+	}
+	for len(l.sets) <= w {
+		l.sets = append(l.sets, scratchSet{carrier: l.blocks[0].blk.carrier()})
+	}
+	set := &l.sets[w]
+	from := set.at
+	if from == nil {
+		from = set.carrier
+	}
+	if from != b {
+		from.MoveScratch(b)
+	}
+	set.at = b
+}
+
+// park moves set w back to its carrier, so that no block holds it while
+// blocks that may hold other sets work.
+func (l *Learner) park(w int) {
+	if w >= len(l.sets) {
+		return
+	}
+	set := &l.sets[w]
+	if set.at != nil {
+		set.at.MoveScratch(set.carrier)
+		set.at = nil
+	}
 }
 
 // blockState is one block with its optimizer, noise stream and buffers. In
@@ -232,6 +274,7 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
 // returns the loss L_t and the head's correct count.
 func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
+	l.lend(0, bs.blk)
 	l2 := l.blockStep(bs, x, y, blockMask)
 	ce, kl, c := l.sharedStep(y, active, mask)
 	loss := ce + kl + l2
@@ -257,23 +300,28 @@ func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []b
 		workers = runtime.GOMAXPROCS(0)
 	}
 	workers = min(workers, T)
-	var next atomic.Int64
+	if l.s.ShareScratch {
+		for w := range workers { // the sets exist before the goroutines start
+			l.lend(w, l.blocks[w].blk)
+		}
+	}
 	var wg sync.WaitGroup
-	for range workers {
+	// Worker w trains blocks w, w+W, ...: with shared scratch, its set of
+	// buffers travels along those blocks and comes back to block w at the
+	// next step.
+	for w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= T {
-					return
-				}
+			for i := w; i < T; i += workers {
 				bs := l.blocks[i]
+				l.lend(w, bs.blk)
 				bs.l2 = l.blockStep(bs, x, y, blockMask)
 				if finite(bs.l2) {
 					bs.opt.Step(bs.blk.Params())
 				}
 			}
+			l.park(w)
 		}()
 	}
 	// The head reads W_Embed and writes its gradient, which the blocks only
@@ -487,8 +535,12 @@ func (l *Learner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
 	l.zB = nn.Resize(l.zB, n, d)
 	z, zn := l.zA, l.zB
 	rng.FillNormal(z.Data, 1)
+	if l.s.TrainOrder == OrderParallel {
+		defer l.park(0) // worker 0's set: back for the next step
+	}
 	for _, bs := range l.blocks {
 		t := bs.t
+		l.lend(0, bs.blk)
 		u := bs.blk.Forward(x, z, mask, false)
 		a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
 		rng.FillNormal(zn.Data, float32(math.Sqrt(l.sched.C[t])))

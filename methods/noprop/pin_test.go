@@ -3,6 +3,7 @@ package noprop
 import (
 	"context"
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/noprop/noprop/methods/nn"
@@ -221,5 +222,59 @@ func TestTaskILChainMaskedToTheTask(t *testing.T) {
 	}
 	if task < seen+3 {
 		t.Errorf("task 1 accuracy with the chain masked to its classes %.1f%%, to all seen %.1f%%: want the task mask clearly better", task, seen)
+	}
+}
+
+// TestSharedScratchChangesNothingAndHoldsOneSet trains and scores with the
+// blocks sharing one set of layer buffers and with a set each: the scores
+// are the same, bit for bit, and with sharing only the block that worked
+// last holds buffers (the parallel order's sets wait in their carriers
+// between steps).
+func TestSharedScratchChangesNothingAndHoldsOneSet(t *testing.T) {
+	ds, err := tasks.Synthetic(tasks.SyntheticConfig{Classes: 3, TrainPer: 20, TestPer: 10, Shape: tasks.Shape{C: 1, H: 14, W: 14}, Noise: 0.3, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, order := range []string{OrderSequential, OrderParallel} {
+		base := `{"encoder":"conv","hidden":16,"timesteps":4,"iterations":6,"batch_size":16,"workers":2,"train_order":"` + order + `"`
+		var scores [2][]float32
+		for k, share := range []string{"true", "false"} {
+			l := newTestLearner(t, ds, 3, base+`,"share_scratch":`+share+`}`)
+			if err := l.Learn(context.Background(), ds.Train, allOutputs(3), nil); err != nil {
+				t.Fatal(err)
+			}
+			holding := 0
+			for _, bs := range l.blocks {
+				if bs.blk.ScratchBytes() > 0 {
+					holding++
+				}
+			}
+			want := len(l.blocks)
+			if share == "true" {
+				// Set 0 stays with the last block that worked; the
+				// parallel order's sets wait in their carriers.
+				want = 1
+				if order == OrderParallel {
+					want = 0
+				}
+			}
+			if holding != want {
+				t.Errorf("%s, share %s: %d blocks hold buffers after training, want %d", order, share, holding, want)
+			}
+			l.SetInferenceSeed(1)
+			scores[k] = l.Scores(setMatrix(ds.Test), allOutputs(3)).Data
+			holding = 0
+			for _, bs := range l.blocks {
+				if bs.blk.ScratchBytes() > 0 {
+					holding++
+				}
+			}
+			if holding != want {
+				t.Errorf("%s, share %s: %d blocks hold buffers after scoring, want %d", order, share, holding, want)
+			}
+		}
+		if !slices.Equal(scores[0], scores[1]) {
+			t.Errorf("%s: shared scratch changed the scores", order)
+		}
 	}
 }

@@ -1,4 +1,8 @@
-package harness
+// Package memstat measures a piece of work's peak memory: the peak Go heap
+// above the live heap when the measurement starts (sampled, since the
+// runtime keeps no peak of its own) and the process's peak resident set. The
+// harness measures every run with it; the memory benchmarks use it too.
+package memstat
 
 import (
 	"os"
@@ -8,18 +12,16 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/noprop/noprop/results"
 )
 
-// memorySampler tracks a run's peak Go heap by sampling (the runtime keeps no
+// Sampler tracks a run's peak Go heap by sampling (the runtime keeps no
 // peak of its own) and reads the process's peak RSS from the kernel.
 //
 // The heap figure is the peak above the live heap when training starts: the
 // dataset and the stream are resident by then and would otherwise dominate,
 // hiding what the learning rule itself needs. The RSS figure is the whole
 // process's peak, data included.
-type memorySampler struct {
+type Sampler struct {
 	done     chan struct{}
 	wg       sync.WaitGroup
 	baseline uint64
@@ -30,11 +32,12 @@ type memorySampler struct {
 // reading the metric costs about a microsecond.
 const memorySamplePeriod = 20 * time.Millisecond
 
-func startMemorySampler() *memorySampler {
+// Start starts measuring.
+func Start() *Sampler {
 	// Reset the kernel's peak-RSS mark so VmHWM covers this run only; where
 	// that is not allowed, the peak covers the process's life.
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-	m := &memorySampler{done: make(chan struct{})}
+	m := &Sampler{done: make(chan struct{})}
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	read := func() {
 		metrics.Read(sample)
@@ -63,14 +66,16 @@ func startMemorySampler() *memorySampler {
 	return m
 }
 
-func (m *memorySampler) stop() results.Memory {
+// Stop ends the measurement and returns the peak heap above the live heap
+// at Start, and the process's peak RSS (0 where the kernel does not tell).
+func (m *Sampler) Stop() (peakHeap, peakRSS int64) {
 	close(m.done)
 	m.wg.Wait()
-	return results.Memory{PeakHeapBytes: int64(m.peak - m.baseline), PeakRSSBytes: peakRSS()}
+	return int64(m.peak - m.baseline), readPeakRSS()
 }
 
-// peakRSS reads VmHWM from /proc/self/status; 0 where it is unavailable.
-func peakRSS() int64 {
+// readPeakRSS reads VmHWM from /proc/self/status; 0 where it is unavailable.
+func readPeakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0

@@ -37,6 +37,8 @@ type runFlags struct {
 	sweep         string
 	shard         string
 	stale         time.Duration
+	journal       string
+	doneIn        []string
 }
 
 func runCmd() *cobra.Command {
@@ -90,6 +92,8 @@ configurations it ran.`,
 	fl.StringVar(&f.sweep, "sweep", "", "run the study a sweep file describes (YAML; see `noprop plan --help`) instead of the flags above")
 	fl.StringVar(&f.shard, "shard", "", "run only shard i/n of the batch (i from 0): a stable slice by configuration and seed, for job arrays")
 	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
+	fl.StringVar(&f.journal, "journal", "", journalUsage)
+	fl.StringArrayVar(&f.doneIn, "done-in", nil, "also skip the runs done in this database (read only; e.g. the merged study of a job array); repeatable")
 	return cmd
 }
 
@@ -161,6 +165,13 @@ func (f runFlags) inShard(specs []harness.Spec) ([]harness.Spec, error) {
 }
 
 func runRun(ctx context.Context, f runFlags) error {
+	journal, err := parseJournal(f.journal)
+	if err != nil {
+		return err
+	}
+	if f.rerun && len(f.doneIn) > 0 {
+		return fmt.Errorf("--rerun with --done-in: a rerun trains units again although they are done; give one or the other")
+	}
 	specs, err := f.specs()
 	if err != nil {
 		return err
@@ -175,14 +186,27 @@ func runRun(ctx context.Context, f runFlags) error {
 			located[s.Dataset] = true
 		}
 	}
-	store, err := results.Open(f.db)
+	if f.stale <= 0 {
+		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
+	}
+	var others []*results.Store
+	defer func() {
+		for _, o := range others {
+			o.Close()
+		}
+	}()
+	for _, path := range f.doneIn {
+		o, err := openInput(path)
+		if err != nil {
+			return fmt.Errorf("--done-in: %w", err)
+		}
+		others = append(others, o)
+	}
+	store, err := results.OpenJournal(f.db, journal)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	if f.stale <= 0 {
-		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
-	}
 	if f.rerun {
 		// The intent is stored, so that this command, interrupted and
 		// started again, resumes the rerun instead of starting it over.
@@ -211,6 +235,14 @@ func runRun(ctx context.Context, f runFlags) error {
 		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)
 		if ok {
 			fmt.Printf("== %s: already done (run %s), skipped\n", s.Label(), id[:8])
+		}
+		for _, o := range others {
+			if ok || err != nil {
+				break
+			}
+			if id, ok, err = o.FindDone(ctx, s.ConfigHash(), s.Seed); ok {
+				fmt.Printf("== %s: already done in %s (run %s), skipped\n", s.Label(), o.Path(), id[:8])
+			}
 		}
 		return ok, err
 	}

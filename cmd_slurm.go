@@ -187,6 +187,9 @@ func shellQuote(s string) string {
 
 var slurmScripts = template.Must(template.New("").Funcs(template.FuncMap{"q": shellQuote}).Parse(`
 {{- define "resources"}}
+{{- if .Mem}}
+#SBATCH --mem={{.Mem}}
+{{- end}}
 {{- if .Partition}}
 #SBATCH --partition={{.Partition}}
 {{- end}}
@@ -208,9 +211,6 @@ var slurmScripts = template.Must(template.New("").Funcs(template.FuncMap{"q": sh
 #SBATCH --array={{.ArrayRange}}
 #SBATCH --output={{.Dir}}/logs/shard-%a.%A.out
 #SBATCH --cpus-per-task={{.CPUs}}
-{{- if .Mem}}
-#SBATCH --mem={{.Mem}}
-{{- end}}
 {{- if .Time}}
 #SBATCH --time={{.Time}}
 {{- end}}
@@ -238,9 +238,6 @@ exec {{q .Noprop}} run --sweep "$dir/sweep.yaml" --shard "$task/{{.Shards}}" \
 #SBATCH --output={{.Dir}}/logs/merge.%j.out
 #SBATCH --cpus-per-task=1
 #SBATCH --time=30:00
-{{- if .Mem}}
-#SBATCH --mem={{.Mem}}
-{{- end}}
 {{- template "resources" .}}
 set -euo pipefail
 dir={{q .Dir}}
@@ -308,21 +305,18 @@ func runSlurm(ctx context.Context, sweepPath string, f slurmFlags) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", sweepPath, err)
 	}
-	files := []struct {
+	type file struct {
 		name string
 		body []byte
 		mode os.FileMode
-	}{{"sweep.yaml", src, 0o644}}
+	}
+	files := []file{{"sweep.yaml", src, 0o644}}
 	for _, t := range []string{"array", "merge"} {
 		var b bytes.Buffer
 		if err := slurmScripts.ExecuteTemplate(&b, t, job); err != nil {
 			return fmt.Errorf("write the %s script: %w", t, err)
 		}
-		files = append(files, struct {
-			name string
-			body []byte
-			mode os.FileMode
-		}{t + ".sbatch", b.Bytes(), 0o755})
+		files = append(files, file{t + ".sbatch", b.Bytes(), 0o755})
 	}
 	for _, file := range files {
 		path := filepath.Join(job.Dir, file.name)

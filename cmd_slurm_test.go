@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/internal/killedwriter"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/shard"
@@ -556,39 +556,8 @@ func TestMergeRollsBackAKilledWriter(t *testing.T) {
 	}
 	s.Close()
 	storeWithRuns(t, live, 80, 1, 2).Close()
-	db, err := sql.Open("sqlite3", live)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	// A small page cache spills the open transaction into the file, its
-	// originals into a hot -journal: a copy of both is what a writer
-	// killed in the middle leaves.
-	for _, q := range []string{"PRAGMA cache_size = 10", "CREATE TABLE filler (x TEXT)"} {
-		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	for range 2000 {
-		if _, err := tx.Exec("INSERT INTO filler VALUES (?)", strings.Repeat("x", 500)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tx.Exec("DELETE FROM runs"); err != nil {
-		t.Fatal(err)
-	}
 	killed := filepath.Join(dir, "killed.db")
-	for _, side := range []string{"", "-journal"} {
-		if err := os.WriteFile(killed+side, []byte(readFile(t, live+side)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	killedwriter.Copy(t, live, killed)
 	out := filepath.Join(dir, "out.db")
 	code, stdout, stderr := run(t, "merge", "--journal", "rollback", out, killed)
 	if code != 0 || !strings.Contains(stdout, "2 runs added") {

@@ -3,12 +3,12 @@ package results
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/noprop/noprop/internal/killedwriter"
 	"github.com/noprop/noprop/internal/testuser"
 )
 
@@ -93,10 +93,9 @@ func TestRollbackJournalNeedsOtherProgramsClosed(t *testing.T) {
 	}
 }
 
-// crashedMidCommit returns a copy of a rollback-journal database (with one
-// done run) taken while a writer was in the middle of a large transaction:
-// its pages partly written to the file, the originals in a hot -journal, as
-// a writer killed with SIGKILL leaves it.
+// crashedMidCommit writes, in dir, a rollback-journal database with one
+// done run as a writer killed in the middle of a large transaction leaves
+// it (see killedwriter.Copy).
 func crashedMidCommit(t *testing.T, dir string) string {
 	t.Helper()
 	live := filepath.Join(t.TempDir(), "live.db")
@@ -106,55 +105,9 @@ func crashedMidCommit(t *testing.T, dir string) string {
 	}
 	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 55}}, Memory{})
 	s.Close()
-	db := rawDB(t, live)
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	rawExec(t, live, "CREATE TABLE filler (x TEXT)")
-	// A small page cache spills the transaction's pages into the file
-	// before it commits.
-	if _, err := db.Exec("PRAGMA cache_size = 10"); err != nil {
-		t.Fatal(err)
-	}
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback()
-	for range 2000 {
-		if _, err := tx.Exec("INSERT INTO filler VALUES (?)", strings.Repeat("x", 500)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := tx.Exec("DELETE FROM runs"); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(dir, "r.db")
-	for _, side := range []string{"", "-journal"} {
-		copyFile(t, live+side, path+side)
-	}
-	if !journalHoldsData(path) {
-		t.Fatal("the writer left no -journal")
-	}
+	killedwriter.Copy(t, live, path)
 	return path
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	in, err := os.Open(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.Create(to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // TestKilledWriterInRollbackJournal reads a database whose writer was killed

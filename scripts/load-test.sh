@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load: PROCS processes (16) share one results database and run two
 # overlapping sweep files (backprop with two learning rates and a narrow
-# net, NoProp-DT quick; task-, domain- and class-IL; 3 seeds) on a small
+# net, NoProp-DT quick; task-, domain- and class-IL; 5 seeds) on a small
 # slice of real MNIST, while one process after another is killed with
 # SIGKILL at random and started again, for KILL_FOR seconds. At the end,
 # with every process gone, it checks the database:
@@ -54,6 +54,7 @@ cleanup() {
   if [ -n "${KEEP:-}" ]; then say "kept $tmp"; else rm -rf "$tmp"; fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 cd "$tmp"
 
 # The first TRAIN training and TEST test images of real MNIST, as idx files
@@ -84,11 +85,11 @@ methods:
   - name: noprop-dt
     preset: quick
     settings: {iterations: 4, timesteps: 2}
-scenarios: [task, class]
-seeds: 3
+scenarios: [task, domain, class]
+seeds: 5
 inference_runs: 2
 EOF
-# b.yaml shares backprop with lr 0.003 in class-IL with a.yaml.
+# b.yaml shares backprop with lr 0.003 in domain- and class-IL with a.yaml.
 cat >b.yaml <<'EOF'
 methods:
   - name: backprop
@@ -96,7 +97,7 @@ methods:
   - name: backprop
     settings: {iterations: 40, hidden: [64]}
 scenarios: [class, domain]
-seeds: 3
+seeds: 5
 inference_runs: 2
 EOF
 units() { "$noprop" plan "$1" --db /nonexistent | awk '$1 ~ /^[0-9]+$/ && $3 ~ /^[0-9a-f]+$/ && length($3) == 16 { print $3 "," $7 }'; }
@@ -120,7 +121,7 @@ for ((i = 0; i < PROCS; i++)); do start "$i"; done
 kills=0 restarts=0
 end=$(($(date +%s) + KILL_FOR))
 while [ "$(date +%s)" -lt "$end" ]; do
-  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.3 + 1.7 * r / 32767 }')"
+  sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.2 + 1.0 * r / 32767 }')"
   live=()
   for ((i = 0; i < PROCS; i++)); do
     alive "${pids[i]}" && live+=("$i")

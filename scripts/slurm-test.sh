@@ -11,7 +11,9 @@
 # when missing, and starts munged, slurmctld and slurmd with their key,
 # configuration, state and logs in a temporary folder, on free ports; they
 # are stopped and the folder removed at the end, whatever happens.
-# Prints PASS or FAIL as its last line (exit status 0 or 1).
+# Prints PASS or FAIL as its last line (exit status 0 or 1); without root,
+# or when the packages are missing and apt-get cannot install them, one
+# line saying why it is skipped (exit status 77).
 #
 #   scripts/slurm-test.sh
 #   KEEP=1 scripts/slurm-test.sh     # keep the temporary folder to look at
@@ -26,7 +28,12 @@ fail() {
   exit 1
 }
 
-[ "$(id -u)" = 0 ] || fail "needs root, to start munged, slurmctld and slurmd"
+skip() {
+  say "skipped: $*"
+  exit 77
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root, to start munged, slurmctld and slurmd"
 missing=()
 for p in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge; do
   command -v "${p%%:*}" >/dev/null 2>&1 || missing+=("${p#*:}")
@@ -35,8 +42,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
-    fail "cannot install ${missing[*]} with apt-get"
+    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; } ||
+    skip "${missing[*]} not installed, and apt-get cannot install them"
 fi
 
 make -s build
@@ -44,8 +51,9 @@ noprop=$repo/bin/noprop
 
 tmp=$(mktemp -d /tmp/noprop-slurm-test.XXXXXX)
 chmod 755 "$tmp"
-pids=()
+ref=
 cleanup() {
+  [ -z "$ref" ] || kill "$ref" 2>/dev/null || true
   for f in "$tmp"/run/slurmd.pid "$tmp"/run/slurmctld.pid "$tmp"/munge/munged.pid; do
     [ -s "$f" ] || continue
     pid=$(cat "$f")
@@ -63,6 +71,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 # munge: its own key and socket.
 mkdir -p "$tmp"/{munge,run,log,state,spool}

@@ -59,9 +59,9 @@ on the cluster's shared (network) file system, where the write-ahead log
 does not work, and every committed run stays there whatever happens to the
 node. A task skips the runs already done in its database or in DIR/study.db,
 and resumes an interrupted one, so submitting again after failures runs only
-what is missing: Slurm lists, before it writes anything, which runs are done
-and submits only the shards that have runs left, with a merge job after
-them (--dependency=afterany). Keep --shards the same between submissions
+what is missing: this command reads the databases first, says which runs
+are done, and submits only the shards that have runs left, with a merge job
+after them (--dependency=afterany). Keep --shards the same between submissions
 (runs done under another count are found in study.db once merged).
 
 Without --submit it prints the two sbatch commands; with it, it runs them

@@ -15,3 +15,33 @@ func readResults(path string) (*results.Store, error) {
 	}
 	return store, err
 }
+
+// journalUsage documents the --journal flag of the commands that write.
+const journalUsage = "SQLite journal of the database: wal (the default for a new file; every process on one machine) or rollback (a file on a network file system, written by one process at a time); an existing file keeps its own"
+
+// parseJournal reads the --journal flag; empty keeps the file's journal.
+func parseJournal(s string) (results.Journal, error) {
+	switch s {
+	case "":
+		return results.JournalAsIs, nil
+	case "wal":
+		return results.JournalWAL, nil
+	case "rollback":
+		return results.JournalRollback, nil
+	}
+	return 0, fmt.Errorf("--journal %q: want wal (processes on one machine) or rollback (a file on a network file system)", s)
+}
+
+// openInput opens a database another command wrote, for reading. One whose
+// writer was killed while it committed in the rollback journal is rolled
+// back first, as its next writer would.
+func openInput(path string) (*results.Store, error) {
+	store, err := results.OpenReadOnly(path)
+	if errors.Is(err, results.ErrHotJournal) {
+		if err := results.Recover(path); err != nil {
+			return nil, err
+		}
+		store, err = results.OpenReadOnly(path)
+	}
+	return store, err
+}

@@ -10,7 +10,10 @@ import (
 )
 
 func mergeCmd() *cobra.Command {
-	var all bool
+	var (
+		all     bool
+		journal string
+	)
 	cmd := &cobra.Command{
 		Use:   "merge OUT IN...",
 		Short: "Merge results databases into one, run by run",
@@ -24,12 +27,18 @@ Only done runs are merged unless --all also takes failed and interrupted ones;
 running runs never are, since they are still being written. The inputs are
 only read; one of an older schema version is read as it is, one of a newer
 version is refused. Every input is opened before anything is written, and
-each is merged in one transaction.`,
+each is merged in one transaction. An input whose writer was killed while it
+committed in the rollback journal is rolled back first, as its next writer
+would (see --journal).`,
 		Example: `  noprop merge all.db node1.db node2.db node3.db
   noprop merge --all all.db laptop.db`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, ins := args[0], args[1:]
+			j, err := parseJournal(journal)
+			if err != nil {
+				return err
+			}
 			var srcs []*results.Store
 			defer func() {
 				for _, s := range srcs {
@@ -37,13 +46,13 @@ each is merged in one transaction.`,
 				}
 			}()
 			for _, in := range ins {
-				s, err := results.OpenReadOnly(in)
+				s, err := openInput(in)
 				if err != nil {
 					return err
 				}
 				srcs = append(srcs, s)
 			}
-			store, err := results.Open(out)
+			store, err := results.OpenJournal(out, j)
 			if err != nil {
 				return err
 			}
@@ -61,6 +70,7 @@ each is merged in one transaction.`,
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "also merge failed and interrupted runs")
+	cmd.Flags().StringVar(&journal, "journal", "", journalUsage)
 	return cmd
 }
 

@@ -60,7 +60,7 @@ Run it with ` + "`noprop run --sweep FILE`" + `.`,
 func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 	var store *results.Store
 	if _, err := os.Stat(db); err == nil {
-		if store, err = results.Open(db); err != nil {
+		if store, err = readResults(db); err != nil {
 			return err
 		}
 		defer store.Close()

@@ -40,6 +40,8 @@ type runFlags struct {
 	shard         string
 	stale         time.Duration
 	ckptEvery     time.Duration
+	journal       string
+	doneIn        []string
 }
 
 func runCmd() *cobra.Command {
@@ -94,6 +96,8 @@ configurations it ran.`,
 	fl.StringVar(&f.shard, "shard", "", "run only shard i/n of the batch (i from 0): a stable slice by configuration and seed, for job arrays")
 	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
 	fl.DurationVar(&f.ckptEvery, "checkpoint-every", 5*time.Minute, "save each run's whole state this often during a task (always after each task), in DB.ckpt/, so a killed run goes on from there; 0: only between tasks")
+	fl.StringVar(&f.journal, "journal", "", journalUsage)
+	fl.StringArrayVar(&f.doneIn, "done-in", nil, "also skip the runs done in this database (read only; e.g. the merged study of a job array); repeatable")
 	return cmd
 }
 
@@ -171,6 +175,13 @@ func runRun(ctx context.Context, f runFlags) error {
 	if f.ckptEvery < 0 {
 		return fmt.Errorf("--checkpoint-every %s: want a duration of 0 or more", f.ckptEvery)
 	}
+	journal, err := parseJournal(f.journal)
+	if err != nil {
+		return err
+	}
+	if f.rerun && len(f.doneIn) > 0 {
+		return fmt.Errorf("--rerun with --done-in: a rerun trains units again although they are done; give one or the other")
+	}
 	specs, err := f.specs()
 	if err != nil {
 		return err
@@ -185,7 +196,20 @@ func runRun(ctx context.Context, f runFlags) error {
 			located[s.Dataset] = true
 		}
 	}
-	store, err := results.Open(f.db)
+	var others []*results.Store
+	defer func() {
+		for _, o := range others {
+			o.Close()
+		}
+	}()
+	for _, path := range f.doneIn {
+		o, err := openInput(path)
+		if err != nil {
+			return fmt.Errorf("--done-in: %w", err)
+		}
+		others = append(others, o)
+	}
+	store, err := results.OpenJournal(f.db, journal)
 	if err != nil {
 		return err
 	}
@@ -228,6 +252,14 @@ func runRun(ctx context.Context, f runFlags) error {
 		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)
 		if ok {
 			fmt.Fprintf(out, "== %s: already done (run %s), skipped\n", s.Label(), id[:8])
+		}
+		for _, o := range others {
+			if ok || err != nil {
+				break
+			}
+			if id, ok, err = o.FindDone(ctx, s.ConfigHash(), s.Seed); ok {
+				fmt.Fprintf(out, "== %s: already done in %s (run %s), skipped\n", s.Label(), o.Path(), id[:8])
+			}
 		}
 		return ok, err
 	}

@@ -47,7 +47,7 @@ func execute(ctx context.Context, args []string, stderr io.Writer) int {
 		SilenceErrors: true,
 		Version:       programVersion(),
 	}
-	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), runsCmd(), mergeCmd(), methodsCmd(), dataCmd())
+	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "noprop: %v\n", err)

@@ -18,7 +18,8 @@
 // database without writing anything, also in a read-only folder and from an
 // older schema version. Every write is one transaction. The database runs in
 // WAL mode with a busy timeout, so several processes on one machine may write
-// to the same file.
+// to the same file; OpenJournal puts a file on a network file system in the
+// rollback journal instead, which needs no memory shared between processes.
 //
 // Seeds are uint64. Column runs.seed holds a seed's 64 bits as SQLite's
 // signed INTEGER (the seed itself below 2^63, the seed minus 2^64 from there

@@ -173,6 +173,41 @@ const (
 	versionConflicts = 5 // table merge_conflicts
 )
 
+// ErrHotJournal is returned (wrapped) by OpenReadOnly for a database in the
+// rollback journal whose writer was killed while it committed: reading it
+// needs a rollback first, which Recover does.
+var ErrHotJournal = errors.New("unfinished transaction in the rollback journal")
+
+// Recover rolls back the transaction that a writer, killed while it
+// committed, left in the rollback journal of the database at path, as the
+// next writer to open it would; it changes nothing else, neither the schema
+// nor the journal. It does nothing to a database without such a
+// transaction.
+func Recover(path string) error {
+	state, err := inspect(path)
+	if err == nil && state != fileDatabase {
+		err = fmt.Errorf("%w (no database)", ErrNoResults)
+	}
+	if err == nil {
+		err = checkWritable(path, state)
+	}
+	if err == nil {
+		var db *sql.DB
+		if db, err = openDB(path, modeWrite); err == nil {
+			// Any read by a writing connection rolls a hot journal back.
+			var n int
+			err = db.QueryRow("SELECT count(*) FROM sqlite_master").Scan(&n)
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("recover results db %s: %w", path, explain(path, err))
+	}
+	return nil
+}
+
 // ErrNoResults is returned (wrapped) by OpenReadOnly for a path that holds
 // no results database yet: no file, an empty file, or an SQLite file without
 // tables.
@@ -204,18 +239,50 @@ type Store struct {
 // SQLite database, an SQLite database of another application, a truncated or
 // damaged database, and a database written by a newer version of this
 // program.
+//
+// A new database gets a write-ahead log; an existing one keeps the journal
+// it has (see Journal and OpenJournal).
 func Open(path string) (*Store, error) {
+	return OpenJournal(path, JournalAsIs)
+}
+
+// Journal is how a database file keeps its transactions atomic. It is a
+// property of the file: Open keeps it, OpenJournal sets it.
+type Journal int
+
+// The journals.
+const (
+	// JournalAsIs keeps an existing database's journal and gives a new
+	// one a write-ahead log.
+	JournalAsIs Journal = iota
+	// JournalWAL is SQLite's write-ahead log (-wal and -shm files beside
+	// the database): readers never wait for the writer. Every process
+	// that opens the file shares the -shm file as memory, so they must
+	// all run on one machine; not for network file systems.
+	JournalWAL
+	// JournalRollback is SQLite's rollback journal (a -journal file
+	// beside the database while a transaction commits): no shared
+	// memory, only file locks, so a file on a network file system may be
+	// written from any machine, by one process at a time, and read from
+	// others; readers and the writer wait for each other.
+	JournalRollback
+)
+
+// OpenJournal is Open, and sets the database's journal (JournalAsIs is
+// Open). Switching an existing database from the write-ahead log to the
+// rollback journal needs it closed by every other process.
+func OpenJournal(path string, j Journal) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("open results db: empty path")
 	}
-	s, err := open(path)
+	s, err := open(path, j)
 	if err != nil {
 		return nil, fmt.Errorf("open results db %s: %w", path, err)
 	}
 	return s, nil
 }
 
-func open(path string) (*Store, error) {
+func open(path string, j Journal) (*Store, error) {
 	state, err := inspect(path)
 	if err != nil {
 		return nil, err
@@ -228,7 +295,7 @@ func open(path string) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{db: db, path: path, version: len(migrations)}
-	if err := s.init(state == fileDatabase); err != nil {
+	if err := s.init(state == fileDatabase, j); err != nil {
 		db.Close()
 		return nil, explain(path, err)
 	}
@@ -253,7 +320,9 @@ func open(path string) (*Store, error) {
 // middle of the read (when that writer closes) could show the reader a page
 // half old and half new, which SQLite reports as damage. With a -wal that
 // holds transactions (a writer is at work, or died), the file is read
-// through the -shm, as SQLite readers do.
+// through the -shm, as SQLite readers do. A database in the rollback
+// journal (see Journal) is always read with the file's shared lock, since
+// its writer changes the file itself.
 func OpenReadOnly(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("read results db: empty path")
@@ -275,6 +344,17 @@ func openReadOnly(path string) (*Store, error) {
 	case state == fileEmpty:
 		return nil, fmt.Errorf("%w (an empty file)", ErrNoResults)
 	}
+	if rollbackJournal(path) {
+		// A rollback-journal database is written in place: a reader
+		// takes the file's shared lock, as its writers expect.
+		s, err := readStore(path, modeRead)
+		var e sqlite3.Error
+		if errors.As(err, &e) && e.Code == sqlite3.ErrReadonly && journalHoldsData(path) {
+			return nil, fmt.Errorf("%w: %s-journal holds a transaction that a writer, killed while it committed, left unfinished; "+
+				"a program that writes to the database rolls it back", ErrHotJournal, path)
+		}
+		return s, err
+	}
 	if walHoldsData(path) {
 		return readStore(path, modeRead)
 	}
@@ -287,10 +367,31 @@ func openReadOnly(path string) (*Store, error) {
 	return s, err
 }
 
+// journalHoldsData reports whether the database's -journal file is there and
+// not empty.
+func journalHoldsData(path string) bool {
+	info, err := os.Stat(path + "-journal")
+	return err == nil && info.Size() > 0
+}
+
 // walHoldsData reports whether the database's -wal file holds transactions.
 func walHoldsData(path string) bool {
 	info, err := os.Stat(path + "-wal")
 	return err == nil && info.Size() > 0
+}
+
+// rollbackJournal reports whether the database at path uses the rollback
+// journal: its header's write and read versions (bytes 18 and 19) are 1,
+// where a write-ahead-log database has 2.
+func rollbackJournal(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var v [2]byte
+	_, err = f.ReadAt(v[:], 18)
+	return err == nil && v == [2]byte{1, 1}
 }
 
 // readStore opens a read-only Store and checks the database.
@@ -389,7 +490,10 @@ func checkSize(path string, head []byte, size int64) error {
 	if pages == 0 || !bytes.Equal(head[24:28], head[92:96]) {
 		return nil
 	}
-	if info, err := os.Stat(path + "-wal"); err == nil && info.Size() > 0 {
+	// A process killed while it committed in the rollback journal may
+	// leave the file short of its header, and the -journal that SQLite
+	// rolls it back with.
+	if walHoldsData(path) || journalHoldsData(path) {
 		return nil
 	}
 	if want := pages * pageSize; size < want {
@@ -447,7 +551,7 @@ func checkWritable(path string, state fileState) error {
 	if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
 		return fmt.Errorf("folder %s is read-only for this user (%v), and SQLite writes its -wal and -shm files beside the database; make the folder writable or move the database (reading it needs no write access)", dir, err)
 	}
-	for _, side := range []string{path + "-wal", path + "-shm"} {
+	for _, side := range []string{path + "-wal", path + "-shm", path + "-journal"} {
 		if _, err := os.Stat(side); err != nil {
 			continue
 		}
@@ -493,8 +597,8 @@ func openDB(path string, mode openMode) (*sql.DB, error) {
 	return sql.Open("sqlite3", "file:"+u.EscapedPath()+"?"+q.Encode())
 }
 
-// init checks an existing database, turns on WAL mode and migrates.
-func (s *Store) init(existed bool) error {
+// init checks an existing database, sets its journal and migrates.
+func (s *Store) init(existed bool, j Journal) error {
 	ctx := context.Background()
 	if existed {
 		id, err := readIdentity(ctx, s.db)
@@ -508,12 +612,26 @@ func (s *Store) init(existed bool) error {
 			return err
 		}
 	}
-	var mode string
-	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
-		return fmt.Errorf("set WAL mode: %w", err)
+	if j == JournalAsIs {
+		j = JournalWAL
+		if existed && rollbackJournal(s.path) {
+			j = JournalRollback
+		}
 	}
-	if !strings.EqualFold(mode, "wal") {
-		return fmt.Errorf("set WAL mode: journal mode is %q", mode)
+	want := "wal"
+	if j == JournalRollback {
+		want = "delete"
+	}
+	var mode string
+	err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode = "+want).Scan(&mode)
+	if err == nil && !strings.EqualFold(mode, want) {
+		err = fmt.Errorf("journal mode is still %s", mode)
+	}
+	if err != nil {
+		if j == JournalRollback {
+			return fmt.Errorf("switch to the rollback journal: %w; close the database in every other program first", err)
+		}
+		return fmt.Errorf("set WAL mode: %w", err)
 	}
 	return s.migrate(ctx)
 }

@@ -112,11 +112,12 @@ others() {
 	if [[ -f $f ]]; then sed -n 's/^others_pct=//p' "$f"; else echo -; fi
 }
 
-# run_torch ENC: prints "sec_per_epoch test_acc" (or "- -" when skipped).
+# run_torch ENC: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -"
+# when skipped).
 run_torch() {
 	local enc=$1
 	if [[ $SKIP_TORCH == 1 ]]; then
-		echo "- -"
+		echo "- - -"
 		return
 	fi
 	local args=(--encoder "$enc" --epochs "$EPOCHS" --threads "$THREADS"
@@ -130,15 +131,16 @@ run_torch() {
 		die "the PyTorch run ($enc) failed"
 	awk '/^RESULT torch/ {
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		print v["sec_per_epoch"], v["test_acc"]; found = 1
+		print v["sec_per_epoch"], v["test_acc"], v["peak_rss_mib"]; found = 1
 	} END { if (!found) exit 1 }' "$tmp/torch-$enc.out" || die "no RESULT line from the PyTorch run ($enc)"
 }
 
-# run_go ENC: prints "sec_per_epoch test_acc" (or "- -" when skipped).
+# run_go ENC: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -" when
+# skipped). The peak RSS is the one the harness stores with the run.
 run_go() {
 	local enc=$1
 	if [[ $SKIP_GO == 1 ]]; then
-		echo "- -"
+		echo "- - -"
 		return
 	fi
 	local db="$tmp/go-$enc.db"
@@ -154,10 +156,10 @@ run_go() {
 	"$PY" - "$db" <<'EOF' || die "could not read the Go results from $db"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-runs = db.execute("SELECT id FROM runs WHERE method = 'noprop-dt' AND status = 'done'").fetchall()
+runs = db.execute("SELECT id, peak_rss_bytes FROM runs WHERE method = 'noprop-dt' AND status = 'done'").fetchall()
 if len(runs) != 1:
     sys.exit(f"expected one finished noprop-dt run, found {len(runs)}")
-run = runs[0][0]
+run, rss = runs[0]
 secs = [s for (s,) in db.execute(
     "SELECT SUM(seconds) FROM epochs WHERE run_id = ? AND task = 1 GROUP BY epoch ORDER BY epoch",
     (run,))]
@@ -168,7 +170,7 @@ if not secs or acc is None or acc[0] is None:
     sys.exit("no epoch seconds or no test accuracy recorded")
 for e, s in enumerate(secs, 1):
     print(f"go epoch {e}: train_sec {s:.2f}", file=sys.stderr)
-print(f"{sum(secs) / len(secs):.3f} {acc[0]:.2f}")
+print(f"{sum(secs) / len(secs):.3f} {acc[0]:.2f} {(rss or 0) / 2**20:.1f}")
 EOF
 }
 
@@ -176,25 +178,27 @@ rows=()
 for enc in $ENCODERS; do
 	case $enc in mlp | conv) ;; *) die "unknown encoder $enc (want mlp or conv)" ;; esac
 	res=$(run_torch "$enc")
-	read -r t_sec t_acc <<<"$res"
+	read -r t_sec t_acc t_rss <<<"$res"
 	res=$(run_go "$enc")
-	read -r g_sec g_acc <<<"$res"
+	read -r g_sec g_acc g_rss <<<"$res"
 	ratio=-
 	if [[ $t_sec != - && $g_sec != - ]]; then
 		ratio=$(awk -v g="$g_sec" -v t="$t_sec" 'BEGIN { printf "%.2f", g / t }')
 	fi
-	rows+=("$enc $t_sec $g_sec $ratio $t_acc $g_acc $(others torch "$enc") $(others go "$enc")")
+	rows+=("$enc $t_sec $g_sec $ratio $t_acc $g_acc $t_rss $g_rss $(others torch "$enc") $(others go "$enc")")
 done
 
 note=""
 if [[ -n $LIMIT_TRAIN ]]; then note=" (PyTorch on $LIMIT_TRAIN training images only)"; fi
 printf '\nNoProp-DT, MNIST, T=10 one-hot, AdamW, batch 128, %s epoch(s), %s threads%s\n' \
 	"$EPOCHS" "$THREADS" "$note"
-printf '%-8s %14s %14s %10s %12s %12s %14s %14s\n' encoder torch_s/epoch go_s/epoch go/torch \
-	torch_acc% go_acc% others%_torch others%_go
+printf '%-8s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' encoder torch_s/epoch go_s/epoch go/torch \
+	torch_acc% go_acc% torch_rss_MiB go_rss_MiB others%_torch others%_go
 for r in "${rows[@]}"; do
-	read -r enc t_sec g_sec ratio t_acc g_acc o_t o_g <<<"$r"
-	printf '%-8s %14s %14s %10s %12s %12s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$o_t" "$o_g"
+	read -r enc t_sec g_sec ratio t_acc g_acc t_rss g_rss o_t o_g <<<"$r"
+	printf '%-8s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$t_rss" "$g_rss" "$o_t" "$o_g"
 done
+echo "(rss: each process's peak resident set, data included: ru_maxrss for PyTorch, the harness's"
+echo " stored peak for Go)"
 echo "(others%: the share of all cores that other processes used during each run, training and"
 echo " evaluation; above a few % the timing is contended: rerun when the machine is quiet)"

@@ -42,6 +42,7 @@ import gzip
 import json
 import math
 import os
+import resource
 import struct
 import subprocess
 import sys
@@ -350,7 +351,8 @@ def main():
     print(f"RESULT torch encoder={ARGS.encoder} epochs={ARGS.epochs} threads={ARGS.threads} "
           f"intraop_threads={intra} train_examples={n}{extra} "
           f"sec_per_epoch={sum(secs) / len(secs):.3f} test_acc={accs[-1]:.2f} "
-          f"params_per_block={per_block} others_cpu_pct={max(others):.0f}", flush=True)
+          f"params_per_block={per_block} others_cpu_pct={max(others):.0f} "
+          f"peak_rss_mib={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}", flush=True)
 
 
 if __name__ == "__main__":

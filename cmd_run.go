@@ -168,6 +168,21 @@ func (f runFlags) inShard(specs []harness.Spec) ([]harness.Spec, error) {
 	return out, nil
 }
 
+// locateData checks that every dataset of specs can be read from dir (or
+// the standard places), before anything is written.
+func locateData(specs []harness.Spec, dir string) error {
+	located := map[string]bool{}
+	for _, s := range specs {
+		if !located[s.Dataset] {
+			if _, err := tasks.Locate(s.Dataset, dir); err != nil {
+				return err
+			}
+			located[s.Dataset] = true
+		}
+	}
+	return nil
+}
+
 func runRun(ctx context.Context, f runFlags) error {
 	if f.stale <= 0 {
 		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
@@ -187,14 +202,8 @@ func runRun(ctx context.Context, f runFlags) error {
 		return err
 	}
 	// The data folders are checked before the database is created.
-	located := map[string]bool{}
-	for _, s := range specs {
-		if !located[s.Dataset] {
-			if _, err := tasks.Locate(s.Dataset, f.data); err != nil {
-				return err
-			}
-			located[s.Dataset] = true
-		}
+	if err := locateData(specs, f.data); err != nil {
+		return err
 	}
 	var others []*results.Store
 	defer func() {

@@ -22,7 +22,6 @@ import (
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/shard"
-	"github.com/noprop/noprop/tasks"
 )
 
 type slurmFlags struct {
@@ -277,14 +276,8 @@ func runSlurm(ctx context.Context, sweepPath string, f slurmFlags) error {
 	if f.shards > len(specs) {
 		return fmt.Errorf("--shards %d: the sweep has %d runs, so at most %d shards", f.shards, len(specs), len(specs))
 	}
-	located := map[string]bool{}
-	for _, s := range specs {
-		if !located[s.Dataset] {
-			if _, err := tasks.Locate(s.Dataset, f.data); err != nil {
-				return err
-			}
-			located[s.Dataset] = true
-		}
+	if err := locateData(specs, f.data); err != nil {
+		return err
 	}
 	job, err := f.job(sweepPath)
 	if err != nil {

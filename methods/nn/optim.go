@@ -231,18 +231,23 @@ func (o *SGD) Step(params []*Param) {
 		// With momentum μ, decay removes up to lr·wd/(1-μ) per step.
 		k.flushW = flushWeightsAt(t, float64(k.lr)*float64(k.wd)/(1-float64(k.mom)))
 		if o.Momentum != 0 {
-			if o.buf == nil {
-				o.buf = make(map[*Param][]float32)
-			}
-			b, ok := o.buf[p]
-			if !ok {
-				b = make([]float32, len(p.Value))
-				o.buf[p] = b
-			}
-			k.buf = b
+			k.buf = o.velocity(p)
 		}
 	}
 	o.pass.exec()
+}
+
+// velocity returns p's momentum buffer, made on first use.
+func (o *SGD) velocity(p *Param) []float32 {
+	if o.buf == nil {
+		o.buf = make(map[*Param][]float32)
+	}
+	b, ok := o.buf[p]
+	if !ok {
+		b = make([]float32, len(p.Value))
+		o.buf[p] = b
+	}
+	return b
 }
 
 // sgdKernel is one tensor's fused SGD update.

@@ -390,15 +390,7 @@ func (o *SGD) VisitState(v StateVisitor, name string, params []*Param) {
 		v.Int(fmt.Sprintf("%s/%d/t", name, i), &t)
 		o.steps[p] = t
 		if o.Momentum != 0 {
-			if o.buf == nil {
-				o.buf = make(map[*Param][]float32)
-			}
-			b, ok := o.buf[p]
-			if !ok {
-				b = make([]float32, len(p.Value))
-				o.buf[p] = b
-			}
-			v.Floats(fmt.Sprintf("%s/%d/buf", name, i), b)
+			v.Floats(fmt.Sprintf("%s/%d/buf", name, i), o.velocity(p))
 		}
 	}
 }

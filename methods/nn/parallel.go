@@ -4,7 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
 
 // Ranger is the kernel of a parallel pass: Range(lo, hi) processes the items
@@ -61,13 +62,7 @@ func ParallelRange(n, minChunk int, k Ranger) {
 	t.next.Store(0)
 	t.done.Store(0)
 	t.joined.Store(0) // open: publishes the fields above to joiners
-	ensurePoolWorkers(parts - 1)
-	for p := 1; p < t.nchunks; p++ {
-		select {
-		case poolCh <- t:
-		default: // the queue is full of stale offers: do without
-		}
-	}
+	workpool.Offer(t, t.nchunks-1)
 	t.work()
 	joined := t.joined.Swap(-1) // closed: late workers will not join
 	for i := 0; t.done.Load() < joined; i++ {
@@ -107,10 +102,10 @@ func (t *task) work() {
 	}
 }
 
-// join adds the calling worker to t unless t is closed. An offer can reach
+// Join adds the calling worker to t unless t is closed. An offer can reach
 // a worker after its call has returned, or even after the task was reused
 // for a later call, which the worker then helps with.
-func (t *task) join() bool {
+func (t *task) Join() bool {
 	for {
 		n := t.joined.Load()
 		if n < 0 {
@@ -122,11 +117,13 @@ func (t *task) join() bool {
 	}
 }
 
-var (
-	poolMu      sync.Mutex
-	poolWorkers int
-	poolCh      = make(chan *task, 64)
+// Help runs chunks until none is left.
+func (t *task) Help() {
+	t.work()
+	t.done.Add(1) // the last access to t
+}
 
+var (
 	taskMu    sync.Mutex
 	freeTasks []*task
 )
@@ -149,58 +146,4 @@ func putTask(t *task) {
 	taskMu.Lock()
 	freeTasks = append(freeTasks, t)
 	taskMu.Unlock()
-}
-
-// ensurePoolWorkers starts workers until there are at least n. They live
-// for the life of the program.
-func ensurePoolWorkers(n int) {
-	poolMu.Lock()
-	for poolWorkers < n {
-		poolWorkers++
-		go poolWorker()
-	}
-	poolMu.Unlock()
-}
-
-// poolSpin is how long an idle worker polls for an offer before it blocks,
-// yielding every poolYield. Element-wise passes come in runs between the
-// GEMMs of a layer stack; a blocked worker takes 70–150 µs to wake on the
-// project's VM, longer than most passes, and would join none of them (see
-// methods/nn/gemm, whose workers do the same).
-const (
-	poolSpin  = 50 * time.Microsecond
-	poolYield = 2 * time.Microsecond
-)
-
-func poolWorker() {
-	for {
-		var t *task
-		select {
-		case t = <-poolCh:
-		default:
-			start := time.Now()
-			last := start
-		spin:
-			for {
-				select {
-				case t = <-poolCh:
-					break spin
-				default:
-				}
-				now := time.Now()
-				if now.Sub(start) > poolSpin {
-					t = <-poolCh
-					break
-				}
-				if now.Sub(last) > poolYield {
-					runtime.Gosched()
-					last = now
-				}
-			}
-		}
-		if t.join() {
-			t.work()
-			t.done.Add(1) // the last access to t
-		}
-	}
 }

@@ -4,7 +4,8 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
 
 // parallelWork is the flop count (2·m·n·k) under which a product runs on the
@@ -69,84 +70,17 @@ type job struct {
 	done   atomic.Int64
 }
 
-// workItem asks a worker to help with job j, if it is still open.
-type workItem struct{ j *job }
-
 var (
-	workMu  sync.Mutex
-	workers int
-	workCh  = make(chan workItem, 64)
-
 	listMu     sync.Mutex
 	freeSpaces []*workspace
 	freeJobs   []*job
 )
 
-// ensureWorkers starts worker goroutines until there are at least n. They
-// live for the life of the program.
-func ensureWorkers(n int) {
-	workMu.Lock()
-	for workers < n {
-		workers++
-		go worker()
-	}
-	workMu.Unlock()
-}
-
-// spinTime is how long an idle worker keeps polling for work before it
-// blocks. Products usually come in runs (the layers of a forward or
-// backward pass): a polling worker, whose thread is awake, joins the next
-// one within a microsecond, while a blocked one took 70–150 µs to start on
-// the project's VM (the idle vCPU must be woken), longer than a medium
-// product takes. The poll yields every yieldEvery: without yields a worker
-// was seen to be preempted into a run queue that no awake thread served,
-// and to miss every call after.
-const (
-	spinTime   = 50 * time.Microsecond
-	yieldEvery = 2 * time.Microsecond
-)
-
-func worker() {
-	for {
-		var it workItem
-		select {
-		case it = <-workCh:
-		default:
-			got := false
-			start := time.Now()
-			lastYield := start
-			for !got {
-				select {
-				case it = <-workCh:
-					got = true
-					continue
-				default:
-				}
-				now := time.Now()
-				if now.Sub(start) > spinTime {
-					break
-				}
-				if now.Sub(lastYield) > yieldEvery {
-					runtime.Gosched()
-					lastYield = now
-				}
-			}
-			if !got {
-				it = <-workCh
-			}
-		}
-		if j := it.j; j.join() {
-			j.work()
-			j.done.Add(1) // the last access to j
-		}
-	}
-}
-
-// join adds the calling worker to j unless j is closed: work items can
-// arrive after the caller has finished (a late worker then does nothing),
-// or even after the job was reused for a later call, which the worker may
-// then help with.
-func (j *job) join() bool {
+// Join adds the calling worker to j unless j is closed: offers can arrive
+// after the caller has finished (a late worker then does nothing), or even
+// after the job was reused for a later call, which the worker may then help
+// with.
+func (j *job) Join() bool {
 	for {
 		n := j.joined.Load()
 		if n < 0 {
@@ -279,15 +213,9 @@ func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int
 	j.next.Store(0)
 
 	if parts > 1 {
-		ensureWorkers(parts - 1)
 		j.done.Store(0)
 		j.joined.Store(0) // open: publishes the fields above to joiners
-		for p := 1; p < parts; p++ {
-			select {
-			case workCh <- workItem{j}:
-			default: // queue full of stale items: do without
-			}
-		}
+		workpool.Offer(j, parts-1)
 	}
 	// The caller computes chunks too, and never waits for a worker that has
 	// not started: it closes the job when no chunk is left and waits only
@@ -305,6 +233,12 @@ func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int
 }
 
 // work claims and computes chunks until none is left.
+// Help computes chunks until none is left.
+func (j *job) Help() {
+	j.work()
+	j.done.Add(1) // the last access to j
+}
+
 func (j *job) work() {
 	ws := getWorkspace(j.kern)
 	for {

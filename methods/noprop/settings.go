@@ -147,17 +147,7 @@ type Settings struct {
 	// choice: true.
 	MaskBlockOutput bool `json:"mask_block_output" help:"restrict the blocks' output softmax to the active outputs, in training and inference"`
 
-	// Head is p̂_θout: "softmax" (Eq. 14: softmax(Linear(z_T)), the paper's
-	// default) or "posterior" (Eq. 15–16: ỹ = softmax(Linear(z_T))·W_Embed,
-	// p(y|z_T) ∝ exp(−‖ỹ−u_y‖²/(2σ²))). The head is the same in the CE
-	// term of training and at inference.
-	Head string `json:"head" enum:"softmax|posterior" help:"class-probability head on z_T: linear+softmax (Eq. 14) or the posterior form (Eq. 16)"`
-	// PosteriorSigma is σ of the posterior head; the paper does not give
-	// it. Our choice: 1, the scale of the unit-variance prior p(z_0) and of
-	// the unit-norm one-hot/orthogonal embeddings. The head's arg-max does
-	// not depend on σ; σ sets how peaked the class probabilities are
-	// (with one-hot, the logit gap is at most 1/σ²).
-	PosteriorSigma float64 `json:"posterior_sigma" range:"(0,)" help:"σ of the posterior head (not given by the paper)"`
+	HeadChoice
 	// EnsembleChains is the number of independent chains z_0 → z_T whose
 	// class probabilities one prediction averages: an ensemble, not the
 	// paper's protocol. The paper's 5 inference runs are separate
@@ -165,6 +155,26 @@ type Settings struct {
 	// (its inference_runs). Default 1: one chain per prediction.
 	EnsembleChains int `json:"ensemble_chains" range:"[1,)" help:"chains averaged inside one prediction (an ensemble; the paper's inference runs are the harness's inference_runs)"`
 }
+
+// HeadChoice is the block of settings of the class-probability head
+// p̂_θout on the last latent, shared by NoProp-DT and NoProp-CT.
+type HeadChoice struct {
+	// Head is p̂_θout: "softmax" (Eq. 14: softmax(Linear(z)), the paper's
+	// default) or "posterior" (Eq. 15–16: ỹ = softmax(Linear(z))·W_Embed,
+	// p(y|z) ∝ exp(−‖ỹ−u_y‖²/(2σ²))), on z = z_T (DT) or z_1 (CT). The
+	// head is the same in the CE term of training and at inference.
+	Head string `json:"head" enum:"softmax|posterior" help:"class-probability head on the last latent (z_T, z_1): linear+softmax (Eq. 14) or the posterior form (Eq. 16)"`
+	// PosteriorSigma is σ of the posterior head; the paper does not give
+	// it. Our choice: 1, the scale of the unit-variance prior p(z_0) and of
+	// the unit-norm one-hot/orthogonal embeddings. The head's arg-max does
+	// not depend on σ; σ sets how peaked the class probabilities are
+	// (with one-hot, the logit gap is at most 1/σ²).
+	PosteriorSigma float64 `json:"posterior_sigma" range:"(0,)" help:"σ of the posterior head (not given by the paper)"`
+}
+
+// DefaultHeadChoice is the paper's default head (Eq. 14) with σ = 1 for the
+// posterior one.
+func DefaultHeadChoice() HeadChoice { return HeadChoice{Head: HeadSoftmax, PosteriorSigma: 1} }
 
 // DefaultSettings returns the paper's NoProp-DT settings for MNIST (Table 4)
 // with the conv encoder and one-hot embeddings.
@@ -177,8 +187,7 @@ func DefaultSettings() Settings {
 		Optim:           methods.Optim{Optimizer: "adamw", LR: 1e-3, WeightDecay: 1e-3},
 		TrainOrder:      OrderSequential,
 		MaskBlockOutput: true,
-		Head:            HeadSoftmax,
-		PosteriorSigma:  1,
+		HeadChoice:      DefaultHeadChoice(),
 		EnsembleChains:  1,
 	}
 }

@@ -95,7 +95,9 @@ var AdjointMethod = methods.Method{
 	},
 	New:        NewAdjoint,
 	Stochastic: true,
-	Toy:        json.RawMessage(`{"hidden":32,"timesteps":5,"iterations":300,"batch_size":32,"lr":0.005}`),
+	// The toy runs the mlp encoder, as NoProp-CT's does (see CTMethod);
+	// TestAdjointGradients checks the conv network through the solver.
+	Toy: json.RawMessage(`{"encoder":"mlp","hidden":32,"timesteps":5,"iterations":150,"batch_size":32,"lr":0.005}`),
 }
 
 // adjointPaper is Table 4's Adjoint row with the given epochs.

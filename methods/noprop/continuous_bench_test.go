@@ -104,7 +104,7 @@ func BenchmarkCTScores(b *testing.B) {
 			l := lr.(*CTLearner)
 			x := nn.NewMatrix(500, 784)
 			nn.NewRNG(3).FillUniform(x.Data, 1)
-			steps := ctSteps(l.sched.Grid(tc.steps))
+			steps := ctSteps(l.sched.Grid(tc.steps), InferenceAncestral)
 			score := func() {
 				for lo := 0; lo < x.Rows; lo += l.chunk {
 					l.chain(x.Slice(lo, min(lo+l.chunk, x.Rows)), nil, steps, nn.NewRNG(4), tc.cached)

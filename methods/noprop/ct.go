@@ -59,6 +59,14 @@ type CTSettings struct {
 	// weight decay 1e-3 added to the gradient (paper, Table 4: "Adam").
 	methods.Optim
 	ScheduleSettings
+	// Inference is the update of the inference chain between grid points s
+	// and u (noprop.md §9.3: the paper says only "T = 1000 steps to simulate
+	// the diffusion process"). "ancestral" (default, our reading) is Eq. 3
+	// with the posterior's coefficients, z_u = a·û + b·z_s + √c·ε;
+	// "ddim" is the deterministic DDIM update, a discretisation of the
+	// probability-flow ODE: z_u = √ᾱ(u)·û + √((1−ᾱ(u))/(1−ᾱ(s)))·(z_s −
+	// √ᾱ(s)·û), with noise only in z_0.
+	Inference string `json:"inference" enum:"ancestral|ddim" help:"update of the inference chain: Eq. 3's ancestral step (our reading) or the deterministic DDIM step"`
 	// MaskOutput restricts the network's output softmax to the active
 	// outputs, in learning and at inference, as NoProp-DT's
 	// mask_block_output does. Our choice: true.
@@ -74,6 +82,7 @@ func DefaultCTSettings() CTSettings {
 		Eta:        1,
 		Training:   methods.DefaultTraining(128, 100, 0),
 		Optim:      methods.Optim{Optimizer: "adam", LR: 1e-3, WeightDecay: 1e-3},
+		Inference:  InferenceAncestral,
 		ScheduleSettings: ScheduleSettings{
 			ScheduleHidden:     1024,
 			ScheduleActivation: ScheduleSigmoid,
@@ -414,13 +423,26 @@ func clearParams(ps []*nn.Param) {
 // coefficients and the time s at which û is evaluated.
 type ctStep struct{ t, a, b, sd float32 }
 
-// ctSteps returns the N steps of the chain on grid (N+1 points). A step
-// whose ᾱ does not rise (possible only if the learned schedule's end points
-// crossed) gets no noise rather than a negative variance.
-func ctSteps(grid []SchedulePoint) []ctStep {
+// The inference updates CTSettings accepts.
+const (
+	InferenceAncestral = "ancestral"
+	InferenceDDIM      = "ddim"
+)
+
+// ctSteps returns the N steps of the chain of the given kind on grid (N+1
+// points). An ancestral step whose ᾱ does not rise (possible only if the
+// learned schedule's end points crossed) gets no noise rather than a
+// negative variance.
+func ctSteps(grid []SchedulePoint, kind string) []ctStep {
 	steps := make([]ctStep, len(grid)-1)
 	for k := range steps {
 		s, u := grid[k], grid[k+1]
+		if kind == InferenceDDIM {
+			b := math.Sqrt(u.OneMinus / s.OneMinus)
+			a := math.Sqrt(u.AlphaBar) - b*math.Sqrt(s.AlphaBar)
+			steps[k] = ctStep{t: float32(s.T), a: float32(a), b: float32(b)}
+			continue
+		}
 		a, b, c := posteriorStep(s.AlphaBar, u.AlphaBar)
 		steps[k] = ctStep{t: float32(s.T), a: float32(a), b: float32(b), sd: float32(math.Sqrt(max(c, 0)))}
 	}
@@ -434,7 +456,8 @@ func ctSteps(grid []SchedulePoint) []ctStep {
 //
 // with a_k, b_k, c_k of the posterior between ᾱ(t_k) and ᾱ(t_{k+1}) (the
 // paper's "T = 1000 steps to simulate the diffusion process", noprop.md
-// §1.3), the network in evaluation mode; it returns log p̂_θout(y | z_1)
+// §1.3; or the DDIM update, see CTSettings.Inference), the network in
+// evaluation mode; it returns log p̂_θout(y | z_1)
 // for every output. The image features are computed once per row (see
 // Net.Prepare); with mask_output the output softmax is restricted to the
 // active outputs. The noise comes from the inference stream, re-derived for
@@ -446,7 +469,7 @@ func (l *CTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if l.s.MaskOutput {
 		mask = outputMask(l.m, active)
 	}
-	steps := ctSteps(l.sched.Grid(l.s.Timesteps))
+	steps := ctSteps(l.sched.Grid(l.s.Timesteps), l.s.Inference)
 	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
 		z := l.chain(x, mask, steps, rng, true)
 		nn.LogSoftmaxRows(dst, l.head.Forward(z, mask, false))

@@ -104,16 +104,11 @@ func TestCTChainMarginal(t *testing.T) {
 	ds := blobs(t, 4)
 	l := newTestCT(t, ds, 1, `{"encoder":"mlp","hidden":8,"schedule_hidden":8,"gamma0":-2.5,"gamma1":3}`)
 	curveSchedule(l.sched, 5)
-	last := l.net.rest.Layers[len(l.net.rest.Layers)-1].(*nn.Linear)
-	clear(last.W.Value)
-	for j := range last.B.Value {
-		last.B.Value[j] = -40
-	}
-	last.B.Value[2] = 40 // û = u_2 to float32 precision
+	predictClass(l.net, 2)
 	const n = 20000
 	x := nn.NewMatrix(n, ds.Train.Shape.Size())
 	nn.NewRNG(4).FillUniform(x.Data, 1)
-	z := l.chain(x, nil, ctSteps(l.sched.Grid(50)), nn.NewRNG(5), true)
+	z := l.chain(x, nil, ctSteps(l.sched.Grid(50), InferenceAncestral), nn.NewRNG(5), true)
 	ab1 := l.sched.At(1).AlphaBar
 	if want := 1 / (1 + math.Exp(-2.5)); math.Abs(ab1-want) > 1e-6 {
 		t.Fatalf("ᾱ(1) = %v, want sigmoid(2.5) = %v", ab1, want)
@@ -140,6 +135,47 @@ func TestCTChainMarginal(t *testing.T) {
 	}
 }
 
+// predictClass makes a CT network predict û = u_c whatever its input: its
+// last layer ignores its input and puts all probability on class c, to
+// float32 precision.
+func predictClass(net *Net, c int) {
+	last := net.rest.Layers[len(net.rest.Layers)-1].(*nn.Linear)
+	clear(last.W.Value)
+	for j := range last.B.Value {
+		last.B.Value[j] = -40
+	}
+	last.B.Value[c] = 40
+}
+
+// TestCTDDIMChain: with a network that predicts u_y exactly, the DDIM
+// update keeps z − √ᾱ·u_y a fixed multiple of the noise, so after any grid
+// z_1 = √ᾱ(1)·u_y + √((1−ᾱ(1))/(1−ᾱ(0)))·(z_0 − √ᾱ(0)·u_y) for every
+// sample.
+func TestCTDDIMChain(t *testing.T) {
+	ds := blobs(t, 4)
+	l := newTestCT(t, ds, 1, `{"encoder":"mlp","hidden":8,"schedule_hidden":8,"gamma0":-2.5,"gamma1":3,"inference":"ddim"}`)
+	curveSchedule(l.sched, 5)
+	predictClass(l.net, 1)
+	x := setMatrix(ds.Test)
+	z := l.chain(x, nil, ctSteps(l.sched.Grid(37), l.s.Inference), nn.NewRNG(5), true)
+	z0 := nn.NewMatrix(x.Rows, 4)
+	nn.NewRNG(5).FillNormal(z0.Data, 1)
+	p0, p1 := l.sched.At(0), l.sched.At(1)
+	c := math.Sqrt(p1.OneMinus / p0.OneMinus)
+	for i := range z.Rows {
+		for j, v := range z.Row(i) {
+			u := 0.0
+			if j == 1 {
+				u = 1
+			}
+			want := math.Sqrt(p1.AlphaBar)*u + c*(float64(z0.Row(i)[j])-math.Sqrt(p0.AlphaBar)*u)
+			if math.Abs(float64(v)-want) > 1e-4 {
+				t.Fatalf("z_1[%d][%d] = %.6g, want %.6g", i, j, v, want)
+			}
+		}
+	}
+}
+
 // TestCTCachedChain: the chain that computes the image features once per
 // example (what Scores runs) gives the scores of the chain that runs the
 // whole network at every step, for the conv network, to float32 rounding,
@@ -155,7 +191,7 @@ func TestCTCachedChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	x := setMatrix(ds.Test)
-	steps := ctSteps(l.sched.Grid(40))
+	steps := ctSteps(l.sched.Grid(40), InferenceAncestral)
 	var scores [2]nn.Matrix
 	for k, cached := range []bool{true, false} {
 		z := l.chain(x, nil, steps, nn.NewRNG(9), cached)
@@ -297,6 +333,7 @@ func TestCTSettingsErrors(t *testing.T) {
 		{`{"schedule_activation":"relu"}`, "schedule_activation"},
 		{`{"schedule_lr":-1}`, "schedule_lr"},
 		{`{"eta":0}`, "eta"},
+		{`{"inference":"euler"}`, "inference"},
 		{`{"bn_momentum":0.1}`, "bn_momentum"}, // the CT network has no BatchNorm
 	} {
 		_, err := ParseCTSettings(json.RawMessage(c.json))

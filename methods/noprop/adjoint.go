@@ -72,11 +72,7 @@ func (s AdjointSettings) Narrowed() map[string]string { return continuousNarrowe
 // ParseAdjointSettings reads a JSON object of settings over the defaults
 // (see methods.DecodeSettings).
 func ParseAdjointSettings(raw json.RawMessage) (AdjointSettings, error) {
-	s := DefaultAdjointSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return AdjointSettings{}, err
-	}
-	return s, nil
+	return decodeOver(DefaultAdjointSettings(), raw)
 }
 
 // AdjointMethod is the Adjoint baseline for the catalog.
@@ -88,8 +84,8 @@ var AdjointMethod = methods.Method{
 	Presets: map[string]json.RawMessage{
 		// Table 4's Adjoint rows with Figure 5's network: 2 epochs on MNIST,
 		// 4 on CIFAR-10 and CIFAR-100.
-		"paper":       adjointPaper(2),
-		"paper-cifar": adjointPaper(4),
+		"paper":       paperPreset("adamw", 2, ""),
+		"paper-cifar": paperPreset("adamw", 4, ""),
 		// A fast run: the mlp encoder, one epoch, 20 solver steps.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":20}`),
 	},
@@ -98,13 +94,6 @@ var AdjointMethod = methods.Method{
 	// The toy runs the mlp encoder, as NoProp-CT's does (see CTMethod);
 	// TestAdjointGradients checks the conv network through the solver.
 	Toy: json.RawMessage(`{"encoder":"mlp","hidden":32,"timesteps":5,"iterations":150,"batch_size":32,"lr":0.005}`),
-}
-
-// adjointPaper is Table 4's Adjoint row with the given epochs.
-func adjointPaper(epochs int) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"encoder":"conv","embedding":"one-hot","timesteps":1000,`+
-		`"batch_size":128,"epochs":%d,"iterations":0,"optimizer":"adamw","lr":0.001,"weight_decay":0.001,`+
-		`"dropout":0.2,"hidden":256,"time_dim":64}`, epochs))
 }
 
 // NewAdjoint builds an Adjoint learner from a JSON settings object over

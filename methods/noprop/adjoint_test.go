@@ -13,11 +13,7 @@ import (
 // newTestAdjoint builds an Adjoint learner for ds.
 func newTestAdjoint(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *AdjointLearner {
 	t.Helper()
-	l, err := NewAdjoint(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.(*AdjointLearner)
+	return newTestRule[*AdjointLearner](t, AdjointMethod, ds, seed, settings)
 }
 
 // TestAdjointGradients checks the gradient of the cross-entropy through the

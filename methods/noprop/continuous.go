@@ -1,6 +1,7 @@
 package noprop
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"slices"
@@ -44,6 +45,26 @@ func (c Continuous) CheckBlock() error {
 		return methods.Invalid("time_dim", c.TimeDim, "must be even (sines and cosines in pairs)")
 	}
 	return nil
+}
+
+// decodeOver reads a JSON object of settings over the defaults def (see
+// methods.DecodeSettings).
+func decodeOver[S any](def S, raw json.RawMessage) (S, error) {
+	if err := methods.DecodeSettings(raw, &def); err != nil {
+		var zero S
+		return zero, err
+	}
+	return def, nil
+}
+
+// paperPreset is a continuous-time rule's row of Table 4 with Figure 5's
+// network: the given optimizer and epochs, lr and weight decay 1e-3, batch
+// 128, N = 1000, one-hot; extra (a JSON fragment, may be empty) adds the
+// rule's own settings.
+func paperPreset(optimizer string, epochs int, extra string) json.RawMessage {
+	return json.RawMessage(fmt.Sprintf(`{"encoder":"conv","embedding":"one-hot","timesteps":1000,`+
+		`"batch_size":128,"epochs":%d,"iterations":0,"optimizer":%q,"lr":0.001,"weight_decay":0.001,`+
+		`"dropout":0.2,"hidden":256,"time_dim":64%s}`, epochs, optimizer, extra))
 }
 
 // continuousNarrowed documents what CheckBlock adds to the tags.

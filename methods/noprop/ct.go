@@ -111,11 +111,7 @@ func (s CTSettings) Narrowed() map[string]string {
 // ParseCTSettings reads a JSON object of settings over the defaults (see
 // methods.DecodeSettings).
 func ParseCTSettings(raw json.RawMessage) (CTSettings, error) {
-	s := DefaultCTSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return CTSettings{}, err
-	}
-	return s, nil
+	return decodeOver(DefaultCTSettings(), raw)
 }
 
 // CTMethod is NoProp-CT for the catalog.
@@ -127,9 +123,9 @@ var CTMethod = methods.Method{
 	Presets: map[string]json.RawMessage{
 		// Table 4's NoProp-CT rows with Figure 5's network: 100 epochs on
 		// MNIST, 500 on CIFAR-10, 1000 on CIFAR-100.
-		"paper":          ctPaper(100),
-		"paper-cifar10":  ctPaper(500),
-		"paper-cifar100": ctPaper(1000),
+		"paper":          paperPreset("adam", 100, ctPaperExtra),
+		"paper-cifar10":  paperPreset("adam", 500, ctPaperExtra),
+		"paper-cifar100": paperPreset("adam", 1000, ctPaperExtra),
 		// A fast run: the mlp encoder, one epoch, 100 inference steps.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":100}`),
 	},
@@ -144,12 +140,9 @@ var CTMethod = methods.Method{
 		`"lr":0.005,"schedule_lr":0.005}`),
 }
 
-// ctPaper is Table 4's NoProp-CT row with the given epochs.
-func ctPaper(epochs int) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"encoder":"conv","embedding":"one-hot","timesteps":1000,"eta":1,`+
-		`"batch_size":128,"epochs":%d,"iterations":0,"optimizer":"adam","lr":0.001,"weight_decay":0.001,`+
-		`"dropout":0.2,"hidden":256,"time_dim":64,"head":"softmax"}`, epochs))
-}
+// ctPaperExtra is what Table 4's NoProp-CT rows add: η 1 and the paper's
+// default head.
+const ctPaperExtra = `,"eta":1,"head":"softmax"`
 
 // NewCT builds a NoProp-CT learner from a JSON settings object over
 // DefaultCTSettings (unknown fields are an error).

@@ -13,14 +13,20 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// newTestCT builds a NoProp-CT learner for ds.
-func newTestCT(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *CTLearner {
+// newTestRule builds a learner of method m for ds from settings.
+func newTestRule[L methods.Learner](t testing.TB, m methods.Method, ds tasks.Dataset, seed uint64, settings string) L {
 	t.Helper()
-	l, err := NewCT(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
+	l, err := m.New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l.(*CTLearner)
+	return l.(L)
+}
+
+// newTestCT builds a NoProp-CT learner for ds.
+func newTestCT(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *CTLearner {
+	t.Helper()
+	return newTestRule[*CTLearner](t, CTMethod, ds, seed, settings)
 }
 
 // allActive is a mask with all m outputs set.

@@ -46,11 +46,7 @@ func (s FMSettings) Narrowed() map[string]string { return continuousNarrowed }
 // ParseFMSettings reads a JSON object of settings over the defaults (see
 // methods.DecodeSettings).
 func ParseFMSettings(raw json.RawMessage) (FMSettings, error) {
-	s := DefaultFMSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return FMSettings{}, err
-	}
-	return s, nil
+	return decodeOver(DefaultFMSettings(), raw)
 }
 
 // FMMethod is NoProp-FM for the catalog.
@@ -62,9 +58,9 @@ var FMMethod = methods.Method{
 	Presets: map[string]json.RawMessage{
 		// Table 4's NoProp-FM rows with Figure 5's network: 100 epochs on
 		// MNIST, 500 on CIFAR-10, 1000 on CIFAR-100.
-		"paper":          fmPaper(100),
-		"paper-cifar10":  fmPaper(500),
-		"paper-cifar100": fmPaper(1000),
+		"paper":          paperPreset("adam", 100, ""),
+		"paper-cifar10":  paperPreset("adam", 500, ""),
+		"paper-cifar100": paperPreset("adam", 1000, ""),
 		// A fast run: the mlp encoder, one epoch, 100 inference steps.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":100}`),
 	},
@@ -72,13 +68,6 @@ var FMMethod = methods.Method{
 	Stochastic: true,
 	// The toy runs the mlp encoder, as NoProp-CT's does (see CTMethod).
 	Toy: json.RawMessage(`{"encoder":"mlp","hidden":32,"timesteps":20,"iterations":150,"batch_size":32,"lr":0.005}`),
-}
-
-// fmPaper is Table 4's NoProp-FM row with the given epochs.
-func fmPaper(epochs int) json.RawMessage {
-	return json.RawMessage(fmt.Sprintf(`{"encoder":"conv","embedding":"one-hot","timesteps":1000,`+
-		`"batch_size":128,"epochs":%d,"iterations":0,"optimizer":"adam","lr":0.001,"weight_decay":0.001,`+
-		`"dropout":0.2,"hidden":256,"time_dim":64}`, epochs))
 }
 
 // NewFM builds a NoProp-FM learner from a JSON settings object over

@@ -2,7 +2,6 @@ package noprop
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -16,11 +15,7 @@ import (
 // newTestFM builds a NoProp-FM learner for ds.
 func newTestFM(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *FMLearner {
 	t.Helper()
-	l, err := NewFM(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.(*FMLearner)
+	return newTestRule[*FMLearner](t, FMMethod, ds, seed, settings)
 }
 
 // linearField sets the weights of a network with one-hot embeddings (d =

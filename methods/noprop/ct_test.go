@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -298,18 +299,27 @@ func TestCTLearnBlobs(t *testing.T) {
 func TestCTCollapseReported(t *testing.T) {
 	ds := blobs(t, 100)
 	l := newTestCT(t, ds, 1, `{"encoder":"mlp","batch_size":20,"epochs":8,"lr":0.01,"hidden":32,"schedule_hidden":16,"timesteps":10}`)
+	checkCollapse(t, l, l.continuous, ds, 4, 80, 30)
+}
+
+// checkCollapse runs Learn on ds with an observer that kills the network
+// (killNetwork) after pass kill, and expects the next pass to report a
+// training accuracy of at most after (having reported at least before in
+// pass kill) and Learn to stop with methods.ErrCollapsed in that pass.
+func checkCollapse(t *testing.T, l methods.Learner, c *continuous, ds tasks.Dataset, kill int, before, after float64) {
+	t.Helper()
 	var log []methods.EpochStats
 	obs := methods.ObserverFunc(func(s methods.EpochStats) {
 		log = append(log, s)
-		if s.Epoch == 4 {
-			killNetwork(t, l.continuous)
+		if s.Epoch == kill {
+			killNetwork(t, c)
 		}
 	})
 	err := l.Learn(context.Background(), ds.Train, allOutputs(4), obs)
-	if !errors.Is(err, methods.ErrCollapsed) || !strings.Contains(err.Error(), "epoch 5") {
-		t.Fatalf("Learn after the network died: %v (passes %+v), want a collapse in epoch 5", err, log)
+	if want := fmt.Sprintf("epoch %d", kill+1); !errors.Is(err, methods.ErrCollapsed) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Learn after the network died: %v (passes %+v), want a collapse in %s", err, log, want)
 	}
-	if len(log) != 5 || log[3].TrainAcc < 80 || log[4].TrainAcc > 30 {
+	if len(log) != kill+1 || log[kill-1].TrainAcc < before || log[kill].TrainAcc > after {
 		t.Errorf("training accuracy per pass: %+v", log)
 	}
 }

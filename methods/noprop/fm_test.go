@@ -2,9 +2,7 @@ package noprop
 
 import (
 	"context"
-	"errors"
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/noprop/noprop/methods"
@@ -157,18 +155,5 @@ func TestFMLearnBlobs(t *testing.T) {
 func TestFMCollapseReported(t *testing.T) {
 	ds := blobs(t, 200)
 	l := newTestFM(t, ds, 1, `{"encoder":"mlp","batch_size":32,"epochs":16,"lr":0.005,"hidden":64,"timesteps":10}`)
-	var log []methods.EpochStats
-	obs := methods.ObserverFunc(func(s methods.EpochStats) {
-		log = append(log, s)
-		if s.Epoch == 12 {
-			killNetwork(t, l.continuous)
-		}
-	})
-	err := l.Learn(context.Background(), ds.Train, allOutputs(4), obs)
-	if !errors.Is(err, methods.ErrCollapsed) || !strings.Contains(err.Error(), "epoch 13") {
-		t.Fatalf("Learn after the network died: %v (passes %+v), want a collapse in epoch 13", err, log)
-	}
-	if len(log) != 13 || log[11].TrainAcc < 70 || log[12].TrainAcc > 32 {
-		t.Errorf("training accuracy per pass: %+v", log)
-	}
+	checkCollapse(t, l, l.continuous, ds, 12, 70, 32)
 }

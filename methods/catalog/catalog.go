@@ -14,4 +14,7 @@ var All = methods.Catalog{
 	backprop.Method,
 	noprop.Method,
 	noprop.BackpropDTMethod,
+	noprop.CTMethod,
+	noprop.FMMethod,
+	noprop.AdjointMethod,
 }

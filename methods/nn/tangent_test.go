@@ -216,6 +216,8 @@ func layerCases() []layerCase {
 		}, uniform(5, 3), true, 1e-2, 1e-2},
 		{"softmax-mix", mix(false), uniform(5, 4), true, 1e-2, 1e-2},
 		{"softmax-mix-identity", mix(true), uniform(5, 4), true, 1e-2, 1e-2},
+		{"linear-mix", linearMixCase(false), uniform(5, 4), true, 1e-2, 1e-2},
+		{"linear-mix-identity", linearMixCase(true), uniform(5, 4), true, 1e-2, 1e-2},
 		// A small fused conv stack (ReLUs inside pooling and dropout, one in
 		// place), as NoProp's image path is built. Its ReLU kinks and the
 		// batch statistics of three examples need a small step.

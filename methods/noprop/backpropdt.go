@@ -163,7 +163,7 @@ func NewBackpropDTLearner(p methods.Problem, s BackpropDTSettings) (*BackpropDTL
 		return nil, err
 	}
 	root := nn.NewRNG(p.Seed)
-	e, err := problemEmbedding(p, s.Arch, root)
+	e, err := problemEmbedding(p, s.Network, root)
 	if err != nil {
 		return nil, err
 	}
@@ -357,20 +357,12 @@ func (l *BackpropDTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if x.Cols != l.input.Size() {
 		panic(fmt.Sprintf("backprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
 	}
-	out := nn.NewMatrix(x.Rows, l.m)
-	chunk := l.s.EvalBatch
-	if chunk == 0 {
-		chunk = l.s.BatchSize
-	}
 	mask := outputMask(l.m, active)
-	for c, lo := 0, 0; lo < x.Rows; c, lo = c+1, lo+chunk {
-		hi := min(lo+chunk, x.Rows)
-		rng := l.infer.Split(fmt.Sprintf("%d/%d", l.inferSeed, c))
-		l.z[0] = nn.Resize(l.z[0], hi-lo, l.embed.D)
+	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+		l.z[0] = nn.Resize(l.z[0], x.Rows, l.embed.D)
 		rng.FillNormal(l.z[0].Data, 1)
-		nn.LogSoftmaxRows(out.Slice(lo, hi), l.forward(x.Slice(lo, hi), mask, false))
-	}
-	return out
+		nn.LogSoftmaxRows(dst, l.forward(x, mask, false))
+	})
 }
 
 // VisitState visits the blocks, the head, the w_t, W_Embed, the optimizer,

@@ -99,26 +99,37 @@ func bn(n int, cfg blockConfig) *nn.BatchNorm1D {
 	return l
 }
 
-// imagePath is the image branch for examples of the given shape: the conv
-// stack or a single FC, then BN. noInputGrad skips the gradient with respect
-// to the input (the data; or z when nothing needs its gradient).
+// imagePath is the discrete-time block's image branch for examples of the
+// given shape: the image stack, then BN. noInputGrad skips the gradient with
+// respect to the input (the data; or z when nothing needs its gradient).
 func imagePath(cfg blockConfig, in tasks.Shape, noInputGrad bool, init, rng *nn.RNG) nn.Layer {
-	h := cfg.hidden
-	if cfg.encoder == EncoderMLP {
-		fc := nn.NewLinear(in.Size(), h, cfg.init, init)
+	layers := imageStack(cfg.encoder, in, cfg.hidden, cfg.dropout, cfg.init, noInputGrad, init, rng)
+	return &nn.Sequential{Layers: append(layers, bn(cfg.hidden, cfg))}
+}
+
+// imageStack is the image path every network of the family starts with,
+// up to and including its FC(hidden): the conv stack of Figure 5 (conv32,
+// ReLU, pool, dropout; conv64, ReLU, dropout; conv128, ReLU, pool, dropout;
+// flatten; FC) or, for the mlp encoder, the FC alone. The discrete-time
+// block follows it with BN, the continuous-time network with ReLU. Weights
+// are drawn from init in layer order, the dropout masks from streams split
+// from rng.
+func imageStack(encoder string, in tasks.Shape, h int, dropout float32, winit nn.Init, noInputGrad bool, init, rng *nn.RNG) []nn.Layer {
+	if encoder == EncoderMLP {
+		fc := nn.NewLinear(in.Size(), h, winit, init)
 		fc.NoInputGrad = noInputGrad
-		return &nn.Sequential{Layers: []nn.Layer{fc, bn(h, cfg)}}
+		return []nn.Layer{fc}
 	}
 	if in.H < minConvSize || in.W < minConvSize {
 		panic(fmt.Sprintf("noprop: conv encoder needs images of at least %d×%d, got %v", minConvSize, minConvSize, in))
 	}
-	c1 := nn.NewConv2D(in.C, in.H, in.W, convCh1, convKernel, cfg.init, init)
+	c1 := nn.NewConv2D(in.C, in.H, in.W, convCh1, convKernel, winit, init)
 	c1.NoInputGrad = noInputGrad
 	p1 := nn.NewMaxPool2x2(c1.OutShape())
 	c, hh, ww := p1.OutShape()
-	c2 := nn.NewConv2D(c, hh, ww, convCh2, convKernel, cfg.init, init)
+	c2 := nn.NewConv2D(c, hh, ww, convCh2, convKernel, winit, init)
 	c, hh, ww = c2.OutShape()
-	c3 := nn.NewConv2D(c, hh, ww, convCh3, convKernel, cfg.init, init)
+	c3 := nn.NewConv2D(c, hh, ww, convCh3, convKernel, winit, init)
 	p3 := nn.NewMaxPool2x2(c3.OutShape())
 	c, hh, ww = p3.OutShape()
 	flat := c * hh * ww
@@ -128,15 +139,15 @@ func imagePath(cfg blockConfig, in tasks.Shape, noInputGrad bool, init, rng *nn.
 	// The second dropout works in place: Conv2D needs neither its output
 	// nor its output gradient once Backward has run.
 	p1.ReLU, p3.ReLU = true, true
-	d2 := nn.NewDropout(cfg.dropout, rng.Split("dropout2"))
+	d2 := nn.NewDropout(dropout, rng.Split("dropout2"))
 	d2.ReLU, d2.InPlace = true, true
-	return &nn.Sequential{Layers: []nn.Layer{
+	return []nn.Layer{
 		nn.NewCHWToHWC(in.C, in.H, in.W),
-		c1, p1, nn.NewDropout(cfg.dropout, rng.Split("dropout1")), // conv, ReLU, pool, dropout
+		c1, p1, nn.NewDropout(dropout, rng.Split("dropout1")), // conv, ReLU, pool, dropout
 		c2, d2, // conv, ReLU, dropout
-		c3, p3, nn.NewDropout(cfg.dropout, rng.Split("dropout3")), // conv, ReLU, pool, dropout
-		nn.NewLinear(flat, h, cfg.init, init), bn(h, cfg),
-	}}
+		c3, p3, nn.NewDropout(dropout, rng.Split("dropout3")), // conv, ReLU, pool, dropout
+		nn.NewLinear(flat, h, winit, init),
+	}
 }
 
 // Params lists the block's own parameters (θ_t): image path, label path,

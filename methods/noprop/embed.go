@@ -184,7 +184,7 @@ func medoidLike(data tasks.Set, idx []int) int {
 
 // problemEmbedding checks that problem p suits the network and builds the
 // class embedding every rule of the family starts from.
-func problemEmbedding(p methods.Problem, a Arch, root *nn.RNG) (*Embedding, error) {
+func problemEmbedding(p methods.Problem, a Network, root *nn.RNG) (*Embedding, error) {
 	if p.Outputs < 1 {
 		return nil, fmt.Errorf("%d outputs, need at least 1", p.Outputs)
 	}

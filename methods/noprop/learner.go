@@ -143,7 +143,7 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 		return nil, err
 	}
 	root := nn.NewRNG(p.Seed)
-	e, err := problemEmbedding(p, s.Arch, root)
+	e, err := problemEmbedding(p, s.Network, root)
 	if err != nil {
 		return nil, err
 	}
@@ -471,15 +471,22 @@ func (l *Learner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if l.s.MaskBlockOutput {
 		mask = outputMask(l.m, active)
 	}
-	out := nn.NewMatrix(x.Rows, l.m)
-	chunk := l.s.EvalBatch
-	if chunk == 0 {
-		chunk = l.s.BatchSize
-	}
+	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+		l.scoreChunk(dst, x, mask, rng)
+	})
+}
+
+// scoreChunks is the scoring loop every rule of the family shares: it runs
+// score on the rows of x chunk rows at a time, each chunk with its own noise
+// stream derived from infer, the inference seed and the chunk's index (so
+// the scores of a row do not depend on what else is scored with it beyond
+// its chunk), and returns the rows × m scores.
+func scoreChunks(x nn.Matrix, m, chunk int, infer *nn.RNG, seed uint64, score func(dst, x nn.Matrix, rng *nn.RNG)) nn.Matrix {
+	out := nn.NewMatrix(x.Rows, m)
 	for c, lo := 0, 0; lo < x.Rows; c, lo = c+1, lo+chunk {
 		hi := min(lo+chunk, x.Rows)
-		rng := l.infer.Split(fmt.Sprintf("%d/%d", l.inferSeed, c))
-		l.scoreChunk(out.Slice(lo, hi), x.Slice(lo, hi), mask, rng)
+		rng := infer.Split(fmt.Sprintf("%d/%d", seed, c))
+		score(out.Slice(lo, hi), x.Slice(lo, hi), rng)
 	}
 	return out
 }

@@ -69,12 +69,22 @@ func CosineSchedule(T int) Schedule {
 	}
 	s.A[0], s.B[0], s.C[0] = math.NaN(), math.NaN(), math.NaN()
 	for t := 1; t <= T; t++ {
-		abt, abp, ap := s.AlphaBar[t], s.AlphaBar[t-1], s.Alpha[t-1]
-		s.A[t] = math.Sqrt(abt) * (1 - ap) / (1 - abp)
-		s.B[t] = math.Sqrt(ap) * (1 - abt) / (1 - abp)
-		s.C[t] = (1 - abt) * (1 - ap) / (1 - abp)
+		s.A[t], s.B[t], s.C[t] = posteriorStep(s.AlphaBar[t-1], s.AlphaBar[t])
 	}
 	return s
+}
+
+// posteriorStep returns the coefficients a, b, c of one step of the chain
+// from a latent with signal share abPrev to the next, abNext (Eq. 40–41 with
+// α = abPrev/abNext): q(z_next | z_prev, y) = N(a·u_y + b·z_prev, c·I), the
+// Eq. 3 update with û in place of u_y. NoProp-DT takes it between
+// consecutive blocks, NoProp-CT between the points of its inference grid.
+func posteriorStep(abPrev, abNext float64) (a, b, c float64) {
+	ap := abPrev / abNext
+	a = math.Sqrt(abNext) * (1 - ap) / (1 - abPrev)
+	b = math.Sqrt(ap) * (1 - abNext) / (1 - abPrev)
+	c = (1 - abNext) * (1 - ap) / (1 - abPrev)
+	return a, b, c
 }
 
 // SNRDiff is SNR(t) − SNR(t−1), the weight of block t's L2 term (t ≥ 1).
@@ -84,8 +94,18 @@ func (s Schedule) SNRDiff(t int) float64 { return s.SNR[t] - s.SNR[t-1] }
 // norm normSq, in d dimensions: ½[ᾱ_0‖u_y‖² − dᾱ_0 − d ln(1−ᾱ_0)]
 // (q(z_0|y) = N(√ᾱ_0 u_y, (1−ᾱ_0) I), p(z_0) = N(0, I)). Its gradient with
 // respect to u_y is ᾱ_0 u_y.
-func (s Schedule) KLPrior(normSq float64, d int) float64 {
-	a0 := s.AlphaBar[0]
+func (s Schedule) KLPrior(normSq float64, d int) float64 { return klPrior(s.AlphaBar[0], normSq, d) }
+
+// klPrior is KL(N(√a0·u, (1−a0) I) ‖ N(0, I)) for ‖u‖² = normSq in d
+// dimensions (see Schedule.KLPrior).
+func klPrior(a0, normSq float64, d int) float64 {
 	fd := float64(d)
 	return 0.5 * (a0*normSq - fd*a0 - fd*math.Log1p(-a0))
+}
+
+// klPriorDA0 is the derivative of klPrior with respect to a0:
+// ½[‖u‖² − d + d/(1−a0)].
+func klPriorDA0(a0, normSq float64, d int) float64 {
+	fd := float64(d)
+	return 0.5 * (normSq - fd + fd/(1-a0))
 }

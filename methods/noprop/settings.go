@@ -8,17 +8,18 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// Arch is the block of settings of the NoProp network that every rule of
-// the family shares (NoProp-DT and its back-propagation twin backprop-dt):
-// the image path, the class embedding and the layer details. The defaults are
-// the paper's (Figure 5, Table 4, MNIST); where the paper is silent, they are
-// our documented choice.
-type Arch struct {
-	// Encoder is the image path of every block: "conv" is the paper's
-	// (conv32–pool–conv64–conv128–pool, dropout, FC256, BN; Figure 5);
-	// "mlp" replaces the conv stack with FC(in→hidden)+BN, for fast runs on
+// Network is the block of settings of the NoProp network that every rule of
+// the family shares (NoProp-DT, NoProp-CT, NoProp-FM and the two
+// back-propagation baselines): the image path, the class embedding and the
+// layer details. The defaults are the paper's (Figure 5, Table 4, MNIST);
+// where the paper is silent, they are our documented choice.
+type Network struct {
+	// Encoder is the image path: "conv" is the paper's
+	// (conv32–pool–conv64–conv128–pool, dropout, FC256; then BN in the
+	// discrete-time blocks, ReLU in the continuous-time network; Figure 5);
+	// "mlp" replaces the conv stack with FC(in→hidden), for fast runs on
 	// CPU.
-	Encoder string `json:"encoder" enum:"conv|mlp" help:"image path of every block: the paper's conv stack, or one FC layer + BN for fast runs"`
+	Encoder string `json:"encoder" enum:"conv|mlp" help:"image path: the paper's conv stack, or one FC layer for fast runs"`
 	// Embedding is the class embedding W_Embed: "one-hot" (fixed identity,
 	// d = m; the paper's default), "learned" (the paper's "dim=20") or
 	// "prototype" (d = image size, each class's row initialised, when the
@@ -34,40 +35,61 @@ type Arch struct {
 	PrototypeSubset int `json:"prototype_subset" range:"[2,)" help:"images per class searched for the prototype (a seeded subset)"`
 	// Hidden is the width of the image features, the label path and the
 	// first fusion layer; the second fusion layer has Hidden/2 units.
-	// Paper (Figure 5): 256 (so 512 after the concat, then 256, 128).
+	// Paper (Figure 5): 256 (so 512 after the concat in a discrete-time
+	// block, 768 in the continuous-time network, then 256, 128).
 	Hidden int `json:"hidden" range:"[2,)" help:"width of the image features, the label path and the first fusion layer (paper: 256)"`
 	// Dropout is the drop probability after each conv stage (Figure 5):
 	// 0.2. Unused by the mlp encoder.
 	Dropout float64 `json:"dropout" range:"[0,1)" help:"drop probability after each conv stage (paper: 0.2)"`
-	// BNMomentum is the BatchNorm running-statistics momentum, PyTorch's
-	// convention: running = (1−m)·running + m·batch. The paper does not say;
-	// default 0.1, PyTorch's default.
-	BNMomentum float64 `json:"bn_momentum" range:"(0,1]" help:"BatchNorm running-statistics momentum (PyTorch's convention)"`
 	// Init is the weight initialisation of every layer (see nn.ParseInit).
 	// The paper does not say; default "pytorch", PyTorch's default, which a
 	// PyTorch implementation of the paper would have used.
 	Init string `json:"init" enum:"pytorch|he-normal|xavier-uniform|orthogonal" help:"weight initialisation of every layer"`
 	// EvalBatch is the number of rows Scores pushes through the chain at
 	// once, bounding the memory of evaluation; 0 means the minibatch size.
-	// Every block keeps buffers for the largest batch it has seen, so a
-	// chunk larger than the training batch grows all T blocks' buffers (with
-	// the conv encoder about 0.6 MB per row per block).
+	// Every network keeps buffers for the largest batch it has seen, so a
+	// chunk larger than the training batch grows them (with the conv
+	// encoder about 0.6 MB per row per network; NoProp-DT has T networks).
 	EvalBatch int `json:"eval_batch" range:"[0,)" help:"rows pushed through the chain at once at inference; 0 means batch_size"`
 }
 
-// DefaultArch returns the paper's network for MNIST: the conv block,
+// DefaultNetwork returns the paper's network for MNIST: the conv stack,
 // one-hot embeddings, width 256, dropout 0.2.
-func DefaultArch() Arch {
-	return Arch{
+func DefaultNetwork() Network {
+	return Network{
 		Encoder:         EncoderConv,
 		Embedding:       EmbedOneHot,
 		EmbedDim:        20,
 		PrototypeSubset: 256,
 		Hidden:          256,
 		Dropout:         0.2,
-		BNMomentum:      0.1,
 		Init:            string(nn.InitPyTorch),
 	}
+}
+
+// evalChunk is the number of rows Scores pushes through at once.
+func (n Network) evalChunk(batch int) int {
+	if n.EvalBatch > 0 {
+		return n.EvalBatch
+	}
+	return batch
+}
+
+// Arch is the block of settings of the discrete-time blocks (NoProp-DT and
+// its back-propagation twin backprop-dt): the shared Network and the
+// BatchNorm that only the discrete-time block has.
+type Arch struct {
+	Network
+	// BNMomentum is the BatchNorm running-statistics momentum, PyTorch's
+	// convention: running = (1−m)·running + m·batch. The paper does not say;
+	// default 0.1, PyTorch's default.
+	BNMomentum float64 `json:"bn_momentum" range:"(0,1]" help:"BatchNorm running-statistics momentum (PyTorch's convention)"`
+}
+
+// DefaultArch returns the paper's discrete-time block for MNIST: the conv
+// block, one-hot embeddings, width 256, dropout 0.2, BN momentum 0.1.
+func DefaultArch() Arch {
+	return Arch{Network: DefaultNetwork(), BNMomentum: 0.1}
 }
 
 // blockConfig is what a block of this architecture is built from, for
@@ -132,17 +154,7 @@ type Settings struct {
 	// choice: true.
 	MaskBlockOutput bool `json:"mask_block_output" help:"restrict the blocks' output softmax to the active outputs, in training and inference"`
 
-	// Head is p̂_θout: "softmax" (Eq. 14: softmax(Linear(z_T)), the paper's
-	// default) or "posterior" (Eq. 15–16: ỹ = softmax(Linear(z_T))·W_Embed,
-	// p(y|z_T) ∝ exp(−‖ỹ−u_y‖²/(2σ²))). The head is the same in the CE
-	// term of training and at inference.
-	Head string `json:"head" enum:"softmax|posterior" help:"class-probability head on z_T: linear+softmax (Eq. 14) or the posterior form (Eq. 16)"`
-	// PosteriorSigma is σ of the posterior head; the paper does not give
-	// it. Our choice: 1, the scale of the unit-variance prior p(z_0) and of
-	// the unit-norm one-hot/orthogonal embeddings. The head's arg-max does
-	// not depend on σ; σ sets how peaked the class probabilities are
-	// (with one-hot, the logit gap is at most 1/σ²).
-	PosteriorSigma float64 `json:"posterior_sigma" range:"(0,)" help:"σ of the posterior head (not given by the paper)"`
+	HeadChoice
 	// EnsembleChains is the number of independent chains z_0 → z_T whose
 	// class probabilities one prediction averages: an ensemble, not the
 	// paper's protocol. The paper's 5 inference runs are separate
@@ -150,6 +162,26 @@ type Settings struct {
 	// (its inference_runs). Default 1: one chain per prediction.
 	EnsembleChains int `json:"ensemble_chains" range:"[1,)" help:"chains averaged inside one prediction (an ensemble; the paper's inference runs are the harness's inference_runs)"`
 }
+
+// HeadChoice is the block of settings of the class-probability head
+// p̂_θout on the last latent, shared by NoProp-DT and NoProp-CT.
+type HeadChoice struct {
+	// Head is p̂_θout: "softmax" (Eq. 14: softmax(Linear(z)), the paper's
+	// default) or "posterior" (Eq. 15–16: ỹ = softmax(Linear(z))·W_Embed,
+	// p(y|z) ∝ exp(−‖ỹ−u_y‖²/(2σ²))), on z = z_T (DT) or z_1 (CT). The
+	// head is the same in the CE term of training and at inference.
+	Head string `json:"head" enum:"softmax|posterior" help:"class-probability head on the last latent (z_T, z_1): linear+softmax (Eq. 14) or the posterior form (Eq. 16)"`
+	// PosteriorSigma is σ of the posterior head; the paper does not give
+	// it. Our choice: 1, the scale of the unit-variance prior p(z_0) and of
+	// the unit-norm one-hot/orthogonal embeddings. The head's arg-max does
+	// not depend on σ; σ sets how peaked the class probabilities are
+	// (with one-hot, the logit gap is at most 1/σ²).
+	PosteriorSigma float64 `json:"posterior_sigma" range:"(0,)" help:"σ of the posterior head (not given by the paper)"`
+}
+
+// DefaultHeadChoice is the paper's default head (Eq. 14) with σ = 1 for the
+// posterior one.
+func DefaultHeadChoice() HeadChoice { return HeadChoice{Head: HeadSoftmax, PosteriorSigma: 1} }
 
 // DefaultSettings returns the paper's NoProp-DT settings for MNIST (Table 4)
 // with the conv encoder and one-hot embeddings.
@@ -163,8 +195,7 @@ func DefaultSettings() Settings {
 		TrainOrder:      OrderSequential,
 		MaskBlockOutput: true,
 		ShareScratch:    true,
-		Head:            HeadSoftmax,
-		PosteriorSigma:  1,
+		HeadChoice:      DefaultHeadChoice(),
 		EnsembleChains:  1,
 	}
 }

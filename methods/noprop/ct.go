@@ -1,0 +1,512 @@
+package noprop
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/tasks"
+)
+
+// ScheduleSettings is the block of settings of NoProp-CT's learned noise
+// schedule (paper App. B; see LearnedSchedule). The paper leaves the
+// network, the initial end points and the schedule's optimizer open
+// (noprop.md §9.2); these are our choices.
+type ScheduleSettings struct {
+	// ScheduleHidden is the width H of γ̃'s hidden layer. Our choice: 1024,
+	// VDM's, whose learned schedule the paper follows.
+	ScheduleHidden int `json:"schedule_hidden" range:"[1,)" help:"hidden units of the learned schedule's monotone network γ̃ (VDM: 1024)"`
+	// ScheduleActivation is γ̃'s hidden activation: "sigmoid" (VDM's) or
+	// "softplus".
+	ScheduleActivation string `json:"schedule_activation" enum:"sigmoid|softplus" help:"hidden activation of γ̃ (VDM: sigmoid)"`
+	// Gamma0 and Gamma1 are the initial end points: γ(1) = γ_0, so
+	// ᾱ(1) = sigmoid(−γ_0), and γ(0) = γ_1. Our choice: −4 and 4, ᾱ(1) ≈
+	// 0.982 and ᾱ(0) ≈ 0.018 (SNR from 0.018 to 55), about the span of
+	// NoProp-DT's cosine schedule at its clean end (ᾱ_T = 0.977) without
+	// its near-zero ᾱ_0, so the inference grid does not spend its first
+	// steps at an SNR of 1e-5. VDM's image values (SNR up to e^13) would make
+	// the weight SNR′ of the last steps about 10⁵ times that of the rest.
+	Gamma0 float64 `json:"gamma0" help:"initial γ_0 = γ(1): ᾱ(1) = sigmoid(−γ_0) (trainable; not given by the paper)"`
+	Gamma1 float64 `json:"gamma1" help:"initial γ_1 = γ(0): ᾱ(0) = sigmoid(−γ_1), must exceed gamma0 (trainable; not given by the paper)"`
+	// ScheduleLR is the learning rate of the schedule's parameters ψ (γ̃'s
+	// weights and γ_0, γ_1), which take their own optimizer of the same kind
+	// as the network's. Default 1e-3, the network's (Algorithm 2 trains ψ
+	// jointly); 0 freezes the schedule at its initial shape.
+	ScheduleLR float64 `json:"schedule_lr" range:"[0,)" help:"learning rate of the schedule's parameters (same optimizer kind); 0 freezes the schedule"`
+	// ScheduleWeightDecay is their weight decay. Our choice: 0. With Adam's
+	// decay added to the gradient, 1e-3 on γ_1 ≈ 4 would outweigh the only
+	// gradient γ_1 gets (the KL term's, about ᾱ(0)/2) and Adam would walk
+	// it to 0 at up to lr per step.
+	ScheduleWeightDecay float64 `json:"schedule_weight_decay" range:"[0,)" help:"weight decay of the schedule's parameters"`
+}
+
+// CTSettings configures NoProp-CT. The defaults are the paper's NoProp-CT
+// row of Table 4 (MNIST) with the network of Figure 5 (right).
+type CTSettings struct {
+	Continuous
+	// Eta is η, the weight of the SNR′-weighted L2 term of Eq. 9. Paper
+	// (Table 4): 1.
+	Eta float64 `json:"eta" range:"(0,)" help:"η, the weight of the SNR′-weighted denoising term (paper: 1)"`
+	// Training: minibatch 128, 100 epochs on MNIST (paper; 500 on
+	// CIFAR-10 and 1000 on CIFAR-100, presets "paper-cifar10" and
+	// "paper-cifar100"). One epoch is one pass of the one network over the
+	// data.
+	methods.Training
+	// Optim is the update rule of θ, θ_out and W_Embed: Adam, lr 1e-3,
+	// weight decay 1e-3 added to the gradient (paper, Table 4: "Adam").
+	methods.Optim
+	ScheduleSettings
+	// Inference is the update of the inference chain between grid points s
+	// and u (noprop.md §9.3: the paper says only "T = 1000 steps to simulate
+	// the diffusion process"). "ancestral" (default, our reading) is Eq. 3
+	// with the posterior's coefficients, z_u = a·û + b·z_s + √c·ε;
+	// "ddim" is the deterministic DDIM update, a discretisation of the
+	// probability-flow ODE: z_u = √ᾱ(u)·û + √((1−ᾱ(u))/(1−ᾱ(s)))·(z_s −
+	// √ᾱ(s)·û), with noise only in z_0.
+	Inference string `json:"inference" enum:"ancestral|ddim" help:"update of the inference chain: Eq. 3's ancestral step (our reading) or the deterministic DDIM step"`
+	// MaskOutput restricts the network's output softmax to the active
+	// outputs, in learning and at inference, as NoProp-DT's
+	// mask_block_output does. Our choice: true.
+	MaskOutput bool `json:"mask_output" help:"restrict the network's output softmax to the active outputs, in training and inference"`
+	HeadChoice
+}
+
+// DefaultCTSettings returns the paper's NoProp-CT settings for MNIST
+// (Table 4) with the conv network and one-hot embeddings.
+func DefaultCTSettings() CTSettings {
+	return CTSettings{
+		Continuous: DefaultContinuous(),
+		Eta:        1,
+		Training:   methods.DefaultTraining(128, 100, 0),
+		Optim:      methods.Optim{Optimizer: "adam", LR: 1e-3, WeightDecay: 1e-3},
+		Inference:  InferenceAncestral,
+		ScheduleSettings: ScheduleSettings{
+			ScheduleHidden:     1024,
+			ScheduleActivation: ScheduleSigmoid,
+			Gamma0:             -4,
+			Gamma1:             4,
+			ScheduleLR:         1e-3,
+		},
+		MaskOutput: true,
+		HeadChoice: DefaultHeadChoice(),
+	}
+}
+
+// Validate requires γ_1 > γ_0, so that the initial schedule rises.
+func (s CTSettings) Validate() error {
+	if !(s.Gamma1 > s.Gamma0) {
+		return methods.Invalid("gamma1", s.Gamma1, "must exceed gamma0 = %g (ᾱ must rise from t = 0 to 1)", s.Gamma0)
+	}
+	return nil
+}
+
+// Narrowed documents what Validate and the blocks add to the tags.
+func (s CTSettings) Narrowed() map[string]string {
+	return map[string]string{"time_dim": continuousNarrowed["time_dim"], "gamma1": "> gamma0"}
+}
+
+// ParseCTSettings reads a JSON object of settings over the defaults (see
+// methods.DecodeSettings).
+func ParseCTSettings(raw json.RawMessage) (CTSettings, error) {
+	return decodeOver(DefaultCTSettings(), raw)
+}
+
+// CTMethod is NoProp-CT for the catalog.
+var CTMethod = methods.Method{
+	Name: "noprop-ct",
+	Summary: "NoProp-CT (Li, Teh, Pascanu 2025): one network over t ∈ [0, 1] trained to denoise a noisy class " +
+		"embedding, weighted by the derivative of a learned SNR schedule; inference runs the diffusion chain on an N-step grid",
+	Settings: func() any { s := DefaultCTSettings(); return &s },
+	Presets: map[string]json.RawMessage{
+		// Table 4's NoProp-CT rows with Figure 5's network: 100 epochs on
+		// MNIST, 500 on CIFAR-10, 1000 on CIFAR-100.
+		"paper":          paperPreset("adam", 100, ctPaperExtra),
+		"paper-cifar10":  paperPreset("adam", 500, ctPaperExtra),
+		"paper-cifar100": paperPreset("adam", 1000, ctPaperExtra),
+		// A fast run: the mlp encoder, one epoch, 100 inference steps.
+		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":100}`),
+	},
+	New:        NewCT,
+	Stochastic: true,
+	// The toy's images are white-noise patterns whose class lies in single
+	// pixels; without the BatchNorm of the discrete-time block, the conv
+	// stack's features start almost constant across them and the network
+	// needs thousands of steps to use them (CT and FM learn MNIST with it
+	// from the first epoch), so the toy runs the mlp encoder.
+	Toy: json.RawMessage(`{"encoder":"mlp","hidden":32,"timesteps":20,"schedule_hidden":16,"iterations":150,"batch_size":32,` +
+		`"lr":0.005,"schedule_lr":0.005}`),
+}
+
+// ctPaperExtra is what Table 4's NoProp-CT rows add: η 1 and the paper's
+// default head.
+const ctPaperExtra = `,"eta":1,"head":"softmax"`
+
+// NewCT builds a NoProp-CT learner from a JSON settings object over
+// DefaultCTSettings (unknown fields are an error).
+func NewCT(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
+	s, err := ParseCTSettings(settings)
+	if err != nil {
+		return nil, err
+	}
+	return NewCTLearner(p, s)
+}
+
+// CTLearner is NoProp-CT: one network û_θ(z_t, x, t), the learned schedule
+// ψ, the head θ_out and the class embedding W_Embed. It implements
+// methods.Learner.
+//
+// A CTLearner is not safe for concurrent use.
+type CTLearner struct {
+	*continuous
+	s        CTSettings
+	sched    *LearnedSchedule
+	schedOpt nn.Optimizer // nil when the schedule is frozen
+
+	// work buffers
+	pts      []SchedulePoint
+	tsAll    []float64 // the minibatch's t_i, then 0 and 1
+	dAb, dSp []float64
+	z1, eps1 nn.Matrix
+}
+
+// NewCTLearner builds a NoProp-CT learner for problem p with settings s.
+// All randomness derives from p.Seed, split by component: "embed", "net"
+// (initialisation and dropout), "head", "schedule", "noise" (the t_i, z_t
+// and z_1 of training), "order" (minibatch order) and "inference".
+func NewCTLearner(p methods.Problem, s CTSettings) (*CTLearner, error) {
+	if err := methods.CheckSettings(&s); err != nil {
+		return nil, err
+	}
+	// The sampled z_t carries gradient to a learned W_Embed and to the
+	// schedule (reparameterised); z_1 of the CE term to both as well.
+	learned := s.Embedding != EmbedOneHot
+	zGrad := learned || s.ScheduleLR > 0
+	c, root, err := newContinuous("noprop-ct", p, s.Continuous, s.Training, s.Optim,
+		func(cfg *netConfig) { cfg.zGrad = zGrad }, s.HeadChoice, true)
+	if err != nil {
+		return nil, err
+	}
+	l := &CTLearner{
+		continuous: c,
+		s:          s,
+		sched:      NewLearnedSchedule(s.ScheduleHidden, s.ScheduleActivation, s.Gamma0, s.Gamma1, root.Split("schedule")),
+	}
+	c.head.Lin.NoInputGrad = !zGrad
+	if s.ScheduleLR > 0 {
+		o := s.Optim
+		o.LR, o.WeightDecay = s.ScheduleLR, s.ScheduleWeightDecay
+		if l.schedOpt, err = o.New(); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Settings returns the learner's settings.
+func (l *CTLearner) Settings() CTSettings { return l.s }
+
+// Schedule returns the learned noise schedule (shared, not a copy).
+func (l *CTLearner) Schedule() *LearnedSchedule { return l.sched }
+
+// NumParams is the number of trainable values: the network, the head, the
+// schedule and a learned W_Embed.
+func (l *CTLearner) NumParams() int {
+	return nn.CountParams(l.params) + nn.CountParams(l.sched.Params())
+}
+
+// Learn trains on one task's data for the configured budget; only the
+// active outputs take part. Per minibatch (Algorithm 2, Eq. 62), every
+// example draws its own t_i ~ U(0, 1) and z_{t_i} ~ q(z_t|y) =
+// N(√ᾱ(t_i) u_y, (1−ᾱ(t_i)) I), and
+//
+//	L = CE(p̂_θout(y | z_1)) + KL(q(z_0|y) ‖ p(z_0))
+//	  + (η/2)·mean_i SNR′(t_i)·‖û_θ(z_{t_i}, x_i, t_i) − u_{y_i}‖²
+//
+// with z_1 ~ q(z_1|y). The gradient is that of L in full: θ gets the L2
+// term's, θ_out the CE term's, a learned W_Embed all three (target, output
+// stage, the pathwise terms through z_t and z_1, the KL), and the schedule
+// ψ the L2 term's through SNR′(t_i) and through ᾱ(t_i) in the sampled z_t,
+// the CE term's through ᾱ(1) and the KL term's through ᾱ(0). θ, θ_out and
+// W_Embed take one Adam step, ψ one of its own optimizer (see
+// ScheduleSettings). A prototype embedding meets the task's classes first
+// (Embedding.Meet).
+//
+// The reported TrainAcc is the network's own: the fraction of examples
+// whose output softmax at the sampled (z_t, t) puts most weight on the
+// label, among the active classes. It falls to chance when the network
+// stops using the image (the collapse public reimplementations saw on
+// CIFAR-100), which the shared collapse guard then reports.
+//
+// A step fails as diverged when the loss is not finite or the learned end
+// points cross (γ_1 ≤ γ_0, which would make SNR′ negative).
+func (l *CTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
+	task, err := l.task(data, active)
+	if err != nil {
+		return err
+	}
+	var outMask []bool
+	if l.s.MaskOutput {
+		outMask = task.Mask
+	}
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
+		return l.step(x, y, task.Active, task.Mask, outMask)
+	}})
+}
+
+// sampleZ fills z (rows × d) with z_i = √ᾱ_i·u_{y_i} + √(1−ᾱ_i)·ε_i, keeping
+// the ε_i in eps: the noisy label of q(z_t|y) at each row's own point
+// pts[i], or at pts[0] for every row when pts has one point.
+func sampleZ(z, eps nn.Matrix, e *Embedding, y []int, pts []SchedulePoint, rng *nn.RNG) {
+	rng.FillNormal(eps.Data, 1)
+	for i, c := range y {
+		p := pts[0]
+		if len(pts) > 1 {
+			p = pts[i]
+		}
+		sa, sb := float32(math.Sqrt(p.AlphaBar)), float32(math.Sqrt(p.OneMinus))
+		zr, er, u := z.Row(i), eps.Row(i), e.Row(c)
+		for j := range zr {
+			zr[j] = sa*u[j] + sb*er[j]
+		}
+	}
+}
+
+// dAlphaBar returns Σ_j dz_j·∂z_j/∂ᾱ for z = √ᾱ·u + √(1−ᾱ)·ε: the gradient a
+// sampled latent passes to its ᾱ.
+func dAlphaBar(dz, u, eps []float32, p SchedulePoint) float64 {
+	cu, ce := 0.5/math.Sqrt(p.AlphaBar), -0.5/math.Sqrt(p.OneMinus)
+	s := 0.0
+	for j, g := range dz {
+		s += float64(g) * (cu*float64(u[j]) + ce*float64(eps[j]))
+	}
+	return s
+}
+
+// step is one minibatch of Algorithm 2: the loss and its gradients, then
+// one step of each optimizer. It returns L and the network's correct count.
+func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (methods.Step, error) {
+	if g0, g1 := l.sched.Ends(); !(g1 > g0) {
+		return methods.Step{}, fmt.Errorf("the learned schedule's end points crossed (γ_0 = %g, γ_1 = %g): SNR′ < 0: %w; try a lower schedule_lr",
+			g0, g1, methods.ErrDiverged)
+	}
+	loss, correct := l.lossGrad(x, y, active, mask, outMask)
+	if err := stepOrDiverge(l.opt, l.params, loss, l.termsText); err != nil {
+		clearParams(l.sched.Params())
+		return methods.Step{}, err
+	}
+	if l.schedOpt != nil {
+		l.schedOpt.Step(l.sched.Params())
+	}
+	return methods.Step{Loss: loss, Correct: correct}, nil
+}
+
+// lossGrad computes L on a minibatch, drawing the t_i, z_t and z_1 from
+// the training stream, and adds its gradient into every parameter's Grad
+// (the schedule's only when it is trained and L is finite) without
+// updating anything. It returns L and the network's correct count, and
+// keeps L's terms for termsText.
+func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool) (float64, int) {
+	n, e := x.Rows, l.embed
+	d := e.D
+	l.sampleTimes(n)
+	l.tsAll = append(append(l.tsAll[:0], l.ts...), 0, 1)
+	if cap(l.pts) < n+2 {
+		l.pts = make([]SchedulePoint, n+2)
+		l.dAb, l.dSp = make([]float64, n+2), make([]float64, n+2)
+	}
+	pts, dAb, dSp := l.pts[:n+2], l.dAb[:n+2], l.dSp[:n+2]
+	l.sched.Eval(l.tsAll, pts)
+	p0, p1 := pts[n], pts[n+1]
+
+	// The L2 term on z_t ~ q(z_t|y).
+	l.z, l.eps = nn.Resize(l.z, n, d), nn.Resize(l.eps, n, d)
+	sampleZ(l.z, l.eps, e, y, pts, l.noise)
+	u := l.net.Forward(x, l.z, l.tcol, outMask, true)
+	probs := l.net.Probs()
+	l.du = nn.Resize(l.du, n, d)
+	var eg []float32
+	if e.Learned() {
+		eg = e.W.Grad
+	}
+	l2, correct := 0.0, 0
+	for i, c := range y {
+		w := 0.5 * l.s.Eta * pts[i].SNRPrime
+		ur, tr, dr := u.Row(i), e.Row(c), l.du.Row(i)
+		sq := 0.0
+		for j, v := range ur {
+			diff := v - tr[j]
+			sq += float64(diff) * float64(diff)
+			dr[j] = float32(2 * w / float64(n) * float64(diff))
+		}
+		l2 += w * sq
+		dSp[i] = 0.5 * l.s.Eta * sq / float64(n)
+		if argmaxActive(probs.Row(i), mask) == c {
+			correct++
+		}
+		if eg != nil { // the target u_y
+			addInto(eg[c*d:(c+1)*d], dr, -1)
+		}
+	}
+	l2 /= float64(n)
+	dz := l.net.Backward(l.du, eg)
+	for i, c := range y {
+		dAb[i] = 0
+		if dz.Rows == n {
+			dAb[i] = dAlphaBar(dz.Row(i), e.Row(c), l.eps.Row(i), pts[i])
+			if eg != nil {
+				addInto(eg[c*d:(c+1)*d], dz.Row(i), float32(math.Sqrt(pts[i].AlphaBar)))
+			}
+		}
+	}
+
+	// The CE term on z_1 ~ q(z_1|y).
+	l.z1, l.eps1 = nn.Resize(l.z1, n, d), nn.Resize(l.eps1, n, d)
+	sampleZ(l.z1, l.eps1, e, y, pts[n+1:], l.noise)
+	logits := l.head.Forward(l.z1, mask, true)
+	ce := l.xent.Forward(logits, y, active)
+	dz1 := l.head.Backward(l.xent.Backward(), eg)
+	dAb[n+1] = 0
+	if dz1.Rows == n {
+		for i, c := range y {
+			dAb[n+1] += dAlphaBar(dz1.Row(i), e.Row(c), l.eps1.Row(i), p1)
+			if eg != nil {
+				addInto(eg[c*d:(c+1)*d], dz1.Row(i), float32(math.Sqrt(p1.AlphaBar)))
+			}
+		}
+	}
+
+	// The KL term at ᾱ(0).
+	kl := 0.0
+	dAb[n] = 0
+	for _, c := range y {
+		nsq := sumSq(e.Row(c))
+		kl += klPrior(p0.AlphaBar, nsq, d)
+		dAb[n] += klPriorDA0(p0.AlphaBar, nsq, d) / float64(n)
+		if eg != nil {
+			addInto(eg[c*d:(c+1)*d], e.Row(c), float32(p0.AlphaBar/float64(n)))
+		}
+	}
+	kl /= float64(n)
+	dSp[n], dSp[n+1] = 0, 0
+
+	loss := l2 + ce + kl
+	if l.schedOpt != nil && finite(loss) {
+		l.sched.Backward(l.tsAll, pts, dAb, dSp)
+	}
+	l.terms = [3]float64{l2, ce, kl}
+	return loss, correct
+}
+
+// termsText names the terms of the last loss.
+func (l *CTLearner) termsText() string {
+	return fmt.Sprintf("L2 %g, CE %g, KL %g", l.terms[0], l.terms[1], l.terms[2])
+}
+
+// clearParams zeroes the gradients of ps.
+func clearParams(ps []*nn.Param) {
+	for _, p := range ps {
+		clear(p.Grad)
+	}
+}
+
+// ctStep is one step of the CT chain between grid points s and u: the Eq. 3
+// coefficients and the time s at which û is evaluated.
+type ctStep struct{ t, a, b, sd float32 }
+
+// The inference updates CTSettings accepts.
+const (
+	InferenceAncestral = "ancestral"
+	InferenceDDIM      = "ddim"
+)
+
+// ctSteps returns the N steps of the chain of the given kind on grid (N+1
+// points). An ancestral step whose ᾱ does not rise (possible only if the
+// learned schedule's end points crossed) gets no noise rather than a
+// negative variance.
+func ctSteps(grid []SchedulePoint, kind string) []ctStep {
+	steps := make([]ctStep, len(grid)-1)
+	for k := range steps {
+		s, u := grid[k], grid[k+1]
+		if kind == InferenceDDIM {
+			b := math.Sqrt(u.OneMinus / s.OneMinus)
+			a := math.Sqrt(u.AlphaBar) - b*math.Sqrt(s.AlphaBar)
+			steps[k] = ctStep{t: float32(s.T), a: float32(a), b: float32(b)}
+			continue
+		}
+		a, b, c := posteriorStep(s.AlphaBar, u.AlphaBar)
+		steps[k] = ctStep{t: float32(s.T), a: float32(a), b: float32(b), sd: float32(math.Sqrt(max(c, 0)))}
+	}
+	return steps
+}
+
+// Scores runs the inference chain on every row of x: z_0 ~ N(0, I), then
+// on the grid t_k = k/N (N = timesteps) the Eq. 3 update
+//
+//	z_{k+1} = a_k û_θ(z_k, x, t_k) + b_k z_k + √c_k ε_k
+//
+// with a_k, b_k, c_k of the posterior between ᾱ(t_k) and ᾱ(t_{k+1}) (the
+// paper's "T = 1000 steps to simulate the diffusion process", noprop.md
+// §1.3; or the DDIM update, see CTSettings.Inference), the network in
+// evaluation mode; it returns log p̂_θout(y | z_1)
+// for every output. The image features are computed once per row (see
+// Net.Prepare); with mask_output the output softmax is restricted to the
+// active outputs. The noise comes from the inference stream, re-derived for
+// every call from the inference seed and the chunk index, so Scores is
+// deterministic.
+func (l *CTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
+	l.checkRows(x)
+	var mask []bool
+	if l.s.MaskOutput {
+		mask = outputMask(l.m, active)
+	}
+	steps := ctSteps(l.sched.Grid(l.s.Timesteps), l.s.Inference)
+	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+		z := l.chain(x, mask, steps, rng, true)
+		nn.LogSoftmaxRows(dst, l.head.Forward(z, mask, false))
+	})
+}
+
+// chain runs the CT chain over the rows of x and returns z_1 (owned by the
+// learner). cached runs the image path once (Net.Prepare and Step);
+// otherwise the whole network runs at every step, as a reference.
+func (l *CTLearner) chain(x nn.Matrix, mask []bool, steps []ctStep, rng *nn.RNG, cached bool) nn.Matrix {
+	n, d := x.Rows, l.embed.D
+	l.zA, l.zB = nn.Resize(l.zA, n, d), nn.Resize(l.zB, n, d)
+	z, zn := l.zA, l.zB
+	rng.FillNormal(z.Data, 1)
+	if cached {
+		l.net.Prepare(x, false)
+	} else {
+		l.tcol = nn.Resize(l.tcol, n, 1)
+	}
+	for _, st := range steps {
+		var u nn.Matrix
+		if cached {
+			u = l.net.Step(z, float64(st.t), mask, false)
+		} else {
+			for i := range l.tcol.Data {
+				l.tcol.Data[i] = st.t
+			}
+			u = l.net.Forward(x, z, l.tcol, mask, false)
+		}
+		rng.FillNormal(zn.Data, st.sd)
+		for k, v := range u.Data {
+			zn.Data[k] += st.a*v + st.b*z.Data[k]
+		}
+		z, zn = zn, z
+	}
+	return z
+}
+
+// VisitState visits the shared continuous-time state and the learned
+// schedule with its optimizer.
+func (l *CTLearner) VisitState(v nn.StateVisitor) {
+	l.continuous.VisitState(v)
+	nn.VisitParams(v, "schedule", l.sched.Params())
+	if l.schedOpt != nil {
+		nn.VisitOptimizer(v, "schedule/opt", l.schedOpt, l.sched.Params())
+	}
+}

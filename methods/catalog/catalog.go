@@ -6,6 +6,7 @@ package catalog
 import (
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
+	"github.com/noprop/noprop/methods/forwardforward"
 	"github.com/noprop/noprop/methods/noprop"
 )
 
@@ -14,4 +15,5 @@ var All = methods.Catalog{
 	backprop.Method,
 	noprop.Method,
 	noprop.BackpropDTMethod,
+	forwardforward.Method,
 }

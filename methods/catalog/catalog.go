@@ -7,6 +7,7 @@ import (
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
 	"github.com/noprop/noprop/methods/forwardforward"
+	"github.com/noprop/noprop/methods/forwardgrad"
 	"github.com/noprop/noprop/methods/noprop"
 )
 
@@ -16,4 +17,8 @@ var All = methods.Catalog{
 	noprop.Method,
 	noprop.BackpropDTMethod,
 	forwardforward.Method,
+	forwardgrad.FGWMethod,
+	forwardgrad.FGAMethod,
+	forwardgrad.LGFGWMethod,
+	forwardgrad.LGFGAMethod,
 }

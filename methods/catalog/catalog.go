@@ -6,6 +6,7 @@ package catalog
 import (
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
+	"github.com/noprop/noprop/methods/dtp"
 	"github.com/noprop/noprop/methods/forwardforward"
 	"github.com/noprop/noprop/methods/forwardgrad"
 	"github.com/noprop/noprop/methods/noprop"
@@ -17,6 +18,7 @@ var All = methods.Catalog{
 	noprop.Method,
 	noprop.BackpropDTMethod,
 	forwardforward.Method,
+	dtp.Method,
 	forwardgrad.FGWMethod,
 	forwardgrad.FGAMethod,
 	forwardgrad.LGFGWMethod,

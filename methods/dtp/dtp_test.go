@@ -39,7 +39,9 @@ func newLearner(t *testing.T, edit func(*Settings)) *Learner {
 
 func matrix(s tasks.Set) nn.Matrix { return nn.Matrix{Rows: s.Len(), Cols: s.Shape.Size(), Data: s.X} }
 
-func clone(m nn.Matrix) nn.Matrix { return nn.Matrix{Rows: m.Rows, Cols: m.Cols, Data: slices.Clone(m.Data)} }
+func clone(m nn.Matrix) nn.Matrix {
+	return nn.Matrix{Rows: m.Rows, Cols: m.Cols, Data: slices.Clone(m.Data)}
+}
 
 func squaredError(a, b nn.Matrix) float64 {
 	s := 0.0

@@ -47,6 +47,11 @@ type Settings struct {
 	// (the optimizer kind and momentum are the layers'). loeweX: 1e-2, 3e-3.
 	ReadoutLR          float64 `json:"readout_lr" range:"(0,)" help:"learning rate of the softmax readout (loeweX: 0.01)"`
 	ReadoutWeightDecay float64 `json:"readout_weight_decay" range:"[0,)" help:"weight decay of the softmax readout (loeweX: 0.003)"`
+	// Cooldown scales the learning rates (layers' and readout's) by
+	// min(1, 2(T−t+1)/T) at step t of a Learn call's T steps: constant for
+	// the first half, then linearly down to 1/T of it, as loeweX does per
+	// epoch.
+	Cooldown bool `json:"lr_cooldown" help:"cool the learning rates linearly towards 0 over the second half of each task's budget (loeweX)"`
 	methods.Training
 	methods.Optim
 }
@@ -70,6 +75,7 @@ func DefaultSettings() Settings {
 		ScoreFrom:          2,
 		ReadoutLR:          0.01,
 		ReadoutWeightDecay: 0.003,
+		Cooldown:           true,
 		Training:           methods.DefaultTraining(100, 60, 0),
 		Optim:              methods.Optim{Optimizer: "sgd", LR: 1e-3, WeightDecay: 3e-4, Momentum: 0.9},
 	}

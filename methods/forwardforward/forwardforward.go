@@ -38,7 +38,7 @@
 //     per parameter, so this is one optimizer per layer).
 //   - The readout is zero-initialised, with a bias; its cross-entropy is
 //     over the active outputs.
-//   - The learning-rate cooldown of loeweX (Settings.Cooldown) runs per
+//   - The learning-rate schedule (loeweX's cooldown by default) runs per
 //     Learn call, by steps rather than epochs.
 //
 // Package forwardforward builds on methods and methods/nn and reads data
@@ -53,6 +53,7 @@ import (
 	"math"
 
 	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/lrsched"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
 )
@@ -199,28 +200,15 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 	if len(task.Active) < 2 {
 		return errors.New("ff: one active output: Forward-Forward needs a wrong label for negative data")
 	}
-	total, t := 0, 0
-	for _, steps := range l.train.Rounds(l.train.Batches(data.Len())) {
-		total += steps
+	sched := lrsched.New(l.s.Schedule, lrsched.Steps(l.train, data.Len()))
+	sched.Add(l.opt, l.s.LR)
+	if l.rdOpt != nil {
+		sched.Add(l.rdOpt, l.s.ReadoutLR)
 	}
 	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		if t++; l.s.Cooldown {
-			l.cool(cooldown(t, total))
-		}
+		sched.Next()
 		return l.step(x, y, task.Active), nil
 	}})
-}
-
-// cooldown is the learning-rate factor of step t (from 1) of total:
-// 1 for the first half, then 2(total−t+1)/total.
-func cooldown(t, total int) float64 { return min(1, 2*float64(total-t+1)/float64(total)) }
-
-// cool sets the optimizers' rates to f times the configured ones.
-func (l *Learner) cool(f float64) {
-	l.opt.(nn.LRSetter).SetLR(float32(f * l.s.LR))
-	if l.rdOpt != nil {
-		l.rdOpt.(nn.LRSetter).SetLR(float32(f * l.s.ReadoutLR))
-	}
 }
 
 // step is one minibatch of Learn.

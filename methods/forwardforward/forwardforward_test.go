@@ -210,19 +210,9 @@ func TestNormalisationBetweenLayers(t *testing.T) {
 	}
 }
 
-// The cooldown keeps the rate for the first half of the budget, then
-// lowers it linearly to 1/T of it.
-func TestCooldown(t *testing.T) {
-	for _, tc := range []struct {
-		t, total int
-		want     float64
-	}{{1, 10, 1}, {5, 10, 1}, {6, 10, 1}, {7, 10, 0.8}, {10, 10, 0.2}, {1, 1, 1}, {2, 3, 1}, {3, 3, 2.0 / 3}} {
-		if got := cooldown(tc.t, tc.total); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("step %d of %d: factor %g, want %g", tc.t, tc.total, got, tc.want)
-		}
-	}
-	// Learn applies it: after a budget of 10 steps the rate is 1/5 of the
-	// configured one.
+// Learn applies the learning-rate schedule to the layers and the readout.
+func TestSchedule(t *testing.T) {
+	// After a budget of 10 steps the cooldown leaves 1/5 of the rate.
 	ds := blobs(t)
 	l := newLearner(t, methods.Problem{Input: ds.Train.Shape, Outputs: 4, Seed: 1}, func(s *Settings) {
 		s.Iterations, s.Inference = 10, InferSoftmax

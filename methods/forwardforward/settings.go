@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/lrsched"
 	"github.com/noprop/noprop/methods/nn"
 )
 
@@ -47,11 +48,11 @@ type Settings struct {
 	// (the optimizer kind and momentum are the layers'). loeweX: 1e-2, 3e-3.
 	ReadoutLR          float64 `json:"readout_lr" range:"(0,)" help:"learning rate of the softmax readout (loeweX: 0.01)"`
 	ReadoutWeightDecay float64 `json:"readout_weight_decay" range:"[0,)" help:"weight decay of the softmax readout (loeweX: 0.003)"`
-	// Cooldown scales the learning rates (layers' and readout's) by
-	// min(1, 2(T−t+1)/T) at step t of a Learn call's T steps: constant for
-	// the first half, then linearly down to 1/T of it, as loeweX does per
-	// epoch.
-	Cooldown bool `json:"lr_cooldown" help:"cool the learning rates linearly towards 0 over the second half of each task's budget (loeweX)"`
+	// Schedule is the learning-rate schedule over each Learn call's budget,
+	// for the layers and the readout alike (see lrsched): loeweX cools the
+	// rate linearly over the second half of training ("cooldown"; there per
+	// epoch, here per step).
+	Schedule string `json:"lr_schedule" enum:"constant|cooldown|cosine" help:"learning-rate schedule over each task's budget: constant; cooldown, constant for the first half then linearly towards 0 (loeweX); cosine"`
 	methods.Training
 	methods.Optim
 }
@@ -75,7 +76,7 @@ func DefaultSettings() Settings {
 		ScoreFrom:          2,
 		ReadoutLR:          0.01,
 		ReadoutWeightDecay: 0.003,
-		Cooldown:           true,
+		Schedule:           lrsched.Cooldown,
 		Training:           methods.DefaultTraining(100, 60, 0),
 		Optim:              methods.Optim{Optimizer: "sgd", LR: 1e-3, WeightDecay: 3e-4, Momentum: 0.9},
 	}

@@ -51,6 +51,7 @@ import (
 	"fmt"
 
 	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/lrsched"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
 )
@@ -166,7 +167,10 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 	if err != nil {
 		return err
 	}
+	sched := lrsched.New(l.s.Schedule, lrsched.Steps(l.train, data.Len()))
+	sched.Add(l.opt, l.s.LR)
 	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
+		sched.Next()
 		loss := l.estimate(x, y, task.Active)
 		l.opt.Step(l.params)
 		last := l.blocks[len(l.blocks)-1]

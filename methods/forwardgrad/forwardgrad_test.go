@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/lrsched"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
 )
@@ -182,6 +183,7 @@ func TestLearns(t *testing.T) {
 	for _, v := range []Variant{FGW, FGA, LGFGW, LGFGA} {
 		s := v.Defaults()
 		s.Hidden, s.Iterations, s.Epochs, s.BatchSize, s.LR, s.Perturbations = []int{16}, 300, 0, 30, 0.01, 4
+		s.Schedule = lrsched.Constant
 		if v == LGFGA {
 			s.Groups = 4
 		}
@@ -197,5 +199,22 @@ func TestLearns(t *testing.T) {
 		if first, last := losses[0], losses[len(losses)-1]; !(last < 0.5*first) {
 			t.Errorf("%s: loss %.3f after the first pass, %.3f after the last: want it halved", v.Name, first, last)
 		}
+	}
+}
+
+// Learn applies the learning-rate schedule: after a cosine budget of 10
+// steps the rate is the factor of the tenth step times the configured one.
+func TestSchedule(t *testing.T) {
+	ds, err := tasks.Synthetic(tasks.SyntheticConfig{Classes: 2, TrainPer: 50, TestPer: 1, Shape: tasks.Shape{C: 1, H: 1, W: 6}, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := newSmall(t, FGA, `{"hidden":[4],"iterations":10,"batch_size":10,"lr":0.01}`)
+	if err := l.Learn(context.Background(), ds.Train, []int{0, 1}, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := 0.01 * lrsched.Factor(lrsched.Cosine, 10, 10)
+	if got := float64(l.opt.(*nn.Adam).LR); math.Abs(got-want) > 1e-9 {
+		t.Errorf("rate %g after the budget, want %g", got, want)
 	}
 }

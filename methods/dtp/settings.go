@@ -13,7 +13,8 @@ import (
 // optimizers for the forward and the inverse weights, the alternating
 // schedule; the learning rates, α and σ are our choice within their search
 // ranges (lr 1e-5–3e-4, α 0.01–0.2, σ 0.01–0.3), where the paper's best
-// values are not given in the text we have.
+// values are not given in the text we have; 30 epochs, where our MNIST
+// test accuracy levels off (they report the best within 500).
 type Settings struct {
 	// Hidden are the widths of the tanh layers. Bartunov: 5×256; Lee et
 	// al.: 7×240.
@@ -73,7 +74,7 @@ func DefaultSettings() Settings {
 		Noise:         0.1,
 		InverseTarget: TargetNoisy,
 		InverseLR:     3e-4,
-		Training:      methods.DefaultTraining(128, 100, 0),
+		Training:      methods.DefaultTraining(128, 30, 0),
 		Optim:         methods.Optim{Optimizer: "adam", LR: 1e-4},
 	}
 }
@@ -93,9 +94,9 @@ var Method = methods.Method{
 		"sent down through trained inverses with the difference correction, each layer fit to its target",
 	Settings: func() any { s := DefaultSettings(); return &s },
 	Presets: map[string]json.RawMessage{
-		// Bartunov et al.'s MNIST FC DTP, alternating, over the defaults'
-		// budget.
-		"paper": json.RawMessage(`{"variant":"dtp","schedule":"alternating","hidden":[256,256,256,256,256],"epochs":100,"iterations":0}`),
+		// Bartunov et al.'s MNIST FC DTP, alternating. They report the best
+		// test error within 500 epochs; on MNIST ours levels off by 30.
+		"paper": json.RawMessage(`{"variant":"dtp","schedule":"alternating","hidden":[256,256,256,256,256],"epochs":30,"iterations":0}`),
 		// Lee et al.'s MNIST network, α, σ, batch and budget. Their
 		// optimizer is RMSprop (forward lr 0.0149, inverse 0.005), which
 		// the settings do not offer: Adam at the defaults' rates.

@@ -229,6 +229,11 @@ func (tr *Trainer) VisitState(v nn.StateVisitor, name string) {
 	p.resumePending = p.active
 }
 
+// Done is the number of minibatch steps, over every part, that the current
+// Learn call has taken; it survives a checkpoint, so what a rule derives from
+// it (a learning-rate schedule) resumes where it stopped.
+func (tr *Trainer) Done() int { return tr.pos.done }
+
 // Resuming reports whether the Trainer was restored in the middle of a
 // Learn call, which the next Train call will continue.
 func (tr *Trainer) Resuming() bool { return tr.pos.resumePending }

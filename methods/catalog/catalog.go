@@ -6,6 +6,9 @@ package catalog
 import (
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
+	"github.com/noprop/noprop/methods/dtp"
+	"github.com/noprop/noprop/methods/forwardforward"
+	"github.com/noprop/noprop/methods/forwardgrad"
 	"github.com/noprop/noprop/methods/noprop"
 )
 
@@ -17,4 +20,10 @@ var All = methods.Catalog{
 	noprop.CTMethod,
 	noprop.FMMethod,
 	noprop.AdjointMethod,
+	forwardforward.Method,
+	dtp.Method,
+	forwardgrad.FGWMethod,
+	forwardgrad.FGAMethod,
+	forwardgrad.LGFGWMethod,
+	forwardgrad.LGFGAMethod,
 }

@@ -25,6 +25,8 @@ type SoftmaxCrossEntropy struct {
 	pred    []int     // predicted class per row
 	correct int
 
+	rowTangent []float64 // ForwardTangent's per-row terms
+
 	logits Matrix  // the parallel forward's input
 	scale  float32 // the parallel backward's 1/rows
 }
@@ -186,8 +188,34 @@ func (l *SoftmaxCrossEntropy) ForwardTangent(logits, dlogits Matrix, labels, act
 	if !hasTangent("SoftmaxCrossEntropy", logits, dlogits) || logits.Rows == 0 {
 		return loss, 0
 	}
+	l.rowTangent = l.RowTangents(dlogits, l.rowTangent)
 	sum := 0.0
-	for i, y := range labels {
+	for _, r := range l.rowTangent {
+		sum += r
+	}
+	return loss, sum / float64(logits.Rows)
+}
+
+// RowTangents returns, for the last Forward, every row's own loss's
+// directional derivative along the logits' tangent dlogits,
+//
+//	L̇_i = Σ_j (p_ij − [j = label_i])·l̇_ij
+//
+// over the active outputs: the terms whose mean is ForwardTangent's L̇. A
+// rule that perturbs every example on its own (activity-perturbed forward
+// gradient) needs them one by one. It writes into dst (grown as needed)
+// and returns it.
+func (l *SoftmaxCrossEntropy) RowTangents(dlogits Matrix, dst []float64) []float64 {
+	n := l.probs.Rows
+	if dlogits.Rows != n || dlogits.Cols != l.probs.Cols {
+		panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: logits tangent is %d×%d after a Forward of %d×%d",
+			dlogits.Rows, dlogits.Cols, n, l.probs.Cols))
+	}
+	if cap(dst) < n {
+		dst = make([]float64, n)
+	}
+	dst = dst[:n]
+	for i, y := range l.labels {
 		p, v := l.probs.Row(i), dlogits.Row(i)
 		v = v[:len(p)]
 		r := 0.0
@@ -196,9 +224,9 @@ func (l *SoftmaxCrossEntropy) ForwardTangent(logits, dlogits Matrix, labels, act
 				r += float64(pj) * float64(v[j])
 			}
 		}
-		sum += r - float64(v[y])
+		dst[i] = r - float64(v[y])
 	}
-	return loss, sum / float64(logits.Rows)
+	return dst
 }
 
 // Correct is the number of rows of the last Forward whose predicted class

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -42,6 +43,8 @@ type runFlags struct {
 	ckptEvery     time.Duration
 	journal       string
 	doneIn        []string
+	cpuProfile    string
+	memProfile    string
 }
 
 func runCmd() *cobra.Command {
@@ -97,6 +100,8 @@ configurations it ran.`,
 	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
 	fl.DurationVar(&f.ckptEvery, "checkpoint-every", 5*time.Minute, "save each run's whole state this often during a task (always after each task), in DB.ckpt/, so a killed run goes on from there; 0: only between tasks")
 	fl.StringVar(&f.journal, "journal", "", journalUsage)
+	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the batch to this file (go tool pprof)")
+	fl.StringVar(&f.memProfile, "memprofile", "", "write the batch's allocation profile to this file at the end (go tool pprof; -sample_index=alloc_space for what was allocated)")
 	fl.StringArrayVar(&f.doneIn, "done-in", nil, "also skip the runs done in this database (read only; e.g. the merged study of a job array); repeatable")
 	return cmd
 }
@@ -205,6 +210,11 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err := locateData(specs, f.data); err != nil {
 		return err
 	}
+	stop, err := startProfiles(f.cpuProfile, f.memProfile)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	var others []*results.Store
 	defer func() {
 		for _, o := range others {
@@ -320,4 +330,42 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 	}
 	fmt.Println()
 	return results.WriteTable(os.Stdout, sums, results.TableOptions{Metrics: summaryMetrics})
+}
+
+// startProfiles starts the CPU profile into cpu and arranges for the
+// allocation profile to go to mem (either may be empty); the returned
+// function stops and writes them.
+func startProfiles(cpu, mem string) (stop func(), err error) {
+	var cpuFile *os.File
+	if cpu != "" {
+		if cpuFile, err = os.Create(cpu); err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		if err := pprof.StartCPUProfile(cpuFile); err != nil {
+			cpuFile.Close()
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		}
+	}
+	var memFile *os.File
+	if mem != "" {
+		if memFile, err = os.Create(mem); err != nil {
+			if cpuFile != nil {
+				pprof.StopCPUProfile()
+				cpuFile.Close()
+			}
+			return nil, fmt.Errorf("--memprofile: %w", err)
+		}
+	}
+	return func() {
+		if cpuFile != nil {
+			pprof.StopCPUProfile()
+			cpuFile.Close()
+		}
+		if memFile != nil {
+			if err := pprof.Lookup("allocs").WriteTo(memFile, 0); err != nil {
+				fmt.Fprintf(os.Stderr, "noprop: --memprofile: %v\n", err)
+			}
+			memFile.Close()
+		}
+	}, nil
 }

@@ -1,8 +1,10 @@
 package harness
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -34,13 +36,20 @@ type checkpoint struct {
 	Done    int    // tasks learned and evaluated; rows 0..Done are in Rows
 	Rows    []Eval
 	Log     []methods.EpochStats // the log of task Done+1 so far
-	State   []byte               // the learner's state
+	State   []byte               // the learner's state, when loaded
 }
 
-const checkpointVersion = 1
+const checkpointVersion = 2
 
-// checkpointMagic starts a checkpoint file.
-const checkpointMagic = "NPCKPT1\n"
+// A checkpoint file is checkpointMagic, then the payload: the length of the
+// gob-encoded checkpoint without its State (a uvarint), that encoding, and
+// the learner's state as nn.StateWriter writes it; then the SHA-256 of the
+// payload. The state is streamed to the file as it is visited, so saving
+// holds no copy of it in memory.
+const checkpointMagic = "NPCKPT2\n"
+
+// oldCheckpointMagic starts the files of format 1.
+const oldCheckpointMagic = "NPCKPT1\n"
 
 // checkpoints keeps the checkpoints of runs in a folder.
 type checkpoints struct {
@@ -52,17 +61,18 @@ func (c checkpoints) path(spec Spec) string {
 	return filepath.Join(c.dir, fmt.Sprintf("%s-%d.ckpt", spec.ConfigHash(), spec.Seed))
 }
 
-// save writes ck atomically as the unit's checkpoint, keeping the previous
-// one.
-func (c checkpoints) save(spec Spec, ck *checkpoint) error {
+// save writes ck with the state of learner atomically as the unit's
+// checkpoint, keeping the previous one.
+func (c checkpoints) save(spec Spec, ck *checkpoint, learner methods.Checkpointer) error {
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint folder: %w", err)
 	}
-	var payload bytes.Buffer
-	if err := gob.NewEncoder(&payload).Encode(ck); err != nil {
+	var head bytes.Buffer
+	meta := *ck
+	meta.State = nil
+	if err := gob.NewEncoder(&head).Encode(&meta); err != nil {
 		return fmt.Errorf("encode checkpoint: %w", err)
 	}
-	sum := sha256.Sum256(payload.Bytes())
 	path := c.path(spec)
 	tmp, err := os.CreateTemp(c.dir, filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -70,10 +80,19 @@ func (c checkpoints) save(spec Spec, ck *checkpoint) error {
 	}
 	_, err = tmp.WriteString(checkpointMagic)
 	if err == nil {
-		_, err = tmp.Write(payload.Bytes())
-	}
-	if err == nil {
-		_, err = tmp.Write(sum[:])
+		sum := sha256.New()
+		out := bufio.NewWriterSize(io.MultiWriter(tmp, sum), 1<<16)
+		var n [binary.MaxVarintLen64]byte
+		out.Write(n[:binary.PutUvarint(n[:], uint64(head.Len()))])
+		out.Write(head.Bytes())
+		w := nn.NewStateWriter(out)
+		learner.VisitState(w)
+		if err = w.Err(); err == nil {
+			err = out.Flush()
+		}
+		if err == nil {
+			_, err = tmp.Write(sum.Sum(nil))
+		}
 	}
 	if err == nil {
 		err = tmp.Sync()
@@ -126,6 +145,9 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(b) >= len(oldCheckpointMagic) && string(b[:len(oldCheckpointMagic)]) == oldCheckpointMagic {
+		return nil, errors.New("written in format 1 by an older version of noprop")
+	}
 	if len(b) < len(checkpointMagic)+sha256.Size || string(b[:len(checkpointMagic)]) != checkpointMagic {
 		return nil, errors.New("not a checkpoint file (bad header or too short)")
 	}
@@ -133,13 +155,18 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], b[len(b)-sha256.Size:]) {
 		return nil, errors.New("damaged (checksum mismatch)")
 	}
+	n, k := binary.Uvarint(payload)
+	if k <= 0 || n > uint64(len(payload)-k) {
+		return nil, errors.New("damaged: bad header length")
+	}
 	var ck checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(payload)).Decode(&ck); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(payload[k : k+int(n)])).Decode(&ck); err != nil {
 		return nil, fmt.Errorf("damaged: %v", err)
 	}
 	if ck.Version != checkpointVersion {
 		return nil, fmt.Errorf("format version %d, this program reads %d", ck.Version, checkpointVersion)
 	}
+	ck.State = payload[k+int(n):]
 	return &ck, nil
 }
 
@@ -148,13 +175,6 @@ func (c checkpoints) remove(spec Spec) {
 	path := c.path(spec)
 	os.Remove(path)
 	os.Remove(path + ".prev")
-}
-
-// saveLearner encodes a learner's state.
-func saveLearner(l methods.Checkpointer) []byte {
-	w := nn.NewStateWriter()
-	l.VisitState(w)
-	return w.Bytes()
 }
 
 // restoreLearner restores a learner's state.
@@ -170,24 +190,29 @@ type checkpointer struct {
 	store   checkpoints
 	spec    Spec
 	learner methods.Checkpointer
+	tasks   int // tasks of the run's stream
 	every   time.Duration
 	last    time.Time
 	ck      checkpoint
 }
 
-// afterTask records row done of the matrix and saves a checkpoint.
-func (c *checkpointer) afterTask(e Eval) error {
+// afterTask records row done of the matrix and, when save is set and tasks
+// remain to be learned, saves a checkpoint (a run that has learned its last
+// task is about to be stored; rows replayed from a checkpoint are in it).
+func (c *checkpointer) afterTask(e Eval, save bool) error {
 	c.ck.Done = e.AfterTask
 	c.ck.Rows = append(c.ck.Rows, e)
 	c.ck.Log = nil
+	if !save || e.AfterTask >= c.tasks {
+		return nil
+	}
 	return c.save()
 }
 
 func (c *checkpointer) save() error {
 	c.ck.Version, c.ck.Spec = checkpointVersion, c.spec.JSON()
-	c.ck.State = saveLearner(c.learner)
 	c.last = time.Now()
-	return c.store.save(c.spec, &c.ck)
+	return c.store.save(c.spec, &c.ck, c.learner)
 }
 
 // due reports whether a checkpoint during training is due.

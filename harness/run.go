@@ -192,7 +192,7 @@ func (rn *Runner) resume(method methods.Method, spec Spec, stream tasks.Stream, 
 	if rn.Checkpoints == "" || !ok {
 		return nil, l, nil
 	}
-	cp := &checkpointer{store: checkpoints{dir: rn.Checkpoints, log: rn.Log}, spec: spec, learner: c, every: rn.CheckpointEvery, last: time.Now()}
+	cp := &checkpointer{store: checkpoints{dir: rn.Checkpoints, log: rn.Log}, spec: spec, learner: c, tasks: len(stream.Tasks), every: rn.CheckpointEvery, last: time.Now()}
 	ck := cp.store.load(spec)
 	if ck == nil {
 		return cp, l, nil
@@ -269,7 +269,7 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 	}
 	// record keeps an evaluated row, hands it to the observers and takes a
 	// checkpoint after it.
-	record := func(e Eval) error {
+	record := func(e Eval, replayed bool) error {
 		res.Matrix[e.AfterTask] = e.Acc
 		for k, row := range e.Inference {
 			if res.Inference != nil && k < len(res.Inference) {
@@ -282,7 +282,7 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 			}
 		}
 		if cp != nil {
-			return cp.afterTask(e)
+			return cp.afterTask(e, !replayed)
 		}
 		return nil
 	}
@@ -307,7 +307,7 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 				e.Inference = append(e.Inference, row)
 			}
 		}
-		return record(e)
+		return record(e, false)
 	}
 	first := 0
 	var log []methods.EpochStats
@@ -318,7 +318,7 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 		first, log = cp.ck.Done, cp.ck.Log
 		cp.ck.Rows = nil
 		for _, e := range rows {
-			if err := record(e); err != nil {
+			if err := record(e, true); err != nil {
 				return res, err
 			}
 		}

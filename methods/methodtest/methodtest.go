@@ -9,6 +9,7 @@
 package methodtest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -298,9 +299,10 @@ func testCheckpoint(t *testing.T, build func() methods.Learner, ds tasks.Dataset
 	defer cancel()
 	var saved []byte
 	obs := &checkpointAt{k: 7, save: func() {
-		w := nn.NewStateWriter()
+		var buf bytes.Buffer
+		w := nn.NewStateWriter(&buf)
 		b.(methods.Checkpointer).VisitState(w)
-		saved = w.Bytes()
+		saved = buf.Bytes()
 		cancel()
 	}}
 	if err := b.Learn(ctx, ds.Train, all, obs); !errors.Is(err, context.Canceled) || saved == nil {

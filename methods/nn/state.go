@@ -38,32 +38,66 @@ type StateVisitor interface {
 // stateMagic starts every encoded state, with its format version.
 const stateMagic = "NPSTATE1"
 
-// StateWriter saves a state: every visit appends a named record.
+// StateWriter saves a state: every visit writes a named record to the
+// writer it was made with, as it goes, so that saving a state holds no copy
+// of it in memory (a learner's state can be hundreds of megabytes).
 type StateWriter struct {
-	buf bytes.Buffer
-	err error
+	w       io.Writer
+	err     error
+	scratch []byte // encodes a record's values a piece at a time
 }
 
-// NewStateWriter returns an empty writer.
-func NewStateWriter() *StateWriter {
-	w := &StateWriter{}
-	w.buf.WriteString(stateMagic)
-	return w
+// stateChunk bounds the scratch buffer of a StateWriter.
+const stateChunk = 64 << 10
+
+// NewStateWriter returns a writer that writes a state to w; see Err for
+// the first write error. Wrap a file in a bufio.Writer.
+func NewStateWriter(w io.Writer) *StateWriter {
+	sw := &StateWriter{w: w}
+	sw.write([]byte(stateMagic))
+	return sw
 }
 
-// Bytes is the encoded state.
-func (w *StateWriter) Bytes() []byte { return w.buf.Bytes() }
-
-// Err is the first error met (none can occur while writing in memory).
+// Err is the first error met writing.
 func (w *StateWriter) Err() error { return w.err }
 
+func (w *StateWriter) write(b []byte) {
+	if w.err == nil {
+		_, w.err = w.w.Write(b)
+	}
+}
+
+// header writes a record's kind, name and payload length.
+func (w *StateWriter) header(name string, kind byte, size int) {
+	var hdr [1 + 2*binary.MaxVarintLen64]byte
+	hdr[0] = kind
+	n := 1 + binary.PutUvarint(hdr[1:], uint64(len(name)))
+	w.write(hdr[:n])
+	w.write([]byte(name))
+	w.write(hdr[:binary.PutUvarint(hdr[:], uint64(size))])
+}
+
 func (w *StateWriter) record(name string, kind byte, payload []byte) {
-	var hdr [binary.MaxVarintLen64]byte
-	w.buf.WriteByte(kind)
-	w.buf.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(name)))])
-	w.buf.WriteString(name)
-	w.buf.Write(hdr[:binary.PutUvarint(hdr[:], uint64(len(payload)))])
-	w.buf.Write(payload)
+	w.header(name, kind, len(payload))
+	w.write(payload)
+}
+
+// values writes a record of n values of width bytes each, put(b, i) encoding
+// value i into b, through the scratch buffer.
+func (w *StateWriter) values(name string, kind byte, n, width int, put func(b []byte, i int)) {
+	w.header(name, kind, n*width)
+	if cap(w.scratch) < stateChunk {
+		w.scratch = make([]byte, stateChunk)
+	}
+	per := stateChunk / width
+	for lo := 0; lo < n; lo += per {
+		hi := min(n, lo+per)
+		b := w.scratch[:(hi-lo)*width]
+		for i := lo; i < hi; i++ {
+			put(b[(i-lo)*width:], i)
+		}
+		w.write(b)
+	}
 }
 
 // The kinds of record.
@@ -76,42 +110,35 @@ const (
 	kindBytes
 )
 
-// Floats appends a floats record (see StateVisitor).
+// Floats writes a floats record (see StateVisitor).
 func (w *StateWriter) Floats(name string, v []float32) {
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	w.record(name, kindFloats, b)
+	w.values(name, kindFloats, len(v), 4, func(b []byte, i int) {
+		binary.LittleEndian.PutUint32(b, math.Float32bits(v[i]))
+	})
 }
 
-// Float64s appends a float64s record (see StateVisitor).
+// Float64s writes a float64s record (see StateVisitor).
 func (w *StateWriter) Float64s(name string, v []float64) {
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	w.record(name, kindFloat64s, b)
+	w.values(name, kindFloat64s, len(v), 8, func(b []byte, i int) {
+		binary.LittleEndian.PutUint64(b, math.Float64bits(v[i]))
+	})
 }
 
-// Ints appends a ints record (see StateVisitor).
+// Ints writes an ints record (see StateVisitor).
 func (w *StateWriter) Ints(name string, v []int) {
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], uint64(int64(x)))
-	}
-	w.record(name, kindInts, b)
+	w.values(name, kindInts, len(v), 8, func(b []byte, i int) {
+		binary.LittleEndian.PutUint64(b, uint64(int64(v[i])))
+	})
 }
 
-// Bools appends a bools record (see StateVisitor).
+// Bools writes a bools record (see StateVisitor).
 func (w *StateWriter) Bools(name string, v []bool) {
-	b := make([]byte, len(v))
-	for i, x := range v {
-		if x {
-			b[i] = 1
+	w.values(name, kindBools, len(v), 1, func(b []byte, i int) {
+		b[0] = 0
+		if v[i] {
+			b[0] = 1
 		}
-	}
-	w.record(name, kindBools, b)
+	})
 }
 
 func (w *StateWriter) scalar(name string, u uint64) {
@@ -120,16 +147,16 @@ func (w *StateWriter) scalar(name string, u uint64) {
 	w.record(name, kindScalar, b[:])
 }
 
-// Int appends a int record (see StateVisitor).
+// Int writes an int record (see StateVisitor).
 func (w *StateWriter) Int(name string, v *int) { w.scalar(name, uint64(int64(*v))) }
 
-// Uint64 appends a uint64 record (see StateVisitor).
+// Uint64 writes a uint64 record (see StateVisitor).
 func (w *StateWriter) Uint64(name string, v *uint64) { w.scalar(name, *v) }
 
-// Float64 appends a float64 record (see StateVisitor).
+// Float64 writes a float64 record (see StateVisitor).
 func (w *StateWriter) Float64(name string, v *float64) { w.scalar(name, math.Float64bits(*v)) }
 
-// Bool appends a bool record (see StateVisitor).
+// Bool writes a bool record (see StateVisitor).
 func (w *StateWriter) Bool(name string, v *bool) {
 	var u uint64
 	if *v {
@@ -138,7 +165,7 @@ func (w *StateWriter) Bool(name string, v *bool) {
 	w.scalar(name, u)
 }
 
-// Blob appends a blob record (see StateVisitor).
+// Blob writes a blob record (see StateVisitor).
 func (w *StateWriter) Blob(name string, get func() []byte, _ func([]byte) error) {
 	w.record(name, kindBytes, get())
 }

@@ -1,8 +1,10 @@
 package nn
 
 import (
+	"bytes"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -57,11 +59,12 @@ func TestStateSavesAndRestoresEverything(t *testing.T) {
 			a.step()
 			b.step()
 		}
-		w := NewStateWriter()
+		var buf bytes.Buffer
+		w := NewStateWriter(&buf)
 		b.visit(w)
 		// c starts from another seed: everything must come from the state.
 		c := newStateOf(99, opt)
-		r := NewStateReader(w.Bytes())
+		r := NewStateReader(buf.Bytes())
 		c.visit(r)
 		if err := r.Done(); err != nil {
 			t.Fatalf("%s: %v", opt, err)
@@ -83,10 +86,10 @@ func TestStateSavesAndRestoresEverything(t *testing.T) {
 }
 
 func TestStateReaderRefusesWhatDoesNotFit(t *testing.T) {
-	w := NewStateWriter()
+	var buf bytes.Buffer
 	a := newStateOf(1, "adam")
-	a.visit(w)
-	saved := w.Bytes()
+	a.visit(NewStateWriter(&buf))
+	saved := buf.Bytes()
 	tests := []struct {
 		name  string
 		state []byte
@@ -110,5 +113,52 @@ func TestStateReaderRefusesWhatDoesNotFit(t *testing.T) {
 	other.visit(r)
 	if err := r.Done(); !errors.Is(err, ErrStateMismatch) {
 		t.Errorf("another layer size: %v", err)
+	}
+}
+
+// failingWriter accepts n bytes, then fails.
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(b []byte) (int, error) {
+	if len(b) > f.n {
+		k := f.n
+		f.n = 0
+		return k, errors.New("disk full")
+	}
+	f.n -= len(b)
+	return len(b), nil
+}
+
+// A state larger than the writer's scratch buffer is written in pieces and
+// reads back whole; a write error is kept and reported.
+func TestStateWriterStreams(t *testing.T) {
+	big := make([]float32, 3*stateChunk/4+5)
+	ints := make([]int, stateChunk/8+3)
+	for i := range big {
+		big[i] = float32(i) * 0.5
+	}
+	for i := range ints {
+		ints[i] = -i
+	}
+	var buf bytes.Buffer
+	w := NewStateWriter(&buf)
+	w.Floats("big", big)
+	w.Ints("ints", ints)
+	if w.Err() != nil {
+		t.Fatal(w.Err())
+	}
+	gotF, gotI := make([]float32, len(big)), make([]int, len(ints))
+	r := NewStateReader(buf.Bytes())
+	r.Floats("big", gotF)
+	r.Ints("ints", gotI)
+	if err := r.Done(); err != nil || !slices.Equal(gotF, big) || !slices.Equal(gotI, ints) {
+		t.Fatalf("round trip of records larger than the scratch buffer: err %v, floats equal %v, ints equal %v",
+			err, slices.Equal(gotF, big), slices.Equal(gotI, ints))
+	}
+	fw := NewStateWriter(&failingWriter{n: 1000})
+	fw.Floats("big", big)
+	fw.Int("after", new(int))
+	if fw.Err() == nil || !strings.Contains(fw.Err().Error(), "disk full") {
+		t.Errorf("a failing writer: Err() = %v, want the write error", fw.Err())
 	}
 }

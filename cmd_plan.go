@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -88,7 +89,7 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tmethod\tconfig\tdataset\tstream\tscenario\tseed\tstate\testimate")
-	var done, todo, unknown int
+	var done, todo, running, unknown int
 	var left float64
 	for i, s := range specs {
 		h := s.ConfigHash()
@@ -100,10 +101,16 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 			}
 			if ok {
 				state = "done (run " + id[:8] + ")"
+			} else if held, err := liveHolder(ctx, store, h, s.Seed); err != nil {
+				return err
+			} else if held != "" {
+				state = held
 			}
 		}
 		est := ""
-		if state == "to run" {
+		if strings.HasPrefix(state, "running") {
+			running++
+		} else if state == "to run" {
 			todo++
 			e, err := estimateOf(h)
 			if err != nil {
@@ -124,7 +131,7 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Printf("\n%d run(s): %d done, %d to run", len(specs), done, todo)
+	fmt.Printf("\n%d run(s): %d done, %d running, %d to run", len(specs), done, running, todo)
 	if todo > 0 {
 		fmt.Printf("; estimated %s for the %d with a stored run of the same configuration",
 			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown)
@@ -134,4 +141,23 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// liveHolder describes the run of another process that trains the unit
+// (config hash, seed) now, or returns "" when none does.
+func liveHolder(ctx context.Context, store *results.Store, hash string, seed uint64) (string, error) {
+	runs, err := store.Runs(ctx, results.Filter{ConfigHash: hash, Status: results.StatusRunning})
+	if err != nil {
+		return "", err
+	}
+	now := time.Now()
+	for _, r := range runs {
+		if r.Seed != seed {
+			continue
+		}
+		if st, why := results.Liveness(r, results.DefaultStaleAfter, now); st == results.OwnerAlive {
+			return fmt.Sprintf("running (run %s on %s: %s)", r.ID[:8], r.Host, why), nil
+		}
+	}
+	return "", nil
 }

@@ -271,3 +271,42 @@ func setUserVersion(t *testing.T, path string, v int) {
 		t.Fatal(err)
 	}
 }
+
+// TestPlanShowsUnitsHeldByLiveOwners: plan marks a unit that a live process
+// trains now as running, with its run and owner, and counts it apart from
+// the units still to run.
+func TestPlanShowsUnitsHeldByLiveOwners(t *testing.T) {
+	dir := t.TempDir()
+	sweep := filepath.Join(dir, "sweep.yaml")
+	if err := os.WriteFile(sweep, []byte("methods:\n  - name: backprop\nscenarios: [class]\nseeds: 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "results.db")
+	code, out, stderr := run(t, "plan", sweep, "--db", db)
+	if code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	var hash string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 2 && f[0] == "1" {
+			hash = f[2]
+		}
+	}
+	s, err := results.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Claim(context.Background(), results.Run{SpecJSON: `{"method":"backprop"}`, ConfigHash: hash,
+		Method: "backprop", Stream: "split-mnist", Scenario: "class-il", Seed: 1, NumTasks: 5}, results.ClaimOptions{})
+	if err != nil || c.State != results.Claimed {
+		t.Fatalf("claim: %v, %v", c.State, err)
+	}
+	s.Close()
+	code, out, stderr = run(t, "plan", sweep, "--db", db)
+	if code != 0 {
+		t.Fatalf("plan: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, "running (run "+c.RunID[:8]) || !strings.Contains(out, "2 run(s): 0 done, 1 running, 1 to run") {
+		t.Errorf("plan with seed 1 held by this process:\n%s\nwant it marked running and counted apart", out)
+	}
+}

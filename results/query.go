@@ -351,6 +351,8 @@ func NewStat(xs []float64, notes []string) Stat {
 // Summary aggregates the done runs of one configuration over seeds.
 type Summary struct {
 	Method, Stream, Scenario, ConfigHash string
+	// SpecJSON is the spec of one of the runs (they differ only in seed).
+	SpecJSON string
 	// N is the number of runs (seeds) aggregated. When a seed was run more
 	// than once, only its latest done run counts.
 	N int
@@ -425,7 +427,7 @@ func (s *Store) Summaries(ctx context.Context, f Filter) ([]Summary, error) {
 		if g == nil {
 			g = &group{
 				sum: &Summary{Method: r.Method, Stream: r.Stream, Scenario: r.Scenario,
-					ConfigHash: r.ConfigHash, Metrics: map[string]Stat{}},
+					ConfigHash: r.ConfigHash, SpecJSON: r.SpecJSON, Metrics: map[string]Stat{}},
 				metrics: map[string][]float64{},
 				notes:   map[string][]string{},
 			}

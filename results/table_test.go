@@ -49,6 +49,9 @@ func TestWriteTable(t *testing.T) {
 	}
 	bp2 := bp
 	bp2.ConfigHash = "dddddddddddddddd"
+	lrA, lrB := bp, bp
+	lrA.ConfigHash, lrA.SpecJSON = "eeeeeeeeeeeeeeee", `{"method":"backprop","settings":{"lr":0.001,"hidden":[400]},"seed":1,"scenario":"class"}`
+	lrB.ConfigHash, lrB.SpecJSON = "ffffffffffffffff", `{"method":"backprop","settings":{"lr":0.0001,"hidden":[400]},"seed":2,"scenario":"class"}`
 
 	tests := []struct {
 		name    string
@@ -84,6 +87,12 @@ func TestWriteTable(t *testing.T) {
 			sums:    []Summary{bp2, bp},
 			want:    []string{"config", "aaaaaaaaaaaa", "dddddddddddd"},
 			notWant: []string{"aaaaaaaaaaaaa"},
+		},
+		{
+			name:    "the settings that differ name the configurations",
+			sums:    []Summary{lrB, lrA},
+			want:    []string{"config", "eeeeeeeeeeee lr=0.001", "ffffffffffff lr=0.0001"},
+			notWant: []string{"hidden", "seed=", "scenario="},
 		},
 		{
 			name:    "markdown",

@@ -32,22 +32,29 @@ type Config struct {
 	// Epochs are the runs' training logs, in the order of Runs.
 	Epochs [][]results.Epoch
 	// Ambiguous is set when another Config shares method, preset, stream
-	// and scenario, so labels must name the config hash.
+	// and scenario, so labels must tell them apart: by Differs, the
+	// settings in which the method's configurations differ with this
+	// one's values (results.SettingsThatDiffer), else by the config hash.
 	Ambiguous bool
+	Differs   string
 }
 
 // NumTasks is the number of tasks of the configuration's stream.
 func (c *Config) NumTasks() int { return len(c.Mean[0]) }
 
 // Method returns the method as noprop run names it: name or name:preset,
-// followed by the config hash when the label would be ambiguous.
+// followed by what tells it apart when the label would be ambiguous.
 func (c *Config) Method() string {
 	m := c.Summary.Method
 	if c.Preset != "" {
 		m += ":" + c.Preset
 	}
 	if c.Ambiguous {
-		m += " " + shortHash(c.Summary.ConfigHash)
+		if c.Differs != "" {
+			m += " " + c.Differs
+		} else {
+			m += " " + shortHash(c.Summary.ConfigHash)
+		}
 	}
 	return m
 }
@@ -118,9 +125,11 @@ func Load(ctx context.Context, s *results.Store, f results.Filter) (*Data, error
 	for _, c := range d.Configs {
 		count[key{c.Summary.Method, c.Preset, c.Summary.Stream, c.Summary.Scenario}]++
 	}
+	differs := results.SettingsThatDiffer(sums)
 	for i := range d.Configs {
 		c := &d.Configs[i]
 		c.Ambiguous = count[key{c.Summary.Method, c.Preset, c.Summary.Stream, c.Summary.Scenario}] > 1
+		c.Differs = differs[c.Summary.ConfigHash]
 	}
 	return d, nil
 }

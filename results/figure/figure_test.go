@@ -210,3 +210,21 @@ func TestNothingToDraw(t *testing.T) {
 		t.Errorf("no match: error %v, want the stored methods named", err)
 	}
 }
+
+// A label names the method and preset, and for configurations that would
+// look alike the settings that differ, else the config hash.
+func TestConfigLabels(t *testing.T) {
+	for _, tc := range []struct {
+		c    Config
+		want string
+	}{
+		{Config{Summary: results.Summary{Method: "backprop", ConfigHash: "0123456789abcdef"}}, "backprop"},
+		{Config{Summary: results.Summary{Method: "noprop-dt", ConfigHash: "0123456789abcdef"}, Preset: "quick"}, "noprop-dt:quick"},
+		{Config{Summary: results.Summary{Method: "backprop", ConfigHash: "0123456789abcdef"}, Ambiguous: true, Differs: "lr=0.0001"}, "backprop lr=0.0001"},
+		{Config{Summary: results.Summary{Method: "backprop", ConfigHash: "0123456789abcdef"}, Ambiguous: true}, "backprop 01234567"},
+	} {
+		if got := tc.c.Method(); got != tc.want {
+			t.Errorf("label %q, want %q", got, tc.want)
+		}
+	}
+}

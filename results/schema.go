@@ -614,8 +614,19 @@ func (s *Store) init(existed bool, j Journal) error {
 	}
 	if j == JournalAsIs {
 		j = JournalWAL
-		if existed && rollbackJournal(s.path) {
-			j = JournalRollback
+		if existed {
+			// Asked of SQLite, not read from the file: closing any
+			// other descriptor of the database file would drop this
+			// process's POSIX locks on it, and with them the shared
+			// lock that tells another process closing the database
+			// that this one still uses its write-ahead log.
+			var cur string
+			if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&cur); err != nil {
+				return err
+			}
+			if !strings.EqualFold(cur, "wal") {
+				j = JournalRollback
+			}
 		}
 	}
 	want := "wal"

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/noprop/noprop/results"
 )
@@ -44,4 +45,25 @@ func openInput(path string) (*results.Store, error) {
 		store, err = results.OpenReadOnly(path)
 	}
 	return store, err
+}
+
+// namedTwice returns the first two of paths that name one existing file,
+// however they are spelt. A command opens every database once: SQLite's
+// locks are per process and file, and closing a second descriptor of a file
+// the process has open drops the locks the first connection holds.
+func namedTwice(paths []string) (a, b string, ok bool) {
+	infos := make([]os.FileInfo, len(paths))
+	for i, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			continue // a missing file is reported by the command that opens it
+		}
+		for j, prev := range infos[:i] {
+			if prev != nil && os.SameFile(prev, info) {
+				return paths[j], p, true
+			}
+		}
+		infos[i] = info
+	}
+	return "", "", false
 }

@@ -39,6 +39,12 @@ would (see --journal).`,
 			if err != nil {
 				return err
 			}
+			if a, b, twice := namedTwice(args); twice {
+				if a == out {
+					return fmt.Errorf("merge: %s is both the output and an input; name the output once, first, and only other databases after it", b)
+				}
+				return fmt.Errorf("merge: %s and %s are one database; name each input once", a, b)
+			}
 			var srcs []*results.Store
 			defer func() {
 				for _, s := range srcs {

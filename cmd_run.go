@@ -202,6 +202,12 @@ func runRun(ctx context.Context, f runFlags) error {
 	if f.rerun && len(f.doneIn) > 0 {
 		return fmt.Errorf("--rerun with --done-in: a rerun trains units again although they are done; give one or the other")
 	}
+	if a, b, twice := namedTwice(append([]string{f.db}, f.doneIn...)); twice {
+		if a == f.db {
+			return fmt.Errorf("--done-in %s is the --db database itself, whose done runs are skipped anyway; leave it out", b)
+		}
+		return fmt.Errorf("--done-in %s and %s are one database; name it once", a, b)
+	}
 	specs, err := f.specs()
 	if err != nil {
 		return err

@@ -310,3 +310,38 @@ func TestPlanShowsUnitsHeldByLiveOwners(t *testing.T) {
 		t.Errorf("plan with seed 1 held by this process:\n%s\nwant it marked running and counted apart", out)
 	}
 }
+
+// TestDatabaseNamedTwice: a command that would open one database file twice
+// (its locks would not survive) refuses with one line before it opens any,
+// however the paths are spelt.
+func TestDatabaseNamedTwice(t *testing.T) {
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.db"), filepath.Join(dir, "b.db")
+	storeWithRuns(t, a, 80, 1).Close()
+	storeWithRuns(t, b, 90, 2).Close()
+	aliased := dir + string(filepath.Separator) + "." + string(filepath.Separator) + "a.db" // not cleaned
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"merge", a, b, aliased}, "merge: " + aliased + " is both the output and an input"},
+		{[]string{"merge", filepath.Join(dir, "out.db"), a, b, aliased}, "merge: " + a + " and " + aliased + " are one database"},
+		{[]string{"run", "--method", "backprop", "--db", a, "--done-in", aliased}, "--done-in " + aliased + " is the --db database itself"},
+		{[]string{"run", "--method", "backprop", "--db", filepath.Join(dir, "new.db"), "--done-in", a, "--done-in", aliased}, "--done-in " + a + " and " + aliased + " are one database"},
+	} {
+		before, err := os.ReadFile(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := run(t, tc.args...)
+		oneLineError(t, code, stderr, tc.want)
+		if after, _ := os.ReadFile(a); !bytes.Equal(before, after) {
+			t.Errorf("%v changed %s", tc.args, a)
+		}
+	}
+	for _, p := range []string{"out.db", "new.db"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err == nil {
+			t.Errorf("%s was created", p)
+		}
+	}
+}

@@ -43,6 +43,7 @@ A sweep file (YAML):
   seeds: 5                          # default 1
   first_seed: 1                     # default 1
   inference_runs: 5                 # default 5
+  test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
 
 Run it with ` + "`noprop run --sweep FILE`" + `.`,
 		Args: cobra.ExactArgs(1),

@@ -33,6 +33,7 @@ type runFlags struct {
 	seeds         int
 	firstSeed     uint64
 	inferenceRuns int
+	testEvery     int
 	db            string
 	data          string
 	verbose       bool
@@ -91,6 +92,7 @@ configurations it ran.`,
 	fl.IntVar(&f.seeds, "seeds", 1, "number of seeds")
 	fl.Uint64Var(&f.firstSeed, "seed", 1, "first seed; seeds are seed, seed+1, ...")
 	fl.IntVar(&f.inferenceRuns, "inference-runs", 5, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
+	fl.IntVar(&f.testEvery, "test-every", 0, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
@@ -107,7 +109,7 @@ configurations it ran.`,
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {
@@ -130,7 +132,7 @@ func (f runFlags) specs() ([]harness.Spec, error) {
 	}
 	sw := harness.Sweep{Datasets: []string{f.dataset}, Streams: []string{f.stream}, Tasks: f.tasks,
 		ClassOrder: f.classOrder, Scenarios: f.scenarios, Seeds: f.seeds, FirstSeed: f.firstSeed,
-		InferenceRuns: f.inferenceRuns}
+		InferenceRuns: f.inferenceRuns, TestEvery: f.testEvery}
 	var names []string
 	for _, arg := range f.methods {
 		name, preset := splitMethod(arg, f.preset)

@@ -110,7 +110,7 @@ func (o *StoreObserver) Epoch(RunInfo, int, methods.EpochStats) {}
 func (o *StoreObserver) Evaluated(r RunInfo, e Eval) error {
 	epochs := make([]results.Epoch, len(e.Log))
 	for i, l := range e.Log {
-		epochs[i] = results.Epoch{Task: e.AfterTask, Epoch: l.Epoch, Part: l.Part, Loss: l.Loss, TrainAcc: l.TrainAcc, Seconds: l.Seconds, Examples: int64(l.Examples)}
+		epochs[i] = results.Epoch{Task: e.AfterTask, Epoch: l.Epoch, Part: l.Part, Loss: l.Loss, TrainAcc: l.TrainAcc, Seconds: l.Seconds, Examples: int64(l.Examples), TestAcc: l.TestAcc}
 	}
 	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs})
 }
@@ -181,6 +181,9 @@ func (p *Progress) Epoch(r RunInfo, task int, e methods.EpochStats) {
 	acc := ""
 	if !math.IsNaN(e.TrainAcc) {
 		acc = fmt.Sprintf(" train acc %.2f%%", e.TrainAcc)
+	}
+	if !math.IsNaN(e.TestAcc) {
+		acc += fmt.Sprintf(" test acc %.2f%%", e.TestAcc)
 	}
 	fmt.Fprintf(p.W, "   task %d%s epoch %d: loss %.4f%s (%.1fs)\n", task, part, e.Epoch, e.Loss, acc, e.Seconds)
 }

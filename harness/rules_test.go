@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 
 	"github.com/noprop/noprop/methods"
@@ -78,5 +79,75 @@ func TestNoLookAtTheFuture(t *testing.T) {
 	}
 	if a := res.Matrix[1][0]; !(a >= 90) {
 		t.Errorf("task 1 accuracy after learning it is %v, want ≥ 90: something read task 2's data early", a)
+	}
+}
+
+// logs keeps the training log of every evaluated row.
+type logs struct{ rows [][]methods.EpochStats }
+
+func (l *logs) Started(RunInfo) error                  { return nil }
+func (l *logs) Epoch(RunInfo, int, methods.EpochStats) {}
+func (l *logs) Evaluated(_ RunInfo, e Eval) error      { l.rows = append(l.rows, e.Log); return nil }
+func (l *logs) Finished(RunInfo, Result) error         { return nil }
+func (l *logs) Failed(RunInfo, error, bool)            {}
+
+// TestLearningCurve: with Spec.TestEvery, every TestEvery-th pass carries
+// the accuracy on the test set of the task being learned. After a task's
+// last pass the learner is the one its evaluation scores, with the same
+// classes and the first inference run's seeds, so the last point is that
+// row's diagonal entry exactly. Scoring during training changes no result,
+// and without TestEvery no point is measured.
+func TestLearningCurve(t *testing.T) {
+	for _, tc := range []struct{ method, settings string }{
+		{"backprop", `{"hidden":[16],"epochs":4,"iterations":0,"batch_size":16}`},
+		{"noprop-dt", `{"encoder":"mlp","hidden":16,"timesteps":2,"epochs":4,"iterations":0,"batch_size":16}`},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			run := func(every int) (Result, [][]methods.EpochStats) {
+				t.Helper()
+				specs, err := Sweep{Methods: []MethodChoice{{Name: tc.method, Settings: json.RawMessage(tc.settings)}},
+					Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"task"},
+					Seeds: 1, FirstSeed: 1, InferenceRuns: 2, TestEvery: every}.Expand(rules, fakeClasses)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l := &logs{}
+				res, err := (&Runner{Methods: rules, Load: syntheticLoader, Observers: []Observer{l}}).Run(context.Background(), specs[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res, l.rows
+			}
+			plain, plainLogs := run(0)
+			curved, curve := run(2)
+			if !reflect.DeepEqual(plain.Matrix, curved.Matrix) {
+				t.Errorf("scoring during training changed the accuracy matrix: %v, without %v", curved.Matrix, plain.Matrix)
+			}
+			for _, row := range plainLogs {
+				for _, e := range row {
+					if !math.IsNaN(e.TestAcc) {
+						t.Fatalf("without test_every, a pass has test accuracy %v", e.TestAcc)
+					}
+				}
+			}
+			if len(curve) != 3 || len(curve[1]) == 0 || len(curve[2]) == 0 {
+				t.Fatalf("logs of %d rows, want 3 with passes after tasks 1 and 2", len(curve))
+			}
+			for task := 1; task <= 2; task++ {
+				row := curve[task]
+				for _, e := range row {
+					if measured := !math.IsNaN(e.TestAcc); measured != (e.Epoch%2 == 0) {
+						t.Errorf("task %d, epoch %d %s: test accuracy %v; want one on even epochs only", task, e.Epoch, e.Part, e.TestAcc)
+					}
+				}
+				want := curved.Matrix[task][task-1]
+				if curved.Inference != nil {
+					want = curved.Inference[0][task][task-1]
+				}
+				if got := row[len(row)-1].TestAcc; got != want {
+					t.Errorf("task %d: last curve point %v, want the evaluation's first inference run on the task, %v", task, got, want)
+				}
+			}
+		})
 	}
 }

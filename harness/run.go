@@ -329,6 +329,16 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 	for k := first; k < T; k++ {
 		t := s.Tasks[k]
 		obs := &relay{rn: rn, info: info, task: k + 1, log: log, cp: cp}
+		if every := info.Spec.TestEvery; every > 0 {
+			obs.every = every
+			obs.test = func() (float64, error) {
+				var seed func(chunk int)
+				if stochastic {
+					seed = func(chunk int) { st.SetInferenceSeed(inferenceSeed(0, k, chunk)) }
+				}
+				return Accuracy(ctx, l, sc.Relabel(t, t.Test), sc.EvalActive(s, k, k), seed)
+			}
+		}
 		log = nil
 		if err := l.Learn(ctx, sc.Relabel(t, t.Train), sc.TrainActive(s, k), obs); err != nil {
 			return res, fmt.Errorf("task %d: %w", k+1, err)
@@ -355,6 +365,10 @@ type relay struct {
 	task int
 	log  []methods.EpochStats
 	cp   *checkpointer
+	// test scores the task being learned on its test set, after every
+	// every-th pass (Spec.TestEvery); nil for no learning curve.
+	test  func() (float64, error)
+	every int
 }
 
 // CheckpointDue reports whether the run takes a checkpoint now.
@@ -368,6 +382,13 @@ func (r *relay) Checkpoint() error {
 }
 
 func (r *relay) Epoch(e methods.EpochStats) {
+	e.TestAcc = math.NaN()
+	if r.test != nil && e.Epoch%r.every == 0 {
+		// A cancelled run stops at its next step; its curve point is lost.
+		if acc, err := r.test(); err == nil {
+			e.TestAcc = acc
+		}
+	}
 	r.log = append(r.log, e)
 	for _, o := range r.rn.Observers {
 		o.Epoch(r.info, r.task, e)

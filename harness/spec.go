@@ -32,6 +32,15 @@ type Spec struct {
 	// many inference seeds, and the stored accuracy is their mean (the
 	// paper's protocol: 5). It is 1 for deterministic rules.
 	InferenceRuns int `json:"inference_runs"`
+	// TestEvery asks for a learning curve: after every TestEvery-th pass a
+	// learner reports (its epoch number a multiple of it; every part's pass
+	// for learners trained part by part), the task being learned is scored
+	// on its test set, with the classes and inference seeds of the first
+	// inference run of its evaluation, and the accuracy goes into the
+	// training log. Scoring draws nothing from the training streams, so the
+	// run's results do not change; only its time does. 0 (the default, left
+	// out of the JSON and so of the configuration hash) asks for none.
+	TestEvery int `json:"test_every,omitempty"`
 }
 
 // Validate checks the parts of the spec that can be checked without data or
@@ -46,6 +55,9 @@ func (s Spec) Validate() error {
 	}
 	if s.InferenceRuns < 1 {
 		return fmt.Errorf("inference runs = %d: must be at least 1", s.InferenceRuns)
+	}
+	if s.TestEvery < 0 {
+		return fmt.Errorf("test every = %d: must be 0 (no learning curve) or a number of epochs", s.TestEvery)
 	}
 	return nil
 }

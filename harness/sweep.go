@@ -43,6 +43,9 @@ type Sweep struct {
 	// InferenceRuns is the number of inference runs per trained model for
 	// rules with stochastic inference (Spec.InferenceRuns).
 	InferenceRuns int
+	// TestEvery is Spec.TestEvery of every run: the learning curve's
+	// interval in epochs, 0 for none.
+	TestEvery int
 }
 
 // Expand returns the sweep's runs in order (method, dataset, stream,
@@ -72,6 +75,9 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 	}
 	if sw.InferenceRuns < 1 {
 		return nil, fmt.Errorf("inference runs = %d: need at least 1", sw.InferenceRuns)
+	}
+	if sw.TestEvery < 0 {
+		return nil, fmt.Errorf("test every = %d: need 0 (no learning curve) or a number of epochs", sw.TestEvery)
 	}
 	type resolved struct {
 		m        methods.Method
@@ -135,7 +141,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 				for i := range sw.Seeds {
 					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
 						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: order,
-						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs})
+						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery})
 				}
 			}
 		}

@@ -33,6 +33,7 @@ import (
 //	seeds: 5                       # default 1
 //	first_seed: 1                  # default 1
 //	inference_runs: 5              # default 5
+//	test_every: 0                  # learning curve: test accuracy every N epochs; default 0, none
 //
 // A method's settings overlay its preset; a grid is the Cartesian product of
 // its lists, each combination overlaying the settings.
@@ -51,6 +52,7 @@ type sweepFile struct {
 	Seeds         *int     `yaml:"seeds"`
 	FirstSeed     *uint64  `yaml:"first_seed"`
 	InferenceRuns *int     `yaml:"inference_runs"`
+	TestEvery     int      `yaml:"test_every"`
 }
 
 // SweepFileError is a problem in a sweep file, at a line (0 when the problem
@@ -95,7 +97,7 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	}
 	line := func(path string) int { return nodeLine(file, path) }
 	sw := Sweep{Datasets: sf.Datasets, Streams: sf.Streams, Tasks: sf.Tasks, ClassOrder: sf.ClassOrder,
-		Scenarios: sf.Scenarios, Seeds: 1, FirstSeed: 1, InferenceRuns: 5}
+		Scenarios: sf.Scenarios, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, TestEvery: sf.TestEvery}
 	if sw.Datasets == nil {
 		sw.Datasets = []string{"mnist"}
 	}
@@ -231,6 +233,8 @@ func sweepErrorPath(err error, sw Sweep) string {
 		return "$.seeds"
 	case strings.Contains(msg, "inference runs"):
 		return "$.inference_runs"
+	case strings.Contains(msg, "test every"):
+		return "$.test_every"
 	case strings.Contains(msg, "no datasets"):
 		return "$.datasets"
 	case strings.Contains(msg, "no streams"):
@@ -273,7 +277,7 @@ func yamlError(name string, err error) error {
 		msg := ye.GetMessage()
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs; " +
+			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every; " +
 				"a method has name, preset, settings, grid)"
 		}
 		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}

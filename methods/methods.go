@@ -76,6 +76,11 @@ type EpochStats struct {
 	TrainAcc float64 // training accuracy over the pass, percent; NaN if not measured
 	Seconds  float64 // wall time of the pass
 	Examples int     // examples processed
+	// TestAcc is the accuracy on the test set of the task being learned,
+	// percent, measured after the pass by whoever runs the learner (the
+	// harness's learning curve); NaN when not measured. Learners leave it
+	// unset.
+	TestAcc float64
 }
 
 // Progress is where a Learn call stands, reported after each minibatch step.

@@ -55,14 +55,25 @@ func (r *MergeReport) Add(o MergeReport) {
 // merged, the order that makes a run's rows comparable, and the schema
 // version that added the table.
 var runRows = []struct {
-	table, cols, order string
-	since              int
+	table string
+	cols  []column
+	order string
+	since int
 }{
-	{"accuracy", "run_id, after_task, eval_task, accuracy, note", "after_task, eval_task", 1},
-	{"inference_accuracy", "run_id, after_task, eval_task, inference_run, accuracy",
+	{"accuracy", columns(1, "run_id", "after_task", "eval_task", "accuracy", "note"), "after_task, eval_task", 1},
+	{"inference_accuracy", columns(versionInference, "run_id", "after_task", "eval_task", "inference_run", "accuracy"),
 		"after_task, eval_task, inference_run", versionInference},
-	{"epochs", "run_id, task, line, epoch, part, loss, train_acc, seconds, examples", "task, line", 1},
-	{"metrics", "run_id, name, value, note", "name", 1},
+	{"epochs", epochTable, "task, line", 1},
+	{"metrics", columns(1, "run_id", "name", "value", "note"), "name", 1},
+}
+
+// columns lists columns all added at schema version since.
+func columns(since int, names ...string) []column {
+	cols := make([]column, len(names))
+	for i, n := range names {
+		cols[i] = column{n, since, ""}
+	}
+	return cols
 }
 
 // Merge copies the runs of src into s by run identity (the run ID), in one
@@ -171,7 +182,7 @@ type runRecord struct {
 }
 
 // statusColumn is the index of runs.status in runTable.
-var statusColumn = slices.IndexFunc(runTable, func(c runColumn) bool { return c.name == "status" })
+var statusColumn = slices.IndexFunc(runTable, func(c column) bool { return c.name == "status" })
 
 func (rec runRecord) status() Status {
 	s, _ := rec.rows[0][0][statusColumn].(string)
@@ -191,7 +202,7 @@ func readRecord(ctx context.Context, q rowsQuerier, v int, id string) (runRecord
 	for _, t := range runRows {
 		var rows [][]any
 		if v >= t.since {
-			rows, err = readRows(ctx, q, "SELECT "+t.cols+" FROM "+t.table+" WHERE run_id = ? ORDER BY "+t.order, id)
+			rows, err = readRows(ctx, q, "SELECT "+selectList(t.cols, v)+" FROM "+t.table+" WHERE run_id = ? ORDER BY "+t.order, id)
 			if err != nil {
 				return rec, false, fmt.Errorf("%s: %w", t.table, err)
 			}
@@ -272,7 +283,7 @@ func insertRecord(ctx context.Context, tx *sql.Tx, rec runRecord) error {
 		return err
 	}
 	for k, t := range runRows {
-		if err := insertRows(ctx, tx, t.table, t.cols, rec.rows[k+1]); err != nil {
+		if err := insertRows(ctx, tx, t.table, columnNames(t.cols), rec.rows[k+1]); err != nil {
 			return err
 		}
 	}
@@ -306,7 +317,7 @@ func recordConflict(ctx context.Context, tx *sql.Tx, theirs runRecord, keptDiges
 	}
 	doc := map[string][]map[string]any{"runs": namedRows(names, theirs.rows[0])}
 	for k, t := range runRows {
-		doc[t.table] = namedRows(strings.Split(t.cols, ", "), theirs.rows[k+1])
+		doc[t.table] = namedRows(strings.Split(columnNames(t.cols), ", "), theirs.rows[k+1])
 	}
 	js, err := json.Marshal(doc)
 	if err != nil {

@@ -10,9 +10,9 @@ import (
 	"strings"
 )
 
-// runColumn is a stored column of runs: the schema version that added it,
+// column is a stored column of a table: the schema version that added it,
 // and the value it reads as in an older database.
-type runColumn struct {
+type column struct {
 	name   string
 	since  int
 	absent string
@@ -21,7 +21,7 @@ type runColumn struct {
 // runTable lists the stored columns of runs in the order scanRun reads
 // them, with the schema version that added each and the value it reads as
 // in an older database.
-var runTable = []runColumn{
+var runTable = []column{
 	{"id", 1, ""}, {"spec_json", 1, ""}, {"config_hash", 1, ""}, {"method", 1, ""}, {"stream", 1, ""},
 	{"scenario", 1, ""}, {"seed", 1, ""}, {"program_version", 1, ""}, {"host", 1, ""},
 	{"choices_json", 1, ""}, {"status", 1, ""}, {"error", 1, ""}, {"started_at", 1, ""},
@@ -33,15 +33,36 @@ var runTable = []runColumn{
 
 // runColumns is the select list of runTable for a database at schema
 // version v.
-func runColumns(v int) string {
-	cols := make([]string, len(runTable))
-	for i, c := range runTable {
-		cols[i] = c.name
+func runColumns(v int) string { return selectList(runTable, v) }
+
+// epochTable lists the stored columns of epochs in the order Epochs reads
+// them (after run_id, which merge reads too).
+var epochTable = []column{
+	{"run_id", 1, ""}, {"task", 1, ""}, {"line", 1, ""}, {"epoch", 1, ""}, {"part", 1, ""},
+	{"loss", 1, ""}, {"train_acc", 1, ""}, {"seconds", 1, ""}, {"examples", 1, ""},
+	{"test_acc", versionTestAcc, "NULL"},
+}
+
+// selectList is the select list of cols for a database at schema version
+// v: a column added after v reads as its absent value.
+func selectList(cols []column, v int) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.name
 		if v < c.since {
-			cols[i] = c.absent + " AS " + c.name
+			out[i] = c.absent + " AS " + c.name
 		}
 	}
-	return strings.Join(cols, ", ")
+	return strings.Join(out, ", ")
+}
+
+// columnNames is the comma-separated list of the names of cols.
+func columnNames(cols []column) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c.name
+	}
+	return strings.Join(out, ", ")
 }
 
 func scanRun(rows interface{ Scan(...any) error }) (Run, error) {
@@ -245,9 +266,8 @@ func nanMatrix(numTasks int) [][]float64 {
 // Epochs returns the run's training log in the order it was recorded (by
 // task, then line). NULL values read back as NaN.
 func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
-	rows, err := s.db.QueryContext(ctx, `
-SELECT task, epoch, part, loss, train_acc, seconds, examples FROM epochs
-WHERE run_id = ? ORDER BY task, line`, runID)
+	rows, err := s.db.QueryContext(ctx, "SELECT "+selectList(epochTable[1:], s.version)+
+		" FROM epochs WHERE run_id = ? ORDER BY task, line", runID)
 	if err != nil {
 		return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
 	}
@@ -255,12 +275,13 @@ WHERE run_id = ? ORDER BY task, line`, runID)
 	var out []Epoch
 	for rows.Next() {
 		var e Epoch
-		var loss, trainAcc, secs sql.NullFloat64
+		var loss, trainAcc, secs, testAcc sql.NullFloat64
 		var examples sql.NullInt64
-		if err := rows.Scan(&e.Task, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples); err != nil {
+		var line int
+		if err := rows.Scan(&e.Task, &line, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples, &testAcc); err != nil {
 			return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
 		}
-		e.Loss, e.TrainAcc, e.Seconds = orNaN(loss), orNaN(trainAcc), orNaN(secs)
+		e.Loss, e.TrainAcc, e.Seconds, e.TestAcc = orNaN(loss), orNaN(trainAcc), orNaN(secs), orNaN(testAcc)
 		e.Examples = examples.Int64
 		out = append(out, e)
 	}

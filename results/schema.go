@@ -159,6 +159,10 @@ CREATE TABLE merge_conflicts (
 );
 `,
 	},
+	{
+		description: "test accuracy in the training log",
+		sql:         `ALTER TABLE epochs ADD COLUMN test_acc REAL;`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
@@ -171,6 +175,7 @@ const (
 	versionInference = 2 // table inference_accuracy
 	versionOwners    = 4 // runs.generation, owner_*, heartbeat_at; reruns, rerun_batches
 	versionConflicts = 5 // table merge_conflicts
+	versionTestAcc   = 6 // epochs.test_acc
 )
 
 // ErrHotJournal is returned (wrapped) by OpenReadOnly for a database in the

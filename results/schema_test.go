@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -303,7 +304,9 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 	started_at, ended_at, num_tasks) VALUES ('r1', '{}', 'h', 'm', 'split-mnist', 'class-il', 3, 'done',
 	'2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', 1)`,
 				"INSERT INTO accuracy VALUES ('r1', 1, 1, 70, NULL)",
-				"INSERT INTO metrics VALUES ('r1', 'acc', 70, NULL)")
+				"INSERT INTO metrics VALUES ('r1', 'acc', 70, NULL)",
+				`INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples)
+	VALUES ('r1', 1, 0, 1, '', 0.5, 90, 1, 100)`)
 		}
 	}
 	tests := []struct {
@@ -316,6 +319,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 		{"SQLite file without tables", func(t *testing.T, path string) { rawExec(t, path, "PRAGMA user_version = 0") }, true},
 		{"version 1", atVersion(1), false},
 		{"version 2", atVersion(2), false},
+		{"version 5 (before epochs.test_acc)", atVersion(versionTestAcc - 1), false},
 		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {
@@ -341,6 +345,10 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 				}
 				if len(sums) != 1 || sums[0].Metrics[MetricACC].Mean != 70 || fmt.Sprint(sums[0].Seeds) != "[3]" {
 					t.Errorf("summaries %+v", sums)
+				}
+				eps, err := s.Epochs(t.Context(), "r1")
+				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) {
+					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc", eps, err)
 				}
 				if _, err := s.StartRun(t.Context(), testRun("m", "h", 4, 1)); !errors.Is(err, ErrReadOnly) {
 					t.Errorf("StartRun on a read-only store: %v, want ErrReadOnly", err)

@@ -104,6 +104,10 @@ type Epoch struct {
 	Loss float64
 	// TrainAcc is the training accuracy in percent; NaN when not measured.
 	TrainAcc float64
+	// TestAcc is the accuracy in percent on the test set of the task being
+	// trained, measured after this line when the run asked for a learning
+	// curve; NaN otherwise.
+	TestAcc float64
 	// Seconds is the wall time of the epoch.
 	Seconds float64
 	// Examples is the number of training examples seen in the epoch.
@@ -359,10 +363,11 @@ INSERT INTO inference_accuracy (run_id, after_task, eval_task, inference_run, ac
 			loss, _ := finiteOrNull(e.Loss, "")
 			trainAcc, _ := finiteOrNull(e.TrainAcc, "")
 			secs, _ := finiteOrNull(e.Seconds, "")
+			testAcc, _ := finiteOrNull(e.TestAcc, "")
 			if _, err := tx.ExecContext(ctx, `
-INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples); err != nil {
+INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples, test_acc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples, testAcc); err != nil {
 				return fmt.Errorf("epoch log line %d (task %d, epoch %d): %w", i, task, e.Epoch, err)
 			}
 		}

@@ -91,8 +91,8 @@ func TestRoundTrip(t *testing.T) {
 		var epochs []Epoch
 		if i > 0 {
 			epochs = []Epoch{
-				{Epoch: 1, Part: "block 1", Loss: 1.5, TrainAcc: 80, Seconds: 2, Examples: 100},
-				{Epoch: 1, Part: "block 2", Loss: math.Inf(1), TrainAcc: math.NaN(), Seconds: 3, Examples: 100},
+				{Epoch: 1, Part: "block 1", Loss: 1.5, TrainAcc: 80, Seconds: 2, Examples: 100, TestAcc: 77.25},
+				{Epoch: 1, Part: "block 2", Loss: math.Inf(1), TrainAcc: math.NaN(), Seconds: 3, Examples: 100, TestAcc: math.NaN()},
 			}
 			for _, e := range epochs {
 				e.Task = i
@@ -143,7 +143,8 @@ func TestRoundTrip(t *testing.T) {
 			w.Loss = math.NaN() // non-finite losses read back as NaN
 		}
 		if e.Task != w.Task || e.Epoch != w.Epoch || e.Part != w.Part || !sameFloat(e.Loss, w.Loss) ||
-			!sameFloat(e.TrainAcc, w.TrainAcc) || !sameFloat(e.Seconds, w.Seconds) || e.Examples != w.Examples {
+			!sameFloat(e.TrainAcc, w.TrainAcc) || !sameFloat(e.Seconds, w.Seconds) || e.Examples != w.Examples ||
+			!sameFloat(e.TestAcc, w.TestAcc) {
 			t.Errorf("epoch line %d = %+v, want %+v", i, e, w)
 		}
 	}

@@ -138,7 +138,7 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 			}
 		}
 	case Epochs:
-		t.Columns = withKeys("task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples")
+		t.Columns = withKeys("task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc")
 		for _, r := range runs {
 			es, err := s.Epochs(ctx, r.ID)
 			if err != nil {
@@ -150,7 +150,7 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 					line, task = 0, e.Task
 				}
 				add(r, int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
-					number(e.Seconds), e.Examples)
+					number(e.Seconds), e.Examples, number(e.TestAcc))
 				line++
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -149,6 +150,28 @@ func TestDamagedCheckpointIsRefused(t *testing.T) {
 		}
 		if !reflect.DeepEqual(res.Matrix, whole.Matrix) {
 			t.Errorf("both=%v: matrix %v, want %v", both, res.Matrix, whole.Matrix)
+		}
+	}
+}
+
+// TestRestoredLogCurve: a log restored from a checkpoint keeps the learning
+// curve's points and marks every other pass unmeasured, also when the
+// checkpoint (written before test accuracies were kept) decoded them as 0.
+func TestRestoredLogCurve(t *testing.T) {
+	for _, tc := range []struct {
+		every int
+		want  []float64 // NaN: unmeasured
+	}{
+		{0, []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()}},
+		{2, []float64{math.NaN(), 50, math.NaN(), 0}},
+		{1, []float64{0, 50, 0, 0}},
+	} {
+		log := []methods.EpochStats{{Epoch: 1}, {Epoch: 2, TestAcc: 50}, {Epoch: 3}, {Epoch: 4}}
+		unmeasured(log, tc.every)
+		for i, e := range log {
+			if w := tc.want[i]; !(e.TestAcc == w || math.IsNaN(e.TestAcc) && math.IsNaN(w)) {
+				t.Errorf("every %d: epoch %d test accuracy %v, want %v", tc.every, e.Epoch, e.TestAcc, w)
+			}
 		}
 	}
 }

@@ -317,7 +317,9 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 		rows := cp.ck.Rows
 		first, log = cp.ck.Done, cp.ck.Log
 		cp.ck.Rows = nil
+		unmeasured(log, info.Spec.TestEvery)
 		for _, e := range rows {
+			unmeasured(e.Log, info.Spec.TestEvery)
 			if err := record(e, true); err != nil {
 				return res, err
 			}
@@ -349,6 +351,17 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 	}
 	res.Metrics = Metrics(res.Matrix)
 	return res, nil
+}
+
+// unmeasured marks the passes of a restored log that no learning curve
+// point was measured after: a checkpoint written before test accuracies
+// were kept decodes them as 0.
+func unmeasured(log []methods.EpochStats, every int) {
+	for i, e := range log {
+		if every == 0 || e.Epoch%every != 0 {
+			log[i].TestAcc = math.NaN()
+		}
+	}
 }
 
 // StepListener is an Observer that also hears every training step of a

@@ -38,6 +38,7 @@ const (
 	Curves Kind = "curves" // each task's accuracy after each task
 	Bars   Kind = "bars"   // ACC and forgetting per method and scenario
 	Loss   Kind = "loss"   // training loss per epoch (per block for NoProp)
+	Test   Kind = "test"   // learning curve: test accuracy during training
 	Memory Kind = "memory" // peak heap and RSS per configuration
 )
 
@@ -51,6 +52,7 @@ var kinds = []struct {
 	{Curves, "accuracy on each task after each task learned, ± SE band over seeds, with the average over tasks learned", drawCurves},
 	{Bars, "ACC and forgetting per method and scenario, ± SE error bars", drawBars},
 	{Loss, "training loss per epoch, one line per trained part (NoProp's blocks), mean over seeds", drawLoss},
+	{Test, "learning curve: test accuracy of the task being learned during training (runs made with --test-every), mean over seeds", drawTest},
 	{Memory, "peak Go heap and peak RSS per configuration, ± SE error bars", drawMemory},
 }
 

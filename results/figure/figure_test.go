@@ -3,6 +3,7 @@ package figure
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/png"
 	"math"
@@ -76,8 +77,8 @@ func TestEveryKindDrawsAnImage(t *testing.T) {
 	// ink 0.37, 0.034, 0.21, 0.051, 0.25 and colour 0.33, 0.0063, 0.18,
 	// 0.014, 0.22; without their cells, lines or bars they colour at most
 	// 0.002.
-	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Bars: 0.1, Loss: 0.03, Memory: 0.1}
-	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Bars: 0.1, Loss: 0.007, Memory: 0.1}
+	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Bars: 0.1, Loss: 0.03, Test: 0.03, Memory: 0.1}
+	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Bars: 0.1, Loss: 0.007, Test: 0.003, Memory: 0.1}
 	for _, k := range Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			f, err := Draw(k, d)
@@ -154,7 +155,7 @@ func TestAverageLearned(t *testing.T) {
 
 func TestLossLinesUpTasksAndParts(t *testing.T) {
 	d := load(t, results.Filter{Method: "noprop-dt", Scenario: "task"})
-	lc := lossOf(&d.Configs[0])
+	lc := curvesOf(&d.Configs[0], func(e results.Epoch) float64 { return e.Loss })
 	if strings.Join(lc.parts, ",") != "block 1,block 2,block 3" {
 		t.Fatalf("parts %q", lc.parts)
 	}
@@ -165,6 +166,12 @@ func TestLossLinesUpTasksAndParts(t *testing.T) {
 	// Block 2 (b = 1), task 2, epoch 2: 1/2 + 0.1*(2+1), the same in both seeds.
 	if got := lc.mean["block 2"][3]; lc.xs["block 2"][3] != 4 || math.Abs(got-0.8) > 1e-9 {
 		t.Errorf("block 2 at x %v: loss %v, want x 4, loss 0.8", lc.xs["block 2"][3], got)
+	}
+	// The learning curve has a point after every second epoch only: block 2
+	// after task t's second epoch, at 50 + 10t + 1.
+	tc := curvesOf(&d.Configs[0], func(e results.Epoch) float64 { return e.TestAcc })
+	if xs, ys := tc.xs["block 2"], tc.mean["block 2"]; fmt.Sprint(xs) != "[2 4 6]" || fmt.Sprint(ys) != "[61 71 81]" {
+		t.Errorf("block 2's learning curve at %v: %v, want [2 4 6]: [61 71 81]", xs, ys)
 	}
 	if !lessPart("block 2", "block 10") || lessPart("block 10", "block 9") {
 		t.Error("block numbers do not sort as numbers")

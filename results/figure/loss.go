@@ -44,19 +44,22 @@ func splitNumber(s string) (string, int) {
 	return s[:i+1], n
 }
 
-// lossCurves is one configuration's training loss: per part, the mean over
-// runs at each epoch position, and the first position of each task.
-type lossCurves struct {
+// logCurves is one value of one configuration's training logs (the loss,
+// or the test accuracy of a learning curve): per part, the mean over runs
+// at each epoch position where a run measured it, and the first position of
+// each task.
+type logCurves struct {
 	parts     []string
 	xs        map[string][]float64
 	mean      map[string][]float64
 	taskStart []float64 // x where task t+1 starts, t = 0..T-1
 }
 
-// lossOf lines up the runs' training logs: within each task the i-th log
+// curvesOf lines up the runs' training logs: within each task the i-th log
 // line of a part sits at the task's first position + i, and a task takes as
-// many positions as its longest part's log in any run.
-func lossOf(c *Config) lossCurves {
+// many positions as its longest part's log in any run. A line whose value
+// is NaN (not measured) adds nothing to its position's mean.
+func curvesOf(c *Config, value func(results.Epoch) float64) logCurves {
 	type key struct {
 		part      string
 		task, idx int
@@ -71,13 +74,15 @@ func lossOf(c *Config) lossCurves {
 			k := [2]any{e.Part, e.Task}
 			i := seen[k]
 			seen[k]++
-			vals[key{e.Part, e.Task, i}] = append(vals[key{e.Part, e.Task, i}], e.Loss)
 			length[e.Task] = max(length[e.Task], i+1)
-			parts[e.Part] = true
+			if v := value(e); !math.IsNaN(v) {
+				vals[key{e.Part, e.Task, i}] = append(vals[key{e.Part, e.Task, i}], v)
+				parts[e.Part] = true
+			}
 			maxTask = max(maxTask, e.Task)
 		}
 	}
-	lc := lossCurves{xs: map[string][]float64{}, mean: map[string][]float64{}}
+	lc := logCurves{xs: map[string][]float64{}, mean: map[string][]float64{}}
 	for p := range parts {
 		lc.parts = append(lc.parts, p)
 	}
@@ -91,10 +96,10 @@ func lossOf(c *Config) lossCurves {
 	}
 	for _, p := range lc.parts {
 		for t := 1; t <= maxTask; t++ {
-			for i := 0; ; i++ {
+			for i := range length[t] {
 				xs, ok := vals[key{p, t, i}]
 				if !ok {
-					break
+					continue
 				}
 				lc.xs[p] = append(lc.xs[p], start[t]+float64(i))
 				lc.mean[p] = append(lc.mean[p], results.NewStat(xs, nil).Mean)
@@ -115,12 +120,32 @@ func (t taskLines) Plot(c draw.Canvas, p *plot.Plot) {
 	}
 }
 
+// logFigure is a figure of one value of the training logs.
+type logFigure struct {
+	kind          Kind
+	value         func(results.Epoch) float64
+	ylabel, title string
+	missing       string // what no selected run stores
+	logScale      bool   // a log y axis when the values span more than 50×
+}
+
 func drawLoss(d *Data) (*Figure, error) {
-	curves := make([]lossCurves, len(d.Configs))
+	return drawLog(d, logFigure{kind: Loss, value: func(e results.Epoch) float64 { return e.Loss },
+		ylabel: "training loss", title: "Training loss per epoch, mean over seeds", missing: "no training log", logScale: true})
+}
+
+func drawTest(d *Data) (*Figure, error) {
+	return drawLog(d, logFigure{kind: Test, value: func(e results.Epoch) float64 { return e.TestAcc },
+		ylabel: "test accuracy (%) of the task being learned", title: "Learning curve: test accuracy during training, mean over seeds",
+		missing: "no learning curve (run them with --test-every)"})
+}
+
+func drawLog(d *Data, lf logFigure) (*Figure, error) {
+	curves := make([]logCurves, len(d.Configs))
 	var allParts []string
 	seen := map[string]bool{}
 	for i := range d.Configs {
-		curves[i] = lossOf(&d.Configs[i])
+		curves[i] = curvesOf(&d.Configs[i], lf.value)
 		for _, p := range curves[i].parts {
 			if !seen[p] {
 				seen[p] = true
@@ -129,7 +154,7 @@ func drawLoss(d *Data) (*Figure, error) {
 		}
 	}
 	if len(allParts) == 0 {
-		return nil, fmt.Errorf("the selected runs store no training log: %w", ErrNoData)
+		return nil, fmt.Errorf("the selected runs store %s: %w", lf.missing, ErrNoData)
 	}
 	sort.Slice(allParts, func(i, j int) bool { return lessPart(allParts[i], allParts[j]) })
 	// The whole model is black; parts (NoProp's blocks, in order) take
@@ -159,7 +184,7 @@ func drawLoss(d *Data) (*Figure, error) {
 			lc := curves[k]
 			k++
 			p := newPlot(fmt.Sprintf("%s (%s)\n%s", c.Method(), c.Seeds(), c.Setting()),
-				"epoch, tasks in turn (dotted: next task)", "training loss")
+				"epoch, tasks in turn (dotted: next task)", lf.ylabel)
 			p.Add(gridLines{})
 			if len(lc.taskStart) > 1 {
 				var bounds taskLines
@@ -176,7 +201,7 @@ func drawLoss(d *Data) (*Figure, error) {
 					}
 				}
 			}
-			if lo > 0 && hi/lo > 50 {
+			if lf.logScale && lo > 0 && hi/lo > 50 {
 				p.Y.Scale = plot.LogScale{}
 				p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 			}
@@ -199,8 +224,8 @@ func drawLoss(d *Data) (*Figure, error) {
 		lg.add(partName(part), l)
 	}
 	return layout{
-		kind:  Loss,
-		title: "Training loss per epoch, mean over seeds",
+		kind:  lf.kind,
+		title: lf.title,
 		rows:  rows, tileW: 300, tileH: 250, legend: lg,
 	}.figure(), nil
 }

@@ -28,7 +28,7 @@ type Training struct {
 	// CollapseCheck stops training when the training accuracy of a whole
 	// pass falls back to chance after an earlier pass of the same task was
 	// well above it (see ErrCollapsed).
-	CollapseCheck bool `json:"collapse_check" help:"stop as collapsed when a pass's training accuracy falls to chance after being well above it"`
+	CollapseCheck bool `json:"collapse_check" help:"stop as collapsed when a pass's training accuracy falls to chance after being well above it, or (NoProp-CT and -FM) a learned class embedding collapses to a point"`
 }
 
 // DefaultTraining returns a Training with the given minibatch size and
@@ -130,7 +130,9 @@ var ErrDiverged = errors.New("training diverged")
 // accuracy of a whole pass is back at chance after an earlier pass of the
 // same task was well above it ("above" is at least halfway from chance to
 // 100 %, "at chance" within a tenth of that way). Public reimplementations
-// of NoProp-CT saw exactly this on CIFAR-100.
+// of NoProp-CT saw exactly this on CIFAR-100. NoProp-CT and -FM also wrap
+// it when a learned class embedding collapses to a point (see
+// noprop.EmbedCollapseSpread).
 var ErrCollapsed = errors.New("training collapsed to chance")
 
 // Step is what one training step on a minibatch reports.

@@ -29,6 +29,10 @@ type ScheduleSettings struct {
 	// its near-zero ᾱ_0, so the inference grid does not spend its first
 	// steps at an SNR of 1e-5. VDM's image values (SNR up to e^13) would make
 	// the weight SNR′ of the last steps about 10⁵ times that of the rest.
+	// The span is a trade-off (full MNIST, 2 epochs, seed 1): with ±2 the
+	// network reads the image at every t (96 % right at t = 0 against 82 %
+	// with ±4) but z_1 keeps a noise variance of 1−ᾱ(1) ≈ 0.13, and the head
+	// on z_1 classifies the chain's end 76 % right against 92 %.
 	Gamma0 float64 `json:"gamma0" help:"initial γ_0 = γ(1): ᾱ(1) = sigmoid(−γ_0) (trainable; not given by the paper)"`
 	Gamma1 float64 `json:"gamma1" help:"initial γ_1 = γ(0): ᾱ(0) = sigmoid(−γ_1), must exceed gamma0 (trainable; not given by the paper)"`
 	// ScheduleLR is the learning rate of the schedule's parameters ψ (γ̃'s
@@ -299,6 +303,9 @@ func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (me
 	}
 	if l.schedOpt != nil {
 		l.schedOpt.Step(l.sched.Params())
+	}
+	if err := l.checkEmbedding(active); err != nil {
+		return methods.Step{}, err
 	}
 	return methods.Step{Loss: loss, Correct: correct}, nil
 }

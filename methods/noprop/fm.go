@@ -153,6 +153,9 @@ func (l *FMLearner) step(x nn.Matrix, y, active []int, mask []bool) (methods.Ste
 	if err := stepOrDiverge(l.opt, l.params, loss, l.termsText); err != nil {
 		return methods.Step{}, err
 	}
+	if err := l.checkEmbedding(active); err != nil {
+		return methods.Step{}, err
+	}
 	return methods.Step{Loss: loss, Correct: correct}, nil
 }
 

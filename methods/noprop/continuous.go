@@ -216,7 +216,7 @@ func (l *continuous) checkEmbedding(active []int) error {
 	if now < EmbedCollapseSpread*start {
 		return fmt.Errorf("the learned class embeddings collapsed: the spread of the active classes' rows is %.3g, %.1f%% of its initial %.3g "+
 			"(every row at one point makes the denoising target known without the image, and the classification term did not hold them apart); "+
-			"one-hot or prototype embeddings cannot collapse: %w", now, 100*now/start, start, methods.ErrCollapsed)
+			"fixed one-hot embeddings cannot collapse: %w", now, 100*now/start, start, methods.ErrCollapsed)
 	}
 	return nil
 }

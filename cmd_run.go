@@ -34,6 +34,7 @@ type runFlags struct {
 	firstSeed     uint64
 	inferenceRuns int
 	testEvery     int
+	pixels        string
 	db            string
 	data          string
 	verbose       bool
@@ -93,6 +94,7 @@ configurations it ran.`,
 	fl.Uint64Var(&f.firstSeed, "seed", 1, "first seed; seeds are seed, seed+1, ...")
 	fl.IntVar(&f.inferenceRuns, "inference-runs", 5, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
 	fl.IntVar(&f.testEvery, "test-every", 0, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
+	fl.StringVar(&f.pixels, "pixels", tasks.PixelsRaw, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
@@ -109,7 +111,7 @@ configurations it ran.`,
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {
@@ -132,7 +134,7 @@ func (f runFlags) specs() ([]harness.Spec, error) {
 	}
 	sw := harness.Sweep{Datasets: []string{f.dataset}, Streams: []string{f.stream}, Tasks: f.tasks,
 		ClassOrder: f.classOrder, Scenarios: f.scenarios, Seeds: f.seeds, FirstSeed: f.firstSeed,
-		InferenceRuns: f.inferenceRuns, TestEvery: f.testEvery}
+		InferenceRuns: f.inferenceRuns, TestEvery: f.testEvery, Pixels: f.pixels}
 	var names []string
 	for _, arg := range f.methods {
 		name, preset := splitMethod(arg, f.preset)

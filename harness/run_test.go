@@ -379,3 +379,30 @@ func TestLostClaimCancelsTheRun(t *testing.T) {
 		t.Errorf("stored runs %+v, want B's done run alone", runs)
 	}
 }
+
+// TestStandardPixelsReachTheStream: a spec's Pixels builds its stream, whose
+// statistics are stored with the run.
+func TestStandardPixelsReachTheStream(t *testing.T) {
+	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rn := newRunner(&StoreObserver{Store: store, Version: "test"})
+	raw, std := testSpec(t, "class", 1), testSpec(t, "class", 1)
+	std.Pixels = tasks.PixelsStandard
+	for _, s := range []Spec{raw, std} {
+		if _, err := rn.Run(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []Spec{raw, std} {
+		runs, err := store.Runs(context.Background(), results.Filter{ConfigHash: s.ConfigHash()})
+		if err != nil || len(runs) != 1 {
+			t.Fatalf("runs of %s: %d, %v", s.ConfigHash(), len(runs), err)
+		}
+		if got, want := strings.Contains(runs[0].ChoicesJSON, `"pixel_mean"`), s.Pixels != ""; got != want {
+			t.Errorf("pixels %q: stored choices %s", s.Pixels, runs[0].ChoicesJSON)
+		}
+	}
+}

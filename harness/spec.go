@@ -41,6 +41,11 @@ type Spec struct {
 	// run's results do not change; only its time does. 0 (the default, left
 	// out of the JSON and so of the configuration hash) asks for none.
 	TestEvery int `json:"test_every,omitempty"`
+	// Pixels is the input treatment of every task (tasks.StreamConfig.Pixels):
+	// "standard" standardises each channel by the first task's training
+	// statistics; empty (left out of the JSON and so of the hash) is the
+	// values as the dataset gives them.
+	Pixels string `json:"pixels,omitempty"`
 }
 
 // Validate checks the parts of the spec that can be checked without data or
@@ -87,7 +92,7 @@ func (s Spec) ConfigHash() string {
 
 // StreamConfig is the stream part of the spec.
 func (s Spec) StreamConfig() tasks.StreamConfig {
-	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed}
+	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed, Pixels: s.Pixels}
 }
 
 // Label names the run for people: method, dataset, stream, scenario, seed.

@@ -46,6 +46,8 @@ type Sweep struct {
 	// TestEvery is Spec.TestEvery of every run: the learning curve's
 	// interval in epochs, 0 for none.
 	TestEvery int
+	// Pixels is Spec.Pixels of every run: "raw" (or empty) or "standard".
+	Pixels string
 }
 
 // Expand returns the sweep's runs in order (method, dataset, stream,
@@ -119,12 +121,16 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 			if t == 0 {
 				t = tasks.DefaultTasks(kind)
 			}
-			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder}
+			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder, Pixels: sw.Pixels}
 			if err := cfg.Check(ds, n); err != nil {
 				return nil, err
 			}
 			streams = append(streams, streamChoice{ds, kind, t})
 		}
+	}
+	pixels := sw.Pixels
+	if pixels == tasks.PixelsRaw {
+		pixels = "" // the default, kept out of the configuration hash
 	}
 	var specs []Spec
 	for _, m := range ms {
@@ -141,7 +147,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 				for i := range sw.Seeds {
 					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
 						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: order,
-						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery})
+						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels})
 				}
 			}
 		}

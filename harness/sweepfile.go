@@ -34,6 +34,7 @@ import (
 //	first_seed: 1                  # default 1
 //	inference_runs: 5              # default 5
 //	test_every: 0                  # learning curve: test accuracy every N epochs; default 0, none
+//	pixels: raw                    # raw, or standard (each channel by the first task's training statistics); default raw
 //
 // A method's settings overlay its preset; a grid is the Cartesian product of
 // its lists, each combination overlaying the settings.
@@ -53,6 +54,7 @@ type sweepFile struct {
 	FirstSeed     *uint64  `yaml:"first_seed"`
 	InferenceRuns *int     `yaml:"inference_runs"`
 	TestEvery     int      `yaml:"test_every"`
+	Pixels        string   `yaml:"pixels"`
 }
 
 // SweepFileError is a problem in a sweep file, at a line (0 when the problem
@@ -97,7 +99,7 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	}
 	line := func(path string) int { return nodeLine(file, path) }
 	sw := Sweep{Datasets: sf.Datasets, Streams: sf.Streams, Tasks: sf.Tasks, ClassOrder: sf.ClassOrder,
-		Scenarios: sf.Scenarios, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, TestEvery: sf.TestEvery}
+		Scenarios: sf.Scenarios, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, TestEvery: sf.TestEvery, Pixels: sf.Pixels}
 	if sw.Datasets == nil {
 		sw.Datasets = []string{"mnist"}
 	}
@@ -235,6 +237,8 @@ func sweepErrorPath(err error, sw Sweep) string {
 		return "$.inference_runs"
 	case strings.Contains(msg, "test every"):
 		return "$.test_every"
+	case strings.HasPrefix(msg, "pixels"):
+		return "$.pixels"
 	case strings.Contains(msg, "no datasets"):
 		return "$.datasets"
 	case strings.Contains(msg, "no streams"):
@@ -277,7 +281,7 @@ func yamlError(name string, err error) error {
 		msg := ye.GetMessage()
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every; " +
+			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels; " +
 				"a method has name, preset, settings, grid)"
 		}
 		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}

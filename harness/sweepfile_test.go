@@ -58,6 +58,32 @@ func TestSweepFileExpandsToTheListedUnits(t *testing.T) {
 	}
 }
 
+// TestSweepFilePixels: "standard" reaches every unit's spec and its hash;
+// "raw", the default, leaves the spec (and so the hash) as without the key.
+func TestSweepFilePixels(t *testing.T) {
+	base := "methods:\n  - name: centroid\ndatasets: [synthetic]\ntasks: 2\n"
+	hash := map[string]string{}
+	for _, p := range []string{"", "pixels: raw\n", "pixels: standard\n"} {
+		specs, err := ParseSweep("study.yaml", []byte(base+p), fakeCatalog, fakeClasses)
+		if err != nil {
+			t.Fatalf("%q: %v", p, err)
+		}
+		want := ""
+		if strings.Contains(p, "standard") {
+			want = "standard"
+		}
+		for _, s := range specs {
+			if s.Pixels != want {
+				t.Errorf("%q: spec pixels %q, want %q", p, s.Pixels, want)
+			}
+		}
+		hash[p] = specs[0].ConfigHash()
+	}
+	if hash[""] != hash["pixels: raw\n"] || hash[""] == hash["pixels: standard\n"] {
+		t.Errorf("hashes %v: raw must equal the default, standard must differ", hash)
+	}
+}
+
 func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
 	tests := []struct {
 		name, src, want string
@@ -77,6 +103,7 @@ func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
 		{"tasks", "methods:\n  - name: centroid\ntasks: 3\n", "study.yaml:3: split mnist: 10 classes do not divide into 3 tasks"},
 		{"scenario", "methods:\n  - name: centroid\nscenarios: [task, instance]\n", `study.yaml:3: scenario "instance"`},
 		{"seeds", "methods:\n  - name: centroid\nseeds: 0\n", "study.yaml:3: seeds = 0"},
+		{"pixels", "methods:\n  - name: centroid\npixels: unit\n", `study.yaml:3: pixels "unit": want raw or standard`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -33,6 +33,10 @@ type Choices struct {
 	Seed        uint64  `json:"seed"`
 	ClassOrder  []int   `json:"class_order,omitempty"`
 	Permutation []int64 `json:"permutation_seeds,omitempty"`
+	// PixelMean and PixelStd are the per-channel statistics the stream's
+	// inputs were standardised by (StreamConfig.Pixels "standard").
+	PixelMean []float64 `json:"pixel_mean,omitempty"`
+	PixelStd  []float64 `json:"pixel_std,omitempty"`
 }
 
 // Stream kinds.
@@ -53,6 +57,9 @@ type StreamConfig struct {
 	// protocol) or "seeded" (a permutation drawn from Seed).
 	ClassOrder string
 	Seed       uint64
+	// Pixels is the input treatment, the same for every learner: PixelsRaw
+	// ("" means raw) or PixelsStandard (see standardizeStream).
+	Pixels string
 }
 
 // DefaultTasks is the usual number of tasks of a stream kind: 5 for split
@@ -72,6 +79,9 @@ func DefaultTasks(kind string) int {
 // classes, without its data, so a batch can be checked before anything is
 // loaded.
 func (cfg StreamConfig) Check(dataset string, classes int) error {
+	if err := checkPixels(cfg.Pixels); err != nil {
+		return err
+	}
 	switch cfg.Kind {
 	case KindJoint:
 		if cfg.Tasks != 1 {
@@ -103,7 +113,17 @@ func (cfg StreamConfig) Check(dataset string, classes int) error {
 // with its pixels shuffled by one permutation per task (drawn from Seed;
 // every task is permuted), and task k's labels are shifted by k·NumClasses so
 // that each task has its own outputs. Joint: one task, the plain dataset.
+// With Pixels "standard", every task's inputs are then standardised (see
+// standardizeStream); ds is never changed.
 func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
+	s, err := newStream(ds, cfg)
+	if err == nil && cfg.Pixels == PixelsStandard {
+		standardizeStream(&s)
+	}
+	return s, err
+}
+
+func newStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 	if cfg.Kind == KindJoint && cfg.Tasks == 0 {
 		cfg.Tasks = 1
 	}

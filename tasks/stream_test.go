@@ -115,6 +115,7 @@ func TestNewStreamErrors(t *testing.T) {
 		{Kind: KindSplit, Tasks: 3, ClassOrder: "sorted"},
 		{Kind: KindPermuted},
 		{Kind: "rotated", Tasks: 2},
+		{Kind: KindJoint, Tasks: 1, Pixels: "scaled"},
 	} {
 		if _, err := NewStream(ds, cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)

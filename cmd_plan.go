@@ -44,6 +44,7 @@ A sweep file (YAML):
   first_seed: 1                     # default 1
   inference_runs: 5                 # default 5
   test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
+  pixels: standard                  # each channel by the first task's training statistics; default raw
 
 Run it with ` + "`noprop run --sweep FILE`" + `.`,
 		Args: cobra.ExactArgs(1),

@@ -46,7 +46,9 @@
 //   - Prototype embeddings are searched on a seeded subset of 256 images per
 //     class; learned embeddings with m > d start as N(0, 1/d).
 //   - Weight initialisation and BatchNorm momentum are PyTorch's defaults;
-//     pixels are used as the data set gives them (MNIST: [0, 1]).
+//     pixels are as the stream gives them: by default as the data set
+//     does (MNIST: [0, 1]); run --pixels standard standardises every
+//     channel by the first task's training statistics, for every rule.
 //   - Continual learning: the active outputs mask the head's CE and (by
 //     default) the blocks' output softmax; inference masks the blocks'
 //     softmax to the outputs ever active.
@@ -60,7 +62,7 @@
 //   - CT inference (§9.3): the ancestral Eq. 3 update on the grid
 //     t_k = k/N, N = 1000; FM and the Adjoint: Euler, N = 1000.
 //   - σ of the FM path (§9.4): 0.1. The time embedding (§9.5): the 64-d
-//     DDPM sinusoid of 1000·t; pixels as the data set gives them.
+//     DDPM sinusoid of 1000·t; pixels as the stream gives them (--pixels).
 //   - Optimizer (§9.6): Adam with weight decay 1e-3 added to the gradient
 //     for CT and FM (Table 4 says Adam), AdamW for the Adjoint.
 //   - The Adjoint is trained by back-propagation through its discretised

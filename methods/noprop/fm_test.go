@@ -2,6 +2,7 @@ package noprop
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"testing"
 
@@ -98,7 +99,7 @@ func TestEulerLinearField(t *testing.T) {
 func TestFMStepGradients(t *testing.T) {
 	ds := blobs(t, 4)
 	for _, emb := range []string{EmbedOneHot, EmbedLearned, EmbedPrototype} {
-		l := newTestFM(t, ds, 2, `{"encoder":"mlp","hidden":8,"embed_dim":5,"sigma":0.3,"embedding":"`+emb+`"}`)
+		l := newTestFM(t, ds, 2, `{"encoder":"mlp","hidden":8,"embed_dim":5,"sigma":0.3,"eta":0.3,"embedding":"`+emb+`"}`)
 		if err := l.embed.Meet(ds.Train, allOutputs(4)); err != nil {
 			t.Fatal(err)
 		}
@@ -121,6 +122,28 @@ func TestFMStepGradients(t *testing.T) {
 		}
 		for _, p := range check {
 			fdCheck(t, emb+" "+p.Name, p.Value, grads[p], loss, 1e-3, 3e-2)
+		}
+	}
+}
+
+// TestFMEtaWeightsTheFlowTerm: with the noise held fixed, the terms do not
+// depend on η and the loss is η·flow + CE.
+func TestFMEtaWeightsTheFlowTerm(t *testing.T) {
+	ds := blobs(t, 4)
+	x, y := setMatrix(ds.Train), ds.Train.Y
+	var flow, ce float64
+	for i, eta := range []float64{1, 0.25, 4} {
+		l := newTestFM(t, ds, 2, fmt.Sprintf(`{"encoder":"mlp","hidden":8,"embed_dim":5,"embedding":"learned","eta":%g}`, eta))
+		l.noise = nn.NewRNG(11)
+		loss, _ := l.lossGrad(x, y, allOutputs(4), allActive(4))
+		if i == 0 {
+			flow, ce = l.terms[0], l.terms[1]
+		}
+		if l.terms[0] != flow || l.terms[1] != ce || ce == 0 {
+			t.Fatalf("η %g: terms flow %g, CE %g; at η 1 %g, %g", eta, l.terms[0], l.terms[1], flow, ce)
+		}
+		if want := eta*flow + ce; math.Abs(loss-want) > 1e-9*want {
+			t.Errorf("η %g: loss %g, want η·flow + CE = %g", eta, loss, want)
 		}
 	}
 }

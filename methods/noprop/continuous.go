@@ -198,8 +198,9 @@ func (l *continuous) checkRows(x nn.Matrix) {
 // and at chance it does not: on CIFAR-100 (dim 20) FM's rows shrink at
 // Adam's full rate at first, about lr per step, to 12 % of their spread by
 // the ninth epoch, while accuracy never leaves chance, which the accuracy
-// guard cannot see. The threshold is conservative: it stops a run whose
-// embeddings are all but a point, not one that might still recover.
+// guard cannot see; a smaller η (eta) lets the classification term lead.
+// The threshold is conservative: it stops a run whose embeddings are all
+// but a point, not one that might still recover.
 const EmbedCollapseSpread = 0.1
 
 // checkEmbedding returns an error wrapping methods.ErrCollapsed when the
@@ -216,7 +217,7 @@ func (l *continuous) checkEmbedding(active []int) error {
 	if now < EmbedCollapseSpread*start {
 		return fmt.Errorf("the learned class embeddings collapsed: the spread of the active classes' rows is %.3g, %.1f%% of its initial %.3g "+
 			"(every row at one point makes the denoising target known without the image, and the classification term did not hold them apart); "+
-			"fixed one-hot embeddings cannot collapse: %w", now, 100*now/start, start, methods.ErrCollapsed)
+			"try a smaller eta, which weights the denoising term less against the classification term, or the fixed one-hot embedding, which cannot collapse: %w", now, 100*now/start, start, methods.ErrCollapsed)
 	}
 	return nil
 }

@@ -63,8 +63,9 @@
 //     t_k = k/N, N = 1000; FM and the Adjoint: Euler, N = 1000.
 //   - σ of the FM path (§9.4): 0.1. FM's η weights its flow term against
 //     the anchor cross-entropy: 1, the paper's unweighted sum (CIFAR-100
-//     with learned embeddings needs less; README). The time embedding (§9.5): the 64-d
-//     DDPM sinusoid of 1000·t; pixels as the stream gives them (--pixels).
+//     with learned embeddings needs less; README).
+//   - The time embedding (§9.5): the 64-d DDPM sinusoid of 1000·t; pixels
+//     as the stream gives them (--pixels).
 //   - Optimizer (§9.6): Adam with weight decay 1e-3 added to the gradient
 //     for CT and FM (Table 4 says Adam), AdamW for the Adjoint.
 //   - The Adjoint is trained by back-propagation through its discretised

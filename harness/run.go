@@ -396,7 +396,7 @@ func (r *relay) Checkpoint() error {
 
 func (r *relay) Epoch(e methods.EpochStats) {
 	e.TestAcc = math.NaN()
-	if r.test != nil && e.Epoch%r.every == 0 {
+	if r.test != nil && e.RoundEnd && e.Epoch%r.every == 0 {
 		// A cancelled run stops at its next step; its curve point is lost.
 		if acc, err := r.test(); err == nil {
 			e.TestAcc = acc

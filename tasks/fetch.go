@@ -84,6 +84,11 @@ var manifests = map[string]FetchManifest{
 	},
 }
 
+// ErrNoDownload is returned for datasets that have no official download:
+// the JPEG copy of CIFAR-10 (its official files are dataset cifar10) and
+// image folders a user brings.
+var ErrNoDownload = errors.New("no official download: this dataset is read only from a folder; for CIFAR-10's official files use dataset cifar10")
+
 // OfficialManifest returns the official download location and checksums of
 // the named dataset (one of DatasetNames; "cifar100-coarse" is "cifar100").
 func OfficialManifest(name string) (FetchManifest, error) {
@@ -91,7 +96,10 @@ func OfficialManifest(name string) (FetchManifest, error) {
 	if err != nil {
 		return FetchManifest{}, err
 	}
-	m := manifests[folder]
+	m, ok := manifests[folder]
+	if !ok {
+		return FetchManifest{}, fmt.Errorf("%s: %w", name, ErrNoDownload)
+	}
 	m.Files = append([]FetchFile(nil), m.Files...)
 	return m, nil
 }

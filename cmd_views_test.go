@@ -155,6 +155,9 @@ func TestExportToFileAndDocumentedColumns(t *testing.T) {
 			if strings.HasPrefix(col, export.SettingPrefix) {
 				col = export.SettingPrefix + "<name>"
 			}
+			if strings.HasPrefix(col, export.TermPrefix) {
+				col = export.TermPrefix + "<name>"
+			}
 			if !regexp.MustCompile("`" + regexp.QuoteMeta(col) + "`").MatchString(section) {
 				t.Errorf("README's Exporting results does not document column %s of %s", col, what)
 			}

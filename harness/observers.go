@@ -111,6 +111,9 @@ func (o *StoreObserver) Evaluated(r RunInfo, e Eval) error {
 	epochs := make([]results.Epoch, len(e.Log))
 	for i, l := range e.Log {
 		epochs[i] = results.Epoch{Task: e.AfterTask, Epoch: l.Epoch, Part: l.Part, Loss: l.Loss, TrainAcc: l.TrainAcc, Seconds: l.Seconds, Examples: int64(l.Examples), TestAcc: l.TestAcc}
+		for _, t := range l.Terms {
+			epochs[i].Terms = append(epochs[i].Terms, results.Term{Name: t.Name, Value: t.Value})
+		}
 	}
 	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs})
 }
@@ -185,7 +188,15 @@ func (p *Progress) Epoch(r RunInfo, task int, e methods.EpochStats) {
 	if !math.IsNaN(e.TestAcc) {
 		acc += fmt.Sprintf(" test acc %.2f%%", e.TestAcc)
 	}
-	fmt.Fprintf(p.W, "   task %d%s epoch %d: loss %.4f%s (%.1fs)\n", task, part, e.Epoch, e.Loss, acc, e.Seconds)
+	terms := ""
+	if len(e.Terms) > 0 {
+		parts := make([]string, len(e.Terms))
+		for i, t := range e.Terms {
+			parts[i] = fmt.Sprintf("%s %.4g", t.Name, t.Value)
+		}
+		terms = " [" + strings.Join(parts, ", ") + "]"
+	}
+	fmt.Fprintf(p.W, "   task %d%s epoch %d: loss %.4f%s%s (%.1fs)\n", task, part, e.Epoch, e.Loss, terms, acc, e.Seconds)
 }
 
 // Evaluated prints the accuracy row (the mean over inference runs, and the

@@ -86,6 +86,16 @@ type EpochStats struct {
 	// harness's learning curve); NaN when not measured. Learners leave it
 	// unset.
 	TestAcc float64
+	// Terms are the part's named terms (Part.Terms) averaged over the pass:
+	// what the loss is made of and the state of anything it learns beside
+	// the network (a noise schedule). Empty for rules that name none.
+	Terms []Term
+}
+
+// Term is one named value of a training log line.
+type Term struct {
+	Name  string
+	Value float64
 }
 
 // Progress is where a Learn call stands, reported after each minibatch step.

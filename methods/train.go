@@ -2,6 +2,7 @@ package methods
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -141,6 +142,11 @@ type Step struct {
 	// Correct is the number of the minibatch's examples the rule's training
 	// prediction got right; negative when the rule does not measure it.
 	Correct int
+	// Terms are the values of the part's named terms on this minibatch
+	// (Part.Terms: the parts of the loss, a schedule's state), one per
+	// name, in that order; nil when the part names none. The slice may be
+	// the rule's own buffer: the Trainer reads it before the next step.
+	Terms []float64
 }
 
 // Part is one part of a learner trained by a pass over the data: the whole
@@ -151,6 +157,10 @@ type Part struct {
 	// Step trains on one minibatch. x and y are owned by the Trainer and
 	// valid until the next step.
 	Step func(x nn.Matrix, y []int) (Step, error)
+	// Terms names what each step reports in Step.Terms. The Trainer
+	// averages each over the pass, weighted by the minibatch sizes as the
+	// loss is, into EpochStats.Terms.
+	Terms []string
 }
 
 // Trainer is the training scaffold every rule shares: the budget loop
@@ -184,6 +194,7 @@ type position struct {
 	perm   []int
 	// the current pass's sums
 	lossSum       float64
+	termSums      []float64
 	seen, correct int
 	measured      bool
 	best          []float64 // best training accuracy of each part in this call
@@ -218,6 +229,8 @@ func (tr *Trainer) VisitState(v nn.StateVisitor, name string) {
 		return b
 	}, func(b []byte) error { return json.Unmarshal(b, &p.perm) })
 	v.Float64(name+"/loss_sum", &p.lossSum)
+	v.Blob(name+"/term_sums", func() []byte { return float64sBytes(p.termSums) },
+		func(b []byte) (err error) { p.termSums, err = bytesFloat64s(b); return err })
 	v.Int(name+"/seen", &p.seen)
 	v.Int(name+"/correct", &p.correct)
 	v.Bool(name+"/measured", &p.measured)
@@ -389,6 +402,10 @@ func (tr *Trainer) pass(ctx context.Context, data tasks.Set, steps int, part Par
 	if !p.passStarted {
 		tr.shuffle(data.Len())
 		p.step, p.lossSum, p.seen, p.correct, p.measured, p.passStarted = 0, 0, 0, 0, true, true
+		p.termSums = p.termSums[:0]
+		for range part.Terms {
+			p.termSums = append(p.termSums, 0)
+		}
 	}
 	for k := p.step; k < steps; k++ {
 		if err := ctx.Err(); err != nil {
@@ -403,6 +420,12 @@ func (tr *Trainer) pass(ctx context.Context, data tasks.Set, steps int, part Par
 			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
 		}
 		p.lossSum += s.Loss * float64(len(y))
+		if len(s.Terms) != len(part.Terms) || len(p.termSums) != len(part.Terms) {
+			return EpochStats{}, fmt.Errorf("step %d: %d term values for the %d terms %v", k+1, len(s.Terms), len(part.Terms), part.Terms)
+		}
+		for i, v := range s.Terms {
+			p.termSums[i] += v * float64(len(y))
+		}
 		p.seen += len(y)
 		if s.Correct < 0 {
 			p.measured = false
@@ -422,6 +445,12 @@ func (tr *Trainer) pass(ctx context.Context, data tasks.Set, steps int, part Par
 		Seconds: time.Since(start).Seconds(), Examples: p.seen}
 	if p.measured && p.seen > 0 {
 		st.TrainAcc = 100 * float64(p.correct) / float64(p.seen)
+	}
+	if len(part.Terms) > 0 {
+		st.Terms = make([]Term, len(part.Terms))
+		for i, name := range part.Terms {
+			st.Terms[i] = Term{Name: name, Value: p.termSums[i] / float64(max(p.seen, 1))}
+		}
 	}
 	return st, nil
 }
@@ -471,4 +500,25 @@ func (tr *Trainer) batch(data tasks.Set, k int) (nn.Matrix, []int) {
 		tr.yb[r] = data.Y[i]
 	}
 	return tr.xb, tr.yb
+}
+
+// float64sBytes encodes xs exactly, 8 bytes each.
+func float64sBytes(xs []float64) []byte {
+	b := make([]byte, 0, 8*len(xs))
+	for _, x := range xs {
+		b = binary.LittleEndian.AppendUint64(b, math.Float64bits(x))
+	}
+	return b
+}
+
+// bytesFloat64s decodes what float64sBytes wrote.
+func bytesFloat64s(b []byte) ([]float64, error) {
+	if len(b)%8 != 0 {
+		return nil, fmt.Errorf("%d bytes are not whole float64 values", len(b))
+	}
+	xs := make([]float64, len(b)/8)
+	for i := range xs {
+		xs[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+	}
+	return xs, nil
 }

@@ -1,6 +1,7 @@
 package methods
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -242,5 +243,63 @@ func TestTrainerReportsEveryStep(t *testing.T) {
 		if last := obs.steps[len(obs.steps)-1]; last.Part != "block 2" {
 			t.Errorf("last report %+v, want the second part", last)
 		}
+	}
+}
+
+// TestTrainerTerms: a part's named terms are averaged over each pass,
+// weighted by the minibatch sizes as the loss is, and the sums of a pass
+// cut by a checkpoint come back with the position.
+func TestTrainerTerms(t *testing.T) {
+	task, err := NewTask(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf [2]float64
+	part := func(stop *int) Part {
+		return Part{Terms: []string{"size", "double"}, Step: func(x nn.Matrix, y []int) (Step, error) {
+			if *stop == 0 {
+				return Step{}, errors.New("stop here")
+			}
+			*stop--
+			buf = [2]float64{float64(x.Rows), 2 * float64(x.Rows)}
+			return Step{Loss: 1, Correct: 0, Terms: buf[:]}, nil
+		}}
+	}
+	// Batches of 4, 4 and 2: the size averaged per example is
+	// (4·4 + 4·4 + 2·2)/10 = 3.6.
+	want := []Term{{"size", 3.6}, {"double", 7.2}}
+	run := func(tr *Trainer, stop int) []EpochStats {
+		var got []EpochStats
+		tr.Train(context.Background(), task, ObserverFunc(func(e EpochStats) { got = append(got, e) }), part(&stop))
+		return got
+	}
+	tr := NewTrainer(DefaultTraining(4, 1, 0), nn.NewRNG(1))
+	whole := run(tr, 100)
+	if len(whole) != 1 || !slices.Equal(whole[0].Terms, want) {
+		t.Fatalf("terms %+v, want %+v", whole, want)
+	}
+	// Stopped after 2 steps, saved, restored into a fresh Trainer: the
+	// pass ends with the same averages.
+	cut := NewTrainer(DefaultTraining(4, 1, 0), nn.NewRNG(1))
+	run(cut, 2)
+	var saved bytes.Buffer
+	w := nn.NewStateWriter(&saved)
+	cut.VisitState(w, "trainer")
+	if w.Err() != nil {
+		t.Fatal(w.Err())
+	}
+	back := NewTrainer(DefaultTraining(4, 1, 0), nn.NewRNG(1))
+	r := nn.NewStateReader(saved.Bytes())
+	back.VisitState(r, "trainer")
+	if r.Err() != nil {
+		t.Fatal(r.Err())
+	}
+	if got := run(back, 100); len(got) != 1 || !slices.Equal(got[0].Terms, want) {
+		t.Errorf("resumed: terms %+v, want %+v", got, want)
+	}
+	// A step that reports the wrong number of values is an error.
+	bad := Part{Terms: []string{"a"}, Step: func(x nn.Matrix, y []int) (Step, error) { return Step{Loss: 1}, nil }}
+	if err := NewTrainer(DefaultTraining(4, 1, 0), nn.NewRNG(1)).Train(context.Background(), task, nil, bad); err == nil {
+		t.Error("a step without its term values trained")
 	}
 }

@@ -40,7 +40,7 @@ func runColumns(v int) string { return selectList(runTable, v) }
 var epochTable = []column{
 	{"run_id", 1, ""}, {"task", 1, ""}, {"line", 1, ""}, {"epoch", 1, ""}, {"part", 1, ""},
 	{"loss", 1, ""}, {"train_acc", 1, ""}, {"seconds", 1, ""}, {"examples", 1, ""},
-	{"test_acc", versionTestAcc, "NULL"},
+	{"test_acc", versionTestAcc, "NULL"}, {"terms", versionTerms, "NULL"},
 }
 
 // selectList is the select list of cols for a database at schema version
@@ -277,9 +277,16 @@ func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
 		var e Epoch
 		var loss, trainAcc, secs, testAcc sql.NullFloat64
 		var examples sql.NullInt64
+		var terms sql.NullString
 		var line int
-		if err := rows.Scan(&e.Task, &line, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples, &testAcc); err != nil {
+		if err := rows.Scan(&e.Task, &line, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples, &testAcc, &terms); err != nil {
 			return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
+		}
+		if terms.Valid {
+			var err error
+			if e.Terms, err = decodeTerms(terms.String); err != nil {
+				return nil, fmt.Errorf("epochs of run %s, task %d line %d: terms: %w", runID, e.Task, line, err)
+			}
 		}
 		e.Loss, e.TrainAcc, e.Seconds, e.TestAcc = orNaN(loss), orNaN(trainAcc), orNaN(secs), orNaN(testAcc)
 		e.Examples = examples.Int64

@@ -163,6 +163,10 @@ CREATE TABLE merge_conflicts (
 		description: "test accuracy in the training log",
 		sql:         `ALTER TABLE epochs ADD COLUMN test_acc REAL;`,
 	},
+	{
+		description: "named loss terms in the training log",
+		sql:         `ALTER TABLE epochs ADD COLUMN terms TEXT;`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
@@ -176,6 +180,7 @@ const (
 	versionOwners    = 4 // runs.generation, owner_*, heartbeat_at; reruns, rerun_batches
 	versionConflicts = 5 // table merge_conflicts
 	versionTestAcc   = 6 // epochs.test_acc
+	versionTerms     = 7 // epochs.terms
 )
 
 // ErrHotJournal is returned (wrapped) by OpenReadOnly for a database in the

@@ -320,6 +320,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 		{"version 1", atVersion(1), false},
 		{"version 2", atVersion(2), false},
 		{"version 5 (before epochs.test_acc)", atVersion(versionTestAcc - 1), false},
+		{"version 6 (before epochs.terms)", atVersion(versionTerms - 1), false},
 		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {
@@ -347,8 +348,8 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 					t.Errorf("summaries %+v", sums)
 				}
 				eps, err := s.Epochs(t.Context(), "r1")
-				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) {
-					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc", eps, err)
+				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) || eps[0].Terms != nil {
+					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc, no terms", eps, err)
 				}
 				if _, err := s.StartRun(t.Context(), testRun("m", "h", 4, 1)); !errors.Is(err, ErrReadOnly) {
 					t.Errorf("StartRun on a read-only store: %v, want ErrReadOnly", err)

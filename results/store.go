@@ -112,6 +112,56 @@ type Epoch struct {
 	Seconds float64
 	// Examples is the number of training examples seen in the epoch.
 	Examples int64
+	// Terms are the rule's named terms averaged over the epoch (what its
+	// loss is made of, a learned schedule's state), in the rule's order;
+	// a non-finite value is stored as null and read back as NaN.
+	Terms []Term
+}
+
+// Term is one named value of a training log line.
+type Term struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+}
+
+// encodeTerms is the stored form of terms: a JSON array of {name, value},
+// null for a non-finite value; "" (stored as NULL) for none.
+func encodeTerms(terms []Term) (any, error) {
+	if len(terms) == 0 {
+		return nil, nil
+	}
+	type stored struct {
+		Name  string   `json:"name"`
+		Value *float64 `json:"value"`
+	}
+	out := make([]stored, len(terms))
+	for i, t := range terms {
+		out[i].Name = t.Name
+		if v := t.Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
+			out[i].Value = &v
+		}
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
+
+// decodeTerms reads what encodeTerms wrote.
+func decodeTerms(s string) ([]Term, error) {
+	var in []struct {
+		Name  string   `json:"name"`
+		Value *float64 `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(s), &in); err != nil {
+		return nil, err
+	}
+	out := make([]Term, len(in))
+	for i, t := range in {
+		out[i] = Term{Name: t.Name, Value: math.NaN()}
+		if t.Value != nil {
+			out[i].Value = *t.Value
+		}
+	}
+	return out, nil
 }
 
 // Metric is one named number derived from a run's accuracy matrix, in
@@ -364,10 +414,14 @@ INSERT INTO inference_accuracy (run_id, after_task, eval_task, inference_run, ac
 			trainAcc, _ := finiteOrNull(e.TrainAcc, "")
 			secs, _ := finiteOrNull(e.Seconds, "")
 			testAcc, _ := finiteOrNull(e.TestAcc, "")
+			terms, err := encodeTerms(e.Terms)
+			if err != nil {
+				return fmt.Errorf("epoch log line %d (task %d, epoch %d): terms: %w", i, task, e.Epoch, err)
+			}
 			if _, err := tx.ExecContext(ctx, `
-INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples, test_acc)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples, testAcc); err != nil {
+INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples, test_acc, terms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples, testAcc, terms); err != nil {
 				return fmt.Errorf("epoch log line %d (task %d, epoch %d): %w", i, task, e.Epoch, err)
 			}
 		}

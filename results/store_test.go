@@ -91,7 +91,8 @@ func TestRoundTrip(t *testing.T) {
 		var epochs []Epoch
 		if i > 0 {
 			epochs = []Epoch{
-				{Epoch: 1, Part: "block 1", Loss: 1.5, TrainAcc: 80, Seconds: 2, Examples: 100, TestAcc: 77.25},
+				{Epoch: 1, Part: "block 1", Loss: 1.5, TrainAcc: 80, Seconds: 2, Examples: 100, TestAcc: 77.25,
+					Terms: []Term{{"l2", 0.75}, {"ce", 0.5}, {"kl", math.NaN()}, {"gamma0", -4}}},
 				{Epoch: 1, Part: "block 2", Loss: math.Inf(1), TrainAcc: math.NaN(), Seconds: 3, Examples: 100, TestAcc: math.NaN()},
 			}
 			for _, e := range epochs {
@@ -144,8 +145,13 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if e.Task != w.Task || e.Epoch != w.Epoch || e.Part != w.Part || !sameFloat(e.Loss, w.Loss) ||
 			!sameFloat(e.TrainAcc, w.TrainAcc) || !sameFloat(e.Seconds, w.Seconds) || e.Examples != w.Examples ||
-			!sameFloat(e.TestAcc, w.TestAcc) {
+			!sameFloat(e.TestAcc, w.TestAcc) || len(e.Terms) != len(w.Terms) {
 			t.Errorf("epoch line %d = %+v, want %+v", i, e, w)
+		}
+		for k, tm := range w.Terms {
+			if k < len(e.Terms) && (e.Terms[k].Name != tm.Name || !sameFloat(e.Terms[k].Value, tm.Value)) {
+				t.Errorf("epoch line %d term %d = %+v, want %+v (in order, NaN as NaN)", i, k, e.Terms[k], tm)
+			}
 		}
 	}
 

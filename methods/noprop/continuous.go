@@ -98,6 +98,9 @@ type continuous struct {
 	params []*nn.Param
 	xent   nn.SoftmaxCrossEntropy
 	terms  [3]float64 // the terms of the last loss, for messages
+	// termVals are what the last step reports in methods.Step.Terms
+	// (CTTerms or FMTerms).
+	termVals [9]float64
 
 	train     *methods.Trainer // minibatch order, budget, guards
 	noise     *nn.RNG          // training times and noise
@@ -220,6 +223,15 @@ func (l *continuous) checkEmbedding(active []int) error {
 			"try a smaller eta, which weights the denoising term less against the classification term, or the fixed one-hot embedding, which cannot collapse: %w", now, 100*now/start, start, methods.ErrCollapsed)
 	}
 	return nil
+}
+
+// embedSpread is the spread (RMS distance to their mean) of the active
+// classes' embeddings now.
+func (l *continuous) embedSpread(active []int) float64 {
+	if l.rowMean == nil {
+		l.rowMean = make([]float64, l.embed.D)
+	}
+	return rowSpread(l.embed.W.Value, l.embed.D, active, l.rowMean)
 }
 
 // rowSpread is the RMS distance to their mean of the rows of w (d columns)

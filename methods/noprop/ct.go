@@ -257,8 +257,17 @@ func (l *CTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	}
 	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
 		return l.step(x, y, task.Active, task.Mask, outMask)
-	}})
+	}, Terms: CTTerms})
 }
+
+// CTTerms are the terms NoProp-CT reports per pass (EpochStats.Terms): the
+// three terms of Eq. 9 as they enter the loss ("l2" is the η/2·SNR′-weighted
+// denoising term, "ce" the head's cross-entropy on z_1, "kl" the prior's),
+// "mse" the unweighted mean ‖û − u_y‖² over the sampled t, and the learned
+// schedule's state: its end points γ_0 = γ(1) and γ_1 = γ(0), and SNR(0)
+// and SNR(1); "embed_spread" is the RMS distance of the active classes'
+// embeddings from their mean (constant for one-hot).
+var CTTerms = []string{"l2", "ce", "kl", "mse", "gamma0", "gamma1", "snr0", "snr1", "embed_spread"}
 
 // sampleZ fills z (rows × d) with z_i = √ᾱ_i·u_{y_i} + √(1−ᾱ_i)·ε_i, keeping
 // the ε_i in eps: the noisy label of q(z_t|y) at each row's own point
@@ -307,7 +316,8 @@ func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (me
 	if err := l.checkEmbedding(active); err != nil {
 		return methods.Step{}, err
 	}
-	return methods.Step{Loss: loss, Correct: correct}, nil
+	l.termVals[8] = l.embedSpread(active)
+	return methods.Step{Loss: loss, Correct: correct, Terms: l.termVals[:len(CTTerms)]}, nil
 }
 
 // lossGrad computes L on a minibatch, drawing the t_i, z_t and z_1 from
@@ -338,7 +348,7 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 	if e.Learned() {
 		eg = e.W.Grad
 	}
-	l2, correct := 0.0, 0
+	l2, mse, correct := 0.0, 0.0, 0
 	for i, c := range y {
 		w := 0.5 * l.s.Eta * pts[i].SNRPrime
 		ur, tr, dr := u.Row(i), e.Row(c), l.du.Row(i)
@@ -349,6 +359,7 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 			dr[j] = float32(2 * w / float64(n) * float64(diff))
 		}
 		l2 += w * sq
+		mse += sq
 		dSp[i] = 0.5 * l.s.Eta * sq / float64(n)
 		if argmaxActive(probs.Row(i), mask) == c {
 			correct++
@@ -404,6 +415,8 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 		l.sched.Backward(l.tsAll, pts, dAb, dSp)
 	}
 	l.terms = [3]float64{l2, ce, kl}
+	g0, g1 := l.sched.Ends()
+	l.termVals = [9]float64{l2, ce, kl, mse / float64(n), g0, g1, p0.SNR, p1.SNR}
 	return loss, correct
 }
 

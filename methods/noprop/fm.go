@@ -157,8 +157,15 @@ func (l *FMLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	}
 	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
 		return l.step(x, y, task.Active, task.Mask)
-	}})
+	}, Terms: FMTerms})
 }
+
+// FMTerms are the terms NoProp-FM reports per pass (EpochStats.Terms): "flow"
+// the η-weighted flow-matching term of Eq. 13 as it enters the loss, "ce"
+// the anchor cross-entropy on z̃_1 (0 with a fixed embedding), and
+// "embed_spread" the RMS distance of the active classes' embeddings from
+// their mean (what a collapse of learned embeddings drives to 0).
+var FMTerms = []string{"flow", "ce", "embed_spread"}
 
 // step is one minibatch of Algorithm 3: the loss and its gradients, then
 // one optimizer step. It returns L and the correct count.
@@ -170,7 +177,8 @@ func (l *FMLearner) step(x nn.Matrix, y, active []int, mask []bool) (methods.Ste
 	if err := l.checkEmbedding(active); err != nil {
 		return methods.Step{}, err
 	}
-	return methods.Step{Loss: loss, Correct: correct}, nil
+	l.termVals[2] = l.embedSpread(active)
+	return methods.Step{Loss: loss, Correct: correct, Terms: l.termVals[:len(FMTerms)]}, nil
 }
 
 // lossGrad computes L on a minibatch, drawing the t_i, z_0 and path noise
@@ -241,6 +249,7 @@ func (l *FMLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (float64
 		}
 	}
 	l.terms = [3]float64{flow, ce}
+	l.termVals[0], l.termVals[1] = l.s.Eta*flow, ce
 	return l.s.Eta*flow + ce, correct
 }
 

@@ -37,6 +37,10 @@ type Learner struct {
 	infer     *nn.RNG          // root of the inference noise streams
 	inferSeed uint64
 
+	// termVals are what the last step reports in methods.Step.Terms
+	// (DTTerms).
+	termVals [4]float64
+
 	// work buffers
 	zT         nn.Matrix
 	zA, zB, lp nn.Matrix
@@ -96,6 +100,7 @@ type blockState struct {
 	z, du   nn.Matrix
 	embGrad []float32 // this block's gradient with respect to W_Embed (learned only)
 	l2      float64   // L2 term of the last step
+	mse     float64   // its unweighted mean ‖û − u_y‖²
 }
 
 // Method is NoProp-DT for the catalog: Li, Teh & Pascanu (2025), "NoProp:
@@ -259,16 +264,23 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 	if l.s.TrainOrder == OrderParallel {
 		return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
 			return l.parallelStep(x, y, task.Active, task.Mask, blockMask)
-		}})
+		}, Terms: DTTerms})
 	}
 	parts := make([]methods.Part, len(l.blocks))
 	for i, bs := range l.blocks {
 		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t), Step: func(x nn.Matrix, y []int) (methods.Step, error) {
 			return l.sequentialStep(bs, x, y, task.Active, task.Mask, blockMask)
-		}}
+		}, Terms: DTTerms}
 	}
 	return l.train.Train(ctx, task, obs, parts...)
 }
+
+// DTTerms are the terms NoProp-DT reports per pass (EpochStats.Terms): the
+// three terms of Eq. 8 as they enter the loss ("l2" the block's
+// (T/2)·η·(SNR(t)−SNR(t−1))-weighted denoising term, the mean over the
+// blocks in the parallel order; "ce" the head's cross-entropy on z_T; "kl"
+// the prior's) and "mse", the unweighted mean ‖û − u_y‖².
+var DTTerms = []string{"l2", "ce", "kl", "mse"}
 
 // sequentialStep is one minibatch of the sequential order: block bs takes a
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
@@ -286,7 +298,8 @@ func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, m
 	}
 	bs.opt.Step(bs.blk.Params())
 	l.shared.Step(l.sharedParams)
-	return methods.Step{Loss: loss, Correct: c}, nil
+	l.termVals = [4]float64{l2, ce, kl, bs.mse}
+	return methods.Step{Loss: loss, Correct: c, Terms: l.termVals[:]}, nil
 }
 
 // parallelStep is one minibatch of the parallel order: every block takes a
@@ -328,12 +341,13 @@ func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []b
 	// read: it runs alongside them.
 	ce, kl, c := l.sharedStep(y, active, mask)
 	wg.Wait()
-	var l2 float64
+	var l2, mse float64
 	for _, bs := range l.blocks { // in block order: deterministic sums
 		if !finite(bs.l2) {
 			return methods.Step{}, divergence(bs.t, bs.l2, ce, kl)
 		}
 		l2 += bs.l2
+		mse += bs.mse
 		if l.embed.Learned() {
 			addInto(l.embed.W.Grad, bs.embGrad, 1/float32(T))
 		}
@@ -343,7 +357,8 @@ func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []b
 		return methods.Step{}, divergence(0, l2/float64(T), ce, kl)
 	}
 	l.shared.Step(l.sharedParams)
-	return methods.Step{Loss: loss, Correct: c}, nil
+	l.termVals = [4]float64{l2 / float64(T), ce, kl, mse / float64(T)}
+	return methods.Step{Loss: loss, Correct: c, Terms: l.termVals[:]}, nil
 }
 
 // divergence is the error for a non-finite loss, before any update is
@@ -395,6 +410,7 @@ func (l *Learner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool) f
 			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], dz.Row(i), s)
 		}
 	}
+	bs.mse = sum / float64(n)
 	return w * sum / float64(n)
 }
 

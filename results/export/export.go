@@ -66,6 +66,10 @@ type Table struct {
 	Rows    [][]any
 }
 
+// TermPrefix starts the columns of the epochs table that hold a rule's
+// named terms (term_l2, term_ce, term_gamma0, ...).
+const TermPrefix = "term_"
+
 // keyColumns open every table but runs: they name the run a fact belongs
 // to, so each table can be grouped without a join.
 var keyColumns = []string{"run_id", "config_hash", "method", "stream", "scenario", "seed"}
@@ -138,19 +142,43 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 			}
 		}
 	case Epochs:
-		t.Columns = withKeys("task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc")
-		for _, r := range runs {
-			es, err := s.Epochs(ctx, r.ID)
-			if err != nil {
+		// A rule's named terms (what its loss is made of) become columns
+		// term_<name>, in the order they first appear; a line without a
+		// term leaves its cell empty.
+		logs := make([][]results.Epoch, len(runs))
+		var termNames []string
+		termCol := map[string]int{}
+		for i, r := range runs {
+			if logs[i], err = s.Epochs(ctx, r.ID); err != nil {
 				return nil, err
 			}
+			for _, e := range logs[i] {
+				for _, tm := range e.Terms {
+					if _, ok := termCol[tm.Name]; !ok {
+						termCol[tm.Name] = len(termNames)
+						termNames = append(termNames, tm.Name)
+					}
+				}
+			}
+		}
+		cols := []string{"task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc"}
+		for _, n := range termNames {
+			cols = append(cols, TermPrefix+n)
+		}
+		t.Columns = withKeys(cols...)
+		for i, r := range runs {
 			line, task := 0, -1
-			for _, e := range es {
+			for _, e := range logs[i] {
 				if e.Task != task {
 					line, task = 0, e.Task
 				}
-				add(r, int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
-					number(e.Seconds), e.Examples, number(e.TestAcc))
+				vals := []any{int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
+					number(e.Seconds), e.Examples, number(e.TestAcc)}
+				terms := make([]any, len(termNames))
+				for _, tm := range e.Terms {
+					terms[termCol[tm.Name]] = number(tm.Value)
+				}
+				add(r, append(vals, terms...)...)
 				line++
 			}
 		}

@@ -47,8 +47,10 @@ func writeStore(t *testing.T) (*results.Store, stored) {
 			nil,
 		},
 		epochs: [][]results.Epoch{
-			{{Task: 1, Epoch: 1, Part: "block 1", Loss: 0.5, TrainAcc: 90, Seconds: 1.5, Examples: 100},
-				{Task: 1, Epoch: 1, Part: "block 2", Loss: nan, TrainAcc: nan, Seconds: 1.25, Examples: 100},
+			{{Task: 1, Epoch: 1, Part: "block 1", Loss: 0.5, TrainAcc: 90, Seconds: 1.5, Examples: 100,
+				Terms: []results.Term{{Name: "l2", Value: 0.25}, {Name: "ce", Value: 0.125}}},
+				{Task: 1, Epoch: 1, Part: "block 2", Loss: nan, TrainAcc: nan, Seconds: 1.25, Examples: 100,
+					Terms: []results.Term{{Name: "ce", Value: nan}, {Name: "gamma0", Value: -4}}},
 				{Task: 2, Epoch: 1, Part: "block 1", Loss: 0.25, TrainAcc: 95, Seconds: 2, Examples: 200}},
 			{{Task: 1, Epoch: 1, Loss: 0.75, TrainAcc: 80, Seconds: 1, Examples: 50},
 				{Task: 2, Epoch: 1, Loss: 0.125, TrainAcc: 85, Seconds: 1, Examples: 50}},
@@ -210,8 +212,13 @@ func TestExportRoundTrips(t *testing.T) {
 		}
 		line := map[int]int{}
 		for _, e := range st.epochs[k] {
-			want[Epochs] = append(want[Epochs], with("task", e.Task, "line", line[e.Task], "epoch", e.Epoch, "part", e.Part,
-				"loss", e.Loss, "train_acc", e.TrainAcc, "seconds", e.Seconds, "examples", e.Examples))
+			w := with("task", e.Task, "line", line[e.Task], "epoch", e.Epoch, "part", e.Part,
+				"loss", e.Loss, "train_acc", e.TrainAcc, "seconds", e.Seconds, "examples", e.Examples,
+				"term_l2", nil, "term_ce", nil, "term_gamma0", nil) // a column per name, empty where a line lacks it
+			for _, tm := range e.Terms {
+				w[TermPrefix+tm.Name] = tm.Value
+			}
+			want[Epochs] = append(want[Epochs], w)
 			line[e.Task]++
 		}
 		mem := func(b int64) any {

@@ -40,6 +40,7 @@ const (
 	Loss   Kind = "loss"   // training loss per epoch (per block for NoProp)
 	Test   Kind = "test"   // learning curve: test accuracy during training
 	Memory Kind = "memory" // peak heap and RSS per configuration
+	Terms  Kind = "terms"  // the named terms of the loss per epoch
 )
 
 // kinds lists every Kind with what it shows, in the order of Kinds.
@@ -54,6 +55,7 @@ var kinds = []struct {
 	{Loss, "training loss per epoch, one line per trained part (NoProp's blocks), mean over seeds", drawLoss},
 	{Test, "learning curve: test accuracy of the task being learned during training (runs made with --test-every), mean over seeds", drawTest},
 	{Memory, "peak Go heap and peak RSS per configuration, ± SE error bars", drawMemory},
+	{Terms, "what each rule's loss is made of per epoch (NoProp: the weighted L2, CE and KL terms, the learned schedule's end points and SNRs), a panel per term, a line per configuration, mean over seeds", drawTerms},
 }
 
 // Kinds returns the figure kinds in their usual order.

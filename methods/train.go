@@ -249,6 +249,10 @@ func (tr *Trainer) VisitState(v nn.StateVisitor, name string) {
 // it (a learning-rate schedule) resumes where it stopped.
 func (tr *Trainer) Done() int { return tr.pos.done }
 
+// Round is the 1-based epoch (round of the budget) the current Learn call
+// is in; it survives a checkpoint like Done.
+func (tr *Trainer) Round() int { return tr.pos.round }
+
 // Resuming reports whether the Trainer was restored in the middle of a
 // Learn call, which the next Train call will continue.
 func (tr *Trainer) Resuming() bool { return tr.pos.resumePending }

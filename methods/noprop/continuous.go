@@ -31,12 +31,18 @@ type Continuous struct {
 	// steps for FM and the Adjoint, whose solver takes the same N steps in
 	// training. Paper (Table 4, §4): 1000.
 	Timesteps int `json:"timesteps" range:"[1,)" help:"N, steps of the chain from t = 0 to 1 at inference (and of the Adjoint's solver in training) (paper: 1000)"`
+	// EmbedInitScale multiplies a learned embedding's initial rows (see
+	// NewLearnedEmbedding: E‖u_y‖² = 1 at scale 1). The paper says only
+	// "random" for m > d; the scale is our choice, a setting because it
+	// sets how far apart the classes start, which is what the denoising and
+	// flow terms pull together (EmbedCollapseSpread). Default 1.
+	EmbedInitScale float64 `json:"embed_init_scale" range:"(0,)" help:"factor on a learned embedding's initial rows (1: E‖u_y‖² = 1; not given by the paper)"`
 }
 
 // DefaultContinuous returns the paper's continuous-time network for MNIST
 // with N = 1000.
 func DefaultContinuous() Continuous {
-	return Continuous{Network: DefaultNetwork(), TimeDim: 64, Timesteps: 1000}
+	return Continuous{Network: DefaultNetwork(), TimeDim: 64, Timesteps: 1000, EmbedInitScale: 1}
 }
 
 // CheckBlock requires an even time embedding.
@@ -130,6 +136,11 @@ func newContinuous(name string, p methods.Problem, c Continuous, tr methods.Trai
 	e, err := problemEmbedding(p, c.Network, root)
 	if err != nil {
 		return nil, nil, err
+	}
+	if e.Kind == EmbedLearned && c.EmbedInitScale != 1 {
+		for i := range e.W.Value {
+			e.W.Value[i] *= float32(c.EmbedInitScale)
+		}
 	}
 	opt, err := o.New()
 	if err != nil {

@@ -45,6 +45,14 @@ type ScheduleSettings struct {
 	// gradient γ_1 gets (the KL term's, about ᾱ(0)/2) and Adam would walk
 	// it to 0 at up to lr per step.
 	ScheduleWeightDecay float64 `json:"schedule_weight_decay" range:"[0,)" help:"weight decay of the schedule's parameters"`
+	// ScheduleWarmup keeps the schedule frozen for the first epochs of
+	// every task: the network learns to denoise under the initial schedule
+	// before the schedule moves. Not in the paper (Algorithm 2 trains ψ
+	// from the first step); our setting, default 0. While the network
+	// cannot yet predict u_y, the weighted L2 term is about
+	// (η/2)·(SNR(1) − SNR(0)) whatever it does, and the schedule lowers the
+	// loss fastest by narrowing that span (see ScheduleCollapseSpan).
+	ScheduleWarmup int `json:"schedule_warmup" range:"[0,)" help:"epochs of each task during which the schedule stays frozen before it learns (not in the paper)"`
 }
 
 // CTSettings configures NoProp-CT. The defaults are the paper's NoProp-CT
@@ -310,10 +318,13 @@ func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (me
 		clearParams(l.sched.Params())
 		return methods.Step{}, err
 	}
-	if l.schedOpt != nil {
+	if l.scheduleLearns() {
 		l.schedOpt.Step(l.sched.Params())
 	}
 	if err := l.checkEmbedding(active); err != nil {
+		return methods.Step{}, err
+	}
+	if err := l.checkSchedule(len(active)); err != nil {
 		return methods.Step{}, err
 	}
 	l.termVals[8] = l.embedSpread(active)
@@ -411,13 +422,49 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 	dSp[n], dSp[n+1] = 0, 0
 
 	loss := l2 + ce + kl
-	if l.schedOpt != nil && finite(loss) {
+	if l.scheduleLearns() && finite(loss) {
 		l.sched.Backward(l.tsAll, pts, dAb, dSp)
 	}
 	l.terms = [3]float64{l2, ce, kl}
 	g0, g1 := l.sched.Ends()
 	l.termVals = [9]float64{l2, ce, kl, mse / float64(n), g0, g1, p0.SNR, p1.SNR}
 	return loss, correct
+}
+
+// scheduleLearns reports whether the schedule takes a step now: it is
+// trained (schedule_lr > 0) and past its warm-up.
+func (l *CTLearner) scheduleLearns() bool {
+	return l.schedOpt != nil && (l.s.ScheduleWarmup == 0 || l.train.Round() > l.s.ScheduleWarmup)
+}
+
+// ScheduleCollapseSpan is the schedule guard's threshold: with
+// collapse_check, NoProp-CT stops as collapsed when the span of its learned
+// schedule, SNR(1) − SNR(0), has fallen below this fraction of its initial
+// span while the head's cross-entropy is still near chance (at least 0.9 ln m
+// over the m active classes). That is the degenerate solution of Eq. 9:
+// while the network cannot predict u_y, the weighted L2 term is about
+// (η/2)·(SNR(1) − SNR(0)) whatever the network does, so the loss falls
+// fastest by narrowing the span; the L2 term goes to 0, the loss to ln m,
+// and z_1 keeps no more of the label than z_0. Seen on CIFAR-100 with the
+// paper's η = 1 (one-hot and learned embeddings alike).
+const ScheduleCollapseSpan = 0.1
+
+// checkSchedule returns an error wrapping methods.ErrCollapsed when the
+// guard is on and the learned schedule has collapsed (ScheduleCollapseSpan).
+func (l *CTLearner) checkSchedule(active int) error {
+	if l.schedOpt == nil || !l.train.Training.CollapseCheck || active < 2 {
+		return nil
+	}
+	span0 := math.Exp(-l.s.Gamma0) - math.Exp(-l.s.Gamma1)
+	g0, g1 := l.sched.Ends()
+	span := math.Exp(-g0) - math.Exp(-g1)
+	if ce := l.terms[1]; span < ScheduleCollapseSpan*span0 && ce >= 0.9*math.Log(float64(active)) {
+		return fmt.Errorf("the learned noise schedule collapsed: SNR(1) − SNR(0) is %.3g, %.1f%% of its initial %.3g, while the cross-entropy "+
+			"is %.3g, near chance (ln %d = %.3g): the denoising term fell by narrowing the schedule, not by learning "+
+			"(γ_0 %.3g, γ_1 %.3g); try schedule_warmup (freeze the schedule while the network learns), schedule_lr=0, or a smaller eta: %w",
+			span, 100*span/span0, span0, ce, active, math.Log(float64(active)), g0, g1, methods.ErrCollapsed)
+	}
+	return nil
 }
 
 // termsText names the terms of the last loss.

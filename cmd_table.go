@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/paper"
 )
 
 // summaryMetrics are the columns shown unless --all-metrics is given.
@@ -19,6 +20,7 @@ func tableCmd() *cobra.Command {
 		matrices bool
 		markdown bool
 		all      bool
+		vsPaper  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "table",
@@ -31,7 +33,8 @@ final), BWT and FWT are GEM's backward and forward transfer. Only finished
 runs count. The filter flags are those of plot, report and export.`,
 		Example: `  noprop table --matrices --memory
   noprop table --method backprop,noprop-dt:quick --dataset mnist --stream split --scenario class
-  noprop table --config 3f2a --since 2026-01-05`,
+  noprop table --config 3f2a --since 2026-01-05
+  noprop table --paper                  # beside the NoProp paper's Table 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			store, filter, err := sel.openDone(cmd.Context())
@@ -39,6 +42,13 @@ runs count. The filter flags are those of plot, report and export.`,
 				return err
 			}
 			defer store.Close()
+			if vsPaper {
+				cs, err := paper.Compare(cmd.Context(), store, filter)
+				if err != nil {
+					return err
+				}
+				return paper.Write(os.Stdout, cs, markdown)
+			}
 			sums, err := store.Summaries(cmd.Context(), filter)
 			if err != nil {
 				return err
@@ -69,5 +79,6 @@ runs count. The filter flags are those of plot, report and export.`,
 	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
 	fl.BoolVar(&markdown, "markdown", false, "print Markdown tables")
 	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
+	fl.BoolVar(&vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
 	return cmd
 }

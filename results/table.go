@@ -188,14 +188,16 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 // when opts.Memory is set. A metric undefined for every seed shows "n/a".
 func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
 	header, rows, textCols := TableRows(sums, opts)
-	if err := writeRows(w, opts.Markdown, textCols, header, rows); err != nil {
+	if err := WriteRows(w, opts.Markdown, textCols, header, rows); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
 }
 
-// writeRows renders one table.
-func writeRows(w io.Writer, markdown bool, textCols int, header []string, rows [][]string) error {
+// WriteRows renders one table in the harness's style: box-drawn, or
+// Markdown; the first textCols columns are left-aligned text, the others
+// right-aligned numbers.
+func WriteRows(w io.Writer, markdown bool, textCols int, header []string, rows [][]string) error {
 	t := newTable(w, markdown, textCols, len(header))
 	h := make([]any, len(header))
 	for i, c := range header {
@@ -283,7 +285,7 @@ func WriteMatrix(w io.Writer, title string, mean, se [][]float64) error {
 			return fmt.Errorf("write matrix: %w", err)
 		}
 	}
-	if err := writeRows(w, false, 1, header, rows); err != nil {
+	if err := WriteRows(w, false, 1, header, rows); err != nil {
 		return fmt.Errorf("write matrix: %w", err)
 	}
 	return nil
@@ -296,7 +298,7 @@ func WriteMarkdownMatrix(w io.Writer, mean, se [][]float64) error {
 	if err != nil {
 		return fmt.Errorf("write matrix: %w", err)
 	}
-	if err := writeRows(w, true, 1, header, rows); err != nil {
+	if err := WriteRows(w, true, 1, header, rows); err != nil {
 		return fmt.Errorf("write matrix: %w", err)
 	}
 	return nil

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -124,7 +124,7 @@ func TestTableFilters(t *testing.T) {
 
 func TestExportToFileAndDocumentedColumns(t *testing.T) {
 	db := fixtureDB(t)
-	readme, err := os.ReadFile("README.md")
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}

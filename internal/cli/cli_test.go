@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 		{"unknown method to describe", []string{"methods", "noprop-xt"}, `unknown method "noprop-xt"`},
 		{"missing data folder", []string{"run", "--db", db, "--data", filepath.Join(dir, "nowhere")}, "nowhere"},
 		{"missing database", []string{"table", "--db", filepath.Join(dir, "none.db")}, "run `noprop run` first"},
-		{"not a database", []string{"table", "--db", "main.go"}, "main.go"},
+		{"not a database", []string{"table", "--db", "cli.go"}, "cli.go"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

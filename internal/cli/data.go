@@ -1,9 +1,8 @@
-package main
+package cli
 
 import (
 	"fmt"
 	"os"
-	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -50,20 +49,4 @@ their md5 sums; ` + "`noprop run --data DEST`" + ` then reads them. Needs intern
 	where.Flags().StringVar(&dataDir, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	cmd.AddCommand(fetch, where)
 	return cmd
-}
-
-// programVersion identifies the build for stored runs: the version stamped
-// by the Makefile, else the VCS revision in the build info.
-func programVersion() string {
-	if version != "" {
-		return version
-	}
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" {
-				return s.Value
-			}
-		}
-	}
-	return "unknown"
 }

@@ -1,0 +1,59 @@
+// Package cli is the noprop command line: one file per command, each
+// parsing its flags and calling the harness, tasks and results packages,
+// which hold the logic.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/noprop/noprop/results"
+)
+
+// version is the build's version (the Makefile stamps it through Main);
+// empty means the build info's (results.DefaultProgramVersion).
+var version = ""
+
+// Main runs the command line with the process's arguments and returns the
+// exit status. buildVersion is the version stamped at build time, or "".
+func Main(buildVersion string) int {
+	version = buildVersion
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return execute(ctx, os.Args[1:], os.Stderr)
+}
+
+// execute runs the command line and returns the exit status; a failure is
+// one line on stderr.
+func execute(ctx context.Context, args []string, stderr io.Writer) int {
+	root := &cobra.Command{
+		Use:           "noprop",
+		Short:         "Train learning rules on continual-learning streams and compare how they forget",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       programVersion(),
+	}
+	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(stderr, "noprop: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// programVersion identifies the build for stored runs and --version: the
+// version stamped at build time (git describe, which marks a modified
+// tree "-dirty"), else the build info's revision ("+dirty" when modified).
+func programVersion() string {
+	if version != "" {
+		return version
+	}
+	return results.DefaultProgramVersion()
+}

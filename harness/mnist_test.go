@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/tasks"
 )
 
@@ -44,14 +45,14 @@ func TestSplitMNISTBackprop(t *testing.T) {
 			t.Errorf("task-IL: accuracy on task %d right after learning it is %.2f%%, want ≥ 97", k, a)
 		}
 	}
-	if acc := metric(task, MetricACC); acc < 80 {
+	if acc := metric(task, metrics.ACC); acc < 80 {
 		t.Errorf("task-IL ACC %.2f%%, want ≥ 80", acc)
 	}
 	class := run("class")
-	if f := metric(class, MetricForgetting); f < 90 {
+	if f := metric(class, metrics.Forgetting); f < 90 {
 		t.Errorf("class-IL forgetting %.2f, want ≥ 90 for fine-tuning", f)
 	}
-	if acc := metric(class, MetricACC); acc > 40 {
+	if acc := metric(class, metrics.ACC); acc > 40 {
 		t.Errorf("class-IL ACC %.2f%%: fine-tuning should not retain old classes", acc)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/noprop/noprop/internal/memstat"
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
@@ -50,7 +51,7 @@ type Result struct {
 	// Inference holds one such matrix per inference run of a rule with
 	// stochastic inference; nil otherwise.
 	Inference [][][]float64
-	Metrics   []Metric
+	Metrics   []metrics.Metric
 	Memory    results.Memory
 	Seconds   float64
 }
@@ -349,7 +350,7 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 			return res, err
 		}
 	}
-	res.Metrics = Metrics(res.Matrix)
+	res.Metrics = metrics.All(res.Matrix)
 	return res, nil
 }
 

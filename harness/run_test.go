@@ -14,6 +14,7 @@ import (
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
@@ -115,7 +116,7 @@ func TestRunRecordsEveryUnitAndResumes(t *testing.T) {
 	if err != nil || len(sums) != 1 || sums[0].N != 2 {
 		t.Fatalf("summaries %+v, %v", sums, err)
 	}
-	for _, name := range []string{MetricACC, MetricForgetting, MetricBWT, MetricFWT} {
+	for _, name := range []string{metrics.ACC, metrics.Forgetting, metrics.BWT, metrics.FWT} {
 		if st, ok := sums[0].Metrics[name]; !ok || st.N != 2 {
 			t.Errorf("metric %s over seeds: %+v", name, st)
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 // unitRun is a 2-task run of the unit ("cfg", seed).
@@ -43,7 +45,7 @@ func train(s *Store, id string, off float64) error {
 			return err
 		}
 	}
-	return s.FinishRun(ctx, id, []Metric{{Name: MetricACC, Value: off}}, Memory{})
+	return s.FinishRun(ctx, id, []metrics.Metric{{Name: metrics.ACC, Value: off}}, Memory{})
 }
 
 func mustClaim(t *testing.T, s *Store, r Run, opts ClaimOptions) Claim {
@@ -485,7 +487,7 @@ func TestRerunResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := sums[0].Metrics[MetricACC]; sums[0].N != 3 || st.Mean != 2 {
+	if st := sums[0].Metrics[metrics.ACC]; sums[0].N != 3 || st.Mean != 2 {
 		t.Errorf("summary n %d, acc %v; want 3 seeds at generation 2", sums[0].N, st.Mean)
 	}
 	// A unit never done is not requested again; it is pending anyway.

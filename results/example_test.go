@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 )
 
@@ -45,11 +46,11 @@ func Example() {
 				log.Fatal(err)
 			}
 		}
-		metrics := []results.Metric{
-			{Name: results.MetricACC, Value: (final + 99) / 2},
-			{Name: results.MetricBWT, Value: final - 99},
+		ms := []metrics.Metric{
+			{Name: metrics.ACC, Value: (final + 99) / 2},
+			{Name: metrics.BWT, Value: final - 99},
 		}
-		if err := store.FinishRun(ctx, id, metrics, results.Memory{PeakHeapBytes: 64 << 20}); err != nil {
+		if err := store.FinishRun(ctx, id, ms, results.Memory{PeakHeapBytes: 64 << 20}); err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 // filterRun is one run of the filter tests' database.
@@ -199,7 +201,7 @@ func TestOpenReadOnlyLeavesTheFileAlone(t *testing.T) {
 
 	path := filepath.Join(dir, "r.db")
 	w := openT(t, path)
-	completeRun(t, w, testRun("backprop", "h1", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 50}}, Memory{})
+	completeRun(t, w, testRun("backprop", "h1", 1, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 50}}, Memory{})
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}

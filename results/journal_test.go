@@ -10,6 +10,7 @@ import (
 
 	"github.com/noprop/noprop/internal/killedwriter"
 	"github.com/noprop/noprop/internal/testuser"
+	"github.com/noprop/noprop/metrics"
 )
 
 func journalMode(t *testing.T, s *Store) string {
@@ -31,7 +32,7 @@ func TestJournalIsKeptWithTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 55}}, Memory{})
+	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 55}}, Memory{})
 	if got := journalMode(t, s); got != "delete" {
 		t.Errorf("journal mode %q, want delete", got)
 	}
@@ -103,7 +104,7 @@ func crashedMidCommit(t *testing.T, dir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 55}}, Memory{})
+	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 55}}, Memory{})
 	s.Close()
 	path := filepath.Join(dir, "r.db")
 	killedwriter.Copy(t, live, path)
@@ -201,7 +202,7 @@ func TestRollbackJournalInReadOnlyFolder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 55}}, Memory{})
+		completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 55}}, Memory{})
 		s.Close()
 		if err := os.Chmod(dir, 0o555); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 // dumpTables lists every row of the tables a merge writes, in order.
@@ -82,7 +84,7 @@ func TestMerge(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "a.db")
 	sa := openT(t, a)
-	done := completeRun(t, sa, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 50}}, Memory{})
+	done := completeRun(t, sa, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 50}}, Memory{})
 	if err := sa.RecordEval(ctx, done, 0, EvalRow{Acc: []float64{1, 2}}); err == nil {
 		t.Fatal("a done run took a row")
 	}

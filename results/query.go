@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 // column is a stored column of a table: the schema version that added it,
@@ -299,16 +301,16 @@ func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
 }
 
 // Metrics returns the run's metrics sorted by name; undefined values are NaN.
-func (s *Store) Metrics(ctx context.Context, runID string) ([]Metric, error) {
+func (s *Store) Metrics(ctx context.Context, runID string) ([]metrics.Metric, error) {
 	rows, err := s.db.QueryContext(ctx,
 		"SELECT name, value, note FROM metrics WHERE run_id = ? ORDER BY name", runID)
 	if err != nil {
 		return nil, fmt.Errorf("metrics of run %s: %w", runID, err)
 	}
 	defer rows.Close()
-	var out []Metric
+	var out []metrics.Metric
 	for rows.Next() {
-		var m Metric
+		var m metrics.Metric
 		var v sql.NullFloat64
 		var note sql.NullString
 		if err := rows.Scan(&m.Name, &v, &note); err != nil {

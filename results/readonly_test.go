@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/internal/testuser"
+	"github.com/noprop/noprop/metrics"
 )
 
 // readOnlyDB makes, in a new folder, a database with one done run and sets
@@ -17,7 +18,7 @@ func readOnlyDB(t *testing.T, dirMode, fileMode os.FileMode) string {
 	dir := testuser.TempDir(t)
 	path := filepath.Join(dir, "r.db")
 	s := openT(t, path)
-	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 55}}, Memory{})
+	completeRun(t, s, testRun("m", "h", 1, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 55}}, Memory{})
 	s.Close()
 	if err := os.Chmod(path, fileMode); err != nil {
 		t.Fatal(err)
@@ -52,7 +53,7 @@ func TestReadOnlyPlaces(t *testing.T) {
 						t.Fatalf("OpenReadOnly: %v", err)
 					}
 					sums, err := s.Summaries(t.Context(), Filter{})
-					if err != nil || len(sums) != 1 || sums[0].Metrics[MetricACC].Mean != 55 {
+					if err != nil || len(sums) != 1 || sums[0].Metrics[metrics.ACC].Mean != 55 {
 						t.Errorf("summaries %+v, %v", sums, err)
 					}
 					s.Close()
@@ -83,7 +84,7 @@ func TestReadOnlyFolderWithWriter(t *testing.T) {
 		if _, err := writer.db.Exec("PRAGMA wal_autocheckpoint = 0"); err != nil {
 			t.Fatal(err)
 		}
-		completeRun(t, writer, testRun("m", "h", 2, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 65}}, Memory{})
+		completeRun(t, writer, testRun("m", "h", 2, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 65}}, Memory{})
 		if !walHoldsData(path) {
 			t.Fatal("the -wal file holds nothing")
 		}
@@ -103,7 +104,7 @@ func TestReadOnlyFolderWithWriter(t *testing.T) {
 		}
 		defer s.Close()
 		sums, err := s.Summaries(t.Context(), Filter{})
-		if err != nil || len(sums) != 1 || sums[0].N != 2 || sums[0].Metrics[MetricACC].Mean != 60 {
+		if err != nil || len(sums) != 1 || sums[0].N != 2 || sums[0].Metrics[metrics.ACC].Mean != 60 {
 			t.Errorf("summaries %+v, %v; want the 2 runs, one of them in the -wal", sums, err)
 		}
 		if _, err := s.StartRun(t.Context(), testRun("m", "h", 3, 2)); !errors.Is(err, ErrReadOnly) {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 // rawDB opens path with the plain driver, bypassing Open's checks.
@@ -344,7 +346,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(sums) != 1 || sums[0].Metrics[MetricACC].Mean != 70 || fmt.Sprint(sums[0].Seeds) != "[3]" {
+				if len(sums) != 1 || sums[0].Metrics[metrics.ACC].Mean != 70 || fmt.Sprint(sums[0].Seeds) != "[3]" {
 					t.Errorf("summaries %+v", sums)
 				}
 				eps, err := s.Epochs(t.Context(), "r1")

@@ -12,6 +12,8 @@ import (
 	"os"
 	"runtime/debug"
 	"time"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 // ErrNotFound is returned (wrapped) when a run or a configuration is not in
@@ -28,16 +30,6 @@ const (
 	StatusDone        Status = "done"
 	StatusFailed      Status = "failed"
 	StatusInterrupted Status = "interrupted"
-)
-
-// Names of the metrics the harness writes (all in percent). WriteTable knows
-// their column titles and shows them in this order before any other metric.
-const (
-	MetricACC                 = "acc"                   // average accuracy after the last task
-	MetricForgetting          = "forgetting"            // Chaudhry's average forgetting (max previous minus last)
-	MetricBWT                 = "bwt"                   // backward transfer
-	MetricFWT                 = "fwt"                   // forward transfer
-	MetricForgettingFirstLast = "forgetting_first_last" // Avalanche's forgetting (just trained minus last)
 )
 
 // Run is one row of the runs table: one training run of one method on one
@@ -162,16 +154,6 @@ func decodeTerms(s string) ([]Term, error) {
 		}
 	}
 	return out, nil
-}
-
-// Metric is one named number derived from a run's accuracy matrix, in
-// percent. A NaN or infinite Value is stored as NULL; Note then says why the
-// metric is undefined (e.g. "needs at least 2 tasks"), and when Note is empty
-// a note naming the value is written.
-type Metric struct {
-	Name  string
-	Value float64
-	Note  string
 }
 
 // Memory is a run's peak memory use. A value of 0 (or less) means not
@@ -436,11 +418,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 // FinishRun stores, in one transaction, the run's metrics and peak memory and
 // marks it done with the current time as its end. The run must be running
 // and its accuracy rows after tasks 1..T must all be recorded (row 0, the
-// untrained model, is optional).
-// For a claimed run this ends the claim: its unit is done.
-func (s *Store) FinishRun(ctx context.Context, runID string, metrics []Metric, mem Memory) error {
-	seen := make(map[string]bool, len(metrics))
-	for _, m := range metrics {
+// untrained model, is optional). A metric's NaN or infinite value is
+// stored as NULL with its note (one naming the value when the note is
+// empty). For a claimed run this ends the claim: its unit is done.
+func (s *Store) FinishRun(ctx context.Context, runID string, ms []metrics.Metric, mem Memory) error {
+	seen := make(map[string]bool, len(ms))
+	for _, m := range ms {
 		if m.Name == "" {
 			return fmt.Errorf("finish run %s: metric with empty name", runID)
 		}
@@ -476,7 +459,7 @@ SELECT after_task, count(*) FROM accuracy WHERE run_id = ? AND after_task >= 1 G
 				return fmt.Errorf("accuracy after task %d not recorded", i)
 			}
 		}
-		for _, m := range metrics {
+		for _, m := range ms {
 			v, note := finiteOrNull(m.Value, m.Note)
 			if _, err := tx.ExecContext(ctx,
 				"INSERT INTO metrics (run_id, name, value, note) VALUES (?, ?, ?, ?)",

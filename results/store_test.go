@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 func testRun(method, hash string, seed uint64, numTasks int) Run {
@@ -41,7 +43,7 @@ func fakeMatrix(numTasks int, offset float64) [][]float64 {
 }
 
 // completeRun records every row of m and finishes the run with metrics.
-func completeRun(t *testing.T, s *Store, r Run, m [][]float64, metrics []Metric, mem Memory) string {
+func completeRun(t *testing.T, s *Store, r Run, m [][]float64, metrics []metrics.Metric, mem Memory) string {
 	t.Helper()
 	ctx := context.Background()
 	id, err := s.StartRun(ctx, r)
@@ -104,12 +106,12 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	metrics := []Metric{
-		{Name: MetricACC, Value: 55.5},
-		{Name: MetricFWT, Value: math.NaN(), Note: "undefined in class-il"},
-		{Name: MetricBWT, Value: math.Inf(-1)},
+	stored := []metrics.Metric{
+		{Name: metrics.ACC, Value: 55.5},
+		{Name: metrics.FWT, Value: math.NaN(), Note: "undefined in class-il"},
+		{Name: metrics.BWT, Value: math.Inf(-1)},
 	}
-	if err := s.FinishRun(ctx, id, metrics, Memory{PeakHeapBytes: 3 << 20}); err != nil {
+	if err := s.FinishRun(ctx, id, stored, Memory{PeakHeapBytes: 3 << 20}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -159,10 +161,10 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMetrics := map[string]Metric{
-		MetricACC: {MetricACC, 55.5, ""},
-		MetricBWT: {MetricBWT, math.NaN(), "not finite (-Inf)"},
-		MetricFWT: {MetricFWT, math.NaN(), "undefined in class-il"},
+	wantMetrics := map[string]metrics.Metric{
+		metrics.ACC: {Name: metrics.ACC, Value: 55.5},
+		metrics.BWT: {Name: metrics.BWT, Value: math.NaN(), Note: "not finite (-Inf)"},
+		metrics.FWT: {Name: metrics.FWT, Value: math.NaN(), Note: "undefined in class-il"},
 	}
 	if len(ms) != len(wantMetrics) {
 		t.Errorf("%d metrics, want %d", len(ms), len(wantMetrics))
@@ -242,7 +244,7 @@ func TestWritesRefused(t *testing.T) {
 		{"finish: done run", func() error { return s.FinishRun(ctx, done, nil, Memory{}) }, "status done"},
 		{"finish: interrupted run", func() error { return s.FinishRun(ctx, failed, nil, Memory{}) }, "status interrupted"},
 		{"finish: duplicate metric", func() error {
-			return s.FinishRun(ctx, running, []Metric{{Name: "acc"}, {Name: "acc"}}, Memory{})
+			return s.FinishRun(ctx, running, []metrics.Metric{{Name: "acc"}, {Name: "acc"}}, Memory{})
 		}, `metric "acc" given twice`},
 		{"fail: bad status", func() error { return s.FailRun(ctx, running, StatusDone, "x") }, "want"},
 		{"fail: done run", func() error { return s.FailRun(ctx, done, StatusFailed, "x") }, "status done"},
@@ -325,10 +327,10 @@ func TestSummaries(t *testing.T) {
 	forg := []float64{10, 12, math.NaN()}
 	heap := []int64{100 << 20, 200 << 20, 300 << 20}
 	for i := range accs {
-		completeRun(t, s, testRun("backprop", "bp", uint64(i), 2), fakeMatrix(2, 0), []Metric{
-			{Name: MetricACC, Value: accs[i]},
-			{Name: MetricForgetting, Value: forg[i], Note: "needs at least 2 tasks"},
-			{Name: MetricFWT, Value: math.NaN(), Note: "undefined in class-il"},
+		completeRun(t, s, testRun("backprop", "bp", uint64(i), 2), fakeMatrix(2, 0), []metrics.Metric{
+			{Name: metrics.ACC, Value: accs[i]},
+			{Name: metrics.Forgetting, Value: forg[i], Note: "needs at least 2 tasks"},
+			{Name: metrics.FWT, Value: math.NaN(), Note: "undefined in class-il"},
 		}, Memory{PeakHeapBytes: heap[i]})
 	}
 	// Excluded from "bp": a failed run and a running run.
@@ -343,14 +345,14 @@ func TestSummaries(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Config "np": seed 5 run twice; only the latest counts, so n = 1.
-	completeRun(t, s, testRun("noprop", "np", 5, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 10}}, Memory{})
+	completeRun(t, s, testRun("noprop", "np", 5, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 10}}, Memory{})
 	time.Sleep(5 * time.Millisecond) // ended_at has millisecond resolution
-	completeRun(t, s, testRun("noprop", "np", 5, 2), fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 20}}, Memory{})
+	completeRun(t, s, testRun("noprop", "np", 5, 2), fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 20}}, Memory{})
 	// Another stream sorts first.
 	other := testRun("noprop", "np-perm", 1, 2)
 	other.Stream = "permuted-mnist"
 	other.SpecJSON = `{"method":"noprop","dataset":"mnist","stream":"permuted","seed":1}`
-	completeRun(t, s, other, fakeMatrix(2, 0), []Metric{{Name: MetricACC, Value: 50}}, Memory{})
+	completeRun(t, s, other, fakeMatrix(2, 0), []metrics.Metric{{Name: metrics.ACC, Value: 50}}, Memory{})
 
 	sums, err := s.Summaries(ctx, Filter{})
 	if err != nil {
@@ -369,11 +371,11 @@ func TestSummaries(t *testing.T) {
 		got  Stat
 		want Stat
 	}{
-		{"bp acc", bp.Metrics[MetricACC], Stat{Mean: 92, SE: 2 / math.Sqrt(3), N: 3}},
-		{"bp forgetting", bp.Metrics[MetricForgetting], Stat{Mean: 11, SE: 1, N: 2, Note: "needs at least 2 tasks"}},
-		{"bp fwt", bp.Metrics[MetricFWT], Stat{Mean: math.NaN(), SE: math.NaN(), N: 0, Note: "undefined in class-il"}},
+		{"bp acc", bp.Metrics[metrics.ACC], Stat{Mean: 92, SE: 2 / math.Sqrt(3), N: 3}},
+		{"bp forgetting", bp.Metrics[metrics.Forgetting], Stat{Mean: 11, SE: 1, N: 2, Note: "needs at least 2 tasks"}},
+		{"bp fwt", bp.Metrics[metrics.FWT], Stat{Mean: math.NaN(), SE: math.NaN(), N: 0, Note: "undefined in class-il"}},
 		{"bp heap", bp.PeakHeapBytes, Stat{Mean: 200 << 20, SE: (100 << 20) / math.Sqrt(3), N: 3}},
-		{"np acc", np.Metrics[MetricACC], Stat{Mean: 20, SE: math.NaN(), N: 1}},
+		{"np acc", np.Metrics[metrics.ACC], Stat{Mean: 20, SE: math.NaN(), N: 1}},
 		{"np rss", np.PeakRSSBytes, Stat{Mean: math.NaN(), SE: math.NaN(), N: 0}},
 	}
 	for _, tc := range tests {
@@ -382,8 +384,8 @@ func TestSummaries(t *testing.T) {
 			t.Errorf("%s = %+v, want %+v", tc.name, tc.got, tc.want)
 		}
 	}
-	if math.Abs(bp.Metrics[MetricACC].SE-1.1547) > 1e-4 {
-		t.Errorf("bp acc SE %v, want 1.1547", bp.Metrics[MetricACC].SE)
+	if math.Abs(bp.Metrics[metrics.ACC].SE-1.1547) > 1e-4 {
+		t.Errorf("bp acc SE %v, want 1.1547", bp.Metrics[metrics.ACC].SE)
 	}
 	if bp.N != 3 || fmt.Sprint(bp.Seeds) != "[0 1 2]" || len(bp.RunIDs) != 3 {
 		t.Errorf("bp: n %d, seeds %v, runs %v", bp.N, bp.Seeds, bp.RunIDs)
@@ -489,7 +491,7 @@ func writeRuns(s *Store, worker, n int) error {
 				return err
 			}
 		}
-		if err := s.FinishRun(ctx, id, []Metric{{Name: MetricACC, Value: float64(k)}}, Memory{}); err != nil {
+		if err := s.FinishRun(ctx, id, []metrics.Metric{{Name: metrics.ACC, Value: float64(k)}}, Memory{}); err != nil {
 			return err
 		}
 	}

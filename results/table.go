@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
@@ -33,26 +34,6 @@ type TableOptions struct {
 	ConfigHash bool
 	// Markdown renders a Markdown table instead of a box-drawn one.
 	Markdown bool
-}
-
-// metricTitles are the column titles of the metrics the harness writes.
-var metricTitles = map[string]string{
-	MetricACC:                 "ACC",
-	MetricForgetting:          "forgetting",
-	MetricBWT:                 "BWT",
-	MetricFWT:                 "FWT",
-	MetricForgettingFirstLast: "forgetting (first-last)",
-}
-
-var metricOrder = []string{MetricACC, MetricForgetting, MetricBWT, MetricFWT, MetricForgettingFirstLast}
-
-// MetricTitle returns the column title of a metric: "ACC", "BWT", ... for the
-// metrics the harness writes, the name itself for others.
-func MetricTitle(name string) string {
-	if t, ok := metricTitles[name]; ok {
-		return t
-	}
-	return name
 }
 
 // FormatStat formats a Stat in percent units with 2 decimals: "97.31 ±
@@ -89,7 +70,7 @@ func metricColumns(sums []Summary, opts TableOptions) []string {
 		}
 	}
 	var cols []string
-	for _, name := range metricOrder {
+	for _, name := range metrics.Order {
 		if present[name] {
 			cols = append(cols, name)
 			delete(present, name)
@@ -136,7 +117,7 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 			showHash = true
 		}
 	}
-	metrics := metricColumns(sorted, opts)
+	metricCols := metricColumns(sorted, opts)
 
 	header = []string{"method", "stream", "scenario"}
 	if showHash {
@@ -144,8 +125,8 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 	}
 	textCols = len(header)
 	header = append(header, "seeds")
-	for _, name := range metrics {
-		header = append(header, MetricTitle(name))
+	for _, name := range metricCols {
+		header = append(header, metrics.Title(name))
 	}
 	if opts.Memory {
 		header = append(header, "peak heap MiB", "peak RSS MiB")
@@ -165,7 +146,7 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 			row = append(row, h)
 		}
 		row = append(row, fmt.Sprint(s.N))
-		for _, name := range metrics {
+		for _, name := range metricCols {
 			st, ok := s.Metrics[name]
 			if !ok {
 				st = Stat{Mean: math.NaN(), SE: math.NaN()}

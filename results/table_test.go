@@ -4,6 +4,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/noprop/noprop/metrics"
 )
 
 func TestFormatStat(t *testing.T) {
@@ -30,22 +32,22 @@ func TestWriteTable(t *testing.T) {
 	bp := Summary{
 		Method: "backprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "aaaaaaaaaaaaaaaa", N: 3,
 		Metrics: map[string]Stat{
-			MetricACC:        {Mean: 92, SE: 2 / math.Sqrt(3), N: 3},
-			MetricForgetting: {Mean: 11, SE: 1, N: 2},
-			MetricBWT:        {Mean: -9, SE: 0.5, N: 3},
-			MetricFWT:        {Mean: nan, SE: nan, N: 0, Note: "undefined in class-il"},
-			"lca":            {Mean: 40, SE: 1, N: 3},
+			metrics.ACC:        {Mean: 92, SE: 2 / math.Sqrt(3), N: 3},
+			metrics.Forgetting: {Mean: 11, SE: 1, N: 2},
+			metrics.BWT:        {Mean: -9, SE: 0.5, N: 3},
+			metrics.FWT:        {Mean: nan, SE: nan, N: 0, Note: "undefined in class-il"},
+			"lca":              {Mean: 40, SE: 1, N: 3},
 		},
 		PeakHeapBytes: Stat{Mean: 200 << 20, SE: 10 << 20, N: 3},
 		PeakRSSBytes:  Stat{Mean: nan, SE: nan},
 	}
 	np := Summary{
 		Method: "noprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "bbbbbbbbbbbbbbbb", N: 1,
-		Metrics: map[string]Stat{MetricACC: {Mean: 19.87, SE: nan, N: 1}},
+		Metrics: map[string]Stat{metrics.ACC: {Mean: 19.87, SE: nan, N: 1}},
 	}
 	perm := Summary{
 		Method: "noprop", Stream: "permuted-mnist", Scenario: "domain-il", ConfigHash: "cccccccccccccccc", N: 2,
-		Metrics: map[string]Stat{MetricACC: {Mean: 80, SE: 1, N: 2}},
+		Metrics: map[string]Stat{metrics.ACC: {Mean: 80, SE: 1, N: 2}},
 	}
 	bp2 := bp
 	bp2.ConfigHash = "dddddddddddddddd"
@@ -78,7 +80,7 @@ func TestWriteTable(t *testing.T) {
 		{
 			name:    "chosen metrics",
 			sums:    []Summary{bp},
-			opts:    TableOptions{Metrics: []string{MetricBWT, MetricACC}},
+			opts:    TableOptions{Metrics: []string{metrics.BWT, metrics.ACC}},
 			want:    []string{"BWT", "ACC", "-9.00 ± 0.50", "92.00 ± 1.15"},
 			notWant: []string{"forgetting", "FWT", "lca"},
 		},

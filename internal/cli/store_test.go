@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/internal/testuser"
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 )
 
@@ -69,7 +70,7 @@ func storeWithRuns(t *testing.T, path string, acc float64, seeds ...uint64) *res
 		if err := s.RecordEval(ctx, id, 1, results.EvalRow{Acc: []float64{acc}}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.FinishRun(ctx, id, []results.Metric{{Name: results.MetricACC, Value: acc}}, results.Memory{}); err != nil {
+		if err := s.FinishRun(ctx, id, []metrics.Metric{{Name: metrics.ACC, Value: acc}}, results.Memory{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -6,12 +6,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/paper"
 )
 
 // summaryMetrics are the columns shown unless --all-metrics is given.
-var summaryMetrics = []string{results.MetricACC, results.MetricForgetting, results.MetricBWT, results.MetricFWT}
+var summaryMetrics = []string{metrics.ACC, metrics.Forgetting, metrics.BWT, metrics.FWT}
 
 func tableCmd() *cobra.Command {
 	var (

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 )
 
@@ -21,7 +22,7 @@ type stored struct {
 	rowZero []bool        // whether row 0 was recorded
 	infer   [][][][]float64
 	epochs  [][]results.Epoch
-	metrics [][]results.Metric
+	metrics [][]metrics.Metric
 	memory  []results.Memory
 }
 
@@ -55,7 +56,7 @@ func writeStore(t *testing.T) (*results.Store, stored) {
 			{{Task: 1, Epoch: 1, Loss: 0.75, TrainAcc: 80, Seconds: 1, Examples: 50},
 				{Task: 2, Epoch: 1, Loss: 0.125, TrainAcc: 85, Seconds: 1, Examples: 50}},
 		},
-		metrics: [][]results.Metric{
+		metrics: [][]metrics.Metric{
 			{{Name: "acc", Value: 97}, {Name: "fwt", Value: nan, Note: "needs row 0"}},
 			{{Name: "acc", Value: 83.0625}, {Name: "forgetting", Value: 28}},
 		},
@@ -202,7 +203,7 @@ func TestExportRoundTrips(t *testing.T) {
 				}
 			}
 		}
-		metrics := append([]results.Metric(nil), st.metrics[k]...)
+		metrics := append([]metrics.Metric(nil), st.metrics[k]...)
 		for _, m := range metrics { // stored sorted by name; these are
 			note := any(nil)
 			if m.Note != "" {

@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 )
 
@@ -181,8 +182,8 @@ func metricStat(name string) func(*Config) results.Stat {
 
 func drawBars(d *Data) (*Figure, error) {
 	return groupedBars(d, Bars, "Final average accuracy and forgetting, mean ± SE over seeds", []panel{
-		{title: "ACC: average accuracy after the last task", yLabel: "ACC (%)", value: metricStat(results.MetricACC), percent: true, decimals: 1},
-		{title: "forgetting (best earlier minus final)", yLabel: "forgetting (%)", value: metricStat(results.MetricForgetting), percent: true, decimals: 1},
+		{title: "ACC: average accuracy after the last task", yLabel: "ACC (%)", value: metricStat(metrics.ACC), percent: true, decimals: 1},
+		{title: "forgetting (best earlier minus final)", yLabel: "forgetting (%)", value: metricStat(metrics.Forgetting), percent: true, decimals: 1},
 	})
 }
 

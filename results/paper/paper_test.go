@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 )
 
@@ -44,7 +45,7 @@ func writeStore(t *testing.T, runs []stored) *results.Store {
 			if err := s.RecordEval(ctx, id, 1, results.EvalRow{Acc: []float64{mean}, Inference: inf}); err != nil {
 				t.Fatal(err)
 			}
-			if err := s.FinishRun(ctx, id, []results.Metric{{Name: results.MetricACC, Value: mean}}, results.Memory{PeakHeapBytes: 100 << 20, PeakRSSBytes: 200 << 20}); err != nil {
+			if err := s.FinishRun(ctx, id, []metrics.Metric{{Name: metrics.ACC, Value: mean}}, results.Memory{PeakHeapBytes: 100 << 20, PeakRSSBytes: 200 << 20}); err != nil {
 				t.Fatal(err)
 			}
 		}

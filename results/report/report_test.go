@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/noprop/noprop/internal/fixture"
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/figure"
 )
@@ -21,7 +22,7 @@ func build(t *testing.T, f results.Filter) (*Report, *results.Store) {
 	t.Helper()
 	s, path := fixture.Open(t)
 	r, err := Build(t.Context(), s, f, Options{
-		Metrics: []string{results.MetricACC, results.MetricForgetting},
+		Metrics: []string{metrics.ACC, metrics.Forgetting},
 		Source:  path, Version: "v9", Now: time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
@@ -50,8 +51,8 @@ func TestReportHoldsTableMatricesSettingsAndFigures(t *testing.T) {
 	}
 	want := []string{
 		"<th>ACC</th>", "<th>forgetting</th>", "<th>peak heap MiB</th>",
-		results.FormatStat(sums[0].Metrics[results.MetricACC], sums[0].N),
-		results.FormatStat(sums[3].Metrics[results.MetricForgetting], sums[3].N),
+		results.FormatStat(sums[0].Metrics[metrics.ACC], sums[0].N),
+		results.FormatStat(sums[3].Metrics[metrics.Forgetting], sums[3].N),
 		"after task 3", results.FormatCell(mean[3][0], se[3][0]), results.FormatCell(mean[0][2], se[0][2]),
 		"backprop on split-mnist, class-IL", "noprop-dt:quick on split-mnist, task-IL",
 		`"lr": 0.001`, `"timesteps": 3`, `"hidden": [`, "abc123", "v9", sums[0].RunIDs[0], "seeds</dt><dd>1, 2",

@@ -4,16 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"math"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/noprop/noprop/harness/harnesstest"
 	"github.com/noprop/noprop/methods"
-	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
 
@@ -25,7 +23,7 @@ type stopAfter struct {
 	cancel      context.CancelFunc
 }
 
-func (s *stopAfter) Started(RunInfo) error                  { return nil }
+func (s *stopAfter) Started(RunInfo)                        {}
 func (s *stopAfter) Epoch(RunInfo, int, methods.EpochStats) {}
 func (s *stopAfter) Evaluated(RunInfo, Eval) error          { return nil }
 func (s *stopAfter) Finished(RunInfo, Result) error         { return nil }
@@ -44,67 +42,11 @@ func checkpointSpecs(t *testing.T) []Spec {
 		{Name: "backprop", Settings: json.RawMessage(`{"hidden":[16],"iterations":60,"batch_size":16}`)},
 		{Name: "noprop-dt", Settings: json.RawMessage(`{"encoder":"mlp","hidden":16,"timesteps":3,"iterations":40,"batch_size":16,"embedding":"prototype"}`)},
 	}, Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"class"},
-		Seeds: 1, FirstSeed: 3, InferenceRuns: 2}.Expand(rules, fakeClasses)
+		Seeds: 1, FirstSeed: 3, InferenceRuns: 2}.Expand(rules, harnesstest.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return specs
-}
-
-// TestResumedRunIsBitIdentical stops runs in the middle of their second
-// task, then starts them again: they go on from their checkpoint and end
-// with the matrix (and every inference run) of a run never stopped.
-func TestResumedRunIsBitIdentical(t *testing.T) {
-	for _, spec := range checkpointSpecs(t) {
-		t.Run(spec.Method, func(t *testing.T) {
-			dir := t.TempDir()
-			store, err := results.Open(filepath.Join(dir, "r.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer store.Close()
-			var log bytes.Buffer
-			runner := func(obs ...Observer) *Runner {
-				return &Runner{Methods: rules, Load: syntheticLoader, Log: &log,
-					Checkpoints: filepath.Join(dir, "ckpt"), CheckpointEvery: 1, // every step
-					Observers: append([]Observer{&StoreObserver{Store: store, Version: "test"}}, obs...)}
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			_, err = runner(&stopAfter{task: 2, steps: 17, cancel: cancel}).Run(ctx, spec)
-			if !errors.Is(err, context.Canceled) {
-				t.Fatalf("stopped run: %v", err)
-			}
-			if ents, _ := os.ReadDir(filepath.Join(dir, "ckpt")); len(ents) == 0 {
-				t.Fatal("the stopped run left no checkpoint")
-			}
-			resumed, err := runner().Run(context.Background(), spec)
-			if err != nil {
-				t.Fatalf("resumed run: %v", err)
-			}
-			if !strings.Contains(log.String(), "resuming from the checkpoint after task 1 of 2") {
-				t.Errorf("the second run did not resume from the checkpoint; log:\n%s", log.String())
-			}
-			whole, err := (&Runner{Methods: rules, Load: syntheticLoader}).Run(context.Background(), spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(resumed.Matrix, whole.Matrix) || !reflect.DeepEqual(resumed.Inference, whole.Inference) {
-				t.Errorf("resumed matrix %v\nwhole matrix   %v", resumed.Matrix, whole.Matrix)
-			}
-			// The store holds the resumed run, done, with every row.
-			id, ok, err := store.FindDone(context.Background(), spec.ConfigHash(), spec.Seed)
-			if err != nil || !ok {
-				t.Fatalf("no done run stored: %v", err)
-			}
-			m, _ := store.Matrix(context.Background(), id)
-			if !reflect.DeepEqual(m, whole.Matrix) {
-				t.Errorf("stored matrix %v, want %v", m, whole.Matrix)
-			}
-			if ents, _ := os.ReadDir(filepath.Join(dir, "ckpt")); len(ents) != 0 {
-				t.Errorf("checkpoints left after the run finished: %d files", len(ents))
-			}
-		})
-	}
 }
 
 // TestDamagedCheckpointIsRefused damages the newest checkpoint: it is
@@ -113,7 +55,7 @@ func TestResumedRunIsBitIdentical(t *testing.T) {
 // over.
 func TestDamagedCheckpointIsRefused(t *testing.T) {
 	spec := checkpointSpecs(t)[0]
-	whole, err := (&Runner{Methods: rules, Load: syntheticLoader}).Run(context.Background(), spec)
+	whole, err := (&Runner{Methods: rules, Load: harnesstest.Load}).Run(context.Background(), spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +63,7 @@ func TestDamagedCheckpointIsRefused(t *testing.T) {
 		dir := t.TempDir()
 		var log bytes.Buffer
 		runner := func(obs ...Observer) *Runner {
-			return &Runner{Methods: rules, Load: syntheticLoader, Log: &log, Checkpoints: dir, CheckpointEvery: 1, Observers: obs}
+			return &Runner{Methods: rules, Load: harnesstest.Load, Log: &log, Checkpoints: dir, CheckpointEvery: 1, Observers: obs}
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		runner(&stopAfter{task: 2, steps: 9, cancel: cancel}).Run(ctx, spec)

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/noprop/noprop/harness/harnesstest"
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
 	"github.com/noprop/noprop/methods/noprop"
@@ -19,10 +20,10 @@ import (
 var rules = methods.Catalog{backprop.Method, noprop.Method}
 
 func TestRunMeasuresTrainingMemory(t *testing.T) {
-	rn := &Runner{Methods: rules, Load: syntheticLoader}
+	rn := &Runner{Methods: rules, Load: harnesstest.Load}
 	specs, err := Sweep{Methods: []MethodChoice{{Name: "backprop", Settings: json.RawMessage(`{"hidden":[4096,512],"iterations":2,"batch_size":16}`)}},
 		Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"class"},
-		Seeds: 1, FirstSeed: 1, InferenceRuns: 1}.Expand(rules, fakeClasses)
+		Seeds: 1, FirstSeed: 1, InferenceRuns: 1}.Expand(rules, harnesstest.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +50,7 @@ func TestRunMeasuresTrainingMemory(t *testing.T) {
 // (and fail, as diverged, only when it meets it).
 func TestNoLookAtTheFuture(t *testing.T) {
 	load := func(string) (tasks.Dataset, error) {
-		ds, err := syntheticLoader("")
+		ds, err := harnesstest.Load("")
 		if err != nil {
 			return ds, err
 		}
@@ -69,7 +70,7 @@ func TestNoLookAtTheFuture(t *testing.T) {
 	specs, err := Sweep{Methods: []MethodChoice{{Name: "noprop-dt", Settings: json.RawMessage(
 		`{"encoder":"mlp","embedding":"prototype","hidden":32,"timesteps":3,"iterations":200,"batch_size":16}`)}},
 		Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"class"},
-		Seeds: 1, FirstSeed: 1, InferenceRuns: 1}.Expand(rules, fakeClasses)
+		Seeds: 1, FirstSeed: 1, InferenceRuns: 1}.Expand(rules, harnesstest.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestNoLookAtTheFuture(t *testing.T) {
 // logs keeps the training log of every evaluated row.
 type logs struct{ rows [][]methods.EpochStats }
 
-func (l *logs) Started(RunInfo) error                  { return nil }
+func (l *logs) Started(RunInfo)                        {}
 func (l *logs) Epoch(RunInfo, int, methods.EpochStats) {}
 func (l *logs) Evaluated(_ RunInfo, e Eval) error      { l.rows = append(l.rows, e.Log); return nil }
 func (l *logs) Finished(RunInfo, Result) error         { return nil }
@@ -107,12 +108,12 @@ func TestLearningCurve(t *testing.T) {
 				t.Helper()
 				specs, err := Sweep{Methods: []MethodChoice{{Name: tc.method, Settings: json.RawMessage(tc.settings)}},
 					Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"task"},
-					Seeds: 1, FirstSeed: 1, InferenceRuns: 2, TestEvery: every}.Expand(rules, fakeClasses)
+					Seeds: 1, FirstSeed: 1, InferenceRuns: 2, TestEvery: every}.Expand(rules, harnesstest.Classes)
 				if err != nil {
 					t.Fatal(err)
 				}
 				l := &logs{}
-				res, err := (&Runner{Methods: rules, Load: syntheticLoader, Observers: []Observer{l}}).Run(context.Background(), specs[0])
+				res, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []Observer{l}}).Run(context.Background(), specs[0])
 				if err != nil {
 					t.Fatal(err)
 				}

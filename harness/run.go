@@ -2,6 +2,8 @@ package harness
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -16,7 +18,7 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// RunInfo describes a run in progress to observers.
+// RunInfo describes a run in progress to its gate and observers.
 type RunInfo struct {
 	ID       string // random hex, unique across machines
 	Spec     Spec
@@ -27,20 +29,38 @@ type RunInfo struct {
 	// Index and Total place the run in its batch (1-based; 0 when run
 	// alone).
 	Index, Total int
-	// Cancel stops the run with a cause, for an observer that learns it
-	// must not go on (its claim was taken over).
-	Cancel context.CancelCauseFunc
 }
 
-// SkipError is returned by an observer's Started when the run must not
-// train: its unit is done, or another live process is training it (Held).
-// Run returns it after telling every observer that started.
+// SkipError is returned by a Gate's Acquire when the run must not train:
+// its unit is done, or another live process is training it (Held). Run
+// returns it without telling the observers anything.
 type SkipError struct {
 	Held   bool
 	Reason string
 }
 
 func (e *SkipError) Error() string { return e.Reason }
+
+// A Gate admits runs: before a run builds its learner or reads a
+// checkpoint, the runner leases the run's unit (its configuration and
+// seed) from the gate, and gives the lease back when the run ends. The
+// results store is a gate (its claims); a runner without one trains
+// every run it is given.
+type Gate interface {
+	// Acquire leases r's unit, or returns a *SkipError when the unit must
+	// not train now; any other error fails the run.
+	Acquire(ctx context.Context, r RunInfo) (Lease, error)
+}
+
+// A Lease is a unit held by a run.
+type Lease interface {
+	// Lost is closed when the lease is lost (another process took the
+	// unit over): the runner then stops the run.
+	Lost() <-chan struct{}
+	// Release gives the unit back when the run ends, and reports why the
+	// lease was lost if it was.
+	Release() error
+}
 
 // Result is what a finished run produced.
 type Result struct {
@@ -69,10 +89,13 @@ type Eval struct {
 	Log       []methods.EpochStats
 }
 
-// Observer hears a run's progress. The results store and the console are
-// observers; the harness does not know who listens.
+// Observer hears a run's progress: the results store's recorder and the
+// console display are observers, and the harness does not know who
+// listens. Observers only observe: whether a run may train is the Gate's.
+// An error from Evaluated or Finished (a store that cannot write) fails
+// the run.
 type Observer interface {
-	Started(r RunInfo) error
+	Started(r RunInfo)
 	// Epoch relays a learner's report while task (1-based) is learned.
 	Epoch(r RunInfo, task int, s methods.EpochStats)
 	// Evaluated delivers one finished unit.
@@ -90,7 +113,9 @@ type Runner struct {
 	Methods methods.Catalog
 	// Load returns a dataset by name (tasks.Load in the command line, a
 	// generator in tests).
-	Load      func(name string) (tasks.Dataset, error)
+	Load func(name string) (tasks.Dataset, error)
+	// Gate leases each run's unit before it trains; nil trains every run.
+	Gate      Gate
 	Observers []Observer
 	// Log, when not nil, hears about runs a batch skips and checkpoints
 	// refused.
@@ -137,32 +162,30 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 	if err != nil {
 		return Result{}, &SetupError{Err: err}
 	}
-	// Memory is measured from here: the data is resident, the learner not yet.
-	mem := memstat.Start()
-	learner, info, err := rn.learner(method, spec, stream, sc)
-	if err != nil {
-		mem.Stop()
-		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
-	}
-	cp, learner, err := rn.resume(method, spec, stream, sc, learner)
-	if err != nil {
-		mem.Stop()
-		return Result{}, &SetupError{Err: fmt.Errorf("%s: %w", spec.Method, err)}
-	}
-	info.Index, info.Total, info.Cancel = index, total, cancel
-	for i, o := range rn.Observers {
-		if err := o.Started(info); err != nil {
-			mem.Stop()
-			// The observers already started hear that the run ends here.
-			for _, prev := range rn.Observers[:i] {
-				prev.Failed(info, err, false)
-			}
+	info := newRunInfo(spec, stream, index, total)
+	var lease Lease
+	if rn.Gate != nil {
+		if lease, err = rn.Gate.Acquire(ctx, info); err != nil {
 			return Result{}, err
 		}
+		go func() {
+			select {
+			case <-lease.Lost():
+				cancel(errLeaseLost)
+			case <-ctx.Done():
+			}
+		}()
 	}
-	res, err := rn.learnStream(ctx, info, learner, stream, sc, cp)
-	res.Memory.PeakHeapBytes, res.Memory.PeakRSSBytes = mem.Stop()
-	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+	for _, o := range rn.Observers {
+		o.Started(info)
+	}
+	res, cp, err := rn.train(ctx, method, info, stream, sc)
+	if lease != nil {
+		if lerr := lease.Release(); lerr != nil {
+			err = fmt.Errorf("the run was taken over by another process: %w", lerr)
+		}
+	}
+	if err != nil && context.Cause(ctx) != nil && !errors.Is(context.Cause(ctx), context.Canceled) && !errors.Is(context.Cause(ctx), errLeaseLost) {
 		err = fmt.Errorf("%w: %w", err, context.Cause(ctx))
 	}
 	if err != nil {
@@ -184,6 +207,30 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 	return res, nil
 }
 
+// errLeaseLost is the cause with which a run is stopped when its lease is
+// lost; Release says why.
+var errLeaseLost = errors.New("lease lost")
+
+// train builds the learner of a leased run, restores its checkpoint, and
+// learns the stream.
+func (rn *Runner) train(ctx context.Context, method methods.Method, info RunInfo, stream tasks.Stream, sc tasks.Scenario) (Result, *checkpointer, error) {
+	// Memory is measured from here: the data is resident, the learner not yet.
+	mem := memstat.Start()
+	learner, err := rn.learner(method, info.Spec, stream, sc)
+	if err != nil {
+		mem.Stop()
+		return Result{}, nil, fmt.Errorf("%s: %w", info.Spec.Method, err)
+	}
+	cp, learner, err := rn.resume(method, info.Spec, stream, sc, learner)
+	if err != nil {
+		mem.Stop()
+		return Result{}, nil, fmt.Errorf("%s: %w", info.Spec.Method, err)
+	}
+	res, err := rn.learnStream(ctx, info, learner, stream, sc, cp)
+	res.Memory.PeakHeapBytes, res.Memory.PeakRSSBytes = mem.Stop()
+	return res, cp, err
+}
+
 // resume prepares a run's checkpoints: when checkpoints are kept and the
 // learner can be saved, it returns the run's checkpointer, with the learner
 // restored from the unit's checkpoint when there is one that fits (a fresh
@@ -202,7 +249,7 @@ func (rn *Runner) resume(method methods.Method, spec Spec, stream tasks.Stream, 
 		if rn.Log != nil {
 			fmt.Fprintf(rn.Log, "   checkpoint %s refused: %v; the run starts over\n", cp.store.path(spec), err)
 		}
-		fresh, _, err := rn.learner(method, spec, stream, sc)
+		fresh, err := rn.learner(method, spec, stream, sc)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -237,21 +284,23 @@ func (rn *Runner) stream(spec Spec) (tasks.Stream, tasks.Scenario, error) {
 	return stream, sc, err
 }
 
+// newRunInfo names a new run of spec on its stream, with a random 128-bit
+// hex ID, so that runs of several machines can be merged by ID.
+func newRunInfo(spec Spec, stream tasks.Stream, index, total int) RunInfo {
+	var id [16]byte
+	rand.Read(id[:]) // never fails
+	return RunInfo{ID: hex.EncodeToString(id[:]), Spec: spec, Stream: stream.Name, NumTasks: len(stream.Tasks),
+		Choices: stream.Choices, Started: time.Now(), Index: index, Total: total}
+}
+
 // learner builds the learner of a spec for its stream: it sees the input
 // shape, the number of outputs and its seed, never the data.
-func (rn *Runner) learner(method methods.Method, spec Spec, stream tasks.Stream, sc tasks.Scenario) (methods.Learner, RunInfo, error) {
-	var info RunInfo
-	id, err := results.NewID()
-	if err != nil {
-		return nil, info, err
-	}
-	info = RunInfo{ID: id, Spec: spec, Stream: stream.Name, NumTasks: len(stream.Tasks), Choices: stream.Choices, Started: time.Now()}
-	learner, err := method.New(methods.Problem{
+func (rn *Runner) learner(method methods.Method, spec Spec, stream tasks.Stream, sc tasks.Scenario) (methods.Learner, error) {
+	return method.New(methods.Problem{
 		Input:   stream.Shape,
 		Outputs: sc.Outputs(stream),
 		Seed:    nn.DeriveSeed(spec.Seed, "learner"),
 	}, spec.Settings)
-	return learner, info, err
 }
 
 func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) (Result, error) {

@@ -5,30 +5,23 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/noprop/noprop/harness/harnesstest"
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
-	"github.com/noprop/noprop/metrics"
-	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
-
-func syntheticLoader(name string) (tasks.Dataset, error) {
-	return tasks.Synthetic(tasks.SyntheticConfig{Classes: 4, TrainPer: 60, TestPer: 20, Shape: tasks.Shape{C: 1, H: 4, W: 5}, Noise: 0.3, Seed: 11})
-}
 
 // oneSpec expands a one-run sweep of the fake catalog.
 func oneSpec(t *testing.T, method, settings, scenario string, seed uint64) Spec {
 	t.Helper()
 	specs, err := Sweep{Methods: []MethodChoice{{Name: method, Settings: json.RawMessage(settings)}},
 		Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, ClassOrder: "fixed",
-		Scenarios: []string{scenario}, Seeds: 1, FirstSeed: seed, InferenceRuns: 3}.Expand(fakeCatalog, fakeClasses)
+		Scenarios: []string{scenario}, Seeds: 1, FirstSeed: seed, InferenceRuns: 3}.Expand(harnesstest.Catalog, harnesstest.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +33,7 @@ func testSpec(t *testing.T, scenario string, seed uint64) Spec {
 }
 
 func newRunner(obs ...Observer) *Runner {
-	return &Runner{Methods: fakeCatalog, Load: syntheticLoader, Observers: obs}
+	return &Runner{Methods: harnesstest.Catalog, Load: harnesstest.Load, Observers: obs}
 }
 
 func TestRunSameSeedSameMatrix(t *testing.T) {
@@ -68,68 +61,13 @@ func TestRunSameSeedSameMatrix(t *testing.T) {
 	}
 }
 
-func TestRunRecordsEveryUnitAndResumes(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "r.db")
-	store, err := results.Open(db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rn := newRunner(&StoreObserver{Store: store, Version: "test"})
-	specs := []Spec{testSpec(t, "class", 1), testSpec(t, "class", 2)}
-	done := func(s Spec) (bool, error) {
-		_, ok, err := store.FindDone(context.Background(), s.ConfigHash(), s.Seed)
-		return ok, err
-	}
-
-	// An interrupted batch: the context is cancelled while the first run
-	// learns its second task.
-	ctx, cancel := context.WithCancel(context.Background())
-	rn.Observers = append(rn.Observers, cancelAfter{task: 2, cancel: cancel})
-	rep, err := rn.RunAll(ctx, specs, done)
-	if !errors.Is(err, context.Canceled) || rep.Ran != 0 {
-		t.Fatalf("interrupted batch: report %+v, err %v", rep, err)
-	}
-	runs, err := store.Runs(context.Background(), results.Filter{Status: results.StatusInterrupted})
-	if err != nil || len(runs) != 1 {
-		t.Fatalf("interrupted runs: %d, %v", len(runs), err)
-	}
-	m, err := store.Matrix(context.Background(), runs[0].ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m[1][0] < 90 {
-		t.Errorf("the interrupted run's finished unit (after task 1) was not kept: %v", m)
-	}
-
-	// Resume: both runs complete; a third call skips them.
-	rn.Observers = rn.Observers[:1]
-	rep, err = rn.RunAll(context.Background(), specs, done)
-	if err != nil || rep.Ran != 2 {
-		t.Fatalf("resumed batch: report %+v, err %v", rep, err)
-	}
-	rep, err = rn.RunAll(context.Background(), specs, done)
-	if err != nil || rep.Skipped != 2 || rep.Ran != 0 {
-		t.Fatalf("repeated batch: report %+v, err %v", rep, err)
-	}
-	sums, err := store.Summaries(context.Background(), results.Filter{})
-	if err != nil || len(sums) != 1 || sums[0].N != 2 {
-		t.Fatalf("summaries %+v, %v", sums, err)
-	}
-	for _, name := range []string{metrics.ACC, metrics.Forgetting, metrics.BWT, metrics.FWT} {
-		if st, ok := sums[0].Metrics[name]; !ok || st.N != 2 {
-			t.Errorf("metric %s over seeds: %+v", name, st)
-		}
-	}
-}
-
 // cancelAfter cancels the run's context once the learner reports on a task.
 type cancelAfter struct {
 	task   int
 	cancel context.CancelFunc
 }
 
-func (c cancelAfter) Started(RunInfo) error { return nil }
+func (c cancelAfter) Started(RunInfo) {}
 func (c cancelAfter) Epoch(_ RunInfo, task int, _ methods.EpochStats) {
 	if task == c.task {
 		c.cancel()
@@ -204,12 +142,12 @@ func (c cancelOnScores) Scores(x nn.Matrix, active []int) nn.Matrix {
 func TestEvaluationHonoursCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	cat := methods.Catalog{{Name: "centroid", Settings: func() any { return &centroidSettings{} },
+	cat := methods.Catalog{{Name: "centroid", Settings: func() any { return &harnesstest.CentroidSettings{} },
 		New: func(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-			l, err := newCentroid(p, raw)
+			l, err := harnesstest.NewCentroid(p, raw)
 			return cancelOnScores{l, cancel, &calls}, err
 		}}}
-	rn := &Runner{Methods: cat, Load: syntheticLoader}
+	rn := &Runner{Methods: cat, Load: harnesstest.Load}
 	_, err := rn.Run(ctx, testSpec(t, "class", 1))
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want cancellation", err)
@@ -249,13 +187,13 @@ func TestSweepRejectsBadInputBeforeWork(t *testing.T) {
 			sw := good
 			sw.Methods = slices.Clone(good.Methods)
 			tc.edit(&sw)
-			_, err := sw.Expand(fakeCatalog, fakeClasses)
+			_, err := sw.Expand(harnesstest.Catalog, harnesstest.Classes)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want %q", err, tc.want)
 			}
 		})
 	}
-	if specs, err := good.Expand(fakeCatalog, fakeClasses); err != nil || len(specs) != 1 || specs[0].Tasks != 5 {
+	if specs, err := good.Expand(harnesstest.Catalog, harnesstest.Classes); err != nil || len(specs) != 1 || specs[0].Tasks != 5 {
 		t.Errorf("good sweep: %+v, %v (want one spec of the default 5 tasks)", specs, err)
 	}
 }
@@ -276,134 +214,6 @@ func TestParseSets(t *testing.T) {
 	} {
 		if _, err := ParseSets([]string{bad.set}, []string{"a", "b"}); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("--set %s: error %v, want %q", bad.set, err, bad.want)
-		}
-	}
-}
-
-// during runs f on the first epoch a run reports.
-type during struct {
-	f    func()
-	done bool
-}
-
-func (d *during) Started(RunInfo) error { return nil }
-func (d *during) Epoch(RunInfo, int, methods.EpochStats) {
-	if !d.done {
-		d.done = true
-		d.f()
-	}
-}
-func (d *during) Evaluated(RunInfo, Eval) error  { return nil }
-func (d *during) Finished(RunInfo, Result) error { return nil }
-func (d *during) Failed(RunInfo, error, bool)    {}
-
-func TestClaimedUnitsRunOnce(t *testing.T) {
-	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	spec := testSpec(t, "class", 1)
-	// While A trains the unit, B (another batch on the same store) must
-	// skip it as held; after A, C skips it as done.
-	var bRep BatchReport
-	a := newRunner(&StoreObserver{Store: store, Version: "test"}, &during{f: func() {
-		b := newRunner(&StoreObserver{Store: store, Version: "test"})
-		var err error
-		bRep, err = b.RunAll(context.Background(), []Spec{spec}, nil)
-		if err != nil {
-			t.Errorf("B: %v", err)
-		}
-	}})
-	aRep, err := a.RunAll(context.Background(), []Spec{spec}, nil)
-	if err != nil || aRep.Ran != 1 {
-		t.Fatalf("A: %+v, %v", aRep, err)
-	}
-	if bRep.Held != 1 || bRep.Ran != 0 {
-		t.Errorf("B while A trains: %+v, want the unit held", bRep)
-	}
-	cRep, err := newRunner(&StoreObserver{Store: store, Version: "test"}).RunAll(context.Background(), []Spec{spec}, nil)
-	if err != nil || cRep.Skipped != 1 || cRep.Ran != 0 {
-		t.Errorf("C after A: %+v, %v, want the unit skipped as done", cRep, err)
-	}
-	runs, _ := store.Runs(context.Background(), results.Filter{})
-	if len(runs) != 1 {
-		t.Errorf("%d runs stored, want 1", len(runs))
-	}
-}
-
-// slowLearner takes its time to learn, so heartbeats happen meanwhile.
-type slowLearner struct{ methods.Learner }
-
-func (l slowLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	if err := l.Learner.Learn(ctx, data, active, obs); err != nil {
-		return err
-	}
-	select {
-	case <-time.After(100 * time.Millisecond):
-	case <-ctx.Done():
-	}
-	return ctx.Err()
-}
-
-func TestLostClaimCancelsTheRun(t *testing.T) {
-	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	slow := methods.Catalog{{Name: "centroid", Settings: func() any { return &centroidSettings{} },
-		New: func(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-			l, err := newCentroid(p, raw)
-			return slowLearner{l}, err
-		}}}
-	spec := testSpec(t, "class", 1)
-	// While A trains, B takes the unit over (it counts any heartbeat as
-	// stale) and trains it to the end; A must then stop, recording nothing.
-	var bRep BatchReport
-	a := &Runner{Methods: slow, Load: syntheticLoader, Observers: []Observer{
-		&StoreObserver{Store: store, Version: "test", HeartbeatEvery: 5 * time.Millisecond},
-		&during{f: func() {
-			b := &Runner{Methods: fakeCatalog, Load: syntheticLoader, Observers: []Observer{
-				&StoreObserver{Store: store, Version: "test", StaleAfter: time.Nanosecond}}}
-			bRep, _ = b.RunAll(context.Background(), []Spec{spec}, nil)
-		}}}}
-	_, err = a.Run(context.Background(), spec)
-	if bRep.Ran != 1 {
-		t.Fatalf("B did not take the unit over: %+v", bRep)
-	}
-	if !errors.Is(err, results.ErrClaimLost) {
-		t.Errorf("A after losing its claim: %v, want ErrClaimLost", err)
-	}
-	runs, _ := store.Runs(context.Background(), results.Filter{})
-	if len(runs) != 1 || runs[0].Status != results.StatusDone {
-		t.Errorf("stored runs %+v, want B's done run alone", runs)
-	}
-}
-
-// TestStandardPixelsReachTheStream: a spec's Pixels builds its stream, whose
-// statistics are stored with the run.
-func TestStandardPixelsReachTheStream(t *testing.T) {
-	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	rn := newRunner(&StoreObserver{Store: store, Version: "test"})
-	raw, std := testSpec(t, "class", 1), testSpec(t, "class", 1)
-	std.Pixels = tasks.PixelsStandard
-	for _, s := range []Spec{raw, std} {
-		if _, err := rn.Run(context.Background(), s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, s := range []Spec{raw, std} {
-		runs, err := store.Runs(context.Background(), results.Filter{ConfigHash: s.ConfigHash()})
-		if err != nil || len(runs) != 1 {
-			t.Fatalf("runs of %s: %d, %v", s.ConfigHash(), len(runs), err)
-		}
-		if got, want := strings.Contains(runs[0].ChoicesJSON, `"pixel_mean"`), s.Pixels != ""; got != want {
-			t.Errorf("pixels %q: stored choices %s", s.Pixels, runs[0].ChoicesJSON)
 		}
 	}
 }

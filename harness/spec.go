@@ -111,3 +111,18 @@ func (s Spec) checkMethod(cat methods.Catalog) (methods.Method, error) {
 	}
 	return m, nil
 }
+
+// LocateData checks that every dataset of specs can be read from dir (or
+// the standard places; see tasks.Locate), before anything is written.
+func LocateData(specs []Spec, dir string) error {
+	located := map[string]bool{}
+	for _, s := range specs {
+		if !located[s.Dataset] {
+			if _, err := tasks.Locate(s.Dataset, dir); err != nil {
+				return err
+			}
+			located[s.Dataset] = true
+		}
+	}
+	return nil
+}

@@ -3,6 +3,8 @@ package harness
 import (
 	"strings"
 	"testing"
+
+	"github.com/noprop/noprop/harness/harnesstest"
 )
 
 const goodSweep = `# two configurations of one method, a second method, two scenarios, two seeds
@@ -22,7 +24,7 @@ inference_runs: 3
 `
 
 func TestSweepFileExpandsToTheListedUnits(t *testing.T) {
-	specs, err := ParseSweep("study.yaml", []byte(goodSweep), fakeCatalog, fakeClasses)
+	specs, err := ParseSweep("study.yaml", []byte(goodSweep), harnesstest.Catalog, harnesstest.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +66,7 @@ func TestSweepFilePixels(t *testing.T) {
 	base := "methods:\n  - name: centroid\ndatasets: [synthetic]\ntasks: 2\n"
 	hash := map[string]string{}
 	for _, p := range []string{"", "pixels: raw\n", "pixels: standard\n"} {
-		specs, err := ParseSweep("study.yaml", []byte(base+p), fakeCatalog, fakeClasses)
+		specs, err := ParseSweep("study.yaml", []byte(base+p), harnesstest.Catalog, harnesstest.Classes)
 		if err != nil {
 			t.Fatalf("%q: %v", p, err)
 		}
@@ -107,7 +109,7 @@ func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := ParseSweep("study.yaml", []byte(tc.src), fakeCatalog, fakeClasses)
+			_, err := ParseSweep("study.yaml", []byte(tc.src), harnesstest.Catalog, harnesstest.Classes)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -116,7 +118,7 @@ func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ReadSweepFile("/no/such/study.yaml", fakeCatalog, fakeClasses); err == nil || !strings.Contains(err.Error(), "/no/such/study.yaml: cannot read it") {
+	if _, err := ReadSweepFile("/no/such/study.yaml", harnesstest.Catalog, harnesstest.Classes); err == nil || !strings.Contains(err.Error(), "/no/such/study.yaml: cannot read it") {
 		t.Errorf("missing file: %v", err)
 	}
 }

@@ -137,7 +137,7 @@ func (s *Store) Claim(ctx context.Context, r Run, opts ClaimOptions) (Claim, err
 			c.State, c.RunID = AlreadyDone, id
 			return nil
 		}
-		holder, held, err := runningClaim(ctx, tx, r.ConfigHash, r.Seed)
+		holder, held, err := runningClaim(ctx, tx, s.version, r.ConfigHash, r.Seed)
 		if err != nil {
 			return err
 		}
@@ -166,9 +166,10 @@ func (s *Store) Claim(ctx context.Context, r Run, opts ClaimOptions) (Claim, err
 	return c, nil
 }
 
-// runningClaim returns the running claim of a unit, if any.
-func runningClaim(ctx context.Context, tx *sql.Tx, configHash string, seed uint64) (Run, bool, error) {
-	row := tx.QueryRowContext(ctx, "SELECT "+runColumns(len(migrations))+` FROM runs
+// runningClaim returns the running claim of a unit, if any, in a database
+// at schema version v (at least versionOwners).
+func runningClaim(ctx context.Context, q querier, v int, configHash string, seed uint64) (Run, bool, error) {
+	row := q.QueryRowContext(ctx, "SELECT "+runColumns(v)+` FROM runs
 WHERE config_hash = ? AND seed = ? AND status = 'running' AND owner_token IS NOT NULL`,
 		configHash, seedValue(seed))
 	r, err := scanRun(row)

@@ -188,6 +188,20 @@ const (
 // needs a rollback first, which Recover does.
 var ErrHotJournal = errors.New("unfinished transaction in the rollback journal")
 
+// OpenInput opens a database another process wrote, for reading. One
+// whose writer was killed while it committed in the rollback journal is
+// rolled back first, as its next writer would (Recover).
+func OpenInput(path string) (*Store, error) {
+	store, err := OpenReadOnly(path)
+	if errors.Is(err, ErrHotJournal) {
+		if err := Recover(path); err != nil {
+			return nil, err
+		}
+		store, err = OpenReadOnly(path)
+	}
+	return store, err
+}
+
 // Recover rolls back the transaction that a writer, killed while it
 // committed, left in the rollback journal of the database at path, as the
 // next writer to open it would; it changes nothing else, neither the schema

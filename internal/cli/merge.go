@@ -52,7 +52,7 @@ would (see --journal).`,
 				}
 			}()
 			for _, in := range ins {
-				s, err := openInput(in)
+				s, err := results.OpenInput(in)
 				if err != nil {
 					return err
 				}

@@ -33,20 +33,6 @@ func parseJournal(s string) (results.Journal, error) {
 	return 0, fmt.Errorf("--journal %q: want wal (processes on one machine) or rollback (a file on a network file system)", s)
 }
 
-// openInput opens a database another command wrote, for reading. One whose
-// writer was killed while it committed in the rollback journal is rolled
-// back first, as its next writer would.
-func openInput(path string) (*results.Store, error) {
-	store, err := results.OpenReadOnly(path)
-	if errors.Is(err, results.ErrHotJournal) {
-		if err := results.Recover(path); err != nil {
-			return nil, err
-		}
-		store, err = results.OpenReadOnly(path)
-	}
-	return store, err
-}
-
 // namedTwice returns the first two of paths that name one existing file,
 // however they are spelt. A command opens every database once: SQLite's
 // locks are per process and file, and closing a second descriptor of a file

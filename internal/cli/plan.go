@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -68,72 +67,55 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 		}
 		defer store.Close()
 	}
-	type estimate struct {
-		seconds float64
-		ok      bool
+	units := make([]results.Unit, len(specs))
+	for i, s := range specs {
+		units[i] = results.Unit{ConfigHash: s.ConfigHash(), Seed: s.Seed}
 	}
-	estimates := map[string]estimate{}
-	estimateOf := func(hash string) (estimate, error) {
-		if e, ok := estimates[hash]; ok || store == nil {
-			return e, nil
+	var states []results.UnitState
+	if store != nil {
+		var err error
+		if states, err = results.UnitStates(ctx, store, nil, units, 0); err != nil {
+			return err
 		}
-		runs, err := store.Runs(ctx, results.Filter{ConfigHash: hash, Status: results.StatusDone})
-		if err != nil {
-			return estimate{}, err
-		}
-		var e estimate
-		for _, r := range runs {
-			e.seconds += r.Ended.Sub(r.Started).Seconds() / float64(len(runs))
-			e.ok = true
-		}
-		estimates[hash] = e
-		return e, nil
+	} else {
+		states = make([]results.UnitState, len(units))
 	}
+	est := estimator{ctx: ctx, store: store, seen: map[string]estimate{}}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tmethod\tconfig\tdataset\tstream\tscenario\tseed\tstate\testimate")
-	var done, todo, running, unknown int
+	var count [4]int // by status
 	var left float64
+	unknown := 0
 	for i, s := range specs {
-		h := s.ConfigHash()
-		state := "to run"
-		if store != nil {
-			id, ok, err := store.FindDone(ctx, h, s.Seed)
-			if err != nil {
-				return err
-			}
-			if ok {
-				state = "done (run " + id[:8] + ")"
-			} else if held, err := liveHolder(ctx, store, h, s.Seed); err != nil {
-				return err
-			} else if held != "" {
-				state = held
-			}
-		}
-		est := ""
-		if strings.HasPrefix(state, "running") {
-			running++
-		} else if state == "to run" {
-			todo++
-			e, err := estimateOf(h)
+		st := states[i]
+		count[st.Status]++
+		state, estText := st.Status.String(), ""
+		switch st.Status {
+		case results.Done:
+			state = "done (run " + st.RunID[:8] + ")"
+		case results.Running:
+			state = fmt.Sprintf("running (run %s on %s: %s)", st.RunID[:8], st.Holder.Host, st.Reason)
+		case results.Pending:
+			state = "to run"
+			e, err := est.of(units[i].ConfigHash)
 			if err != nil {
 				return err
 			}
 			if e.ok {
 				left += e.seconds
-				est = (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
+				estText = (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
 			} else {
 				unknown++
-				est = "no run of this configuration yet"
+				estText = "no run of this configuration yet"
 			}
-		} else {
-			done++
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", i+1, s.Method, h, s.Dataset, s.Stream, s.Scenario, s.Seed, state, est)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", i+1, s.Method, units[i].ConfigHash, s.Dataset, s.Stream, s.Scenario, s.Seed, state, estText)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Printf("\n%d run(s): %d done, %d running, %d to run", len(specs), done, running, todo)
+	todo := count[results.Pending]
+	fmt.Printf("\n%d run(s): %d done, %d running, %d to run", len(specs), count[results.Done], count[results.Running], todo)
 	if todo > 0 {
 		fmt.Printf("; estimated %s for the %d with a stored run of the same configuration",
 			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown)
@@ -145,21 +127,32 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 	return nil
 }
 
-// liveHolder describes the run of another process that trains the unit
-// (config hash, seed) now, or returns "" when none does.
-func liveHolder(ctx context.Context, store *results.Store, hash string, seed uint64) (string, error) {
-	runs, err := store.Runs(ctx, results.Filter{ConfigHash: hash, Status: results.StatusRunning})
+// estimate is the mean duration of a configuration's done runs.
+type estimate struct {
+	seconds float64
+	ok      bool
+}
+
+// estimator estimates a configuration's run time from its stored runs.
+type estimator struct {
+	ctx   context.Context
+	store *results.Store
+	seen  map[string]estimate
+}
+
+func (e *estimator) of(hash string) (estimate, error) {
+	if est, ok := e.seen[hash]; ok || e.store == nil {
+		return est, nil
+	}
+	runs, err := e.store.Runs(e.ctx, results.Filter{ConfigHash: hash, Status: results.StatusDone})
 	if err != nil {
-		return "", err
+		return estimate{}, err
 	}
-	now := time.Now()
+	var est estimate
 	for _, r := range runs {
-		if r.Seed != seed {
-			continue
-		}
-		if st, why := results.Liveness(r, results.DefaultStaleAfter, now); st == results.OwnerAlive {
-			return fmt.Sprintf("running (run %s on %s: %s)", r.ID[:8], r.Host, why), nil
-		}
+		est.seconds += r.Ended.Sub(r.Started).Seconds() / float64(len(runs))
+		est.ok = true
 	}
-	return "", nil
+	e.seen[hash] = est
+	return est, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/harness/observe"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/shard"
@@ -177,21 +178,6 @@ func (f runFlags) inShard(specs []harness.Spec) ([]harness.Spec, error) {
 	return out, nil
 }
 
-// locateData checks that every dataset of specs can be read from dir (or
-// the standard places), before anything is written.
-func locateData(specs []harness.Spec, dir string) error {
-	located := map[string]bool{}
-	for _, s := range specs {
-		if !located[s.Dataset] {
-			if _, err := tasks.Locate(s.Dataset, dir); err != nil {
-				return err
-			}
-			located[s.Dataset] = true
-		}
-	}
-	return nil
-}
-
 func runRun(ctx context.Context, f runFlags) error {
 	if f.stale <= 0 {
 		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
@@ -217,7 +203,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		return err
 	}
 	// The data folders are checked before the database is created.
-	if err := locateData(specs, f.data); err != nil {
+	if err := harness.LocateData(specs, f.data); err != nil {
 		return err
 	}
 	stop, err := startProfiles(f.cpuProfile, f.memProfile)
@@ -232,7 +218,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		}
 	}()
 	for _, path := range f.doneIn {
-		o, err := openInput(path)
+		o, err := results.OpenInput(path)
 		if err != nil {
 			return fmt.Errorf("--done-in: %w", err)
 		}
@@ -260,37 +246,37 @@ func runRun(ctx context.Context, f runFlags) error {
 	}
 	// A live display on a terminal; plain lines in logs and CI.
 	var out io.Writer = os.Stdout
-	var display harness.Observer = &harness.Progress{W: os.Stdout, Epochs: f.verbose}
-	var live *harness.LiveProgress
+	var display harness.Observer = &observe.Lines{W: os.Stdout, Epochs: f.verbose}
+	var live *observe.Live
 	if isatty.IsTerminal(os.Stdout.Fd()) {
-		live = harness.NewLiveProgress(os.Stdout, f.verbose)
+		live = observe.NewLive(os.Stdout, f.verbose)
 		display, out = live, live.Writer()
 	}
 	rn := &harness.Runner{
-		Methods: catalog.All,
-		Load:    func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
-		Observers: []harness.Observer{
-			&harness.StoreObserver{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out},
-			display,
-		},
+		Methods:         catalog.All,
+		Load:            func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
+		Gate:            &observe.StoreGate{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out},
+		Observers:       []harness.Observer{&observe.Recorder{Store: store}, display},
 		Log:             out,
 		Checkpoints:     f.db + ".ckpt",
 		CheckpointEvery: f.ckptEvery,
 	}
+	// Done units are skipped before their data is touched; whether a unit
+	// is held is the gate's to say when the run starts.
 	done := func(s harness.Spec) (bool, error) {
-		id, ok, err := store.FindDone(ctx, s.ConfigHash(), s.Seed)
-		if ok {
-			fmt.Fprintf(out, "== %s: already done (run %s), skipped\n", s.Label(), id[:8])
+		st, err := results.UnitStates(ctx, store, others, []results.Unit{{ConfigHash: s.ConfigHash(), Seed: s.Seed}}, f.stale)
+		if err != nil {
+			return false, err
 		}
-		for _, o := range others {
-			if ok || err != nil {
-				break
-			}
-			if id, ok, err = o.FindDone(ctx, s.ConfigHash(), s.Seed); ok {
-				fmt.Fprintf(out, "== %s: already done in %s (run %s), skipped\n", s.Label(), o.Path(), id[:8])
-			}
+		switch st[0].Status {
+		case results.Done:
+			fmt.Fprintf(out, "== %s: already done (run %s), skipped\n", s.Label(), st[0].RunID[:8])
+			return true, nil
+		case results.DoneElsewhere:
+			fmt.Fprintf(out, "== %s: already done in %s (run %s), skipped\n", s.Label(), st[0].Where, st[0].RunID[:8])
+			return true, nil
 		}
-		return ok, err
+		return false, nil
 	}
 	rep, runErr := rn.RunAll(ctx, specs, done)
 	if live != nil {

@@ -1,4 +1,8 @@
-package harness
+// Package harnesstest holds what the harness's tests and its observers'
+// tests share: a fake learning rule (a nearest-centroid classifier, with
+// optional noise, so deterministic and stochastic), its catalog, and a
+// small synthetic dataset.
+package harnesstest
 
 import (
 	"context"
@@ -11,12 +15,12 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// centroid is a fake learning rule for the harness's tests: it scores an
+// centroid is a fake learning rule: it scores an
 // example by minus its squared distance to the mean training example of
 // each output learned so far. With noise > 0 it is stochastic: every score
 // gets Gaussian noise drawn from its inference seed.
 type centroid struct {
-	s       centroidSettings
+	s       CentroidSettings
 	input   tasks.Shape
 	sums    [][]float64
 	counts  []int
@@ -24,14 +28,16 @@ type centroid struct {
 	learned int
 }
 
-type centroidSettings struct {
+// CentroidSettings are the fake rule's settings.
+type CentroidSettings struct {
 	Noise float64 `json:"noise" range:"[0,)" help:"standard deviation of the score noise"`
 	// FailOnTask makes Learn fail on that task (1-based); 0 never.
 	FailOnTask int `json:"fail_on_task" range:"[0,)" help:"task on which Learn fails"`
 }
 
-func newCentroid(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-	s := centroidSettings{}
+// NewCentroid builds the fake rule (stochastic: it has SetInferenceSeed).
+func NewCentroid(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
+	s := CentroidSettings{}
 	if err := methods.DecodeSettings(raw, &s); err != nil {
 		return nil, err
 	}
@@ -88,23 +94,31 @@ func (c *centroid) SetInferenceSeed(seed uint64) { c.seed = seed }
 // deterministicCentroid hides SetInferenceSeed.
 type deterministicCentroid struct{ *centroid }
 
-var fakeCatalog = methods.Catalog{
-	{Name: "centroid", Summary: "nearest class mean", Settings: func() any { return &centroidSettings{} },
+// Catalog holds the fake rule as "centroid" (deterministic) and
+// "noisy-centroid" (stochastic).
+var Catalog = methods.Catalog{
+	{Name: "centroid", Summary: "nearest class mean", Settings: func() any { return &CentroidSettings{} },
 		New: func(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-			l, err := newCentroid(p, raw)
+			l, err := NewCentroid(p, raw)
 			if err != nil {
 				return nil, err
 			}
 			return deterministicCentroid{l.(*centroid)}, nil
 		}},
-	{Name: "noisy-centroid", Summary: "nearest class mean with noisy scores", Settings: func() any { return &centroidSettings{Noise: 1} },
-		New: newCentroid, Stochastic: true},
+	{Name: "noisy-centroid", Summary: "nearest class mean with noisy scores", Settings: func() any { return &CentroidSettings{Noise: 1} },
+		New: NewCentroid, Stochastic: true},
 }
 
-// fakeClasses knows the synthetic dataset of the tests.
-func fakeClasses(name string) (int, error) {
+// Classes knows the synthetic dataset of Load beside the real ones.
+func Classes(name string) (int, error) {
 	if name == "synthetic" {
 		return 4, nil
 	}
 	return tasks.NumClasses(name)
+}
+
+// Load returns the synthetic dataset (4 classes of 4×5 blobs) whatever
+// the name.
+func Load(string) (tasks.Dataset, error) {
+	return tasks.Synthetic(tasks.SyntheticConfig{Classes: 4, TrainPer: 60, TestPer: 20, Shape: tasks.Shape{C: 1, H: 4, W: 5}, Noise: 0.3, Seed: 11})
 }

@@ -1,4 +1,4 @@
-package harness
+package observe
 
 import (
 	"bytes"
@@ -7,22 +7,24 @@ import (
 	"testing"
 	"time"
 
+	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/harness/harnesstest"
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
 	"github.com/noprop/noprop/tasks"
 )
 
-func TestLiveProgressShowsRunTaskAndRates(t *testing.T) {
+func TestLiveShowsRunTaskAndRates(t *testing.T) {
 	var out bytes.Buffer
-	live := NewLiveProgress(&out, false)
+	live := NewLive(&out, false)
 	cat := methods.Catalog{backprop.Method}
-	specs, err := Sweep{Methods: []MethodChoice{{Name: "backprop", Settings: []byte(`{"hidden":[16],"iterations":400,"batch_size":8}`)}},
+	specs, err := harness.Sweep{Methods: []harness.MethodChoice{{Name: "backprop", Settings: []byte(`{"hidden":[16],"iterations":400,"batch_size":8}`)}},
 		Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"task"},
-		Seeds: 2, FirstSeed: 1, InferenceRuns: 1}.Expand(cat, fakeClasses)
+		Seeds: 2, FirstSeed: 1, InferenceRuns: 1}.Expand(cat, harnesstest.Classes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rn := &Runner{Methods: cat, Load: syntheticLoader, Observers: []Observer{live, &during{f: func() { time.Sleep(300 * time.Millisecond) }}}}
+	rn := &harness.Runner{Methods: cat, Load: harnesstest.Load, Observers: []harness.Observer{live, &during{f: func() { time.Sleep(300 * time.Millisecond) }}}}
 	rep, err := rn.RunAll(context.Background(), specs, nil)
 	live.Wait()
 	if err != nil || rep.Ran != 2 {

@@ -1,4 +1,4 @@
-package harness
+package observe
 
 import (
 	"fmt"
@@ -9,23 +9,24 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/methods"
 )
 
-// LiveProgress is the progress display for a terminal: two bars, one for
+// Live is the progress display for a terminal: two bars, one for
 // the batch (run i of n, with the run's and the batch's time left) and one
 // for the task being learned (task k of K, the part, e.g. block t of T, the
 // epoch, examples per second and the task's time left), with the plain
 // lines of Progress (accuracy rows, results) printed above them. Use
 // Progress when the output is not a terminal (CI, batch logs).
-type LiveProgress struct {
+type Live struct {
 	p     *mpb.Progress
-	lines Progress
+	lines Lines
 
 	mu        sync.Mutex
 	batch     *mpb.Bar
 	task      *mpb.Bar
-	info      RunInfo
+	info      harness.RunInfo
 	taskNo    int
 	label     string
 	runStart  time.Time
@@ -37,12 +38,12 @@ type LiveProgress struct {
 	batchTime time.Duration
 }
 
-// NewLiveProgress draws on w (a terminal). epochs also prints every
+// NewLive draws on w (a terminal). epochs also prints every
 // learner report as a line, as Progress does. Call Wait when the batch is
 // over.
-func NewLiveProgress(w io.Writer, epochs bool) *LiveProgress {
-	l := &LiveProgress{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(160), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithAutoRefresh())}
-	l.lines = Progress{W: l.p, Epochs: epochs}
+func NewLive(w io.Writer, epochs bool) *Live {
+	l := &Live{p: mpb.New(mpb.WithOutput(w), mpb.WithWidth(160), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithAutoRefresh())}
+	l.lines = Lines{W: l.p, Epochs: epochs}
 	return l
 }
 
@@ -51,7 +52,7 @@ func NewLiveProgress(w io.Writer, epochs bool) *LiveProgress {
 // may wait for those goroutines.
 
 // Wait removes the bars and waits for the display to finish.
-func (l *LiveProgress) Wait() {
+func (l *Live) Wait() {
 	l.mu.Lock()
 	bars := []*mpb.Bar{l.task, l.batch}
 	l.task, l.batch = nil, nil
@@ -65,7 +66,7 @@ func (l *LiveProgress) Wait() {
 }
 
 // Started prints the run's line and resets the bars.
-func (l *LiveProgress) Started(r RunInfo) error {
+func (l *Live) Started(r harness.RunInfo) {
 	l.mu.Lock()
 	l.info, l.runStart, l.frac, l.taskNo = r, time.Now(), 0, 0
 	batch := l.batch
@@ -80,10 +81,10 @@ func (l *LiveProgress) Started(r RunInfo) error {
 		l.mu.Unlock()
 	}
 	batch.SetCurrent(int64(max(r.Index, 1) - 1))
-	return l.lines.Started(r)
+	l.lines.Started(r)
 }
 
-func (l *LiveProgress) batchText() string {
+func (l *Live) batchText() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.info.Total > 0 {
@@ -94,7 +95,7 @@ func (l *LiveProgress) batchText() string {
 
 // etaText estimates the time left of the run from the share of its work
 // done, and of the batch from the finished runs' mean time.
-func (l *LiveProgress) etaText() string {
+func (l *Live) etaText() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	elapsed := time.Since(l.runStart)
@@ -118,10 +119,10 @@ func roundDur(d time.Duration) string {
 }
 
 // Epoch relays the report's line (with epochs set).
-func (l *LiveProgress) Epoch(r RunInfo, task int, e methods.EpochStats) { l.lines.Epoch(r, task, e) }
+func (l *Live) Epoch(r harness.RunInfo, task int, e methods.EpochStats) { l.lines.Epoch(r, task, e) }
 
 // Step moves the task bar.
-func (l *LiveProgress) Step(r RunInfo, task int, p methods.Progress) {
+func (l *Live) Step(r harness.RunInfo, task int, p methods.Progress) {
 	now := time.Now()
 	l.mu.Lock()
 	if task != l.taskNo || l.task == nil {
@@ -162,34 +163,34 @@ func (l *LiveProgress) Step(r RunInfo, task int, p methods.Progress) {
 	bar.EwmaIncrement(dur)
 }
 
-func (l *LiveProgress) taskText() string {
+func (l *Live) taskText() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.label
 }
 
-func (l *LiveProgress) rateText() string {
+func (l *Live) rateText() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fmt.Sprintf("%.0f examples/s ", l.rate)
 }
 
 // Evaluated prints the accuracy row.
-func (l *LiveProgress) Evaluated(r RunInfo, e Eval) error { return l.lines.Evaluated(r, e) }
+func (l *Live) Evaluated(r harness.RunInfo, e harness.Eval) error { return l.lines.Evaluated(r, e) }
 
 // Finished prints the metrics and moves the batch bar.
-func (l *LiveProgress) Finished(r RunInfo, res Result) error {
+func (l *Live) Finished(r harness.RunInfo, res harness.Result) error {
 	l.endRun()
 	return l.lines.Finished(r, res)
 }
 
 // Failed prints the error and moves the batch bar.
-func (l *LiveProgress) Failed(r RunInfo, err error, interrupted bool) {
+func (l *Live) Failed(r harness.RunInfo, err error, interrupted bool) {
 	l.endRun()
 	l.lines.Failed(r, err, interrupted)
 }
 
-func (l *LiveProgress) endRun() {
+func (l *Live) endRun() {
 	l.mu.Lock()
 	l.finished++
 	l.batchTime += time.Since(l.runStart)
@@ -206,4 +207,4 @@ func (l *LiveProgress) endRun() {
 
 // Writer is where other lines must go while the bars are drawn: they are
 // printed above the bars.
-func (l *LiveProgress) Writer() io.Writer { return l.p }
+func (l *Live) Writer() io.Writer { return l.p }

@@ -20,3 +20,19 @@ func TestHarnessDoesNotImportTheCatalog(t *testing.T) {
 		}
 	}
 }
+
+// TestHarnessImportsNoStoreOrDisplay keeps storage and presentation out of
+// the runner: the store's gate and recorder and the displays are observers
+// that the command line wires (harness/observe).
+func TestHarnessImportsNoStoreOrDisplay(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/noprop/noprop/results" || strings.HasPrefix(dep, "github.com/noprop/noprop/results/") ||
+			strings.Contains(dep, "/mpb") || strings.Contains(dep, "tablewriter") {
+			t.Errorf("harness depends on %s", dep)
+		}
+	}
+}

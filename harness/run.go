@@ -14,7 +14,6 @@ import (
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/metrics"
-	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/tasks"
 )
 
@@ -72,8 +71,14 @@ type Result struct {
 	// stochastic inference; nil otherwise.
 	Inference [][][]float64
 	Metrics   []metrics.Metric
-	Memory    results.Memory
+	Memory    Memory
 	Seconds   float64
+}
+
+// Memory is a run's peak memory above the data it trains on: the Go
+// heap and the resident set, in bytes; 0 when not measured.
+type Memory struct {
+	PeakHeapBytes, PeakRSSBytes int64
 }
 
 // Eval is one evaluated unit of a run: row AfterTask of the accuracy matrix

@@ -120,7 +120,7 @@ func (o *Recorder) Evaluated(r harness.RunInfo, e harness.Eval) error {
 
 // Finished writes the metrics and memory and marks the run done.
 func (o *Recorder) Finished(r harness.RunInfo, res harness.Result) error {
-	return o.Store.FinishRun(context.Background(), r.ID, res.Metrics, res.Memory)
+	return o.Store.FinishRun(context.Background(), r.ID, res.Metrics, results.Memory(res.Memory))
 }
 
 // Failed marks the run failed or interrupted; rows already written stay.

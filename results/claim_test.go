@@ -237,12 +237,8 @@ func TestClaimTakeoverDeadProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var runs strings.Builder
-	if err := WriteRuns(&runs, []Run{dead}, RunsOptions{StaleAfter: time.Hour}); err != nil {
-		t.Fatal(err)
-	}
-	if want := fmt.Sprintf("gone: pid %d is not running", cmd.Process.Pid); !strings.Contains(runs.String(), want) {
-		t.Errorf("runs table of the killed run lacks %q:\n%s", want, runs.String())
+	if state, why := Liveness(dead, time.Hour, time.Now()); state != OwnerGone || why != fmt.Sprintf("pid %d is not running", cmd.Process.Pid) {
+		t.Errorf("liveness of the killed run: %v, %q; want gone: pid %d is not running", state, why, cmd.Process.Pid)
 	}
 
 	c = mustClaim(t, s, unitRun(9), opts)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/table"
 )
 
 // The harness records a run task by task; reports read the aggregates back.
@@ -59,7 +60,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := results.WriteTable(os.Stdout, sums, results.TableOptions{}); err != nil {
+	if err := table.Write(os.Stdout, sums, table.Options{}); err != nil {
 		log.Fatal(err)
 	}
 	mean, se, n, err := store.MeanMatrix(ctx, "cfg-backprop")
@@ -67,7 +68,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	title := fmt.Sprintf("backprop, split-mnist, task-il: mean ± SE over %d seeds", n)
-	if err := results.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+	if err := table.WriteMatrix(os.Stdout, title, mean, se); err != nil {
 		log.Fatal(err)
 	}
 	// Output:
@@ -84,36 +85,4 @@ func Example() {
 	// │ after task 1 │ 99.0 ± 0.0 │ 50.0 ± 0.0 │
 	// │ after task 2 │ 92.0 ± 1.2 │ 99.0 ± 0.0 │
 	// └──────────────┴────────────┴────────────┘
-}
-
-// WriteTable formats summaries, here written by hand, as one row per
-// configuration: mean ± standard error over seeds.
-func ExampleWriteTable() {
-	sums := []results.Summary{
-		{
-			Method: "noprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "b2", N: 1,
-			Metrics: map[string]results.Stat{
-				"acc": {Mean: 19.87, SE: nan(), N: 1},
-				"fwt": {Mean: nan(), SE: nan(), N: 0, Note: "undefined in class-il"},
-			},
-		},
-		{
-			Method: "backprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "a1", N: 3,
-			Metrics: map[string]results.Stat{
-				"acc":        {Mean: 92, SE: 1.1547, N: 3},
-				"forgetting": {Mean: 8.5, SE: 0.25, N: 3},
-				"fwt":        {Mean: nan(), SE: nan(), N: 0, Note: "undefined in class-il"},
-			},
-		},
-	}
-	if err := results.WriteTable(os.Stdout, sums, results.TableOptions{}); err != nil {
-		fmt.Println(err)
-	}
-	// Output:
-	// ┌──────────┬─────────────┬──────────┬───────┬──────────────┬─────────────┬─────┐
-	// │  method  │   stream    │ scenario │ seeds │     ACC      │ forgetting  │ FWT │
-	// ├──────────┼─────────────┼──────────┼───────┼──────────────┼─────────────┼─────┤
-	// │ backprop │ split-mnist │ class-il │     3 │ 92.00 ± 1.15 │ 8.50 ± 0.25 │ n/a │
-	// │ noprop   │ split-mnist │ class-il │     1 │        19.87 │         n/a │ n/a │
-	// └──────────┴─────────────┴──────────┴───────┴──────────────┴─────────────┴─────┘
 }

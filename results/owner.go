@@ -124,9 +124,9 @@ func Liveness(r Run, staleAfter time.Duration, now time.Time) (OwnerState, strin
 	if !r.Heartbeat.IsZero() {
 		age := now.Sub(r.Heartbeat)
 		if age > staleAfter {
-			return OwnerGone, fmt.Sprintf("no heartbeat for %s (stale after %s)", roundAge(age), staleAfter)
+			return OwnerGone, fmt.Sprintf("no heartbeat for %s (stale after %s)", RoundAge(age), staleAfter)
 		}
-		beat = fmt.Sprintf("heartbeat %s ago", roundAge(age))
+		beat = fmt.Sprintf("heartbeat %s ago", RoundAge(age))
 	}
 	if r.Owner.PID > 0 && r.Host == localHost() && onThisMachine(r.Owner.Start) {
 		ticks, state, err := procStart(r.Owner.PID)
@@ -161,9 +161,9 @@ func join(a, b string) string {
 	return a + ", " + b
 }
 
-// roundAge rounds a duration for display: to seconds below an hour, to
-// minutes above.
-func roundAge(d time.Duration) time.Duration {
+// RoundAge rounds an age for people: to the minute from an hour on, else to
+// the second.
+func RoundAge(d time.Duration) time.Duration {
 	if d >= time.Hour {
 		return d.Round(time.Minute)
 	}

@@ -491,7 +491,7 @@ func (s *Store) Summaries(ctx context.Context, f Filter) ([]Summary, error) {
 		g.sum.PeakRSSBytes = NewStat(g.rss, nil)
 		out = append(out, *g.sum)
 	}
-	sortSummaries(out)
+	SortSummaries(out)
 	return out, nil
 }
 
@@ -502,7 +502,9 @@ func bytesOrNaN(b int64) float64 {
 	return float64(b)
 }
 
-func sortSummaries(sums []Summary) {
+// SortSummaries orders summaries as tables show them: by stream, scenario,
+// method, then configuration.
+func SortSummaries(sums []Summary) {
 	sort.SliceStable(sums, func(a, b int) bool {
 		x, y := sums[a], sums[b]
 		if x.Stream != y.Stream {

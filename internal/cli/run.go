@@ -18,6 +18,7 @@ import (
 	"github.com/noprop/noprop/harness/observe"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/table"
 	"github.com/noprop/noprop/shard"
 	"github.com/noprop/noprop/tasks"
 )
@@ -316,7 +317,7 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 		}
 		fmt.Println()
 		title := fmt.Sprintf("%s on %s, %s-il: accuracy (%%) on each task (columns) after each task (rows), mean over %d seed(s)", s.Method, got[0].Stream, s.Scenario, n)
-		if err := results.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+		if err := table.WriteMatrix(os.Stdout, title, mean, se); err != nil {
 			return err
 		}
 		sums = append(sums, got...)
@@ -325,7 +326,7 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 		return nil
 	}
 	fmt.Println()
-	return results.WriteTable(os.Stdout, sums, results.TableOptions{Metrics: summaryMetrics})
+	return table.Write(os.Stdout, sums, table.Options{Metrics: summaryMetrics})
 }
 
 // startProfiles starts the CPU profile into cpu and arranges for the

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/table"
 )
 
 func runsCmd() *cobra.Command {
@@ -54,7 +55,7 @@ configuration and seed takes it over. It only reads the database.`,
 				fmt.Printf("no runs in %s match the filter\n", sel.db)
 				return nil
 			}
-			return results.WriteRuns(os.Stdout, runs, results.RunsOptions{StaleAfter: stale, Markdown: markdown})
+			return table.WriteRuns(os.Stdout, runs, table.RunsOptions{StaleAfter: stale, Markdown: markdown})
 		},
 	}
 	fl := cmd.Flags()

@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/metrics"
-	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/paper"
+	"github.com/noprop/noprop/results/table"
 )
 
 // summaryMetrics are the columns shown unless --all-metrics is given.
@@ -61,17 +61,17 @@ runs count. The filter flags are those of plot, report and export.`,
 						return err
 					}
 					title := fmt.Sprintf("%s on %s, %s-il (config %s): accuracy (%%), mean over %d seed(s)", s.Method, s.Stream, s.Scenario, s.ConfigHash, s.N)
-					if err := results.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+					if err := table.WriteMatrix(os.Stdout, title, mean, se); err != nil {
 						return err
 					}
 					fmt.Println()
 				}
 			}
-			opts := results.TableOptions{Memory: memory, Markdown: markdown, Metrics: summaryMetrics}
+			opts := table.Options{Memory: memory, Markdown: markdown, Metrics: summaryMetrics}
 			if all {
 				opts.Metrics = nil
 			}
-			return results.WriteTable(os.Stdout, sums, opts)
+			return table.Write(os.Stdout, sums, opts)
 		},
 	}
 	fl := cmd.Flags()

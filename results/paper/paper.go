@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/table"
 )
 
 // Row is one published test accuracy (percent, mean ± standard error).
@@ -284,13 +285,13 @@ func Write(w io.Writer, cs []Comparison, markdown bool) error {
 			gb = fmt.Sprintf("%.2f", c.PaperGB)
 		}
 		rows = append(rows, []string{c.Dataset, c.Method, emb, c.Budget, fmt.Sprintf("%d × %d", c.Seeds, c.Runs),
-			results.FormatStat(c.Ours, c.Seeds*c.Runs), pub, diff, mem, gb})
+			table.FormatStat(c.Ours, c.Seeds*c.Runs), pub, diff, mem, gb})
 	}
 	if len(rows) == 0 {
 		return fmt.Errorf("no stored configuration matches a row of the paper's Table 1 (joint stream, class scenario, "+
 			"mnist, cifar10, cifar10-jpeg or cifar100, one of %s)", strings.Join(methodNames(), ", "))
 	}
-	return results.WriteRows(w, markdown, 5, header, rows)
+	return table.WriteRows(w, markdown, 5, header, rows)
 }
 
 func methodNames() []string {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/figure"
+	"github.com/noprop/noprop/results/table"
 )
 
 // Options says what a report shows and how it names its source.
@@ -124,11 +125,11 @@ func Build(ctx context.Context, s *results.Store, f results.Filter, opts Options
 	for i, c := range data.Configs {
 		sums[i] = c.Summary
 	}
-	tableOpts := results.TableOptions{Metrics: opts.Metrics, Memory: true}
-	r.Summary.Header, r.Summary.Rows, r.Summary.TextCols = results.TableRows(sums, tableOpts)
+	tableOpts := table.Options{Metrics: opts.Metrics, Memory: true}
+	r.Summary.Header, r.Summary.Rows, r.Summary.TextCols = table.Rows(sums, tableOpts)
 	var md bytes.Buffer
 	tableOpts.Markdown = true
-	if err := results.WriteTable(&md, sums, tableOpts); err != nil {
+	if err := table.Write(&md, sums, tableOpts); err != nil {
 		return nil, err
 	}
 	r.markdownSummary = md.String()
@@ -190,13 +191,13 @@ func configSection(c *figure.Config, i int) (Config, error) {
 	}
 	sec.Spec = spec.String()
 	var err error
-	sec.Matrix.Header, sec.Matrix.Rows, err = results.MatrixRows(c.Mean, c.SE)
+	sec.Matrix.Header, sec.Matrix.Rows, err = table.MatrixRows(c.Mean, c.SE)
 	if err != nil {
 		return sec, fmt.Errorf("config %s: %w", sum.ConfigHash, err)
 	}
 	sec.Matrix.TextCols = 1
 	var md bytes.Buffer
-	if err := results.WriteMarkdownMatrix(&md, c.Mean, c.SE); err != nil {
+	if err := table.WriteMarkdownMatrix(&md, c.Mean, c.SE); err != nil {
 		return sec, err
 	}
 	sec.markdownMatrix = md.String()

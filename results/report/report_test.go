@@ -16,6 +16,7 @@ import (
 	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/figure"
+	"github.com/noprop/noprop/results/table"
 )
 
 func build(t *testing.T, f results.Filter) (*Report, *results.Store) {
@@ -51,9 +52,9 @@ func TestReportHoldsTableMatricesSettingsAndFigures(t *testing.T) {
 	}
 	want := []string{
 		"<th>ACC</th>", "<th>forgetting</th>", "<th>peak heap MiB</th>",
-		results.FormatStat(sums[0].Metrics[metrics.ACC], sums[0].N),
-		results.FormatStat(sums[3].Metrics[metrics.Forgetting], sums[3].N),
-		"after task 3", results.FormatCell(mean[3][0], se[3][0]), results.FormatCell(mean[0][2], se[0][2]),
+		table.FormatStat(sums[0].Metrics[metrics.ACC], sums[0].N),
+		table.FormatStat(sums[3].Metrics[metrics.Forgetting], sums[3].N),
+		"after task 3", table.FormatCell(mean[3][0], se[3][0]), table.FormatCell(mean[0][2], se[0][2]),
 		"backprop on split-mnist, class-IL", "noprop-dt:quick on split-mnist, task-IL",
 		`"lr": 0.001`, `"timesteps": 3`, `"hidden": [`, "abc123", "v9", sums[0].RunIDs[0], "seeds</dt><dd>1, 2",
 	}

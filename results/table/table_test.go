@@ -1,4 +1,4 @@
-package results
+package table
 
 import (
 	"math"
@@ -6,19 +6,20 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results"
 )
 
 func TestFormatStat(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
-		st   Stat
+		st   results.Stat
 		n    int
 		want string
 	}{
-		{Stat{Mean: 92, SE: 1.1547, N: 3}, 3, "92.00 ± 1.15"},
-		{Stat{Mean: 97.314, SE: nan, N: 1}, 1, "97.31"},
-		{Stat{Mean: nan, SE: nan, N: 0}, 3, "n/a"},
-		{Stat{Mean: -4.5, SE: 0.5, N: 2}, 3, "-4.50 ± 0.50 (n=2)"},
+		{results.Stat{Mean: 92, SE: 1.1547, N: 3}, 3, "92.00 ± 1.15"},
+		{results.Stat{Mean: 97.314, SE: nan, N: 1}, 1, "97.31"},
+		{results.Stat{Mean: nan, SE: nan, N: 0}, 3, "n/a"},
+		{results.Stat{Mean: -4.5, SE: 0.5, N: 2}, 3, "-4.50 ± 0.50 (n=2)"},
 	}
 	for _, tc := range tests {
 		if got := FormatStat(tc.st, tc.n); got != tc.want {
@@ -29,25 +30,25 @@ func TestFormatStat(t *testing.T) {
 
 func TestWriteTable(t *testing.T) {
 	nan := math.NaN()
-	bp := Summary{
+	bp := results.Summary{
 		Method: "backprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "aaaaaaaaaaaaaaaa", N: 3,
-		Metrics: map[string]Stat{
+		Metrics: map[string]results.Stat{
 			metrics.ACC:        {Mean: 92, SE: 2 / math.Sqrt(3), N: 3},
 			metrics.Forgetting: {Mean: 11, SE: 1, N: 2},
 			metrics.BWT:        {Mean: -9, SE: 0.5, N: 3},
 			metrics.FWT:        {Mean: nan, SE: nan, N: 0, Note: "undefined in class-il"},
 			"lca":              {Mean: 40, SE: 1, N: 3},
 		},
-		PeakHeapBytes: Stat{Mean: 200 << 20, SE: 10 << 20, N: 3},
-		PeakRSSBytes:  Stat{Mean: nan, SE: nan},
+		PeakHeapBytes: results.Stat{Mean: 200 << 20, SE: 10 << 20, N: 3},
+		PeakRSSBytes:  results.Stat{Mean: nan, SE: nan},
 	}
-	np := Summary{
+	np := results.Summary{
 		Method: "noprop", Stream: "split-mnist", Scenario: "class-il", ConfigHash: "bbbbbbbbbbbbbbbb", N: 1,
-		Metrics: map[string]Stat{metrics.ACC: {Mean: 19.87, SE: nan, N: 1}},
+		Metrics: map[string]results.Stat{metrics.ACC: {Mean: 19.87, SE: nan, N: 1}},
 	}
-	perm := Summary{
+	perm := results.Summary{
 		Method: "noprop", Stream: "permuted-mnist", Scenario: "domain-il", ConfigHash: "cccccccccccccccc", N: 2,
-		Metrics: map[string]Stat{metrics.ACC: {Mean: 80, SE: 1, N: 2}},
+		Metrics: map[string]results.Stat{metrics.ACC: {Mean: 80, SE: 1, N: 2}},
 	}
 	bp2 := bp
 	bp2.ConfigHash = "dddddddddddddddd"
@@ -57,14 +58,14 @@ func TestWriteTable(t *testing.T) {
 
 	tests := []struct {
 		name    string
-		sums    []Summary
-		opts    TableOptions
+		sums    []results.Summary
+		opts    Options
 		want    []string // substrings, in this order
 		notWant []string
 	}{
 		{
 			name: "default",
-			sums: []Summary{np, bp, perm},
+			sums: []results.Summary{np, bp, perm},
 			want: []string{"method", "stream", "scenario", "seeds", "ACC", "forgetting", "BWT", "FWT", "lca",
 				"permuted-mnist", "80.00 ± 1.00",
 				"backprop", "92.00 ± 1.15", "11.00 ± 1.00 (n=2)", "-9.00 ± 0.50", "n/a", "40.00 ± 1.00",
@@ -73,33 +74,33 @@ func TestWriteTable(t *testing.T) {
 		},
 		{
 			name: "memory",
-			sums: []Summary{bp},
-			opts: TableOptions{Memory: true},
+			sums: []results.Summary{bp},
+			opts: Options{Memory: true},
 			want: []string{"peak heap MiB", "peak RSS MiB", "200.0 ± 10.0", "n/a"},
 		},
 		{
 			name:    "chosen metrics",
-			sums:    []Summary{bp},
-			opts:    TableOptions{Metrics: []string{metrics.BWT, metrics.ACC}},
+			sums:    []results.Summary{bp},
+			opts:    Options{Metrics: []string{metrics.BWT, metrics.ACC}},
 			want:    []string{"BWT", "ACC", "-9.00 ± 0.50", "92.00 ± 1.15"},
 			notWant: []string{"forgetting", "FWT", "lca"},
 		},
 		{
 			name:    "config column for same method, stream and scenario",
-			sums:    []Summary{bp2, bp},
+			sums:    []results.Summary{bp2, bp},
 			want:    []string{"config", "aaaaaaaaaaaa", "dddddddddddd"},
 			notWant: []string{"aaaaaaaaaaaaa"},
 		},
 		{
 			name:    "the settings that differ name the configurations",
-			sums:    []Summary{lrB, lrA},
+			sums:    []results.Summary{lrB, lrA},
 			want:    []string{"config", "eeeeeeeeeeee lr=0.001", "ffffffffffff lr=0.0001"},
 			notWant: []string{"hidden", "seed=", "scenario="},
 		},
 		{
 			name:    "markdown",
-			sums:    []Summary{np},
-			opts:    TableOptions{Markdown: true},
+			sums:    []results.Summary{np},
+			opts:    Options{Markdown: true},
 			want:    []string{"| method", "|:-", "| noprop"},
 			notWant: []string{"┌"},
 		},
@@ -107,7 +108,7 @@ func TestWriteTable(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			if err := WriteTable(&b, tc.sums, tc.opts); err != nil {
+			if err := Write(&b, tc.sums, tc.opts); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()

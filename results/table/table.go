@@ -1,25 +1,28 @@
-package results
+// Package table prints the results store's contents as tables in the
+// harness's one style (tablewriter: box-drawn on a terminal, or Markdown):
+// the summary of configurations, accuracy matrices and stored runs.
+package table
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
 	"github.com/olekukonko/tablewriter/tw"
 )
 
-// TableOptions controls WriteTable.
-type TableOptions struct {
+// Options controls WriteTable.
+type Options struct {
 	// Metrics lists the metric columns in order. When empty, every metric
 	// present in the summaries is shown: acc, forgetting, bwt, fwt,
 	// forgetting_first_last first, then the others by name.
@@ -36,20 +39,20 @@ type TableOptions struct {
 	Markdown bool
 }
 
-// FormatStat formats a Stat in percent units with 2 decimals: "97.31 ±
+// FormatStat formats a results.Stat in percent units with 2 decimals: "97.31 ±
 // 0.12", "97.31" when the standard error is undefined (one seed), "n/a" when
 // no run defines the value. When fewer runs define the value than were
 // aggregated (n), " (n=k)" is appended.
-func FormatStat(st Stat, n int) string {
+func FormatStat(st results.Stat, n int) string {
 	return formatStat(st, n, 1, 2)
 }
 
-func formatStat(st Stat, n int, scale float64, decimals int) string {
-	if st.N == 0 || !isFinite(st.Mean) {
+func formatStat(st results.Stat, n int, scale float64, decimals int) string {
+	if st.N == 0 || !finite(st.Mean) {
 		return "n/a"
 	}
 	s := fmt.Sprintf("%.*f", decimals, st.Mean/scale)
-	if isFinite(st.SE) {
+	if finite(st.SE) {
 		s += fmt.Sprintf(" ± %.*f", decimals, st.SE/scale)
 	}
 	if st.N < n {
@@ -59,7 +62,7 @@ func formatStat(st Stat, n int, scale float64, decimals int) string {
 }
 
 // metricColumns returns the metric names to show for sums.
-func metricColumns(sums []Summary, opts TableOptions) []string {
+func metricColumns(sums []results.Summary, opts Options) []string {
 	if len(opts.Metrics) > 0 {
 		return opts.Metrics
 	}
@@ -107,9 +110,9 @@ func newTable(w io.Writer, markdown bool, textCols, cols int) *tablewriter.Table
 // TableRows returns the header and rows WriteTable prints, and how many
 // leading columns hold text (the others hold numbers): one row per summary,
 // sorted by stream, scenario and method.
-func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]string, textCols int) {
-	sorted := append([]Summary(nil), sums...)
-	sortSummaries(sorted)
+func Rows(sums []results.Summary, opts Options) (header []string, rows [][]string, textCols int) {
+	sorted := append([]results.Summary(nil), sums...)
+	results.SortSummaries(sorted)
 	showHash := opts.ConfigHash
 	for i := 1; i < len(sorted); i++ {
 		a, b := sorted[i-1], sorted[i]
@@ -132,7 +135,7 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 		header = append(header, "peak heap MiB", "peak RSS MiB")
 	}
 
-	differs := SettingsThatDiffer(sorted)
+	differs := results.SettingsThatDiffer(sorted)
 	for _, s := range sorted {
 		row := []string{s.Method, s.Stream, s.Scenario}
 		if showHash {
@@ -149,7 +152,7 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 		for _, name := range metricCols {
 			st, ok := s.Metrics[name]
 			if !ok {
-				st = Stat{Mean: math.NaN(), SE: math.NaN()}
+				st = results.Stat{Mean: math.NaN(), SE: math.NaN()}
 			}
 			row = append(row, FormatStat(st, s.N))
 		}
@@ -167,8 +170,8 @@ func TableRows(sums []Summary, opts TableOptions) (header []string, rows [][]str
 // method: method | stream | scenario | seeds | one column per metric, as
 // "mean ± SE" with 2 decimals (see FormatStat), and the peak memory in MiB
 // when opts.Memory is set. A metric undefined for every seed shows "n/a".
-func WriteTable(w io.Writer, sums []Summary, opts TableOptions) error {
-	header, rows, textCols := TableRows(sums, opts)
+func Write(w io.Writer, sums []results.Summary, opts Options) error {
+	header, rows, textCols := Rows(sums, opts)
 	if err := WriteRows(w, opts.Markdown, textCols, header, rows); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
@@ -197,10 +200,10 @@ func WriteRows(w io.Writer, markdown bool, textCols int, header []string, rows [
 // decimal: "97.3", or "97.3 ± 0.4" when se is finite; "n/a" for a missing
 // (NaN) cell.
 func FormatCell(mean, se float64) string {
-	if !isFinite(mean) {
+	if !finite(mean) {
 		return "n/a"
 	}
-	if isFinite(se) {
+	if finite(se) {
 		return fmt.Sprintf("%.1f ± %.1f", mean, se)
 	}
 	return fmt.Sprintf("%.1f", mean)
@@ -288,7 +291,7 @@ func WriteMarkdownMatrix(w io.Writer, mean, se [][]float64) error {
 // RunsOptions controls WriteRuns.
 type RunsOptions struct {
 	// StaleAfter is the heartbeat age after which an owner counts as gone
-	// (see Liveness); 0 means DefaultStaleAfter.
+	// (see results.Liveness); 0 means results.DefaultStaleAfter.
 	StaleAfter time.Duration
 	// Now is when heartbeat ages are measured; zero means time.Now().
 	Now time.Time
@@ -299,16 +302,16 @@ type RunsOptions struct {
 // WriteRuns writes one row per run: its ID (the first 8 digits), method,
 // stream, scenario, seed, status, rerun generation, start (UTC), owner
 // (host:pid), heartbeat age and a note: for a running run whether its owner
-// looks alive and why (see Liveness), for a failed or interrupted one its
+// looks alive and why (see results.Liveness), for a failed or interrupted one its
 // error.
-func WriteRuns(w io.Writer, runs []Run, opts RunsOptions) error {
+func WriteRuns(w io.Writer, runs []results.Run, opts RunsOptions) error {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
 	}
 	stale := opts.StaleAfter
 	if stale <= 0 {
-		stale = DefaultStaleAfter
+		stale = results.DefaultStaleAfter
 	}
 	header := []any{"run", "method", "stream", "scenario", "seed", "status", "gen", "started", "owner", "heartbeat", "note"}
 	t := newTable(w, opts.Markdown, len(header), len(header))
@@ -320,11 +323,11 @@ func WriteRuns(w io.Writer, runs []Run, opts RunsOptions) error {
 		}
 		beat := "-"
 		if !r.Heartbeat.IsZero() {
-			beat = roundAge(now.Sub(r.Heartbeat)).String() + " ago"
+			beat = results.RoundAge(now.Sub(r.Heartbeat)).String() + " ago"
 		}
 		note := r.Error
-		if r.Status == StatusRunning {
-			state, why := Liveness(r, stale, now)
+		if r.Status == results.StatusRunning {
+			state, why := results.Liveness(r, stale, now)
 			note = state.String() + ": " + why
 		}
 		if note = oneLine(note); len(note) > 80 {
@@ -346,69 +349,17 @@ func WriteRuns(w io.Writer, runs []Run, opts RunsOptions) error {
 	return nil
 }
 
-// SettingsThatDiffer returns, per config hash, the settings (and spec fields
-// such as tasks or inference_runs) in which the configurations of the same
-// method differ, as "key=value" pairs with this configuration's values.
-func SettingsThatDiffer(sums []Summary) map[string]string {
-	byMethod := map[string][]Summary{}
-	for _, s := range sums {
-		byMethod[s.Method] = append(byMethod[s.Method], s)
-	}
-	out := map[string]string{}
-	for _, group := range byMethod {
-		fields := make([]map[string]string, len(group))
-		keys := map[string]bool{}
-		for i, s := range group {
-			fields[i] = specFields(s.SpecJSON)
-			for k := range fields[i] {
-				keys[k] = true
-			}
-		}
-		var differ []string
-		for k := range keys {
-			for i := range group {
-				if fields[i][k] != fields[0][k] {
-					differ = append(differ, k)
-					break
-				}
-			}
-		}
-		slices.Sort(differ)
-		for i, s := range group {
-			var parts []string
-			for _, k := range differ {
-				if v, ok := fields[i][k]; ok {
-					parts = append(parts, k+"="+v)
-				}
-			}
-			out[s.ConfigHash] = strings.Join(parts, " ")
-		}
-	}
-	return out
-}
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
-// specFields flattens a spec's settings and its fields other than the
-// method, seed, stream, dataset and scenario (which rows show, or which do
-// not split a configuration) into key → JSON value.
-func specFields(spec string) map[string]string {
-	var raw map[string]json.RawMessage
-	if json.Unmarshal([]byte(spec), &raw) != nil {
-		return nil
-	}
-	out := map[string]string{}
-	for k, v := range raw {
-		switch k {
-		case "method", "seed", "stream", "dataset", "scenario":
-		case "settings":
-			var set map[string]json.RawMessage
-			if json.Unmarshal(v, &set) == nil {
-				for sk, sv := range set {
-					out[sk] = string(sv)
-				}
-			}
-		default:
-			out[k] = string(v)
+// oneLine makes a stored string safe and short for a terminal: control
+// characters (an ANSI escape sequence's ESC among them) become blanks and
+// runs of blanks one, so a stored name cannot move the cursor or recolour
+// the screen.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
 		}
-	}
-	return out
+		return r
+	}, s)), " ")
 }

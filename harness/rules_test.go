@@ -17,7 +17,7 @@ import (
 
 // rules are real learning rules, named directly (the harness does not know
 // the catalog).
-var rules = methods.Catalog{backprop.Method, noprop.Method}
+var rules = methods.Catalog{backprop.Method, noprop.DTMethod}
 
 func TestRunMeasuresTrainingMemory(t *testing.T) {
 	rn := &Runner{Methods: rules, Load: harnesstest.Load}

@@ -239,3 +239,35 @@ func (c Catalog) Names() []string {
 	}
 	return names
 }
+
+// Rule is a learning rule as its package defines it: its default settings
+// and its constructor over decoded settings. Its Settings and New are a
+// Method's: New decodes the JSON settings once, over the defaults, checks
+// them (DecodeSettings) and builds the learner, so every rule's entry in
+// the catalog is its defaults and its constructor, nothing more.
+type Rule[S any, L Learner] struct {
+	Defaults func() S
+	Build    func(p Problem, s S) (L, error)
+}
+
+// Settings returns a pointer to a new settings struct holding the defaults.
+func (r Rule[S, L]) Settings() any { s := r.Defaults(); return &s }
+
+// New decodes settings over the defaults and builds the learner.
+func (r Rule[S, L]) New(p Problem, settings json.RawMessage) (Learner, error) {
+	s, err := Decode(r.Defaults(), settings)
+	if err != nil {
+		return nil, err
+	}
+	return r.Build(p, s)
+}
+
+// Decode reads a JSON object of settings over defaults and checks the
+// result (see DecodeSettings).
+func Decode[S any](defaults S, settings json.RawMessage) (S, error) {
+	if err := DecodeSettings(settings, &defaults); err != nil {
+		var zero S
+		return zero, err
+	}
+	return defaults, nil
+}

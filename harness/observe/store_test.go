@@ -26,7 +26,7 @@ import (
 )
 
 // rules are real learning rules, named directly.
-var rules = methods.Catalog{backprop.Method, noprop.Method}
+var rules = methods.Catalog{backprop.Method, noprop.DTMethod}
 
 // oneSpec expands a one-run sweep of the fake catalog.
 func oneSpec(t *testing.T, scenario string, seed uint64) harness.Spec {

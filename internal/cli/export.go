@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 
 	"github.com/spf13/cobra"
 
+	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/export"
 )
@@ -72,7 +72,7 @@ describes every column.`,
 				}
 				return bw.Flush()
 			}
-			if err := writeFileAtomic(out, func(w io.Writer) error { return t.Write(w, format) }); err != nil {
+			if err := outfile.Write(out, 0o644, func(w io.Writer) error { return t.Write(w, format) }); err != nil {
 				return err
 			}
 			fmt.Printf("%s: %d %s row(s)\n", out, len(t.Rows), w)
@@ -96,33 +96,4 @@ func parseStatus(s string) (results.Status, error) {
 		return "", nil
 	}
 	return "", fmt.Errorf("--status %q: want done, running, failed, interrupted or all", s)
-}
-
-// writeFileAtomic writes path through a temporary file in its folder,
-// renamed into place once complete, so a failed write leaves no partial
-// file.
-func writeFileAtomic(path string, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = tmp.Chmod(0o644)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

@@ -45,13 +45,13 @@ func (s Settings) Validate() error {
 var Method = methods.Method{
 	Name:     "backprop",
 	Summary:  "MLP trained end to end by back-propagation (default 2x400 ReLU, Adam 1e-3, batch 128, 2000 iterations per task)",
-	Settings: func() any { s := Defaults(); return &s },
+	Settings: rule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Permuted MNIST protocol of van de Ven & Tolias.
 		"permuted": json.RawMessage(`{"hidden":[1000,1000],"lr":0.0001,"iterations":5000}`),
 		"quick":    json.RawMessage(`{"iterations":300}`),
 	},
-	New: New,
+	New: rule.New,
 	Toy: json.RawMessage(`{"hidden":[32],"iterations":150,"batch_size":32}`),
 }
 
@@ -66,10 +66,14 @@ type MLP struct {
 	outputs int
 }
 
-// New builds an MLP for the problem from JSON settings over the defaults.
-func New(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-	cfg := Defaults()
-	if err := methods.DecodeSettings(raw, &cfg); err != nil {
+// rule is the rule's defaults and constructor (methods.Rule).
+var rule = methods.Rule[Settings, *MLP]{Defaults: Defaults, Build: NewMLP}
+
+// NewMLP builds an MLP for the problem with checked settings cfg. All
+// randomness derives from p.Seed: "init" (weights) and "batches"
+// (minibatch order).
+func NewMLP(p methods.Problem, cfg Settings) (*MLP, error) {
+	if err := methods.CheckSettings(&cfg); err != nil {
 		return nil, err
 	}
 	opt, err := cfg.Optim.New()

@@ -29,7 +29,7 @@ func TestSettingsErrorsNameTheField(t *testing.T) {
 	}
 	p := methods.Problem{Input: tasks.Shape{C: 1, H: 1, W: 4}, Outputs: 2, Seed: 1}
 	for _, tc := range tests {
-		_, err := New(p, json.RawMessage(tc.settings))
+		_, err := Method.New(p, json.RawMessage(tc.settings))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one naming %q", tc.settings, err, tc.want)
 		}
@@ -41,7 +41,7 @@ func TestLearnsAndMasksOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: 4, Seed: 5}, json.RawMessage(`{"hidden":[32],"iterations":300,"batch_size":32}`))
+	l, err := Method.New(methods.Problem{Input: ds.Train.Shape, Outputs: 4, Seed: 5}, json.RawMessage(`{"hidden":[32],"iterations":300,"batch_size":32}`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestLearnsAndMasksOutputs(t *testing.T) {
 
 func TestLearnStopsOnCancel(t *testing.T) {
 	ds, _ := tasks.Synthetic(tasks.SyntheticConfig{Classes: 2, TrainPer: 10, TestPer: 1, Shape: tasks.Shape{C: 1, H: 1, W: 3}, Seed: 1})
-	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: 2, Seed: 1}, nil)
+	l, err := Method.New(methods.Problem{Input: ds.Train.Shape, Outputs: 2, Seed: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

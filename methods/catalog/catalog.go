@@ -15,7 +15,7 @@ import (
 // All lists the methods in the order the command line shows them.
 var All = methods.Catalog{
 	backprop.Method,
-	noprop.Method,
+	noprop.DTMethod,
 	noprop.BackpropDTMethod,
 	noprop.CTMethod,
 	noprop.FMMethod,

@@ -43,7 +43,6 @@ package dtp
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/noprop/noprop/methods"
@@ -96,15 +95,6 @@ func newInverse(in, out int, init nn.Init, rng *nn.RNG) *inverse {
 	lin.NoInputGrad = true
 	net := &nn.Sequential{Layers: []nn.Layer{lin, &nn.Tanh{}}}
 	return &inverse{net: net, eval: nn.Share(net).(*nn.Sequential)}
-}
-
-// New builds a DTP learner from a JSON settings object over DefaultSettings.
-func New(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-	s, err := ParseSettings(raw)
-	if err != nil {
-		return nil, err
-	}
-	return NewLearner(p, s)
 }
 
 // NewLearner builds a learner for problem p with settings s. All randomness

@@ -2,7 +2,6 @@ package dtp
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
@@ -92,7 +91,7 @@ var Method = methods.Method{
 	Name: "dtp",
 	Summary: "difference target propagation (Lee et al. 2015; Bartunov et al. 2018): layer-wise targets " +
 		"sent down through trained inverses with the difference correction, each layer fit to its target",
-	Settings: func() any { s := DefaultSettings(); return &s },
+	Settings: rule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Bartunov et al.'s MNIST FC DTP, alternating. They report the best
 		// test error within 500 epochs; on MNIST ours levels off by 30.
@@ -107,15 +106,9 @@ var Method = methods.Method{
 		// A fast run: one epoch.
 		"quick": json.RawMessage(`{"epochs":1,"iterations":0}`),
 	},
-	New: New,
+	New: rule.New,
 	Toy: json.RawMessage(`{"hidden":[32,32],"iterations":150,"epochs":0,"batch_size":32,"lr":0.003,"inverse_lr":0.003}`),
 }
 
-// ParseSettings reads a JSON object of settings over the defaults.
-func ParseSettings(raw json.RawMessage) (Settings, error) {
-	s := DefaultSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return Settings{}, fmt.Errorf("dtp: %w", err)
-	}
-	return s, nil
-}
+// rule is the rule's defaults and constructor (methods.Rule).
+var rule = methods.Rule[Settings, *Learner]{Defaults: DefaultSettings, Build: NewLearner}

@@ -47,7 +47,6 @@ package forwardforward
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -113,16 +112,6 @@ func (p *pass) forward(x nn.Matrix, train bool) nn.Matrix {
 		p.good[i] = sumSquares(y.Row(i))
 	}
 	return y
-}
-
-// New builds a Forward-Forward learner from a JSON settings object over
-// DefaultSettings.
-func New(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-	s, err := ParseSettings(raw)
-	if err != nil {
-		return nil, err
-	}
-	return NewLearner(p, s)
 }
 
 // NewLearner builds a learner for problem p with settings s. All randomness

@@ -2,7 +2,6 @@ package forwardforward
 
 import (
 	"encoding/json"
-	"fmt"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/lrsched"
@@ -107,7 +106,7 @@ var Method = methods.Method{
 	Name: "ff",
 	Summary: "Forward-Forward (Hinton 2022): each ReLU layer trained alone to give high goodness (Σ y²) to " +
 		"images with their label and low to images with a wrong one; inference tries every label",
-	Settings: func() any { s := DefaultSettings(); return &s },
+	Settings: rule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Hinton's supervised MNIST network and budget (60 epochs).
 		"paper": json.RawMessage(`{"hidden":[2000,2000,2000,2000],"epochs":60,"iterations":0,"inference":"goodness"}`),
@@ -117,15 +116,9 @@ var Method = methods.Method{
 		// A fast run: two layers of 500, one epoch, Adam.
 		"quick": json.RawMessage(`{"hidden":[500,500],"epochs":1,"iterations":0,"optimizer":"adam","lr":0.001,"weight_decay":0}`),
 	},
-	New: New,
+	New: rule.New,
 	Toy: json.RawMessage(`{"hidden":[64,64],"iterations":200,"epochs":0,"batch_size":32,"optimizer":"adam","lr":0.003,"weight_decay":0}`),
 }
 
-// ParseSettings reads a JSON object of settings over the defaults.
-func ParseSettings(raw json.RawMessage) (Settings, error) {
-	s := DefaultSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return Settings{}, fmt.Errorf("ff: %w", err)
-	}
-	return s, nil
-}
+// rule is the rule's defaults and constructor (methods.Rule).
+var rule = methods.Rule[Settings, *Learner]{Defaults: DefaultSettings, Build: NewLearner}

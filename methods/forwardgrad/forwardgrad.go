@@ -87,13 +87,9 @@ type block struct {
 }
 
 // New builds a learner of the variant from JSON settings over its
-// defaults.
+// defaults (methods.Rule).
 func (v Variant) New(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
-	s, err := v.ParseSettings(raw)
-	if err != nil {
-		return nil, err
-	}
-	return NewLearner(p, s)
+	return v.rule().New(p, raw)
 }
 
 // NewLearner builds a learner for problem p with settings s (of the variant

@@ -20,7 +20,7 @@ var smallProblem = methods.Problem{Input: tasks.Shape{C: 1, H: 1, W: 6}, Outputs
 
 func newSmall(t *testing.T, v Variant, settings string) *Learner {
 	t.Helper()
-	s, err := v.ParseSettings(json.RawMessage(settings))
+	s, err := methods.Decode(v.Defaults(), json.RawMessage(settings))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package forwardgrad
 
 import (
 	"encoding/json"
-	"fmt"
 	"slices"
 
 	"github.com/noprop/noprop/methods"
@@ -95,14 +94,9 @@ func (s Settings) Narrowed() map[string]string {
 	return map[string]string{"groups": "1 (lg-fg-a only)"}
 }
 
-// ParseSettings reads a JSON object of settings over the variant's
-// defaults.
-func (v Variant) ParseSettings(raw json.RawMessage) (Settings, error) {
-	s := v.Defaults()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return Settings{}, fmt.Errorf("%s: %w", v.Name, err)
-	}
-	return s, nil
+// rule is the variant's defaults and constructor (methods.Rule).
+func (v Variant) rule() methods.Rule[Settings, *Learner] {
+	return methods.Rule[Settings, *Learner]{Defaults: v.Defaults, Build: NewLearner}
 }
 
 // method describes the variant for the catalog.
@@ -110,7 +104,7 @@ func (v Variant) method(summary string, toy string) methods.Method {
 	return methods.Method{
 		Name:     v.Name,
 		Summary:  summary,
-		Settings: func() any { s := v.Defaults(); return &s },
+		Settings: v.rule().Settings,
 		Presets: map[string]json.RawMessage{
 			// Our stand-in for Ren et al.'s MNIST network M/1/16 (one
 			// block, 16 groups for lg-fg-a): one hidden layer of 1000,

@@ -69,18 +69,15 @@ func DefaultAdjointSettings() AdjointSettings {
 // Narrowed documents what the blocks add to the tags.
 func (s AdjointSettings) Narrowed() map[string]string { return continuousNarrowed }
 
-// ParseAdjointSettings reads a JSON object of settings over the defaults
-// (see methods.DecodeSettings).
-func ParseAdjointSettings(raw json.RawMessage) (AdjointSettings, error) {
-	return decodeOver(DefaultAdjointSettings(), raw)
-}
+// adjointRule is the rule's defaults and constructor (methods.Rule).
+var adjointRule = methods.Rule[AdjointSettings, *AdjointLearner]{Defaults: DefaultAdjointSettings, Build: NewAdjointLearner}
 
 // AdjointMethod is the Adjoint baseline for the catalog.
 var AdjointMethod = methods.Method{
 	Name: "adjoint",
 	Summary: "NoProp's continuous-time backprop baseline (Li, Teh, Pascanu 2025): a neural ODE dz/dt = v_θ(z, x, t) " +
 		"over NoProp-CT's network from z_0 ~ N(0, I), a linear classifier on z_1, trained end to end through its N-step Euler solver",
-	Settings: func() any { s := DefaultAdjointSettings(); return &s },
+	Settings: adjointRule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Table 4's Adjoint rows with Figure 5's network: 2 epochs on MNIST,
 		// 4 on CIFAR-10 and CIFAR-100.
@@ -89,21 +86,11 @@ var AdjointMethod = methods.Method{
 		// A fast run: the mlp encoder, one epoch, 20 solver steps.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":20}`),
 	},
-	New:        NewAdjoint,
+	New:        adjointRule.New,
 	Stochastic: true,
 	// The toy runs the mlp encoder, as NoProp-CT's does (see CTMethod);
 	// TestAdjointGradients checks the conv network through the solver.
 	Toy: json.RawMessage(`{"encoder":"mlp","hidden":32,"timesteps":5,"iterations":150,"batch_size":32,"lr":0.005}`),
-}
-
-// NewAdjoint builds an Adjoint learner from a JSON settings object over
-// DefaultAdjointSettings (unknown fields are an error).
-func NewAdjoint(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
-	s, err := ParseAdjointSettings(settings)
-	if err != nil {
-		return nil, err
-	}
-	return NewAdjointLearner(p, s)
 }
 
 // AdjointLearner is the Adjoint baseline: the continuous-time network as a
@@ -138,10 +125,6 @@ func NewAdjointLearner(p methods.Problem, s AdjointSettings) (*AdjointLearner, e
 
 // Settings returns the learner's settings.
 func (l *AdjointLearner) Settings() AdjointSettings { return l.s }
-
-// NumParams is the number of trainable values: the network, the classifier
-// and a learned W_Embed.
-func (l *AdjointLearner) NumParams() int { return nn.CountParams(l.params) }
 
 // Learn trains on one task's data for the configured budget; only the
 // active outputs take part. Every minibatch solves the ODE from

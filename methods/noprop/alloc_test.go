@@ -26,11 +26,11 @@ func TestStepNoAllocs(t *testing.T) {
 				t.Skip("batch-128 conv block")
 			}
 			p := methods.Problem{Input: tasks.Shape{C: 1, H: 28, W: 28}, Outputs: 10, Seed: 1}
-			lr, err := New(p, []byte(tc.settings))
+			lr, err := DTMethod.New(p, []byte(tc.settings))
 			if err != nil {
 				t.Fatal(err)
 			}
-			l := lr.(*Learner)
+			l := lr.(*DTLearner)
 			x := nn.NewMatrix(128, 784)
 			nn.NewRNG(2).FillUniform(x.Data, 1)
 			y := make([]int, 128)

@@ -66,7 +66,7 @@ type BackpropDTSettings struct {
 // DefaultBackpropDTSettings returns the paper's Backprop settings for MNIST
 // (Table 4) with the conv encoder and one-hot embeddings.
 func DefaultBackpropDTSettings() BackpropDTSettings {
-	d := DefaultSettings() // the shared blocks take NoProp-DT's defaults
+	d := DefaultDTSettings() // the shared blocks take NoProp-DT's defaults
 	return BackpropDTSettings{Arch: d.Arch, Timesteps: d.Timesteps, Training: d.Training, Optim: d.Optim, AlphaInit: 0.5}
 }
 
@@ -76,15 +76,8 @@ func (s BackpropDTSettings) Validate() error { return checkBatch(s.BatchSize) }
 // Narrowed documents what Validate adds to the tags.
 func (s BackpropDTSettings) Narrowed() map[string]string { return batchNarrowed }
 
-// ParseBackpropDTSettings reads a JSON object of settings over the defaults
-// (see methods.DecodeSettings).
-func ParseBackpropDTSettings(raw json.RawMessage) (BackpropDTSettings, error) {
-	s := DefaultBackpropDTSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return BackpropDTSettings{}, err
-	}
-	return s, nil
-}
+// backpropdtRule is the rule's defaults and constructor (methods.Rule).
+var backpropdtRule = methods.Rule[BackpropDTSettings, *BackpropDTLearner]{Defaults: DefaultBackpropDTSettings, Build: NewBackpropDTLearner}
 
 // BackpropDTMethod is the paper's discrete-time back-propagation baseline
 // for the catalog.
@@ -93,7 +86,7 @@ var BackpropDTMethod = methods.Method{
 	Summary: "NoProp's discrete-time backprop baseline (Li, Teh, Pascanu 2025, Eq. 17–19): NoProp-DT's T blocks " +
 		"chained as z_t = (1−α_t) z_{t−1} + α_t û_t(z_{t−1}, x) from z_0 ~ N(0, I), α_t = tanh(w_t) learned, " +
 		"trained end to end on the head's cross-entropy",
-	Settings: func() any { s := DefaultBackpropDTSettings(); return &s },
+	Settings: backpropdtRule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Table 4's Backprop row for MNIST with Figure 5's conv block.
 		"paper": json.RawMessage(`{"encoder":"conv","embedding":"one-hot","timesteps":10,` +
@@ -106,7 +99,7 @@ var BackpropDTMethod = methods.Method{
 		// A fast run: the mlp encoder, one epoch.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0}`),
 	},
-	New:        NewBackpropDT,
+	New:        backpropdtRule.New,
 	Stochastic: true,
 	Toy:        json.RawMessage(`{"hidden":32,"timesteps":4,"iterations":300,"batch_size":32,"dropout":0}`),
 }
@@ -141,16 +134,6 @@ type BackpropDTLearner struct {
 	z, u   []nn.Matrix
 	alpha  []float32
 	dz, du nn.Matrix
-}
-
-// NewBackpropDT builds a backprop-dt learner from a JSON settings object
-// over DefaultBackpropDTSettings (unknown fields are an error).
-func NewBackpropDT(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
-	s, err := ParseBackpropDTSettings(settings)
-	if err != nil {
-		return nil, err
-	}
-	return NewBackpropDTLearner(p, s)
 }
 
 // NewBackpropDTLearner builds a backprop-dt learner for problem p with

@@ -25,7 +25,7 @@ func newTestBPDT(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *
 }
 
 func TestBackpropDTSettingsDefaults(t *testing.T) {
-	s, err := ParseBackpropDTSettings(nil)
+	s, err := methods.Decode(DefaultBackpropDTSettings(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestBackpropDTSettingsDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back, err := ParseBackpropDTSettings(raw); err != nil || back != s {
+	if back, err := methods.Decode(DefaultBackpropDTSettings(), raw); err != nil || back != s {
 		t.Errorf("defaults do not round-trip: %v, %+v", err, back)
 	}
 	for name, p := range BackpropDTMethod.Presets {
@@ -49,10 +49,10 @@ func TestBackpropDTSettingsDefaults(t *testing.T) {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	if q, _ := ParseBackpropDTSettings(BackpropDTMethod.Presets["quick"]); q.Encoder != EncoderMLP || q.Epochs != 1 {
+	if q, _ := methods.Decode(DefaultBackpropDTSettings(), BackpropDTMethod.Presets["quick"]); q.Encoder != EncoderMLP || q.Epochs != 1 {
 		t.Errorf("quick preset: %+v", q)
 	}
-	if p, _ := ParseBackpropDTSettings(BackpropDTMethod.Presets["paper"]); p.Encoder != EncoderConv || p.Epochs != 100 {
+	if p, _ := methods.Decode(DefaultBackpropDTSettings(), BackpropDTMethod.Presets["paper"]); p.Encoder != EncoderConv || p.Epochs != 100 {
 		t.Errorf("paper preset: %+v", p)
 	}
 	// NoProp-DT-only fields are unknown here.
@@ -90,7 +90,7 @@ func TestBackpropDTSettingsErrors(t *testing.T) {
 		{`{"epochs":1} {"epochs":2}`, "trailing"}, // trailing data
 	}
 	for _, c := range cases {
-		_, err := ParseBackpropDTSettings(json.RawMessage(c.json))
+		_, err := methods.Decode(DefaultBackpropDTSettings(), json.RawMessage(c.json))
 		if err == nil {
 			t.Errorf("%s: accepted", c.json)
 			continue
@@ -100,12 +100,12 @@ func TestBackpropDTSettingsErrors(t *testing.T) {
 		}
 	}
 	// Zero epochs with an iteration budget is fine.
-	if _, err := ParseBackpropDTSettings(json.RawMessage(`{"epochs":0,"iterations":5}`)); err != nil {
+	if _, err := methods.Decode(DefaultBackpropDTSettings(), json.RawMessage(`{"epochs":0,"iterations":5}`)); err != nil {
 		t.Error(err)
 	}
 	// The conv stack needs large enough images.
 	p := methods.Problem{Input: tasks.Shape{C: 1, H: 1, W: 20}, Outputs: 4}
-	if _, err := NewBackpropDT(p, json.RawMessage(`{"encoder":"conv"}`)); err == nil || !strings.Contains(err.Error(), "encoder") {
+	if _, err := BackpropDTMethod.New(p, json.RawMessage(`{"encoder":"conv"}`)); err == nil || !strings.Contains(err.Error(), "encoder") {
 		t.Errorf("conv on 1×20 images: %v", err)
 	}
 }
@@ -283,7 +283,7 @@ func TestBackpropDTPrototype(t *testing.T) {
 // step.
 func benchBPDT(b *testing.B, settings string) {
 	p := methods.Problem{Input: tasks.Shape{C: 1, H: 28, W: 28}, Outputs: 10, Seed: 1}
-	lr, err := NewBackpropDT(p, json.RawMessage(settings))
+	lr, err := BackpropDTMethod.New(p, json.RawMessage(settings))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -10,14 +10,14 @@ import (
 
 // benchLearner builds a learner for MNIST shapes (1×28×28, 10 classes) and a
 // random minibatch of 128.
-func benchLearner(b *testing.B, settings string) (*Learner, nn.Matrix, []int, []int, []bool) {
+func benchLearner(b *testing.B, settings string) (*DTLearner, nn.Matrix, []int, []int, []bool) {
 	b.Helper()
 	p := methods.Problem{Input: tasks.Shape{C: 1, H: 28, W: 28}, Outputs: 10, Seed: 1}
-	lr, err := New(p, []byte(settings))
+	lr, err := DTMethod.New(p, []byte(settings))
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := lr.(*Learner)
+	l := lr.(*DTLearner)
 	rng := nn.NewRNG(2)
 	x := nn.NewMatrix(128, 784)
 	for i := range x.Data {

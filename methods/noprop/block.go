@@ -205,7 +205,7 @@ func (b *Block) ScratchBytes() int {
 
 // carrier returns a twin of the block that shares its parameters and owns
 // no buffers: a place for a set of layer buffers to wait while no block
-// works (see Learner.lend).
+// works (see DTLearner.lend).
 func (b *Block) carrier() *Block {
 	return &Block{
 		cat:   *b.cat.Share(),

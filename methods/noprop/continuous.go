@@ -53,16 +53,6 @@ func (c Continuous) CheckBlock() error {
 	return nil
 }
 
-// decodeOver reads a JSON object of settings over the defaults def (see
-// methods.DecodeSettings).
-func decodeOver[S any](def S, raw json.RawMessage) (S, error) {
-	if err := methods.DecodeSettings(raw, &def); err != nil {
-		var zero S
-		return zero, err
-	}
-	return def, nil
-}
-
 // paperPreset is a continuous-time rule's row of Table 4 with Figure 5's
 // network: the given optimizer and epochs, lr and weight decay 1e-3, batch
 // 128, N = 1000, one-hot; extra (a JSON fragment, may be empty) adds the
@@ -174,6 +164,10 @@ func newContinuous(name string, p methods.Problem, c Continuous, tr methods.Trai
 	}
 	return l, root, nil
 }
+
+// NumParams is the number of trainable values: the network, a trained head
+// and a learned W_Embed.
+func (l *continuous) NumParams() int { return nn.CountParams(l.params) }
 
 // Embedding returns W_Embed (shared with the learner, not a copy).
 func (l *continuous) Embedding() *Embedding { return l.embed }

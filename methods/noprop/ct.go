@@ -120,18 +120,15 @@ func (s CTSettings) Narrowed() map[string]string {
 	return map[string]string{"time_dim": continuousNarrowed["time_dim"], "gamma1": "> gamma0"}
 }
 
-// ParseCTSettings reads a JSON object of settings over the defaults (see
-// methods.DecodeSettings).
-func ParseCTSettings(raw json.RawMessage) (CTSettings, error) {
-	return decodeOver(DefaultCTSettings(), raw)
-}
+// ctRule is the rule's defaults and constructor (methods.Rule).
+var ctRule = methods.Rule[CTSettings, *CTLearner]{Defaults: DefaultCTSettings, Build: NewCTLearner}
 
 // CTMethod is NoProp-CT for the catalog.
 var CTMethod = methods.Method{
 	Name: "noprop-ct",
 	Summary: "NoProp-CT (Li, Teh, Pascanu 2025): one network over t ∈ [0, 1] trained to denoise a noisy class " +
 		"embedding, weighted by the derivative of a learned SNR schedule; inference runs the diffusion chain on an N-step grid",
-	Settings: func() any { s := DefaultCTSettings(); return &s },
+	Settings: ctRule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Table 4's NoProp-CT rows with Figure 5's network: 100 epochs on
 		// MNIST, 500 on CIFAR-10, 1000 on CIFAR-100.
@@ -141,7 +138,7 @@ var CTMethod = methods.Method{
 		// A fast run: the mlp encoder, one epoch, 100 inference steps.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":100}`),
 	},
-	New:        NewCT,
+	New:        ctRule.New,
 	Stochastic: true,
 	// The toy's images are white-noise patterns whose class lies in single
 	// pixels; without the BatchNorm of the discrete-time block, the conv
@@ -155,16 +152,6 @@ var CTMethod = methods.Method{
 // ctPaperExtra is what Table 4's NoProp-CT rows add: η 1 and the paper's
 // default head.
 const ctPaperExtra = `,"eta":1,"head":"softmax"`
-
-// NewCT builds a NoProp-CT learner from a JSON settings object over
-// DefaultCTSettings (unknown fields are an error).
-func NewCT(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
-	s, err := ParseCTSettings(settings)
-	if err != nil {
-		return nil, err
-	}
-	return NewCTLearner(p, s)
-}
 
 // CTLearner is NoProp-CT: one network û_θ(z_t, x, t), the learned schedule
 // ψ, the head θ_out and the class embedding W_Embed. It implements

@@ -352,12 +352,12 @@ func TestCTSettingsErrors(t *testing.T) {
 		{`{"inference":"euler"}`, "inference"},
 		{`{"bn_momentum":0.1}`, "bn_momentum"}, // the CT network has no BatchNorm
 	} {
-		_, err := ParseCTSettings(json.RawMessage(c.json))
+		_, err := methods.Decode(DefaultCTSettings(), json.RawMessage(c.json))
 		if err == nil || !strings.Contains(err.Error(), c.field) {
 			t.Errorf("%s: error %v, want one naming %s", c.json, err, c.field)
 		}
 	}
-	s, err := ParseCTSettings(CTMethod.Presets["paper-cifar100"])
+	s, err := methods.Decode(DefaultCTSettings(), CTMethod.Presets["paper-cifar100"])
 	if err != nil || s.Epochs != 1000 || s.Timesteps != 1000 || s.Eta != 1 || s.Optimizer != "adam" {
 		t.Errorf("paper-cifar100: %+v, %v", s, err)
 	}

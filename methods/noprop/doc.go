@@ -42,7 +42,7 @@
 //     the pathwise terms through the sampled z_{t−1} and z_T.
 //   - Posterior head σ = 1; inference averages nothing by default (one chain
 //     per prediction; the paper's 5 inference runs are separate evaluations,
-//     see Learner.SetInferenceSeed).
+//     see DTLearner.SetInferenceSeed).
 //   - Prototype embeddings are searched on a seeded subset of 256 images per
 //     class; learned embeddings with m > d start as N(0, 1/d).
 //   - Weight initialisation and BatchNorm momentum are PyTorch's defaults;

@@ -54,18 +54,15 @@ func DefaultFMSettings() FMSettings {
 // Narrowed documents what the blocks add to the tags.
 func (s FMSettings) Narrowed() map[string]string { return continuousNarrowed }
 
-// ParseFMSettings reads a JSON object of settings over the defaults (see
-// methods.DecodeSettings).
-func ParseFMSettings(raw json.RawMessage) (FMSettings, error) {
-	return decodeOver(DefaultFMSettings(), raw)
-}
+// fmRule is the rule's defaults and constructor (methods.Rule).
+var fmRule = methods.Rule[FMSettings, *FMLearner]{Defaults: DefaultFMSettings, Build: NewFMLearner}
 
 // FMMethod is NoProp-FM for the catalog.
 var FMMethod = methods.Method{
 	Name: "noprop-fm",
 	Summary: "NoProp-FM (Li, Teh, Pascanu 2025): one network learns the vector field of a flow from noise to the " +
 		"class embedding given the image; inference integrates it with N Euler steps and takes the nearest class embedding",
-	Settings: func() any { s := DefaultFMSettings(); return &s },
+	Settings: fmRule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Table 4's NoProp-FM rows with Figure 5's network: 100 epochs on
 		// MNIST, 500 on CIFAR-10, 1000 on CIFAR-100.
@@ -75,7 +72,7 @@ var FMMethod = methods.Method{
 		// A fast run: the mlp encoder, one epoch, 100 inference steps.
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0,"timesteps":100}`),
 	},
-	New:        NewFM,
+	New:        fmRule.New,
 	Stochastic: true,
 	// The toy runs the mlp encoder, as NoProp-CT's does (see CTMethod).
 	Toy: json.RawMessage(`{"encoder":"mlp","hidden":32,"timesteps":20,"iterations":150,"batch_size":32,"lr":0.005}`),
@@ -83,16 +80,6 @@ var FMMethod = methods.Method{
 
 // fmPaperExtra is what Eq. 13 adds: the two terms unweighted.
 const fmPaperExtra = `,"eta":1`
-
-// NewFM builds a NoProp-FM learner from a JSON settings object over
-// DefaultFMSettings (unknown fields are an error).
-func NewFM(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
-	s, err := ParseFMSettings(settings)
-	if err != nil {
-		return nil, err
-	}
-	return NewFMLearner(p, s)
-}
 
 // FMLearner is NoProp-FM: one network v_θ(z_t, x, t) whose output is
 // logits·W_Embed, the class embedding and, for a learned embedding, the
@@ -125,10 +112,6 @@ func NewFMLearner(p methods.Problem, s FMSettings) (*FMLearner, error) {
 
 // Settings returns the learner's settings.
 func (l *FMLearner) Settings() FMSettings { return l.s }
-
-// NumParams is the number of trainable values: the network and, for a
-// learned embedding, the anchor head and W_Embed.
-func (l *FMLearner) NumParams() int { return nn.CountParams(l.params) }
 
 // Learn trains on one task's data for the configured budget; only the
 // active outputs take part. Per minibatch (Algorithm 3, Eq. 63–64), every

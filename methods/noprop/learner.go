@@ -14,13 +14,13 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// Learner is NoProp-DT: T blocks û_θt, each trained on its own local target,
+// DTLearner is NoProp-DT: T blocks û_θt, each trained on its own local target,
 // a class-probability head θ_out and the class embedding W_Embed. It
 // implements methods.Learner.
 //
-// A Learner is not safe for concurrent use.
-type Learner struct {
-	s      Settings
+// A DTLearner is not safe for concurrent use.
+type DTLearner struct {
+	s      DTSettings
 	input  tasks.Shape
 	m      int
 	sched  Schedule
@@ -58,7 +58,7 @@ type scratchSet struct {
 
 // lend moves set w of layer buffers to b, which is about to work, when the
 // blocks share their scratch (ShareScratch).
-func (l *Learner) lend(w int, b *Block) {
+func (l *DTLearner) lend(w int, b *Block) {
 	if !l.s.ShareScratch {
 		return
 	}
@@ -78,7 +78,7 @@ func (l *Learner) lend(w int, b *Block) {
 
 // park moves set w back to its carrier, so that no block holds it while
 // blocks that may hold other sets work.
-func (l *Learner) park(w int) {
+func (l *DTLearner) park(w int) {
 	if w >= len(l.sets) {
 		return
 	}
@@ -103,14 +103,17 @@ type blockState struct {
 	mse     float64   // its unweighted mean ‖û − u_y‖²
 }
 
-// Method is NoProp-DT for the catalog: Li, Teh & Pascanu (2025), "NoProp:
+// dtRule is the rule's defaults and constructor (methods.Rule).
+var dtRule = methods.Rule[DTSettings, *DTLearner]{Defaults: DefaultDTSettings, Build: NewDTLearner}
+
+// DTMethod is NoProp-DT for the catalog: Li, Teh & Pascanu (2025), "NoProp:
 // Training Neural Networks without Full Back-propagation or Full
 // Forward-propagation", discrete-time variant.
-var Method = methods.Method{
+var DTMethod = methods.Method{
 	Name: "noprop-dt",
 	Summary: "NoProp-DT (Li, Teh, Pascanu 2025): T blocks, each trained alone to denoise a noisy " +
 		"class embedding given the image; inference runs the diffusion chain z_0 → z_T",
-	Settings: func() any { s := DefaultSettings(); return &s },
+	Settings: dtRule.Settings,
 	Presets: map[string]json.RawMessage{
 		// Table 4's NoProp-DT row for MNIST with Figure 5's conv block.
 		"paper": json.RawMessage(`{"encoder":"conv","embedding":"one-hot","timesteps":10,"eta":0.1,` +
@@ -123,27 +126,17 @@ var Method = methods.Method{
 		// A fast run: the mlp encoder, one epoch (T passes over the data).
 		"quick": json.RawMessage(`{"encoder":"mlp","epochs":1,"iterations":0}`),
 	},
-	New:        New,
+	New:        dtRule.New,
 	Stochastic: true,
 	Toy:        json.RawMessage(`{"hidden":32,"timesteps":4,"iterations":100,"batch_size":32,"lr":0.01}`),
 }
 
-// New builds a NoProp-DT learner from a JSON settings object over
-// DefaultSettings (unknown fields are an error).
-func New(p methods.Problem, settings json.RawMessage) (methods.Learner, error) {
-	s, err := ParseSettings(settings)
-	if err != nil {
-		return nil, err
-	}
-	return NewLearner(p, s)
-}
-
-// NewLearner builds a NoProp-DT learner for problem p with validated
+// NewDTLearner builds a NoProp-DT learner for problem p with validated
 // settings s. All randomness derives from p.Seed, split by component:
 // "embed", "head", "block/t" (initialisation, dropout and the z_{t−1}
 // noise of block t), "head/noise" (z_T of the CE term), "order" (minibatch
 // order) and "inference".
-func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
+func NewDTLearner(p methods.Problem, s DTSettings) (*DTLearner, error) {
 	if err := methods.CheckSettings(&s); err != nil {
 		return nil, err
 	}
@@ -153,7 +146,7 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 		return nil, err
 	}
 	init, _ := nn.ParseInit(s.Init)
-	l := &Learner{
+	l := &DTLearner{
 		s:         s,
 		input:     p.Input,
 		m:         p.Outputs,
@@ -188,17 +181,17 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 }
 
 // Settings returns the learner's settings.
-func (l *Learner) Settings() Settings { return l.s }
+func (l *DTLearner) Settings() DTSettings { return l.s }
 
 // Schedule returns the noise schedule.
-func (l *Learner) Schedule() Schedule { return l.sched }
+func (l *DTLearner) Schedule() Schedule { return l.sched }
 
 // Embedding returns W_Embed (shared with the learner, not a copy).
-func (l *Learner) Embedding() *Embedding { return l.embed }
+func (l *DTLearner) Embedding() *Embedding { return l.embed }
 
 // NumParams is the number of trainable values: all blocks, the head and a
 // learned W_Embed.
-func (l *Learner) NumParams() int {
+func (l *DTLearner) NumParams() int {
 	n := nn.CountParams(l.sharedParams)
 	for _, bs := range l.blocks {
 		n += bs.blk.NumParams()
@@ -210,7 +203,7 @@ func (l *Learner) NumParams() int {
 // the ε_t of every step). Scores is a deterministic function of the
 // parameters, the input and this seed (default 0); the paper's 5 inference
 // runs per trained model are 5 seeds.
-func (l *Learner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
+func (l *DTLearner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 
 // Learn trains on one task's data for the configured budget; only the
 // active outputs take part.
@@ -249,7 +242,7 @@ func (l *Learner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 // The budget, minibatch order, cancellation and the divergence guard are
 // the shared scaffold's (methods.Trainer). Optimizer state carries over
 // between Learn calls.
-func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
+func (l *DTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
 	task, err := methods.NewTask(data, active, l.input, l.m)
 	if err != nil {
 		return err
@@ -285,7 +278,7 @@ var DTTerms = []string{"l2", "ce", "kl", "mse"}
 // sequentialStep is one minibatch of the sequential order: block bs takes a
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
 // returns the loss L_t and the head's correct count.
-func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
+func (l *DTLearner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
 	l.lend(0, bs.blk)
 	l2 := l.blockStep(bs, x, y, blockMask)
 	ce, kl, c := l.sharedStep(y, active, mask)
@@ -306,7 +299,7 @@ func (l *Learner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, m
 // step on its own L2 term, concurrently; then θ_out and W_Embed take one
 // step on CE + KL + (1/T)·Σ_t L2_t. It returns that loss and the head's
 // correct count.
-func (l *Learner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
+func (l *DTLearner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
 	T := len(l.blocks)
 	workers := l.s.Workers
 	if workers == 0 {
@@ -377,7 +370,7 @@ func divergence(block int, l2, ce, kl float64) error {
 // block's parameter gradients and, for a learned embedding, bs.embGrad (the
 // block's whole gradient with respect to W_Embed). It touches nothing shared
 // but reads W_Embed, so blocks may run it concurrently.
-func (l *Learner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool) float64 {
+func (l *DTLearner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool) float64 {
 	e, t, n := l.embed, bs.t, x.Rows
 	ab := l.sched.AlphaBar[t-1]
 	bs.z = nn.Resize(bs.z, n, e.D)
@@ -417,7 +410,7 @@ func (l *Learner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool) f
 // sharedStep computes the CE and KL terms on one minibatch, filling the
 // gradients of θ_out and (learned embedding) W_Embed, and returns them with
 // the number of examples the head classifies correctly.
-func (l *Learner) sharedStep(y []int, active []int, mask []bool) (ce, kl float64, correct int) {
+func (l *DTLearner) sharedStep(y []int, active []int, mask []bool) (ce, kl float64, correct int) {
 	e, n := l.embed, len(y)
 	abT := l.sched.AlphaBar[l.sched.T]
 	l.zT = nn.Resize(l.zT, n, e.D)
@@ -479,7 +472,7 @@ func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 // The noise comes from the learner's inference stream, re-derived for every
 // call from the seed, the inference seed and the chunk index, so Scores is
 // deterministic. Rows are processed EvalBatch at a time.
-func (l *Learner) Scores(x nn.Matrix, active []int) nn.Matrix {
+func (l *DTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if x.Cols != l.input.Size() {
 		panic(fmt.Sprintf("noprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
 	}
@@ -525,7 +518,7 @@ func outputMask(m int, active []int) []bool {
 }
 
 // scoreChunk writes the scores of the rows of x into dst.
-func (l *Learner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
+func (l *DTLearner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
 	n, S := x.Rows, l.s.EnsembleChains
 	l.lp = nn.Resize(l.lp, n, l.m)
 	for s := range S {
@@ -552,7 +545,7 @@ func (l *Learner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
 
 // chain runs Eq. 3 from z_0 ~ N(0, I) through all T blocks on the rows of x
 // and returns z_T (owned by the learner), drawing z_0 and every ε_t from rng.
-func (l *Learner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
+func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
 	n, d := x.Rows, l.embed.D
 	l.zA = nn.Resize(l.zA, n, d)
 	l.zB = nn.Resize(l.zB, n, d)
@@ -579,7 +572,7 @@ func (l *Learner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
 // blocks (parameters, BatchNorm statistics, dropout streams), their noise
 // streams and optimizers, the head and W_Embed with the shared optimizer,
 // and the trainer (minibatch order and position).
-func (l *Learner) VisitState(v nn.StateVisitor) {
+func (l *DTLearner) VisitState(v nn.StateVisitor) {
 	l.embed.VisitState(v, "embed")
 	nn.VisitParams(v, "head", l.head.Params())
 	nn.VisitOptimizer(v, "shared", l.shared, l.sharedParams)

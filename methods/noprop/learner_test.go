@@ -34,13 +34,13 @@ func blobs(t testing.TB, trainPer int) tasks.Dataset {
 	return ds
 }
 
-func newTestLearner(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *Learner {
+func newTestLearner(t testing.TB, ds tasks.Dataset, seed uint64, settings string) *DTLearner {
 	t.Helper()
-	l, err := New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
+	l, err := DTMethod.New(methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: seed}, json.RawMessage(settings))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l.(*Learner)
+	return l.(*DTLearner)
 }
 
 func setMatrix(s tasks.Set) nn.Matrix {

@@ -1,8 +1,6 @@
 package noprop
 
 import (
-	"encoding/json"
-
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
@@ -107,9 +105,9 @@ func (a Arch) blockConfig(input tasks.Shape, e *Embedding) blockConfig {
 	}
 }
 
-// Settings configures NoProp-DT. The defaults are the paper's NoProp-DT row
+// DTSettings configures NoProp-DT. The defaults are the paper's NoProp-DT row
 // of Table 4 (MNIST) with the architecture of Figure 5.
-type Settings struct {
+type DTSettings struct {
 	Arch
 	// Timesteps is T, the number of blocks. Paper (Table 4): 10.
 	Timesteps int `json:"timesteps" range:"[1,)" help:"T, the number of blocks (paper: 10)"`
@@ -133,7 +131,7 @@ type Settings struct {
 
 	// TrainOrder is "sequential" (the paper's: for t = 1..T, a pass over
 	// the data for block t) or "parallel" (all T blocks updated on the same
-	// minibatch concurrently; see Learner.Learn for the shared parameters).
+	// minibatch concurrently; see DTLearner.Learn for the shared parameters).
 	TrainOrder string `json:"train_order" enum:"sequential|parallel" help:"sequential: block after block, the paper's order; parallel: all blocks step on each minibatch concurrently"`
 	// Workers is the number of goroutines that train blocks concurrently
 	// in the parallel order; 0 means GOMAXPROCS. Results do not depend on it.
@@ -183,10 +181,10 @@ type HeadChoice struct {
 // posterior one.
 func DefaultHeadChoice() HeadChoice { return HeadChoice{Head: HeadSoftmax, PosteriorSigma: 1} }
 
-// DefaultSettings returns the paper's NoProp-DT settings for MNIST (Table 4)
+// DefaultDTSettings returns the paper's NoProp-DT settings for MNIST (Table 4)
 // with the conv encoder and one-hot embeddings.
-func DefaultSettings() Settings {
-	return Settings{
+func DefaultDTSettings() DTSettings {
+	return DTSettings{
 		Arch:            DefaultArch(),
 		Timesteps:       10,
 		Eta:             0.1,
@@ -201,10 +199,10 @@ func DefaultSettings() Settings {
 }
 
 // Validate requires minibatches of at least two (BatchNorm).
-func (s Settings) Validate() error { return checkBatch(s.BatchSize) }
+func (s DTSettings) Validate() error { return checkBatch(s.BatchSize) }
 
 // Narrowed documents what Validate adds to the tags.
-func (s Settings) Narrowed() map[string]string { return batchNarrowed }
+func (s DTSettings) Narrowed() map[string]string { return batchNarrowed }
 
 var batchNarrowed = map[string]string{"batch_size": "at least 2 (BatchNorm)"}
 
@@ -226,13 +224,3 @@ const (
 	HeadSoftmax   = "softmax"
 	HeadPosterior = "posterior"
 )
-
-// ParseSettings reads a JSON object of settings over the defaults (see
-// methods.DecodeSettings).
-func ParseSettings(raw json.RawMessage) (Settings, error) {
-	s := DefaultSettings()
-	if err := methods.DecodeSettings(raw, &s); err != nil {
-		return Settings{}, err
-	}
-	return s, nil
-}

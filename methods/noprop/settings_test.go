@@ -10,11 +10,11 @@ import (
 )
 
 func TestSettingsDefaults(t *testing.T) {
-	s, err := ParseSettings(nil)
+	s, err := methods.Decode(DefaultDTSettings(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s != DefaultSettings() {
+	if s != DefaultDTSettings() {
 		t.Errorf("empty settings differ from the defaults: %+v", s)
 	}
 	// The defaults are the paper's Table 4 NoProp-DT row (MNIST).
@@ -23,23 +23,23 @@ func TestSettingsDefaults(t *testing.T) {
 		t.Errorf("defaults are not Table 4's: %+v", s)
 	}
 	// Defaults round-trip through JSON, so they are the schema.
-	raw, err := json.Marshal(Method.Settings())
+	raw, err := json.Marshal(DTMethod.Settings())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back, err := ParseSettings(raw); err != nil || back != s {
+	if back, err := methods.Decode(DefaultDTSettings(), raw); err != nil || back != s {
 		t.Errorf("defaults do not round-trip: %v, %+v", err, back)
 	}
-	for name, p := range Method.Presets {
-		if _, err := ParseSettings(p); err != nil {
+	for name, p := range DTMethod.Presets {
+		if _, err := methods.Decode(DefaultDTSettings(), p); err != nil {
 			t.Errorf("preset %s: %v", name, err)
 		}
 	}
-	q, _ := ParseSettings(Method.Presets["quick"])
+	q, _ := methods.Decode(DefaultDTSettings(), DTMethod.Presets["quick"])
 	if q.Encoder != EncoderMLP || q.Epochs != 1 {
 		t.Errorf("quick preset: %+v", q)
 	}
-	c, _ := ParseSettings(Method.Presets["paper-cifar"])
+	c, _ := methods.Decode(DefaultDTSettings(), DTMethod.Presets["paper-cifar"])
 	if c.Epochs != 150 {
 		t.Errorf("paper-cifar preset: %d epochs", c.Epochs)
 	}
@@ -79,7 +79,7 @@ func TestSettingsErrors(t *testing.T) {
 		{`{"lr":0.1} {}`, "trailing"},
 	}
 	for _, c := range cases {
-		_, err := ParseSettings(json.RawMessage(c.json))
+		_, err := methods.Decode(DefaultDTSettings(), json.RawMessage(c.json))
 		if err == nil {
 			t.Errorf("%s: accepted", c.json)
 			continue
@@ -92,10 +92,10 @@ func TestSettingsErrors(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	small := tasks.Shape{C: 1, H: 8, W: 8}
-	if _, err := New(methods.Problem{Input: small, Outputs: 10}, nil); err == nil || !strings.Contains(err.Error(), "conv") {
+	if _, err := DTMethod.New(methods.Problem{Input: small, Outputs: 10}, nil); err == nil || !strings.Contains(err.Error(), "conv") {
 		t.Errorf("conv encoder on 8×8 images: %v", err)
 	}
-	if _, err := New(methods.Problem{Input: small, Outputs: 0}, json.RawMessage(`{"encoder":"mlp"}`)); err == nil {
+	if _, err := DTMethod.New(methods.Problem{Input: small, Outputs: 0}, json.RawMessage(`{"encoder":"mlp"}`)); err == nil {
 		t.Error("0 outputs accepted")
 	}
 }

@@ -48,44 +48,122 @@ type Sweep struct {
 	TestEvery int
 	// Pixels is Spec.Pixels of every run: "raw" (or empty) or "standard".
 	Pixels string
+	// MaxRuns is the most runs the sweep may expand to; 0 means
+	// DefaultMaxRuns. A larger sweep is refused before any run is listed.
+	MaxRuns int
 }
+
+// DefaultSweep is the study a command line or a sweep file describes when
+// it says nothing more: split MNIST in 5 tasks of fixed class order, the
+// class- and task-incremental scenarios, one seed from 1, five inference
+// runs for stochastic rules, raw pixels, no learning curve. It is the one
+// place these defaults are written; its methods are empty.
+func DefaultSweep() Sweep {
+	return Sweep{Datasets: []string{"mnist"}, Streams: []string{tasks.KindSplit}, ClassOrder: "fixed",
+		Scenarios: []string{"class", "task"}, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, Pixels: tasks.PixelsRaw}
+}
+
+// DefaultMaxRuns is the most runs a sweep may expand to unless
+// Sweep.MaxRuns says otherwise: far more than one machine trains, few
+// enough to list (about 1 KB each) in a fraction of a second.
+const DefaultMaxRuns = 100_000
 
 // Expand returns the sweep's runs in order (method, dataset, stream,
 // scenario, seed), having checked everything that can be checked without
 // data: every list not empty, every method, preset and setting against the
 // catalog, every dataset by name, every stream against its dataset's number
-// of classes, every scenario, the seed range. classes gives a dataset's
-// number of classes (nil: tasks.NumClasses, which knows every dataset
-// tasks.Load reads). The first problem found is the error, in one line.
+// of classes, every scenario, the seed range, and the number of runs
+// against MaxRuns, computed before any run is listed. classes gives a
+// dataset's number of classes (nil: tasks.NumClasses, which knows every
+// dataset tasks.Load reads). The first problem found is the error, in one
+// line.
 func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, error)) ([]Spec, error) {
-	if classes == nil {
-		classes = tasks.NumClasses
+	if err := sw.check(); err != nil {
+		return nil, err
 	}
+	ms, err := sw.resolveMethods(cat)
+	if err != nil {
+		return nil, err
+	}
+	scenarios, err := sw.scenarios()
+	if err != nil {
+		return nil, err
+	}
+	streams, err := sw.streams(classes)
+	if err != nil {
+		return nil, err
+	}
+	if err := sw.checkCount(len(ms) * len(streams) * len(scenarios)); err != nil {
+		return nil, err
+	}
+	pixels := sw.Pixels
+	if pixels == tasks.PixelsRaw {
+		pixels = "" // the default, kept out of the configuration hash
+	}
+	specs := make([]Spec, 0, len(ms)*len(streams)*len(scenarios)*sw.Seeds)
+	for _, m := range ms {
+		runs := 1
+		if m.m.Stochastic {
+			runs = sw.InferenceRuns
+		}
+		for _, st := range streams {
+			for _, sc := range scenarios {
+				for i := range sw.Seeds {
+					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
+						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order,
+						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels})
+				}
+			}
+		}
+	}
+	return specs, nil
+}
+
+// check checks the sweep's numbers and that no list is empty.
+func (sw Sweep) check() error {
 	for _, l := range []struct {
 		what string
 		n    int
 	}{{"methods", len(sw.Methods)}, {"datasets", len(sw.Datasets)}, {"streams", len(sw.Streams)}, {"scenarios", len(sw.Scenarios)}} {
 		if l.n == 0 {
-			return nil, fmt.Errorf("no %s given: name at least one", l.what)
+			return fmt.Errorf("no %s given: name at least one", l.what)
 		}
 	}
-	if sw.Seeds < 1 {
-		return nil, fmt.Errorf("seeds = %d: need at least 1", sw.Seeds)
+	switch {
+	case sw.Seeds < 1:
+		return fmt.Errorf("seeds = %d: need at least 1", sw.Seeds)
+	case sw.FirstSeed+uint64(sw.Seeds-1) < sw.FirstSeed:
+		return fmt.Errorf("seeds %d from %d run past the largest seed %d", sw.Seeds, sw.FirstSeed, uint64(math.MaxUint64))
+	case sw.InferenceRuns < 1:
+		return fmt.Errorf("inference runs = %d: need at least 1", sw.InferenceRuns)
+	case sw.TestEvery < 0:
+		return fmt.Errorf("test every = %d: need 0 (no learning curve) or a number of epochs", sw.TestEvery)
 	}
-	if last := sw.FirstSeed + uint64(sw.Seeds-1); last < sw.FirstSeed {
-		return nil, fmt.Errorf("seeds %d from %d run past the largest seed %d", sw.Seeds, sw.FirstSeed, uint64(math.MaxUint64))
+	return sw.checkCount(len(sw.Methods) * len(sw.Datasets) * len(sw.Streams) * len(sw.Scenarios))
+}
+
+// checkCount refuses a sweep of more than MaxRuns runs, given the number
+// of configurations before seeds, without overflowing.
+func (sw Sweep) checkCount(configs int) error {
+	limit := sw.MaxRuns
+	if limit <= 0 {
+		limit = DefaultMaxRuns
 	}
-	if sw.InferenceRuns < 1 {
-		return nil, fmt.Errorf("inference runs = %d: need at least 1", sw.InferenceRuns)
+	if configs > limit || sw.Seeds > limit/max(configs, 1) {
+		return fmt.Errorf("the sweep expands to %d configurations × %d seeds, more than the limit of %d runs; "+
+			"split it into several sweeps, or raise the limit with --max-runs (sweep files: max_runs)", configs, sw.Seeds, limit)
 	}
-	if sw.TestEvery < 0 {
-		return nil, fmt.Errorf("test every = %d: need 0 (no learning curve) or a number of epochs", sw.TestEvery)
-	}
-	type resolved struct {
-		m        methods.Method
-		preset   string
-		settings json.RawMessage
-	}
+	return nil
+}
+
+// resolved is one method of a sweep with its complete settings.
+type resolved struct {
+	m        methods.Method
+	preset   string
+	settings json.RawMessage
+}
+
+func (sw Sweep) resolveMethods(cat methods.Catalog) ([]resolved, error) {
 	var ms []resolved
 	for _, mc := range sw.Methods {
 		m, err := cat.Lookup(mc.Name)
@@ -98,19 +176,32 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 		}
 		ms = append(ms, resolved{m, mc.Preset, settings})
 	}
-	var scenarios []string
+	return ms, nil
+}
+
+func (sw Sweep) scenarios() ([]string, error) {
+	var out []string
 	for _, s := range sw.Scenarios {
 		sc, err := tasks.ParseScenario(s)
 		if err != nil {
 			return nil, err
 		}
-		scenarios = append(scenarios, string(sc))
+		out = append(out, string(sc))
 	}
-	type streamChoice struct {
-		dataset, kind string
-		tasks         int
+	return out, nil
+}
+
+// streamChoice is one dataset and stream kind of a sweep.
+type streamChoice struct {
+	dataset, kind, order string
+	tasks                int
+}
+
+func (sw Sweep) streams(classes func(dataset string) (int, error)) ([]streamChoice, error) {
+	if classes == nil {
+		classes = tasks.NumClasses
 	}
-	var streams []streamChoice
+	var out []streamChoice
 	for _, ds := range sw.Datasets {
 		n, err := classes(ds)
 		if err != nil {
@@ -125,34 +216,14 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 			if err := cfg.Check(ds, n); err != nil {
 				return nil, err
 			}
-			streams = append(streams, streamChoice{ds, kind, t})
-		}
-	}
-	pixels := sw.Pixels
-	if pixels == tasks.PixelsRaw {
-		pixels = "" // the default, kept out of the configuration hash
-	}
-	var specs []Spec
-	for _, m := range ms {
-		runs := 1
-		if m.m.Stochastic {
-			runs = sw.InferenceRuns
-		}
-		for _, st := range streams {
 			order := sw.ClassOrder
-			if st.kind != tasks.KindSplit {
+			if kind != tasks.KindSplit {
 				order = ""
 			}
-			for _, sc := range scenarios {
-				for i := range sw.Seeds {
-					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
-						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: order,
-						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels})
-				}
-			}
+			out = append(out, streamChoice{ds, kind, order, t})
 		}
 	}
-	return specs, nil
+	return out, nil
 }
 
 // ParseSets reads command-line overrides, each key=value (for every method)

@@ -15,46 +15,52 @@ import (
 	"github.com/noprop/noprop/methods"
 )
 
-// A sweep file writes a study down once, in YAML:
-//
-//	# split MNIST, three scenarios, five seeds, two learning rates of NoProp-DT
-//	methods:
-//	  - name: backprop
-//	  - name: noprop-dt
-//	    preset: quick
-//	    settings: {iterations: 2000}
-//	    grid:                      # every combination is one configuration
-//	      lr: [0.001, 0.0003]
-//	datasets: [mnist]              # default [mnist]
-//	streams: [split]               # default [split]
-//	tasks: 5                       # default: 5 for split, 10 for permuted
-//	class_order: fixed             # default fixed
-//	scenarios: [task, domain, class]   # default [class, task]
-//	seeds: 5                       # default 1
-//	first_seed: 1                  # default 1
-//	inference_runs: 5              # default 5
-//	test_every: 0                  # learning curve: test accuracy every N epochs; default 0, none
-//	pixels: raw                    # raw, or standard (each channel by the first task's training statistics); default raw
-//
-// A method's settings overlay its preset; a grid is the Cartesian product of
-// its lists, each combination overlaying the settings.
+// SweepFormat documents the sweep file, the one place it is written
+// (noprop plan --help prints it): a study written down once, in YAML.
+const SweepFormat = `  methods:
+    - name: backprop
+    - name: noprop-dt
+      preset: quick
+      settings: {iterations: 2000}
+      grid:                         # every combination is one configuration
+        lr: [0.001, 0.0003]
+  datasets: [mnist]                 # default [mnist]
+  streams: [split]                  # default [split]
+  tasks: 5                          # default: 5 for split, 10 for permuted
+  class_order: fixed                # default fixed
+  scenarios: [task, domain, class]  # default [class, task]
+  seeds: 5                          # default 1
+  first_seed: 1                     # default 1
+  inference_runs: 5                 # default 5
+  test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
+  pixels: standard                  # each channel by the first task's training statistics; default raw
+  max_runs: 100000                  # refuse a larger sweep before listing it; default 100000
+
+A method's settings overlay its preset; a grid is the Cartesian product of
+its lists, each combination overlaying the settings.`
+
+// sweepFile is a sweep file decoded (SweepFormat).
 type sweepFile struct {
-	Methods []struct {
-		Name     string           `yaml:"name"`
-		Preset   string           `yaml:"preset"`
-		Settings map[string]any   `yaml:"settings"`
-		Grid     map[string][]any `yaml:"grid"`
-	} `yaml:"methods"`
-	Datasets      []string `yaml:"datasets"`
-	Streams       []string `yaml:"streams"`
-	Tasks         int      `yaml:"tasks"`
-	ClassOrder    string   `yaml:"class_order"`
-	Scenarios     []string `yaml:"scenarios"`
-	Seeds         *int     `yaml:"seeds"`
-	FirstSeed     *uint64  `yaml:"first_seed"`
-	InferenceRuns *int     `yaml:"inference_runs"`
-	TestEvery     int      `yaml:"test_every"`
-	Pixels        string   `yaml:"pixels"`
+	Methods       []methodFile `yaml:"methods"`
+	Datasets      []string     `yaml:"datasets"`
+	Streams       []string     `yaml:"streams"`
+	Tasks         int          `yaml:"tasks"`
+	ClassOrder    string       `yaml:"class_order"`
+	Scenarios     []string     `yaml:"scenarios"`
+	Seeds         *int         `yaml:"seeds"`
+	FirstSeed     *uint64      `yaml:"first_seed"`
+	InferenceRuns *int         `yaml:"inference_runs"`
+	TestEvery     int          `yaml:"test_every"`
+	Pixels        string       `yaml:"pixels"`
+	MaxRuns       int          `yaml:"max_runs"`
+}
+
+// methodFile is one method of a sweep file.
+type methodFile struct {
+	Name     string           `yaml:"name"`
+	Preset   string           `yaml:"preset"`
+	Settings map[string]any   `yaml:"settings"`
+	Grid     map[string][]any `yaml:"grid"`
 }
 
 // SweepFileError is a problem in a sweep file, at a line (0 when the problem
@@ -72,7 +78,7 @@ func (e *SweepFileError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
 }
 
-// ReadSweepFile reads a sweep file (see sweepFile) and expands it against the
+// ReadSweepFile reads a sweep file (see SweepFormat) and expands it against the
 // catalog into its runs, checking everything Sweep.Expand checks. Any
 // problem is one SweepFileError naming the file, the line and what is wrong.
 func ReadSweepFile(path string, cat methods.Catalog, classes func(string) (int, error)) ([]Spec, error) {
@@ -86,9 +92,6 @@ func ReadSweepFile(path string, cat methods.Catalog, classes func(string) (int, 
 // ParseSweep is ReadSweepFile on the file's contents; name is used in
 // messages.
 func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(string) (int, error)) ([]Spec, error) {
-	fail := func(line int, format string, args ...any) error {
-		return &SweepFileError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)}
-	}
 	file, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		return nil, yamlError(name, err)
@@ -97,21 +100,50 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	if err := yaml.UnmarshalWithOptions(src, &sf, yaml.Strict()); err != nil {
 		return nil, yamlError(name, err)
 	}
-	line := func(path string) int { return nodeLine(file, path) }
-	sw := Sweep{Datasets: sf.Datasets, Streams: sf.Streams, Tasks: sf.Tasks, ClassOrder: sf.ClassOrder,
-		Scenarios: sf.Scenarios, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, TestEvery: sf.TestEvery, Pixels: sf.Pixels}
-	if sw.Datasets == nil {
-		sw.Datasets = []string{"mnist"}
+	fail := func(path string, format string, args ...any) error {
+		return &SweepFileError{File: name, Line: nodeLine(file, path), Msg: fmt.Sprintf(format, args...)}
 	}
-	if sw.Streams == nil {
-		sw.Streams = []string{"split"}
+	sw := sf.sweep()
+	if len(sf.Methods) == 0 {
+		return nil, fail("$.methods", "no methods: list at least one under methods:")
 	}
-	if sw.Scenarios == nil {
-		sw.Scenarios = []string{"class", "task"}
+	for i, mf := range sf.Methods {
+		choices, path, err := mf.choices(cat, sw.maxRuns())
+		if err != nil {
+			return nil, fail(fmt.Sprintf("$.methods[%d]%s", i, path), "%v", err)
+		}
+		sw.Methods = append(sw.Methods, choices...)
+		if err := sw.checkCount(len(sw.Methods) * len(sw.Datasets) * len(sw.Streams) * len(sw.Scenarios)); err != nil {
+			return nil, fail(fmt.Sprintf("$.methods[%d].grid", i), "%v", err)
+		}
 	}
-	if sw.ClassOrder == "" {
-		sw.ClassOrder = "fixed"
+	specs, err := sw.Expand(cat, classes)
+	if err != nil {
+		return nil, fail(sweepErrorPath(err, sw), "%v", err)
 	}
+	return specs, nil
+}
+
+// sweep is the file's study over the defaults (DefaultSweep), without its
+// methods.
+func (sf sweepFile) sweep() Sweep {
+	sw := DefaultSweep()
+	if sf.Datasets != nil {
+		sw.Datasets = sf.Datasets
+	}
+	if sf.Streams != nil {
+		sw.Streams = sf.Streams
+	}
+	if sf.Scenarios != nil {
+		sw.Scenarios = sf.Scenarios
+	}
+	if sf.ClassOrder != "" {
+		sw.ClassOrder = sf.ClassOrder
+	}
+	if sf.Pixels != "" {
+		sw.Pixels = sf.Pixels
+	}
+	sw.Tasks, sw.TestEvery, sw.MaxRuns = sf.Tasks, sf.TestEvery, sf.MaxRuns
 	if sf.Seeds != nil {
 		sw.Seeds = *sf.Seeds
 	}
@@ -121,62 +153,102 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	if sf.InferenceRuns != nil {
 		sw.InferenceRuns = *sf.InferenceRuns
 	}
-	if len(sf.Methods) == 0 {
-		return nil, fail(line("$.methods"), "no methods: list at least one under methods:")
+	return sw
+}
+
+// maxRuns is MaxRuns or its default.
+func (sw Sweep) maxRuns() int {
+	if sw.MaxRuns > 0 {
+		return sw.MaxRuns
 	}
-	for i, mf := range sf.Methods {
-		at := fmt.Sprintf("$.methods[%d]", i)
-		if mf.Name == "" {
-			return nil, fail(line(at), "methods[%d] has no name", i)
-		}
-		m, err := cat.Lookup(mf.Name)
-		if err != nil {
-			return nil, fail(line(at+".name"), "%v", err)
-		}
-		base, err := json.Marshal(orEmpty(mf.Settings))
-		if err != nil {
-			return nil, fail(line(at+".settings"), "settings of %s: %v", mf.Name, err)
-		}
-		keys := make([]string, 0, len(mf.Grid))
-		for k, vals := range mf.Grid {
-			if len(vals) == 0 {
-				return nil, fail(line(at+".grid."+k), "grid %s of %s is an empty list", k, mf.Name)
-			}
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, combo := range product(mf.Grid, keys) {
-			over, err := json.Marshal(combo)
-			if err != nil {
-				return nil, fail(line(at+".grid"), "grid of %s: %v", mf.Name, err)
-			}
-			settings, err := methods.MergeSettings(base, over)
-			if err != nil {
-				return nil, fail(line(at), "%v", err)
-			}
-			if _, err := m.Resolve(mf.Preset, settings); err != nil {
-				where := at
-				var se *methods.SettingError
-				switch {
-				case errors.As(err, &se) && combo[se.Name] != nil:
-					where = at + ".grid." + se.Name
-				case errors.As(err, &se) && mf.Settings[se.Name] != nil:
-					where = at + ".settings." + se.Name
-				case strings.Contains(err.Error(), "preset"):
-					where = at + ".preset"
-				case strings.Contains(err.Error(), "unknown setting"):
-					where = at + ".settings"
-				}
-				return nil, fail(line(where), "%v", err)
-			}
-			sw.Methods = append(sw.Methods, MethodChoice{Name: mf.Name, Preset: mf.Preset, Settings: settings})
-		}
+	return DefaultMaxRuns
+}
+
+// choices expands one method of the file, its grid included, into
+// method choices with their settings resolved against the catalog. Every
+// grid key and value is checked alone before the grid is multiplied out,
+// and a grid of more than limit combinations is refused. A problem comes
+// with the path below the method that it is about.
+func (mf methodFile) choices(cat methods.Catalog, limit int) ([]MethodChoice, string, error) {
+	if mf.Name == "" {
+		return nil, "", errors.New("a method has no name")
 	}
-	specs, err := sw.Expand(cat, classes)
+	m, err := cat.Lookup(mf.Name)
 	if err != nil {
-		return nil, fail(line(sweepErrorPath(err, sw)), "%v", err)
+		return nil, ".name", err
 	}
-	return specs, nil
+	base, err := json.Marshal(orEmpty(mf.Settings))
+	if err != nil {
+		return nil, ".settings", fmt.Errorf("settings of %s: %v", mf.Name, err)
+	}
+	if _, err := m.Resolve(mf.Preset, base); err != nil {
+		return nil, settingPath(err, nil, mf.Settings), err
+	}
+	keys := make([]string, 0, len(mf.Grid))
+	combos := 1
+	for k, vals := range mf.Grid {
+		if len(vals) == 0 {
+			return nil, ".grid." + k, fmt.Errorf("grid %s of %s is an empty list", k, mf.Name)
+		}
+		for _, v := range vals {
+			if err := checkOne(m, mf.Preset, base, k, v); err != nil {
+				return nil, ".grid." + k, err
+			}
+		}
+		if combos > limit/len(vals) {
+			return nil, ".grid", fmt.Errorf("the grid of %s has more than %d combinations, the limit of runs; "+
+				"split the study, or raise the limit with max_runs", mf.Name, limit)
+		}
+		combos *= len(vals)
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var out []MethodChoice
+	for _, combo := range product(mf.Grid, keys) {
+		over, err := json.Marshal(combo)
+		if err != nil {
+			return nil, ".grid", fmt.Errorf("grid of %s: %v", mf.Name, err)
+		}
+		settings, err := methods.MergeSettings(base, over)
+		if err == nil {
+			_, err = m.Resolve(mf.Preset, settings)
+		}
+		if err != nil {
+			return nil, settingPath(err, combo, mf.Settings), err
+		}
+		out = append(out, MethodChoice{Name: mf.Name, Preset: mf.Preset, Settings: settings})
+	}
+	return out, "", nil
+}
+
+// checkOne resolves one grid value over a method's settings alone.
+func checkOne(m methods.Method, preset string, base json.RawMessage, key string, v any) error {
+	over, err := json.Marshal(map[string]any{key: v})
+	if err != nil {
+		return fmt.Errorf("grid %s of %s: %v", key, m.Name, err)
+	}
+	settings, err := methods.MergeSettings(base, over)
+	if err == nil {
+		_, err = m.Resolve(preset, settings)
+	}
+	return err
+}
+
+// settingPath is the path below a method of the setting a Resolve error is
+// about.
+func settingPath(err error, combo, settings map[string]any) string {
+	var se *methods.SettingError
+	switch {
+	case errors.As(err, &se) && combo[se.Name] != nil:
+		return ".grid." + se.Name
+	case errors.As(err, &se) && settings[se.Name] != nil:
+		return ".settings." + se.Name
+	case strings.Contains(err.Error(), "preset"):
+		return ".preset"
+	case strings.Contains(err.Error(), "unknown setting"):
+		return ".settings"
+	}
+	return ""
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -281,7 +353,7 @@ func yamlError(name string, err error) error {
 		msg := ye.GetMessage()
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels; " +
+			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, max_runs; " +
 				"a method has name, preset, settings, grid)"
 		}
 		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}

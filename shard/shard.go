@@ -80,3 +80,15 @@ func jump(key uint64, n int) int {
 	}
 	return int(b)
 }
+
+// Select returns the items that belong to s, in order; unit names an
+// item's configuration hash and seed.
+func Select[T any](s Shard, items []T, unit func(T) (configHash string, seed uint64)) []T {
+	var out []T
+	for _, it := range items {
+		if s.Contains(unit(it)) {
+			out = append(out, it)
+		}
+	}
+	return out
+}

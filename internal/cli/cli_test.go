@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/noprop/noprop/harness"
 )
 
 func TestSpecsPerMethodPresetsAndSettings(t *testing.T) {
-	f := runFlags{methods: []string{"backprop", "noprop-dt:quick"}, sets: []string{"lr=0.01", "noprop-dt.epochs=3", "backprop.iterations=7"},
-		dataset: "mnist", stream: "split", tasks: 5, classOrder: "fixed", scenarios: []string{"class"}, seeds: 2, firstSeed: 4, inferenceRuns: 5}
+	study := harness.DefaultSweep()
+	study.Tasks, study.Scenarios, study.Seeds, study.FirstSeed = 5, []string{"class"}, 2, 4
+	f := runFlags{methods: []string{"backprop", "noprop-dt:quick"}, sets: []string{"lr=0.01", "noprop-dt.epochs=3", "backprop.iterations=7"}, study: study}
 	specs, err := f.specs()
 	if err != nil {
 		t.Fatal(err)

@@ -27,23 +27,7 @@ of the same configuration (other seeds). It never writes the database.
 
 A sweep file (YAML):
 
-  methods:
-    - name: backprop
-    - name: noprop-dt
-      preset: quick
-      settings: {iterations: 2000}
-      grid:                         # every combination is one configuration
-        lr: [0.001, 0.0003]
-  datasets: [mnist]                 # default [mnist]
-  streams: [split]                  # default [split]
-  tasks: 5                          # default: 5 for split, 10 for permuted
-  class_order: fixed                # default fixed
-  scenarios: [task, domain, class]  # default [class, task]
-  seeds: 5                          # default 1
-  first_seed: 1                     # default 1
-  inference_runs: 5                 # default 5
-  test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
-  pixels: standard                  # each channel by the first task's training statistics; default raw
+` + harness.SweepFormat + `
 
 Run it with ` + "`noprop run --sweep FILE`" + `.`,
 		Args: cobra.ExactArgs(1),

@@ -23,32 +23,24 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
+// runFlags are run's flags: the study (over harness.DefaultSweep) and how
+// to run it.
 type runFlags struct {
-	methods       []string
-	preset        string
-	sets          []string
-	dataset       string
-	stream        string
-	tasks         int
-	classOrder    string
-	scenarios     []string
-	seeds         int
-	firstSeed     uint64
-	inferenceRuns int
-	testEvery     int
-	pixels        string
-	db            string
-	data          string
-	verbose       bool
-	rerun         bool
-	sweep         string
-	shard         string
-	stale         time.Duration
-	ckptEvery     time.Duration
-	journal       string
-	doneIn        []string
-	cpuProfile    string
-	memProfile    string
+	study     harness.Sweep
+	methods   []string
+	preset    string
+	sets      []string
+	db        string
+	data      string
+	verbose   bool
+	rerun     bool
+	sweep     string
+	shard     string
+	stale     time.Duration
+	ckptEvery time.Duration
+	journal   string
+	doneIn    []string
+	profile   profiles
 }
 
 func runCmd() *cobra.Command {
@@ -83,20 +75,23 @@ configurations it ran.`,
 			return runRun(cmd.Context(), f)
 		},
 	}
+	f.study = harness.DefaultSweep()
+	st := &f.study
 	fl := cmd.Flags()
 	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see `noprop methods`)")
 	fl.StringVar(&f.preset, "preset", "", "settings preset for methods named without one (e.g. quick, paper)")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a setting: key=value for every method, method.key=value for one (value as JSON, else a string); repeatable")
-	fl.StringVarP(&f.dataset, "dataset", "d", "mnist", "dataset: "+strings.Join(tasks.DatasetNames(), ", "))
-	fl.StringVar(&f.stream, "stream", "split", "stream kind: split, permuted or joint")
-	fl.IntVar(&f.tasks, "tasks", 0, "number of tasks (split: classes are divided evenly); 0: 5 for split, 10 for permuted")
-	fl.StringVar(&f.classOrder, "class-order", "fixed", "split streams: fixed (0,1 | 2,3 | ...) or seeded")
-	fl.StringSliceVar(&f.scenarios, "scenario", []string{"class", "task"}, "scenarios, comma-separated: task, domain, class")
-	fl.IntVar(&f.seeds, "seeds", 1, "number of seeds")
-	fl.Uint64Var(&f.firstSeed, "seed", 1, "first seed; seeds are seed, seed+1, ...")
-	fl.IntVar(&f.inferenceRuns, "inference-runs", 5, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
-	fl.IntVar(&f.testEvery, "test-every", 0, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
-	fl.StringVar(&f.pixels, "pixels", tasks.PixelsRaw, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
+	fl.StringSliceVarP(&st.Datasets, "dataset", "d", st.Datasets, "datasets, comma-separated: "+strings.Join(tasks.DatasetNames(), ", ")+", or folder:PATH (an image folder)")
+	fl.StringSliceVar(&st.Streams, "stream", st.Streams, "stream kinds, comma-separated: split, permuted or joint")
+	fl.IntVar(&st.Tasks, "tasks", st.Tasks, "number of tasks (split: classes are divided evenly); 0: 5 for split, 10 for permuted")
+	fl.StringVar(&st.ClassOrder, "class-order", st.ClassOrder, "split streams: fixed (0,1 | 2,3 | ...) or seeded")
+	fl.StringSliceVar(&st.Scenarios, "scenario", st.Scenarios, "scenarios, comma-separated: task, domain, class")
+	fl.IntVar(&st.Seeds, "seeds", st.Seeds, "number of seeds")
+	fl.Uint64Var(&st.FirstSeed, "seed", st.FirstSeed, "first seed; seeds are seed, seed+1, ...")
+	fl.IntVar(&st.InferenceRuns, "inference-runs", st.InferenceRuns, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
+	fl.IntVar(&st.TestEvery, "test-every", st.TestEvery, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
+	fl.StringVar(&st.Pixels, "pixels", st.Pixels, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
+	fl.IntVar(&st.MaxRuns, "max-runs", harness.DefaultMaxRuns, "refuse a batch of more runs than this, before it is listed")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
@@ -106,14 +101,14 @@ configurations it ran.`,
 	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
 	fl.DurationVar(&f.ckptEvery, "checkpoint-every", 5*time.Minute, "save each run's whole state this often during a task (always after each task), in DB.ckpt/, so a killed run goes on from there; 0: only between tasks")
 	fl.StringVar(&f.journal, "journal", "", journalUsage)
-	fl.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the batch to this file (go tool pprof)")
-	fl.StringVar(&f.memProfile, "memprofile", "", "write the batch's allocation profile to this file at the end (go tool pprof; -sample_index=alloc_space for what was allocated)")
+	fl.StringVar(&f.profile.cpu, "cpuprofile", "", "write a CPU profile of the batch to this file (go tool pprof)")
+	fl.StringVar(&f.profile.mem, "memprofile", "", "write the batch's allocation profile to this file at the end (go tool pprof; -sample_index=alloc_space for what was allocated)")
 	fl.StringArrayVar(&f.doneIn, "done-in", nil, "also skip the runs done in this database (read only; e.g. the merged study of a job array); repeatable")
 	return cmd
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "max-runs"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {
@@ -125,18 +120,28 @@ func splitMethod(arg, defaultPreset string) (name, preset string) {
 }
 
 // specs expands the flags (or the sweep file) into the batch's runs,
-// checking all of it.
+// checking all of it, and keeps those of --shard.
 func (f runFlags) specs() ([]harness.Spec, error) {
+	var specs []harness.Spec
+	var err error
 	if f.sweep != "" {
-		specs, err := harness.ReadSweepFile(f.sweep, catalog.All, nil)
-		if err != nil {
-			return nil, err
-		}
-		return f.inShard(specs)
+		specs, err = harness.ReadSweepFile(f.sweep, catalog.All, nil)
+	} else {
+		specs, err = f.flagSpecs()
 	}
-	sw := harness.Sweep{Datasets: []string{f.dataset}, Streams: []string{f.stream}, Tasks: f.tasks,
-		ClassOrder: f.classOrder, Scenarios: f.scenarios, Seeds: f.seeds, FirstSeed: f.firstSeed,
-		InferenceRuns: f.inferenceRuns, TestEvery: f.testEvery, Pixels: f.pixels}
+	if err != nil || f.shard == "" {
+		return specs, err
+	}
+	sh, err := shard.Parse(f.shard)
+	if err != nil {
+		return nil, fmt.Errorf("--shard %w", err)
+	}
+	return shard.Select(sh, specs, func(s harness.Spec) (string, uint64) { return s.ConfigHash(), s.Seed }), nil
+}
+
+// flagSpecs expands the study the flags describe.
+func (f runFlags) flagSpecs() ([]harness.Spec, error) {
+	sw := f.study
 	var names []string
 	for _, arg := range f.methods {
 		name, preset := splitMethod(arg, f.preset)
@@ -151,9 +156,6 @@ func (f runFlags) specs() ([]harness.Spec, error) {
 		sw.Methods[i].Settings = overrides[sw.Methods[i].Name]
 	}
 	specs, err := sw.Expand(catalog.All, nil)
-	if err == nil {
-		specs, err = f.inShard(specs)
-	}
 	if err != nil && len(f.methods) > 1 && strings.Contains(err.Error(), "unknown setting") &&
 		slices.ContainsFunc(f.sets, func(s string) bool { k, _, _ := strings.Cut(s, "="); return !strings.Contains(k, ".") }) {
 		return nil, fmt.Errorf("%w; a --set without a method prefix applies to every method: write method.key=value for one", err)
@@ -161,43 +163,10 @@ func (f runFlags) specs() ([]harness.Spec, error) {
 	return specs, err
 }
 
-// inShard keeps the specs of the --shard slice.
-func (f runFlags) inShard(specs []harness.Spec) ([]harness.Spec, error) {
-	if f.shard == "" {
-		return specs, nil
-	}
-	sh, err := shard.Parse(f.shard)
-	if err != nil {
-		return nil, fmt.Errorf("--shard %w", err)
-	}
-	var out []harness.Spec
-	for _, s := range specs {
-		if sh.Contains(s.ConfigHash(), s.Seed) {
-			out = append(out, s)
-		}
-	}
-	return out, nil
-}
-
 func runRun(ctx context.Context, f runFlags) error {
-	if f.stale <= 0 {
-		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
-	}
-	if f.ckptEvery < 0 {
-		return fmt.Errorf("--checkpoint-every %s: want a duration of 0 or more", f.ckptEvery)
-	}
-	journal, err := parseJournal(f.journal)
+	journal, err := f.check()
 	if err != nil {
 		return err
-	}
-	if f.rerun && len(f.doneIn) > 0 {
-		return fmt.Errorf("--rerun with --done-in: a rerun trains units again although they are done; give one or the other")
-	}
-	if a, b, twice := namedTwice(append([]string{f.db}, f.doneIn...)); twice {
-		if a == f.db {
-			return fmt.Errorf("--done-in %s is the --db database itself, whose done runs are skipped anyway; leave it out", b)
-		}
-		return fmt.Errorf("--done-in %s and %s are one database; name it once", a, b)
 	}
 	specs, err := f.specs()
 	if err != nil {
@@ -207,23 +176,15 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err := harness.LocateData(specs, f.data); err != nil {
 		return err
 	}
-	stop, err := startProfiles(f.cpuProfile, f.memProfile)
+	stop, err := f.profile.start()
 	if err != nil {
 		return err
 	}
 	defer stop()
-	var others []*results.Store
-	defer func() {
-		for _, o := range others {
-			o.Close()
-		}
-	}()
-	for _, path := range f.doneIn {
-		o, err := results.OpenInput(path)
-		if err != nil {
-			return fmt.Errorf("--done-in: %w", err)
-		}
-		others = append(others, o)
+	others, err := openAll(f.doneIn)
+	defer closeAll(others)
+	if err != nil {
+		return fmt.Errorf("--done-in: %w", err)
 	}
 	store, err := results.OpenJournal(f.db, journal)
 	if err != nil {
@@ -231,28 +192,11 @@ func runRun(ctx context.Context, f runFlags) error {
 	}
 	defer store.Close()
 	if f.rerun {
-		// The intent is stored, so that this command, interrupted and
-		// started again, resumes the rerun instead of starting it over.
-		units := make([]results.Unit, len(specs))
-		for i, s := range specs {
-			units[i] = results.Unit{ConfigHash: s.ConfigHash(), Seed: s.Seed}
-		}
-		rr, err := store.RequestRerun(ctx, units)
-		if err != nil {
+		if err := requestRerun(ctx, store, specs); err != nil {
 			return err
 		}
-		if rr.Resumed {
-			fmt.Printf("resuming the interrupted rerun: %d of %d run(s) left\n", rr.Pending, rr.Units)
-		}
 	}
-	// A live display on a terminal; plain lines in logs and CI.
-	var out io.Writer = os.Stdout
-	var display harness.Observer = &observe.Lines{W: os.Stdout, Epochs: f.verbose}
-	var live *observe.Live
-	if isatty.IsTerminal(os.Stdout.Fd()) {
-		live = observe.NewLive(os.Stdout, f.verbose)
-		display, out = live, live.Writer()
-	}
+	display, out, wait := newDisplay(f.verbose)
 	rn := &harness.Runner{
 		Methods:         catalog.All,
 		Load:            func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
@@ -262,10 +206,92 @@ func runRun(ctx context.Context, f runFlags) error {
 		Checkpoints:     f.db + ".ckpt",
 		CheckpointEvery: f.ckptEvery,
 	}
-	// Done units are skipped before their data is touched; whether a unit
-	// is held is the gate's to say when the run starts.
-	done := func(s harness.Spec) (bool, error) {
-		st, err := results.UnitStates(ctx, store, others, []results.Unit{{ConfigHash: s.ConfigHash(), Seed: s.Seed}}, f.stale)
+	rep, runErr := rn.RunAll(ctx, specs, skipDone(ctx, store, others, f.stale, out))
+	wait()
+	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed; results in %s\n", rep.Ran, rep.Skipped, rep.Held, rep.Failed, f.db)
+	if err := printConfigs(ctx, store, specs); err != nil && runErr == nil {
+		runErr = err
+	}
+	if errors.Is(runErr, context.Canceled) {
+		return fmt.Errorf("interrupted; finished runs are stored, run the same command again to resume")
+	}
+	return runErr
+}
+
+// check refuses bad flag values before anything is read, and returns the
+// journal asked for.
+func (f runFlags) check() (results.Journal, error) {
+	switch {
+	case f.stale <= 0:
+		return 0, fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
+	case f.ckptEvery < 0:
+		return 0, fmt.Errorf("--checkpoint-every %s: want a duration of 0 or more", f.ckptEvery)
+	case f.rerun && len(f.doneIn) > 0:
+		return 0, fmt.Errorf("--rerun with --done-in: a rerun trains units again although they are done; give one or the other")
+	}
+	if a, b, twice := namedTwice(append([]string{f.db}, f.doneIn...)); twice {
+		if a == f.db {
+			return 0, fmt.Errorf("--done-in %s is the --db database itself, whose done runs are skipped anyway; leave it out", b)
+		}
+		return 0, fmt.Errorf("--done-in %s and %s are one database; name it once", a, b)
+	}
+	return parseJournal(f.journal)
+}
+
+// openAll opens the databases at paths for reading; on an error, those
+// opened are returned too, for the caller to close.
+func openAll(paths []string) ([]*results.Store, error) {
+	var out []*results.Store
+	for _, p := range paths {
+		s, err := results.OpenInput(p)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func closeAll(stores []*results.Store) {
+	for _, s := range stores {
+		s.Close()
+	}
+}
+
+// requestRerun stores the intent to train the specs' units again, so that
+// this command, interrupted and started again, resumes the rerun instead of
+// starting it over.
+func requestRerun(ctx context.Context, store *results.Store, specs []harness.Spec) error {
+	units := make([]results.Unit, len(specs))
+	for i, s := range specs {
+		units[i] = results.Unit{ConfigHash: s.ConfigHash(), Seed: s.Seed}
+	}
+	rr, err := store.RequestRerun(ctx, units)
+	if err != nil {
+		return err
+	}
+	if rr.Resumed {
+		fmt.Printf("resuming the interrupted rerun: %d of %d run(s) left\n", rr.Pending, rr.Units)
+	}
+	return nil
+}
+
+// newDisplay is the progress display: live bars on a terminal, plain lines
+// in logs and CI. out is where other messages go; wait ends the display.
+func newDisplay(verbose bool) (display harness.Observer, out io.Writer, wait func()) {
+	if isatty.IsTerminal(os.Stdout.Fd()) {
+		live := observe.NewLive(os.Stdout, verbose)
+		return live, live.Writer(), live.Wait
+	}
+	return &observe.Lines{W: os.Stdout, Epochs: verbose}, os.Stdout, func() {}
+}
+
+// skipDone tells the runner which units are done (in store or in others)
+// before their data is touched; whether a unit is held is the gate's to
+// say when the run starts.
+func skipDone(ctx context.Context, store *results.Store, others []*results.Store, stale time.Duration, out io.Writer) func(harness.Spec) (bool, error) {
+	return func(s harness.Spec) (bool, error) {
+		st, err := results.UnitStates(ctx, store, others, []results.Unit{{ConfigHash: s.ConfigHash(), Seed: s.Seed}}, stale)
 		if err != nil {
 			return false, err
 		}
@@ -279,18 +305,6 @@ func runRun(ctx context.Context, f runFlags) error {
 		}
 		return false, nil
 	}
-	rep, runErr := rn.RunAll(ctx, specs, done)
-	if live != nil {
-		live.Wait()
-	}
-	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed; results in %s\n", rep.Ran, rep.Skipped, rep.Held, rep.Failed, f.db)
-	if err := printConfigs(ctx, store, specs); err != nil && runErr == nil {
-		runErr = err
-	}
-	if errors.Is(runErr, context.Canceled) {
-		return fmt.Errorf("interrupted; finished runs are stored, run the same command again to resume")
-	}
-	return runErr
 }
 
 // printConfigs prints the mean accuracy matrix of each configuration in specs
@@ -329,13 +343,15 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 	return table.Write(os.Stdout, sums, table.Options{Metrics: summaryMetrics})
 }
 
-// startProfiles starts the CPU profile into cpu and arranges for the
-// allocation profile to go to mem (either may be empty); the returned
-// function stops and writes them.
-func startProfiles(cpu, mem string) (stop func(), err error) {
+// profiles are the profiles --cpuprofile and --memprofile ask for.
+type profiles struct{ cpu, mem string }
+
+// start starts the CPU profile and arranges for the allocation profile to
+// be written; the returned function stops and writes them.
+func (p profiles) start() (stop func(), err error) {
 	var cpuFile *os.File
-	if cpu != "" {
-		if cpuFile, err = os.Create(cpu); err != nil {
+	if p.cpu != "" {
+		if cpuFile, err = os.Create(p.cpu); err != nil {
 			return nil, fmt.Errorf("--cpuprofile: %w", err)
 		}
 		if err := pprof.StartCPUProfile(cpuFile); err != nil {
@@ -344,8 +360,8 @@ func startProfiles(cpu, mem string) (stop func(), err error) {
 		}
 	}
 	var memFile *os.File
-	if mem != "" {
-		if memFile, err = os.Create(mem); err != nil {
+	if p.mem != "" {
+		if memFile, err = os.Create(p.mem); err != nil {
 			if cpuFile != nil {
 				pprof.StopCPUProfile()
 				cpuFile.Close()

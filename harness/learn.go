@@ -1,0 +1,273 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/tasks"
+)
+
+// learnStream is a run's work once its learner is built: every task of
+// the stream learned in turn, every task evaluated after each (the
+// accuracy matrix), the observers told, checkpoints taken.
+func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) (Result, error) {
+	ls := newSession(rn, ctx, info, l, s, sc, cp)
+	first, log, err := ls.resume()
+	if err != nil {
+		return ls.res, err
+	}
+	for k := first; k < len(s.Tasks); k++ {
+		if log, err = ls.learnTask(k, log); err != nil {
+			return ls.res, err
+		}
+		if err := ls.evaluate(k+1, log); err != nil {
+			return ls.res, err
+		}
+		log = nil
+	}
+	ls.res.Metrics = metrics.All(ls.res.Matrix)
+	return ls.res, nil
+}
+
+// session is one run learning its stream.
+type session struct {
+	rn   *Runner
+	ctx  context.Context
+	info RunInfo
+	l    methods.Learner
+	s    tasks.Stream
+	sc   tasks.Scenario
+	cp   *checkpointer
+	res  Result
+	// runs is the number of inference runs per evaluation; st is the
+	// learner's seed control when its inference is stochastic.
+	runs int
+	st   methods.Stochastic
+}
+
+func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) *session {
+	T := len(s.Tasks)
+	ls := &session{rn: rn, ctx: ctx, info: info, l: l, s: s, sc: sc, cp: cp, runs: 1,
+		res: Result{Matrix: make([][]float64, T+1)}}
+	if st, ok := l.(methods.Stochastic); ok {
+		ls.st, ls.runs = st, info.Spec.InferenceRuns
+	}
+	if ls.runs > 1 {
+		ls.res.Inference = make([][][]float64, ls.runs)
+		for k := range ls.res.Inference {
+			ls.res.Inference[k] = make([][]float64, T+1)
+		}
+	}
+	return ls
+}
+
+// resume records the rows a checkpoint saved, or evaluates the untrained
+// learner; it returns the first task to learn and the restored log of the
+// task under way.
+func (ls *session) resume() (first int, log []methods.EpochStats, err error) {
+	cp := ls.cp
+	if cp == nil || len(cp.ck.Rows) == 0 {
+		return 0, nil, ls.evaluate(0, nil)
+	}
+	// The saved rows are this run's; the tasks after them are learned from
+	// the restored learner.
+	rows := cp.ck.Rows
+	first, log = cp.ck.Done, cp.ck.Log
+	cp.ck.Rows = nil
+	every := ls.info.Spec.TestEvery
+	unmeasured(log, every)
+	for _, e := range rows {
+		unmeasured(e.Log, every)
+		if err := ls.record(e, true); err != nil {
+			return 0, nil, err
+		}
+	}
+	cp.ck.Log = log
+	return first, log, nil
+}
+
+// learnTask learns task k (0-based), its log so far given, and returns its
+// whole log.
+func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochStats, error) {
+	t := ls.s.Tasks[k]
+	obs := &relay{rn: ls.rn, info: ls.info, task: k + 1, log: log, cp: ls.cp}
+	if every := ls.info.Spec.TestEvery; every > 0 {
+		obs.every = every
+		obs.test = func() (float64, error) { return ls.score(0, k, k) }
+	}
+	if err := ls.l.Learn(ls.ctx, ls.sc.Relabel(t, t.Train), ls.sc.TrainActive(ls.s, k), obs); err != nil {
+		return nil, fmt.Errorf("task %d: %w", k+1, err)
+	}
+	return obs.log, nil
+}
+
+// score is inference run run's accuracy on task j's test set after task
+// learned tasks (0-based: the outputs of task learned and those before it
+// are the ones compared in class-IL).
+func (ls *session) score(run, learned, j int) (float64, error) {
+	t := ls.s.Tasks[j]
+	var seed func(chunk int)
+	if ls.st != nil {
+		seed = func(chunk int) { ls.st.SetInferenceSeed(inferenceSeed(run, j, chunk)) }
+	}
+	return Accuracy(ls.ctx, ls.l, ls.sc.Relabel(t, t.Test), ls.sc.EvalActive(ls.s, learned, j), seed)
+}
+
+// evaluate scores every task after task i (0: untrained) with every
+// inference run and records the row.
+func (ls *session) evaluate(i int, log []methods.EpochStats) error {
+	T := len(ls.s.Tasks)
+	e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log}
+	for k := range ls.runs {
+		row := make([]float64, T)
+		for j := range T {
+			acc, err := ls.score(k, i-1, j)
+			if err != nil {
+				return err
+			}
+			row[j] = acc
+			e.Acc[j] += acc / float64(ls.runs)
+		}
+		if ls.res.Inference != nil {
+			e.Inference = append(e.Inference, row)
+		}
+	}
+	return ls.record(e, false)
+}
+
+// record keeps an evaluated row, hands it to the observers and takes a
+// checkpoint after it (not for a row replayed from a checkpoint).
+func (ls *session) record(e Eval, replayed bool) error {
+	ls.res.Matrix[e.AfterTask] = e.Acc
+	for k, row := range e.Inference {
+		if ls.res.Inference != nil && k < len(ls.res.Inference) {
+			ls.res.Inference[k][e.AfterTask] = row
+		}
+	}
+	for _, o := range ls.rn.Observers {
+		if err := o.Evaluated(ls.info, e); err != nil {
+			return err
+		}
+	}
+	if ls.cp != nil {
+		return ls.cp.afterTask(e, !replayed)
+	}
+	return nil
+}
+
+// unmeasured marks the passes of a restored log that no learning curve
+// point was measured after: a checkpoint written before test accuracies
+// were kept decodes them as 0.
+func unmeasured(log []methods.EpochStats, every int) {
+	for i, e := range log {
+		if every == 0 || e.Epoch%every != 0 {
+			log[i].TestAcc = math.NaN()
+		}
+	}
+}
+
+// StepListener is an Observer that also hears every training step of a
+// run's learner (a live progress display).
+type StepListener interface {
+	Step(r RunInfo, task int, p methods.Progress)
+}
+
+// relay passes a learner's reports of one task to the runner's observers
+// and keeps the task's log.
+type relay struct {
+	rn   *Runner
+	info RunInfo
+	task int
+	log  []methods.EpochStats
+	cp   *checkpointer
+	// test scores the task being learned on its test set, after every
+	// every-th pass (Spec.TestEvery); nil for no learning curve.
+	test  func() (float64, error)
+	every int
+}
+
+// CheckpointDue reports whether the run takes a checkpoint now.
+func (r *relay) CheckpointDue() bool { return r.cp != nil && r.cp.due() }
+
+// Checkpoint saves the learner in the middle of the task, with its log so
+// far.
+func (r *relay) Checkpoint() error {
+	r.cp.ck.Log = append([]methods.EpochStats(nil), r.log...)
+	return r.cp.save()
+}
+
+func (r *relay) Epoch(e methods.EpochStats) {
+	e.TestAcc = math.NaN()
+	if r.test != nil && e.RoundEnd && e.Epoch%r.every == 0 {
+		// A cancelled run stops at its next step; its curve point is lost.
+		if acc, err := r.test(); err == nil {
+			e.TestAcc = acc
+		}
+	}
+	r.log = append(r.log, e)
+	for _, o := range r.rn.Observers {
+		o.Epoch(r.info, r.task, e)
+	}
+}
+
+func (r *relay) Step(p methods.Progress) {
+	for _, o := range r.rn.Observers {
+		if l, ok := o.(StepListener); ok {
+			l.Step(r.info, r.task, p)
+		}
+	}
+}
+
+// inferenceSeed is the inference seed of inference run k (0-based) on chunk
+// c of task j's test set. It does not depend on how many tasks were learned,
+// so every row of the matrix sees the same noise for the same examples
+// (common random numbers: differences between rows, forgetting, carry less
+// inference noise).
+func inferenceSeed(k, j, c int) uint64 {
+	return nn.DeriveSeed(uint64(k+1), fmt.Sprintf("task %d chunk %d", j, c))
+}
+
+// EvalChunk is the number of test examples scored at once: cancellation is
+// checked between chunks, and a chunk of NoProp-DT with the paper's block
+// takes well under a second on two cores.
+const EvalChunk = 500
+
+// Accuracy is the percentage of set's examples whose highest-scoring output
+// among active is the label; ties go to the lowest output. Rows are scored
+// EvalChunk at a time, with ctx checked before each chunk; seed, when not
+// nil, is called before each chunk with its index (to set a stochastic
+// learner's inference seed).
+func Accuracy(ctx context.Context, l methods.Learner, set tasks.Set, active []int, seed func(chunk int)) (float64, error) {
+	if set.Len() == 0 {
+		return math.NaN(), nil
+	}
+	d := set.Shape.Size()
+	correct := 0
+	for c, lo := 0, 0; lo < set.Len(); c, lo = c+1, lo+EvalChunk {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		hi := min(lo+EvalChunk, set.Len())
+		if seed != nil {
+			seed(c)
+		}
+		scores := l.Scores(nn.Matrix{Rows: hi - lo, Cols: d, Data: set.X[lo*d : hi*d]}, active)
+		for i, y := range set.Y[lo:hi] {
+			row := scores.Row(i)
+			best, arg := float32(math.Inf(-1)), -1
+			for _, o := range active {
+				if v := row[o]; v > best || arg < 0 {
+					best, arg = v, o
+				}
+			}
+			if arg == y {
+				correct++
+			}
+		}
+	}
+	return 100 * float64(correct) / float64(set.Len()), nil
+}

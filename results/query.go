@@ -265,41 +265,6 @@ func nanMatrix(numTasks int) [][]float64 {
 	return m
 }
 
-// Epochs returns the run's training log in the order it was recorded (by
-// task, then line). NULL values read back as NaN.
-func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+selectList(epochTable[1:], s.version)+
-		" FROM epochs WHERE run_id = ? ORDER BY task, line", runID)
-	if err != nil {
-		return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
-	}
-	defer rows.Close()
-	var out []Epoch
-	for rows.Next() {
-		var e Epoch
-		var loss, trainAcc, secs, testAcc sql.NullFloat64
-		var examples sql.NullInt64
-		var terms sql.NullString
-		var line int
-		if err := rows.Scan(&e.Task, &line, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples, &testAcc, &terms); err != nil {
-			return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
-		}
-		if terms.Valid {
-			var err error
-			if e.Terms, err = decodeTerms(terms.String); err != nil {
-				return nil, fmt.Errorf("epochs of run %s, task %d line %d: terms: %w", runID, e.Task, line, err)
-			}
-		}
-		e.Loss, e.TrainAcc, e.Seconds, e.TestAcc = orNaN(loss), orNaN(trainAcc), orNaN(secs), orNaN(testAcc)
-		e.Examples = examples.Int64
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
-	}
-	return out, nil
-}
-
 // Metrics returns the run's metrics sorted by name; undefined values are NaN.
 func (s *Store) Metrics(ctx context.Context, runID string) ([]metrics.Metric, error) {
 	rows, err := s.db.QueryContext(ctx,

@@ -81,81 +81,6 @@ type Run struct {
 	Heartbeat time.Time
 }
 
-// Epoch is one line of a task's training log.
-type Epoch struct {
-	// Task is the task being trained (1-based); RecordEval fills it with its
-	// afterTask when 0.
-	Task int
-	// Epoch is the epoch number within the task.
-	Epoch int
-	// Part names the part of the model that was trained, e.g. "block 3" for
-	// NoProp's per-block training; empty when the whole model is trained.
-	Part string
-	// Loss is the mean training loss; a non-finite loss (diverged training)
-	// is stored as NULL and read back as NaN.
-	Loss float64
-	// TrainAcc is the training accuracy in percent; NaN when not measured.
-	TrainAcc float64
-	// TestAcc is the accuracy in percent on the test set of the task being
-	// trained, measured after this line when the run asked for a learning
-	// curve; NaN otherwise.
-	TestAcc float64
-	// Seconds is the wall time of the epoch.
-	Seconds float64
-	// Examples is the number of training examples seen in the epoch.
-	Examples int64
-	// Terms are the rule's named terms averaged over the epoch (what its
-	// loss is made of, a learned schedule's state), in the rule's order;
-	// a non-finite value is stored as null and read back as NaN.
-	Terms []Term
-}
-
-// Term is one named value of a training log line.
-type Term struct {
-	Name  string  `json:"name"`
-	Value float64 `json:"value"`
-}
-
-// encodeTerms is the stored form of terms: a JSON array of {name, value},
-// null for a non-finite value; "" (stored as NULL) for none.
-func encodeTerms(terms []Term) (any, error) {
-	if len(terms) == 0 {
-		return nil, nil
-	}
-	type stored struct {
-		Name  string   `json:"name"`
-		Value *float64 `json:"value"`
-	}
-	out := make([]stored, len(terms))
-	for i, t := range terms {
-		out[i].Name = t.Name
-		if v := t.Value; !math.IsNaN(v) && !math.IsInf(v, 0) {
-			out[i].Value = &v
-		}
-	}
-	b, err := json.Marshal(out)
-	return string(b), err
-}
-
-// decodeTerms reads what encodeTerms wrote.
-func decodeTerms(s string) ([]Term, error) {
-	var in []struct {
-		Name  string   `json:"name"`
-		Value *float64 `json:"value"`
-	}
-	if err := json.Unmarshal([]byte(s), &in); err != nil {
-		return nil, err
-	}
-	out := make([]Term, len(in))
-	for i, t := range in {
-		out[i] = Term{Name: t.Name, Value: math.NaN()}
-		if t.Value != nil {
-			out[i].Value = *t.Value
-		}
-	}
-	return out, nil
-}
-
 // Memory is a run's peak memory use. A value of 0 (or less) means not
 // measured and is stored as NULL.
 type Memory struct {
@@ -374,43 +299,31 @@ func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, row
 				return fmt.Errorf("accuracy on task %d: %w", j+1, err)
 			}
 		}
-		for k, r := range row.Inference {
-			if len(r) != numTasks {
-				return fmt.Errorf("inference run %d: %d accuracies for %d tasks", k+1, len(r), numTasks)
-			}
-			for j, a := range r {
-				v, _ := finiteOrNull(a, "")
-				if _, err := tx.ExecContext(ctx, `
-INSERT INTO inference_accuracy (run_id, after_task, eval_task, inference_run, accuracy) VALUES (?, ?, ?, ?, ?)`,
-					runID, afterTask, j+1, k+1, v); err != nil {
-					return fmt.Errorf("inference run %d, accuracy on task %d: %w", k+1, j+1, err)
-				}
-			}
+		if err := insertInference(ctx, tx, runID, afterTask, numTasks, row.Inference); err != nil {
+			return err
 		}
-		for i, e := range epochs {
-			task := e.Task
-			if task == 0 {
-				task = afterTask
-			}
-			loss, _ := finiteOrNull(e.Loss, "")
-			trainAcc, _ := finiteOrNull(e.TrainAcc, "")
-			secs, _ := finiteOrNull(e.Seconds, "")
-			testAcc, _ := finiteOrNull(e.TestAcc, "")
-			terms, err := encodeTerms(e.Terms)
-			if err != nil {
-				return fmt.Errorf("epoch log line %d (task %d, epoch %d): terms: %w", i, task, e.Epoch, err)
-			}
-			if _, err := tx.ExecContext(ctx, `
-INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples, test_acc, terms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-				runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples, testAcc, terms); err != nil {
-				return fmt.Errorf("epoch log line %d (task %d, epoch %d): %w", i, task, e.Epoch, err)
-			}
-		}
-		return nil
+		return insertEpochs(ctx, tx, runID, afterTask, epochs)
 	})
 	if err != nil {
 		return fmt.Errorf("record eval of run %s after task %d: %w", runID, afterTask, err)
+	}
+	return nil
+}
+
+// insertInference stores each inference run's accuracies of one row.
+func insertInference(ctx context.Context, tx *sql.Tx, runID string, afterTask, numTasks int, runs [][]float64) error {
+	for k, r := range runs {
+		if len(r) != numTasks {
+			return fmt.Errorf("inference run %d: %d accuracies for %d tasks", k+1, len(r), numTasks)
+		}
+		for j, a := range r {
+			v, _ := finiteOrNull(a, "")
+			if _, err := tx.ExecContext(ctx, `
+INSERT INTO inference_accuracy (run_id, after_task, eval_task, inference_run, accuracy) VALUES (?, ?, ?, ?, ?)`,
+				runID, afterTask, j+1, k+1, v); err != nil {
+				return fmt.Errorf("inference run %d, accuracy on task %d: %w", k+1, j+1, err)
+			}
+		}
 	}
 	return nil
 }

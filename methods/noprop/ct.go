@@ -322,31 +322,48 @@ func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (me
 // the training stream, and adds its gradient into every parameter's Grad
 // (the schedule's only when it is trained and L is finite) without
 // updating anything. It returns L and the network's correct count, and
-// keeps L's terms for termsText.
+// keeps L's terms for termsText and the step's report.
 func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool) (float64, int) {
-	n, e := x.Rows, l.embed
-	d := e.D
+	n := x.Rows
 	l.sampleTimes(n)
 	l.tsAll = append(append(l.tsAll[:0], l.ts...), 0, 1)
 	if cap(l.pts) < n+2 {
 		l.pts = make([]SchedulePoint, n+2)
 		l.dAb, l.dSp = make([]float64, n+2), make([]float64, n+2)
 	}
-	pts, dAb, dSp := l.pts[:n+2], l.dAb[:n+2], l.dSp[:n+2]
+	pts := l.pts[:n+2]
 	l.sched.Eval(l.tsAll, pts)
-	p0, p1 := pts[n], pts[n+1]
+	clear(l.dAb[:n+2])
+	clear(l.dSp[:n+2])
+	var eg []float32 // a learned W_Embed's gradient
+	if l.embed.Learned() {
+		eg = l.embed.W.Grad
+	}
+	l2, mse, correct := l.l2Term(x, y, mask, outMask, pts, eg)
+	ce := l.ceTerm(y, active, mask, pts[n+1:], eg)
+	kl := l.klTerm(y, pts[n], eg)
+	loss := l2 + ce + kl
+	if l.scheduleLearns() && finite(loss) {
+		l.sched.Backward(l.tsAll, pts, l.dAb[:n+2], l.dSp[:n+2])
+	}
+	l.terms = [3]float64{l2, ce, kl}
+	g0, g1 := l.sched.Ends()
+	l.termVals = [9]float64{l2, ce, kl, mse, g0, g1, pts[n].SNR, pts[n+1].SNR}
+	return loss, correct
+}
 
-	// The L2 term on z_t ~ q(z_t|y).
+// l2Term is the SNR′-weighted denoising term on z_t ~ q(z_t|y) at each
+// row's own t: it fills the network's gradients, eg (nil unless W_Embed is
+// learned) and the schedule's dᾱ and dSNR′ of each row, and returns the
+// term, the unweighted mean ‖û − u_y‖² and the network's correct count.
+func (l *CTLearner) l2Term(x nn.Matrix, y []int, mask, outMask []bool, pts []SchedulePoint, eg []float32) (l2, mse float64, correct int) {
+	n, e := x.Rows, l.embed
+	d := e.D
 	l.z, l.eps = nn.Resize(l.z, n, d), nn.Resize(l.eps, n, d)
 	sampleZ(l.z, l.eps, e, y, pts, l.noise)
 	u := l.net.Forward(x, l.z, l.tcol, outMask, true)
 	probs := l.net.Probs()
 	l.du = nn.Resize(l.du, n, d)
-	var eg []float32
-	if e.Learned() {
-		eg = e.W.Grad
-	}
-	l2, mse, correct := 0.0, 0.0, 0
 	for i, c := range y {
 		w := 0.5 * l.s.Eta * pts[i].SNRPrime
 		ur, tr, dr := u.Row(i), e.Row(c), l.du.Row(i)
@@ -358,7 +375,7 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 		}
 		l2 += w * sq
 		mse += sq
-		dSp[i] = 0.5 * l.s.Eta * sq / float64(n)
+		l.dSp[i] = 0.5 * l.s.Eta * sq / float64(n)
 		if argmaxActive(probs.Row(i), mask) == c {
 			correct++
 		}
@@ -366,56 +383,54 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 			addInto(eg[c*d:(c+1)*d], dr, -1)
 		}
 	}
-	l2 /= float64(n)
 	dz := l.net.Backward(l.du, eg)
-	for i, c := range y {
-		dAb[i] = 0
-		if dz.Rows == n {
-			dAb[i] = dAlphaBar(dz.Row(i), e.Row(c), l.eps.Row(i), pts[i])
+	if dz.Rows == n { // the pathwise gradient through z_t
+		for i, c := range y {
+			l.dAb[i] = dAlphaBar(dz.Row(i), e.Row(c), l.eps.Row(i), pts[i])
 			if eg != nil {
 				addInto(eg[c*d:(c+1)*d], dz.Row(i), float32(math.Sqrt(pts[i].AlphaBar)))
 			}
 		}
 	}
+	return l2 / float64(n), mse / float64(n), correct
+}
 
-	// The CE term on z_1 ~ q(z_1|y).
+// ceTerm is the head's cross-entropy on z_1 ~ q(z_1|y) (at1 holds the
+// schedule at t = 1): it fills the head's gradients, eg, and the
+// schedule's dᾱ(1).
+func (l *CTLearner) ceTerm(y, active []int, mask []bool, at1 []SchedulePoint, eg []float32) float64 {
+	n, e, p1 := len(y), l.embed, at1[0]
+	d := e.D
 	l.z1, l.eps1 = nn.Resize(l.z1, n, d), nn.Resize(l.eps1, n, d)
-	sampleZ(l.z1, l.eps1, e, y, pts[n+1:], l.noise)
-	logits := l.head.Forward(l.z1, mask, true)
-	ce := l.xent.Forward(logits, y, active)
+	sampleZ(l.z1, l.eps1, e, y, at1, l.noise)
+	ce := l.xent.Forward(l.head.Forward(l.z1, mask, true), y, active)
 	dz1 := l.head.Backward(l.xent.Backward(), eg)
-	dAb[n+1] = 0
 	if dz1.Rows == n {
 		for i, c := range y {
-			dAb[n+1] += dAlphaBar(dz1.Row(i), e.Row(c), l.eps1.Row(i), p1)
+			l.dAb[n+1] += dAlphaBar(dz1.Row(i), e.Row(c), l.eps1.Row(i), p1)
 			if eg != nil {
 				addInto(eg[c*d:(c+1)*d], dz1.Row(i), float32(math.Sqrt(p1.AlphaBar)))
 			}
 		}
 	}
+	return ce
+}
 
-	// The KL term at ᾱ(0).
+// klTerm is KL(q(z_0|y) ‖ N(0, I)) at ᾱ(0) (p0): it fills eg and the
+// schedule's dᾱ(0).
+func (l *CTLearner) klTerm(y []int, p0 SchedulePoint, eg []float32) float64 {
+	n, e := len(y), l.embed
+	d := e.D
 	kl := 0.0
-	dAb[n] = 0
 	for _, c := range y {
 		nsq := sumSq(e.Row(c))
 		kl += klPrior(p0.AlphaBar, nsq, d)
-		dAb[n] += klPriorDA0(p0.AlphaBar, nsq, d) / float64(n)
+		l.dAb[n] += klPriorDA0(p0.AlphaBar, nsq, d) / float64(n)
 		if eg != nil {
 			addInto(eg[c*d:(c+1)*d], e.Row(c), float32(p0.AlphaBar/float64(n)))
 		}
 	}
-	kl /= float64(n)
-	dSp[n], dSp[n+1] = 0, 0
-
-	loss := l2 + ce + kl
-	if l.scheduleLearns() && finite(loss) {
-		l.sched.Backward(l.tsAll, pts, dAb, dSp)
-	}
-	l.terms = [3]float64{l2, ce, kl}
-	g0, g1 := l.sched.Ends()
-	l.termVals = [9]float64{l2, ce, kl, mse / float64(n), g0, g1, p0.SNR, p1.SNR}
-	return loss, correct
+	return kl / float64(n)
 }
 
 // scheduleLearns reports whether the schedule takes a step now: it is

@@ -90,108 +90,140 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 	if err != nil {
 		return nil, err
 	}
-	t := &Table{}
-	add := func(r results.Run, vals ...any) {
-		t.Rows = append(t.Rows, append(keyValues(r), vals...))
-	}
+	b := &builder{ctx: ctx, s: s, t: &Table{}}
 	switch what {
 	case Runs:
 		return runsTable(ctx, s, f, runs)
 	case Cells:
-		t.Columns = withKeys("after_task", "eval_task", "accuracy", "note")
-		for _, r := range runs {
-			cells, err := s.Cells(ctx, r.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, c := range cells {
-				add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note))
-			}
-		}
+		err = b.cells(runs)
 	case Inference:
-		t.Columns = withKeys("after_task", "eval_task", "inference_run", "accuracy")
-		for _, r := range runs {
-			ms, err := s.InferenceMatrices(ctx, r.ID)
-			if err != nil {
-				return nil, err
-			}
-			if len(ms) == 0 {
-				continue
-			}
-			// Cells of the mean matrix say which were recorded: a run
-			// stores every inference run's accuracy for each of them.
-			cells, err := s.Cells(ctx, r.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, c := range cells {
-				for k, m := range ms {
-					add(r, int64(c.AfterTask), int64(c.EvalTask), int64(k+1), number(m[c.AfterTask][c.EvalTask-1]))
-				}
-			}
-		}
+		err = b.inference(runs)
 	case Metrics:
-		t.Columns = withKeys("name", "value", "note")
-		for _, r := range runs {
-			ms, err := s.Metrics(ctx, r.ID)
-			if err != nil {
-				return nil, err
-			}
-			for _, m := range ms {
-				add(r, m.Name, number(m.Value), text(m.Note))
-			}
-		}
+		err = b.metrics(runs)
 	case Epochs:
-		// A rule's named terms (what its loss is made of) become columns
-		// term_<name>, in the order they first appear; a line without a
-		// term leaves its cell empty.
-		logs := make([][]results.Epoch, len(runs))
-		var termNames []string
-		termCol := map[string]int{}
-		for i, r := range runs {
-			if logs[i], err = s.Epochs(ctx, r.ID); err != nil {
-				return nil, err
-			}
-			for _, e := range logs[i] {
-				for _, tm := range e.Terms {
-					if _, ok := termCol[tm.Name]; !ok {
-						termCol[tm.Name] = len(termNames)
-						termNames = append(termNames, tm.Name)
-					}
-				}
-			}
-		}
-		cols := []string{"task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc"}
-		for _, n := range termNames {
-			cols = append(cols, TermPrefix+n)
-		}
-		t.Columns = withKeys(cols...)
-		for i, r := range runs {
-			line, task := 0, -1
-			for _, e := range logs[i] {
-				if e.Task != task {
-					line, task = 0, e.Task
-				}
-				vals := []any{int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
-					number(e.Seconds), e.Examples, number(e.TestAcc)}
-				terms := make([]any, len(termNames))
-				for _, tm := range e.Terms {
-					terms[termCol[tm.Name]] = number(tm.Value)
-				}
-				add(r, append(vals, terms...)...)
-				line++
-			}
-		}
+		err = b.epochs(runs)
 	case Memory:
-		t.Columns = withKeys("peak_heap_bytes", "peak_rss_bytes")
+		b.t.Columns = withKeys("peak_heap_bytes", "peak_rss_bytes")
 		for _, r := range runs {
-			add(r, bytesValue(r.PeakHeapBytes), bytesValue(r.PeakRSSBytes))
+			b.add(r, bytesValue(r.PeakHeapBytes), bytesValue(r.PeakRSSBytes))
 		}
 	default:
-		_, err := ParseWhat(string(what))
+		_, err = ParseWhat(string(what))
+	}
+	if err != nil {
 		return nil, err
 	}
-	return t, nil
+	return b.t, nil
+}
+
+// builder fills one long-format table, a row per fact, each opened by its
+// run's key columns.
+type builder struct {
+	ctx context.Context
+	s   *results.Store
+	t   *Table
+}
+
+func (b *builder) add(r results.Run, vals ...any) {
+	b.t.Rows = append(b.t.Rows, append(keyValues(r), vals...))
+}
+
+func (b *builder) cells(runs []results.Run) error {
+	b.t.Columns = withKeys("after_task", "eval_task", "accuracy", "note")
+	for _, r := range runs {
+		cells, err := b.s.Cells(b.ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range cells {
+			b.add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note))
+		}
+	}
+	return nil
+}
+
+func (b *builder) inference(runs []results.Run) error {
+	b.t.Columns = withKeys("after_task", "eval_task", "inference_run", "accuracy")
+	for _, r := range runs {
+		ms, err := b.s.InferenceMatrices(b.ctx, r.ID)
+		if err != nil || len(ms) == 0 {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		// Cells of the mean matrix say which were recorded: a run stores
+		// every inference run's accuracy for each of them.
+		cells, err := b.s.Cells(b.ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range cells {
+			for k, m := range ms {
+				b.add(r, int64(c.AfterTask), int64(c.EvalTask), int64(k+1), number(m[c.AfterTask][c.EvalTask-1]))
+			}
+		}
+	}
+	return nil
+}
+
+func (b *builder) metrics(runs []results.Run) error {
+	b.t.Columns = withKeys("name", "value", "note")
+	for _, r := range runs {
+		ms, err := b.s.Metrics(b.ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			b.add(r, m.Name, number(m.Value), text(m.Note))
+		}
+	}
+	return nil
+}
+
+// epochs is the training logs. A rule's named terms (what its loss is made
+// of) become columns term_<name>, in the order they first appear; a line
+// without a term leaves its cell empty.
+func (b *builder) epochs(runs []results.Run) error {
+	logs := make([][]results.Epoch, len(runs))
+	var termNames []string
+	termCol := map[string]int{}
+	for i, r := range runs {
+		var err error
+		if logs[i], err = b.s.Epochs(b.ctx, r.ID); err != nil {
+			return err
+		}
+		for _, e := range logs[i] {
+			for _, tm := range e.Terms {
+				if _, ok := termCol[tm.Name]; !ok {
+					termCol[tm.Name] = len(termNames)
+					termNames = append(termNames, tm.Name)
+				}
+			}
+		}
+	}
+	cols := []string{"task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc"}
+	for _, n := range termNames {
+		cols = append(cols, TermPrefix+n)
+	}
+	b.t.Columns = withKeys(cols...)
+	for i, r := range runs {
+		line, task := 0, -1
+		for _, e := range logs[i] {
+			if e.Task != task {
+				line, task = 0, e.Task
+			}
+			vals := []any{int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
+				number(e.Seconds), e.Examples, number(e.TestAcc)}
+			terms := make([]any, len(termNames))
+			for _, tm := range e.Terms {
+				terms[termCol[tm.Name]] = number(tm.Value)
+			}
+			b.add(r, append(vals, terms...)...)
+			line++
+		}
+	}
+	return nil
 }
 
 // runColumns are the runs table's columns before the settings.

@@ -156,32 +156,50 @@ func brokenSettings(fields []methods.Field) []string {
 	return out
 }
 
-func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json.RawMessage) {
-	p := methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: 7}
-	all := []int{0, 1, 2, 3}
-	build := func() methods.Learner {
-		t.Helper()
-		l, err := m.New(p, settings)
-		if err != nil {
-			t.Fatalf("New: %v", err)
-		}
-		return l
-	}
-	x := nn.Matrix{Rows: ds.Test.Len(), Cols: ds.Test.Shape.Size(), Data: ds.Test.X}
+// toy is one learner's conformance run: the method, its settings and the
+// toy problem.
+type toy struct {
+	m        methods.Method
+	ds       tasks.Dataset
+	settings json.RawMessage
+	p        methods.Problem
+	x        nn.Matrix // the test images
+}
 
-	// Stochastic matches the learner; the untrained learner scores.
-	l := build()
-	st, stochastic := l.(methods.Stochastic)
-	if stochastic != m.Stochastic {
-		t.Errorf("Method.Stochastic is %v but the learner implements methods.Stochastic: %v", m.Stochastic, stochastic)
+// toyOutputs are the toy problem's outputs, all active.
+var toyOutputs = []int{0, 1, 2, 3}
+
+func (c toy) build(t *testing.T) methods.Learner {
+	t.Helper()
+	l, err := c.m.New(c.p, c.settings)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return l
+}
+
+func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json.RawMessage) {
+	c := toy{m: m, ds: ds, settings: settings, p: methods.Problem{Input: ds.Train.Shape, Outputs: ds.NumClasses, Seed: 7},
+		x: nn.Matrix{Rows: ds.Test.Len(), Cols: ds.Test.Shape.Size(), Data: ds.Test.X}}
+	l := c.build(t)
+	c.checkUntrained(t, l)
+	scores := c.checkLearns(t, l)
+	c.checkDeterministic(t, l, scores)
+	testCheckpoint(t, func() methods.Learner { return c.build(t) }, ds, c.x)
+	c.checkCancellation(t)
+}
+
+// checkUntrained: Stochastic matches the learner, the untrained learner
+// scores, and bad input to Learn is rejected.
+func (c toy) checkUntrained(t *testing.T, l methods.Learner) {
+	if _, stochastic := l.(methods.Stochastic); stochastic != c.m.Stochastic {
+		t.Errorf("Method.Stochastic is %v but the learner implements methods.Stochastic: %v", c.m.Stochastic, stochastic)
 	}
 	if pc, ok := l.(methods.ParamCounter); ok && pc.NumParams() <= 0 {
 		t.Errorf("NumParams = %d", pc.NumParams())
 	}
-	checkScores(t, "untrained", l.Scores(x, all), x.Rows, p.Outputs, all)
-
-	// Bad input is rejected.
-	bad := ds.Train
+	checkScores(t, "untrained", l.Scores(c.x, toyOutputs), c.x.Rows, c.p.Outputs, toyOutputs)
+	bad := c.ds.Train
 	if err := l.Learn(context.Background(), bad, []int{0, 1}, nil); err == nil {
 		t.Error("Learn accepted labels 2 and 3 with only outputs 0 and 1 active")
 	}
@@ -191,11 +209,22 @@ func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json
 	if err := l.Learn(context.Background(), bad, nil, nil); err == nil {
 		t.Error("Learn accepted no active outputs")
 	}
+}
 
-	// It learns, and reports per-pass statistics.
+// setSeed sets a stochastic learner's inference seed.
+func setSeed(l methods.Learner, seed uint64) {
+	if st, ok := l.(methods.Stochastic); ok {
+		st.SetInferenceSeed(seed)
+	}
+}
+
+// checkLearns: the learner learns the toy problem, reports per-pass
+// statistics, and scores only the active outputs. It returns the trained
+// learner's scores at inference seed 3.
+func (c toy) checkLearns(t *testing.T, l methods.Learner) nn.Matrix {
 	var reports []methods.EpochStats
 	obs := methods.ObserverFunc(func(e methods.EpochStats) { reports = append(reports, e) })
-	if err := l.Learn(context.Background(), ds.Train, all, obs); err != nil {
+	if err := l.Learn(context.Background(), c.ds.Train, toyOutputs, obs); err != nil {
 		t.Fatalf("Learn: %v", err)
 	}
 	if len(reports) == 0 {
@@ -207,64 +236,61 @@ func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json
 			break
 		}
 	}
-	if stochastic {
-		st.SetInferenceSeed(3)
-	}
-	scores := l.Scores(x, all)
-	checkScores(t, "trained", scores, x.Rows, p.Outputs, all)
-	if acc := accuracy(scores, ds.Test.Y, all); acc < MinToyAccuracy {
+	setSeed(l, 3)
+	scores := l.Scores(c.x, toyOutputs)
+	checkScores(t, "trained", scores, c.x.Rows, c.p.Outputs, toyOutputs)
+	if acc := accuracy(scores, c.ds.Test.Y, toyOutputs); acc < MinToyAccuracy {
 		t.Errorf("test accuracy on the toy problem %.1f%% after Learn, want ≥ %d%% (chance 25%%)", acc, MinToyAccuracy)
 	}
-	// Two active outputs: scores compare only those.
-	pair := []int{1, 3}
-	checkScores(t, "two active outputs", l.Scores(x, pair), x.Rows, p.Outputs, pair)
+	pair := []int{1, 3} // two active outputs: scores compare only those
+	checkScores(t, "two active outputs", l.Scores(c.x, pair), c.x.Rows, c.p.Outputs, pair)
+	return scores
+}
 
-	// The same seed gives identical scores, also when the learner is
-	// scored after every pass (a learning curve): scoring changes nothing
-	// that training uses.
-	l2 := build()
+// checkDeterministic: the same seed gives identical scores, also when the
+// learner is scored after every pass (a learning curve): scoring changes
+// nothing that training uses; and scoring again with a seed repeats.
+func (c toy) checkDeterministic(t *testing.T, l methods.Learner, scores nn.Matrix) {
+	l2 := c.build(t)
 	curve := methods.ObserverFunc(func(methods.EpochStats) {
-		if stochastic {
-			l2.(methods.Stochastic).SetInferenceSeed(11)
-		}
-		l2.Scores(x, pair)
+		setSeed(l2, 11)
+		l2.Scores(c.x, []int{1, 3})
 	})
-	if err := l2.Learn(context.Background(), ds.Train, all, curve); err != nil {
+	if err := l2.Learn(context.Background(), c.ds.Train, toyOutputs, curve); err != nil {
 		t.Fatalf("second Learn: %v", err)
 	}
-	if stochastic {
-		l2.(methods.Stochastic).SetInferenceSeed(3)
-	}
-	if again := l2.Scores(x, all); !slices.Equal(again.Data, scores.Data) {
+	setSeed(l2, 3)
+	if again := l2.Scores(c.x, toyOutputs); !slices.Equal(again.Data, scores.Data) {
 		t.Error("the same seed and data gave different scores (the second learner was scored after every pass)")
 	}
-	if stochastic {
-		st.SetInferenceSeed(3)
-		if again := l.Scores(x, all); !slices.Equal(again.Data, scores.Data) {
+	if _, ok := l.(methods.Stochastic); ok {
+		setSeed(l, 3)
+		if again := l.Scores(c.x, toyOutputs); !slices.Equal(again.Data, scores.Data) {
 			t.Error("Scores with the same inference seed changed")
 		}
 	}
+}
 
-	testCheckpoint(t, build, ds, x)
-
-	// Cancellation: before Learn, and while it runs a long budget.
+// checkCancellation: Learn stops on a context cancelled before it starts
+// and, within a short time, on one cancelled while it runs a long budget.
+func (c toy) checkCancellation(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := build().Learn(ctx, ds.Train, all, nil); !errors.Is(err, context.Canceled) {
+	if err := c.build(t).Learn(ctx, c.ds.Train, toyOutputs, nil); !errors.Is(err, context.Canceled) {
 		t.Errorf("Learn on a cancelled context: %v, want context.Canceled", err)
 	}
-	long, err := methods.MergeSettings(settings, json.RawMessage(`{"iterations":1000000}`))
+	long, err := methods.MergeSettings(c.settings, json.RawMessage(`{"iterations":1000000}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ll, err := m.New(p, long)
+	ll, err := c.m.New(c.p, long)
 	if err != nil {
 		t.Fatalf("New with a long budget: %v", err)
 	}
 	ctx, cancel = context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = ll.Learn(ctx, ds.Train, all, nil)
+	err = ll.Learn(ctx, c.ds.Train, toyOutputs, nil)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Learn with a million steps and a 200 ms deadline: %v", err)
 	}
@@ -293,13 +319,13 @@ func (c *checkpointAt) Checkpoint() error { c.save(); return nil }
 // bit.
 func testCheckpoint(t *testing.T, build func() methods.Learner, ds tasks.Dataset, x nn.Matrix) {
 	t.Helper()
-	all := []int{0, 1, 2, 3}
+	toyOutputs := []int{0, 1, 2, 3}
 	a := build()
 	if _, ok := a.(methods.Checkpointer); !ok {
 		t.Error("the learner does not implement methods.Checkpointer: runs of it cannot resume from a checkpoint")
 		return
 	}
-	if err := a.Learn(context.Background(), ds.Train, all, nil); err != nil {
+	if err := a.Learn(context.Background(), ds.Train, toyOutputs, nil); err != nil {
 		t.Fatalf("Learn: %v", err)
 	}
 	b := build()
@@ -313,7 +339,7 @@ func testCheckpoint(t *testing.T, build func() methods.Learner, ds tasks.Dataset
 		saved = buf.Bytes()
 		cancel()
 	}}
-	if err := b.Learn(ctx, ds.Train, all, obs); !errors.Is(err, context.Canceled) || saved == nil {
+	if err := b.Learn(ctx, ds.Train, toyOutputs, obs); !errors.Is(err, context.Canceled) || saved == nil {
 		t.Fatalf("a Learn call saved at its 7th checkpoint offer and cancelled: %v (saved: %v)", err, saved != nil)
 	}
 	c := build()
@@ -322,7 +348,7 @@ func testCheckpoint(t *testing.T, build func() methods.Learner, ds tasks.Dataset
 	if err := r.Done(); err != nil {
 		t.Fatalf("restoring the saved state into a fresh learner: %v", err)
 	}
-	if err := c.Learn(context.Background(), ds.Train, all, nil); err != nil {
+	if err := c.Learn(context.Background(), ds.Train, toyOutputs, nil); err != nil {
 		t.Fatalf("Learn after the restore: %v", err)
 	}
 	for _, l := range []methods.Learner{a, c} {
@@ -330,7 +356,7 @@ func testCheckpoint(t *testing.T, build func() methods.Learner, ds tasks.Dataset
 			st.SetInferenceSeed(5)
 		}
 	}
-	if !slices.Equal(a.Scores(x, all).Data, c.Scores(x, all).Data) {
+	if !slices.Equal(a.Scores(x, toyOutputs).Data, c.Scores(x, toyOutputs).Data) {
 		t.Error("a Learn call resumed from a checkpoint gave other scores than one never stopped")
 	}
 	// A state does not restore into a learner of another shape.

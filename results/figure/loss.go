@@ -157,70 +157,21 @@ func drawLog(d *Data, lf logFigure) (*Figure, error) {
 		return nil, fmt.Errorf("the selected runs store %s: %w", lf.missing, ErrNoData)
 	}
 	sort.Slice(allParts, func(i, j int) bool { return lessPart(allParts[i], allParts[j]) })
-	// The whole model is black; parts (NoProp's blocks, in order) take
-	// hues from blue to red.
-	var colors []color.Color
-	if allParts[0] == "" {
-		colors = append([]color.Color{color.Black}, ramp(len(allParts)-1)...)
-	} else {
-		colors = ramp(len(allParts))
-	}
-	colorOf := map[string]int{}
-	for i, p := range allParts {
-		colorOf[p] = i
-	}
-	style := func(p string) draw.LineStyle {
-		return draw.LineStyle{Color: colors[colorOf[p]], Width: vg.Points(1.4)}
-	}
-	glyph := func(p string) draw.GlyphStyle {
-		return draw.GlyphStyle{Color: colors[colorOf[p]], Radius: vg.Points(1.8), Shape: draw.CircleGlyph{}}
-	}
-
+	ps := newPartStyles(allParts)
 	var rows [][]*plot.Plot
 	k := 0
 	for _, set := range d.settings() {
 		var row []*plot.Plot
 		for _, c := range set {
-			lc := curves[k]
+			row = append(row, lf.panel(c, curves[k], ps))
 			k++
-			p := newPlot(fmt.Sprintf("%s (%s)\n%s", c.Method(), c.Seeds(), c.Setting()),
-				"epoch, tasks in turn (dotted: next task)", lf.ylabel)
-			p.Add(gridLines{})
-			if len(lc.taskStart) > 1 {
-				var bounds taskLines
-				for _, s := range lc.taskStart[1:] {
-					bounds = append(bounds, s-0.5)
-				}
-				p.Add(bounds)
-			}
-			lo, hi := math.Inf(1), math.Inf(-1)
-			for _, part := range lc.parts {
-				for _, v := range lc.mean[part] {
-					if !math.IsNaN(v) {
-						lo, hi = math.Min(lo, v), math.Max(hi, v)
-					}
-				}
-			}
-			if lf.logScale && lo > 0 && hi/lo > 50 {
-				p.Y.Scale = plot.LogScale{}
-				p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-			}
-			for _, part := range lc.parts {
-				if l := curve(lc.xs[part], lc.mean[part], style(part)); l != nil {
-					p.Add(l)
-				}
-				if s := points(lc.xs[part], lc.mean[part], glyph(part)); s != nil {
-					p.Add(s)
-				}
-			}
-			row = append(row, p)
 		}
 		rows = append(rows, row)
 	}
 	lg := newLegend()
 	for _, part := range allParts {
 		l, _ := plotter.NewLine(plotter.XYs{{}, {}})
-		l.LineStyle = style(part)
+		l.LineStyle = ps.line(part)
 		lg.add(partName(part), l)
 	}
 	return layout{
@@ -228,4 +179,66 @@ func drawLog(d *Data, lf logFigure) (*Figure, error) {
 		title: lf.title,
 		rows:  rows, tileW: 300, tileH: 250, legend: lg,
 	}.figure(), nil
+}
+
+// partStyles colours the parts of a log: the whole model black, parts
+// (NoProp's blocks, in order) hues from blue to red.
+type partStyles map[string]color.Color
+
+func newPartStyles(parts []string) partStyles {
+	var colors []color.Color
+	if parts[0] == "" {
+		colors = append([]color.Color{color.Black}, ramp(len(parts)-1)...)
+	} else {
+		colors = ramp(len(parts))
+	}
+	ps := partStyles{}
+	for i, p := range parts {
+		ps[p] = colors[i]
+	}
+	return ps
+}
+
+func (ps partStyles) line(p string) draw.LineStyle {
+	return draw.LineStyle{Color: ps[p], Width: vg.Points(1.4)}
+}
+
+func (ps partStyles) glyph(p string) draw.GlyphStyle {
+	return draw.GlyphStyle{Color: ps[p], Radius: vg.Points(1.8), Shape: draw.CircleGlyph{}}
+}
+
+// panel is one configuration's plot of the logged value: a line and points
+// per part, dotted lines where tasks change.
+func (lf logFigure) panel(c *Config, lc logCurves, ps partStyles) *plot.Plot {
+	p := newPlot(fmt.Sprintf("%s (%s)\n%s", c.Method(), c.Seeds(), c.Setting()),
+		"epoch, tasks in turn (dotted: next task)", lf.ylabel)
+	p.Add(gridLines{})
+	if len(lc.taskStart) > 1 {
+		var bounds taskLines
+		for _, s := range lc.taskStart[1:] {
+			bounds = append(bounds, s-0.5)
+		}
+		p.Add(bounds)
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, part := range lc.parts {
+		for _, v := range lc.mean[part] {
+			if !math.IsNaN(v) {
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+		}
+	}
+	if lf.logScale && lo > 0 && hi/lo > 50 {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	for _, part := range lc.parts {
+		if l := curve(lc.xs[part], lc.mean[part], ps.line(part)); l != nil {
+			p.Add(l)
+		}
+		if s := points(lc.xs[part], lc.mean[part], ps.glyph(part)); s != nil {
+			p.Add(s)
+		}
+	}
+	return p
 }

@@ -1,0 +1,118 @@
+package noprop
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/noprop/noprop/methods"
+	"github.com/noprop/noprop/methods/nn"
+)
+
+// Scores runs the inference chain of Eq. 3 on every row of x: z_0 ~ N(0, I),
+// then z_t = a_t û_θt(z_{t−1}, x) + b_t z_{t−1} + √c_t ε_t for t = 1..T with
+// the blocks in evaluation mode (BatchNorm running statistics, no dropout),
+// and returns log p̂_θout(y | z_T) for every output. With MaskBlockOutput,
+// the blocks' output softmaxes (and the posterior head's inner one) are
+// restricted to the active outputs, as they were in training: in task-IL
+// the chain moves among the task's classes only. With EnsembleChains S > 1
+// it returns the log of the class probabilities averaged over S independent
+// chains.
+//
+// The noise comes from the learner's inference stream, re-derived for every
+// call from the seed, the inference seed and the chunk index, so Scores is
+// deterministic. Rows are processed EvalBatch at a time.
+func (l *DTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
+	if x.Cols != l.input.Size() {
+		panic(fmt.Sprintf("noprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
+	}
+	var mask []bool
+	if l.s.MaskBlockOutput {
+		mask = outputMask(l.m, active)
+	}
+	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+		l.scoreChunk(dst, x, mask, rng)
+	})
+}
+
+// scoreChunks is the scoring loop every rule of the family shares: it runs
+// score on the rows of x chunk rows at a time, each chunk with its own noise
+// stream derived from infer, the inference seed and the chunk's index (so
+// the scores of a row do not depend on what else is scored with it beyond
+// its chunk), and returns the rows × m scores.
+func scoreChunks(x nn.Matrix, m, chunk int, infer *nn.RNG, seed uint64, score func(dst, x nn.Matrix, rng *nn.RNG)) nn.Matrix {
+	out := nn.NewMatrix(x.Rows, m)
+	for c, lo := 0, 0; lo < x.Rows; c, lo = c+1, lo+chunk {
+		hi := min(lo+chunk, x.Rows)
+		rng := infer.Split(fmt.Sprintf("%d/%d", seed, c))
+		score(out.Slice(lo, hi), x.Slice(lo, hi), rng)
+	}
+	return out
+}
+
+// outputMask marks the active outputs among m; nil (nothing masked) when
+// active is empty or covers every output. Outputs outside [0, m) panic: the
+// harness never passes them.
+func outputMask(m int, active []int) []bool {
+	mask, act, err := methods.ActiveMask(m, active)
+	if err != nil {
+		if len(active) == 0 {
+			return nil
+		}
+		panic(fmt.Sprintf("noprop: Scores: %v", err))
+	}
+	if len(act) == m {
+		return nil
+	}
+	return mask
+}
+
+// scoreChunk writes the scores of the rows of x into dst.
+func (l *DTLearner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
+	n, S := x.Rows, l.s.EnsembleChains
+	l.lp = nn.Resize(l.lp, n, l.m)
+	for s := range S {
+		z := l.chain(x, mask, rng)
+		logits := l.head.Forward(z, mask, false)
+		if s == 0 {
+			nn.LogSoftmaxRows(dst, logits)
+			continue
+		}
+		nn.LogSoftmaxRows(l.lp, logits)
+		for k, v := range l.lp.Data { // dst = log(exp(dst) + exp(lp))
+			a, b := float64(dst.Data[k]), float64(v)
+			hi, lo := max(a, b), min(a, b)
+			dst.Data[k] = float32(hi + math.Log1p(math.Exp(lo-hi)))
+		}
+	}
+	if S > 1 {
+		ls := float32(math.Log(float64(S)))
+		for k := range dst.Data {
+			dst.Data[k] -= ls
+		}
+	}
+}
+
+// chain runs Eq. 3 from z_0 ~ N(0, I) through all T blocks on the rows of x
+// and returns z_T (owned by the learner), drawing z_0 and every ε_t from rng.
+func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
+	n, d := x.Rows, l.embed.D
+	l.zA = nn.Resize(l.zA, n, d)
+	l.zB = nn.Resize(l.zB, n, d)
+	z, zn := l.zA, l.zB
+	rng.FillNormal(z.Data, 1)
+	if l.s.TrainOrder == OrderParallel {
+		defer l.park(0) // worker 0's set: back for the next step
+	}
+	for _, bs := range l.blocks {
+		t := bs.t
+		l.lend(0, bs.blk)
+		u := bs.blk.Forward(x, z, mask, false)
+		a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
+		rng.FillNormal(zn.Data, float32(math.Sqrt(l.sched.C[t])))
+		for k, v := range u.Data {
+			zn.Data[k] += a*v + b*z.Data[k]
+		}
+		z, zn = zn, z
+	}
+	return z
+}

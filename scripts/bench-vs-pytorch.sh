@@ -15,7 +15,7 @@
 #                  OpenBLAS threads + torch threads for PyTorch
 #   SEED           seed for both sides (default 1)
 #   TORCH_INTRAOP  torch.set_num_threads per encoder, "enc=N ..." (default
-#                  "mlp=1 conv=2", PyTorch's fastest here; perf.md section 3
+#                  "mlp=1 conv=2", PyTorch's fastest here; docs/performance.md
 #                  "Tuned B" for mlp, "Tuned A" for conv)
 #   LIMIT_TRAIN    if set, the PyTorch side trains on that many images only
 #                  (a smoke test; the Go side always uses the full set, so the
@@ -29,7 +29,7 @@
 #                  every run reports the CPU time the rest of the machine used
 #                  meanwhile (scripts/cpuload.py); rerun when it is large.
 #
-# Environment both programs run in (docs: /work/shared/docs/perf.md 2c, 3, 4):
+# Environment both programs run in (docs/performance.md):
 #   OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (the machine forces AVX2
 #   kernels otherwise), OPENBLAS_NUM_THREADS=$THREADS, GOMAXPROCS=$THREADS,
 #   OMP_WAIT_POLICY=PASSIVE and the glibc malloc tunables that keep large

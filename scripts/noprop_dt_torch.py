@@ -3,9 +3,9 @@
 
 The reference twin of the Go learner in methods/noprop, for timing the two
 back to back (scripts/bench-vs-pytorch.sh). It mirrors the Go code's
-choices, not only the paper's (docs: /work/shared/docs/noprop.md):
+choices, not only the paper's (docs/methods.md):
 
-* Block u_t(z, x) (noprop.md 2.2, methods/noprop/block.go):
+* Block u_t(z, x) (docs/methods.md §3.1, methods/noprop/block.go):
     image  conv: conv32 3x3 valid, ReLU, maxpool2, dropout .2; conv64 3x3,
                  ReLU, dropout .2; conv128 3x3, ReLU, maxpool2, dropout .2;
                  flatten (2048); FC256; BN
@@ -14,7 +14,7 @@ choices, not only the paper's (docs: /work/shared/docs/noprop.md):
     fusion concat (512); FC256, BN, ReLU; FC128, BN, ReLU; FC10
     output softmax(logits) . W_Embed, with the fixed one-hot W_Embed = I.
   T = 10 blocks with their own weights, and a linear head d -> 10.
-* Cosine schedule of noprop.md 6 (methods/noprop/schedule.go).
+* Cosine schedule of docs/methods.md §7 (methods/noprop/schedule.go).
 * Training, the paper's sequential order (methods/noprop/learner.go): per
   epoch, for t = 1..T, one pass over freshly shuffled data in which every
   minibatch takes one step of block t and one step of the head:
@@ -61,7 +61,7 @@ def parse_args():
                         "is given, torch.set_num_threads")
     p.add_argument("--intraop-threads", type=int, default=0,
                    help="torch.set_num_threads value when it should differ "
-                        "from --threads (perf.md 'Tuned B': 1, with OpenBLAS "
+                        "from --threads (docs/performance.md: 1, with OpenBLAS "
                         "keeping --threads); 0 = --threads")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--limit-train", type=int, default=0,
@@ -153,7 +153,7 @@ def load_mnist():
 # ------------------------------------------------------------ schedule
 
 class Schedule:
-    """noprop.md 6 / methods/noprop/schedule.go, in float64."""
+    """docs/methods.md §7 / methods/noprop/schedule.go, in float64."""
 
     def __init__(self, T, s=0.008, min_ab0=1e-5):
         n = T + 1

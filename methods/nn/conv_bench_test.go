@@ -11,7 +11,7 @@ import (
 	"github.com/noprop/noprop/methods/nn/gemm"
 )
 
-// The three convolutions of the MNIST DT block's image path (docs/noprop.md
+// The three convolutions of the MNIST DT block's image path (docs/methods.md
 // §2.2) at batch 128. The first one skips its input gradient, as it does in
 // the network. Run with
 //

@@ -15,7 +15,7 @@ const flushBits = 0x0DA24260
 
 // Flush returns x, or +0 when |x| < FlushThreshold. Go has no FTZ/DAZ
 // switch and denormal arithmetic costs about 3.4x on the project's CPU
-// (docs/perf.md §4), so long-lived state that can decay is passed through
+// (docs/performance.md), so long-lived state that can decay is passed through
 // Flush on every update. It is branchless: a compare-and-branch on the sign
 // mispredicts and costs 2-3x more.
 func Flush(x float32) float32 {

@@ -11,7 +11,7 @@ import (
 )
 
 // This file is the paper's continuous-time back-propagation baseline,
-// "Adjoint" in Tables 1, 3 and 4 (noprop.md §1.5): a neural ODE
+// "Adjoint" in Tables 1, 3 and 4 (docs/methods.md §8): a neural ODE
 //
 //	dz/dt = v_θ(z, x, t),  z_0 ~ N(0, I),  t from 0 to 1,
 //

@@ -12,7 +12,7 @@ import (
 )
 
 // This file is the paper's own discrete-time back-propagation baseline,
-// "Backprop" in Tables 1–4 (noprop.md §1.5): the T blocks û_θt and the head
+// "Backprop" in Tables 1–4 (docs/methods.md §8): the T blocks û_θt and the head
 // of NoProp-DT, chained as a residual-like recurrence
 //
 //	z_0 ~ N(0, I),  z_t = (1 − α_t) z_{t−1} + α_t û_θt(z_{t−1}, x),  α_t = tanh(w_t)

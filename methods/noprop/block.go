@@ -7,7 +7,7 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// The conv stack of Figure 5 (noprop.md §2.2): 3×3 valid convolutions with
+// The conv stack of Figure 5 (docs/methods.md §3.1): 3×3 valid convolutions with
 // these channel counts; max-pooling after the first and the third.
 const (
 	convKernel = 3
@@ -35,7 +35,7 @@ type blockConfig struct {
 }
 
 // Block is one û_θt(z_{t−1}, x) of NoProp-DT, drawn in Figure 5 (left) and
-// noprop.md §2.2:
+// docs/methods.md §3.1:
 //
 //	image x:  conv32 3×3, ReLU, maxpool 2×2, dropout; conv64 3×3, ReLU,
 //	          dropout; conv128 3×3, ReLU, maxpool 2×2, dropout; flatten;

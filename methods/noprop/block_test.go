@@ -16,7 +16,7 @@ func testBlockConfig(in tasks.Shape, e *Embedding, encoder string) blockConfig {
 }
 
 // TestBlockParamCount checks one conv block's parameter count against the
-// recount of the paper's Table 5 (noprop.md §2.4), to its 3 significant
+// recount of the paper's Table 5 (docs/methods.md §3.3), to its 3 significant
 // digits, and pins the exact counts.
 func TestBlockParamCount(t *testing.T) {
 	mnist := tasks.Shape{C: 1, H: 28, W: 28}

@@ -28,7 +28,7 @@ type CTSettings struct {
 	methods.Optim
 	ScheduleSettings
 	// Inference is the update of the inference chain between grid points s
-	// and u (noprop.md §9.3: the paper says only "T = 1000 steps to simulate
+	// and u (docs/methods.md §9.3: the paper says only "T = 1000 steps to simulate
 	// the diffusion process"). "ancestral" (default, our reading) is Eq. 3
 	// with the posterior's coefficients, z_u = a·û + b·z_s + √c·ε;
 	// "ddim" is the deterministic DDIM update, a discretisation of the

@@ -42,8 +42,8 @@ func ctSteps(grid []SchedulePoint, kind string) []ctStep {
 //	z_{k+1} = a_k û_θ(z_k, x, t_k) + b_k z_k + √c_k ε_k
 //
 // with a_k, b_k, c_k of the posterior between ᾱ(t_k) and ᾱ(t_{k+1}) (the
-// paper's "T = 1000 steps to simulate the diffusion process", noprop.md
-// §1.3; or the DDIM update, see CTSettings.Inference), the network in
+// paper's "T = 1000 steps to simulate the diffusion process",
+// docs/methods.md §5; or the DDIM update, see CTSettings.Inference), the network in
 // evaluation mode; it returns log p̂_θout(y | z_1)
 // for every output. The image features are computed once per row (see
 // Net.Prepare); with mask_output the output softmax is restricted to the

@@ -31,7 +31,7 @@ type netConfig struct {
 }
 
 // Net is the one network of NoProp-CT and NoProp-FM, û_θ(z_t, x, t) or
-// v_θ(z_t, x, t), shared by every t (Figure 5, right; noprop.md §2.3), and
+// v_θ(z_t, x, t), shared by every t (Figure 5, right; docs/methods.md §3.2), and
 // the vector field of the Adjoint baseline:
 //
 //	image x:  conv32 3×3, ReLU, maxpool 2×2, dropout; conv64 3×3, ReLU,

@@ -16,7 +16,7 @@ func testNetConfig(in tasks.Shape, e *Embedding, encoder string) netConfig {
 }
 
 // TestNetParamCount checks the continuous-time network's parameter count
-// against the recount of the paper's Table 5, CT column (noprop.md §2.4),
+// against the recount of the paper's Table 5, CT column (docs/methods.md §3.3),
 // to its 3 significant digits, and pins the exact counts.
 func TestNetParamCount(t *testing.T) {
 	mnist := tasks.Shape{C: 1, H: 28, W: 28}

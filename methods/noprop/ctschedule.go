@@ -39,7 +39,7 @@ const (
 // parameter (which needs φ″).
 //
 // The paper leaves the network's width and activation and the initial end
-// points open (noprop.md §9.2); they are settings of NoProp-CT. At
+// points open (docs/methods.md §9.2); they are settings of NoProp-CT. At
 // initialisation w = 1, the a_k and v_k are drawn from N(0, 0.01²) and the
 // c_k are 0 (VDM's initialisation), so γ̄(t) ≈ t: log-SNR falls linearly from
 // −γ_1 to −γ_0.
@@ -283,7 +283,7 @@ func sign(x float64) float64 {
 // ScheduleSettings is the block of settings of NoProp-CT's learned noise
 // schedule (paper App. B; see LearnedSchedule). The paper leaves the
 // network, the initial end points and the schedule's optimizer open
-// (noprop.md §9.2); these are our choices.
+// (docs/methods.md §9.2); these are our choices.
 type ScheduleSettings struct {
 	// ScheduleHidden is the width H of γ̃'s hidden layer. Our choice: 1024,
 	// VDM's, whose learned schedule the paper follows.

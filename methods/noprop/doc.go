@@ -32,8 +32,8 @@
 // silent; the continuous-time rules' choices are documented on their
 // settings (CTSettings, ScheduleSettings, FMSettings, AdjointSettings).
 //
-// NoProp-DT's choices on the points the paper leaves open (docs: noprop.md §9):
-//   - Schedule: the concrete cosine schedule of noprop.md §6 (CosineSchedule).
+// NoProp-DT's choices on the points the paper leaves open (docs/methods.md §9):
+//   - Schedule: the concrete cosine schedule of docs/methods.md §7 (CosineSchedule).
 //   - Algorithm 1's typo: z_{t−1}, not z_t, is sampled for block t.
 //   - Optimizer: one AdamW state per parameter, i.e. per block; θ_out and
 //     W_Embed are updated on every minibatch of every block's pass, as
@@ -53,7 +53,7 @@
 //     default) the blocks' output softmax; inference masks the blocks'
 //     softmax to the outputs ever active.
 //
-// The continuous-time rules' choices (noprop.md §9), each a setting:
+// The continuous-time rules' choices (docs/methods.md §9), each a setting:
 //   - The learned schedule (§9.2): γ̃ is 1 → 1024 sigmoid units → 1 plus a
 //     linear skip, positive weights by absolute value (VDM's); initial
 //     γ_0 = −4, γ_1 = 4; its own optimizer of the network's kind, lr 1e-3,

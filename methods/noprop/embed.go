@@ -13,7 +13,7 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
-// The kinds of class embedding W_Embed (noprop.md §2.5; paper §2.2.1).
+// The kinds of class embedding W_Embed (docs/methods.md §4; paper §2.2.1).
 const (
 	// EmbedOneHot is the fixed identity, W_Embed = I_m, d = m.
 	EmbedOneHot = "one-hot"

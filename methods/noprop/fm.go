@@ -15,7 +15,7 @@ import (
 type FMSettings struct {
 	Continuous
 	// Sigma is σ of the probability path z_t ~ N(t·u_y + (1−t)·z_0, σ² I)
-	// (Eq. 10); the paper does not give it (noprop.md §9.4). Our choice:
+	// (Eq. 10); the paper does not give it (docs/methods.md §9.4). Our choice:
 	// 0.1, small beside the unit-variance z_0 and unit-norm embeddings (Tong
 	// et al.'s conditional flow matching uses values of this order); 0 is
 	// the deterministic straight path.

@@ -12,11 +12,11 @@ import (
 
 // The tests in this file pin NoProp-DT's formulas to the paper's numbers,
 // independently of the code that computes them: the SNR weighting of the L2
-// term (Eq. 8) against the schedule table of noprop.md §6, and the Eq. 3
+// term (Eq. 8) against the schedule table of docs/methods.md §7, and the Eq. 3
 // inference update against the marginal it must reproduce.
 
 // tableSNRDiff is SNR(t) − SNR(t−1) for t = 1..10 of the cosine schedule
-// table (noprop.md §6).
+// table (docs/methods.md §7).
 var tableSNRDiff = []float64{0.0203, 0.0645, 0.1201, 0.2001, 0.3291, 0.5622, 1.0435, 2.2360, 6.2122, 30.915}
 
 // TestL2TermWeightPinned checks that block t's loss term is

@@ -9,7 +9,7 @@ import (
 // derived from it, for t = 0..T. All slices have length T+1.
 //
 // NoProp's time runs opposite to DDPM's: ᾱ_t = Π_{s=t..T} α_s grows with t,
-// z_0 is (almost) pure noise and z_T the least noisy latent (noprop.md §1.1).
+// z_0 is (almost) pure noise and z_T the least noisy latent (docs/methods.md §1).
 // The per-step coefficients A, B, C of q(z_t|z_{t-1},y) = N(a_t u_y + b_t z_{t-1}, c_t I)
 // are defined for t ≥ 1; index 0 holds NaN.
 type Schedule struct {
@@ -24,11 +24,11 @@ type Schedule struct {
 const CosineSpacing = 0.008
 
 // MinAlphaBar0 is the floor on ᾱ_0, so that ln(1−ᾱ_0) and SNR(0) stay finite
-// and z_0 stays distinct from pure noise by a hair (noprop.md §6).
+// and z_0 stays distinct from pure noise by a hair (docs/methods.md §7).
 const MinAlphaBar0 = 1e-5
 
 // CosineSchedule is the "fixed cosine noise schedule" of the paper (§2.3.2),
-// made concrete as in noprop.md §6, since the paper gives no formula: take the
+// made concrete as in docs/methods.md §7, since the paper gives no formula: take the
 // Nichol–Dhariwal cosine ᾱᴰ(k) = f(k/N)/f(0), f(u) = cos²((u+s)/(1+s)·π/2),
 // s = 0.008, with N = T+1 steps; set ᾱ_t = ᾱᴰ(N−t) for t = 0..T, clipping ᾱ_0
 // to at least 1e-5; α_t = ᾱ_t/ᾱ_{t+1} for t < T and α_T = ᾱ_T. Because ᾱ_0 is

@@ -6,7 +6,7 @@ import (
 )
 
 // TestCosineScheduleTable checks CosineSchedule(10) against the table of
-// noprop.md §6 at the table's printed precision.
+// docs/methods.md §7 at the table's printed precision.
 func TestCosineScheduleTable(t *testing.T) {
 	type row struct {
 		alphaBar, snr, diff, a, b, c float64

@@ -126,7 +126,7 @@ type DTSettings struct {
 	// decay 1e-3 (paper). Every parameter has its own optimizer state,
 	// which is what one PyTorch AdamW over the whole model gives when the
 	// blocks not being trained have no gradient; it is the same as one
-	// optimizer per block (the paper leaves this open, noprop.md §9.6).
+	// optimizer per block (the paper leaves this open, docs/methods.md §9.6).
 	methods.Optim
 
 	// TrainOrder is "sequential" (the paper's: for t = 1..T, a pass over

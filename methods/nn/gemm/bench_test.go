@@ -9,7 +9,7 @@ import (
 )
 
 // BenchmarkSgemm compares this package (active kernel, Threads goroutines)
-// with gonum's native Sgemm on the training shapes of docs/perf.md:
+// with gonum's native Sgemm on the training shapes of docs/performance.md:
 //
 //	go test -bench Sgemm -run '^$' ./methods/nn/gemm/
 func BenchmarkSgemm(b *testing.B) {

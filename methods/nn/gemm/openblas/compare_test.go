@@ -17,7 +17,7 @@ import (
 )
 
 // TestCompare times package gemm and OpenBLAS on the benchmark shapes in
-// interleaved rounds (the method of docs/perf.md: a warm-up call, then calls
+// interleaved rounds (the method of docs/performance.md: a warm-up call, then calls
 // for at least 0.3 s, per backend per round; medians over the rounds) and
 // prints a table. It runs only with GEMM_COMPARE=1 (GEMM_COMPARE_ROUNDS sets
 // the rounds, default 5):

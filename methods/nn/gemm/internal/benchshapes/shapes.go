@@ -16,7 +16,7 @@ type Shape struct {
 	TA, TB  blas.Transpose
 }
 
-// Shapes are the training shapes of docs/perf.md: MLP layers at batch 128
+// Shapes are the training shapes of docs/performance.md: MLP layers at batch 128
 // (forward, weight gradient dW = Xᵀ·dZ, input gradient dX = dZ·Wᵀ) and the
 // im2col products of a small CNN.
 var Shapes = []Shape{

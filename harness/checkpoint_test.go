@@ -62,7 +62,7 @@ func TestDamagedCheckpointIsRefused(t *testing.T) {
 	for _, both := range []bool{false, true} {
 		dir := t.TempDir()
 		var log bytes.Buffer
-		runner := func(obs ...Observer) *Runner {
+		runner := func(obs ...RunObserver) *Runner {
 			return &Runner{Methods: rules, Load: harnesstest.Load, Log: &log, Checkpoints: dir, CheckpointEvery: 1, Observers: obs}
 		}
 		ctx, cancel := context.WithCancel(context.Background())

@@ -170,7 +170,7 @@ func unmeasured(log []methods.EpochStats, every int) {
 	}
 }
 
-// StepListener is an Observer that also hears every training step of a
+// StepListener is an RunObserver that also hears every training step of a
 // run's learner (a live progress display).
 type StepListener interface {
 	Step(r RunInfo, task int, p methods.Progress)

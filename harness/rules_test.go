@@ -113,7 +113,7 @@ func TestLearningCurve(t *testing.T) {
 					t.Fatal(err)
 				}
 				l := &logs{}
-				res, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []Observer{l}}).Run(context.Background(), specs[0])
+				res, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []RunObserver{l}}).Run(context.Background(), specs[0])
 				if err != nil {
 					t.Fatal(err)
 				}

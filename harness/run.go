@@ -93,12 +93,12 @@ type Eval struct {
 	Log       []methods.EpochStats
 }
 
-// Observer hears a run's progress: the results store's recorder and the
+// RunObserver hears a run's progress: the results store's recorder and the
 // console display are observers, and the harness does not know who
 // listens. Observers only observe: whether a run may train is the Gate's.
 // An error from Evaluated or Finished (a store that cannot write) fails
 // the run.
-type Observer interface {
+type RunObserver interface {
 	Started(r RunInfo)
 	// Epoch relays a learner's report while task (1-based) is learned.
 	Epoch(r RunInfo, task int, s methods.EpochStats)
@@ -120,7 +120,7 @@ type Runner struct {
 	Load func(name string) (tasks.Dataset, error)
 	// Gate leases each run's unit before it trains; nil trains every run.
 	Gate      Gate
-	Observers []Observer
+	Observers []RunObserver
 	// Log, when not nil, hears about runs a batch skips and checkpoints
 	// refused.
 	Log io.Writer
@@ -276,10 +276,10 @@ func (e *SetupError) Unwrap() error { return e.Err }
 
 // stream validates a spec and builds its stream.
 func (rn *Runner) stream(spec Spec) (tasks.Stream, tasks.Scenario, error) {
-	if err := spec.Validate(); err != nil {
+	sc, err := tasks.ParseScenario(spec.Scenario)
+	if err != nil {
 		return tasks.Stream{}, "", err
 	}
-	sc, _ := tasks.ParseScenario(spec.Scenario)
 	ds, err := rn.dataset(spec.Dataset)
 	if err != nil {
 		return tasks.Stream{}, "", err

@@ -32,7 +32,7 @@ func testSpec(t *testing.T, scenario string, seed uint64) Spec {
 	return oneSpec(t, "centroid", "", scenario, seed)
 }
 
-func newRunner(obs ...Observer) *Runner {
+func newRunner(obs ...RunObserver) *Runner {
 	return &Runner{Methods: harnesstest.Catalog, Load: harnesstest.Load, Observers: obs}
 }
 

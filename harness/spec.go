@@ -33,8 +33,9 @@ type Spec struct {
 	// paper's protocol: 5). It is 1 for deterministic rules.
 	InferenceRuns int `json:"inference_runs"`
 	// TestEvery asks for a learning curve: after every TestEvery-th pass a
-	// learner reports (its epoch number a multiple of it; every part's pass
-	// for learners trained part by part), the task being learned is scored
+	// learner reports (its epoch number a multiple of it; after the last
+	// part of the epoch for learners trained part by part), the task being
+	// learned is scored
 	// on its test set, with the classes and inference seeds of the first
 	// inference run of its evaluation, and the accuracy goes into the
 	// training log. Scoring draws nothing from the training streams, so the
@@ -46,6 +47,11 @@ type Spec struct {
 	// statistics; empty (left out of the JSON and so of the hash) is the
 	// values as the dataset gives them.
 	Pixels string `json:"pixels,omitempty"`
+
+	// checked is set by Sweep.Expand, which has checked the whole spec
+	// against the catalog and the datasets' classes: the runner does not
+	// check it again.
+	checked bool
 }
 
 // Validate checks the parts of the spec that can be checked without data or
@@ -100,10 +106,15 @@ func (s Spec) Label() string {
 	return fmt.Sprintf("%s %s %s %s-il seed %d", s.Method, s.Dataset, s.Stream, s.Scenario, s.Seed)
 }
 
-// checkMethod checks the spec's method and settings against a catalog.
+// checkMethod finds the spec's method in a catalog and, for a spec that
+// Sweep.Expand did not make, checks it and its settings (a spec is checked
+// once on its way to a run).
 func (s Spec) checkMethod(cat methods.Catalog) (methods.Method, error) {
 	m, err := cat.Lookup(s.Method)
-	if err != nil {
+	if err != nil || s.checked {
+		return m, err
+	}
+	if err := s.Validate(); err != nil {
 		return m, err
 	}
 	if err := m.Check(s.Settings); err != nil {

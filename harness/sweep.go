@@ -111,7 +111,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 				for i := range sw.Seeds {
 					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
 						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order,
-						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels})
+						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels, checked: true})
 				}
 			}
 		}

@@ -61,38 +61,38 @@ func (o Optim) New() (nn.Optimizer, error) {
 	return opt, nil
 }
 
-// Task is one Learn call's data, checked, with its active outputs.
-type Task struct {
+// TaskData is one Learn call's data, checked, with its active outputs.
+type TaskData struct {
 	Data   tasks.Set
 	Active []int  // sorted, without repeats
 	Mask   []bool // Mask[o] reports whether output o is active
 }
 
-// NewTask checks one Learn call's arguments for a learner built for input
+// NewTaskData checks one Learn call's arguments for a learner built for input
 // and outputs: the examples' shape and size, at least two examples (a
 // minibatch has at least two, see Trainer), the active outputs within
 // [0, outputs) and not empty, and every label active.
-func NewTask(data tasks.Set, active []int, input tasks.Shape, outputs int) (Task, error) {
+func NewTaskData(data tasks.Set, active []int, input tasks.Shape, outputs int) (TaskData, error) {
 	n := data.Len()
 	if data.Shape.Size() != input.Size() {
-		return Task{}, fmt.Errorf("examples of shape %v, learner built for %v", data.Shape, input)
+		return TaskData{}, fmt.Errorf("examples of shape %v, learner built for %v", data.Shape, input)
 	}
 	if len(data.X) != n*input.Size() {
-		return Task{}, fmt.Errorf("%d values for %d examples of size %d", len(data.X), n, input.Size())
+		return TaskData{}, fmt.Errorf("%d values for %d examples of size %d", len(data.X), n, input.Size())
 	}
 	if n < 2 {
-		return Task{}, fmt.Errorf("%d training examples, need at least 2", n)
+		return TaskData{}, fmt.Errorf("%d training examples, need at least 2", n)
 	}
 	mask, act, err := ActiveMask(outputs, active)
 	if err != nil {
-		return Task{}, err
+		return TaskData{}, err
 	}
 	for i, y := range data.Y {
 		if y < 0 || y >= outputs || !mask[y] {
-			return Task{}, fmt.Errorf("example %d has label %d, which is not an active output %v", i, y, act)
+			return TaskData{}, fmt.Errorf("example %d has label %d, which is not an active output %v", i, y, act)
 		}
 	}
-	return Task{Data: data, Active: act, Mask: mask}, nil
+	return TaskData{Data: data, Active: act, Mask: mask}, nil
 }
 
 // ActiveMask turns a list of active outputs into a mask over outputs and the

@@ -44,7 +44,7 @@ func TestTrainerBudget(t *testing.T) {
 			if got := tr.Rounds(tr.Batches(tc.n)); !slices.Equal(got, tc.wantRounds) {
 				t.Errorf("rounds %v, want %v", got, tc.wantRounds)
 			}
-			task, err := NewTask(toySet(tc.n, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+			task, err := NewTaskData(toySet(tc.n, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +96,7 @@ func TestTrainerBudget(t *testing.T) {
 func TestTrainerShufflesEveryPassFromItsStream(t *testing.T) {
 	orders := func(seed uint64) [][]float32 {
 		tr := NewTrainer(DefaultTraining(10, 2, 0), nn.NewRNG(seed))
-		task, _ := NewTask(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+		task, _ := NewTaskData(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 		var out [][]float32
 		tr.Train(context.Background(), task, nil, Part{Step: func(x nn.Matrix, y []int) (Step, error) {
 			out = append(out, slices.Clone(x.Data))
@@ -117,7 +117,7 @@ func TestTrainerShufflesEveryPassFromItsStream(t *testing.T) {
 }
 
 func TestTrainerGuards(t *testing.T) {
-	task, _ := NewTask(toySet(40, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+	task, _ := NewTaskData(toySet(40, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 	run := func(tr Training, step func(k int) Step) error {
 		k := 0
 		return NewTrainer(tr, nn.NewRNG(1)).Train(context.Background(), task, nil, Part{Name: "block 2", Step: func(x nn.Matrix, y []int) (Step, error) {
@@ -165,7 +165,7 @@ func TestTrainerGuards(t *testing.T) {
 }
 
 func TestTrainerStopsOnCancel(t *testing.T) {
-	task, _ := NewTask(toySet(40, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+	task, _ := NewTaskData(toySet(40, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 	ctx, cancel := context.WithCancel(context.Background())
 	steps := 0
 	start := time.Now()
@@ -199,11 +199,11 @@ func TestNewTaskRejects(t *testing.T) {
 		{"short data", tasks.Set{Shape: shape, X: make([]float32, 3), Y: []int{0, 1, 0, 1}}, []int{0, 1}, "3 values for 4 examples"},
 	}
 	for _, tc := range tests {
-		if _, err := NewTask(tc.data, tc.active, shape, 2); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := NewTaskData(tc.data, tc.active, shape, 2); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
 		}
 	}
-	task, err := NewTask(good, []int{1, 0, 1}, shape, 2)
+	task, err := NewTaskData(good, []int{1, 0, 1}, shape, 2)
 	if err != nil || !slices.Equal(task.Active, []int{0, 1}) || !task.Mask[0] || !task.Mask[1] {
 		t.Errorf("task %+v, %v: want sorted active outputs without repeats", task, err)
 	}
@@ -218,7 +218,7 @@ type stepCounter struct {
 func (s *stepCounter) Step(p Progress) { s.steps = append(s.steps, p) }
 
 func TestTrainerReportsEveryStep(t *testing.T) {
-	task, _ := NewTask(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+	task, _ := NewTaskData(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 	for _, tr := range []Training{DefaultTraining(4, 2, 0), DefaultTraining(4, 0, 7)} {
 		obs := &stepCounter{ObserverFunc: func(EpochStats) {}}
 		part := Part{Step: func(x nn.Matrix, y []int) (Step, error) { return Step{Loss: 1}, nil }}
@@ -250,7 +250,7 @@ func TestTrainerReportsEveryStep(t *testing.T) {
 // weighted by the minibatch sizes as the loss is, and the sums of a pass
 // cut by a checkpoint come back with the position.
 func TestTrainerTerms(t *testing.T) {
-	task, err := NewTask(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
+	task, err := NewTaskData(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -162,7 +162,7 @@ func (tr *Trainer) rounds(full int) func(yield func(int) bool) {
 // Trainer was restored in the middle of a Learn call on the same task, Train
 // goes on from where it stood. After every step it offers a
 // CheckpointObserver the chance to save the learner.
-func (tr *Trainer) Train(ctx context.Context, task Task, obs Observer, parts ...Part) error {
+func (tr *Trainer) Train(ctx context.Context, task TaskData, obs Observer, parts ...Part) error {
 	if tr.first == nil {
 		tr.first = map[string]float64{}
 	}

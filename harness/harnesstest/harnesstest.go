@@ -53,7 +53,7 @@ func (c *centroid) Learn(ctx context.Context, data tasks.Set, active []int, obs 
 	if c.learned == c.s.FailOnTask {
 		return fmt.Errorf("fake failure on task %d", c.learned)
 	}
-	task, err := methods.NewTask(data, active, c.input, len(c.sums))
+	task, err := methods.NewTaskData(data, active, c.input, len(c.sums))
 	if err != nil {
 		return err
 	}

@@ -24,7 +24,7 @@ func TestLiveShowsRunTaskAndRates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rn := &harness.Runner{Methods: cat, Load: harnesstest.Load, Observers: []harness.Observer{live, &during{f: func() { time.Sleep(300 * time.Millisecond) }}}}
+	rn := &harness.Runner{Methods: cat, Load: harnesstest.Load, Observers: []harness.RunObserver{live, &during{f: func() { time.Sleep(300 * time.Millisecond) }}}}
 	rep, err := rn.RunAll(context.Background(), specs, nil)
 	live.Wait()
 	if err != nil || rep.Ran != 2 {

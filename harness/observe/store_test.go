@@ -45,9 +45,9 @@ func testSpec(t *testing.T, scenario string, seed uint64) harness.Spec {
 }
 
 // newRunner runs the fake catalog with store as gate and recorder.
-func newRunner(store *results.Store, obs ...harness.Observer) *harness.Runner {
+func newRunner(store *results.Store, obs ...harness.RunObserver) *harness.Runner {
 	return &harness.Runner{Methods: harnesstest.Catalog, Load: harnesstest.Load, Gate: &StoreGate{Store: store, Version: "test"},
-		Observers: append([]harness.Observer{&Recorder{Store: store}}, obs...)}
+		Observers: append([]harness.RunObserver{&Recorder{Store: store}}, obs...)}
 }
 
 // cancelAfter cancels the run's context once the learner reports on a task.
@@ -238,9 +238,9 @@ func TestLostClaimCancelsTheRun(t *testing.T) {
 	var bRep harness.BatchReport
 	a := &harness.Runner{Methods: slow, Load: harnesstest.Load,
 		Gate: &StoreGate{Store: store, Version: "test", HeartbeatEvery: 5 * time.Millisecond},
-		Observers: []harness.Observer{&Recorder{Store: store}, &during{f: func() {
+		Observers: []harness.RunObserver{&Recorder{Store: store}, &during{f: func() {
 			b := &harness.Runner{Methods: harnesstest.Catalog, Load: harnesstest.Load,
-				Gate: &StoreGate{Store: store, Version: "test", StaleAfter: time.Nanosecond}, Observers: []harness.Observer{&Recorder{Store: store}}}
+				Gate: &StoreGate{Store: store, Version: "test", StaleAfter: time.Nanosecond}, Observers: []harness.RunObserver{&Recorder{Store: store}}}
 			bRep, _ = b.RunAll(context.Background(), []harness.Spec{spec}, nil)
 		}}}}
 	_, err = a.Run(context.Background(), spec)
@@ -296,10 +296,10 @@ func TestResumedRunIsBitIdentical(t *testing.T) {
 			}
 			defer store.Close()
 			var log bytes.Buffer
-			runner := func(obs ...harness.Observer) *harness.Runner {
+			runner := func(obs ...harness.RunObserver) *harness.Runner {
 				return &harness.Runner{Methods: rules, Load: harnesstest.Load, Log: &log,
 					Checkpoints: filepath.Join(dir, "ckpt"), CheckpointEvery: 1, // every step
-					Gate: &StoreGate{Store: store, Version: "test"}, Observers: append([]harness.Observer{&Recorder{Store: store}}, obs...)}
+					Gate: &StoreGate{Store: store, Version: "test"}, Observers: append([]harness.RunObserver{&Recorder{Store: store}}, obs...)}
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			_, err = runner(&stopAfter{task: 2, steps: 17, cancel: cancel}).Run(ctx, spec)

@@ -201,7 +201,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		Methods:         catalog.All,
 		Load:            func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
 		Gate:            &observe.StoreGate{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out},
-		Observers:       []harness.Observer{&observe.Recorder{Store: store}, display},
+		Observers:       []harness.RunObserver{&observe.Recorder{Store: store}, display},
 		Log:             out,
 		Checkpoints:     f.db + ".ckpt",
 		CheckpointEvery: f.ckptEvery,
@@ -278,7 +278,7 @@ func requestRerun(ctx context.Context, store *results.Store, specs []harness.Spe
 
 // newDisplay is the progress display: live bars on a terminal, plain lines
 // in logs and CI. out is where other messages go; wait ends the display.
-func newDisplay(verbose bool) (display harness.Observer, out io.Writer, wait func()) {
+func newDisplay(verbose bool) (display harness.RunObserver, out io.Writer, wait func()) {
 	if isatty.IsTerminal(os.Stdout.Fd()) {
 		live := observe.NewLive(os.Stdout, verbose)
 		return live, live.Writer(), live.Wait

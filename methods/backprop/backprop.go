@@ -112,7 +112,7 @@ func (m *MLP) NumParams() int { return nn.CountParams(m.net.Params()) }
 // minibatch's cross-entropy over the active outputs, back-propagated through
 // the whole network, one optimizer step.
 func (m *MLP) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	task, err := methods.NewTask(data, active, m.input, m.outputs)
+	task, err := methods.NewTaskData(data, active, m.input, m.outputs)
 	if err != nil {
 		return err
 	}

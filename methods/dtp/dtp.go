@@ -155,7 +155,7 @@ func (l *Learner) NumParams() int { return nn.CountParams(l.fwdParams) + nn.Coun
 // reports the output cross-entropy and accuracy of its minibatches, the
 // inverse part the sum of the inverses' reconstruction losses.
 func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	task, err := methods.NewTask(data, active, l.input, l.outputs)
+	task, err := methods.NewTaskData(data, active, l.input, l.outputs)
 	if err != nil {
 		return err
 	}

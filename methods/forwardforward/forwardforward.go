@@ -182,7 +182,7 @@ func (l *Learner) NumParams() int {
 // readout's, and not measured (NaN) with goodness inference, which would
 // cost a pass per label.
 func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	task, err := methods.NewTask(data, active, l.input, l.outputs)
+	task, err := methods.NewTaskData(data, active, l.input, l.outputs)
 	if err != nil {
 		return err
 	}

@@ -159,7 +159,7 @@ func (l *Learner) NumParams() int { return nn.CountParams(l.params) }
 // configured perturbations), and the optimizer steps. The reported loss and
 // accuracy are the last block's (the prediction's) on the minibatch.
 func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	task, err := methods.NewTask(data, active, l.input, l.outputs)
+	task, err := methods.NewTaskData(data, active, l.input, l.outputs)
 	if err != nil {
 		return err
 	}

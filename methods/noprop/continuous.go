@@ -182,8 +182,8 @@ func (l *continuous) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 
 // task checks a Learn call's arguments and lets a prototype embedding meet
 // the task's classes.
-func (l *continuous) task(data tasks.Set, active []int) (methods.Task, error) {
-	task, err := methods.NewTask(data, active, l.input, l.m)
+func (l *continuous) task(data tasks.Set, active []int) (methods.TaskData, error) {
+	task, err := methods.NewTaskData(data, active, l.input, l.m)
 	if err != nil {
 		return task, err
 	}

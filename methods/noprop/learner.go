@@ -243,7 +243,7 @@ func (l *DTLearner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 // the shared scaffold's (methods.Trainer). Optimizer state carries over
 // between Learn calls.
 func (l *DTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	task, err := methods.NewTask(data, active, l.input, l.m)
+	task, err := methods.NewTaskData(data, active, l.input, l.m)
 	if err != nil {
 		return err
 	}

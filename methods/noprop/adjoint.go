@@ -66,9 +66,6 @@ func DefaultAdjointSettings() AdjointSettings {
 	}
 }
 
-// Narrowed documents what the blocks add to the tags.
-func (s AdjointSettings) Narrowed() map[string]string { return continuousNarrowed }
-
 // adjointRule is the rule's defaults and constructor (methods.Rule).
 var adjointRule = methods.Rule[AdjointSettings, *AdjointLearner]{Defaults: DefaultAdjointSettings, Build: NewAdjointLearner}
 

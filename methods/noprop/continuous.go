@@ -66,6 +66,10 @@ func paperPreset(optimizer string, epochs int, extra string) json.RawMessage {
 // continuousNarrowed documents what CheckBlock adds to the tags.
 var continuousNarrowed = map[string]string{"time_dim": "an even number ≥ 2"}
 
+// Narrowed documents what the block adds to the tags; a rule that adds
+// more (NoProp-CT) says so itself.
+func (c Continuous) Narrowed() map[string]string { return continuousNarrowed }
+
 // netConfig is the network of this block for inputs of the given shape and
 // embedding e, ending in softmax·W_Embed and without dL/dz.
 func (c Continuous) netConfig(input tasks.Shape, e *Embedding) netConfig {

@@ -51,9 +51,6 @@ func DefaultFMSettings() FMSettings {
 	}
 }
 
-// Narrowed documents what the blocks add to the tags.
-func (s FMSettings) Narrowed() map[string]string { return continuousNarrowed }
-
 // fmRule is the rule's defaults and constructor (methods.Rule).
 var fmRule = methods.Rule[FMSettings, *FMLearner]{Defaults: DefaultFMSettings, Build: NewFMLearner}
 

@@ -32,14 +32,17 @@ import (
 // the run starts over.
 type checkpoint struct {
 	Version int
-	Spec    string // the spec's JSON: a checkpoint only resumes the same run
+	// Unit is the run's identity, seed and number of inference runs
+	// (unitKey): a checkpoint only resumes the same unit, scored the same
+	// way; a learning curve or a speed setting may differ.
+	Unit string
 	Done    int    // tasks learned and evaluated; rows 0..Done are in Rows
 	Rows    []Eval
 	Log     []methods.EpochStats // the log of task Done+1 so far
 	State   []byte               // the learner's state, when loaded
 }
 
-const checkpointVersion = 2
+const checkpointVersion = 3
 
 // A checkpoint file is checkpointMagic, then the payload: the length of the
 // gob-encoded checkpoint without its State (a uvarint), that encoding, and
@@ -50,6 +53,11 @@ const checkpointMagic = "NPCKPT2\n"
 
 // oldCheckpointMagic starts the files of format 1.
 const oldCheckpointMagic = "NPCKPT1\n"
+
+// unitKey is what a checkpoint must have been written for to resume spec.
+func unitKey(spec Spec) string {
+	return fmt.Sprintf("%s seed %d, %d inference runs", spec.IdentityJSON(), spec.Seed, spec.InferenceRuns)
+}
 
 // checkpoints keeps the checkpoints of runs in a folder.
 type checkpoints struct {
@@ -126,7 +134,7 @@ func (c checkpoints) load(spec Spec) *checkpoint {
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		if err == nil && ck.Spec != spec.JSON() {
+		if err == nil && ck.Unit != unitKey(spec) {
 			err = errors.New("it was written for other settings")
 		}
 		if err != nil {
@@ -210,7 +218,7 @@ func (c *checkpointer) afterTask(e Eval, save bool) error {
 }
 
 func (c *checkpointer) save() error {
-	c.ck.Version, c.ck.Spec = checkpointVersion, c.spec.JSON()
+	c.ck.Version, c.ck.Unit = checkpointVersion, unitKey(c.spec)
 	c.last = time.Now()
 	return c.store.save(c.spec, &c.ck, c.learner)
 }

@@ -20,6 +20,10 @@ type Spec struct {
 	// Preset is the settings preset Settings was resolved from (informational).
 	Preset   string          `json:"preset,omitempty"`
 	Settings json.RawMessage `json:"settings"`
+	// Identity is the part of Settings that can change the run's results
+	// (methods.Method.Identity); Sweep.Expand fills it. It is not stored:
+	// the stored spec names every setting.
+	Identity json.RawMessage `json:"-"`
 	Dataset  string          `json:"dataset"`
 	// Stream is the stream kind: split, permuted or joint.
 	Stream     string `json:"stream"`
@@ -82,18 +86,63 @@ func (s Spec) JSON() string {
 	return string(b)
 }
 
-// ConfigHash identifies the spec without its seed: runs that differ only in
-// the seed share it, so results can be aggregated over seeds.
-func (s Spec) ConfigHash() string {
-	s.Seed = 0
-	// Settings are compacted through a map so key order and spacing do not
-	// change the hash.
-	var m map[string]any
-	if err := json.Unmarshal(s.Settings, &m); err == nil {
-		s.Settings, _ = json.Marshal(m)
+// IdentityJSON is what makes a run what it is, apart from its seed: the
+// method, the settings that can change its results (Identity, or all of
+// Settings when Identity is nil), the dataset, stream and scenario. The
+// preset's name, the number of inference runs and the learning curve are
+// not part of it: scoring more inference runs, measuring a learning curve
+// or changing a speed setting does not make another configuration.
+func (s Spec) IdentityJSON() string {
+	settings := s.Identity
+	if settings == nil {
+		settings = s.Settings
 	}
-	sum := sha256.Sum256([]byte(s.JSON()))
+	// Settings are compacted through a map so key order and spacing do not
+	// change the identity.
+	var m map[string]any
+	if err := json.Unmarshal(settings, &m); err == nil {
+		settings, _ = json.Marshal(m)
+	}
+	id := struct {
+		Method     string          `json:"method"`
+		Settings   json.RawMessage `json:"settings"`
+		Dataset    string          `json:"dataset"`
+		Stream     string          `json:"stream"`
+		Tasks      int             `json:"tasks"`
+		ClassOrder string          `json:"class_order,omitempty"`
+		Scenario   string          `json:"scenario"`
+		Pixels     string          `json:"pixels,omitempty"`
+	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels}
+	b, err := json.Marshal(id)
+	if err != nil {
+		panic(fmt.Sprintf("marshal spec identity: %v", err))
+	}
+	return string(b)
+}
+
+// ConfigHash identifies the spec without its seed (IdentityJSON): runs that
+// differ only in the seed share it, so results can be aggregated over seeds.
+func (s Spec) ConfigHash() string {
+	sum := sha256.Sum256([]byte(s.IdentityJSON()))
 	return hex.EncodeToString(sum[:8])
+}
+
+// StoredHash returns the configuration hash of a stored spec (its JSON) by
+// the current catalog's identity rules; ok is false when the spec does not
+// parse or names a method cat does not hold.
+func StoredHash(specJSON string, cat methods.Catalog) (hash string, ok bool) {
+	var s Spec
+	if err := json.Unmarshal([]byte(specJSON), &s); err != nil {
+		return "", false
+	}
+	m, err := cat.Lookup(s.Method)
+	if err != nil {
+		return "", false
+	}
+	if s.Identity, err = m.Identity(s.Settings); err != nil {
+		return "", false
+	}
+	return s.ConfigHash(), true
 }
 
 // StreamConfig is the stream part of the spec.
@@ -101,9 +150,19 @@ func (s Spec) StreamConfig() tasks.StreamConfig {
 	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed, Pixels: s.Pixels}
 }
 
-// Label names the run for people: method, dataset, stream, scenario, seed.
+// MethodName is the method as run and the filters spell it: name, or
+// name:preset.
+func (s Spec) MethodName() string {
+	if s.Preset != "" {
+		return s.Method + ":" + s.Preset
+	}
+	return s.Method
+}
+
+// Label names the run for people, in the words the commands and filters
+// use: method, stream (split-mnist), scenario, seed.
 func (s Spec) Label() string {
-	return fmt.Sprintf("%s %s %s %s-il seed %d", s.Method, s.Dataset, s.Stream, s.Scenario, s.Seed)
+	return fmt.Sprintf("%s %s-%s %s seed %d", s.MethodName(), s.Stream, s.Dataset, s.Scenario, s.Seed)
 }
 
 // checkMethod finds the spec's method in a catalog and, for a spec that

@@ -109,7 +109,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 		for _, st := range streams {
 			for _, sc := range scenarios {
 				for i := range sw.Seeds {
-					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings,
+					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
 						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order,
 						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels, checked: true})
 				}
@@ -158,9 +158,9 @@ func (sw Sweep) checkCount(configs int) error {
 
 // resolved is one method of a sweep with its complete settings.
 type resolved struct {
-	m        methods.Method
-	preset   string
-	settings json.RawMessage
+	m                  methods.Method
+	preset             string
+	settings, identity json.RawMessage
 }
 
 func (sw Sweep) resolveMethods(cat methods.Catalog) ([]resolved, error) {
@@ -174,7 +174,11 @@ func (sw Sweep) resolveMethods(cat methods.Catalog) ([]resolved, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, resolved{m, mc.Preset, settings})
+		identity, err := m.Identity(settings)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, resolved{m, mc.Preset, settings, identity})
 	}
 	return ms, nil
 }

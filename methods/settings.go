@@ -22,6 +22,14 @@ import (
 //	range:"(0,)"         allowed numbers, an interval: ( or [ , lower , upper , ) or ];
 //	                     an empty bound is unbounded; for lists, every element
 //	enum:"adam|adamw"    allowed strings
+//	identity:"runtime"   the setting does not change a run's results (a
+//	                     worker count, a buffer, a batch size of scoring, a
+//	                     guard): it is left out of the run's identity, so
+//	                     changing it does not split a configuration
+//	identity:"default"   the setting was added after runs were stored, its
+//	                     default keeping the old behaviour: it is left out of
+//	                     the identity while at its default, so old runs keep
+//	                     their configuration hash
 //
 // Floats must be finite whether or not they have a range. Blocks of settings
 // that several rules share (Training, Optim, ...) are embedded structs; their
@@ -382,6 +390,8 @@ type Field struct {
 	Default string // the default as JSON
 	Allowed string // the allowed values in words; empty when any value of the type is
 	Help    string // one line
+	// Identity is the identity tag: "runtime", "default" or "".
+	Identity string
 }
 
 // Fields documents every setting of a settings struct (or a pointer to one)
@@ -405,7 +415,7 @@ func Fields(s any) []Field {
 				continue
 			}
 			def, _ := json.Marshal(v.Field(i).Interface())
-			fd := Field{Name: name, Type: typeName(f.Type), Default: string(def), Help: f.Tag.Get("help")}
+			fd := Field{Name: name, Type: typeName(f.Type), Default: string(def), Help: f.Tag.Get("help"), Identity: f.Tag.Get("identity")}
 			if f.Type.Kind() == reflect.Bool {
 				fd.Allowed = "true, false"
 			}
@@ -460,4 +470,40 @@ func MergeSettings(layers ...json.RawMessage) (json.RawMessage, error) {
 		maps.Copy(out, m)
 	}
 	return json.Marshal(out)
+}
+
+// Identity returns the part of a rule's complete settings (a JSON object)
+// that makes a run what it is, for its configuration hash: every setting
+// but those tagged identity:"runtime", and those tagged identity:"default"
+// only when they differ from the default. Keys are sorted (encoding/json
+// sorts map keys), so equal identities are equal bytes.
+func (m Method) Identity(settings json.RawMessage) (json.RawMessage, error) {
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(settings, &all); err != nil {
+		return nil, fmt.Errorf("%s settings: %w", m.Name, err)
+	}
+	for _, f := range Fields(m.Settings()) {
+		v, ok := all[f.Name]
+		if !ok {
+			continue
+		}
+		switch f.Identity {
+		case "runtime":
+			delete(all, f.Name)
+		case "default":
+			if sameJSON(v, json.RawMessage(f.Default)) {
+				delete(all, f.Name)
+			}
+		}
+	}
+	return json.Marshal(all)
+}
+
+// sameJSON reports whether two JSON values are equal as values.
+func sameJSON(a, b json.RawMessage) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }

@@ -13,18 +13,18 @@ import (
 type Training struct {
 	BatchSize int `json:"batch_size" range:"[1,)" help:"examples per minibatch"`
 	// Epochs and Iterations are the budget of one Learn call (one task).
-	Epochs     int `json:"epochs" range:"[0,)" help:"passes over a task's data (per part: NoProp-DT trains each block for this many); used when iterations is 0"`
+	Epochs     int `json:"epochs" range:"[0,)" help:"passes over a task's data (a rule trained part by part makes this many with each part); used when iterations is 0"`
 	Iterations int `json:"iterations" range:"[0,)" help:"minibatch steps per task (per part), in passes over the reshuffled data, the last cut short; replaces epochs when positive"`
 	// DivergenceFactor guards against exploding training: a minibatch loss
 	// above DivergenceFactor·max(1, |first loss of that part|) is taken for
 	// divergence, as is a NaN or infinite loss. Adam can carry a diverged
 	// network to losses like 1e23 that are still finite; the run must fail,
 	// not be stored at chance.
-	DivergenceFactor float64 `json:"divergence_factor" range:"(1,)" help:"a loss above this factor × max(1, the part's first loss) stops training as diverged"`
+	DivergenceFactor float64 `json:"divergence_factor" range:"(1,)" identity:"runtime" help:"a loss above this factor × max(1, the part's first loss) stops training as diverged"`
 	// CollapseCheck stops training when the training accuracy of a whole
 	// pass falls back to chance after an earlier pass of the same task was
 	// well above it (see ErrCollapsed).
-	CollapseCheck bool `json:"collapse_check" help:"stop as collapsed when a pass's training accuracy falls to chance after being well above it, or (NoProp-CT and -FM) a learned class embedding collapses to a point"`
+	CollapseCheck bool `json:"collapse_check" identity:"runtime" help:"stop as collapsed when a pass's training accuracy falls to chance after being well above it, or (NoProp-CT and -FM) a learned class embedding collapses to a point"`
 }
 
 // DefaultTraining returns a Training with the given minibatch size and

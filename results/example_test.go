@@ -68,7 +68,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	title := fmt.Sprintf("backprop, split-mnist, task-il: mean ± SE over %d seeds", n)
-	if err := table.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+	if err := table.WriteMatrix(os.Stdout, table.Text, title, mean, se); err != nil {
 		log.Fatal(err)
 	}
 	// Output:

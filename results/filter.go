@@ -19,7 +19,8 @@ type Filter struct {
 	Method string
 	// Dataset is the spec's dataset, e.g. "mnist" (flag --dataset).
 	Dataset string
-	// StreamKind is the spec's stream kind: split, permuted or joint
+	// StreamKind is the spec's stream kind (split, permuted or joint) or
+	// the stream's name as tables show it (split-mnist)
 	// (flag --stream).
 	StreamKind string
 	// Scenario is task, domain or class; "class-il" is read as "class"
@@ -75,10 +76,13 @@ var filterFields = []filterField{
 		cond: equals("json_extract(spec_json, '$.dataset')"),
 	},
 	{
-		flag: "stream", plural: "stream kinds",
+		flag: "stream", plural: "streams",
 		get:  func(f *Filter) *string { return &f.StreamKind },
-		list: "json_extract(spec_json, '$.stream')",
-		cond: equals("json_extract(spec_json, '$.stream')"),
+		list: "stream",
+		// A stream kind (split) or a stream as tables name it (split-mnist).
+		cond: func(v string) (string, []any) {
+			return "(json_extract(spec_json, '$.stream') = ? OR stream = ?)", []any{v, v}
+		},
 	},
 	{
 		flag: "scenario", plural: "scenarios",

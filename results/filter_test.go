@@ -131,7 +131,7 @@ func TestRequireMatchNamesWhatExists(t *testing.T) {
 		{"unknown preset", Filter{Method: "noprop-dt:slow"}, "no runs with --method noprop-dt:slow; methods in results.db:"},
 		{"dataset after method", Filter{Method: "backprop", Dataset: "fashion-mnist"},
 			"no runs with --method backprop --dataset fashion-mnist; datasets of the runs with --method backprop in results.db: mnist"},
-		{"stream kind", Filter{StreamKind: "joint"}, "no runs with --stream joint; stream kinds in results.db: permuted, split"},
+		{"stream kind", Filter{StreamKind: "joint"}, "no runs with --stream joint; streams in results.db: permuted-mnist, split-fashion-mnist, split-mnist"},
 		{"scenario", Filter{Dataset: "fashion-mnist", Scenario: "task"},
 			"no runs with --dataset fashion-mnist --scenario task; scenarios of the runs with --dataset fashion-mnist in results.db: class"},
 		{"config", Filter{ConfigHash: "ff"}, "no runs with --config ff; config hashes in results.db: aa11, aa22, bb11, bb22, cc11, cc22"},

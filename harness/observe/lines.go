@@ -19,7 +19,7 @@ type Lines struct {
 }
 
 func label(r harness.RunInfo) string {
-	return fmt.Sprintf("%s %s %s-il seed %d", r.Spec.Method, r.Stream, r.Spec.Scenario, r.Spec.Seed)
+	return fmt.Sprintf("%s %s %s seed %d", r.Spec.MethodName(), r.Stream, r.Spec.Scenario, r.Spec.Seed)
 }
 
 // spread is the largest range of a cell over the inference runs of a row.

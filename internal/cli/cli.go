@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/noprop/noprop/results"
 )
@@ -31,7 +33,7 @@ func Main(buildVersion string) int {
 
 // execute runs the command line and returns the exit status; a failure is
 // one line on stderr.
-func execute(ctx context.Context, args []string, stderr io.Writer) int {
+func execute(ctx context.Context, argv []string, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "noprop",
 		Short:         "Train learning rules on continual-learning streams and compare how they forget",
@@ -39,8 +41,13 @@ func execute(ctx context.Context, args []string, stderr io.Writer) int {
 		SilenceErrors: true,
 		Version:       programVersion(),
 	}
+	// --version has no -v: -v is --verbose where a command has it.
+	root.Flags().Bool("version", false, "print the program's version")
 	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
-	root.SetArgs(args)
+	for _, c := range root.Commands() {
+		plainListDefaults(c.Flags())
+	}
+	root.SetArgs(argv)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "noprop: %v\n", err)
 		return 1
@@ -56,4 +63,25 @@ func programVersion() string {
 		return version
 	}
 	return results.DefaultProgramVersion()
+}
+
+// args checks a command's positional arguments: exactly n, or at least n
+// when atLeast; what says what they are, in the message.
+func args(n int, atLeast bool, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, a []string) error {
+		if len(a) == n || atLeast && len(a) > n {
+			return nil
+		}
+		return fmt.Errorf("%s: %s (see noprop %s --help)", cmd.Name(), what, cmd.Name())
+	}
+}
+
+// plainListDefaults writes the defaults of list flags as they are typed,
+// "class,task", rather than in Go's list syntax.
+func plainListDefaults(fl *pflag.FlagSet) {
+	fl.VisitAll(func(f *pflag.Flag) {
+		if strings.HasSuffix(f.Value.Type(), "Slice") && f.DefValue != "[]" {
+			f.DefValue = strings.Trim(f.DefValue, "[]")
+		}
+	})
 }

@@ -21,7 +21,7 @@ func dataCmd() *cobra.Command {
 		Long: `Fetch downloads the official files of a dataset into DEST/NAME/ and checks
 their md5 sums; ` + "`noprop run --data DEST`" + ` then reads them. Needs internet access.`,
 		Example: "  noprop data fetch mnist --dest data",
-		Args:    cobra.ExactArgs(1),
+		Args:    args(1, false, "name one dataset, e.g. mnist"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return tasks.Fetch(cmd.Context(), args[0], dest, tasks.FetchOptions{Progress: os.Stdout})
 		},

@@ -32,7 +32,7 @@ committed in the rollback journal is rolled back first, as its next writer
 would (see --journal).`,
 		Example: `  noprop merge all.db node1.db node2.db node3.db
   noprop merge --all all.db laptop.db`,
-		Args: cobra.MinimumNArgs(2),
+		Args: args(2, true, "name the output database and at least one input: noprop merge OUT IN..."),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			out, ins := args[0], args[1:]
 			j, err := parseJournal(journal)
@@ -70,6 +70,9 @@ would (see --journal).`,
 					return err
 				}
 				total.Add(rep)
+			}
+			if err := rehash(cmd.Context(), store); err != nil {
+				return err
 			}
 			fmt.Println(mergeSummary(out, len(ins), total, all))
 			return nil

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 
+	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 )
 
@@ -52,4 +55,12 @@ func namedTwice(paths []string) (a, b string, ok bool) {
 		infos[i] = info
 	}
 	return "", "", false
+}
+
+// rehash gives the runs of a database the hashes of the current identity
+// rules (harness.StoredHash), so that a run stored by an earlier version,
+// or with a setting that no longer splits a configuration, counts as done.
+func rehash(ctx context.Context, store *results.Store) error {
+	_, err := store.Rehash(ctx, func(spec string) (string, bool) { return harness.StoredHash(spec, catalog.All) })
+	return err
 }

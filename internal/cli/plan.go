@@ -30,7 +30,7 @@ A sweep file (YAML):
 ` + harness.SweepFormat + `
 
 Run it with ` + "`noprop run --sweep FILE`" + `.`,
-		Args: cobra.ExactArgs(1),
+		Args: args(1, false, "name one sweep file (YAML)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			specs, err := harness.ReadSweepFile(args[0], catalog.All, nil)
 			if err != nil {

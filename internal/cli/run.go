@@ -78,7 +78,7 @@ configurations it ran.`,
 	f.study = harness.DefaultSweep()
 	st := &f.study
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see `noprop methods`)")
+	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see: noprop methods)")
 	fl.StringVar(&f.preset, "preset", "", "settings preset for methods named without one (e.g. quick, paper)")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a setting: key=value for every method, method.key=value for one (value as JSON, else a string); repeatable")
 	fl.StringSliceVarP(&st.Datasets, "dataset", "d", st.Datasets, "datasets, comma-separated: "+strings.Join(tasks.DatasetNames(), ", ")+", or folder:PATH (an image folder)")
@@ -96,7 +96,7 @@ configurations it ran.`,
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "print every training epoch")
 	fl.BoolVar(&f.rerun, "rerun", false, "run again configurations already finished in the database")
-	fl.StringVar(&f.sweep, "sweep", "", "run the study a sweep file describes (YAML; see `noprop plan --help`) instead of the flags above")
+	fl.StringVar(&f.sweep, "sweep", "", "run the study a sweep file describes (YAML; its format: noprop plan --help) instead of the flags above")
 	fl.StringVar(&f.shard, "shard", "", "run only shard i/n of the batch (i from 0): a stable slice by configuration and seed, for job arrays")
 	fl.DurationVar(&f.stale, "stale", results.DefaultStaleAfter, "heartbeat age after which another process's claim on a run counts as gone and the run is taken over")
 	fl.DurationVar(&f.ckptEvery, "checkpoint-every", 5*time.Minute, "save each run's whole state this often during a task (always after each task), in DB.ckpt/, so a killed run goes on from there; 0: only between tasks")
@@ -191,6 +191,9 @@ func runRun(ctx context.Context, f runFlags) error {
 		return err
 	}
 	defer store.Close()
+	if err := rehash(ctx, store); err != nil {
+		return err
+	}
 	if f.rerun {
 		if err := requestRerun(ctx, store, specs); err != nil {
 			return err
@@ -330,8 +333,8 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 			return err
 		}
 		fmt.Println()
-		title := fmt.Sprintf("%s on %s, %s-il: accuracy (%%) on each task (columns) after each task (rows), mean over %d seed(s)", s.Method, got[0].Stream, s.Scenario, n)
-		if err := table.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+		title := fmt.Sprintf("%s on %s, %s: accuracy (%%) on each task (columns) after each task (rows), mean over %d seed(s)", s.MethodName(), got[0].Stream, s.Scenario, n)
+		if err := table.WriteMatrix(os.Stdout, table.Text, title, mean, se); err != nil {
 			return err
 		}
 		sums = append(sums, got...)

@@ -1,26 +1,26 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"math"
 	"os"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/table"
 )
 
 func runsCmd() *cobra.Command {
 	var (
-		sel      selection
-		status   string
-		stale    time.Duration
-		markdown bool
+		sel    selection
+		status string
+		stale  time.Duration
+		format string
 	)
-	statuses := []string{string(results.StatusRunning), string(results.StatusDone), string(results.StatusFailed), string(results.StatusInterrupted)}
 	cmd := &cobra.Command{
 		Use:   "runs",
 		Short: "List the stored runs with their state, owner and heartbeat",
@@ -35,8 +35,13 @@ configuration and seed takes it over. It only reads the database.`,
   noprop runs --method noprop-dt --scenario class`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if status != "" && !slices.Contains(statuses, status) {
-				return fmt.Errorf("--status %q: want one of %s", status, strings.Join(statuses, ", "))
+			st, err := parseStatus(status)
+			if err != nil {
+				return err
+			}
+			f, err := table.ParseFormat(format)
+			if err != nil {
+				return err
 			}
 			if stale <= 0 {
 				return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", stale)
@@ -46,7 +51,7 @@ configuration and seed takes it over. It only reads the database.`,
 				return err
 			}
 			defer store.Close()
-			filter.Status = results.Status(status)
+			filter.Status = st
 			runs, err := store.Runs(cmd.Context(), filter)
 			if err != nil {
 				return err
@@ -55,13 +60,37 @@ configuration and seed takes it over. It only reads the database.`,
 				fmt.Printf("no runs in %s match the filter\n", sel.db)
 				return nil
 			}
-			return table.WriteRuns(os.Stdout, runs, table.RunsOptions{StaleAfter: stale, Markdown: markdown})
+			acc, err := doneACC(cmd.Context(), store, runs)
+			if err != nil {
+				return err
+			}
+			return table.WriteRuns(os.Stdout, runs, table.RunsOptions{StaleAfter: stale, ACC: acc, Format: f})
 		},
 	}
 	fl := cmd.Flags()
 	sel.addFlags(fl)
-	fl.StringVar(&status, "status", "", "only runs in this state: "+strings.Join(statuses, ", "))
+	fl.StringVar(&status, "status", "all", "runs in this state: done, running, failed, interrupted, or all")
 	fl.DurationVar(&stale, "stale", results.DefaultStaleAfter, "heartbeat age after which a running run's owner counts as gone")
-	fl.BoolVar(&markdown, "markdown", false, "print a Markdown table")
+	fl.StringVar(&format, "format", string(table.Text), table.FormatUsage)
 	return cmd
+}
+
+// doneACC reads the ACC of every done run.
+func doneACC(ctx context.Context, store *results.Store, runs []results.Run) (map[string]float64, error) {
+	acc := map[string]float64{}
+	for _, r := range runs {
+		if r.Status != results.StatusDone {
+			continue
+		}
+		ms, err := store.Metrics(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.Name == metrics.ACC && !math.IsNaN(m.Value) {
+				acc[r.ID] = m.Value
+			}
+		}
+	}
+	return acc, nil
 }

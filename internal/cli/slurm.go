@@ -44,7 +44,7 @@ snapshot: noprop merge now.db DIR/shard-*.db && noprop plan SWEEP.yaml --db now.
 		Example: `  noprop slurm study.yaml --shards 16 --partition cpu --time 8:00:00 --cpus 4 --mem 8G
   noprop slurm study.yaml --shards 16 --out runs/study --submit
   noprop slurm study.yaml --shards 16 --out runs/study --submit   # again after failures: only what is missing`,
-		Args: cobra.ExactArgs(1),
+		Args: args(1, false, "name one sweep file (YAML)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Check(); err != nil {
 				return err

@@ -19,7 +19,7 @@ func tableCmd() *cobra.Command {
 		sel      selection
 		memory   bool
 		matrices bool
-		markdown bool
+		format   string
 		all      bool
 		vsPaper  bool
 	)
@@ -38,6 +38,10 @@ runs count. The filter flags are those of plot, report and export.`,
   noprop table --paper                  # beside the NoProp paper's Table 1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			format, err := table.ParseFormat(format)
+			if err != nil {
+				return err
+			}
 			store, filter, err := sel.openDone(cmd.Context())
 			if err != nil {
 				return err
@@ -48,7 +52,7 @@ runs count. The filter flags are those of plot, report and export.`,
 				if err != nil {
 					return err
 				}
-				return paper.Write(os.Stdout, cs, markdown)
+				return paper.Write(os.Stdout, cs, format)
 			}
 			sums, err := store.Summaries(cmd.Context(), filter)
 			if err != nil {
@@ -60,14 +64,14 @@ runs count. The filter flags are those of plot, report and export.`,
 					if err != nil {
 						return err
 					}
-					title := fmt.Sprintf("%s on %s, %s-il (config %s): accuracy (%%), mean over %d seed(s)", s.Method, s.Stream, s.Scenario, s.ConfigHash, s.N)
-					if err := table.WriteMatrix(os.Stdout, title, mean, se); err != nil {
+					title := fmt.Sprintf("%s on %s, %s (config %s): accuracy (%%), mean over %d seed(s)", table.MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario, s.ConfigHash, s.N)
+					if err := table.WriteMatrix(os.Stdout, format, title, mean, se); err != nil {
 						return err
 					}
 					fmt.Println()
 				}
 			}
-			opts := table.Options{Memory: memory, Markdown: markdown, Metrics: summaryMetrics}
+			opts := table.Options{Memory: memory, Format: format, Metrics: summaryMetrics}
 			if all {
 				opts.Metrics = nil
 			}
@@ -78,7 +82,7 @@ runs count. The filter flags are those of plot, report and export.`,
 	sel.addFlags(fl)
 	fl.BoolVar(&memory, "memory", false, "add peak heap and RSS columns")
 	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
-	fl.BoolVar(&markdown, "markdown", false, "print Markdown tables")
+	fl.StringVar(&format, "format", string(table.Text), table.FormatUsage)
 	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
 	fl.BoolVar(&vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
 	return cmd

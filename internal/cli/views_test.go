@@ -58,7 +58,7 @@ func TestReadCommandsFailWithOneLine(t *testing.T) {
 		{"export missing db", []string{"export", "--db", missing}, "run `noprop run` first"},
 		{"table no match", []string{"table", "--db", db, "--method", "ff"}, "no runs with --method ff; methods in results.db: backprop, noprop-dt:quick"},
 		{"plot no match", []string{"plot", "bars", "--db", db, "--dataset", "cifar10"}, "no runs with --dataset cifar10; datasets in results.db: mnist"},
-		{"report no match", []string{"report", "--db", db, "--stream", "joint", "-o", dir}, "no runs with --stream joint; stream kinds in results.db: split"},
+		{"report no match", []string{"report", "--db", db, "--stream", "joint", "-o", dir}, "no runs with --stream joint; streams in results.db: split-mnist"},
 		{"export no match", []string{"export", "--db", db, "--config", "zz"}, "no runs with --config zz; config hashes in results.db:"},
 		{"bad since", []string{"table", "--db", db, "--since", "last week"}, `--since "last week": want a date`},
 		{"until before since", []string{"export", "--db", db, "--since", "2026-02-01", "--until", "2026-01-01"}, "--until 2026-01-01 is before --since 2026-02-01"},
@@ -117,7 +117,7 @@ func TestTableFilters(t *testing.T) {
 	if code != 0 {
 		t.Fatal(stderr)
 	}
-	if strings.Contains(out, "backprop") || strings.Count(out, "│ noprop-dt │") != 1 || !strings.Contains(out, "after task 3") {
+	if strings.Contains(out, "backprop") || strings.Count(out, "│ noprop-dt:quick │") != 1 || !strings.Contains(out, "after task 3") {
 		t.Errorf("table output:\n%s", out)
 	}
 }
@@ -156,6 +156,42 @@ func TestExportToFileAndDocumentedColumns(t *testing.T) {
 			}
 			if !regexp.MustCompile("`" + regexp.QuoteMeta(col) + "`").MatchString(section) {
 				t.Errorf("docs/export.md does not document column %s of %s", col, what)
+			}
+		}
+	}
+}
+
+// TestNamesTravelBetweenCommands drives every reading command with the
+// method, stream and scenario names that table and runs print: each answers.
+func TestNamesTravelBetweenCommands(t *testing.T) {
+	db := fixtureDB(t)
+	dir := t.TempDir()
+	var names [][3]string
+	for _, printer := range [][]string{{"table"}, {"runs", "--status", "done"}} {
+		code, out, stderr := run(t, append(printer, "--db", db, "--format", "csv")...)
+		if code != 0 {
+			t.Fatalf("%s: %s", printer[0], stderr)
+		}
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if err != nil || len(recs) < 2 {
+			t.Fatalf("%s --format csv: %v\n%s", printer[0], err, out)
+		}
+		col := map[string]int{}
+		for i, c := range recs[0] {
+			col[c] = i
+		}
+		for _, r := range recs[1:] {
+			names = append(names, [3]string{r[col["method"]], r[col["stream"]], r[col["scenario"]]})
+		}
+	}
+	for _, n := range names {
+		filter := []string{"--db", db, "--method", n[0], "--stream", n[1], "--scenario", n[2]}
+		for _, cmd := range [][]string{
+			{"table"}, {"runs"}, {"export", "--what", "cells", "-o", filepath.Join(dir, "c.csv")},
+			{"plot", "matrix", "-o", filepath.Join(dir, "m.png")}, {"report", "-o", filepath.Join(dir, "r")},
+		} {
+			if code, _, stderr := run(t, append(cmd, filter...)...); code != 0 {
+				t.Errorf("%s with the names another command printed (%v): %s", cmd[0], n, stderr)
 			}
 		}
 	}

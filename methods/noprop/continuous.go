@@ -36,7 +36,7 @@ type Continuous struct {
 	// "random" for m > d; the scale is our choice, a setting because it
 	// sets how far apart the classes start, which is what the denoising and
 	// flow terms pull together (EmbedCollapseSpread). Default 1.
-	EmbedInitScale float64 `json:"embed_init_scale" range:"(0,)" help:"factor on a learned embedding's initial rows (1: E‖u_y‖² = 1; not given by the paper)"`
+	EmbedInitScale float64 `json:"embed_init_scale" range:"(0,)" identity:"default" help:"factor on a learned embedding's initial rows (1: E‖u_y‖² = 1; not given by the paper)"`
 }
 
 // DefaultContinuous returns the paper's continuous-time network for MNIST

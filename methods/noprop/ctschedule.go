@@ -321,5 +321,5 @@ type ScheduleSettings struct {
 	// cannot yet predict u_y, the weighted L2 term is about
 	// (η/2)·(SNR(1) − SNR(0)) whatever it does, and the schedule lowers the
 	// loss fastest by narrowing that span (see ScheduleCollapseSpan).
-	ScheduleWarmup int `json:"schedule_warmup" range:"[0,)" help:"epochs of each task during which the schedule stays frozen before it learns (not in the paper)"`
+	ScheduleWarmup int `json:"schedule_warmup" range:"[0,)" identity:"default" help:"epochs of each task during which the schedule stays frozen before it learns (not in the paper)"`
 }

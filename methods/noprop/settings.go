@@ -135,14 +135,14 @@ type DTSettings struct {
 	TrainOrder string `json:"train_order" enum:"sequential|parallel" help:"sequential: block after block, the paper's order; parallel: all blocks step on each minibatch concurrently"`
 	// Workers is the number of goroutines that train blocks concurrently
 	// in the parallel order; 0 means GOMAXPROCS. Results do not depend on it.
-	Workers int `json:"workers" range:"[0,)" help:"goroutines training blocks concurrently in the parallel order; 0 means GOMAXPROCS"`
+	Workers int `json:"workers" range:"[0,)" identity:"runtime" help:"goroutines training blocks concurrently in the parallel order; 0 means GOMAXPROCS"`
 	// ShareScratch makes the blocks share one set of layer buffers
 	// (activations, gradients, im2col columns), which travels to the block
 	// at work: the sequential order trains one block at a time and the
 	// inference chain runs one block at a time, so the others need none.
 	// This is the memory saving of the paper's Table 3; the parallel order
 	// needs one set per worker. Results do not depend on it. Default true.
-	ShareScratch bool `json:"share_scratch" help:"blocks not at work keep no layer buffers: one set travels to the block that trains or infers (one per worker in the parallel order)"`
+	ShareScratch bool `json:"share_scratch" identity:"runtime" help:"blocks not at work keep no layer buffers: one set travels to the block that trains or infers (one per worker in the parallel order)"`
 	// MaskBlockOutput restricts each block's output softmax to the active
 	// outputs, so û is a convex combination of the active classes'
 	// embeddings: while learning to the outputs of the task's loss (as the

@@ -256,8 +256,8 @@ func budget(settings map[string]json.RawMessage) string {
 	return fmt.Sprintf("%d epochs", epochs)
 }
 
-// Write prints the comparisons as one table (Markdown when markdown).
-func Write(w io.Writer, cs []Comparison, markdown bool) error {
+// Write prints the comparisons as one table in format f.
+func Write(w io.Writer, cs []Comparison, f table.Format) error {
 	header := []string{"dataset", "rule", "embedding", "budget", "seeds × runs", "ours", "paper", "Δ / SE", "peak heap / RSS MiB", "paper GB (Table 3)"}
 	var rows [][]string
 	for _, c := range cs {
@@ -291,7 +291,7 @@ func Write(w io.Writer, cs []Comparison, markdown bool) error {
 		return fmt.Errorf("no stored configuration matches a row of the paper's Table 1 (joint stream, class scenario, "+
 			"mnist, cifar10, cifar10-jpeg or cifar100, one of %s)", strings.Join(methodNames(), ", "))
 	}
-	return table.WriteRows(w, markdown, 5, header, rows)
+	return table.WriteRows(w, f, 5, header, rows)
 }
 
 func methodNames() []string {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/table"
 )
 
 // store writes done runs: per config (method, dataset, embedding, stream)
@@ -93,7 +94,7 @@ func TestCompare(t *testing.T) {
 		t.Errorf("JPEG copy: %+v", cs[1])
 	}
 	var b bytes.Buffer
-	if err := Write(&b, cs, true); err != nil {
+	if err := Write(&b, cs, table.Markdown); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"CIFAR-10 (JPEG copy)", "99.47 ± 0.05", "learned (dim 20)", "2 × 2", "100 / 200", "0.49"} {
@@ -101,7 +102,7 @@ func TestCompare(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
 		}
 	}
-	if err := Write(&b, nil, false); err == nil {
+	if err := Write(&b, nil, table.Text); err == nil {
 		t.Error("an empty comparison printed a table")
 	}
 }

@@ -128,7 +128,7 @@ func Build(ctx context.Context, s *results.Store, f results.Filter, opts Options
 	tableOpts := table.Options{Metrics: opts.Metrics, Memory: true}
 	r.Summary.Header, r.Summary.Rows, r.Summary.TextCols = table.Rows(sums, tableOpts)
 	var md bytes.Buffer
-	tableOpts.Markdown = true
+	tableOpts.Format = table.Markdown
 	if err := table.Write(&md, sums, tableOpts); err != nil {
 		return nil, err
 	}
@@ -197,7 +197,7 @@ func configSection(c *figure.Config, i int) (Config, error) {
 	}
 	sec.Matrix.TextCols = 1
 	var md bytes.Buffer
-	if err := table.WriteMarkdownMatrix(&md, c.Mean, c.SE); err != nil {
+	if err := table.WriteMatrix(&md, table.Markdown, "", c.Mean, c.SE); err != nil {
 		return sec, err
 	}
 	sec.markdownMatrix = md.String()

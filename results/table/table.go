@@ -1,24 +1,21 @@
 // Package table prints the results store's contents as tables in the
-// harness's one style (tablewriter: box-drawn on a terminal, or Markdown):
-// the summary of configurations, accuracy matrices and stored runs.
+// harness's one style (box-drawn on a terminal through tablewriter, or
+// Markdown, LaTeX or CSV; see Format): the summary of configurations,
+// accuracy matrices, stored runs, and any other command's rows.
 package table
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 )
 
 // Options controls WriteTable.
@@ -35,8 +32,8 @@ type Options struct {
 	// then also names the settings in which the method's configurations
 	// differ, with this one's values ("lr=0.0001").
 	ConfigHash bool
-	// Markdown renders a Markdown table instead of a box-drawn one.
-	Markdown bool
+	// Format is how the table is printed; "" is Text.
+	Format Format
 }
 
 // FormatStat formats a results.Stat in percent units with 2 decimals: "97.31 ±
@@ -87,26 +84,6 @@ func metricColumns(sums []results.Summary, opts Options) []string {
 	return append(cols, rest...)
 }
 
-// newTable returns a table writing to w with headers kept as given, the
-// first textCols columns aligned left and the others (numbers) right.
-func newTable(w io.Writer, markdown bool, textCols, cols int) *tablewriter.Table {
-	align := make([]tw.Align, cols)
-	for i := range align {
-		align[i] = tw.AlignRight
-		if i < textCols {
-			align[i] = tw.AlignLeft
-		}
-	}
-	opts := []tablewriter.Option{
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{Global: tw.AlignLeft, PerColumn: align}),
-	}
-	if markdown {
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-	}
-	return tablewriter.NewTable(w, opts...)
-}
-
 // TableRows returns the header and rows WriteTable prints, and how many
 // leading columns hold text (the others hold numbers): one row per summary,
 // sorted by stream, scenario and method.
@@ -137,7 +114,7 @@ func Rows(sums []results.Summary, opts Options) (header []string, rows [][]strin
 
 	differs := results.SettingsThatDiffer(sorted)
 	for _, s := range sorted {
-		row := []string{s.Method, s.Stream, s.Scenario}
+		row := []string{MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario}
 		if showHash {
 			h := s.ConfigHash
 			if len(h) > 12 {
@@ -172,28 +149,10 @@ func Rows(sums []results.Summary, opts Options) (header []string, rows [][]strin
 // when opts.Memory is set. A metric undefined for every seed shows "n/a".
 func Write(w io.Writer, sums []results.Summary, opts Options) error {
 	header, rows, textCols := Rows(sums, opts)
-	if err := WriteRows(w, opts.Markdown, textCols, header, rows); err != nil {
+	if err := WriteRows(w, opts.Format, textCols, header, rows); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
 	return nil
-}
-
-// WriteRows renders one table in the harness's style: box-drawn, or
-// Markdown; the first textCols columns are left-aligned text, the others
-// right-aligned numbers.
-func WriteRows(w io.Writer, markdown bool, textCols int, header []string, rows [][]string) error {
-	t := newTable(w, markdown, textCols, len(header))
-	h := make([]any, len(header))
-	for i, c := range header {
-		h[i] = c
-	}
-	t.Header(h...)
-	for _, row := range rows {
-		if err := t.Append(row); err != nil {
-			return err
-		}
-	}
-	return t.Render()
 }
 
 // FormatCell formats one cell of an accuracy matrix in percent with 1
@@ -258,8 +217,8 @@ func MatrixRows(mean, se [][]float64) (header []string, rows [][]string, err err
 // (omitted when empty): rows "untrained", "after task 1", ...; columns
 // "task 1", ...; cells in percent with 1 decimal, "97.3", or "97.3 ± 0.4"
 // when se is given (non-nil) and the cell's standard error is defined.
-// Missing (NaN) cells show "n/a".
-func WriteMatrix(w io.Writer, title string, mean, se [][]float64) error {
+// Missing (NaN) cells show "n/a". f is the table's format.
+func WriteMatrix(w io.Writer, f Format, title string, mean, se [][]float64) error {
 	header, rows, err := MatrixRows(mean, se)
 	if err != nil {
 		return fmt.Errorf("write matrix: %w", err)
@@ -269,20 +228,7 @@ func WriteMatrix(w io.Writer, title string, mean, se [][]float64) error {
 			return fmt.Errorf("write matrix: %w", err)
 		}
 	}
-	if err := WriteRows(w, false, 1, header, rows); err != nil {
-		return fmt.Errorf("write matrix: %w", err)
-	}
-	return nil
-}
-
-// WriteMarkdownMatrix writes an accuracy matrix as WriteMatrix does, as a
-// Markdown table and without a title.
-func WriteMarkdownMatrix(w io.Writer, mean, se [][]float64) error {
-	header, rows, err := MatrixRows(mean, se)
-	if err != nil {
-		return fmt.Errorf("write matrix: %w", err)
-	}
-	if err := WriteRows(w, true, 1, header, rows); err != nil {
+	if err := WriteRows(w, f, 1, header, rows); err != nil {
 		return fmt.Errorf("write matrix: %w", err)
 	}
 	return nil
@@ -293,17 +239,20 @@ type RunsOptions struct {
 	// StaleAfter is the heartbeat age after which an owner counts as gone
 	// (see results.Liveness); 0 means results.DefaultStaleAfter.
 	StaleAfter time.Duration
-	// Now is when heartbeat ages are measured; zero means time.Now().
+	// Now is when ages are measured; zero means time.Now().
 	Now time.Time
-	// Markdown renders a Markdown table instead of a box-drawn one.
-	Markdown bool
+	// ACC holds each done run's ACC by run ID (absent: not shown).
+	ACC map[string]float64
+	// Format is how the table is printed; "" is Text.
+	Format Format
 }
 
-// WriteRuns writes one row per run: its ID (the first 8 digits), method,
-// stream, scenario, seed, status, rerun generation, start (UTC), owner
-// (host:pid), heartbeat age and a note: for a running run whether its owner
-// looks alive and why (see results.Liveness), for a failed or interrupted one its
-// error.
+// WriteRuns writes one row per run: its ID (the first 8 digits), method
+// (name:preset), stream, scenario, seed, status, rerun generation, start
+// (UTC), how long it ran (so far, for a running run), its ACC when done,
+// owner (host:pid), and a note: for a running run its heartbeat's age and
+// whether its owner looks alive and why (see results.Liveness), for a failed
+// or interrupted one its error.
 func WriteRuns(w io.Writer, runs []results.Run, opts RunsOptions) error {
 	now := opts.Now
 	if now.IsZero() {
@@ -313,53 +262,58 @@ func WriteRuns(w io.Writer, runs []results.Run, opts RunsOptions) error {
 	if stale <= 0 {
 		stale = results.DefaultStaleAfter
 	}
-	header := []any{"run", "method", "stream", "scenario", "seed", "status", "gen", "started", "owner", "heartbeat", "note"}
-	t := newTable(w, opts.Markdown, len(header), len(header))
-	t.Header(header...)
+	header := []string{"run", "method", "stream", "scenario", "seed", "status", "gen", "started", "took", "ACC", "owner", "note"}
+	var rows [][]string
 	for _, r := range runs {
-		owner := r.Host
-		if r.Owner.PID > 0 {
-			owner += ":" + strconv.Itoa(r.Owner.PID)
-		}
-		beat := "-"
-		if !r.Heartbeat.IsZero() {
-			beat = results.RoundAge(now.Sub(r.Heartbeat)).String() + " ago"
-		}
-		note := r.Error
-		if r.Status == results.StatusRunning {
-			state, why := results.Liveness(r, stale, now)
-			note = state.String() + ": " + why
-		}
-		if note = oneLine(note); len(note) > 80 {
-			note = note[:77] + "..."
-		}
-		id := r.ID
-		if len(id) > 8 {
-			id = id[:8]
-		}
-		row := []string{id, r.Method, r.Stream, r.Scenario, strconv.FormatUint(r.Seed, 10), string(r.Status),
-			strconv.Itoa(r.Generation), r.Started.UTC().Format("2006-01-02 15:04:05"), owner, beat, note}
-		if err := t.Append(row); err != nil {
-			return fmt.Errorf("write runs: %w", err)
-		}
+		rows = append(rows, runRow(r, opts.ACC, stale, now))
 	}
-	if err := t.Render(); err != nil {
+	if err := WriteRows(w, opts.Format, 8, header, rows); err != nil {
 		return fmt.Errorf("write runs: %w", err)
 	}
 	return nil
 }
 
-func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
-
-// oneLine makes a stored string safe and short for a terminal: control
-// characters (an ANSI escape sequence's ESC among them) become blanks and
-// runs of blanks one, so a stored name cannot move the cursor or recolour
-// the screen.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)), " ")
+// runRow is one run's row of WriteRuns.
+func runRow(r results.Run, acc map[string]float64, stale time.Duration, now time.Time) []string {
+	owner := r.Host
+	if r.Owner.PID > 0 {
+		owner += ":" + strconv.Itoa(r.Owner.PID)
+	}
+	took := "-"
+	switch {
+	case !r.Ended.IsZero():
+		took = results.RoundAge(r.Ended.Sub(r.Started)).String()
+	case r.Status == results.StatusRunning:
+		took = results.RoundAge(now.Sub(r.Started)).String() + " so far"
+	}
+	accText := ""
+	if a, ok := acc[r.ID]; ok {
+		accText = fmt.Sprintf("%.2f", a)
+	}
+	note := r.Error
+	if r.Status == results.StatusRunning {
+		state, why := results.Liveness(r, stale, now)
+		note = state.String() + ": " + why
+	}
+	if len(note) > 80 {
+		note = note[:77] + "..."
+	}
+	id := r.ID
+	if len(id) > 8 {
+		id = id[:8]
+	}
+	return []string{id, MethodName(r.Method, r.SpecJSON), r.Stream, r.Scenario, strconv.FormatUint(r.Seed, 10), string(r.Status),
+		strconv.Itoa(r.Generation), r.Started.UTC().Format("2006-01-02 15:04:05"), took, accText, owner, note}
 }
+
+// MethodName names a run's method as run and the filters spell it:
+// name:preset when the spec names a preset.
+func MethodName(method, specJSON string) string {
+	var spec struct{ Preset string }
+	if json.Unmarshal([]byte(specJSON), &spec) == nil && spec.Preset != "" {
+		return method + ":" + spec.Preset
+	}
+	return method
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

@@ -100,7 +100,7 @@ func TestWriteTable(t *testing.T) {
 		{
 			name:    "markdown",
 			sums:    []results.Summary{np},
-			opts:    Options{Markdown: true},
+			opts:    Options{Format: Markdown},
 			want:    []string{"| method", "|:-", "| noprop"},
 			notWant: []string{"┌"},
 		},
@@ -142,7 +142,7 @@ func TestWriteMatrix(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			if err := WriteMatrix(&b, tc.title, mean, tc.se); err != nil {
+			if err := WriteMatrix(&b, Text, tc.title, mean, tc.se); err != nil {
 				t.Fatal(err)
 			}
 			out := b.String()
@@ -164,7 +164,7 @@ func TestWriteMatrix(t *testing.T) {
 		{"se columns", [][]float64{{1}, {2}}, [][]float64{{1}, {1, 2}}},
 	}
 	for _, tc := range bad {
-		if err := WriteMatrix(&strings.Builder{}, "", tc.mean, tc.se); err == nil {
+		if err := WriteMatrix(&strings.Builder{}, Text, "", tc.mean, tc.se); err == nil {
 			t.Errorf("%s: WriteMatrix succeeded, want error", tc.name)
 		}
 	}

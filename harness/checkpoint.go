@@ -35,11 +35,11 @@ type checkpoint struct {
 	// Unit is the run's identity, seed and number of inference runs
 	// (unitKey): a checkpoint only resumes the same unit, scored the same
 	// way; a learning curve or a speed setting may differ.
-	Unit string
-	Done    int    // tasks learned and evaluated; rows 0..Done are in Rows
-	Rows    []Eval
-	Log     []methods.EpochStats // the log of task Done+1 so far
-	State   []byte               // the learner's state, when loaded
+	Unit  string
+	Done  int // tasks learned and evaluated; rows 0..Done are in Rows
+	Rows  []Eval
+	Log   []methods.EpochStats // the log of task Done+1 so far
+	State []byte               // the learner's state, when loaded
 }
 
 const checkpointVersion = 3

@@ -13,12 +13,16 @@ import (
 	"github.com/noprop/noprop/methods"
 )
 
-// Live is the progress display for a terminal: two bars, one for
-// the batch (run i of n, with the run's and the batch's time left) and one
-// for the task being learned (task k of K, the part, e.g. block t of T, the
-// epoch, examples per second and the task's time left), with the plain
-// lines of Progress (accuracy rows, results) printed above them. Use
-// Progress when the output is not a terminal (CI, batch logs).
+// Live is the progress display for a terminal: two bars, one for the
+// batch (run i of n, filled by the work done, with the run's time left)
+// and one for the task being learned (task k of K, the part, e.g. block t
+// of T, the epoch, examples per second and the task's time left), with the
+// plain lines of Lines (accuracy rows, results) printed above them. A task's
+// bar leaves the screen when the task ends: one task bar at a time. The
+// run's time left comes from earlier runs of the same configuration in the
+// batch when there are some, else from the share of the run done; never
+// from another configuration's runs. Use Lines when the output is not a
+// terminal (CI, batch logs).
 type Live struct {
 	p     *mpb.Progress
 	lines Lines
@@ -34,9 +38,13 @@ type Live struct {
 	frac      float64 // of the current run, learned so far
 	rate      float64 // examples per second, smoothed
 	lastStep  time.Time
-	finished  int
-	batchTime time.Duration
+	// took is the duration of the batch's finished runs by configuration.
+	took map[string][]time.Duration
 }
+
+// batchScale is the batch bar's steps per run: it fills with the share of
+// the current run done.
+const batchScale = 1000
 
 // NewLive draws on w (a terminal). epochs also prints every
 // learner report as a line, as Progress does. Call Wait when the batch is
@@ -72,7 +80,7 @@ func (l *Live) Started(r harness.RunInfo) {
 	batch := l.batch
 	l.mu.Unlock()
 	if batch == nil {
-		batch = l.p.AddBar(int64(max(r.Total, 1)), mpb.BarPriority(0),
+		batch = l.p.AddBar(int64(max(r.Total, 1))*batchScale, mpb.BarPriority(0),
 			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return l.batchText() }, decor.WCSyncSpaceR)),
 			mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return l.etaText() })),
 		)
@@ -80,7 +88,7 @@ func (l *Live) Started(r harness.RunInfo) {
 		l.batch = batch
 		l.mu.Unlock()
 	}
-	batch.SetCurrent(int64(max(r.Index, 1) - 1))
+	batch.SetCurrent(int64(max(r.Index, 1)-1) * batchScale)
 	l.lines.Started(r)
 }
 
@@ -93,22 +101,25 @@ func (l *Live) batchText() string {
 	return "run " + label(l.info)
 }
 
-// etaText estimates the time left of the run from the share of its work
-// done, and of the batch from the finished runs' mean time.
+// etaText estimates the time left of the run: from the batch's earlier
+// runs of the same configuration when there are some, else from the share
+// of the run done so far.
 func (l *Live) etaText() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	elapsed := time.Since(l.runStart)
-	run := "run left ?"
+	if prev := l.took[l.info.Spec.ConfigHash()]; len(prev) > 0 {
+		var sum time.Duration
+		for _, d := range prev {
+			sum += d
+		}
+		left := max(sum/time.Duration(len(prev))-elapsed, 0)
+		return fmt.Sprintf("run left ≈ %s (from %d run(s) of this configuration)", roundDur(left), len(prev))
+	}
 	if l.frac > 0.01 {
-		run = "run left " + roundDur(time.Duration(float64(elapsed)*(1-l.frac)/l.frac))
+		return "run left ≈ " + roundDur(time.Duration(float64(elapsed)*(1-l.frac)/l.frac))
 	}
-	if l.finished > 0 && l.info.Total > 0 {
-		perRun := l.batchTime / time.Duration(l.finished)
-		rest := time.Duration(max(l.info.Total-l.info.Index, 0)) * perRun
-		return run + ", batch left ≈ " + roundDur(rest+time.Duration(float64(perRun)*(1-l.frac)))
-	}
-	return run
+	return "run left ?"
 }
 
 func roundDur(d time.Duration) string {
@@ -132,7 +143,7 @@ func (l *Live) Step(r harness.RunInfo, task int, p methods.Progress) {
 		if old != nil {
 			old.Abort(true)
 		}
-		bar := l.p.AddBar(int64(p.Total), mpb.BarPriority(1),
+		bar := l.p.AddBar(int64(p.Total), mpb.BarPriority(1), mpb.BarRemoveOnComplete(),
 			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return l.taskText() }, decor.WCSyncSpaceR)),
 			mpb.AppendDecorators(decor.CountersNoUnit("%d/%d steps "), decor.Any(func(decor.Statistics) string { return l.rateText() }),
 				decor.EwmaETA(decor.ET_STYLE_GO, 30, decor.WCSyncSpace)),
@@ -158,9 +169,12 @@ func (l *Live) Step(r harness.RunInfo, task int, p methods.Progress) {
 	if p.Total > 0 && r.NumTasks > 0 {
 		l.frac = (float64(task-1) + float64(p.Done)/float64(p.Total)) / float64(r.NumTasks)
 	}
-	bar := l.task
+	bar, batch, done := l.task, l.batch, int64((float64(max(r.Index, 1)-1)+l.frac)*batchScale)
 	l.mu.Unlock()
 	bar.EwmaIncrement(dur)
+	if batch != nil {
+		batch.SetCurrent(done)
+	}
 }
 
 func (l *Live) taskText() string {
@@ -192,8 +206,11 @@ func (l *Live) Failed(r harness.RunInfo, err error, interrupted bool) {
 
 func (l *Live) endRun() {
 	l.mu.Lock()
-	l.finished++
-	l.batchTime += time.Since(l.runStart)
+	if l.took == nil {
+		l.took = map[string][]time.Duration{}
+	}
+	h := l.info.Spec.ConfigHash()
+	l.took[h] = append(l.took[h], time.Since(l.runStart))
 	task, batch, index := l.task, l.batch, l.info.Index
 	l.task = nil
 	l.mu.Unlock()
@@ -201,7 +218,7 @@ func (l *Live) endRun() {
 		task.Abort(true)
 	}
 	if batch != nil {
-		batch.SetCurrent(int64(max(index, 1)))
+		batch.SetCurrent(int64(max(index, 1)) * batchScale)
 	}
 }
 

@@ -141,7 +141,8 @@ func (l *Live) Step(r harness.RunInfo, task int, p methods.Progress) {
 		l.taskNo, l.taskStart, l.lastStep, l.rate = task, now, now, 0
 		l.mu.Unlock()
 		if old != nil {
-			old.Abort(true)
+			old.Abort(true) // an unfinished bar goes now, a finished one at its last frame
+			old.Wait()
 		}
 		bar := l.p.AddBar(int64(p.Total), mpb.BarPriority(1), mpb.BarRemoveOnComplete(),
 			mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return l.taskText() }, decor.WCSyncSpaceR)),

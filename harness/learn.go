@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
@@ -121,11 +122,13 @@ func (ls *session) score(run, learned, j int) (float64, error) {
 // inference run and records the row.
 func (ls *session) evaluate(i int, log []methods.EpochStats) error {
 	T := len(ls.s.Tasks)
-	e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log}
+	e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log, Seconds: make([]float64, T)}
 	for k := range ls.runs {
 		row := make([]float64, T)
 		for j := range T {
+			start := time.Now()
 			acc, err := ls.score(k, i-1, j)
+			e.Seconds[j] += time.Since(start).Seconds()
 			if err != nil {
 				return err
 			}

@@ -91,6 +91,8 @@ type Eval struct {
 	// deterministic rule).
 	Inference [][]float64
 	Log       []methods.EpochStats
+	// Seconds[j] is the wall time of scoring task j+1, every inference run.
+	Seconds []float64
 }
 
 // RunObserver hears a run's progress: the results store's recorder and the

@@ -18,14 +18,21 @@ type Cell struct {
 	Accuracy float64
 	// Note says why the accuracy is undefined; empty otherwise.
 	Note string
+	// Seconds is the wall time of scoring the cell (every inference run);
+	// NaN when not measured.
+	Seconds float64
 }
 
 // Cells returns the cells recorded for the run, by row and column. Unlike
 // Matrix it leaves out cells that were never recorded (for instance row 0
 // when the untrained model was not evaluated) and keeps the notes.
 func (s *Store) Cells(ctx context.Context, runID string) ([]Cell, error) {
+	secs := "seconds"
+	if s.version < versionSeconds {
+		secs = "NULL"
+	}
 	rows, err := s.db.QueryContext(ctx, `
-SELECT after_task, eval_task, accuracy, note FROM accuracy WHERE run_id = ?
+SELECT after_task, eval_task, accuracy, note, `+secs+` FROM accuracy WHERE run_id = ?
 ORDER BY after_task, eval_task`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("cells of run %s: %w", runID, err)
@@ -34,12 +41,12 @@ ORDER BY after_task, eval_task`, runID)
 	var out []Cell
 	for rows.Next() {
 		var c Cell
-		var a sql.NullFloat64
+		var a, sec sql.NullFloat64
 		var note sql.NullString
-		if err := rows.Scan(&c.AfterTask, &c.EvalTask, &a, &note); err != nil {
+		if err := rows.Scan(&c.AfterTask, &c.EvalTask, &a, &note, &sec); err != nil {
 			return nil, fmt.Errorf("cells of run %s: %w", runID, err)
 		}
-		c.Accuracy, c.Note = orNaN(a), note.String
+		c.Accuracy, c.Note, c.Seconds = orNaN(a), note.String, orNaN(sec)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

@@ -60,7 +60,8 @@ var runRows = []struct {
 	order string
 	since int
 }{
-	{"accuracy", columns(1, "run_id", "after_task", "eval_task", "accuracy", "note"), "after_task, eval_task", 1},
+	{"accuracy", append(columns(1, "run_id", "after_task", "eval_task", "accuracy", "note"), column{"seconds", versionSeconds, "NULL"}),
+		"after_task, eval_task", 1},
 	{"inference_accuracy", columns(versionInference, "run_id", "after_task", "eval_task", "inference_run", "accuracy"),
 		"after_task, eval_task, inference_run", versionInference},
 	{"epochs", epochTable, "task, line", 1},

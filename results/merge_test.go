@@ -221,7 +221,7 @@ func TestMergeOlderSource(t *testing.T) {
 	rawExec(t, old, `INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed, status,
 	started_at, ended_at, num_tasks) VALUES ('r1', '{}', 'h', 'm', 'split-mnist', 'class-il', -1, 'done',
 	'2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', 1)`,
-		"INSERT INTO accuracy VALUES ('r1', 1, 1, 70, NULL)",
+		"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note) VALUES ('r1', 1, 1, 70, NULL)",
 		"INSERT INTO inference_accuracy VALUES ('r1', 1, 1, 1, 69)")
 	before := hashFile(t, old)
 	out := openT(t, filepath.Join(dir, "out.db"))

@@ -144,6 +144,10 @@ CREATE TABLE merge_conflicts (
 		description: "named loss terms in the training log",
 		sql:         `ALTER TABLE epochs ADD COLUMN terms TEXT;`,
 	},
+	{
+		description: "scoring time of each cell of the accuracy matrix",
+		sql:         `ALTER TABLE accuracy ADD COLUMN seconds REAL;`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
@@ -158,6 +162,7 @@ const (
 	versionConflicts = 5 // table merge_conflicts
 	versionTestAcc   = 6 // epochs.test_acc
 	versionTerms     = 7 // epochs.terms
+	versionSeconds   = 8 // accuracy.seconds
 )
 
 // migrate applies the missing migration steps in one transaction. BEGIN

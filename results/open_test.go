@@ -305,7 +305,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 			rawExec(t, path, `INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed, status,
 	started_at, ended_at, num_tasks) VALUES ('r1', '{}', 'h', 'm', 'split-mnist', 'class-il', 3, 'done',
 	'2026-01-01T00:00:00.000Z', '2026-01-01T00:01:00.000Z', 1)`,
-				"INSERT INTO accuracy VALUES ('r1', 1, 1, 70, NULL)",
+				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note) VALUES ('r1', 1, 1, 70, NULL)",
 				"INSERT INTO metrics VALUES ('r1', 'acc', 70, NULL)",
 				`INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples)
 	VALUES ('r1', 1, 0, 1, '', 0.5, 90, 1, 100)`)
@@ -323,6 +323,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 		{"version 2", atVersion(2), false},
 		{"version 5 (before epochs.test_acc)", atVersion(versionTestAcc - 1), false},
 		{"version 6 (before epochs.terms)", atVersion(versionTerms - 1), false},
+		{"version 7 (before accuracy.seconds)", atVersion(versionSeconds - 1), false},
 		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {

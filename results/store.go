@@ -247,6 +247,9 @@ type EvalRow struct {
 	Inference [][]float64
 	// Epochs are the training log lines of the task.
 	Epochs []Epoch
+	// Seconds[j-1] is the wall time of scoring task j, every inference
+	// run; nil when not measured.
+	Seconds []float64
 }
 
 // RecordEval stores, in one transaction, the accuracy matrix row afterTask
@@ -291,11 +294,18 @@ func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, row
 		if n > 0 {
 			return errors.New("already recorded; stored results are not overwritten")
 		}
+		if row.Seconds != nil && len(row.Seconds) != numTasks {
+			return fmt.Errorf("%d scoring times for %d tasks", len(row.Seconds), numTasks)
+		}
 		for j, a := range acc {
 			v, note := finiteOrNull(a, "")
+			var secs any
+			if row.Seconds != nil {
+				secs, _ = finiteOrNull(row.Seconds[j], "")
+			}
 			if _, err := tx.ExecContext(ctx,
-				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note) VALUES (?, ?, ?, ?, ?)",
-				runID, afterTask, j+1, v, note); err != nil {
+				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note, seconds) VALUES (?, ?, ?, ?, ?, ?)",
+				runID, afterTask, j+1, v, note, secs); err != nil {
 				return fmt.Errorf("accuracy on task %d: %w", j+1, err)
 			}
 		}

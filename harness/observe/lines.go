@@ -78,9 +78,13 @@ func (p *Lines) Evaluated(r harness.RunInfo, e harness.Eval) error {
 	for _, l := range e.Log {
 		secs += l.Seconds
 	}
-	what := "untrained"
+	scoring := 0.0
+	for _, s := range e.Seconds {
+		scoring += s
+	}
+	what := fmt.Sprintf("untrained (scoring %.1fs)", scoring)
 	if e.AfterTask > 0 {
-		what = fmt.Sprintf("after task %d (%.1fs)", e.AfterTask, secs)
+		what = fmt.Sprintf("after task %d (training %.1fs, scoring %.1fs)", e.AfterTask, secs, scoring)
 	}
 	runs := ""
 	if len(e.Inference) > 1 {

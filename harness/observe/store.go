@@ -115,7 +115,7 @@ func (o *Recorder) Evaluated(r harness.RunInfo, e harness.Eval) error {
 			epochs[i].Terms = append(epochs[i].Terms, results.Term{Name: t.Name, Value: t.Value})
 		}
 	}
-	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs})
+	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs, Seconds: e.Seconds})
 }
 
 // Finished writes the metrics and memory and marks the run done.

@@ -129,14 +129,14 @@ func (b *builder) add(r results.Run, vals ...any) {
 }
 
 func (b *builder) cells(runs []results.Run) error {
-	b.t.Columns = withKeys("after_task", "eval_task", "accuracy", "note")
+	b.t.Columns = withKeys("after_task", "eval_task", "accuracy", "note", "seconds")
 	for _, r := range runs {
 		cells, err := b.s.Cells(b.ctx, r.ID)
 		if err != nil {
 			return err
 		}
 		for _, c := range cells {
-			b.add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note))
+			b.add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note), number(c.Seconds))
 		}
 	}
 	return nil

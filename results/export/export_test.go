@@ -73,6 +73,9 @@ func writeStore(t *testing.T) (*results.Store, stored) {
 				continue
 			}
 			er := results.EvalRow{Acc: row}
+			if k == 0 {
+				er.Seconds = []float64{1.5, 2.25}
+			}
 			for _, m := range st.infer[k] {
 				er.Inference = append(er.Inference, m[i])
 			}
@@ -197,7 +200,11 @@ func TestExportRoundTrips(t *testing.T) {
 				if math.IsNaN(a) {
 					note = "not finite (NaN)"
 				}
-				want[Cells] = append(want[Cells], with("after_task", i, "eval_task", j+1, "accuracy", a, "note", note))
+				secs := any(nil)
+				if k == 0 {
+					secs = []float64{1.5, 2.25}[j]
+				}
+				want[Cells] = append(want[Cells], with("after_task", i, "eval_task", j+1, "accuracy", a, "note", note, "seconds", secs))
 				for n, m := range st.infer[k] {
 					want[Inference] = append(want[Inference], with("after_task", i, "eval_task", j+1, "inference_run", n+1, "accuracy", m[i][j]))
 				}

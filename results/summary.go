@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
+	"strings"
 )
 
 // Stat is a mean over seeds with its standard error.
@@ -177,9 +179,12 @@ func bytesOrNaN(b int64) float64 {
 	return float64(b)
 }
 
-// SortSummaries orders summaries as tables show them: by stream, scenario,
-// method, then configuration.
+// SortSummaries orders summaries as tables and figures show them: by
+// stream, scenario and method, then by the settings in which a method's
+// configurations differ (numbers as numbers: lr=0.0001 before lr=0.001),
+// then by configuration hash.
 func SortSummaries(sums []Summary) {
+	differs := SettingsThatDiffer(sums)
 	sort.SliceStable(sums, func(a, b int) bool {
 		x, y := sums[a], sums[b]
 		if x.Stream != y.Stream {
@@ -191,8 +196,34 @@ func SortSummaries(sums []Summary) {
 		if x.Method != y.Method {
 			return x.Method < y.Method
 		}
+		if dx, dy := differs[x.ConfigHash], differs[y.ConfigHash]; dx != dy {
+			return lessSettings(dx, dy)
+		}
 		return x.ConfigHash < y.ConfigHash
 	})
+}
+
+// lessSettings orders two "k=v k=v" lists key by key, values that are
+// numbers as numbers.
+func lessSettings(a, b string) bool {
+	pa, pb := strings.Fields(a), strings.Fields(b)
+	for i := range min(len(pa), len(pb)) {
+		if pa[i] == pb[i] {
+			continue
+		}
+		ka, va, _ := strings.Cut(pa[i], "=")
+		kb, vb, _ := strings.Cut(pb[i], "=")
+		if ka != kb {
+			return ka < kb
+		}
+		fa, errA := strconv.ParseFloat(va, 64)
+		fb, errB := strconv.ParseFloat(vb, 64)
+		if errA == nil && errB == nil && fa != fb {
+			return fa < fb
+		}
+		return va < vb
+	}
+	return len(pa) < len(pb)
 }
 
 // MeanMatrix averages the accuracy matrices of the done runs with this

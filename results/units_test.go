@@ -66,3 +66,21 @@ func TestUnitStates(t *testing.T) {
 		t.Errorf("no main store: %+v, %v", got, err)
 	}
 }
+
+func TestLessSettings(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"lr=0.0001", "lr=0.001", true},
+		{"lr=0.001", "lr=0.0001", false},
+		{"lr=0.01 seed=2", "lr=0.01 seed=10", true},
+		{"hidden=[8]", "hidden=[16]", false}, // not numbers: as text
+		{"a=1", "b=0", true},
+		{"lr=1", "lr=1 x=2", true},
+	} {
+		if got := lessSettings(tc.a, tc.b); got != tc.want {
+			t.Errorf("lessSettings(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"text/tabwriter"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,10 +12,11 @@ import (
 	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/table"
 )
 
 func planCmd() *cobra.Command {
-	var db string
+	var db, format string
 	cmd := &cobra.Command{
 		Use:   "plan SWEEP.yaml",
 		Short: "List every run a sweep file describes, which are done, and how long the rest should take",
@@ -36,14 +37,19 @@ Run it with ` + "`noprop run --sweep FILE`" + `.`,
 			if err != nil {
 				return err
 			}
-			return printPlan(cmd.Context(), db, specs)
+			f, err := table.ParseFormat(format)
+			if err != nil {
+				return err
+			}
+			return printPlan(cmd.Context(), db, specs, f)
 		},
 	}
 	cmd.Flags().StringVar(&db, "db", "results.db", "results database (SQLite); read only")
+	cmd.Flags().StringVar(&format, "format", string(table.Text), table.FormatUsage)
 	return cmd
 }
 
-func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
+func printPlan(ctx context.Context, db string, specs []harness.Spec, format table.Format) error {
 	var store *results.Store
 	if _, err := os.Stat(db); err == nil {
 		if store, err = readResults(db); err != nil {
@@ -65,8 +71,8 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 		states = make([]results.UnitState, len(units))
 	}
 	est := estimator{ctx: ctx, store: store, seen: map[string]estimate{}}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tmethod\tconfig\tdataset\tstream\tscenario\tseed\tstate\testimate")
+	differs := specsDiffer(specs)
+	var rows [][]string
 	var count [4]int // by status
 	var left float64
 	unknown := 0
@@ -93,9 +99,11 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec) error {
 				estText = "no run of this configuration yet"
 			}
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", i+1, s.Method, units[i].ConfigHash, s.Dataset, s.Stream, s.Scenario, s.Seed, state, estText)
+		rows = append(rows, []string{strconv.Itoa(i + 1), s.MethodName(), units[i].ConfigHash, differs[units[i].ConfigHash],
+			s.Stream + "-" + s.Dataset, s.Scenario, strconv.FormatUint(s.Seed, 10), state, estText})
 	}
-	if err := tw.Flush(); err != nil {
+	header := []string{"#", "method", "config", "settings", "stream", "scenario", "seed", "state", "estimate"}
+	if err := table.WriteRows(os.Stdout, format, len(header), header, rows); err != nil {
 		return err
 	}
 	todo := count[results.Pending]
@@ -139,4 +147,19 @@ func (e *estimator) of(hash string) (estimate, error) {
 	}
 	e.seen[hash] = est
 	return est, nil
+}
+
+// specsDiffer names each configuration of specs by the settings in which
+// it differs from its method's other configurations (config hash ->
+// "lr=0.001").
+func specsDiffer(specs []harness.Spec) map[string]string {
+	var sums []results.Summary
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if h := s.ConfigHash(); !seen[h] {
+			seen[h] = true
+			sums = append(sums, results.Summary{Method: s.Method, ConfigHash: h, SpecJSON: s.JSON()})
+		}
+	}
+	return results.SettingsThatDiffer(sums)
 }

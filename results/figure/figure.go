@@ -118,6 +118,8 @@ type Figure struct {
 	// Width and Height are the figure's size.
 	Width, Height vg.Length
 	draw          func(c draw.Canvas)
+	// titleFits records the layout's check that the title fits its width.
+	titleFits bool
 }
 
 // PNGDPI is the resolution of PNG figures.

@@ -167,11 +167,15 @@ func TestLossLinesUpTasksAndParts(t *testing.T) {
 	if got := lc.mean["block 2"][3]; lc.xs["block 2"][3] != 4 || math.Abs(got-0.8) > 1e-9 {
 		t.Errorf("block 2 at x %v: loss %v, want x 4, loss 0.8", lc.xs["block 2"][3], got)
 	}
-	// The learning curve has a point after every second epoch only: block 2
-	// after task t's second epoch, at 50 + 10t + 1.
+	// The learning curve has a point after every epoch: block 2 after task
+	// t's epoch e, at 40 + 10t + 1 + 5e.
 	tc := curvesOf(&d.Configs[0], func(e results.Epoch) float64 { return e.TestAcc })
-	if xs, ys := tc.xs["block 2"], tc.mean["block 2"]; fmt.Sprint(xs) != "[2 4 6]" || fmt.Sprint(ys) != "[61 71 81]" {
-		t.Errorf("block 2's learning curve at %v: %v, want [2 4 6]: [61 71 81]", xs, ys)
+	if xs, ys := tc.xs["block 2"], tc.mean["block 2"]; fmt.Sprint(xs) != "[1 2 3 4 5 6]" || fmt.Sprint(ys) != "[56 61 66 71 76 81]" {
+		t.Errorf("block 2's learning curve at %v: %v, want [1 2 3 4 5 6]: [56 61 66 71 76 81]", xs, ys)
+	}
+	// Its lines stop where a task ends.
+	if segs := byTask(tc.xs["block 2"], tc.mean["block 2"], tc.taskStart); len(segs) != fixture.Tasks {
+		t.Errorf("%d line segments, want one per task: %v", len(segs), segs)
 	}
 	if !lessPart("block 2", "block 10") || lessPart("block 10", "block 9") {
 		t.Error("block numbers do not sort as numbers")
@@ -232,6 +236,28 @@ func TestConfigLabels(t *testing.T) {
 	} {
 		if got := tc.c.Method(); got != tc.want {
 			t.Errorf("label %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// TestTitlesAreWhole: every kind of figure, of one configuration and of
+// all of them, is wide enough for its title (the layout's own check), and
+// the panels and legend leave the title's band alone.
+func TestTitlesAreWhole(t *testing.T) {
+	all := load(t, results.Filter{})
+	one := load(t, results.Filter{Method: fixture.Methods[0].Name, Scenario: fixture.Scenarios[0]})
+	if len(one.Configs) != 1 || len(all.Configs) < 4 {
+		t.Fatalf("%d and %d configurations, want 1 and several", len(one.Configs), len(all.Configs))
+	}
+	for _, k := range Kinds() {
+		for _, d := range []*Data{one, all} {
+			f, err := Draw(k, d)
+			if err != nil {
+				t.Fatalf("%s of %d configurations: %v", k, len(d.Configs), err)
+			}
+			if !f.titleFits {
+				t.Errorf("%s of %d configurations: the title %q does not fit the figure's %.0f pt", k, len(d.Configs), f.Title, f.Width)
+			}
 		}
 	}
 }

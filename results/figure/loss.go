@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,6 +128,8 @@ type logFigure struct {
 	ylabel, title string
 	missing       string // what no selected run stores
 	logScale      bool   // a log y axis when the values span more than 50×
+	// partLabel names a part in the legend; nil is partName.
+	partLabel func(string) string
 }
 
 func drawLoss(d *Data) (*Figure, error) {
@@ -137,7 +140,13 @@ func drawLoss(d *Data) (*Figure, error) {
 func drawTest(d *Data) (*Figure, error) {
 	return drawLog(d, logFigure{kind: Test, value: func(e results.Epoch) float64 { return e.TestAcc },
 		ylabel: "test accuracy (%) of the task being learned", title: "Learning curve: test accuracy during training, mean over seeds",
-		missing: "no learning curve (run them with --test-every)"})
+		missing: "no learning curve (run them with --test-every)",
+		partLabel: func(p string) string {
+			if p == "" {
+				return "the model after the epoch"
+			}
+			return "the whole chain after " + p + "'s pass"
+		}})
 }
 
 func drawLog(d *Data, lf logFigure) (*Figure, error) {
@@ -169,10 +178,14 @@ func drawLog(d *Data, lf logFigure) (*Figure, error) {
 		rows = append(rows, row)
 	}
 	lg := newLegend()
+	label := lf.partLabel
+	if label == nil {
+		label = partName
+	}
 	for _, part := range allParts {
 		l, _ := plotter.NewLine(plotter.XYs{{}, {}})
 		l.LineStyle = ps.line(part)
-		lg.add(partName(part), l)
+		lg.add(label(part), l)
 	}
 	return layout{
 		kind:  lf.kind,
@@ -204,7 +217,7 @@ func (ps partStyles) line(p string) draw.LineStyle {
 }
 
 func (ps partStyles) glyph(p string) draw.GlyphStyle {
-	return draw.GlyphStyle{Color: ps[p], Radius: vg.Points(1.8), Shape: draw.CircleGlyph{}}
+	return draw.GlyphStyle{Color: ps[p], Radius: vg.Points(2.6), Shape: draw.CircleGlyph{}}
 }
 
 // panel is one configuration's plot of the logged value: a line and points
@@ -233,12 +246,31 @@ func (lf logFigure) panel(c *Config, lc logCurves, ps partStyles) *plot.Plot {
 		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	}
 	for _, part := range lc.parts {
-		if l := curve(lc.xs[part], lc.mean[part], ps.line(part)); l != nil {
-			p.Add(l)
+		for _, seg := range byTask(lc.xs[part], lc.mean[part], lc.taskStart) {
+			if l := curve(seg[0], seg[1], ps.line(part)); l != nil {
+				p.Add(l)
+			}
 		}
 		if s := points(lc.xs[part], lc.mean[part], ps.glyph(part)); s != nil {
 			p.Add(s)
 		}
 	}
 	return p
+}
+
+// byTask cuts a curve at the tasks' first positions (starts, ascending), so
+// that no line joins the last epoch of one task to the first of the next.
+func byTask(xs, ys, starts []float64) [][2][]float64 {
+	var out [][2][]float64
+	lo := 0
+	for i := range xs {
+		if i > lo && slices.ContainsFunc(starts, func(s float64) bool { return xs[i-1] < s && s <= xs[i] }) {
+			out = append(out, [2][]float64{xs[lo:i], ys[lo:i]})
+			lo = i
+		}
+	}
+	if lo < len(xs) {
+		out = append(out, [2][]float64{xs[lo:], ys[lo:]})
+	}
+	return out
 }

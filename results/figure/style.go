@@ -191,26 +191,63 @@ const (
 	legendMargin = vg.Length(12)
 )
 
-func (l layout) figure() *Figure {
-	cols := 0
+// legendBelowShare is the share of the panels' width a legend may take
+// beside them; a wider one goes below them.
+const legendBelowShare = 0.3
+
+// geometry is where a layout puts its parts.
+type geometry struct {
+	cols           int
+	w, h           vg.Length
+	tilesW, tilesH vg.Length
+	legendW        vg.Length // the legend's column to the right; 0 when below or none
+	legendH        vg.Length // the legend's band below the panels; 0 when beside or none
+	titleW         vg.Length
+}
+
+func (l layout) geometry() geometry {
+	g := geometry{}
 	for _, r := range l.rows {
-		cols = max(cols, len(r))
+		g.cols = max(g.cols, len(r))
 	}
+	g.tilesW = vg.Length(g.cols)*l.tileW + vg.Length(g.cols-1)*tileGap
+	g.tilesH = vg.Length(len(l.rows))*l.tileH + vg.Length(len(l.rows)-1)*tileGap
+	lw := l.legend.width()
+	if lw > legendBelowShare*g.tilesW {
+		g.legendH = l.legend.height() + 2*legendMargin
+	} else {
+		g.legendW = lw
+	}
+	g.titleW = textStyle(figureTitleSize).Width(l.title)
+	g.w = max(2*margin+g.tilesW+g.legendW, 2*margin+g.titleW)
+	if g.legendH > 0 {
+		g.w = max(g.w, 2*margin+lw)
+	}
+	g.h = 2*margin + titleBand + g.tilesH + g.legendH
+	if g.legendW > 0 {
+		g.h = max(g.h, 2*margin+titleBand+l.legend.height())
+	}
+	return g
+}
+
+// fits reports whether the title fits the figure's width, for tests.
+func (g geometry) fits() bool { return g.titleW <= g.w-2*margin }
+
+func (l layout) figure() *Figure {
+	g := l.geometry()
 	for i, r := range l.rows {
-		for len(r) < cols {
+		for len(r) < g.cols {
 			r = append(r, nil)
 		}
 		l.rows[i] = r
 	}
-	legendW := l.legend.width()
-	w := 2*margin + vg.Length(cols)*l.tileW + vg.Length(cols-1)*tileGap + legendW
-	h := 2*margin + titleBand + vg.Length(len(l.rows))*l.tileH + vg.Length(len(l.rows)-1)*tileGap
-	h = max(h, 2*margin+titleBand+l.legend.height())
-	return &Figure{Kind: l.kind, Title: l.title, Width: w, Height: h, draw: func(c draw.Canvas) {
+	return &Figure{Kind: l.kind, Title: l.title, Width: g.w, Height: g.h, titleFits: g.fits(), draw: func(c draw.Canvas) {
 		sty := textStyle(figureTitleSize)
-		c.FillText(sty, vg.Point{X: (c.Min.X + c.Max.X - legendW) / 2, Y: c.Max.Y - margin - titleBand/2}, l.title)
-		area := draw.Crop(c, margin, -margin-legendW, margin, -margin-titleBand)
-		tiles := draw.Tiles{Rows: len(l.rows), Cols: cols, PadX: tileGap, PadY: tileGap}
+		c.FillText(sty, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: c.Max.Y - margin - titleBand/2}, l.title)
+		// The panels are centred in the width they leave.
+		side := (g.w - 2*margin - g.tilesW - g.legendW) / 2
+		area := draw.Crop(c, margin+side, -margin-g.legendW-side, margin+g.legendH, -margin-titleBand)
+		tiles := draw.Tiles{Rows: len(l.rows), Cols: g.cols, PadX: tileGap, PadY: tileGap}
 		canvases := plot.Align(l.rows, tiles, area)
 		for i, r := range l.rows {
 			for j, p := range r {
@@ -219,9 +256,11 @@ func (l layout) figure() *Figure {
 				}
 			}
 		}
-		if legendW > 0 {
-			lc := draw.Crop(c, c.Max.X-c.Min.X-legendW+legendMargin, -margin, margin, -margin-titleBand)
-			l.legend.Draw(lc)
+		switch {
+		case g.legendW > 0:
+			l.legend.Draw(draw.Crop(c, c.Max.X-c.Min.X-g.legendW+legendMargin, -margin, margin, -margin-titleBand))
+		case g.legendH > 0:
+			l.legend.Draw(draw.Crop(c, margin+legendMargin, -margin, margin, -(g.h - margin - g.legendH + legendMargin)))
 		}
 	}}
 }

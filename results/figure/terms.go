@@ -49,12 +49,14 @@ func drawTerms(d *Data) (*Figure, error) {
 		lo, hi := math.Inf(1), math.Inf(-1)
 		var lines []plot.Plotter
 		for i := range d.Configs {
-			xs, ys := termCurve(&d.Configs[i], name)
+			xs, ys, starts := termCurve(&d.Configs[i], name)
 			for _, v := range ys {
 				lo, hi = math.Min(lo, v), math.Max(hi, v)
 			}
-			if l := curve(xs, ys, style(i)); l != nil {
-				lines = append(lines, l)
+			for _, seg := range byTask(xs, ys, starts) {
+				if l := curve(seg[0], seg[1], style(i)); l != nil {
+					lines = append(lines, l)
+				}
 			}
 		}
 		if lo > 0 && hi/lo > 50 {
@@ -85,8 +87,9 @@ func drawTerms(d *Data) (*Figure, error) {
 }
 
 // termCurve is the named term of one configuration at each epoch
-// position (see curvesOf), averaged over the parts that report it there.
-func termCurve(c *Config, name string) (xs, ys []float64) {
+// position (see curvesOf), averaged over the parts that report it there,
+// with the tasks' first positions.
+func termCurve(c *Config, name string) (xs, ys, starts []float64) {
 	lc := curvesOf(c, func(e results.Epoch) float64 {
 		for _, t := range e.Terms {
 			if t.Name == name {
@@ -111,5 +114,5 @@ func termCurve(c *Config, name string) (xs, ys []float64) {
 	for _, x := range xs {
 		ys = append(ys, sum[x]/float64(n[x]))
 	}
-	return xs, ys
+	return xs, ys, lc.taskStart
 }

@@ -94,7 +94,7 @@ func TestWriteTable(t *testing.T) {
 		{
 			name:    "the settings that differ name the configurations",
 			sums:    []results.Summary{lrB, lrA},
-			want:    []string{"config", "eeeeeeeeeeee lr=0.001", "ffffffffffff lr=0.0001"},
+			want:    []string{"config", "ffffffffffff lr=0.0001", "eeeeeeeeeeee lr=0.001"}, // by setting, not by hash
 			notWant: []string{"hidden", "seed=", "scenario="},
 		},
 		{

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"time"
@@ -107,15 +108,21 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 		return err
 	}
 	todo := count[results.Pending]
-	fmt.Printf("\n%d run(s): %d done, %d running, %d to run", len(specs), count[results.Done], count[results.Running], todo)
+	// The summary follows a table for people; a table for a program
+	// (CSV, LaTeX) stays alone on standard output.
+	w := io.Writer(os.Stdout)
+	if format == table.CSV || format == table.LaTeX {
+		w = os.Stderr
+	}
+	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", len(specs), count[results.Done], count[results.Running], todo)
 	if todo > 0 {
-		fmt.Printf("; estimated %s for the %d with a stored run of the same configuration",
+		fmt.Fprintf(w, "; estimated %s for the %d with a stored run of the same configuration",
 			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown)
 		if unknown > 0 {
-			fmt.Printf(", %d without an estimate", unknown)
+			fmt.Fprintf(w, ", %d without an estimate", unknown)
 		}
 	}
-	fmt.Println()
+	fmt.Fprintln(w)
 	return nil
 }
 

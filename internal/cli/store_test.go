@@ -283,13 +283,13 @@ func TestPlanShowsUnitsHeldByLiveOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(dir, "results.db")
-	code, out, stderr := run(t, "plan", sweep, "--db", db)
+	code, out, stderr := run(t, "plan", sweep, "--db", db, "--format", "csv")
 	if code != 0 {
 		t.Fatalf("plan: exit %d: %s", code, stderr)
 	}
 	var hash string
 	for _, line := range strings.Split(out, "\n") {
-		if f := strings.Fields(line); len(f) > 2 && f[0] == "1" {
+		if f := strings.Split(line, ","); len(f) > 2 && f[0] == "1" {
 			hash = f[2]
 		}
 	}

@@ -71,16 +71,61 @@ type Table struct {
 const TermPrefix = "term_"
 
 // keyColumns open every table but runs: they name the run a fact belongs
-// to, so each table can be grouped without a join.
-var keyColumns = []string{"run_id", "config_hash", "method", "stream", "scenario", "seed"}
+// to, so each table can be grouped without a join: its configuration (the
+// preset, and the settings in which it differs from its method's other
+// exported configurations, e.g. "lr=0.001"), and whether it is counted (the
+// run noprop table aggregates for its configuration and seed).
+var keyColumns = []string{"run_id", "config_hash", "method", "preset", "settings", "stream", "scenario", "seed", "counted"}
 
 // withKeys returns the key columns followed by cols.
 func withKeys(cols ...string) []string {
 	return append(append([]string(nil), keyColumns...), cols...)
 }
 
-func keyValues(r results.Run) []any {
-	return []any{r.ID, r.ConfigHash, r.Method, r.Stream, r.Scenario, r.Seed}
+// keys are what the key columns need beyond the run itself.
+type keys struct {
+	counted map[string]bool   // run ID -> counted
+	differs map[string]string // config hash -> the settings that tell it apart
+}
+
+func (k keys) values(r results.Run) []any {
+	var spec struct{ Preset string }
+	json.Unmarshal([]byte(r.SpecJSON), &spec)
+	return []any{r.ID, r.ConfigHash, r.Method, text(spec.Preset), text(k.differs[r.ConfigHash]), r.Stream, r.Scenario, r.Seed, k.counted[r.ID]}
+}
+
+// keysOf computes the key columns' extra values for runs matching f.
+func keysOf(ctx context.Context, s *results.Store, f results.Filter, runs []results.Run) (keys, error) {
+	counted, err := countedRuns(ctx, s, f)
+	if err != nil {
+		return keys{}, err
+	}
+	var sums []results.Summary
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if !seen[r.ConfigHash] {
+			seen[r.ConfigHash] = true
+			sums = append(sums, results.Summary{Method: r.Method, ConfigHash: r.ConfigHash, SpecJSON: r.SpecJSON})
+		}
+	}
+	return keys{counted: counted, differs: results.SettingsThatDiffer(sums)}, nil
+}
+
+// countedRuns are the runs noprop table aggregates: the latest done run of
+// each configuration and seed.
+func countedRuns(ctx context.Context, s *results.Store, f results.Filter) (map[string]bool, error) {
+	f.Status = results.StatusDone
+	sums, err := s.Summaries(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	counted := map[string]bool{}
+	for _, sum := range sums {
+		for _, id := range sum.RunIDs {
+			counted[id] = true
+		}
+	}
+	return counted, nil
 }
 
 // Build reads the table what of the runs matching f (f.Status included:
@@ -90,7 +135,11 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, s: s, t: &Table{}}
+	k, err := keysOf(ctx, s, f, runs)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{ctx: ctx, s: s, t: &Table{}, keys: k}
 	switch what {
 	case Runs:
 		return runsTable(ctx, s, f, runs)
@@ -119,13 +168,14 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 // builder fills one long-format table, a row per fact, each opened by its
 // run's key columns.
 type builder struct {
-	ctx context.Context
-	s   *results.Store
-	t   *Table
+	ctx  context.Context
+	s    *results.Store
+	t    *Table
+	keys keys
 }
 
 func (b *builder) add(r results.Run, vals ...any) {
-	b.t.Rows = append(b.t.Rows, append(keyValues(r), vals...))
+	b.t.Rows = append(b.t.Rows, append(b.keys.values(r), vals...))
 }
 
 func (b *builder) cells(runs []results.Run) error {
@@ -235,18 +285,9 @@ var runColumns = []string{"run_id", "config_hash", "method", "preset", "dataset"
 const SettingPrefix = "setting."
 
 func runsTable(ctx context.Context, s *results.Store, f results.Filter, runs []results.Run) (*Table, error) {
-	// counted: the runs noprop table aggregates (the latest done run of
-	// each configuration and seed).
-	f.Status = results.StatusDone
-	sums, err := s.Summaries(ctx, f)
+	counted, err := countedRuns(ctx, s, f)
 	if err != nil {
 		return nil, err
-	}
-	counted := map[string]bool{}
-	for _, sum := range sums {
-		for _, id := range sum.RunIDs {
-			counted[id] = true
-		}
 	}
 	type spec struct {
 		Preset     string          `json:"preset"`

@@ -7,9 +7,10 @@ import (
 )
 
 // BatchReport counts what RunAll did: runs finished, skipped as done,
-// skipped because another live process trains them, and failed.
+// skipped because another live process trains them, failed, and
+// interrupted (stopped by a signal: not failed; they resume).
 type BatchReport struct {
-	Ran, Skipped, Held, Failed int
+	Ran, Skipped, Held, Failed, Interrupted int
 }
 
 // RunAll runs specs in order. A spec for which done reports true is skipped,
@@ -50,7 +51,11 @@ func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (boo
 				}
 				continue
 			}
-			rep.Failed++
+			if _, ok := errors.AsType[*InterruptedError](err); ok {
+				rep.Interrupted++
+			} else {
+				rep.Failed++
+			}
 			errs = append(errs, fmt.Errorf("%s: %w", s.Label(), err))
 			if ctx.Err() != nil {
 				break

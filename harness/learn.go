@@ -101,7 +101,7 @@ func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochSt
 		obs.test = func() (float64, error) { return ls.score(0, k, k) }
 	}
 	if err := ls.l.Learn(ls.ctx, ls.sc.Relabel(t, t.Train), ls.sc.TrainActive(ls.s, k), obs); err != nil {
-		return nil, fmt.Errorf("task %d: %w", k+1, err)
+		return nil, &taskError{task: k + 1, err: err}
 	}
 	return obs.log, nil
 }

@@ -196,6 +196,9 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 	}
 	if err != nil {
 		interrupted := errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+		if interrupted {
+			err = &InterruptedError{Err: err}
+		}
 		for _, o := range rn.Observers {
 			o.Failed(info, err, interrupted)
 		}
@@ -212,6 +215,31 @@ func (rn *Runner) run(ctx context.Context, spec Spec, index, total int) (Result,
 	}
 	return res, nil
 }
+
+// InterruptedError is a run stopped by its context (a signal, Ctrl-C, a
+// deadline): not a failure; the same command resumes it from its last
+// checkpoint.
+type InterruptedError struct{ Err error }
+
+func (e *InterruptedError) Error() string {
+	where := ""
+	var te *taskError
+	if errors.As(e.Err, &te) {
+		where = fmt.Sprintf(" during task %d", te.task)
+	}
+	return "interrupted" + where + "; run the same command again to resume it"
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// taskError is an error of learning one task (1-based).
+type taskError struct {
+	task int
+	err  error
+}
+
+func (e *taskError) Error() string { return fmt.Sprintf("task %d: %v", e.task, e.err) }
+func (e *taskError) Unwrap() error { return e.err }
 
 // errLeaseLost is the cause with which a run is stopped when its lease is
 // lost; Release says why.

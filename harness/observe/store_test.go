@@ -119,12 +119,15 @@ func TestRunRecordsEveryUnitAndResumes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	rn.Observers = append(rn.Observers, cancelAfter{task: 2, cancel: cancel})
 	rep, err := rn.RunAll(ctx, specs, done)
-	if !errors.Is(err, context.Canceled) || rep.Ran != 0 {
-		t.Fatalf("interrupted batch: report %+v, err %v", rep, err)
+	if !errors.Is(err, context.Canceled) || rep.Ran != 0 || rep.Interrupted != 1 || rep.Failed != 0 {
+		t.Fatalf("interrupted batch: report %+v, err %v; want one interrupted run, none failed", rep, err)
 	}
 	runs, err := store.Runs(context.Background(), results.Filter{Status: results.StatusInterrupted})
 	if err != nil || len(runs) != 1 {
 		t.Fatalf("interrupted runs: %d, %v", len(runs), err)
+	}
+	if want := "interrupted during task 2; run the same command again to resume it"; runs[0].Error != want {
+		t.Errorf("stored message %q, want %q", runs[0].Error, want)
 	}
 	m, err := store.Matrix(context.Background(), runs[0].ID)
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -38,7 +39,7 @@ their md5 sums; ` + "`noprop run --data DEST`" + ` then reads them. Needs intern
 			for _, n := range args {
 				dir, err := tasks.Locate(n, dataDir)
 				if err != nil {
-					fmt.Printf("%-16s missing: %v\n", n, err)
+					fmt.Printf("%-16s missing:\n%s\n", n, wrap(err.Error(), 18, 100))
 					continue
 				}
 				fmt.Printf("%-16s %s\n", n, dir)
@@ -49,4 +50,26 @@ their md5 sums; ` + "`noprop run --data DEST`" + ` then reads them. Needs intern
 	where.Flags().StringVar(&dataDir, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
 	cmd.AddCommand(fetch, where)
 	return cmd
+}
+
+// wrap breaks text into lines of at most width characters, each indented
+// by indent blanks.
+func wrap(text string, indent, width int) string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(text) {
+		if line != "" && indent+len(line)+1+len(w) > width {
+			lines = append(lines, line)
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += w
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	pad := strings.Repeat(" ", indent)
+	return pad + strings.Join(lines, "\n"+pad)
 }

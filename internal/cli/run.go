@@ -211,7 +211,8 @@ func runRun(ctx context.Context, f runFlags) error {
 	}
 	rep, runErr := rn.RunAll(ctx, specs, skipDone(ctx, store, others, f.stale, out))
 	wait()
-	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed; results in %s\n", rep.Ran, rep.Skipped, rep.Held, rep.Failed, f.db)
+	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed, %d interrupted; results in %s\n",
+		rep.Ran, rep.Skipped, rep.Held, rep.Failed, rep.Interrupted, f.db)
 	if err := printConfigs(ctx, store, specs); err != nil && runErr == nil {
 		runErr = err
 	}

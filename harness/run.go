@@ -247,7 +247,15 @@ var errLeaseLost = errors.New("lease lost")
 
 // train builds the learner of a leased run, restores its checkpoint, and
 // learns the stream.
-func (rn *Runner) train(ctx context.Context, method methods.Method, info RunInfo, stream tasks.Stream, sc tasks.Scenario) (Result, *checkpointer, error) {
+func (rn *Runner) train(ctx context.Context, method methods.Method, info RunInfo, stream tasks.Stream, sc tasks.Scenario) (res Result, cp *checkpointer, err error) {
+	// A panic in a learner fails its run, which is then stored as failed
+	// with the message, instead of leaving it running for the next
+	// process to take over and meet the same panic.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error in %s: %v (please report it with the command that ran)", info.Spec.Method, r)
+		}
+	}()
 	// Memory is measured from here: the data is resident, the learner not yet.
 	mem := memstat.Start()
 	learner, err := rn.learner(method, info.Spec, stream, sc)
@@ -255,12 +263,12 @@ func (rn *Runner) train(ctx context.Context, method methods.Method, info RunInfo
 		mem.Stop()
 		return Result{}, nil, fmt.Errorf("%s: %w", info.Spec.Method, err)
 	}
-	cp, learner, err := rn.resume(method, info.Spec, stream, sc, learner)
+	cp, learner, err = rn.resume(method, info.Spec, stream, sc, learner)
 	if err != nil {
 		mem.Stop()
 		return Result{}, nil, fmt.Errorf("%s: %w", info.Spec.Method, err)
 	}
-	res, err := rn.learnStream(ctx, info, learner, stream, sc, cp)
+	res, err = rn.learnStream(ctx, info, learner, stream, sc, cp)
 	res.Memory.PeakHeapBytes, res.Memory.PeakRSSBytes = mem.Stop()
 	return res, cp, err
 }

@@ -271,3 +271,29 @@ func Decode[S any](defaults S, settings json.RawMessage) (S, error) {
 	}
 	return defaults, nil
 }
+
+// MaxWeights is the most trainable values a learner may have: with its
+// gradient and Adam's two moments, 16 bytes each, 4 GiB, which a 24 GiB
+// machine holds beside the data and the scoring buffers.
+const MaxWeights = 1 << 28
+
+// CheckWeights refuses, before anything is allocated, a network of more
+// than MaxWeights values; n is the constructor's count of them.
+func CheckWeights(n int64) error {
+	if n > MaxWeights || n < 0 {
+		return fmt.Errorf("the network would have %d million weights, more than the %d million this harness allows "+
+			"(with gradients and optimizer state, 16 bytes each): make it smaller (hidden, timesteps, embed_dim)", n>>20, MaxWeights>>20)
+	}
+	return nil
+}
+
+// MLPWeights counts the weights and biases of fully connected layers from
+// in through the widths to out.
+func MLPWeights(in int, widths []int, out int) int64 {
+	n, prev := int64(0), int64(in)
+	for _, w := range append(append([]int(nil), widths...), out) {
+		n += prev*int64(w) + int64(w)
+		prev = int64(w)
+	}
+	return n
+}

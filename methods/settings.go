@@ -163,6 +163,14 @@ func checkField(f reflect.StructField, v reflect.Value) error {
 		if isFloat && (math.IsNaN(x) || math.IsInf(x, 0)) {
 			return "must be a finite number"
 		}
+		// Settings are used in 32-bit floats: a value that would overflow
+		// or vanish there is refused here, before any work.
+		if isFloat && math.Abs(x) > math.MaxFloat32 {
+			return "is too large: settings are used as 32-bit floats, up to 3.4e38"
+		}
+		if isFloat && x != 0 && float32(x) == 0 {
+			return "is too small: settings are used as 32-bit floats, down to 1.4e-45"
+		}
 		if rng != nil && !rng.contains(x) {
 			return "must be " + rng.describe(!isFloat)
 		}
@@ -285,6 +293,15 @@ func decodeError(err error, dst any) error {
 			return fmt.Errorf("settings: want a JSON object of name: value, got a JSON %s", te.Value)
 		}
 		name := te.Field[strings.LastIndex(te.Field, ".")+1:]
+		if num, ok := strings.CutPrefix(te.Value, "number "); ok {
+			// A number the type cannot hold.
+			switch te.Type.Kind() {
+			case reflect.Float32, reflect.Float64:
+				return &SettingError{Name: name, Value: num, Msg: "is too large: settings are used as 32-bit floats, up to 3.4e38"}
+			case reflect.Int, reflect.Int64, reflect.Int32, reflect.Uint, reflect.Uint64, reflect.Uint32:
+				return &SettingError{Name: name, Value: num, Msg: "must be a whole number in range"}
+			}
+		}
 		return &SettingError{Name: name, Msg: fmt.Sprintf("got a JSON %s, want %s", te.Value, typeWords(te.Type))}
 	}
 	var se *json.SyntaxError

@@ -63,7 +63,10 @@ func TestDecodeSettings(t *testing.T) {
 		{`{"lo":3,"hi":2}`, "setting hi = 2: must be at least lo (3)"},           // the embedded block's check
 		{`{"epochs":0}`, "setting epochs = 0: epochs and iterations are both 0"}, // a second embedded block's check
 		{`{"name":"y","flag":true}`, "setting flag = true: cannot be set with name y"},
-		{`{"batch_size":0}`, "setting batch_size = 0: must be at least 1"},
+		{`{"batch_size":0}`, "setting batch_size = 0: must be in [1, 65536]"},
+		{`{"lr":1e300}`, "setting lr = 1e+300: is too large: settings are used as 32-bit floats"},
+		{`{"lr":1e-60}`, "setting lr = 1e-60: is too small"},
+		{`{"batch_size":9223372036854775807}`, "setting batch_size = 9223372036854775807: must be in [1, 65536]"},
 	}
 	for _, tc := range tests {
 		got := defaults()
@@ -101,7 +104,7 @@ func TestFieldsDocumentEverySetting(t *testing.T) {
 		{Name: "name", Type: "string", Default: `"x"`, Allowed: "x, y", Help: "a name"},
 		{Name: "flag", Type: "bool", Default: "false", Allowed: "true, false", Help: "a switch"},
 		{Name: "lo", Type: "int", Default: "0", Allowed: "at least 0", Help: "lower"},
-		{Name: "batch_size", Type: "int", Default: "4", Allowed: "at least 1", Help: "examples per minibatch"},
+		{Name: "batch_size", Type: "int", Default: "4", Allowed: "in [1, 65536]", Help: "examples per minibatch"},
 	} {
 		if got := byName[want.Name]; got != want {
 			t.Errorf("field %s documented as %+v, want %+v", want.Name, got, want)

@@ -11,10 +11,10 @@ import (
 // Training is the block of settings every rule has: the minibatch size, the
 // budget per task and the divergence guard. Rules embed it in their settings.
 type Training struct {
-	BatchSize int `json:"batch_size" range:"[1,)" help:"examples per minibatch"`
+	BatchSize int `json:"batch_size" range:"[1,65536]" help:"examples per minibatch"`
 	// Epochs and Iterations are the budget of one Learn call (one task).
-	Epochs     int `json:"epochs" range:"[0,)" help:"passes over a task's data (a rule trained part by part makes this many with each part); used when iterations is 0"`
-	Iterations int `json:"iterations" range:"[0,)" help:"minibatch steps per task (per part), in passes over the reshuffled data, the last cut short; replaces epochs when positive"`
+	Epochs     int `json:"epochs" range:"[0,1000000]" help:"passes over a task's data (a rule trained part by part makes this many with each part); used when iterations is 0"`
+	Iterations int `json:"iterations" range:"[0,1000000000]" help:"minibatch steps per task (per part), in passes over the reshuffled data, the last cut short; replaces epochs when positive"`
 	// DivergenceFactor guards against exploding training: a minibatch loss
 	// above DivergenceFactor·max(1, |first loss of that part|) is taken for
 	// divergence, as is a NaN or infinite loss. Adam can carry a diverged

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -339,5 +340,38 @@ func TestResumedRunIsBitIdentical(t *testing.T) {
 				t.Errorf("checkpoints left after the run finished: %d files", len(ents))
 			}
 		})
+	}
+}
+
+// panicky is a learner that panics in Learn.
+type panicky struct{ methods.Learner }
+
+func (panicky) Learn(context.Context, tasks.Set, []int, methods.Observer) error {
+	var s []int
+	return fmt.Errorf("%d", s[3]) // index out of range
+}
+
+// TestPanicFailsTheRun: a learner that panics fails its run, stored as
+// failed with the message, not left running for the next process.
+func TestPanicFailsTheRun(t *testing.T) {
+	store, err := results.Open(filepath.Join(t.TempDir(), "r.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	cat := methods.Catalog{{Name: "centroid", Settings: func() any { return &harnesstest.CentroidSettings{} },
+		New: func(p methods.Problem, raw json.RawMessage) (methods.Learner, error) {
+			l, err := harnesstest.NewCentroid(p, raw)
+			return panicky{l}, err
+		}}}
+	rn := &harness.Runner{Methods: cat, Load: harnesstest.Load, Gate: &StoreGate{Store: store, Version: "test"},
+		Observers: []harness.RunObserver{&Recorder{Store: store}}}
+	rep, err := rn.RunAll(context.Background(), []harness.Spec{testSpec(t, "class", 1)}, nil)
+	if err == nil || rep.Failed != 1 || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("report %+v, err %v; want one failed run with an internal error", rep, err)
+	}
+	runs, _ := store.Runs(context.Background(), results.Filter{})
+	if len(runs) != 1 || runs[0].Status != results.StatusFailed || !strings.Contains(runs[0].Error, "index out of range") {
+		t.Errorf("stored runs %+v, want one failed run naming the panic", runs)
 	}
 }

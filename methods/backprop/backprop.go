@@ -17,7 +17,7 @@ import (
 
 // Settings are the knobs of the MLP learner.
 type Settings struct {
-	Hidden []int  `json:"hidden" range:"[1,)" help:"widths of the hidden ReLU layers"`
+	Hidden []int  `json:"hidden" range:"[1,16384]" help:"widths of the hidden ReLU layers"`
 	Init   string `json:"init" enum:"pytorch|he-normal|xavier-uniform|orthogonal" help:"weight initialisation"`
 	methods.Training
 	methods.Optim
@@ -74,6 +74,9 @@ var rule = methods.Rule[Settings, *MLP]{Defaults: Defaults, Build: NewMLP}
 // (minibatch order).
 func NewMLP(p methods.Problem, cfg Settings) (*MLP, error) {
 	if err := methods.CheckSettings(&cfg); err != nil {
+		return nil, err
+	}
+	if err := methods.CheckWeights(methods.MLPWeights(p.Input.Size(), cfg.Hidden, p.Outputs)); err != nil {
 		return nil, err
 	}
 	opt, err := cfg.Optim.New()

@@ -17,7 +17,7 @@ func TestSettingsErrorsNameTheField(t *testing.T) {
 		want     string
 	}{
 		{`{"hidden":[]}`, "hidden"},
-		{`{"hidden":[10,0]}`, "hidden = [10,0]: element 2 must be at least 1"},
+		{`{"hidden":[10,0]}`, "hidden = [10,0]: element 2 must be in [1, 16384]"},
 		{`{"lr":0}`, "lr"},
 		{`{"lr":-1}`, "lr"},
 		{`{"batch_size":0}`, "batch_size"},

@@ -17,7 +17,7 @@ import (
 type Settings struct {
 	// Hidden are the widths of the tanh layers. Bartunov: 5×256; Lee et
 	// al.: 7×240.
-	Hidden []int `json:"hidden" range:"[1,)" help:"widths of the hidden tanh layers (Bartunov et al.: 5×256; Lee et al.: 7×240)"`
+	Hidden []int `json:"hidden" range:"[1,16384]" help:"widths of the hidden tanh layers (Bartunov et al.: 5×256; Lee et al.: 7×240)"`
 	// Init is the initialisation of forward and inverse weights; Lee et
 	// al.'s code: orthogonal.
 	Init string `json:"init" enum:"pytorch|he-normal|xavier-uniform|orthogonal" help:"weight initialisation, forward and inverse (Lee et al.: orthogonal)"`

@@ -121,6 +121,9 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 	if err := methods.CheckSettings(&s); err != nil {
 		return nil, fmt.Errorf("ff: %w", err)
 	}
+	if err := methods.CheckWeights(methods.MLPWeights(p.Input.Size(), s.Hidden, p.Outputs)); err != nil {
+		return nil, err
+	}
 	if p.Outputs < 2 {
 		return nil, fmt.Errorf("ff: %d outputs: Forward-Forward needs at least 2 labels to make negative data", p.Outputs)
 	}

@@ -16,7 +16,7 @@ import (
 // these.
 type Settings struct {
 	// Hidden are the widths of the FF layers. Hinton: 4×2000.
-	Hidden []int `json:"hidden" range:"[1,)" help:"widths of the ReLU layers, each trained by its own loss (paper: 4×2000)"`
+	Hidden []int `json:"hidden" range:"[1,16384]" help:"widths of the ReLU layers, each trained by its own loss (paper: 4×2000)"`
 	// Init is the weight initialisation (see nn.ParseInit); neither Hinton
 	// nor loeweX's choice (N(0, 1/out)) is in nn, so PyTorch's default.
 	Init string `json:"init" enum:"pytorch|he-normal|xavier-uniform|orthogonal" help:"weight initialisation"`
@@ -42,7 +42,7 @@ type Settings struct {
 	Inference string `json:"inference" enum:"goodness|softmax" help:"goodness: a pass per candidate label, goodness summed; softmax: one pass with a neutral label and a linear readout"`
 	// ScoreFrom is the first layer (1-based) used at inference. Hinton and
 	// loeweX skip layer 1, which sees the label pixels directly: 2.
-	ScoreFrom int `json:"score_from" range:"[1,)" help:"first layer (1-based) whose goodness or activities inference uses (paper: 2, skipping the layer that sees the label)"`
+	ScoreFrom int `json:"score_from" range:"[1,1000]" help:"first layer (1-based) whose goodness or activities inference uses (paper: 2, skipping the layer that sees the label)"`
 	// ReadoutLR and ReadoutWeightDecay are the readout's optimizer settings
 	// (the optimizer kind and momentum are the layers'). loeweX: 1e-2, 3e-3.
 	ReadoutLR          float64 `json:"readout_lr" range:"(0,)" help:"learning rate of the softmax readout (loeweX: 0.01)"`

@@ -99,6 +99,10 @@ func NewLearner(p methods.Problem, s Settings) (*Learner, error) {
 	if err := methods.CheckSettings(&s); err != nil {
 		return nil, fmt.Errorf("%s: %w", s.variant.Name, err)
 	}
+	// Local heads add a layer's width × outputs each.
+	if err := methods.CheckWeights(2 * methods.MLPWeights(p.Input.Size(), s.Hidden, p.Outputs)); err != nil {
+		return nil, err
+	}
 	init, err := nn.ParseInit(s.Init)
 	if err != nil {
 		return nil, err

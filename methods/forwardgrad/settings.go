@@ -30,16 +30,16 @@ var (
 type Settings struct {
 	// Hidden are the widths of the hidden ReLU layers (for the local
 	// variants, one block each).
-	Hidden []int `json:"hidden" range:"[1,)" help:"widths of the hidden ReLU layers (local variants: one block with its own head each)"`
+	Hidden []int `json:"hidden" range:"[1,16384]" help:"widths of the hidden ReLU layers (local variants: one block with its own head each)"`
 	// Init is the weight initialisation (see nn.ParseInit).
 	Init string `json:"init" enum:"pytorch|he-normal|xavier-uniform|orthogonal" help:"weight initialisation"`
 	// Perturbations is K, the directions averaged per step: the variance
 	// falls as 1/K, the cost grows as K forward-mode passes. Baydin et al.
 	// and Ren et al.: 1.
-	Perturbations int `json:"perturbations" range:"[1,)" help:"K, independent perturbations whose estimates are averaged per step (papers: 1)"`
+	Perturbations int `json:"perturbations" range:"[1,1024]" help:"K, independent perturbations whose estimates are averaged per step (papers: 1)"`
 	// Groups splits each block's hidden units into groups with a
 	// forward-mode pass each (Ren et al.'s channel groups); lg-fg-a only.
-	Groups int `json:"groups" range:"[1,)" help:"lg-fg-a: groups of each block's hidden units, each with its own forward-mode pass (Ren et al.'s channel groups); 1 for the other variants"`
+	Groups int `json:"groups" range:"[1,65536]" help:"lg-fg-a: groups of each block's hidden units, each with its own forward-mode pass (Ren et al.'s channel groups); 1 for the other variants"`
 	// Schedule is the learning-rate schedule over each Learn call's budget
 	// (see lrsched). The estimates' noise calls for large early steps and
 	// small late ones; the papers' MNIST schedules are not given in the

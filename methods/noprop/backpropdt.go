@@ -47,7 +47,7 @@ import (
 type BackpropDTSettings struct {
 	Arch
 	// Timesteps is T, the number of blocks. Paper (Table 4): 10.
-	Timesteps int `json:"timesteps" range:"[1,)" help:"T, the number of blocks (paper: 10)"`
+	Timesteps int `json:"timesteps" range:"[1,100]" help:"T, the number of blocks (paper: 10)"`
 	// Training: unlike NoProp-DT's epoch (T passes, one per block), one
 	// epoch here is one pass in which every minibatch updates all blocks,
 	// and one iteration is one step of the whole chain.
@@ -143,6 +143,9 @@ type BackpropDTLearner struct {
 // and "inference".
 func NewBackpropDTLearner(p methods.Problem, s BackpropDTSettings) (*BackpropDTLearner, error) {
 	if err := methods.CheckSettings(&s); err != nil {
+		return nil, err
+	}
+	if err := methods.CheckWeights(s.networkWeights(p, s.Timesteps)); err != nil {
 		return nil, err
 	}
 	root := nn.NewRNG(p.Seed)

@@ -25,12 +25,12 @@ type Continuous struct {
 	// TimeDim is the width of the sinusoidal time embedding ("pos emb
 	// (64)", Figure 5). The paper does not give the formula; we use the
 	// transformer's sinusoids in DDPM's form, of 1000·t (nn.TimeEmbedding).
-	TimeDim int `json:"time_dim" range:"[2,)" help:"width of the sinusoidal time embedding, even (paper: 64)"`
+	TimeDim int `json:"time_dim" range:"[2,4096]" help:"width of the sinusoidal time embedding, even (paper: 64)"`
 	// Timesteps is N, the number of steps from t = 0 to t = 1 of the chain
 	// at inference: the Eq. 3 update on the grid t_k = k/N for CT, Euler
 	// steps for FM and the Adjoint, whose solver takes the same N steps in
 	// training. Paper (Table 4, §4): 1000.
-	Timesteps int `json:"timesteps" range:"[1,)" help:"N, steps of the chain from t = 0 to 1 at inference (and of the Adjoint's solver in training) (paper: 1000)"`
+	Timesteps int `json:"timesteps" range:"[1,100000]" help:"N, steps of the chain from t = 0 to 1 at inference (and of the Adjoint's solver in training) (paper: 1000)"`
 	// EmbedInitScale multiplies a learned embedding's initial rows (see
 	// NewLearnedEmbedding: E‖u_y‖² = 1 at scale 1). The paper says only
 	// "random" for m > d; the scale is our choice, a setting because it

@@ -287,7 +287,7 @@ func sign(x float64) float64 {
 type ScheduleSettings struct {
 	// ScheduleHidden is the width H of γ̃'s hidden layer. Our choice: 1024,
 	// VDM's, whose learned schedule the paper follows.
-	ScheduleHidden int `json:"schedule_hidden" range:"[1,)" help:"hidden units of the learned schedule's monotone network γ̃ (VDM: 1024)"`
+	ScheduleHidden int `json:"schedule_hidden" range:"[1,65536]" help:"hidden units of the learned schedule's monotone network γ̃ (VDM: 1024)"`
 	// ScheduleActivation is γ̃'s hidden activation: "sigmoid" (VDM's) or
 	// "softplus".
 	ScheduleActivation string `json:"schedule_activation" enum:"sigmoid|softplus" help:"hidden activation of γ̃ (VDM: sigmoid)"`
@@ -321,5 +321,5 @@ type ScheduleSettings struct {
 	// cannot yet predict u_y, the weighted L2 term is about
 	// (η/2)·(SNR(1) − SNR(0)) whatever it does, and the schedule lowers the
 	// loss fastest by narrowing that span (see ScheduleCollapseSpan).
-	ScheduleWarmup int `json:"schedule_warmup" range:"[0,)" identity:"default" help:"epochs of each task during which the schedule stays frozen before it learns (not in the paper)"`
+	ScheduleWarmup int `json:"schedule_warmup" range:"[0,1000000]" identity:"default" help:"epochs of each task during which the schedule stays frozen before it learns (not in the paper)"`
 }

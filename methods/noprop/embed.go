@@ -182,6 +182,26 @@ func medoidLike(data tasks.Set, idx []int) int {
 	return idx[bestK]
 }
 
+// networkWeights estimates, from above, the weights of blocks networks of
+// this shape for problem p (an image path, a label path, the fusion; a
+// second conv path for prototype embeddings), for methods.CheckWeights.
+func (n Network) networkWeights(p methods.Problem, blocks int) int64 {
+	h, m := int64(n.Hidden), int64(p.Outputs)
+	img := int64(p.Input.Size())
+	if n.Encoder == EncoderConv {
+		img = 3200 + 32*27 + 64*288 + 128*576 // the largest flat size of the conv stack, and its kernels
+	}
+	d := m
+	switch n.Embedding {
+	case EmbedLearned:
+		d = int64(n.EmbedDim)
+	case EmbedPrototype:
+		d = img
+	}
+	per := img*h + d*h + 5*h*h + h*m + d*m
+	return int64(blocks) * per
+}
+
 // problemEmbedding checks that problem p suits the network and builds the
 // class embedding every rule of the family starts from.
 func problemEmbedding(p methods.Problem, a Network, root *nn.RNG) (*Embedding, error) {
@@ -190,6 +210,9 @@ func problemEmbedding(p methods.Problem, a Network, root *nn.RNG) (*Embedding, e
 	}
 	if p.Input.Size() < 1 {
 		return nil, fmt.Errorf("empty input shape %v", p.Input)
+	}
+	if err := methods.CheckWeights(a.networkWeights(p, 1)); err != nil {
+		return nil, err
 	}
 	if a.Encoder == EncoderConv && (p.Input.H < minConvSize || p.Input.W < minConvSize) {
 		return nil, methods.Invalid("encoder", a.Encoder, "the conv stack needs images of at least %d×%d, got %v (use \"mlp\")",

@@ -140,6 +140,9 @@ func NewDTLearner(p methods.Problem, s DTSettings) (*DTLearner, error) {
 	if err := methods.CheckSettings(&s); err != nil {
 		return nil, err
 	}
+	if err := methods.CheckWeights(s.networkWeights(p, s.Timesteps)); err != nil {
+		return nil, err
+	}
 	root := nn.NewRNG(p.Seed)
 	e, err := problemEmbedding(p, s.Network, root)
 	if err != nil {

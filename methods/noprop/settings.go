@@ -25,17 +25,17 @@ type Network struct {
 	Embedding string `json:"embedding" enum:"one-hot|learned|prototype" help:"class embedding W_Embed: fixed identity, learned (the paper's dim=20), or image-sized from a prototype image per class"`
 	// EmbedDim is d for the "learned" embedding. Paper: 20. Ignored by the
 	// other kinds, whose d is fixed.
-	EmbedDim int `json:"embed_dim" range:"[1,)" help:"d of the learned embedding (paper: 20)"`
+	EmbedDim int `json:"embed_dim" range:"[1,65536]" help:"d of the learned embedding (paper: 20)"`
 	// PrototypeSubset is the largest number of images per class searched for
 	// the prototype (the median-distance search is quadratic in it). The
 	// paper searches the whole class; our choice: 256, a random subset drawn
 	// from the seed.
-	PrototypeSubset int `json:"prototype_subset" range:"[2,)" help:"images per class searched for the prototype (a seeded subset)"`
+	PrototypeSubset int `json:"prototype_subset" range:"[2,65536]" help:"images per class searched for the prototype (a seeded subset)"`
 	// Hidden is the width of the image features, the label path and the
 	// first fusion layer; the second fusion layer has Hidden/2 units.
 	// Paper (Figure 5): 256 (so 512 after the concat in a discrete-time
 	// block, 768 in the continuous-time network, then 256, 128).
-	Hidden int `json:"hidden" range:"[2,)" help:"width of the image features, the label path and the first fusion layer (paper: 256)"`
+	Hidden int `json:"hidden" range:"[2,8192]" help:"width of the image features, the label path and the first fusion layer (paper: 256)"`
 	// Dropout is the drop probability after each conv stage (Figure 5):
 	// 0.2. Unused by the mlp encoder.
 	Dropout float64 `json:"dropout" range:"[0,1)" help:"drop probability after each conv stage (paper: 0.2)"`
@@ -48,7 +48,7 @@ type Network struct {
 	// Every network keeps buffers for the largest batch it has seen, so a
 	// chunk larger than the training batch grows them (with the conv
 	// encoder about 0.6 MB per row per network; NoProp-DT has T networks).
-	EvalBatch int `json:"eval_batch" range:"[0,)" help:"rows pushed through the chain at once at inference; 0 means batch_size"`
+	EvalBatch int `json:"eval_batch" range:"[0,65536]" help:"rows pushed through the chain at once at inference; 0 means batch_size"`
 }
 
 // DefaultNetwork returns the paper's network for MNIST: the conv stack,
@@ -110,7 +110,7 @@ func (a Arch) blockConfig(input tasks.Shape, e *Embedding) blockConfig {
 type DTSettings struct {
 	Arch
 	// Timesteps is T, the number of blocks. Paper (Table 4): 10.
-	Timesteps int `json:"timesteps" range:"[1,)" help:"T, the number of blocks (paper: 10)"`
+	Timesteps int `json:"timesteps" range:"[1,100]" help:"T, the number of blocks (paper: 10)"`
 	// Eta is η, the weight of the SNR-weighted L2 term. Paper (Table 4): 0.1.
 	Eta float64 `json:"eta" range:"(0,)" help:"η, the weight of the SNR-weighted denoising term (paper: 0.1)"`
 	// Training: minibatch 128 (at least 2, for BatchNorm); Epochs is the
@@ -135,7 +135,7 @@ type DTSettings struct {
 	TrainOrder string `json:"train_order" enum:"sequential|parallel" help:"sequential: block after block, the paper's order; parallel: all blocks step on each minibatch concurrently"`
 	// Workers is the number of goroutines that train blocks concurrently
 	// in the parallel order; 0 means GOMAXPROCS. Results do not depend on it.
-	Workers int `json:"workers" range:"[0,)" identity:"runtime" help:"goroutines training blocks concurrently in the parallel order; 0 means GOMAXPROCS"`
+	Workers int `json:"workers" range:"[0,1024]" identity:"runtime" help:"goroutines training blocks concurrently in the parallel order; 0 means GOMAXPROCS"`
 	// ShareScratch makes the blocks share one set of layer buffers
 	// (activations, gradients, im2col columns), which travels to the block
 	// at work: the sequential order trains one block at a time and the
@@ -158,7 +158,7 @@ type DTSettings struct {
 	// paper's protocol. The paper's 5 inference runs are separate
 	// evaluations whose accuracies are averaged; the harness makes those
 	// (its inference_runs). Default 1: one chain per prediction.
-	EnsembleChains int `json:"ensemble_chains" range:"[1,)" help:"chains averaged inside one prediction (an ensemble; the paper's inference runs are the harness's inference_runs)"`
+	EnsembleChains int `json:"ensemble_chains" range:"[1,1000]" help:"chains averaged inside one prediction (an ensemble; the paper's inference runs are the harness's inference_runs)"`
 }
 
 // HeadChoice is the block of settings of the class-probability head

@@ -77,7 +77,11 @@ const DefaultMaxRuns = 100_000
 // dataset's number of classes (nil: tasks.NumClasses, which knows every
 // dataset tasks.Load reads). The first problem found is the error, in one
 // line.
+//
+// A configuration named twice (a method listed twice with the same
+// settings, a dataset or scenario repeated) is one configuration.
 func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, error)) ([]Spec, error) {
+	sw.Datasets, sw.Streams, sw.Scenarios = unique(sw.Datasets), unique(sw.Streams), unique(sw.Scenarios)
 	if err := sw.check(); err != nil {
 		return nil, err
 	}
@@ -165,6 +169,7 @@ type resolved struct {
 
 func (sw Sweep) resolveMethods(cat methods.Catalog) ([]resolved, error) {
 	var ms []resolved
+	seen := map[string]bool{}
 	for _, mc := range sw.Methods {
 		m, err := cat.Lookup(mc.Name)
 		if err != nil {
@@ -178,9 +183,27 @@ func (sw Sweep) resolveMethods(cat methods.Catalog) ([]resolved, error) {
 		if err != nil {
 			return nil, err
 		}
+		key := m.Name + "\x00" + string(identity)
+		if seen[key] {
+			continue // the same configuration, listed again
+		}
+		seen[key] = true
 		ms = append(ms, resolved{m, mc.Preset, settings, identity})
 	}
 	return ms, nil
+}
+
+// unique is list without repeats, in first-seen order.
+func unique(list []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (sw Sweep) scenarios() ([]string, error) {
@@ -190,7 +213,9 @@ func (sw Sweep) scenarios() ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, string(sc))
+		if !slices.Contains(out, string(sc)) {
+			out = append(out, string(sc))
+		}
 	}
 	return out, nil
 }

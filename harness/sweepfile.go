@@ -1,11 +1,16 @@
 package harness
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -55,12 +60,24 @@ type sweepFile struct {
 	MaxRuns       int          `yaml:"max_runs"`
 }
 
-// methodFile is one method of a sweep file.
+// methodFile is one method of a sweep file: a mapping, or a plain
+// "name" or "name:preset".
 type methodFile struct {
 	Name     string           `yaml:"name"`
 	Preset   string           `yaml:"preset"`
 	Settings map[string]any   `yaml:"settings"`
 	Grid     map[string][]any `yaml:"grid"`
+}
+
+// UnmarshalYAML accepts a method written as a plain string.
+func (mf *methodFile) UnmarshalYAML(decode func(any) error) error {
+	var name string
+	if err := decode(&name); err == nil {
+		mf.Name, mf.Preset, _ = strings.Cut(name, ":")
+		return nil
+	}
+	type plain methodFile // without this method
+	return decode((*plain)(mf))
 }
 
 // SweepFileError is a problem in a sweep file, at a line (0 when the problem
@@ -81,13 +98,41 @@ func (e *SweepFileError) Error() string {
 // ReadSweepFile reads a sweep file (see SweepFormat) and expands it against the
 // catalog into its runs, checking everything Sweep.Expand checks. Any
 // problem is one SweepFileError naming the file, the line and what is wrong.
-func ReadSweepFile(path string, cat methods.Catalog, classes func(string) (int, error)) ([]Spec, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, &SweepFileError{File: path, Msg: fmt.Sprintf("cannot read it: %v", errors.Unwrap(err))}
+// Reading stops when ctx is done, even if the file blocks (a FIFO with no
+// writer), and a file over MaxSweepFileBytes is refused.
+func ReadSweepFile(ctx context.Context, path string, cat methods.Catalog, classes func(string) (int, error)) ([]Spec, error) {
+	type read struct {
+		src []byte
+		err error
 	}
-	return ParseSweep(path, src, cat, classes)
+	got := make(chan read, 1)
+	go func() {
+		f, err := os.Open(path)
+		if err != nil {
+			got <- read{err: errors.Unwrap(err)}
+			return
+		}
+		defer f.Close()
+		src, err := io.ReadAll(io.LimitReader(f, MaxSweepFileBytes+1))
+		got <- read{src, err}
+	}()
+	select {
+	case <-ctx.Done():
+		return nil, &SweepFileError{File: path, Msg: "interrupted while reading it"}
+	case r := <-got:
+		if r.err != nil {
+			return nil, &SweepFileError{File: path, Msg: fmt.Sprintf("cannot read it: %v", r.err)}
+		}
+		if len(r.src) > MaxSweepFileBytes {
+			return nil, &SweepFileError{File: path, Msg: fmt.Sprintf("larger than %d bytes: a sweep file is a short study description; split it", MaxSweepFileBytes)}
+		}
+		return ParseSweep(path, r.src, cat, classes)
+	}
 }
+
+// MaxSweepFileBytes is the largest sweep file read: a study written by hand
+// is a few hundred bytes.
+const MaxSweepFileBytes = 256 << 10
 
 // ParseSweep is ReadSweepFile on the file's contents; name is used in
 // messages.
@@ -95,6 +140,11 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	file, err := parser.ParseBytes(src, 0)
 	if err != nil {
 		return nil, yamlError(name, err)
+	}
+	if line := aliasLine(file); line > 0 {
+		// Aliases can expand a short file into gigabytes (the
+		// "billion laughs"); a study is short enough to write out.
+		return nil, &SweepFileError{File: name, Line: line, Msg: "YAML anchors and aliases (&name, *name) are not accepted in sweep files: write the values out"}
 	}
 	var sf sweepFile
 	if err := yaml.UnmarshalWithOptions(src, &sf, yaml.Strict()); err != nil {
@@ -129,13 +179,13 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 func (sf sweepFile) sweep() Sweep {
 	sw := DefaultSweep()
 	if sf.Datasets != nil {
-		sw.Datasets = sf.Datasets
+		sw.Datasets = unique(sf.Datasets)
 	}
 	if sf.Streams != nil {
-		sw.Streams = sf.Streams
+		sw.Streams = unique(sf.Streams)
 	}
 	if sf.Scenarios != nil {
-		sw.Scenarios = sf.Scenarios
+		sw.Scenarios = unique(sf.Scenarios)
 	}
 	if sf.ClassOrder != "" {
 		sw.ClassOrder = sf.ClassOrder
@@ -176,6 +226,10 @@ func (mf methodFile) choices(cat methods.Catalog, limit int) ([]MethodChoice, st
 	m, err := cat.Lookup(mf.Name)
 	if err != nil {
 		return nil, ".name", err
+	}
+	mf.Settings = numbers(mf.Settings).(map[string]any)
+	for k, vals := range mf.Grid {
+		mf.Grid[k] = numbers(vals).([]any)
 	}
 	base, err := json.Marshal(orEmpty(mf.Settings))
 	if err != nil {
@@ -249,6 +303,62 @@ func settingPath(err error, combo, settings map[string]any) string {
 		return ".settings"
 	}
 	return ""
+}
+
+// sciNumber is a number in exponent notation without a decimal point
+// (1e-3), which YAML 1.1 reads as a string and users write as a number.
+var sciNumber = regexp.MustCompile(`^[-+]?[0-9]+[eE][-+]?[0-9]+$`)
+
+// numbers turns strings in exponent notation anywhere in v into numbers,
+// so lr: 1e-3 means what it says.
+func numbers(v any) any {
+	switch v := v.(type) {
+	case string:
+		if sciNumber.MatchString(v) {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				return f
+			}
+		}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = numbers(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = numbers(x)
+		}
+	}
+	return v
+}
+
+// aliasLine is the line of the file's first anchor or alias, 0 when it has
+// none.
+func aliasLine(file *ast.File) int {
+	var f aliasFinder
+	for _, doc := range file.Docs {
+		if f.line == 0 {
+			ast.Walk(&f, doc)
+		}
+	}
+	return f.line
+}
+
+type aliasFinder struct{ line int }
+
+func (f *aliasFinder) Visit(n ast.Node) ast.Visitor {
+	if f.line != 0 {
+		return nil
+	}
+	switch n.(type) {
+	case *ast.AliasNode, *ast.AnchorNode:
+		if tk := n.GetToken(); tk != nil && tk.Position != nil {
+			f.line = tk.Position.Line
+		} else {
+			f.line = 1
+		}
+		return nil
+	}
+	return f
 }
 
 func orEmpty(m map[string]any) map[string]any {
@@ -342,6 +452,48 @@ func nodeLine(file *ast.File, path string) int {
 	return 0
 }
 
+// goTypeError is the YAML decoder's message for a value of the wrong type.
+var goTypeError = regexp.MustCompile(`cannot unmarshal (.+?) into Go (?:struct field \w+\.(\w+)|value) of type (\S+)`)
+
+// decoderWords rewrites the YAML decoder's type errors, which speak of Go
+// fields and types, in the sweep file's words.
+func decoderWords(msg string) string {
+	if _, found := strings.CutSuffix(msg, " was used where sequence is expected"); found {
+		return "want a list here, [a, b] (one value is [a])"
+	}
+	if _, found := strings.CutSuffix(msg, " was used where mapping is expected"); found {
+		return "want name: value pairs here"
+	}
+	m := goTypeError.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	got, field, typ := m[1], m[2], strings.TrimPrefix(m[3], "*")
+	want := map[string]string{
+		"int": "a whole number", "uint64": "a whole number, 0 or more", "string": "a name",
+		"[]string": "a list of names, [a, b]", "[]harness.methodFile": "a list of methods",
+	}[typ]
+	if want == "" {
+		want = "another kind of value (see noprop plan --help)"
+	}
+	if field == "" {
+		return fmt.Sprintf("%s: want %s", got, want)
+	}
+	name := field
+	for _, t := range []reflect.Type{reflect.TypeFor[sweepFile](), reflect.TypeFor[methodFile]()} {
+		if f, ok := t.FieldByName(field); ok {
+			name = f.Tag.Get("yaml")
+		}
+	}
+	if got == "string" || strings.HasPrefix(got, "[]") || strings.HasPrefix(got, "map") {
+		got = map[string]string{"string": "text"}[got]
+		if got == "" {
+			got = "a list or mapping"
+		}
+	}
+	return fmt.Sprintf("%s: want %s, got %s", name, want, got)
+}
+
 // yamlError turns a YAML decoding error into one line with its position.
 func yamlError(name string, err error) error {
 	var ye yaml.Error
@@ -350,7 +502,7 @@ func yamlError(name string, err error) error {
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			line = tk.Position.Line
 		}
-		msg := ye.GetMessage()
+		msg := decoderWords(ye.GetMessage())
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
 			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, max_runs; " +

@@ -1,8 +1,15 @@
 package harness
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/noprop/noprop/harness/harnesstest"
 )
@@ -100,7 +107,10 @@ func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
 		{"bad grid value", "methods:\n  - name: centroid\n    grid:\n      noise: [1, -2]\n", "study.yaml:4: centroid: setting noise = -2"},
 		{"empty grid", "methods:\n  - name: centroid\n    grid:\n      noise: []\n", "study.yaml:4: grid noise of centroid is an empty list"},
 		{"unknown preset", "methods:\n  - name: centroid\n    preset: paper\n", `study.yaml:3: method centroid has no preset "paper"`},
-		{"wrong type", "methods:\n  - name: centroid\nseeds: five\n", "study.yaml:3:"},
+		{"wrong type", "methods:\n  - name: centroid\nseeds: five\n", "study.yaml:3: seeds: want a whole number, got text"},
+		{"negative seed", "methods:\n  - name: centroid\nfirst_seed: -1\n", "study.yaml:3: -1: want a whole number, 0 or more"},
+		{"one value for a list", "methods:\n  - name: centroid\ndatasets: mnist\n", "study.yaml:3: want a list here"},
+		{"alias", "methods:\n  - name: centroid\n    settings: &s {noise: 1}\n  - name: noisy-centroid\n    settings: *s\n", "study.yaml:3: YAML anchors and aliases"},
 		{"bad dataset", "methods:\n  - name: centroid\ndatasets:\n  - mnist\n  - svhn\n", `study.yaml:5: unknown dataset "svhn"`},
 		{"tasks", "methods:\n  - name: centroid\ntasks: 3\n", "study.yaml:3: split mnist: 10 classes do not divide into 3 tasks"},
 		{"scenario", "methods:\n  - name: centroid\nscenarios: [task, instance]\n", `study.yaml:3: scenario "instance"`},
@@ -118,7 +128,78 @@ func TestBadSweepFilesNameFileLineAndProblem(t *testing.T) {
 			}
 		})
 	}
-	if _, err := ReadSweepFile("/no/such/study.yaml", harnesstest.Catalog, harnesstest.Classes); err == nil || !strings.Contains(err.Error(), "/no/such/study.yaml: cannot read it") {
+	if _, err := ReadSweepFile(context.Background(), "/no/such/study.yaml", harnesstest.Catalog, harnesstest.Classes); err == nil || !strings.Contains(err.Error(), "/no/such/study.yaml: cannot read it") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// TestSweepFileAliasBombIsRefusedBeforeExpansion: a few lines of aliases
+// would expand to 10⁷ values; the file is refused at once.
+func TestSweepFileAliasBombIsRefusedBeforeExpansion(t *testing.T) {
+	src := "a: &a [x,x,x,x,x,x,x,x,x,x]\n"
+	for i, c := range "bcdefg" {
+		prev := string("abcdefg"[i])
+		src += fmt.Sprintf("%c: &%c [%s]\n", c, c, strings.TrimSuffix(strings.Repeat("*"+prev+",", 10), ","))
+	}
+	src += "methods:\n  - name: centroid\n    settings: {noise: *g}\n"
+	start := time.Now()
+	_, err := ParseSweep("bomb.yaml", []byte(src), harnesstest.Catalog, harnesstest.Classes)
+	if err == nil || !strings.Contains(err.Error(), "anchors and aliases") {
+		t.Fatalf("error %v, want the aliases refused", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v to refuse", d)
+	}
+}
+
+// TestSweepFileReadingObeysCancel: a sweep file that blocks (a FIFO nobody
+// writes) is abandoned when the context ends.
+func TestSweepFileReadingObeysCancel(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "study.yaml")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := ReadSweepFile(ctx, fifo, harnesstest.Catalog, harnesstest.Classes)
+	if err == nil || !strings.Contains(err.Error(), "interrupted while reading it") {
+		t.Fatalf("error %v, want interrupted", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("returned after %v", d)
+	}
+}
+
+func TestSweepFileTooLargeIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(path, bytes.Repeat([]byte("# padding\n"), MaxSweepFileBytes/10+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := ReadSweepFile(context.Background(), path, harnesstest.Catalog, harnesstest.Classes)
+	if err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("error %v, want the size refused", err)
+	}
+}
+
+// TestSweepFileNumbersAndShortMethods: YAML's exponent notation is a
+// number, a method may be written "name" or "name:preset", and a
+// configuration listed twice is planned once.
+func TestSweepFileNumbersAndShortMethods(t *testing.T) {
+	src := "methods:\n  - centroid\n  - name: centroid\n  - name: noisy-centroid\n    settings: {noise: 1e-3}\n    grid: {noise: [2e-1, 5e0]}\n" +
+		"datasets: [synthetic, synthetic]\ntasks: 2\nscenarios: [class, class-il]\n"
+	specs, err := ParseSweep("study.yaml", []byte(src), harnesstest.Catalog, harnesstest.Classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range specs {
+		got = append(got, s.Method+" "+string(s.Identity))
+	}
+	if len(specs) != 3 {
+		t.Fatalf("%d units, want 3 (centroid once, noisy-centroid at two noises):\n%s", len(specs), strings.Join(got, "\n"))
+	}
+	if !strings.Contains(string(specs[1].Settings), `"noise":0.2`) || !strings.Contains(string(specs[2].Settings), `"noise":5`) {
+		t.Errorf("grid settings %s, %s: want noise 0.2 and 5", specs[1].Settings, specs[2].Settings)
 	}
 }

@@ -26,9 +26,39 @@ var version = ""
 // exit status. buildVersion is the version stamped at build time, or "".
 func Main(buildVersion string) int {
 	version = buildVersion
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(os.Stderr, os.Exit)
 	defer stop()
 	return execute(ctx, os.Args[1:], os.Stderr)
+}
+
+// interruptContext is cancelled by the first SIGINT or SIGTERM, which every
+// command obeys at its next check (a run stores what it finished and stops
+// as interrupted); a second one exits at once with status 130, for a user
+// who will not wait (a killed run resumes from its last checkpoint).
+func interruptContext(stderr io.Writer, exit func(int)) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sig:
+			fmt.Fprintln(stderr, "noprop: interrupted twice: exiting now; a run resumes from its last checkpoint")
+			exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sig)
+		close(done)
+		cancel()
+	}
 }
 
 // execute runs the command line and returns the exit status; a failure is

@@ -16,7 +16,7 @@ func TestSpecsPerMethodPresetsAndSettings(t *testing.T) {
 	study := harness.DefaultSweep()
 	study.Tasks, study.Scenarios, study.Seeds, study.FirstSeed = 5, []string{"class"}, 2, 4
 	f := runFlags{methods: []string{"backprop", "noprop-dt:quick"}, sets: []string{"lr=0.01", "noprop-dt.epochs=3", "backprop.iterations=7"}, study: study}
-	specs, err := f.specs()
+	specs, err := f.specs(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

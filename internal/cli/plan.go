@@ -34,7 +34,7 @@ A sweep file (YAML):
 Run it with ` + "`noprop run --sweep FILE`" + `.`,
 		Args: args(1, false, "name one sweep file (YAML)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			specs, err := harness.ReadSweepFile(args[0], catalog.All, nil)
+			specs, err := harness.ReadSweepFile(cmd.Context(), args[0], catalog.All, nil)
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/harness/observe"
+	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/table"
@@ -121,11 +123,11 @@ func splitMethod(arg, defaultPreset string) (name, preset string) {
 
 // specs expands the flags (or the sweep file) into the batch's runs,
 // checking all of it, and keeps those of --shard.
-func (f runFlags) specs() ([]harness.Spec, error) {
+func (f runFlags) specs(ctx context.Context) ([]harness.Spec, error) {
 	var specs []harness.Spec
 	var err error
 	if f.sweep != "" {
-		specs, err = harness.ReadSweepFile(f.sweep, catalog.All, nil)
+		specs, err = harness.ReadSweepFile(ctx, f.sweep, catalog.All, nil)
 	} else {
 		specs, err = f.flagSpecs()
 	}
@@ -168,7 +170,7 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	specs, err := f.specs()
+	specs, err := f.specs(ctx)
 	if err != nil {
 		return err
 	}
@@ -350,39 +352,44 @@ func printConfigs(ctx context.Context, store *results.Store, specs []harness.Spe
 // profiles are the profiles --cpuprofile and --memprofile ask for.
 type profiles struct{ cpu, mem string }
 
-// start starts the CPU profile and arranges for the allocation profile to
-// be written; the returned function stops and writes them.
+// start checks where the profiles go, starts the CPU profile and arranges
+// for the allocation profile to be written; the returned function stops
+// them and writes both, by the rule of package outfile (a file replaced
+// whole, a FIFO or device written in place, a symbolic link's target
+// written, missing folders created). The CPU profile is kept in memory
+// until then, so a run that is killed leaves no half-written profile.
 func (p profiles) start() (stop func(), err error) {
-	var cpuFile *os.File
-	if p.cpu != "" {
-		if cpuFile, err = os.Create(p.cpu); err != nil {
-			return nil, fmt.Errorf("--cpuprofile: %w", err)
+	for _, o := range []struct{ flag, path string }{{"--cpuprofile", p.cpu}, {"--memprofile", p.mem}} {
+		if o.path == "" {
+			continue
 		}
-		if err := pprof.StartCPUProfile(cpuFile); err != nil {
-			cpuFile.Close()
-			return nil, fmt.Errorf("--cpuprofile: %w", err)
+		if err := outfile.Check(o.path); err != nil {
+			return nil, fmt.Errorf("%s: %w", o.flag, err)
 		}
 	}
-	var memFile *os.File
-	if p.mem != "" {
-		if memFile, err = os.Create(p.mem); err != nil {
-			if cpuFile != nil {
-				pprof.StopCPUProfile()
-				cpuFile.Close()
-			}
-			return nil, fmt.Errorf("--memprofile: %w", err)
+	var cpu *bytes.Buffer
+	if p.cpu != "" {
+		cpu = new(bytes.Buffer)
+		if err := pprof.StartCPUProfile(cpu); err != nil {
+			return nil, fmt.Errorf("--cpuprofile: %w", err)
 		}
 	}
 	return func() {
-		if cpuFile != nil {
-			pprof.StopCPUProfile()
-			cpuFile.Close()
+		if cpu != nil {
+			pprof.StopCPUProfile() // returns once the profile is in cpu
+			if err := outfile.Write(p.cpu, 0o644, func(w io.Writer) error {
+				_, err := w.Write(cpu.Bytes())
+				return err
+			}); err != nil {
+				fmt.Fprintf(os.Stderr, "noprop: --cpuprofile: %v\n", err)
+			}
 		}
-		if memFile != nil {
-			if err := pprof.Lookup("allocs").WriteTo(memFile, 0); err != nil {
+		if p.mem != "" {
+			if err := outfile.Write(p.mem, 0o644, func(w io.Writer) error {
+				return pprof.Lookup("allocs").WriteTo(w, 0)
+			}); err != nil {
 				fmt.Fprintf(os.Stderr, "noprop: --memprofile: %v\n", err)
 			}
-			memFile.Close()
 		}
 	}, nil
 }

@@ -56,7 +56,7 @@ snapshot: noprop merge now.db DIR/shard-*.db && noprop plan SWEEP.yaml --db now.
 					return err
 				}
 			}
-			specs, err := harness.ReadSweepFile(args[0], catalog.All, nil)
+			specs, err := harness.ReadSweepFile(cmd.Context(), args[0], catalog.All, nil)
 			if err != nil {
 				return err
 			}

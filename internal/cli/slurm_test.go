@@ -390,7 +390,7 @@ func TestSlurmSubmitsOnlyWhatIsMissing(t *testing.T) {
 	writeScript(t, bin, "sbatch", `printf '%s\t' "$@" >>"`+sbatchLog+`"; echo >>"`+sbatchLog+`"
 n=$(wc -l <"`+sbatchLog+`"); echo "$((100 + n));cluster1"`)
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	specs, err := harness.ReadSweepFile(sweep, catalog.All, nil)
+	specs, err := harness.ReadSweepFile(context.Background(), sweep, catalog.All, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,7 +473,7 @@ func headerJournal(t *testing.T, path string) string {
 // database is in the journal --journal names. Bad uses are one line.
 func TestRunDoneInAndJournal(t *testing.T) {
 	root, sweep, _ := slurmFixture(t)
-	specs, err := harness.ReadSweepFile(sweep, catalog.All, nil)
+	specs, err := harness.ReadSweepFile(context.Background(), sweep, catalog.All, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,10 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/results"
 )
 
@@ -17,11 +20,14 @@ func mergeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "merge OUT IN...",
 		Short: "Merge results databases into one, run by run",
-		Long: `Merge copies the runs of every IN database into OUT (created when missing),
-by run ID: a run OUT lacks is added with every row it recorded, one OUT has
-with the same contents is left alone, so merging again changes nothing. A run
-OUT has with other contents is a conflict: OUT's copy is kept and the other
-is stored whole, as JSON, in OUT's table merge_conflicts, so neither is lost.
+		Long: `Merge copies the runs of every IN database into OUT, by run ID: a run OUT
+lacks is added with every row it recorded, one OUT has with the same
+contents is left alone, so merging again changes nothing. A run OUT has
+with other contents is a conflict: OUT's copy is kept and the other is
+stored whole, as JSON, in OUT's table merge_conflicts, so neither is lost.
+OUT is created when missing, with its missing folders; a symbolic link is
+followed to its file; a FIFO or device is refused, since a database is read
+back and changed in place.
 
 Only done runs are merged unless --all also takes failed and interrupted ones;
 running runs never are, since they are still being written. The inputs are
@@ -45,6 +51,10 @@ would (see --journal).`,
 				}
 				return fmt.Errorf("merge: %s and %s are one database; name each input once", a, b)
 			}
+			target, err := outputDatabase(out)
+			if err != nil {
+				return err
+			}
 			var srcs []*results.Store
 			defer func() {
 				for _, s := range srcs {
@@ -58,7 +68,7 @@ would (see --journal).`,
 				}
 				srcs = append(srcs, s)
 			}
-			store, err := results.OpenJournal(out, j)
+			store, err := openOutput(out, target, j)
 			if err != nil {
 				return err
 			}
@@ -81,6 +91,54 @@ would (see --journal).`,
 	cmd.Flags().BoolVar(&all, "all", false, "also merge failed and interrupted runs")
 	cmd.Flags().StringVar(&journal, "journal", "", journalUsage)
 	return cmd
+}
+
+// outputDatabase returns the file a database named out is written to: out
+// itself, or the file its symbolic links lead to. A database is read back
+// and changed in place, so unlike the outputs of package outfile it cannot
+// be a FIFO or a device: those, and folders, are refused.
+func outputDatabase(out string) (string, error) {
+	target, err := outfile.Target(out)
+	if err != nil {
+		return "", fmt.Errorf("merge: %w", err)
+	}
+	st, err := os.Stat(target)
+	switch {
+	case err != nil: // missing: created, with its folders
+		if err := outfile.Check(out); err != nil {
+			return "", fmt.Errorf("merge: %w", err)
+		}
+		return target, nil
+	case st.IsDir():
+		return "", fmt.Errorf("merge: %s is a folder; name a database file, e.g. %s", out, filepath.Join(out, "results.db"))
+	case !st.Mode().IsRegular():
+		return "", fmt.Errorf("merge: %s is not a regular file (%s); a database is read back and changed in place, so name a file", out, fileKind(st.Mode()))
+	}
+	return target, nil
+}
+
+// openOutput opens the output database out, whose file is target, creating
+// its missing folders: merge calls it once every input is open.
+func openOutput(out, target string, j results.Journal) (*results.Store, error) {
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return nil, fmt.Errorf("merge: create the folder of %s: %w", out, err)
+	}
+	return results.OpenJournal(target, j)
+}
+
+// fileKind names the kind of a file that is not a regular one.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "not a file"
 }
 
 // mergeSummary is merge's one line of output.

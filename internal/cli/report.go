@@ -23,7 +23,9 @@ other file), and the same content as DIR/report.md with the figures as
 DIR/figures/*.png: the summary table (mean ± SE over seeds, as noprop
 table --memory), each configuration's mean accuracy matrix, the figures of
 noprop plot, and each configuration's exact settings (the stored spec),
-program version, hosts, seeds and run IDs. Only finished runs count.`,
+program version, hosts, seeds and run IDs. Only finished runs count.
+DIR and its missing parents are created; a figure an earlier report wrote
+into DIR/figures that this one does not draw is removed, and nothing else.`,
 		Example: `  noprop report -o report
   noprop report --method backprop,noprop-dt --dataset mnist --stream split -o split-mnist`,
 		Args: cobra.NoArgs,

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"image/color"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -23,6 +22,8 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgpdf"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/noprop/noprop/internal/outfile"
 )
 
 // ErrNoData is returned (wrapped) when the selected runs hold nothing a
@@ -174,9 +175,10 @@ func (f *Figure) PNG() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Save writes the figure to path in the format its extension names,
-// through a temporary file renamed into place, so a failed write leaves no
-// half-written figure.
+// Save writes the figure to path in the format its extension names, by
+// the rule of package outfile: a file through a temporary file renamed
+// into place, so a failed write leaves no half-written figure; a FIFO or
+// device in place; a symbolic link's target; missing folders created.
 func (f *Figure) Save(path string) error {
 	format, err := FormatOf(path)
 	if err != nil {
@@ -186,24 +188,8 @@ func (f *Figure) Save(path string) error {
 	if err := f.Encode(&b, format); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("save figure: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save figure %s: %w", path, err)
-	}
-	if _, err := tmp.Write(b.Bytes()); err != nil {
-		tmp.Close()
-		return fmt.Errorf("save figure %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("save figure %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("save figure %s: %w", path, err)
-	}
-	return nil
+	return outfile.Write(path, 0o644, func(w io.Writer) error {
+		_, err := w.Write(b.Bytes())
+		return err
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/figure"
 	"github.com/noprop/noprop/results/table"
@@ -141,7 +142,7 @@ func Build(ctx context.Context, s *results.Store, f results.Filter, opts Options
 		r.Configs = append(r.Configs, c)
 	}
 	for _, k := range figure.Kinds() {
-		fig := Figure{Kind: k, Caption: figure.Describe(k), File: "figures/" + string(k) + ".png"}
+		fig := Figure{Kind: k, Caption: figure.Describe(k), File: figureFile(k)}
 		drawn, err := figure.Draw(k, data)
 		switch {
 		case errors.Is(err, figure.ErrNoData):
@@ -273,17 +274,32 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// Write writes the report into dir (created if needed): index.html,
-// report.md and the figures' PNG files that report.md links to. It returns
-// the paths written.
+// Write writes the report into dir: index.html, report.md and the
+// figures' PNG files that report.md links to, each by the rule of package
+// outfile (a file is replaced whole, a FIFO or device is written in place,
+// a symbolic link's target is written). dir and its missing parents are
+// created; a symbolic link to a folder is followed. A figure an earlier
+// report wrote and this one does not have (figures/KIND.png of a kind not
+// drawn now) is removed; nothing else in dir is touched. Write returns the
+// paths written.
 func (r *Report) Write(dir string) ([]string, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "figures"), 0o755); err != nil {
-		return nil, fmt.Errorf("write report: %w", err)
+	target, err := outfile.Target(dir)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(target); err == nil && !st.IsDir() {
+		return nil, fmt.Errorf("write report %s: it is not a folder; name a folder for index.html, report.md and figures/", dir)
+	}
+	if err := os.MkdirAll(filepath.Join(target, "figures"), 0o755); err != nil {
+		return nil, fmt.Errorf("write report %s: %w", dir, err)
 	}
 	var written []string
 	write := func(name string, data []byte) error {
 		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o644); err != nil {
+		if err := outfile.Write(path, 0o644, func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}); err != nil {
 			return fmt.Errorf("write report: %w", err)
 		}
 		written = append(written, path)
@@ -296,12 +312,17 @@ func (r *Report) Write(dir string) ([]string, error) {
 	if err := r.WriteMarkdown(&md); err != nil {
 		return nil, err
 	}
+	drawn := map[string]bool{}
 	for _, f := range r.Figures {
 		if f.PNG != nil {
 			if err := write(f.File, f.PNG); err != nil {
 				return nil, err
 			}
+			drawn[f.File] = true
 		}
+	}
+	if err := removeStale(dir, drawn); err != nil {
+		return nil, err
 	}
 	if err := write("report.md", md.Bytes()); err != nil {
 		return nil, err
@@ -310,4 +331,30 @@ func (r *Report) Write(dir string) ([]string, error) {
 		return nil, err
 	}
 	return written, nil
+}
+
+// figureFile is the file, relative to the report folder, of a kind's
+// figure: the only names in figures/ a report owns.
+func figureFile(k figure.Kind) string { return "figures/" + string(k) + ".png" }
+
+// removeStale removes the figures an earlier report wrote into dir that
+// this one does not have: figures/KIND.png of every kind not in drawn,
+// when it is a regular file. Anything else (another name, a link, a FIFO)
+// is not the report's and stays.
+func removeStale(dir string, drawn map[string]bool) error {
+	for _, k := range figure.Kinds() {
+		name := figureFile(k)
+		if drawn[name] {
+			continue
+		}
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		st, err := os.Lstat(path)
+		if err != nil || !st.Mode().IsRegular() {
+			continue
+		}
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write report: remove %s, the %s figure of an earlier report that this one does not draw: %w", path, k, err)
+		}
+	}
+	return nil
 }

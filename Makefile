@@ -22,10 +22,13 @@ run: build
 	@./$(BIN) plot curves --db $(DB) $(STUDY) -o $(FIGURES)/curves.png
 	@echo "figures in $(FIGURES)/ (noprop report -o DIR writes a page with all of them)"
 
-# The whole test suite (go vet, then every package's tests).
+# The whole test suite (go vet, then every package's tests), then the two
+# fuzz tests for ten seconds each beyond their committed corpora.
 test:
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+	$(GO) test -run '^$$' -fuzz '^FuzzSweepFile$$' -fuzztime 10s ./harness
+	$(GO) test -run '^$$' -fuzz '^FuzzSetValues$$' -fuzztime 10s ./internal/cli
 
 # Speed: GEMM, layers, training steps (see README).
 bench:

@@ -66,3 +66,28 @@ func (rn *Runner) RunAll(ctx context.Context, specs []Spec, done func(Spec) (boo
 	}
 	return rep, errors.Join(errs...)
 }
+
+// Preload loads every dataset the specs name and builds each of their
+// streams once, so that data that is missing, damaged or unusable for a
+// stream (a class without examples) is refused before anything else
+// happens; the command line calls it before it creates the database. The
+// datasets stay in the Runner's cache for the runs.
+func (rn *Runner) Preload(ctx context.Context, specs []Spec) error {
+	built := map[string]bool{}
+	for _, s := range specs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cfg := s.StreamConfig()
+		cfg.Seed = 0 // whether a stream can be built does not depend on its seed
+		key := fmt.Sprintf("%s %+v", s.Dataset, cfg)
+		if built[key] {
+			continue
+		}
+		if _, _, err := rn.stream(s); err != nil {
+			return fmt.Errorf("%s: %w", s.Dataset, err)
+		}
+		built[key] = true
+	}
+	return nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/noprop/noprop/methods"
@@ -92,7 +93,9 @@ func (ls *session) resume() (first int, log []methods.EpochStats, err error) {
 }
 
 // learnTask learns task k (0-based), its log so far given, and returns its
-// whole log.
+// whole log. The task's training set is got for this call and dropped
+// after it: a permuted task's is a new copy (tasks.Examples), so only one
+// task's is held at a time.
 func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochStats, error) {
 	t := ls.s.Tasks[k]
 	obs := &relay{rn: ls.rn, info: ls.info, task: k + 1, log: log, cp: ls.cp}
@@ -100,7 +103,18 @@ func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochSt
 		obs.every = every
 		obs.test = func() (float64, error) { return ls.score(0, k, k) }
 	}
-	if err := ls.l.Learn(ls.ctx, ls.sc.Relabel(t, t.Train), ls.sc.TrainActive(ls.s, k), obs); err != nil {
+	// A permuted task's training set is as large as the dataset. The heap
+	// is collected before the set is made, so that the garbage of the
+	// evaluation before it (test examples made a chunk at a time) is not
+	// still there beside it, and after it is dropped, so that it does not
+	// set the heap's next growth target (twice the live heap): the peak
+	// stays near the dataset and one task's set (about 0.5 GB for padded
+	// MNIST), not twice that. A collection takes about a millisecond: the
+	// heap is mostly pixels, which hold no pointers.
+	runtime.GC()
+	err := ls.l.Learn(ls.ctx, ls.sc.Relabel(t, t.Train.Set()), ls.sc.TrainActive(ls.s, k), obs)
+	runtime.GC()
+	if err != nil {
 		return nil, &taskError{task: k + 1, err: err}
 	}
 	return obs.log, nil
@@ -108,14 +122,17 @@ func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochSt
 
 // score is inference run run's accuracy on task j's test set after task
 // learned tasks (0-based: the outputs of task learned and those before it
-// are the ones compared in class-IL).
+// are the ones compared in class-IL). The test set is taken EvalChunk
+// examples at a time: a permuted task's are made for the chunk and dropped
+// after it (tasks.Examples), so scoring leaves little garbage.
 func (ls *session) score(run, learned, j int) (float64, error) {
 	t := ls.s.Tasks[j]
 	var seed func(chunk int)
 	if ls.st != nil {
 		seed = func(chunk int) { ls.st.SetInferenceSeed(inferenceSeed(run, j, chunk)) }
 	}
-	return Accuracy(ls.ctx, ls.l, ls.sc.Relabel(t, t.Test), ls.sc.EvalActive(ls.s, learned, j), seed)
+	rows := func(lo, hi int) tasks.Set { return ls.sc.Relabel(t, t.Test.Rows(lo, hi)) }
+	return accuracy(ls.ctx, ls.l, t.Test.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), seed)
 }
 
 // evaluate scores every task after task i (0: untrained) with every
@@ -245,21 +262,29 @@ const EvalChunk = 500
 // nil, is called before each chunk with its index (to set a stochastic
 // learner's inference seed).
 func Accuracy(ctx context.Context, l methods.Learner, set tasks.Set, active []int, seed func(chunk int)) (float64, error) {
-	if set.Len() == 0 {
+	d := set.Shape.Size()
+	rows := func(lo, hi int) tasks.Set { return tasks.Set{X: set.X[lo*d : hi*d], Y: set.Y[lo:hi], Shape: set.Shape} }
+	return accuracy(ctx, l, set.Len(), rows, active, seed)
+}
+
+// accuracy is Accuracy of n examples that rows gives a chunk at a time
+// (examples lo to hi, hi excluded).
+func accuracy(ctx context.Context, l methods.Learner, n int, rows func(lo, hi int) tasks.Set, active []int, seed func(chunk int)) (float64, error) {
+	if n == 0 {
 		return math.NaN(), nil
 	}
-	d := set.Shape.Size()
 	correct := 0
-	for c, lo := 0, 0; lo < set.Len(); c, lo = c+1, lo+EvalChunk {
+	for c, lo := 0, 0; lo < n; c, lo = c+1, lo+EvalChunk {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
-		hi := min(lo+EvalChunk, set.Len())
+		hi := min(lo+EvalChunk, n)
 		if seed != nil {
 			seed(c)
 		}
-		scores := l.Scores(nn.Matrix{Rows: hi - lo, Cols: d, Data: set.X[lo*d : hi*d]}, active)
-		for i, y := range set.Y[lo:hi] {
+		chunk := rows(lo, hi)
+		scores := l.Scores(nn.Matrix{Rows: hi - lo, Cols: chunk.Shape.Size(), Data: chunk.X}, active)
+		for i, y := range chunk.Y {
 			row := scores.Row(i)
 			best, arg := float32(math.Inf(-1)), -1
 			for _, o := range active {
@@ -272,5 +297,5 @@ func Accuracy(ctx context.Context, l methods.Learner, set tasks.Set, active []in
 			}
 		}
 	}
-	return 100 * float64(correct) / float64(set.Len()), nil
+	return 100 * float64(correct) / float64(n), nil
 }

@@ -181,6 +181,7 @@ func TestSweepRejectsBadInputBeforeWork(t *testing.T) {
 		{"no seeds", func(s *Sweep) { s.Seeds = 0 }, "seeds = 0"},
 		{"seeds wrap", func(s *Sweep) { s.FirstSeed, s.Seeds = math.MaxUint64, 2 }, "run past the largest seed"},
 		{"bad class order", func(s *Sweep) { s.ClassOrder = "random" }, `class order "random"`},
+		{"class order without split", func(s *Sweep) { s.Streams, s.ClassOrder = []string{"permuted"}, "seeded" }, "class order seeded orders the classes of split streams"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -51,6 +51,13 @@ type Spec struct {
 	// statistics; empty (left out of the JSON and so of the hash) is the
 	// values as the dataset gives them.
 	Pixels string `json:"pixels,omitempty"`
+	// Permuted is the construction of a permuted stream
+	// (tasks.StreamConfig.Permuted): "padded" (van de Ven & Tolias's, the
+	// default of the command line and sweep files) is always written out;
+	// empty (left out of the JSON and so of the hash) is "plain", the
+	// construction of every permuted run stored before the choice existed,
+	// so their configurations keep their hashes. Empty for other streams.
+	Permuted string `json:"permuted,omitempty"`
 
 	// checked is set by Sweep.Expand, which has checked the whole spec
 	// against the catalog and the datasets' classes: the runner does not
@@ -68,8 +75,8 @@ func (s Spec) Validate() error {
 	if !slices.Contains(tasks.StreamKinds(), s.Stream) {
 		return fmt.Errorf("stream %q: want one of %s", s.Stream, strings.Join(tasks.StreamKinds(), ", "))
 	}
-	if s.InferenceRuns < 1 {
-		return fmt.Errorf("inference runs = %d: must be at least 1", s.InferenceRuns)
+	if s.InferenceRuns < 1 || s.InferenceRuns > MaxInferenceRuns {
+		return fmt.Errorf("inference runs = %d: must be from 1 to %d", s.InferenceRuns, MaxInferenceRuns)
 	}
 	if s.TestEvery < 0 {
 		return fmt.Errorf("test every = %d: must be 0 (no learning curve) or a number of epochs", s.TestEvery)
@@ -112,7 +119,8 @@ func (s Spec) IdentityJSON() string {
 		ClassOrder string          `json:"class_order,omitempty"`
 		Scenario   string          `json:"scenario"`
 		Pixels     string          `json:"pixels,omitempty"`
-	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels}
+		Permuted   string          `json:"permuted,omitempty"`
+	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted}
 	b, err := json.Marshal(id)
 	if err != nil {
 		panic(fmt.Sprintf("marshal spec identity: %v", err))
@@ -147,7 +155,7 @@ func StoredHash(specJSON string, cat methods.Catalog) (hash string, ok bool) {
 
 // StreamConfig is the stream part of the spec.
 func (s Spec) StreamConfig() tasks.StreamConfig {
-	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed, Pixels: s.Pixels}
+	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed, Pixels: s.Pixels, Permuted: s.Permuted}
 }
 
 // MethodName is the method as run and the filters spell it: name, or

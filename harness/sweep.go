@@ -48,6 +48,11 @@ type Sweep struct {
 	TestEvery int
 	// Pixels is Spec.Pixels of every run: "raw" (or empty) or "standard".
 	Pixels string
+	// Permuted is the construction of permuted streams: "padded" (van de
+	// Ven & Tolias's, DefaultSweep's) or "plain" (empty means plain, the
+	// construction of runs stored before the choice existed; see
+	// Spec.Permuted).
+	Permuted string
 	// MaxRuns is the most runs the sweep may expand to; 0 means
 	// DefaultMaxRuns. A larger sweep is refused before any run is listed.
 	MaxRuns int
@@ -56,12 +61,19 @@ type Sweep struct {
 // DefaultSweep is the study a command line or a sweep file describes when
 // it says nothing more: split MNIST in 5 tasks of fixed class order, the
 // class- and task-incremental scenarios, one seed from 1, five inference
-// runs for stochastic rules, raw pixels, no learning curve. It is the one
-// place these defaults are written; its methods are empty.
+// runs for stochastic rules, raw pixels, no learning curve, and permuted
+// streams (when asked for) built as van de Ven & Tolias build them. It is
+// the one place these defaults are written; its methods are empty.
 func DefaultSweep() Sweep {
 	return Sweep{Datasets: []string{"mnist"}, Streams: []string{tasks.KindSplit}, ClassOrder: "fixed",
-		Scenarios: []string{"class", "task"}, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, Pixels: tasks.PixelsRaw}
+		Scenarios: []string{"class", "task"}, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, Pixels: tasks.PixelsRaw,
+		Permuted: tasks.PermutedPadded}
 }
+
+// MaxInferenceRuns is the most inference runs a stochastic rule's model
+// is scored with (the NoProp paper uses 5): each is a full pass over every
+// test set.
+const MaxInferenceRuns = 1000
 
 // DefaultMaxRuns is the most runs a sweep may expand to unless
 // Sweep.MaxRuns says otherwise: far more than one machine trains, few
@@ -114,7 +126,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 			for _, sc := range scenarios {
 				for i := range sw.Seeds {
 					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
-						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order,
+						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order, Permuted: st.permuted,
 						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels, checked: true})
 				}
 			}
@@ -138,10 +150,13 @@ func (sw Sweep) check() error {
 		return fmt.Errorf("seeds = %d: need at least 1", sw.Seeds)
 	case sw.FirstSeed+uint64(sw.Seeds-1) < sw.FirstSeed:
 		return fmt.Errorf("seeds %d from %d run past the largest seed %d", sw.Seeds, sw.FirstSeed, uint64(math.MaxUint64))
-	case sw.InferenceRuns < 1:
-		return fmt.Errorf("inference runs = %d: need at least 1", sw.InferenceRuns)
+	case sw.InferenceRuns < 1 || sw.InferenceRuns > MaxInferenceRuns:
+		return fmt.Errorf("inference runs = %d: need 1 to %d", sw.InferenceRuns, MaxInferenceRuns)
 	case sw.TestEvery < 0:
 		return fmt.Errorf("test every = %d: need 0 (no learning curve) or a number of epochs", sw.TestEvery)
+	case sw.ClassOrder != "" && sw.ClassOrder != "fixed" && !slices.Contains(sw.Streams, tasks.KindSplit):
+		return fmt.Errorf("class order %s orders the classes of split streams, and this batch has none (%s): "+
+			"drop it, or add the split stream", sw.ClassOrder, strings.Join(sw.Streams, ", "))
 	}
 	return sw.checkCount(len(sw.Methods) * len(sw.Datasets) * len(sw.Streams) * len(sw.Scenarios))
 }
@@ -220,10 +235,12 @@ func (sw Sweep) scenarios() ([]string, error) {
 	return out, nil
 }
 
-// streamChoice is one dataset and stream kind of a sweep.
+// streamChoice is one dataset and stream kind of a sweep: order and
+// permuted are Spec.ClassOrder and Spec.Permuted, empty for streams they do
+// not apply to.
 type streamChoice struct {
-	dataset, kind, order string
-	tasks                int
+	dataset, kind, order, permuted string
+	tasks                          int
 }
 
 func (sw Sweep) streams(classes func(dataset string) (int, error)) ([]streamChoice, error) {
@@ -241,15 +258,18 @@ func (sw Sweep) streams(classes func(dataset string) (int, error)) ([]streamChoi
 			if t == 0 {
 				t = tasks.DefaultTasks(kind)
 			}
-			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder, Pixels: sw.Pixels}
+			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder, Pixels: sw.Pixels, Permuted: sw.Permuted}
 			if err := cfg.Check(ds, n); err != nil {
 				return nil, err
 			}
-			order := sw.ClassOrder
+			order, permuted := sw.ClassOrder, sw.Permuted
 			if kind != tasks.KindSplit {
 				order = ""
 			}
-			out = append(out, streamChoice{ds, kind, order, t})
+			if kind != tasks.KindPermuted || permuted == tasks.PermutedPlain {
+				permuted = "" // plain: the hash of runs stored before the choice
+			}
+			out = append(out, streamChoice{ds, kind, order, permuted, t})
 		}
 	}
 	return out, nil
@@ -277,7 +297,7 @@ func ParseSets(sets []string, batch []string) (map[string]json.RawMessage, error
 		targets := batch
 		if m, key, qualified := strings.Cut(k, "."); qualified {
 			if !slices.Contains(batch, m) {
-				return nil, fmt.Errorf("--set %s: %q is not a method of this batch (%s)", s, m, strings.Join(batch, ", "))
+				return nil, fmt.Errorf("--set %q: %q is not a method of this batch (%s)", s, m, strings.Join(batch, ", "))
 			}
 			targets, k = []string{m}, key
 		}

@@ -7,14 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/noprop/noprop/methods"
@@ -23,7 +21,7 @@ import (
 // SweepFormat documents the sweep file, the one place it is written
 // (noprop plan --help prints it): a study written down once, in YAML.
 const SweepFormat = `  methods:
-    - name: backprop
+    - backprop                      # a method alone: its name, or name:preset
     - name: noprop-dt
       preset: quick
       settings: {iterations: 2000}
@@ -39,10 +37,13 @@ const SweepFormat = `  methods:
   inference_runs: 5                 # default 5
   test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
   pixels: standard                  # each channel by the first task's training statistics; default raw
+  permuted: padded                  # permuted streams: padded to 32x32 then permuted (van de Ven & Tolias) or plain; default padded
   max_runs: 100000                  # refuse a larger sweep before listing it; default 100000
 
 A method's settings overlay its preset; a grid is the Cartesian product of
-its lists, each combination overlaying the settings.`
+its lists, each combination overlaying the settings. Numbers may be written
+1e-3; a configuration listed twice is run once. The file is plain YAML of at
+most 256 KiB, without anchors, aliases or tags.`
 
 // sweepFile is a sweep file decoded (SweepFormat).
 type sweepFile struct {
@@ -57,6 +58,7 @@ type sweepFile struct {
 	InferenceRuns *int         `yaml:"inference_runs"`
 	TestEvery     int          `yaml:"test_every"`
 	Pixels        string       `yaml:"pixels"`
+	Permuted      string       `yaml:"permuted"`
 	MaxRuns       int          `yaml:"max_runs"`
 }
 
@@ -141,13 +143,11 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	if err != nil {
 		return nil, yamlError(name, err)
 	}
-	if line := aliasLine(file); line > 0 {
-		// Aliases can expand a short file into gigabytes (the
-		// "billion laughs"); a study is short enough to write out.
-		return nil, &SweepFileError{File: name, Line: line, Msg: "YAML anchors and aliases (&name, *name) are not accepted in sweep files: write the values out"}
+	if line, what := unsupportedYAML(file); line > 0 {
+		return nil, &SweepFileError{File: name, Line: line, Msg: what}
 	}
-	var sf sweepFile
-	if err := yaml.UnmarshalWithOptions(src, &sf, yaml.Strict()); err != nil {
+	sf, err := decodeSweepFile(src)
+	if err != nil {
 		return nil, yamlError(name, err)
 	}
 	fail := func(path string, format string, args ...any) error {
@@ -174,6 +174,19 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 	return specs, nil
 }
 
+// decodeSweepFile decodes a parsed sweep file strictly. The YAML decoder
+// has panicked on odd input the parser accepted; that is reported as an
+// error like any other.
+func decodeSweepFile(src []byte) (sf sweepFile, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("not a sweep file the YAML decoder can read (%v); see noprop plan --help for the format", p)
+		}
+	}()
+	err = yaml.UnmarshalWithOptions(src, &sf, yaml.Strict())
+	return sf, err
+}
+
 // sweep is the file's study over the defaults (DefaultSweep), without its
 // methods.
 func (sf sweepFile) sweep() Sweep {
@@ -192,6 +205,9 @@ func (sf sweepFile) sweep() Sweep {
 	}
 	if sf.Pixels != "" {
 		sw.Pixels = sf.Pixels
+	}
+	if sf.Permuted != "" {
+		sw.Permuted = sf.Permuted
 	}
 	sw.Tasks, sw.TestEvery, sw.MaxRuns = sf.Tasks, sf.TestEvery, sf.MaxRuns
 	if sf.Seeds != nil {
@@ -331,36 +347,6 @@ func numbers(v any) any {
 	return v
 }
 
-// aliasLine is the line of the file's first anchor or alias, 0 when it has
-// none.
-func aliasLine(file *ast.File) int {
-	var f aliasFinder
-	for _, doc := range file.Docs {
-		if f.line == 0 {
-			ast.Walk(&f, doc)
-		}
-	}
-	return f.line
-}
-
-type aliasFinder struct{ line int }
-
-func (f *aliasFinder) Visit(n ast.Node) ast.Visitor {
-	if f.line != 0 {
-		return nil
-	}
-	switch n.(type) {
-	case *ast.AliasNode, *ast.AnchorNode:
-		if tk := n.GetToken(); tk != nil && tk.Position != nil {
-			f.line = tk.Position.Line
-		} else {
-			f.line = 1
-		}
-		return nil
-	}
-	return f
-}
-
 func orEmpty(m map[string]any) map[string]any {
 	if m == nil {
 		return map[string]any{}
@@ -387,128 +373,4 @@ func product(grid map[string][]any, keys []string) []map[string]any {
 		out = next
 	}
 	return out
-}
-
-// sweepErrorPath guesses which part of the file an Expand error is about,
-// for its line number.
-func sweepErrorPath(err error, sw Sweep) string {
-	msg := err.Error()
-	for i, d := range sw.Datasets {
-		if strings.Contains(msg, fmt.Sprintf("%q", d)) {
-			return fmt.Sprintf("$.datasets[%d]", i)
-		}
-	}
-	for i, s := range sw.Streams {
-		if strings.Contains(msg, fmt.Sprintf("stream %q", s)) {
-			return fmt.Sprintf("$.streams[%d]", i)
-		}
-	}
-	for i, s := range sw.Scenarios {
-		if strings.Contains(msg, fmt.Sprintf("scenario %q", s)) {
-			return fmt.Sprintf("$.scenarios[%d]", i)
-		}
-	}
-	switch {
-	case strings.Contains(msg, "tasks"), strings.Contains(msg, "joint stream"):
-		return "$.tasks"
-	case strings.Contains(msg, "class order"):
-		return "$.class_order"
-	case strings.Contains(msg, "seed"):
-		return "$.seeds"
-	case strings.Contains(msg, "inference runs"):
-		return "$.inference_runs"
-	case strings.Contains(msg, "test every"):
-		return "$.test_every"
-	case strings.HasPrefix(msg, "pixels"):
-		return "$.pixels"
-	case strings.Contains(msg, "no datasets"):
-		return "$.datasets"
-	case strings.Contains(msg, "no streams"):
-		return "$.streams"
-	case strings.Contains(msg, "no scenarios"):
-		return "$.scenarios"
-	}
-	return "$"
-}
-
-// nodeLine is the line of the node at a YAML path, or of the nearest
-// enclosing node that exists; 0 when none does.
-func nodeLine(file *ast.File, path string) int {
-	for p := path; p != ""; {
-		yp, err := yaml.PathString(p)
-		if err == nil {
-			if n, err := yp.FilterFile(file); err == nil && n != nil {
-				if tk := n.GetToken(); tk != nil && tk.Position != nil {
-					return tk.Position.Line
-				}
-			}
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i <= 0 {
-			break
-		}
-		p = p[:i]
-	}
-	return 0
-}
-
-// goTypeError is the YAML decoder's message for a value of the wrong type.
-var goTypeError = regexp.MustCompile(`cannot unmarshal (.+?) into Go (?:struct field \w+\.(\w+)|value) of type (\S+)`)
-
-// decoderWords rewrites the YAML decoder's type errors, which speak of Go
-// fields and types, in the sweep file's words.
-func decoderWords(msg string) string {
-	if _, found := strings.CutSuffix(msg, " was used where sequence is expected"); found {
-		return "want a list here, [a, b] (one value is [a])"
-	}
-	if _, found := strings.CutSuffix(msg, " was used where mapping is expected"); found {
-		return "want name: value pairs here"
-	}
-	m := goTypeError.FindStringSubmatch(msg)
-	if m == nil {
-		return msg
-	}
-	got, field, typ := m[1], m[2], strings.TrimPrefix(m[3], "*")
-	want := map[string]string{
-		"int": "a whole number", "uint64": "a whole number, 0 or more", "string": "a name",
-		"[]string": "a list of names, [a, b]", "[]harness.methodFile": "a list of methods",
-	}[typ]
-	if want == "" {
-		want = "another kind of value (see noprop plan --help)"
-	}
-	if field == "" {
-		return fmt.Sprintf("%s: want %s", got, want)
-	}
-	name := field
-	for _, t := range []reflect.Type{reflect.TypeFor[sweepFile](), reflect.TypeFor[methodFile]()} {
-		if f, ok := t.FieldByName(field); ok {
-			name = f.Tag.Get("yaml")
-		}
-	}
-	if got == "string" || strings.HasPrefix(got, "[]") || strings.HasPrefix(got, "map") {
-		got = map[string]string{"string": "text"}[got]
-		if got == "" {
-			got = "a list or mapping"
-		}
-	}
-	return fmt.Sprintf("%s: want %s, got %s", name, want, got)
-}
-
-// yamlError turns a YAML decoding error into one line with its position.
-func yamlError(name string, err error) error {
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		line := 0
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			line = tk.Position.Line
-		}
-		msg := decoderWords(ye.GetMessage())
-		var ufe *yaml.UnknownFieldError
-		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, max_runs; " +
-				"a method has name, preset, settings, grid)"
-		}
-		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}
-	}
-	return &SweepFileError{File: name, Msg: strings.ReplaceAll(err.Error(), "\n", " ")}
 }

@@ -113,6 +113,21 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
+// CheckWritable refuses, without creating or changing anything, a
+// database path Open could not write: a folder that is missing or not
+// writable, a file that is read-only for this user. A command that will
+// write calls it before any slower work.
+func CheckWritable(path string) error {
+	state, err := inspect(path)
+	if err == nil {
+		err = checkWritable(path, state)
+	}
+	if err != nil {
+		return fmt.Errorf("results db %s: %w", path, err)
+	}
+	return nil
+}
+
 // checkWritable refuses, before SQLite opens anything, a database a writer
 // could open but not write: every write would fail later, one by one.
 func checkWritable(path string, state fileState) error {

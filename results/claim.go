@@ -23,6 +23,20 @@ const (
 	DefaultStaleAfter     = 5 * time.Minute
 )
 
+// MinStaleAfter is the shortest stale age accepted: three heartbeat
+// periods, so a live owner whose beat is merely late is never taken over.
+const MinStaleAfter = 3 * DefaultHeartbeatEvery
+
+// CheckStaleAfter refuses a stale age a live owner could exceed between
+// two heartbeats, in the words of the flag that sets it.
+func CheckStaleAfter(d time.Duration) error {
+	if d < MinStaleAfter {
+		return fmt.Errorf("--stale %s: want at least %s (three heartbeats of %s), or a live run could be taken over; the default is %s",
+			d, MinStaleAfter, DefaultHeartbeatEvery, DefaultStaleAfter)
+	}
+	return nil
+}
+
 // ErrClaimLost is returned (wrapped) by Heartbeat when the claim is no
 // longer the caller's: another process took it over, or the run has ended.
 var ErrClaimLost = errors.New("claim lost")

@@ -1,5 +1,7 @@
 package results_test
 
-import "math"
+import (
+	"math"
+)
 
 func nan() float64 { return math.NaN() }

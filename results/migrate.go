@@ -170,6 +170,10 @@ const (
 // file at once migrate it once.
 func (s *Store) migrate(ctx context.Context) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
+	if isBusy(err) {
+		return fmt.Errorf("results db %s is locked by another process (a merge, a migration or an sqlite3 shell holds it) "+
+			"and stayed locked for %s: let it finish or stop it, then run again", s.path, BusyTimeout)
+	}
 	if err != nil {
 		return fmt.Errorf("migrate: begin: %w", err)
 	}

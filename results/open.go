@@ -20,7 +20,7 @@ const ApplicationID = 0x4E6F5072
 
 // BusyTimeout is how long a write waits for another connection or process
 // that holds the database's write lock before it fails.
-const BusyTimeout = 30 * time.Second
+var BusyTimeout = 30 * time.Second
 
 // sqliteHeader is the first 16 bytes of every SQLite 3 database file.
 var sqliteHeader = []byte("SQLite format 3\x00")
@@ -217,7 +217,8 @@ func openReadOnly(path string) (*Store, error) {
 		var e sqlite3.Error
 		if errors.As(err, &e) && e.Code == sqlite3.ErrReadonly && journalHoldsData(path) {
 			return nil, fmt.Errorf("%w: %s-journal holds a transaction that a writer, killed while it committed, left unfinished; "+
-				"a program that writes to the database rolls it back", ErrHotJournal, path)
+				"a program that writes to the database rolls it back: `noprop merge OUT.db %s` does so before it copies, as does any `noprop run --db %s`",
+				ErrHotJournal, path, path, path)
 		}
 		return s, err
 	}

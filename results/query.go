@@ -173,11 +173,7 @@ ORDER BY ended_at DESC, id DESC LIMIT 1`
 // untrained model and row i the accuracies after training task i, in percent.
 // Cells not recorded (or stored as NULL) are NaN.
 func (s *Store) Matrix(ctx context.Context, runID string) ([][]float64, error) {
-	var numTasks int
-	err := s.db.QueryRowContext(ctx, "SELECT num_tasks FROM runs WHERE id = ?", runID).Scan(&numTasks)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("matrix of run %s: %w", runID, ErrNotFound)
-	}
+	numTasks, err := s.storedTasks(ctx, runID)
 	if err != nil {
 		return nil, fmt.Errorf("matrix of run %s: %w", runID, err)
 	}
@@ -212,16 +208,19 @@ func (s *Store) Matrix(ctx context.Context, runID string) ([][]float64, error) {
 // recorded are NaN), in inference-run order; none for a deterministic rule.
 // The run's Matrix is their mean.
 func (s *Store) InferenceMatrices(ctx context.Context, runID string) ([][][]float64, error) {
-	var numTasks int
-	err := s.db.QueryRowContext(ctx, "SELECT num_tasks FROM runs WHERE id = ?", runID).Scan(&numTasks)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, ErrNotFound)
-	}
+	numTasks, err := s.storedTasks(ctx, runID)
 	if err != nil {
 		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
 	}
 	if s.version < versionInference {
 		return nil, nil
+	}
+	// Inference runs are numbered 1..n without gaps; a larger number is
+	// damage, not a reason to allocate matrices up to it.
+	var runs int
+	err = s.db.QueryRowContext(ctx, "SELECT count(DISTINCT inference_run) FROM inference_accuracy WHERE run_id = ?", runID).Scan(&runs)
+	if err != nil {
+		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
 	}
 	rows, err := s.db.QueryContext(ctx, `
 SELECT inference_run, after_task, eval_task, accuracy FROM inference_accuracy WHERE run_id = ?
@@ -237,7 +236,7 @@ ORDER BY inference_run`, runID)
 		if err := rows.Scan(&k, &i, &j, &a); err != nil {
 			return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
 		}
-		if k < 1 || i < 0 || i > numTasks || j < 1 || j > numTasks {
+		if k < 1 || k > runs || i < 0 || i > numTasks || j < 1 || j > numTasks {
 			return nil, fmt.Errorf("inference matrices of run %s: cell (%d, %d) of inference run %d outside %d tasks", runID, i, j, k, numTasks)
 		}
 		for len(out) < k {
@@ -251,6 +250,40 @@ ORDER BY inference_run`, runID)
 		return nil, fmt.Errorf("inference matrices of run %s: %w", runID, err)
 	}
 	return out, nil
+}
+
+// trustedTasks is the number of tasks up to which a stored num_tasks is
+// believed without looking at the cells (a matrix of 8 MB).
+const trustedTasks = 1000
+
+// storedTasks is a run's number of tasks, checked before a reader
+// allocates its T+1 × T matrix: a larger number than trustedTasks must be
+// borne out by a stored cell of its last task (every run stores its
+// untrained row for every task first), so a damaged or edited row cannot
+// make a reader allocate gigabytes.
+func (s *Store) storedTasks(ctx context.Context, runID string) (int, error) {
+	var numTasks int
+	err := s.db.QueryRowContext(ctx, "SELECT num_tasks FROM runs WHERE id = ?", runID).Scan(&numTasks)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, err
+	}
+	if numTasks < 1 {
+		return 0, fmt.Errorf("the run says it has %d tasks: the database was damaged or edited", numTasks)
+	}
+	if numTasks > trustedTasks {
+		var n int
+		err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM accuracy WHERE run_id = ? AND eval_task = ?", runID, numTasks).Scan(&n)
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			return 0, fmt.Errorf("the run says it has %d tasks but holds no cell of its last task: the database was damaged or edited", numTasks)
+		}
+	}
+	return numTasks, nil
 }
 
 func nanMatrix(numTasks int) [][]float64 {

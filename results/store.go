@@ -443,26 +443,6 @@ func runningRun(ctx context.Context, tx *sql.Tx, runID string) (numTasks int, er
 	return numTasks, nil
 }
 
-// inTx runs f in one transaction (BEGIN IMMEDIATE, see dataSourceName) and
-// commits it, or rolls it back if f or the commit fails.
-func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	if s.readOnly {
-		return fmt.Errorf("results db %s: %w", s.path, ErrReadOnly)
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
-	}
-	if err := f(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
-}
-
 func isFinite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
 
 // finiteOrNull maps a non-finite x to NULL and, when note is empty, a note

@@ -685,3 +685,19 @@ func TestOldSeedsRead(t *testing.T) {
 		t.Errorf("seed_text of the old run is not 18446744073709551615")
 	}
 }
+
+// storeWithRunning opens (creating) the database at path and starts one run
+// of numTasks tasks; the store is closed when the test ends.
+func storeWithRunning(t *testing.T, path string, numTasks int) (*Store, string) {
+	t.Helper()
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	id, err := s.StartRun(context.Background(), testRun("m", "h", 1, numTasks))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, id
+}

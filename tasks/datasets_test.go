@@ -194,6 +194,14 @@ func TestLoadMissing(t *testing.T) {
 		_, err := Load("mnist", root)
 		check(t, err, filepath.Join(root, "mnist")+" does not exist", "--data "+root, "noprop data fetch mnist", "train-images-idx3-ubyte[.gz]")
 	})
+	t.Run("data-dir-is-a-file", func(t *testing.T) {
+		fileRoot := t.TempDir()
+		if err := os.WriteFile(filepath.Join(fileRoot, "mnist"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load("mnist", fileRoot)
+		check(t, err, filepath.Join(fileRoot, "mnist")+" is a file, not a folder")
+	})
 	t.Run("data-dir-partial", func(t *testing.T) {
 		dir := filepath.Join(root, "fashion-mnist")
 		writeIDXDataset(t, dir, true, 2, 2)

@@ -132,11 +132,16 @@ func Fetch(ctx context.Context, name, destDir string, opts FetchOptions) error {
 	}
 	spec, _ := lookupSpec(name)
 	dir := filepath.Join(destDir, spec.folder)
+	_, statErr := os.Stat(dir)
+	created := errors.Is(statErr, os.ErrNotExist)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("fetch %s: %w", name, err)
 	}
 	for _, f := range m.Files {
 		if err := fetchFile(ctx, client, m.BaseURL, dir, f, opts.Progress); err != nil {
+			if created {
+				os.Remove(dir) // only if still empty: a folder this fetch made and filled with nothing
+			}
 			return fmt.Errorf("fetch %s: %w", name, err)
 		}
 	}

@@ -178,6 +178,9 @@ func TestFetchHTTPErrors(t *testing.T) {
 			if got := listFiles(t, dest); len(got) != 0 {
 				t.Errorf("files left: %v", got)
 			}
+			if _, err := os.Stat(filepath.Join(dest, "mnist")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the failed fetch left the folder it made: %v", err)
+			}
 		})
 	}
 	t.Run("cancelled", func(t *testing.T) {

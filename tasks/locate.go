@@ -39,8 +39,10 @@ func locate(name, dataDir string) (datasetSpec, dataFiles, error) {
 			return s, f, nil
 		}
 		what := "lacks " + strings.Join(missing, ", ")
-		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if st, err := os.Stat(dir); err != nil {
 			what = "does not exist"
+		} else if !st.IsDir() {
+			what = "is a file, not a folder (move it aside)"
 		}
 		usual := ""
 		if s.builtin != nil {

@@ -30,22 +30,30 @@ func checkPixels(p string) error {
 // every example and position) of each channel of s. A channel with no
 // spread gets standard deviation 1, so that standardising it only centres it.
 func ChannelStats(s Set) (mean, std []float64) {
-	c, plane := s.Shape.C, s.Shape.H*s.Shape.W
+	return channelStats(s.Shape, s.Len(), s.Row)
+}
+
+// channelStats is ChannelStats of n examples of the given shape, example i
+// given by row(i) (which may reuse its slice), summed in the same order, so
+// that a permuted task's statistics need not make its examples and are
+// those of its made set to the last bit.
+func channelStats(shape Shape, n int, row func(i int) []float32) (mean, std []float64) {
+	c, plane := shape.C, shape.H*shape.W
 	mean, std = make([]float64, c), make([]float64, c)
 	sum, sq := make([]float64, c), make([]float64, c)
-	for i := range s.Len() {
-		row := s.Row(i)
+	for i := range n {
+		r := row(i)
 		for ch := range c {
-			for _, v := range row[ch*plane : (ch+1)*plane] {
+			for _, v := range r[ch*plane : (ch+1)*plane] {
 				sum[ch] += float64(v)
 				sq[ch] += float64(v) * float64(v)
 			}
 		}
 	}
-	n := float64(s.Len() * plane)
+	total := float64(n * plane)
 	for ch := range c {
-		mean[ch] = sum[ch] / n
-		v := sq[ch]/n - mean[ch]*mean[ch]
+		mean[ch] = sum[ch] / total
+		v := sq[ch]/total - mean[ch]*mean[ch]
 		std[ch] = 1
 		if v > 1e-12 {
 			std[ch] = math.Sqrt(v)
@@ -70,12 +78,17 @@ func Standardize(s Set, mean, std []float64) Set {
 // standardizeStream applies PixelsStandard to every task of s, with the
 // first task's training statistics: a learner meets its inputs scaled as
 // the usual practice does, from data it has, and nothing of later tasks
-// (in a joint stream, the first task is the whole training set).
+// (in a joint stream, the first task is the whole training set). The
+// statistics are those of the first task's examples as a learner gets them
+// (a permuted task's: permuted, and padded with zeros for PermutedPadded),
+// and every value is mapped by the channel of its place in that example.
+// Split and joint tasks are standardised here, once; permuted tasks as
+// their examples are made, with the same arithmetic (Examples.standardized).
 func standardizeStream(s *Stream) {
-	mean, std := ChannelStats(s.Tasks[0].Train)
+	mean, std := s.Tasks[0].Train.stats()
 	s.Choices.PixelMean, s.Choices.PixelStd = mean, std
 	for k := range s.Tasks {
-		s.Tasks[k].Train = Standardize(s.Tasks[k].Train, mean, std)
-		s.Tasks[k].Test = Standardize(s.Tasks[k].Test, mean, std)
+		s.Tasks[k].Train = s.Tasks[k].Train.standardized(mean, std)
+		s.Tasks[k].Test = s.Tasks[k].Test.standardized(mean, std)
 	}
 }

@@ -42,16 +42,16 @@ func TestStandardStreamUsesTheFirstTask(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mean, std := ChannelStats(raw.Tasks[0].Train)
+		mean, std := ChannelStats(raw.Tasks[0].Train.Set())
 		if !slices.Equal(s.Choices.PixelMean, mean) || !slices.Equal(s.Choices.PixelStd, std) {
 			t.Errorf("%s: recorded %v %v, want the first task's %v %v", kind, s.Choices.PixelMean, s.Choices.PixelStd, mean, std)
 		}
-		if m, sd := ChannelStats(s.Tasks[0].Train); math.Abs(m[0]) > 1e-5 || math.Abs(sd[0]-1) > 1e-5 {
+		if m, sd := ChannelStats(s.Tasks[0].Train.Set()); math.Abs(m[0]) > 1e-5 || math.Abs(sd[0]-1) > 1e-5 {
 			t.Errorf("%s: first task standardised to mean %v, std %v", kind, m[0], sd[0])
 		}
 		// Every other set is mapped by the first task's statistics, not its own.
 		for k, task := range s.Tasks {
-			for _, pair := range [][2]Set{{task.Train, raw.Tasks[k].Train}, {task.Test, raw.Tasks[k].Test}} {
+			for _, pair := range [][2]Set{{task.Train.Set(), raw.Tasks[k].Train.Set()}, {task.Test.Set(), raw.Tasks[k].Test.Set()}} {
 				got, in := pair[0], pair[1]
 				for i, v := range in.X {
 					if want := float32((float64(v) - mean[0]) / std[0]); math.Abs(float64(got.X[i]-want)) > 1e-5 {

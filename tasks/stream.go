@@ -8,12 +8,14 @@ import (
 )
 
 // Task is one task of a stream: its training and test data and the outputs
-// (class ids in the stream's label space) its labels use.
+// (class ids in the stream's label space) its labels use. Train.Set() and
+// Test.Set() give the data (see Examples: a permuted task makes it on
+// demand).
 type Task struct {
 	ID      int   // 1-based position in the stream
 	Classes []int // the stream-level class ids of this task, ascending
-	Train   Set
-	Test    Set
+	Train   Examples
+	Test    Examples
 }
 
 // Stream is a sequence of tasks over one label space.
@@ -22,8 +24,8 @@ type Stream struct {
 	Dataset    string
 	Kind       string // "split", "permuted" or "joint"
 	Tasks      []Task
-	NumClasses int // size of the stream's label space
-	Shape      Shape
+	NumClasses int   // size of the stream's label space
+	Shape      Shape // of one example as the tasks give it
 	Choices    Choices
 }
 
@@ -33,6 +35,10 @@ type Choices struct {
 	Seed        uint64  `json:"seed"`
 	ClassOrder  []int   `json:"class_order,omitempty"`
 	Permutation []int64 `json:"permutation_seeds,omitempty"`
+	// Permuted is the construction of a permuted stream: PermutedPadded or
+	// PermutedPlain (runs stored before the choice existed leave it out,
+	// and were plain).
+	Permuted string `json:"permuted,omitempty"`
 	// PixelMean and PixelStd are the per-channel statistics the stream's
 	// inputs were standardised by (StreamConfig.Pixels "standard").
 	PixelMean []float64 `json:"pixel_mean,omitempty"`
@@ -60,6 +66,12 @@ type StreamConfig struct {
 	// Pixels is the input treatment, the same for every learner: PixelsRaw
 	// ("" means raw) or PixelsStandard (see standardizeStream).
 	Pixels string
+	// Permuted is the construction of a permuted stream: PermutedPadded
+	// (van de Ven & Tolias's: padded to 32×32, then permuted) or
+	// PermutedPlain ("" means plain, the construction of specs stored
+	// before the choice existed; the default of the command line and sweep
+	// files, harness.DefaultSweep, is padded).
+	Permuted string
 }
 
 // DefaultTasks is the usual number of tasks of a stream kind: 5 for split
@@ -80,6 +92,9 @@ func DefaultTasks(kind string) int {
 // loaded.
 func (cfg StreamConfig) Check(dataset string, classes int) error {
 	if err := checkPixels(cfg.Pixels); err != nil {
+		return err
+	}
+	if err := checkPermuted(cfg.Permuted); err != nil {
 		return err
 	}
 	switch cfg.Kind {
@@ -109,12 +124,14 @@ func (cfg StreamConfig) Check(dataset string, classes int) error {
 // NewStream builds a stream from a dataset.
 //
 // Split: the classes, in ClassOrder, are cut into Tasks groups of equal size;
-// labels keep their dataset ids. Permuted: every task holds the whole dataset
+// labels keep their dataset ids. Permuted: every task is the whole dataset
 // with its pixels shuffled by one permutation per task (drawn from Seed;
-// every task is permuted), and task k's labels are shifted by k·NumClasses so
-// that each task has its own outputs. Joint: one task, the plain dataset.
-// With Pixels "standard", every task's inputs are then standardised (see
-// standardizeStream); ds is never changed.
+// every task is permuted; padded first for PermutedPadded), and task k's
+// labels are shifted by k·NumClasses so that each task has its own outputs;
+// the tasks share ds's sets and make their examples only when asked (see
+// Examples), so the stream holds no copy per task. Joint: one task, the
+// plain dataset. With Pixels "standard", every task's inputs are then
+// standardised (see standardizeStream); ds is never changed.
 func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 	s, err := newStream(ds, cfg)
 	if err == nil && cfg.Pixels == PixelsStandard {
@@ -135,7 +152,7 @@ func newStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 	case KindJoint:
 		s.Name = ds.Name
 		s.NumClasses = ds.NumClasses
-		s.Tasks = []Task{{ID: 1, Classes: seq(0, ds.NumClasses), Train: ds.Train, Test: ds.Test}}
+		s.Tasks = []Task{{ID: 1, Classes: seq(0, ds.NumClasses), Train: Examples{set: ds.Train}, Test: Examples{set: ds.Test}}}
 		return s, nil
 	case KindSplit:
 		order := seq(0, ds.NumClasses)
@@ -153,27 +170,13 @@ func newStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 			s.Tasks = append(s.Tasks, Task{
 				ID:      k + 1,
 				Classes: classes,
-				Train:   filterClasses(ds.Train, classes),
-				Test:    filterClasses(ds.Test, classes),
+				Train:   Examples{set: filterClasses(ds.Train, classes)},
+				Test:    Examples{set: filterClasses(ds.Test, classes)},
 			})
 		}
 		return s, nil
 	case KindPermuted:
-		s.Name = "permuted-" + ds.Name
-		s.NumClasses = ds.NumClasses * cfg.Tasks
-		seeds := rand.New(rand.NewPCG(cfg.Seed, 0x9e43_7e5e))
-		for k := range cfg.Tasks {
-			ps := seeds.Int64()
-			s.Choices.Permutation = append(s.Choices.Permutation, ps)
-			perm := rand.New(rand.NewPCG(uint64(ps), 0)).Perm(ds.Train.Shape.Size())
-			s.Tasks = append(s.Tasks, Task{
-				ID:      k + 1,
-				Classes: seq(k*ds.NumClasses, (k+1)*ds.NumClasses),
-				Train:   permute(ds.Train, perm, k*ds.NumClasses),
-				Test:    permute(ds.Test, perm, k*ds.NumClasses),
-			})
-		}
-		return s, nil
+		return permutedStream(ds, cfg, s), nil
 	}
 	panic("unreachable: Check accepts only the kinds above")
 }
@@ -195,19 +198,4 @@ func filterClasses(s Set, classes []int) Set {
 		}
 	}
 	return s.Subset(idx)
-}
-
-// permute returns a copy of s with every row's values reordered by perm
-// (out[i] = in[perm[i]]) and labels shifted by offset.
-func permute(s Set, perm []int, offset int) Set {
-	d := s.Shape.Size()
-	out := Set{X: make([]float32, len(s.X)), Y: make([]int, len(s.Y)), Shape: s.Shape}
-	for r := range s.Len() {
-		src, dst := s.X[r*d:(r+1)*d], out.X[r*d:(r+1)*d]
-		for i, p := range perm {
-			dst[i] = src[p]
-		}
-		out.Y[r] = s.Y[r] + offset
-	}
-	return out
 }

@@ -41,7 +41,7 @@ func TestNewStreamSplit(t *testing.T) {
 				if task.Train.Len() != 5*len(tc.want[k]) || task.Test.Len() != 3*len(tc.want[k]) {
 					t.Errorf("task %d: %d train, %d test examples", k+1, task.Train.Len(), task.Test.Len())
 				}
-				for _, y := range append(slices.Clone(task.Train.Y), task.Test.Y...) {
+				for _, y := range append(slices.Clone(task.Train.Set().Y), task.Test.Set().Y...) {
 					if !slices.Contains(task.Classes, y) {
 						t.Errorf("task %d holds label %d", k+1, y)
 					}
@@ -90,19 +90,20 @@ func TestNewStreamPermuted(t *testing.T) {
 		t.Errorf("task 2 classes %v", s.Tasks[1].Classes)
 	}
 	for k, task := range s.Tasks {
-		for r := range task.Train.Len() {
-			a, b := slices.Clone(task.Train.Row(r)), slices.Clone(ds.Train.Row(r))
+		train := task.Train.Set()
+		for r := range train.Len() {
+			a, b := slices.Clone(train.Row(r)), slices.Clone(ds.Train.Row(r))
 			slices.Sort(a)
 			slices.Sort(b)
 			if !slices.Equal(a, b) {
 				t.Fatalf("task %d row %d is not a permutation of the original", k+1, r)
 			}
-			if task.Train.Y[r] != ds.Train.Y[r]+6*k {
-				t.Fatalf("task %d row %d label %d", k+1, r, task.Train.Y[r])
+			if train.Y[r] != ds.Train.Y[r]+6*k {
+				t.Fatalf("task %d row %d label %d", k+1, r, train.Y[r])
 			}
 		}
 	}
-	if slices.Equal(s.Tasks[0].Train.Row(0), s.Tasks[1].Train.Row(0)) {
+	if slices.Equal(s.Tasks[0].Train.Set().Row(0), s.Tasks[1].Train.Set().Row(0)) {
 		t.Error("two tasks share a permutation")
 	}
 }
@@ -156,13 +157,13 @@ func TestScenarioMasks(t *testing.T) {
 			}
 		})
 	}
-	rel := DomainIL.Relabel(s.Tasks[2], s.Tasks[2].Train)
+	rel := DomainIL.Relabel(s.Tasks[2], s.Tasks[2].Train.Set())
 	for i, y := range rel.Y {
-		if want := s.Tasks[2].Train.Y[i] - 4; y != want {
+		if want := s.Tasks[2].Train.Set().Y[i] - 4; y != want {
 			t.Fatalf("domain label %d, want %d", y, want)
 		}
 	}
-	if s.Tasks[2].Train.Y[0] < 4 {
+	if s.Tasks[2].Train.Set().Y[0] < 4 {
 		t.Fatal("Relabel changed the task's own labels")
 	}
 }

@@ -71,8 +71,8 @@ func (o Options) Check() error {
 		return fmt.Errorf("--mem %q: want a size with one of Slurm's units K, M, G, T, e.g. 4G or 4000M", o.Mem)
 	case o.Partition != "" && !slurmPartition.MatchString(o.Partition):
 		return fmt.Errorf("--partition %q: want a partition name (letters, digits, _ . -; several comma-separated)", o.Partition)
-	case o.Stale <= 0:
-		return fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", o.Stale)
+	case results.CheckStaleAfter(o.Stale) != nil:
+		return results.CheckStaleAfter(o.Stale)
 	}
 	for _, s := range o.Sbatch {
 		name, _, _ := strings.Cut(s, "=")

@@ -110,7 +110,7 @@ func args(n int, atLeast bool, what string) cobra.PositionalArgs {
 // "class,task", rather than in Go's list syntax.
 func plainListDefaults(fl *pflag.FlagSet) {
 	fl.VisitAll(func(f *pflag.Flag) {
-		if strings.HasSuffix(f.Value.Type(), "Slice") && f.DefValue != "[]" {
+		if (strings.HasSuffix(f.Value.Type(), "Slice") || f.Value.Type() == "list") && f.DefValue != "[]" {
 			f.DefValue = strings.Trim(f.DefValue, "[]")
 		}
 	})

@@ -49,6 +49,19 @@ func TestSpecsPerMethodPresetsAndSettings(t *testing.T) {
 func TestBadInputFailsWithOneClearLine(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "r.db")
+	// Data that is there but damaged, and a checkpoint folder that is a file.
+	bad := filepath.Join(dir, "bad")
+	if err := os.MkdirAll(filepath.Join(bad, "mnist"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"} {
+		if err := os.WriteFile(filepath.Join(bad, "mnist", name), []byte("not an idx file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(db+".ckpt", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -81,6 +94,11 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 		{"missing data folder", []string{"run", "--db", db, "--data", filepath.Join(dir, "nowhere")}, "nowhere"},
 		{"missing database", []string{"table", "--db", filepath.Join(dir, "none.db")}, "run `noprop run` first"},
 		{"not a database", []string{"table", "--db", "cli.go"}, "cli.go"},
+		{"damaged data", []string{"run", "--db", db, "--data", bad}, "train-images-idx3-ubyte"},
+		{"checkpoint folder is a file", []string{"run", "--db", db, "--set", "iterations=1"}, "r.db.ckpt is not a folder"},
+		{"stale under the heartbeat", []string{"run", "--db", db, "--stale", "2s"}, "--stale 2s: want at least 1m30s"},
+		{"quote in a method", []string{"run", "--db", db, "--method", `a"b`}, `unknown method "a\"b"`},
+		{"class order of no split stream", []string{"run", "--db", db, "--stream", "permuted", "--class-order", "seeded"}, "class order seeded orders the classes of split streams"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

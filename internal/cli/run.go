@@ -14,6 +14,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/harness/observe"
@@ -80,19 +81,20 @@ configurations it ran.`,
 	f.study = harness.DefaultSweep()
 	st := &f.study
 	fl := cmd.Flags()
-	fl.StringSliceVarP(&f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see: noprop methods)")
+	listVarP(fl, &f.methods, "method", "m", []string{"backprop"}, "methods to run, comma-separated, each as name or name:preset (see: noprop methods)")
 	fl.StringVar(&f.preset, "preset", "", "settings preset for methods named without one (e.g. quick, paper)")
 	fl.StringArrayVar(&f.sets, "set", nil, "override a setting: key=value for every method, method.key=value for one (value as JSON, else a string); repeatable")
-	fl.StringSliceVarP(&st.Datasets, "dataset", "d", st.Datasets, "datasets, comma-separated: "+strings.Join(tasks.DatasetNames(), ", ")+", or folder:PATH (an image folder)")
-	fl.StringSliceVar(&st.Streams, "stream", st.Streams, "stream kinds, comma-separated: split, permuted or joint")
+	listVarP(fl, &st.Datasets, "dataset", "d", st.Datasets, "datasets, comma-separated: "+strings.Join(tasks.DatasetNames(), ", ")+", or folder:PATH (an image folder)")
+	listVarP(fl, &st.Streams, "stream", "", st.Streams, "stream kinds, comma-separated: split, permuted or joint")
 	fl.IntVar(&st.Tasks, "tasks", st.Tasks, "number of tasks (split: classes are divided evenly); 0: 5 for split, 10 for permuted")
 	fl.StringVar(&st.ClassOrder, "class-order", st.ClassOrder, "split streams: fixed (0,1 | 2,3 | ...) or seeded")
-	fl.StringSliceVar(&st.Scenarios, "scenario", st.Scenarios, "scenarios, comma-separated: task, domain, class")
+	listVarP(fl, &st.Scenarios, "scenario", "", st.Scenarios, "scenarios, comma-separated: task, domain, class")
 	fl.IntVar(&st.Seeds, "seeds", st.Seeds, "number of seeds")
 	fl.Uint64Var(&st.FirstSeed, "seed", st.FirstSeed, "first seed; seeds are seed, seed+1, ...")
 	fl.IntVar(&st.InferenceRuns, "inference-runs", st.InferenceRuns, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
 	fl.IntVar(&st.TestEvery, "test-every", st.TestEvery, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
 	fl.StringVar(&st.Pixels, "pixels", st.Pixels, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
+	fl.StringVar(&st.Permuted, "permuted", st.Permuted, "permuted streams' construction: padded (van de Ven & Tolias: each image centred on 32x32 zeros, then its 1024 pixels permuted) or plain (the image's own pixels permuted, as runs stored before this choice)")
 	fl.IntVar(&st.MaxRuns, "max-runs", harness.DefaultMaxRuns, "refuse a batch of more runs than this, before it is listed")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
@@ -110,7 +112,7 @@ configurations it ran.`,
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "max-runs"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "permuted", "max-runs"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {
@@ -174,8 +176,24 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	// The data folders are checked before the database is created.
+	// The data is found, read and cut into streams, and the checkpoint
+	// folder checked, before the database is created.
 	if err := harness.LocateData(specs, f.data); err != nil {
+		return err
+	}
+	rn := &harness.Runner{
+		Methods:         catalog.All,
+		Load:            func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
+		Checkpoints:     f.db + ".ckpt",
+		CheckpointEvery: f.ckptEvery,
+	}
+	if err := results.CheckWritable(f.db); err != nil {
+		return err
+	}
+	if err := rn.Preload(ctx, specs); err != nil {
+		return err
+	}
+	if err := checkFolder(rn.Checkpoints, "checkpoint folder"); err != nil {
 		return err
 	}
 	stop, err := f.profile.start()
@@ -202,15 +220,9 @@ func runRun(ctx context.Context, f runFlags) error {
 		}
 	}
 	display, out, wait := newDisplay(f.verbose)
-	rn := &harness.Runner{
-		Methods:         catalog.All,
-		Load:            func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
-		Gate:            &observe.StoreGate{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out},
-		Observers:       []harness.RunObserver{&observe.Recorder{Store: store}, display},
-		Log:             out,
-		Checkpoints:     f.db + ".ckpt",
-		CheckpointEvery: f.ckptEvery,
-	}
+	rn.Gate = &observe.StoreGate{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out}
+	rn.Observers = []harness.RunObserver{&observe.Recorder{Store: store}, display}
+	rn.Log = out
 	rep, runErr := rn.RunAll(ctx, specs, skipDone(ctx, store, others, f.stale, out))
 	wait()
 	fmt.Printf("\n%d run(s) finished, %d skipped as already done, %d skipped as held by another live process, %d failed, %d interrupted; results in %s\n",
@@ -228,8 +240,8 @@ func runRun(ctx context.Context, f runFlags) error {
 // journal asked for.
 func (f runFlags) check() (results.Journal, error) {
 	switch {
-	case f.stale <= 0:
-		return 0, fmt.Errorf("--stale %s: want a positive duration, e.g. 5m", f.stale)
+	case results.CheckStaleAfter(f.stale) != nil:
+		return 0, results.CheckStaleAfter(f.stale)
 	case f.ckptEvery < 0:
 		return 0, fmt.Errorf("--checkpoint-every %s: want a duration of 0 or more", f.ckptEvery)
 	case f.rerun && len(f.doneIn) > 0:
@@ -392,4 +404,22 @@ func (p profiles) start() (stop func(), err error) {
 			}
 		}
 	}, nil
+}
+
+// checkFolder refuses a path that exists and is not a folder this user can
+// write; a missing one is created when it is first needed.
+func checkFolder(path, what string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	case !st.IsDir():
+		return fmt.Errorf("%s %s is not a folder: move it aside, runs keep their checkpoints there", what, path)
+	}
+	if err := unix.Access(path, unix.W_OK|unix.X_OK); err != nil {
+		return fmt.Errorf("%s %s is not writable for this user (%v): make it writable, runs keep their checkpoints there", what, path, err)
+	}
+	return nil
 }

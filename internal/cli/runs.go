@@ -52,13 +52,12 @@ configuration and seed takes it over. It only reads the database.`,
 			}
 			defer store.Close()
 			filter.Status = st
+			if err := store.RequireMatch(cmd.Context(), filter); err != nil {
+				return err
+			}
 			runs, err := store.Runs(cmd.Context(), filter)
 			if err != nil {
 				return err
-			}
-			if len(runs) == 0 {
-				fmt.Printf("no runs in %s match the filter\n", sel.db)
-				return nil
 			}
 			acc, err := doneACC(cmd.Context(), store, runs)
 			if err != nil {

@@ -24,10 +24,10 @@ type selection struct {
 // addFlags registers the selection's flags on fl.
 func (s *selection) addFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&s.db, "db", "results.db", "results database (SQLite), read only")
-	fl.StringSliceVarP(&s.methods, "method", "m", nil, "only these methods, comma-separated, as name or name:preset (a name alone matches every preset)")
+	listVarP(fl, &s.methods, "method", "m", nil, "only these methods, comma-separated, as name or name:preset (a name alone matches every preset)")
 	fl.StringVarP(&s.dataset, "dataset", "d", "", "only this dataset, e.g. mnist (comma-separated for several)")
 	fl.StringVar(&s.stream, "stream", "", "only this stream kind: split, permuted or joint (comma-separated for several)")
-	fl.StringSliceVar(&s.scenarios, "scenario", nil, "only these scenarios, comma-separated: task, domain, class")
+	listVarP(fl, &s.scenarios, "scenario", "", nil, "only these scenarios, comma-separated: task, domain, class")
 	fl.StringVar(&s.config, "config", "", "only configurations whose hash starts with this (comma-separated for several)")
 	fl.StringVar(&s.since, "since", "", "only runs started on or after this date (2006-01-02) or time (2006-01-02T15:04)")
 	fl.StringVar(&s.until, "until", "", "only runs started on or before this date (the whole day) or time")

@@ -100,7 +100,7 @@ func TestSlurmScripts(t *testing.T) {
 		{
 			name: "every option",
 			args: []string{"--shards", "3", "--partition", "cpu,long", "--time", "1-12:00:00", "--cpus", "4", "--mem", "8G",
-				"--max-running", "2", "--sbatch=--qos=long", "--sbatch=--account=proj", "--data", data, "--stale", "2m"},
+				"--max-running", "2", "--sbatch=--qos=long", "--sbatch=--account=proj", "--data", data, "--stale", "3m"},
 			array: []string{
 				"#SBATCH --array=0-2%2",
 				"#SBATCH --cpus-per-task=4",
@@ -110,7 +110,7 @@ func TestSlurmScripts(t *testing.T) {
 				"#SBATCH --qos=long",
 				"#SBATCH --account=proj",
 				`export GOMAXPROCS=${SLURM_CPUS_PER_TASK:-4}`,
-				`  --db "$dir/shard-$task.db" --journal rollback --stale 2m0s --data ` + data + ` \`,
+				`  --db "$dir/shard-$task.db" --journal rollback --stale 3m0s --data ` + data + ` \`,
 			},
 			merge: []string{
 				"#SBATCH --mem=8G",
@@ -320,7 +320,8 @@ func TestSlurmRefusesBadOptions(t *testing.T) {
 		{"sbatch option without dashes", []string{"--sbatch", "qos=long"}, "", `--sbatch "qos=long": want one long sbatch option`},
 		{"sbatch option with a space", []string{"--sbatch=--qos=long x"}, "", "without spaces"},
 		{"sbatch option the scripts set", []string{"--sbatch=--array=0-3"}, "", "the scripts set --array themselves"},
-		{"no stale", []string{"--stale", "0s"}, "", "--stale 0s: want a positive duration"},
+		{"no stale", []string{"--stale", "0s"}, "", "--stale 0s: want at least 1m30s"},
+		{"stale under three heartbeats", []string{"--stale", "2s"}, "", "--stale 2s: want at least 1m30s"},
 		{"no such program", []string{"--noprop", filepath.Join(root, "nowhere")}, "", "not an executable program"},
 		{"program not executable", []string{"--noprop", file}, "", "not an executable program"},
 		{"out is a file", []string{"--out", file}, "", "is a file; name a folder"},

@@ -66,6 +66,8 @@ func TestReadCommandsFailWithOneLine(t *testing.T) {
 		{"export bad what", []string{"export", "--db", db, "--what", "rows"}, `--what "rows": want one of runs, cells`},
 		{"export bad format", []string{"export", "--db", db, "--format", "xml"}, `--format "xml"`},
 		{"export bad status", []string{"export", "--db", db, "--status", "ok"}, `--status "ok"`},
+		{"runs unknown scenario", []string{"runs", "--db", db, "--scenario", "bogus"}, "no runs with --scenario bogus; scenarios in results.db: class, task"},
+		{"runs no match", []string{"runs", "--db", db, "--scenario", "domain"}, "no runs with --scenario domain"},
 		{"export no failed runs", []string{"export", "--db", db, "--status", "failed"}, "no failed runs in results.db: 8 done"},
 	}
 	for _, tc := range tests {

@@ -205,7 +205,7 @@ func (l *AdjointLearner) termsText() string { return fmt.Sprintf("CE %g", l.term
 func (l *AdjointLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	l.checkRows(x)
 	mask := outputMask(l.m, active)
-	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng noise) {
 		nn.LogSoftmaxRows(dst, l.head.Forward(l.euler(x, rng, l.s.Timesteps), mask, false))
 	})
 }

@@ -344,9 +344,9 @@ func (l *BackpropDTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 		panic(fmt.Sprintf("backprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
 	}
 	mask := outputMask(l.m, active)
-	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng noise) {
 		l.z[0] = nn.Resize(l.z[0], x.Rows, l.embed.D)
-		rng.FillNormal(l.z[0].Data, 1)
+		rng.fill(l.z[0], 1)
 		nn.LogSoftmaxRows(dst, l.forward(x, mask, false))
 	})
 }

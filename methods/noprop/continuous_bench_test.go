@@ -107,7 +107,7 @@ func BenchmarkCTScores(b *testing.B) {
 			steps := ctSteps(l.sched.Grid(tc.steps), InferenceAncestral)
 			score := func() {
 				for lo := 0; lo < x.Rows; lo += l.chunk {
-					l.chain(x.Slice(lo, min(lo+l.chunk, x.Rows)), nil, steps, nn.NewRNG(4), tc.cached)
+					l.chain(x.Slice(lo, min(lo+l.chunk, x.Rows)), nil, steps, streamNoise{nn.NewRNG(4)}, tc.cached)
 				}
 			}
 			score()

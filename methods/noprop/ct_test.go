@@ -115,7 +115,7 @@ func TestCTChainMarginal(t *testing.T) {
 	const n = 20000
 	x := nn.NewMatrix(n, ds.Train.Shape.Size())
 	nn.NewRNG(4).FillUniform(x.Data, 1)
-	z := l.chain(x, nil, ctSteps(l.sched.Grid(50), InferenceAncestral), nn.NewRNG(5), true)
+	z := l.chain(x, nil, ctSteps(l.sched.Grid(50), InferenceAncestral), streamNoise{nn.NewRNG(5)}, true)
 	ab1 := l.sched.At(1).AlphaBar
 	if want := 1 / (1 + math.Exp(-2.5)); math.Abs(ab1-want) > 1e-6 {
 		t.Fatalf("ᾱ(1) = %v, want sigmoid(2.5) = %v", ab1, want)
@@ -164,7 +164,7 @@ func TestCTDDIMChain(t *testing.T) {
 	curveSchedule(l.sched, 5)
 	predictClass(l.net, 1)
 	x := setMatrix(ds.Test)
-	z := l.chain(x, nil, ctSteps(l.sched.Grid(37), l.s.Inference), nn.NewRNG(5), true)
+	z := l.chain(x, nil, ctSteps(l.sched.Grid(37), l.s.Inference), streamNoise{nn.NewRNG(5)}, true)
 	z0 := nn.NewMatrix(x.Rows, 4)
 	nn.NewRNG(5).FillNormal(z0.Data, 1)
 	p0, p1 := l.sched.At(0), l.sched.At(1)
@@ -201,7 +201,7 @@ func TestCTCachedChain(t *testing.T) {
 	steps := ctSteps(l.sched.Grid(40), InferenceAncestral)
 	var scores [2]nn.Matrix
 	for k, cached := range []bool{true, false} {
-		z := l.chain(x, nil, steps, nn.NewRNG(9), cached)
+		z := l.chain(x, nil, steps, streamNoise{nn.NewRNG(9)}, cached)
 		scores[k] = nn.NewMatrix(x.Rows, 4)
 		nn.LogSoftmaxRows(scores[k], l.head.Forward(z, nil, false))
 	}

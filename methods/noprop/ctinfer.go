@@ -57,7 +57,7 @@ func (l *CTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 		mask = outputMask(l.m, active)
 	}
 	steps := ctSteps(l.sched.Grid(l.s.Timesteps), l.s.Inference)
-	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng noise) {
 		z := l.chain(x, mask, steps, rng, true)
 		nn.LogSoftmaxRows(dst, l.head.Forward(z, mask, false))
 	})
@@ -66,11 +66,11 @@ func (l *CTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 // chain runs the CT chain over the rows of x and returns z_1 (owned by the
 // learner). cached runs the image path once (Net.Prepare and Step);
 // otherwise the whole network runs at every step, as a reference.
-func (l *CTLearner) chain(x nn.Matrix, mask []bool, steps []ctStep, rng *nn.RNG, cached bool) nn.Matrix {
+func (l *CTLearner) chain(x nn.Matrix, mask []bool, steps []ctStep, rng noise, cached bool) nn.Matrix {
 	n, d := x.Rows, l.embed.D
 	l.zA, l.zB = nn.Resize(l.zA, n, d), nn.Resize(l.zB, n, d)
 	z, zn := l.zA, l.zB
-	rng.FillNormal(z.Data, 1)
+	rng.fill(z, 1)
 	if cached {
 		l.net.Prepare(x, false)
 	} else {
@@ -86,7 +86,7 @@ func (l *CTLearner) chain(x nn.Matrix, mask []bool, steps []ctStep, rng *nn.RNG,
 			}
 			u = l.net.Forward(x, z, l.tcol, mask, false)
 		}
-		rng.FillNormal(zn.Data, st.sd)
+		rng.fill(zn, st.sd)
 		for k, v := range u.Data {
 			zn.Data[k] += st.a*v + st.b*z.Data[k]
 		}

@@ -19,8 +19,9 @@ import (
 // chains.
 //
 // The noise comes from the learner's inference stream, re-derived for every
-// call from the seed, the inference seed and the chunk index, so Scores is
-// deterministic. Rows are processed EvalBatch at a time.
+// call from the seed, the inference seed and each row's index, so Scores is
+// deterministic and a row's scores do not depend on EvalBatch, the number of
+// rows processed at a time.
 func (l *DTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if x.Cols != l.input.Size() {
 		panic(fmt.Sprintf("noprop-dt: Scores: rows of %d values, learner built for %v", x.Cols, l.input))
@@ -29,25 +30,54 @@ func (l *DTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	if l.s.MaskBlockOutput {
 		mask = outputMask(l.m, active)
 	}
-	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+	return scoreChunks(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, l.inferSeed, func(dst, x nn.Matrix, rng noise) {
 		l.scoreChunk(dst, x, mask, rng)
 	})
 }
 
 // scoreChunks is the scoring loop every rule of the family shares: it runs
-// score on the rows of x chunk rows at a time, each chunk with its own noise
-// stream derived from infer, the inference seed and the chunk's index (so
-// the scores of a row do not depend on what else is scored with it beyond
-// its chunk), and returns the rows × m scores.
-func scoreChunks(x nn.Matrix, m, chunk int, infer *nn.RNG, seed uint64, score func(dst, x nn.Matrix, rng *nn.RNG)) nn.Matrix {
+// score on the rows of x chunk rows at a time, every row with its own noise
+// stream derived from infer, the inference seed and the row's index in x,
+// so the scores of a row do not depend on what is scored with it (the
+// chunk size is a speed setting, outside a run's identity), and returns the
+// rows × m scores.
+func scoreChunks(x nn.Matrix, m, chunk int, infer *nn.RNG, seed uint64, score func(dst, x nn.Matrix, rng noise)) nn.Matrix {
 	out := nn.NewMatrix(x.Rows, m)
-	for c, lo := 0, 0; lo < x.Rows; c, lo = c+1, lo+chunk {
+	rows := make(rowNoise, 0, min(chunk, x.Rows))
+	for lo := 0; lo < x.Rows; lo += chunk {
 		hi := min(lo+chunk, x.Rows)
-		rng := infer.Split(fmt.Sprintf("%d/%d", seed, c))
-		score(out.Slice(lo, hi), x.Slice(lo, hi), rng)
+		rows = rows[:0]
+		for r := lo; r < hi; r++ {
+			rows = append(rows, infer.Split(fmt.Sprintf("%d/row %d", seed, r)))
+		}
+		score(out.Slice(lo, hi), x.Slice(lo, hi), rows)
 	}
 	return out
 }
+
+// noise is where inference draws its Gaussian noise.
+type noise interface {
+	// fill fills m with independent N(0, sd²) values.
+	fill(m nn.Matrix, sd float32)
+}
+
+// rowNoise draws row r of a matrix from stream r: scoring's noise, so
+// that a row's draws do not depend on the other rows of its chunk.
+type rowNoise []*nn.RNG
+
+func (n rowNoise) fill(m nn.Matrix, sd float32) {
+	if m.Rows != len(n) {
+		panic(fmt.Sprintf("noprop: %d noise streams for %d rows", len(n), m.Rows))
+	}
+	for r, rng := range n {
+		rng.FillNormal(m.Row(r), sd)
+	}
+}
+
+// streamNoise draws a whole matrix from one stream (tests and references).
+type streamNoise struct{ *nn.RNG }
+
+func (n streamNoise) fill(m nn.Matrix, sd float32) { n.FillNormal(m.Data, sd) }
 
 // outputMask marks the active outputs among m; nil (nothing masked) when
 // active is empty or covers every output. Outputs outside [0, m) panic: the
@@ -67,7 +97,7 @@ func outputMask(m int, active []int) []bool {
 }
 
 // scoreChunk writes the scores of the rows of x into dst.
-func (l *DTLearner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
+func (l *DTLearner) scoreChunk(dst, x nn.Matrix, mask []bool, rng noise) {
 	n, S := x.Rows, l.s.EnsembleChains
 	l.lp = nn.Resize(l.lp, n, l.m)
 	for s := range S {
@@ -94,12 +124,12 @@ func (l *DTLearner) scoreChunk(dst, x nn.Matrix, mask []bool, rng *nn.RNG) {
 
 // chain runs Eq. 3 from z_0 ~ N(0, I) through all T blocks on the rows of x
 // and returns z_T (owned by the learner), drawing z_0 and every ε_t from rng.
-func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
+func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng noise) nn.Matrix {
 	n, d := x.Rows, l.embed.D
 	l.zA = nn.Resize(l.zA, n, d)
 	l.zB = nn.Resize(l.zB, n, d)
 	z, zn := l.zA, l.zB
-	rng.FillNormal(z.Data, 1)
+	rng.fill(z, 1)
 	if l.s.TrainOrder == OrderParallel {
 		defer l.park(0) // worker 0's set: back for the next step
 	}
@@ -108,7 +138,7 @@ func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng *nn.RNG) nn.Matrix {
 		l.lend(0, bs.blk)
 		u := bs.blk.Forward(x, z, mask, false)
 		a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
-		rng.FillNormal(zn.Data, float32(math.Sqrt(l.sched.C[t])))
+		rng.fill(zn, float32(math.Sqrt(l.sched.C[t])))
 		for k, v := range u.Data {
 			zn.Data[k] += a*v + b*z.Data[k]
 		}

@@ -247,7 +247,7 @@ func (l *FMLearner) termsText() string {
 // from the inference seed and the chunk index, so Scores is deterministic.
 func (l *FMLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	l.checkRows(x)
-	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng *nn.RNG) {
+	return scoreChunks(x, l.m, l.chunk, l.infer, l.inferSeed, func(dst, x nn.Matrix, rng noise) {
 		nearestScores(dst, l.euler(x, rng, l.s.Timesteps), l.embed)
 	})
 }
@@ -255,11 +255,11 @@ func (l *FMLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 // euler integrates dz/dt = v_θ(z, x, t) from z_0 ~ N(0, I) (drawn from rng)
 // to t = 1 in steps Euler steps over the rows of x and returns z_1 (owned by
 // the learner). The Adjoint uses it too.
-func (c *continuous) euler(x nn.Matrix, rng *nn.RNG, steps int) nn.Matrix {
+func (c *continuous) euler(x nn.Matrix, rng noise, steps int) nn.Matrix {
 	n, d := x.Rows, c.embed.D
 	c.zA = nn.Resize(c.zA, n, d)
 	z := c.zA
-	rng.FillNormal(z.Data, 1)
+	rng.fill(z, 1)
 	c.net.Prepare(x, false)
 	h := float32(1 / float64(steps))
 	for k := range steps {

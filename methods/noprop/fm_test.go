@@ -67,7 +67,7 @@ func TestEulerLinearField(t *testing.T) {
 	l := newTestFM(t, ds, 1, `{"encoder":"mlp","hidden":12,"timesteps":7,"eval_batch":200}`)
 	linearField(t, l.net, 3, lambda, c)
 	x := setMatrix(ds.Test)
-	z := l.euler(x, nn.NewRNG(8), N)
+	z := l.euler(x, streamNoise{nn.NewRNG(8)}, N)
 	z0 := nn.NewMatrix(x.Rows, 3)
 	nn.NewRNG(8).FillNormal(z0.Data, 1)
 	h := 1.0 / N

@@ -114,7 +114,7 @@ func TestInferenceUpdatePinned(t *testing.T) {
 	const n = 20000
 	x := nn.NewMatrix(n, ds.Train.Shape.Size())
 	nn.NewRNG(4).FillUniform(x.Data, 1)
-	z := l.chain(x, nil, nn.NewRNG(5))
+	z := l.chain(x, nil, streamNoise{nn.NewRNG(5)})
 	abT := l.sched.AlphaBar[10]
 	if math.Abs(abT-0.9766) > 1e-4 {
 		t.Fatalf("ᾱ_T = %v, want the table's 0.9766", abT)

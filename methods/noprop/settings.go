@@ -48,7 +48,11 @@ type Network struct {
 	// Every network keeps buffers for the largest batch it has seen, so a
 	// chunk larger than the training batch grows them (with the conv
 	// encoder about 0.6 MB per row per network; NoProp-DT has T networks).
-	EvalBatch int `json:"eval_batch" range:"[0,65536]" help:"rows pushed through the chain at once at inference; 0 means batch_size"`
+	// A speed setting: every row draws its noise from its own stream, so
+	// scores do not depend on it beyond float32 rounding (the GEMM adds in
+	// another order for another number of rows), and it is not part of a
+	// run's identity.
+	EvalBatch int `json:"eval_batch" range:"[0,65536]" identity:"runtime" help:"rows pushed through the chain at once at inference; 0 means batch_size"`
 }
 
 // DefaultNetwork returns the paper's network for MNIST: the conv stack,

@@ -17,9 +17,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/results"
@@ -234,37 +236,94 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 // WriteMarkdown writes the report as Markdown; the figures are linked as
-// the PNG files named by Figure.File, which Write puts beside it.
+// the PNG files named by Figure.File, which Write puts beside it. Every
+// stored string (a method, host or version name, a path, a spec) is
+// escaped for where it stands, so none can add HTML or break the page.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\n", r.Title)
-	fmt.Fprintf(&b, "- database: `%s`\n- runs: %s (finished runs only)\n- written %s by noprop %s\n\n", r.Source, r.Filter, r.Generated, r.Version)
+	fmt.Fprintf(&b, "# %s\n\n", mdText(r.Title))
+	fmt.Fprintf(&b, "- database: %s\n- runs: %s (finished runs only)\n- written %s by noprop %s\n\n",
+		mdCode(r.Source), mdText(r.Filter), mdText(r.Generated), mdText(r.Version))
 	b.WriteString("## Summary\n\nMean ± standard error over seeds, in percent; peak memory in MiB.\n\n")
 	b.WriteString(r.markdownSummary)
 	b.WriteString("\n## Figures\n\n")
 	for _, f := range r.Figures {
 		if f.PNG == nil {
-			fmt.Fprintf(&b, "- %s: not drawn (%s)\n\n", f.Kind, f.Missing)
+			fmt.Fprintf(&b, "- %s: not drawn (%s)\n\n", mdText(string(f.Kind)), mdText(f.Missing))
 			continue
 		}
-		fmt.Fprintf(&b, "### %s\n\n![%s](%s)\n\n%s.\n\n", f.Title, f.Title, f.File, capitalize(f.Caption))
+		fmt.Fprintf(&b, "### %s\n\n![%s](%s)\n\n%s.\n\n", mdText(f.Title), mdText(f.Title), f.File, mdText(capitalize(f.Caption)))
 	}
 	b.WriteString("## Configurations\n")
 	for _, c := range r.Configs {
-		fmt.Fprintf(&b, "\n### %s\n\n", c.Title)
-		fmt.Fprintf(&b, "- config hash: `%s`\n- seeds: %s\n- program version: %s\n- host: %s\n- runs: %s to %s\n- run IDs: %s\n\n",
-			c.ConfigHash, c.Seeds, strings.Join(c.Versions, ", "), strings.Join(c.Hosts, ", "), c.Started, c.Ended,
-			"`"+strings.Join(c.RunIDs, "`, `")+"`")
+		fmt.Fprintf(&b, "\n### %s\n\n", mdText(c.Title))
+		ids := make([]string, len(c.RunIDs))
+		for i, id := range c.RunIDs {
+			ids[i] = mdCode(id)
+		}
+		fmt.Fprintf(&b, "- config hash: %s\n- seeds: %s\n- program version: %s\n- host: %s\n- runs: %s to %s\n- run IDs: %s\n\n",
+			mdCode(c.ConfigHash), mdText(c.Seeds), mdText(strings.Join(c.Versions, ", ")), mdText(strings.Join(c.Hosts, ", ")),
+			mdText(c.Started), mdText(c.Ended), strings.Join(ids, ", "))
 		b.WriteString("Accuracy (%) on each task (columns) after each task (rows), mean ± SE over seeds:\n\n")
 		b.WriteString(c.markdownMatrix)
-		b.WriteString("\nSettings (the stored spec of the first seed; the seeds differ only in `seed`):\n\n```json\n")
+		fence := fenceFor(c.Spec)
+		b.WriteString("\nSettings (the stored spec of the first seed; the seeds differ only in `seed`):\n\n" + fence + "json\n")
 		b.WriteString(c.Spec)
-		b.WriteString("\n```\n")
+		b.WriteString("\n" + fence + "\n")
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("write markdown report: %w", err)
 	}
 	return nil
+}
+
+// mdSpecial is every character that can start markup inside a line of
+// Markdown text (emphasis, code, links, table cells, HTML and entities).
+var mdSpecial = regexp.MustCompile("[\\\\`*_\\[\\]|<>&]")
+
+// mdText is s as literal Markdown text on one line: control characters
+// and line breaks become spaces, and every special character is
+// backslash-escaped (Markdown's escape, which also keeps < and & from
+// starting HTML).
+func mdText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return mdSpecial.ReplaceAllString(s, "\\$0")
+}
+
+// mdCode is s as a Markdown code span, on one line, fenced by more
+// backticks than any run of them in s.
+func mdCode(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	fence := strings.Repeat("`", longestRun(s, '`')+1)
+	return fence + " " + s + " " + fence
+}
+
+// fenceFor is a code-block fence longer than any run of backticks in s.
+func fenceFor(s string) string {
+	return strings.Repeat("`", max(3, longestRun(s, '`')+1))
+}
+
+func longestRun(s string, c rune) int {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == c {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return longest
 }
 
 func capitalize(s string) string {

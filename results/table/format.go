@@ -47,10 +47,10 @@ const textWidth = 64
 // made one line without control characters first, so a stored string
 // cannot move a terminal's cursor or break a Markdown or LaTeX table.
 func WriteRows(w io.Writer, f Format, textCols int, header []string, rows [][]string) error {
-	header = cleanRow(header)
+	header = cleanRow(header, f)
 	clean := make([][]string, len(rows))
 	for i, r := range rows {
-		clean[i] = cleanRow(r)
+		clean[i] = cleanRow(r, f)
 	}
 	switch f {
 	case CSV:
@@ -129,13 +129,20 @@ var latexReplacer = strings.NewReplacer(
 
 func latexEscape(s string) string { return latexReplacer.Replace(s) }
 
-func cleanRow(r []string) []string {
+func cleanRow(r []string, f Format) []string {
 	out := make([]string, len(r))
 	for i, c := range r {
 		out[i] = oneLine(c)
+		if f == Markdown {
+			out[i] = markdownCell.Replace(out[i])
+		}
 	}
 	return out
 }
+
+// markdownCell escapes what would end a Markdown table cell or start
+// markup or HTML inside it.
+var markdownCell = strings.NewReplacer(`\`, `\\`, "|", `\|`, "<", `\<`, ">", `\>`, "&", `\&`, "`", "\\`", "*", `\*`, "[", `\[`, "]", `\]`)
 
 // oneLine makes a stored string safe and short for a terminal: control
 // characters (an ANSI escape sequence's ESC among them) become blanks and

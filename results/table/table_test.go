@@ -183,3 +183,21 @@ func assertInOrder(t *testing.T, out string, subs []string) {
 		rest = rest[i+len(s):]
 	}
 }
+
+// TestMarkdownCellsAreEscaped: a stored name cannot end a Markdown cell or
+// add HTML to a report.
+func TestMarkdownCellsAreEscaped(t *testing.T) {
+	var b strings.Builder
+	if err := WriteRows(&b, Markdown, 1, []string{"method", "ACC"}, [][]string{{"a|b <i>x</i>", "1.0"}}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	if !strings.Contains(out, `a\|b \<i\>x\</i\>`) {
+		t.Errorf("cell not escaped once:\n%s", out)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if n := strings.Count(line, "|") - strings.Count(line, `\|`); n != 3 {
+			t.Errorf("line %q has %d cell borders, want 3", line, n)
+		}
+	}
+}

@@ -74,6 +74,11 @@ type StreamConfig struct {
 	Permuted string
 }
 
+// MaxPermutedTasks is the most tasks a permuted stream may have: the
+// common benchmarks use 10 to 100, and a stream of T tasks is scored T²
+// times.
+const MaxPermutedTasks = 1000
+
 // DefaultTasks is the usual number of tasks of a stream kind: 5 for split
 // (split MNIST: 0,1 | 2,3 | ... | 8,9), 10 for permuted (van de Ven &
 // Tolias's permuted MNIST), 1 for joint.
@@ -112,8 +117,9 @@ func (cfg StreamConfig) Check(dataset string, classes int) error {
 			return fmt.Errorf("class order %q: want fixed or seeded", cfg.ClassOrder)
 		}
 	case KindPermuted:
-		if cfg.Tasks < 1 {
-			return fmt.Errorf("permuted %s: need at least 1 task, got %d", dataset, cfg.Tasks)
+		if cfg.Tasks < 1 || cfg.Tasks > MaxPermutedTasks {
+			return fmt.Errorf("permuted %s: %d tasks: want 1 to %d (every task is scored after every task, %d² scorings)",
+				dataset, cfg.Tasks, MaxPermutedTasks, MaxPermutedTasks)
 		}
 	default:
 		return fmt.Errorf("stream %q: want one of %s", cfg.Kind, strings.Join(StreamKinds(), ", "))
@@ -167,12 +173,13 @@ func newStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 		for k := range cfg.Tasks {
 			classes := slices.Clone(order[k*per : (k+1)*per])
 			slices.Sort(classes)
-			s.Tasks = append(s.Tasks, Task{
-				ID:      k + 1,
-				Classes: classes,
-				Train:   Examples{set: filterClasses(ds.Train, classes)},
-				Test:    Examples{set: filterClasses(ds.Test, classes)},
-			})
+			train, test := filterClasses(ds.Train, classes), filterClasses(ds.Test, classes)
+			if train.Len() == 0 || test.Len() == 0 {
+				// Found here, before the first task trains, not when task k does.
+				return Stream{}, fmt.Errorf("split %s: task %d (classes %v) has %d training and %d test examples; "+
+					"every task needs both: check the dataset's class folders or labels", ds.Name, k+1, classes, train.Len(), test.Len())
+			}
+			s.Tasks = append(s.Tasks, Task{ID: k + 1, Classes: classes, Train: Examples{set: train}, Test: Examples{set: test}})
 		}
 		return s, nil
 	case KindPermuted:

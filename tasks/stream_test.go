@@ -2,6 +2,7 @@ package tasks
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -115,12 +116,31 @@ func TestNewStreamErrors(t *testing.T) {
 		{Kind: KindSplit, Tasks: 0},
 		{Kind: KindSplit, Tasks: 3, ClassOrder: "sorted"},
 		{Kind: KindPermuted},
+		{Kind: KindPermuted, Tasks: MaxPermutedTasks + 1},
 		{Kind: "rotated", Tasks: 2},
 		{Kind: KindJoint, Tasks: 1, Pixels: "scaled"},
 	} {
 		if _, err := NewStream(ds, cfg); err == nil {
 			t.Errorf("%+v: no error", cfg)
 		}
+	}
+}
+
+// TestSplitWithAnEmptyClassIsRefused: a class without examples (an empty
+// image folder) is refused when the stream is built, not when its task
+// comes to train.
+func TestSplitWithAnEmptyClassIsRefused(t *testing.T) {
+	ds := testDataset(t)
+	var keep []int
+	for i, y := range ds.Train.Y {
+		if y < ds.NumClasses-2 { // the last task's classes lose their training examples
+			keep = append(keep, i)
+		}
+	}
+	ds.Train = ds.Train.Subset(keep)
+	_, err := NewStream(ds, StreamConfig{Kind: KindSplit, Tasks: ds.NumClasses / 2})
+	if err == nil || !strings.Contains(err.Error(), "has 0 training") {
+		t.Fatalf("error %v, want the empty task named", err)
 	}
 }
 

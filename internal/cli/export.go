@@ -32,10 +32,11 @@ func exportCmd() *cobra.Command {
   epochs     one row per training-log line (per block for NoProp)
   memory     one row per run: peak heap and RSS in bytes
   inference  one row per cell and inference run, for rules with stochastic inference
-Every table but runs starts with run_id, config_hash, method, stream, scenario
-and seed. Missing values (NULL, NaN, not measured) are empty CSV fields and
-JSON nulls. JSON is one array of objects. The README's "Exporting results"
-describes every column.`,
+Every table but runs starts with run_id, config_hash, method, preset,
+settings (those that tell the configuration apart), stream, scenario, seed
+and counted (whether the run is the one its unit counts). Missing values (NULL, NaN, not measured) are empty CSV fields and
+JSON nulls. JSON is one array of objects. docs/export.md describes every
+column.`,
 		Example: `  noprop export --format csv --what cells -o cells.csv
   noprop export --format json --what runs --method noprop-dt --status all
   python3 -c 'import pandas; print(pandas.read_csv("cells.csv").groupby(["method","scenario","after_task","eval_task"]).accuracy.mean())'`,

@@ -279,7 +279,7 @@ func TestPaddedStandardisedByItsFirstTask(t *testing.T) {
 }
 
 func TestPermutedConstructionIsChecked(t *testing.T) {
-	ds := countingDataset(3, 2, Shape{1, 2, 2})
+	ds := countingDataset(6, 3, Shape{1, 2, 2})
 	for _, c := range []struct {
 		cfg StreamConfig
 		ok  bool

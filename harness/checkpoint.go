@@ -35,11 +35,15 @@ type checkpoint struct {
 	// Unit is the run's identity, seed and number of inference runs
 	// (unitKey): a checkpoint only resumes the same unit, scored the same
 	// way; a learning curve or a speed setting may differ.
-	Unit  string
-	Done  int // tasks learned and evaluated; rows 0..Done are in Rows
-	Rows  []Eval
-	Log   []methods.EpochStats // the log of task Done+1 so far
-	State []byte               // the learner's state, when loaded
+	Unit string
+	Done int // tasks learned and evaluated; rows 0..Done are in Rows
+	Rows []Eval
+	Log  []methods.EpochStats // the log of task Done+1 so far
+	// Call is the Learn call of task Done+1 under way (0-based; a
+	// strategy may learn a task in several calls, see Strategy). Files
+	// written before it existed decode it as 0, their one call.
+	Call  int
+	State []byte // the learner's state, when loaded
 }
 
 const checkpointVersion = 3
@@ -210,7 +214,7 @@ type checkpointer struct {
 func (c *checkpointer) afterTask(e Eval, save bool) error {
 	c.ck.Done = e.AfterTask
 	c.ck.Rows = append(c.ck.Rows, e)
-	c.ck.Log = nil
+	c.ck.Log, c.ck.Call = nil, 0
 	if !save || e.AfterTask >= c.tasks {
 		return nil
 	}

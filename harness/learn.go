@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/noprop/noprop/methods"
@@ -14,8 +15,9 @@ import (
 )
 
 // learnStream is a run's work once its learner is built: every task of
-// the stream learned in turn, every task evaluated after each (the
-// accuracy matrix), the observers told, checkpoints taken.
+// the stream learned in turn as the spec's strategy says, every task
+// evaluated after each (the accuracy matrix), the observers told,
+// checkpoints taken.
 func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) (Result, error) {
 	ls := newSession(rn, ctx, info, l, s, sc, cp)
 	first, log, err := ls.resume()
@@ -32,7 +34,17 @@ func (rn *Runner) learnStream(ctx context.Context, info RunInfo, l methods.Learn
 		log = nil
 	}
 	ls.res.Metrics = metrics.All(ls.res.Matrix)
+	if ls.res.ValMatrix != nil {
+		ls.res.Metrics = append(ls.res.Metrics, valACC(ls.res.ValMatrix))
+	}
 	return ls.res, nil
+}
+
+// valACC is ACC of the validation matrix, named metrics.ValACC.
+func valACC(val [][]float64) metrics.Metric {
+	m := metrics.AverageAccuracy(val)
+	m.Name = metrics.ValACC
+	return m
 }
 
 // session is one run learning its stream.
@@ -49,12 +61,26 @@ type session struct {
 	// learner's seed control when its inference is stochastic.
 	runs int
 	st   methods.Stochastic
+	// strategy chooses each task's Learn calls; call is the first call of
+	// the first task learned (a checkpoint taken during a later call of a
+	// task resumes at that call).
+	strategy Strategy
+	call     int
 }
 
 func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) *session {
+	strategy, err := LookupStrategy(info.Spec.Strategy)
+	if err != nil {
+		// Spec.Validate refused it before the run began; the runner's
+		// recover turns this into the run's failure.
+		panic(err)
+	}
 	T := len(s.Tasks)
-	ls := &session{rn: rn, ctx: ctx, info: info, l: l, s: s, sc: sc, cp: cp, runs: 1,
+	ls := &session{rn: rn, ctx: ctx, info: info, l: l, s: s, sc: sc, cp: cp, runs: 1, strategy: strategy,
 		res: Result{Matrix: make([][]float64, T+1)}}
+	if s.Choices.Validation > 0 {
+		ls.res.ValMatrix = make([][]float64, T+1)
+	}
 	if st, ok := l.(methods.Stochastic); ok {
 		ls.st, ls.runs = st, info.Spec.InferenceRuns
 	}
@@ -65,6 +91,19 @@ func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner
 		}
 	}
 	return ls
+}
+
+// curriculum is what the session's strategy chooses from.
+func (ls *session) curriculum() Curriculum { return Curriculum{Stream: ls.s, Scenario: ls.sc} }
+
+// scored is the last task (0-based) whose outputs row i of the matrix is
+// scored with (-1: the untrained model's row 0, scored with the first
+// task's).
+func (ls *session) scored(i int) int {
+	if i == 0 {
+		return -1
+	}
+	return ls.strategy.Scored(ls.curriculum(), i-1)
 }
 
 // resume records the rows a checkpoint saved, or evaluates the untrained
@@ -78,7 +117,7 @@ func (ls *session) resume() (first int, log []methods.EpochStats, err error) {
 	// The saved rows are this run's; the tasks after them are learned from
 	// the restored learner.
 	rows := cp.ck.Rows
-	first, log = cp.ck.Done, cp.ck.Log
+	first, log, ls.call = cp.ck.Done, cp.ck.Log, cp.ck.Call
 	cp.ck.Rows = nil
 	every := ls.info.Spec.TestEvery
 	unmeasured(log, every)
@@ -93,29 +132,36 @@ func (ls *session) resume() (first int, log []methods.EpochStats, err error) {
 }
 
 // learnTask learns task k (0-based), its log so far given, and returns its
-// whole log. The task's training set is got for this call and dropped
+// whole log: the Learn calls the strategy chooses, in order (their logs one
+// after another). Each call's training set is got for the call and dropped
 // after it: a permuted task's is a new copy (tasks.Examples), so only one
-// task's is held at a time.
+// call's is held at a time.
 func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochStats, error) {
-	t := ls.s.Tasks[k]
 	obs := &relay{rn: ls.rn, info: ls.info, task: k + 1, log: log, cp: ls.cp}
 	if every := ls.info.Spec.TestEvery; every > 0 {
 		obs.every = every
-		obs.test = func() (float64, error) { return ls.score(0, k, k) }
+		obs.test = func() (float64, error) { return ls.score(0, ls.scored(k+1), k) }
 	}
-	// A permuted task's training set is as large as the dataset. The heap
-	// is collected before the set is made, so that the garbage of the
-	// evaluation before it (test examples made a chunk at a time) is not
-	// still there beside it, and after it is dropped, so that it does not
-	// set the heap's next growth target (twice the live heap): the peak
-	// stays near the dataset and one task's set (about 0.5 GB for padded
-	// MNIST), not twice that. A collection takes about a millisecond: the
-	// heap is mostly pixels, which hold no pointers.
-	runtime.GC()
-	err := ls.l.Learn(ls.ctx, ls.sc.Relabel(t, t.Train.Set()), ls.sc.TrainActive(ls.s, k), obs)
-	runtime.GC()
-	if err != nil {
-		return nil, &taskError{task: k + 1, err: err}
+	lessons := ls.strategy.Lessons(ls.curriculum(), k)
+	first := ls.call
+	ls.call = 0
+	for c := first; c < len(lessons); c++ {
+		obs.call = c
+		// A permuted task's training set is as large as the dataset. The
+		// heap is collected before the set is made, so that the garbage of
+		// the evaluation before it (test examples made a chunk at a time)
+		// is not still there beside it, and after it is dropped, so that
+		// it does not set the heap's next growth target (twice the live
+		// heap): the peak stays near the dataset and one task's set (about
+		// 0.5 GB for padded MNIST), not twice that. A collection takes
+		// about a millisecond: the heap is mostly pixels, which hold no
+		// pointers.
+		runtime.GC()
+		err := ls.l.Learn(ls.ctx, lessons[c].Data(), lessons[c].Active, obs)
+		runtime.GC()
+		if err != nil {
+			return nil, &taskError{task: k + 1, err: err}
+		}
 	}
 	return obs.log, nil
 }
@@ -136,15 +182,20 @@ func (ls *session) score(run, learned, j int) (float64, error) {
 }
 
 // evaluate scores every task after task i (0: untrained) with every
-// inference run and records the row.
+// inference run and records the row. A task at which the strategy learned
+// nothing, scored with the masks of the row before, leaves the model as
+// it was: that row is recorded again, not scored again (joint's rows).
 func (ls *session) evaluate(i int, log []methods.EpochStats) error {
+	if i > 1 && len(ls.strategy.Lessons(ls.curriculum(), i-1)) == 0 && ls.scored(i) == ls.scored(i-1) {
+		return ls.record(ls.repeat(i, log), false)
+	}
 	T := len(ls.s.Tasks)
 	e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log, Seconds: make([]float64, T)}
 	for k := range ls.runs {
 		row := make([]float64, T)
 		for j := range T {
 			start := time.Now()
-			acc, err := ls.score(k, i-1, j)
+			acc, err := ls.score(k, ls.scored(i), j)
 			e.Seconds[j] += time.Since(start).Seconds()
 			if err != nil {
 				return err
@@ -156,13 +207,53 @@ func (ls *session) evaluate(i int, log []methods.EpochStats) error {
 			e.Inference = append(e.Inference, row)
 		}
 	}
+	if ls.res.ValMatrix != nil {
+		e.ValAcc = make([]float64, T)
+		for j := range T {
+			acc, err := ls.validate(ls.scored(i), j)
+			if err != nil {
+				return err
+			}
+			e.ValAcc[j] = acc
+		}
+	}
 	return ls.record(e, false)
+}
+
+// repeat is row i-1 again as row i, with task i's log.
+func (ls *session) repeat(i int, log []methods.EpochStats) Eval {
+	T := len(ls.s.Tasks)
+	e := Eval{AfterTask: i, Acc: slices.Clone(ls.res.Matrix[i-1]), Log: log, Seconds: make([]float64, T)}
+	for k := range ls.res.Inference {
+		e.Inference = append(e.Inference, slices.Clone(ls.res.Inference[k][i-1]))
+	}
+	if ls.res.ValMatrix != nil {
+		e.ValAcc = slices.Clone(ls.res.ValMatrix[i-1])
+	}
+	return e
+}
+
+// validate is the accuracy on task j's validation set after task learned
+// (0-based; -1 untrained), with the first inference run's seeds: the
+// validation accuracy chooses among configurations, it is not reported
+// as a result, so one inference run is enough.
+func (ls *session) validate(learned, j int) (float64, error) {
+	t := ls.s.Tasks[j]
+	var seed func(chunk int)
+	if ls.st != nil {
+		seed = func(chunk int) { ls.st.SetInferenceSeed(inferenceSeed(0, j, chunk)) }
+	}
+	rows := func(lo, hi int) tasks.Set { return ls.sc.Relabel(t, t.Val.Rows(lo, hi)) }
+	return accuracy(ls.ctx, ls.l, t.Val.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), seed)
 }
 
 // record keeps an evaluated row, hands it to the observers and takes a
 // checkpoint after it (not for a row replayed from a checkpoint).
 func (ls *session) record(e Eval, replayed bool) error {
 	ls.res.Matrix[e.AfterTask] = e.Acc
+	if ls.res.ValMatrix != nil {
+		ls.res.ValMatrix[e.AfterTask] = e.ValAcc
+	}
 	for k, row := range e.Inference {
 		if ls.res.Inference != nil && k < len(ls.res.Inference) {
 			ls.res.Inference[k][e.AfterTask] = row
@@ -208,6 +299,9 @@ type relay struct {
 	// every-th pass (Spec.TestEvery); nil for no learning curve.
 	test  func() (float64, error)
 	every int
+	// call is the Learn call of the task under way (0-based), which a
+	// checkpoint taken during it resumes at.
+	call int
 }
 
 // CheckpointDue reports whether the run takes a checkpoint now.
@@ -217,6 +311,7 @@ func (r *relay) CheckpointDue() bool { return r.cp != nil && r.cp.due() }
 // far.
 func (r *relay) Checkpoint() error {
 	r.cp.ck.Log = append([]methods.EpochStats(nil), r.log...)
+	r.cp.ck.Call = r.call
 	return r.cp.save()
 }
 

@@ -69,6 +69,10 @@ type Result struct {
 	// Inference holds one such matrix per inference run of a rule with
 	// stochastic inference; nil otherwise.
 	Inference [][][]float64
+	// ValMatrix is the accuracy matrix on the tasks' validation sets
+	// (Spec.Validation), with the first inference run's seeds; nil when
+	// none is held out. Its ACC is the metric metrics.ValACC.
+	ValMatrix [][]float64
 	Metrics   []metrics.Metric
 	Memory    Memory
 	Seconds   float64
@@ -90,7 +94,10 @@ type Eval struct {
 	// Inference holds each inference run's accuracies (nil for a
 	// deterministic rule).
 	Inference [][]float64
-	Log       []methods.EpochStats
+	// ValAcc[j] is the accuracy on task j+1's validation set (nil when
+	// none is held out; see Result.ValMatrix).
+	ValAcc []float64
+	Log    []methods.EpochStats
 	// Seconds[j] is the wall time of scoring task j+1, every inference run.
 	Seconds []float64
 }

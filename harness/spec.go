@@ -58,6 +58,18 @@ type Spec struct {
 	// construction of every permuted run stored before the choice existed,
 	// so their configurations keep their hashes. Empty for other streams.
 	Permuted string `json:"permuted,omitempty"`
+	// Strategy is what the learner trains on at each task (Strategy;
+	// LookupStrategy): "cumulative" or "joint", the continual-learning
+	// bounds; empty (left out of the JSON and so of the hash) is
+	// fine-tuning, the default and the protocol of every run stored
+	// before the choice existed.
+	Strategy string `json:"strategy,omitempty"`
+	// Validation is the fraction of each task's training data held out,
+	// per class, as its validation set (tasks.StreamConfig.Validation): no
+	// learner trains on it, and the run's accuracy on it (Result.ValMatrix,
+	// the metric val_acc) chooses among a grid's configurations. 0 (left
+	// out of the JSON and so of the hash) holds out none.
+	Validation float64 `json:"validation,omitempty"`
 
 	// checked is set by Sweep.Expand, which has checked the whole spec
 	// against the catalog and the datasets' classes: the runner does not
@@ -81,7 +93,10 @@ func (s Spec) Validate() error {
 	if s.TestEvery < 0 {
 		return fmt.Errorf("test every = %d: must be 0 (no learning curve) or a number of epochs", s.TestEvery)
 	}
-	return nil
+	if s.Validation < 0 || s.Validation >= tasks.MaxValidation || s.Validation != s.Validation {
+		return fmt.Errorf("validation %v: want a fraction in [0, %v)", s.Validation, tasks.MaxValidation)
+	}
+	return checkStrategy(s.Strategy)
 }
 
 // JSON is the canonical JSON form of the spec.
@@ -95,7 +110,8 @@ func (s Spec) JSON() string {
 
 // IdentityJSON is what makes a run what it is, apart from its seed: the
 // method, the settings that can change its results (Identity, or all of
-// Settings when Identity is nil), the dataset, stream and scenario. The
+// Settings when Identity is nil), the dataset, stream and scenario, and the
+// strategy and validation fraction when they are not the defaults. The
 // preset's name, the number of inference runs and the learning curve are
 // not part of it: scoring more inference runs, measuring a learning curve
 // or changing a speed setting does not make another configuration.
@@ -120,7 +136,9 @@ func (s Spec) IdentityJSON() string {
 		Scenario   string          `json:"scenario"`
 		Pixels     string          `json:"pixels,omitempty"`
 		Permuted   string          `json:"permuted,omitempty"`
-	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted}
+		Strategy   string          `json:"strategy,omitempty"`
+		Validation float64         `json:"validation,omitempty"`
+	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted, s.Strategy, s.Validation}
 	b, err := json.Marshal(id)
 	if err != nil {
 		panic(fmt.Sprintf("marshal spec identity: %v", err))
@@ -155,7 +173,8 @@ func StoredHash(specJSON string, cat methods.Catalog) (hash string, ok bool) {
 
 // StreamConfig is the stream part of the spec.
 func (s Spec) StreamConfig() tasks.StreamConfig {
-	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed, Pixels: s.Pixels, Permuted: s.Permuted}
+	return tasks.StreamConfig{Kind: s.Stream, Tasks: s.Tasks, ClassOrder: s.ClassOrder, Seed: s.Seed, Pixels: s.Pixels, Permuted: s.Permuted,
+		Validation: s.Validation}
 }
 
 // MethodName is the method as run and the filters spell it: name, or
@@ -168,9 +187,14 @@ func (s Spec) MethodName() string {
 }
 
 // Label names the run for people, in the words the commands and filters
-// use: method, stream (split-mnist), scenario, seed.
+// use: method, stream (split-mnist), scenario, the strategy when it is not
+// fine-tuning, seed.
 func (s Spec) Label() string {
-	return fmt.Sprintf("%s %s-%s %s seed %d", s.MethodName(), s.Stream, s.Dataset, s.Scenario, s.Seed)
+	strategy := ""
+	if s.Strategy != "" {
+		strategy = " " + s.Strategy
+	}
+	return fmt.Sprintf("%s %s-%s %s%s seed %d", s.MethodName(), s.Stream, s.Dataset, s.Scenario, strategy, s.Seed)
 }
 
 // checkMethod finds the spec's method in a catalog and, for a spec that

@@ -53,6 +53,13 @@ type Sweep struct {
 	// construction of runs stored before the choice existed; see
 	// Spec.Permuted).
 	Permuted string
+	// Strategies are the strategies every configuration is run with
+	// (Spec.Strategy, crossed with the rest as scenarios are); empty means
+	// fine-tuning alone.
+	Strategies []string
+	// Validation is Spec.Validation of every run: the fraction of each
+	// task's training data held out for validation, 0 for none.
+	Validation float64
 	// MaxRuns is the most runs the sweep may expand to; 0 means
 	// DefaultMaxRuns. A larger sweep is refused before any run is listed.
 	MaxRuns int
@@ -61,13 +68,14 @@ type Sweep struct {
 // DefaultSweep is the study a command line or a sweep file describes when
 // it says nothing more: split MNIST in 5 tasks of fixed class order, the
 // class- and task-incremental scenarios, one seed from 1, five inference
-// runs for stochastic rules, raw pixels, no learning curve, and permuted
+// runs for stochastic rules, raw pixels, no learning curve, fine-tuning,
+// no validation set, and permuted
 // streams (when asked for) built as van de Ven & Tolias build them. It is
 // the one place these defaults are written; its methods are empty.
 func DefaultSweep() Sweep {
 	return Sweep{Datasets: []string{"mnist"}, Streams: []string{tasks.KindSplit}, ClassOrder: "fixed",
 		Scenarios: []string{"class", "task"}, Seeds: 1, FirstSeed: 1, InferenceRuns: 5, Pixels: tasks.PixelsRaw,
-		Permuted: tasks.PermutedPadded}
+		Permuted: tasks.PermutedPadded, Strategies: []string{StrategyFinetune}}
 }
 
 // MaxInferenceRuns is the most inference runs a stochastic rule's model
@@ -109,14 +117,18 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 	if err != nil {
 		return nil, err
 	}
-	if err := sw.checkCount(len(ms) * len(streams) * len(scenarios)); err != nil {
+	strategies, err := sw.strategies()
+	if err != nil {
+		return nil, err
+	}
+	if err := sw.checkCount(len(ms) * len(streams) * len(scenarios) * len(strategies)); err != nil {
 		return nil, err
 	}
 	pixels := sw.Pixels
 	if pixels == tasks.PixelsRaw {
 		pixels = "" // the default, kept out of the configuration hash
 	}
-	specs := make([]Spec, 0, len(ms)*len(streams)*len(scenarios)*sw.Seeds)
+	specs := make([]Spec, 0, len(ms)*len(streams)*len(scenarios)*len(strategies)*sw.Seeds)
 	for _, m := range ms {
 		runs := 1
 		if m.m.Stochastic {
@@ -124,15 +136,39 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 		}
 		for _, st := range streams {
 			for _, sc := range scenarios {
-				for i := range sw.Seeds {
-					specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
-						Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order, Permuted: st.permuted,
-						Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels, checked: true})
+				for _, strategy := range strategies {
+					for i := range sw.Seeds {
+						specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
+							Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order, Permuted: st.permuted,
+							Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels,
+							Strategy: strategy, Validation: sw.Validation, checked: true})
+					}
 				}
 			}
 		}
 	}
 	return specs, nil
+}
+
+// strategies are the sweep's strategies checked, without repeats, with
+// fine-tuning as "" (the default, kept out of the configuration hash).
+func (sw Sweep) strategies() ([]string, error) {
+	if len(sw.Strategies) == 0 {
+		return []string{""}, nil
+	}
+	var out []string
+	for _, name := range unique(sw.Strategies) {
+		if _, err := LookupStrategy(name); err != nil {
+			return nil, err
+		}
+		if name == StrategyFinetune {
+			name = ""
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
 }
 
 // check checks the sweep's numbers and that no list is empty.
@@ -258,7 +294,8 @@ func (sw Sweep) streams(classes func(dataset string) (int, error)) ([]streamChoi
 			if t == 0 {
 				t = tasks.DefaultTasks(kind)
 			}
-			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder, Pixels: sw.Pixels, Permuted: sw.Permuted}
+			cfg := tasks.StreamConfig{Kind: kind, Tasks: t, ClassOrder: sw.ClassOrder, Pixels: sw.Pixels, Permuted: sw.Permuted,
+				Validation: sw.Validation}
 			if err := cfg.Check(ds, n); err != nil {
 				return nil, err
 			}

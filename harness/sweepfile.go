@@ -38,6 +38,8 @@ const SweepFormat = `  methods:
   test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
   pixels: standard                  # each channel by the first task's training statistics; default raw
   permuted: padded                  # permuted streams: padded to 32x32 then permuted (van de Ven & Tolias) or plain; default padded
+  strategy: [finetune, cumulative, joint]  # what each task trains on: finetune, or the bounds; default [finetune]
+  validation: 0.1                   # hold out 10% of each task's training data, per class; default 0, none
   max_runs: 100000                  # refuse a larger sweep before listing it; default 100000
 
 A method's settings overlay its preset; a grid is the Cartesian product of
@@ -59,6 +61,8 @@ type sweepFile struct {
 	TestEvery     int          `yaml:"test_every"`
 	Pixels        string       `yaml:"pixels"`
 	Permuted      string       `yaml:"permuted"`
+	Strategy      []string     `yaml:"strategy"`
+	Validation    float64      `yaml:"validation"`
 	MaxRuns       int          `yaml:"max_runs"`
 }
 
@@ -209,7 +213,10 @@ func (sf sweepFile) sweep() Sweep {
 	if sf.Permuted != "" {
 		sw.Permuted = sf.Permuted
 	}
-	sw.Tasks, sw.TestEvery, sw.MaxRuns = sf.Tasks, sf.TestEvery, sf.MaxRuns
+	if sf.Strategy != nil {
+		sw.Strategies = unique(sf.Strategy)
+	}
+	sw.Tasks, sw.TestEvery, sw.MaxRuns, sw.Validation = sf.Tasks, sf.TestEvery, sf.MaxRuns, sf.Validation
 	if sf.Seeds != nil {
 		sw.Seeds = *sf.Seeds
 	}

@@ -69,6 +69,10 @@ func sweepErrorPath(err error, sw Sweep) string {
 		}
 	}
 	switch {
+	case strings.HasPrefix(msg, "strategy"):
+		return "$.strategy"
+	case strings.HasPrefix(msg, "validation"):
+		return "$.validation"
 	case strings.Contains(msg, "tasks"), strings.Contains(msg, "joint stream"):
 		return "$.tasks"
 	case strings.Contains(msg, "class order"):
@@ -167,7 +171,7 @@ func yamlError(name string, err error) error {
 		msg := decoderWords(ye.GetMessage())
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, permuted, max_runs; " +
+			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, permuted, strategy, validation, max_runs; " +
 				"a method has name, preset, settings, grid)"
 		}
 		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}

@@ -29,6 +29,10 @@ const (
 	FWT            = "fwt"                   // forward transfer (GEM), against the untrained model
 	FirstLast      = "forgetting_first_last" // Avalanche's forgetting (just trained minus last)
 	IncrementalACC = "incremental_acc"       // average of A_k over k (iCaRL)
+	// ValACC is ACC on the held-out validation sets (a study's
+	// validation fraction): what a grid's configurations are chosen by,
+	// so that the test sets are not.
+	ValACC = "val_acc"
 )
 
 // Order is the order in which tables show the metrics, before any other.
@@ -42,6 +46,7 @@ var titles = map[string]string{
 	FWT:            "FWT",
 	FirstLast:      "forgetting (first-last)",
 	IncrementalACC: "incremental ACC",
+	ValACC:         "val ACC",
 }
 
 // Title returns the column title of a metric: "ACC", "BWT", ... for the

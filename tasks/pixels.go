@@ -90,5 +90,8 @@ func standardizeStream(s *Stream) {
 	for k := range s.Tasks {
 		s.Tasks[k].Train = s.Tasks[k].Train.standardized(mean, std)
 		s.Tasks[k].Test = s.Tasks[k].Test.standardized(mean, std)
+		if s.Tasks[k].Val.Len() > 0 {
+			s.Tasks[k].Val = s.Tasks[k].Val.standardized(mean, std)
+		}
 	}
 }

@@ -16,6 +16,9 @@ type Task struct {
 	Classes []int // the stream-level class ids of this task, ascending
 	Train   Examples
 	Test    Examples
+	// Val is the part of the task's training data held out for validation
+	// (StreamConfig.Validation): never trained on; empty when none is.
+	Val Examples
 }
 
 // Stream is a sequence of tasks over one label space.
@@ -43,6 +46,9 @@ type Choices struct {
 	// inputs were standardised by (StreamConfig.Pixels "standard").
 	PixelMean []float64 `json:"pixel_mean,omitempty"`
 	PixelStd  []float64 `json:"pixel_std,omitempty"`
+	// Validation is the fraction of each task's training data held out
+	// (StreamConfig.Validation; see holdOut for how it is drawn).
+	Validation float64 `json:"validation,omitempty"`
 }
 
 // Stream kinds.
@@ -72,6 +78,10 @@ type StreamConfig struct {
 	// before the choice existed; the default of the command line and sweep
 	// files, harness.DefaultSweep, is padded).
 	Permuted string
+	// Validation is the fraction of each task's training examples held
+	// out, per class, as the task's validation set (Task.Val), drawn from
+	// Seed; 0 (the default) holds out none.
+	Validation float64
 }
 
 // MaxPermutedTasks is the most tasks a permuted stream may have: the
@@ -100,6 +110,9 @@ func (cfg StreamConfig) Check(dataset string, classes int) error {
 		return err
 	}
 	if err := checkPermuted(cfg.Permuted); err != nil {
+		return err
+	}
+	if err := checkValidation(cfg.Validation); err != nil {
 		return err
 	}
 	switch cfg.Kind {
@@ -136,10 +149,16 @@ func (cfg StreamConfig) Check(dataset string, classes int) error {
 // labels are shifted by k·NumClasses so that each task has its own outputs;
 // the tasks share ds's sets and make their examples only when asked (see
 // Examples), so the stream holds no copy per task. Joint: one task, the
-// plain dataset. With Pixels "standard", every task's inputs are then
-// standardised (see standardizeStream); ds is never changed.
+// plain dataset. With Validation, a stratified fraction of every task's
+// training examples is then held out (see holdOut), before the statistics of
+// Pixels "standard" are taken, so they see no validation example; with
+// Pixels "standard", every task's inputs are then standardised (see
+// standardizeStream); ds is never changed.
 func NewStream(ds Dataset, cfg StreamConfig) (Stream, error) {
 	s, err := newStream(ds, cfg)
+	if err == nil && cfg.Validation > 0 {
+		holdOut(&s, cfg.Validation, cfg.Seed)
+	}
 	if err == nil && cfg.Pixels == PixelsStandard {
 		standardizeStream(&s)
 	}

@@ -78,6 +78,7 @@ func execute(ctx context.Context, argv []string, stderr io.Writer) int {
 		plainListDefaults(c.Flags())
 	}
 	root.SetArgs(argv)
+	root.SetErr(stderr) // notes a command prints beside its output (cmd.ErrOrStderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "noprop: %v\n", err)
 		return 1

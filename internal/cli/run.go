@@ -95,6 +95,8 @@ configurations it ran.`,
 	fl.IntVar(&st.TestEvery, "test-every", st.TestEvery, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
 	fl.StringVar(&st.Pixels, "pixels", st.Pixels, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
 	fl.StringVar(&st.Permuted, "permuted", st.Permuted, "permuted streams' construction: padded (van de Ven & Tolias: each image centred on 32x32 zeros, then its 1024 pixels permuted) or plain (the image's own pixels permuted, as runs stored before this choice)")
+	listVarP(fl, &st.Strategies, "strategy", "", st.Strategies, "strategies, comma-separated: finetune (each task alone, in turn), cumulative (at task t the union of tasks 1..t) or joint (every task at once, trained once): the bounds of continual learning (docs/usage.md)")
+	fl.Float64Var(&st.Validation, "validation", st.Validation, "hold out this fraction (in [0, 0.5)) of each task's training data, per class, as a validation set no method trains on; its accuracy is the metric val_acc (noprop table --select-by val-acc)")
 	fl.IntVar(&st.MaxRuns, "max-runs", harness.DefaultMaxRuns, "refuse a batch of more runs than this, before it is listed")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
 	fl.StringVar(&f.data, "data", "", "data folder holding <dataset>/ files (default: $NOPROP_DATA, then the standard places)")
@@ -112,7 +114,7 @@ configurations it ran.`,
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "permuted", "max-runs"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "permuted", "strategy", "validation", "max-runs"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {

@@ -1,27 +1,51 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/paper"
 	"github.com/noprop/noprop/results/table"
 )
+
+// selectBy keeps the summaries --select-by chooses (all of them when it is
+// empty) and says why each won.
+func selectBy(sums []results.Summary, by string, stderr io.Writer) ([]results.Summary, map[string]string, error) {
+	switch by {
+	case "":
+		return sums, nil, nil
+	case "val-acc":
+	default:
+		return nil, nil, fmt.Errorf("--select-by %q: want val-acc (the best mean validation ACC of each grid)", by)
+	}
+	chosen, why, dropped := results.SelectBy(sums, metrics.ValACC)
+	if len(chosen) == 0 {
+		return nil, nil, errors.New("--select-by val-acc: no configuration has a validation ACC; run with --validation (sweep files: validation) first")
+	}
+	if dropped > 0 {
+		fmt.Fprintf(stderr, "noprop: --select-by val-acc left out %d configuration(s) run without a validation set\n", dropped)
+	}
+	return chosen, why, nil
+}
 
 // summaryMetrics are the columns shown unless --all-metrics is given.
 var summaryMetrics = []string{metrics.ACC, metrics.Forgetting, metrics.BWT, metrics.FWT}
 
 func tableCmd() *cobra.Command {
 	var (
-		sel      selection
-		memory   bool
-		matrices bool
-		format   string
-		all      bool
-		vsPaper  bool
+		sel        selection
+		memory     bool
+		matrices   bool
+		format     string
+		all        bool
+		vsPaper    bool
+		selectWith string
 	)
 	cmd := &cobra.Command{
 		Use:   "table",
@@ -58,6 +82,10 @@ runs count. The filter flags are those of plot, report and export.`,
 			if err != nil {
 				return err
 			}
+			var selected map[string]string
+			if sums, selected, err = selectBy(sums, selectWith, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			if matrices {
 				for _, s := range sums {
 					mean, se, _, err := store.SummaryMatrix(cmd.Context(), s)
@@ -71,7 +99,7 @@ runs count. The filter flags are those of plot, report and export.`,
 					fmt.Println()
 				}
 			}
-			opts := table.Options{Memory: memory, Format: format, Metrics: summaryMetrics}
+			opts := table.Options{Memory: memory, Format: format, Metrics: summaryMetrics, Selected: selected}
 			if all {
 				opts.Metrics = nil
 			}
@@ -84,6 +112,7 @@ runs count. The filter flags are those of plot, report and export.`,
 	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
 	fl.StringVar(&format, "format", string(table.Text), table.FormatUsage)
 	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
+	fl.StringVar(&selectWith, "select-by", "", "val-acc: per method, stream, scenario and strategy, show only the configuration (of a grid) with the best mean validation ACC over seeds, with its test numbers and why it won; runs need a validation set (noprop run --validation)")
 	fl.BoolVar(&vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
 	return cmd
 }

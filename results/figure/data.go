@@ -25,6 +25,8 @@ type Config struct {
 	Runs []results.Run
 	// Preset is the spec's settings preset ("" when none).
 	Preset string
+	// Strategy is the spec's strategy ("" for fine-tuning, the default).
+	Strategy string
 	// Mean and SE are the mean accuracy matrix over the runs and its
 	// standard error; Matrices the runs' own, in the order of Runs.
 	Mean, SE [][]float64
@@ -48,6 +50,9 @@ func (c *Config) Method() string {
 	m := c.Summary.Method
 	if c.Preset != "" {
 		m += ":" + c.Preset
+	}
+	if c.Strategy != "" {
+		m += " (" + c.Strategy + ")"
 	}
 	if c.Ambiguous {
 		if c.Differs != "" {
@@ -113,22 +118,23 @@ func Load(ctx context.Context, s *results.Store, f results.Filter) (*Data, error
 			c.Epochs = append(c.Epochs, ep)
 		}
 		var spec struct {
-			Preset string `json:"preset"`
+			Preset   string `json:"preset"`
+			Strategy string `json:"strategy"`
 		}
 		if err := json.Unmarshal([]byte(c.Runs[0].SpecJSON), &spec); err == nil {
-			c.Preset = spec.Preset
+			c.Preset, c.Strategy = spec.Preset, spec.Strategy
 		}
 		d.Configs = append(d.Configs, c)
 	}
-	type key struct{ method, preset, stream, scenario string }
+	type key struct{ method, preset, strategy, stream, scenario string }
 	count := map[key]int{}
 	for _, c := range d.Configs {
-		count[key{c.Summary.Method, c.Preset, c.Summary.Stream, c.Summary.Scenario}]++
+		count[key{c.Summary.Method, c.Preset, c.Strategy, c.Summary.Stream, c.Summary.Scenario}]++
 	}
 	differs := results.SettingsThatDiffer(sums)
 	for i := range d.Configs {
 		c := &d.Configs[i]
-		c.Ambiguous = count[key{c.Summary.Method, c.Preset, c.Summary.Stream, c.Summary.Scenario}] > 1
+		c.Ambiguous = count[key{c.Summary.Method, c.Preset, c.Strategy, c.Summary.Stream, c.Summary.Scenario}] > 1
 		c.Differs = differs[c.Summary.ConfigHash]
 	}
 	return d, nil

@@ -34,6 +34,9 @@ type Options struct {
 	ConfigHash bool
 	// Format is how the table is printed; "" is Text.
 	Format Format
+	// Selected, when not nil, adds a column saying why each row's
+	// configuration was chosen (results.SelectBy), by config hash.
+	Selected map[string]string
 }
 
 // FormatStat formats a results.Stat in percent units with 2 decimals: "97.31 ±
@@ -100,6 +103,16 @@ func Rows(sums []results.Summary, opts Options) (header []string, rows [][]strin
 	metricCols := metricColumns(sorted, opts)
 
 	header = []string{"method", "stream", "scenario"}
+	strategies := false
+	for _, s := range sorted {
+		strategies = strategies || Strategy(s.SpecJSON) != ""
+	}
+	if strategies {
+		header = append(header, "strategy")
+	}
+	if opts.Selected != nil {
+		header = append(header, "selected by")
+	}
 	if showHash {
 		header = append(header, "config")
 	}
@@ -115,6 +128,12 @@ func Rows(sums []results.Summary, opts Options) (header []string, rows [][]strin
 	differs := results.SettingsThatDiffer(sorted)
 	for _, s := range sorted {
 		row := []string{MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario}
+		if strategies {
+			row = append(row, StrategyLabel(s.SpecJSON))
+		}
+		if opts.Selected != nil {
+			row = append(row, opts.Selected[s.ConfigHash])
+		}
 		if showHash {
 			h := s.ConfigHash
 			if len(h) > 12 {
@@ -245,6 +264,9 @@ type RunsOptions struct {
 	ACC map[string]float64
 	// Format is how the table is printed; "" is Text.
 	Format Format
+	// Selected, when not nil, adds a column saying why each row's
+	// configuration was chosen (results.SelectBy), by config hash.
+	Selected map[string]string
 }
 
 // WriteRuns writes one row per run: its ID (the first 8 digits), method
@@ -314,6 +336,24 @@ func MethodName(method, specJSON string) string {
 		return method + ":" + spec.Preset
 	}
 	return method
+}
+
+// Strategy is a stored spec's strategy: "" for fine-tuning, the default
+// (and every run stored before strategies existed), else its name.
+func Strategy(specJSON string) string {
+	var spec struct{ Strategy string }
+	if json.Unmarshal([]byte(specJSON), &spec) != nil {
+		return ""
+	}
+	return spec.Strategy
+}
+
+// StrategyLabel is Strategy with fine-tuning named.
+func StrategyLabel(specJSON string) string {
+	if s := Strategy(specJSON); s != "" {
+		return s
+	}
+	return "finetune"
 }
 
 func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }

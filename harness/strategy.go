@@ -1,0 +1,199 @@
+package harness
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/noprop/noprop/tasks"
+)
+
+// A Strategy decides what the learner trains on at each task of a stream:
+// the continual-learning protocol, a setting of the study, not of any rule.
+// The rules keep their one seam (methods.Learner.Learn on one set with
+// one list of active outputs); a strategy only chooses the calls. Every
+// rule can therefore be run under every strategy, with no change to it.
+//
+// Fine-tuning (the default) learns task k's training set alone; the
+// bounds are cumulative (the union of tasks 1..k) and joint (every task at
+// once, trained once). A strategy that mixes a memory into minibatches
+// (experience replay) is a Lessons that adds the memory's examples to task
+// k's; see docs/architecture.md for how one is added.
+type Strategy interface {
+	// Name is the strategy as specs, flags and sweep files spell it.
+	Name() string
+	// Lessons are the Learn calls that make up learning task k (0-based),
+	// in order; none when the learner learns nothing more at task k.
+	Lessons(c Curriculum, k int) []Lesson
+	// Scored is the index (0-based) of the last task whose outputs the
+	// model may use when row k+1 of the accuracy matrix is scored, the
+	// scenario's evaluation masks being those after that task: k for a
+	// strategy that learns the stream in order.
+	Scored(c Curriculum, k int) int
+}
+
+// Curriculum is what a strategy chooses from: the stream (validation held
+// out of its training sets) and the scenario.
+type Curriculum struct {
+	Stream   tasks.Stream
+	Scenario tasks.Scenario
+}
+
+// Train is task k's training set in the scenario's labels (a permuted
+// task's made on demand: call it only when the set is needed).
+func (c Curriculum) Train(k int) tasks.Set {
+	t := c.Stream.Tasks[k]
+	return c.Scenario.Relabel(t, t.Train.Set())
+}
+
+// Lesson is one Learn call: its examples, made when the call is due and
+// dropped after it, and its active outputs.
+type Lesson struct {
+	// Data returns the call's examples, in the scenario's labels.
+	Data func() tasks.Set
+	// Active are the outputs in the call's loss.
+	Active []int
+	// Tasks are the tasks (0-based) whose examples Data holds, for tests
+	// and logs.
+	Tasks []int
+}
+
+// The strategies' names.
+const (
+	StrategyFinetune   = "finetune"
+	StrategyCumulative = "cumulative"
+	StrategyJoint      = "joint"
+)
+
+// Strategies lists the strategies a spec may name, default first.
+func Strategies() []string {
+	return []string{StrategyFinetune, StrategyCumulative, StrategyJoint}
+}
+
+// LookupStrategy returns the strategy of a name; "" is fine-tuning, the
+// default.
+func LookupStrategy(name string) (Strategy, error) {
+	switch name {
+	case "", StrategyFinetune:
+		return finetune{}, nil
+	case StrategyCumulative:
+		return cumulative{}, nil
+	case StrategyJoint:
+		return joint{}, nil
+	}
+	return nil, fmt.Errorf("strategy %q: want one of %s", name, strings.Join(Strategies(), ", "))
+}
+
+// finetune learns each task's training set alone, in turn, with the
+// scenario's active outputs: the stream as it comes, the lower bound.
+type finetune struct{}
+
+func (finetune) Name() string                   { return StrategyFinetune }
+func (finetune) Scored(_ Curriculum, k int) int { return k }
+func (finetune) Lessons(c Curriculum, k int) []Lesson {
+	return []Lesson{{Data: func() tasks.Set { return c.Train(k) }, Active: c.Scenario.TrainActive(c.Stream, k), Tasks: []int{k}}}
+}
+
+// cumulative learns, at task k, the union of tasks 0..k's training sets:
+// an upper bound of what a learner of the stream in order can keep. In
+// class- and domain-IL the union is one Learn call (class-IL with every
+// class seen so far active, domain-IL with the within-task labels on the
+// shared head), with the method's per-task budget. In task-IL each example
+// must be learned with only its own task's outputs active, and a Learn call
+// takes one active list, so the union is one call per task 0..k, in order,
+// each with its task's outputs and the per-task budget: k+1 budgets at task
+// k, and the last call is task k's, so the earlier tasks are rehearsed,
+// not mixed into its minibatches.
+type cumulative struct{}
+
+func (cumulative) Name() string                   { return StrategyCumulative }
+func (cumulative) Scored(_ Curriculum, k int) int { return k }
+func (cumulative) Lessons(c Curriculum, k int) []Lesson {
+	if c.Scenario == tasks.TaskIL {
+		var out []Lesson
+		for j := 0; j <= k; j++ {
+			out = append(out, Lesson{Data: func() tasks.Set { return c.Train(j) }, Active: c.Scenario.TrainActive(c.Stream, j), Tasks: []int{j}})
+		}
+		return out
+	}
+	return []Lesson{union(c, seq(k+1), c.Scenario.TrainActive(c.Stream, k))}
+}
+
+// joint learns every task's training set at once, in one Learn call with
+// the method's per-task budget, when the stream's first task is learned,
+// and nothing after: one learner trained once on all the data. Its active
+// outputs are those of the whole stream (every class in class-IL, the
+// shared head in domain-IL); in task-IL too every class is active, since a
+// Learn call takes one active list and training the tasks one after
+// another would not be joint: task-IL's joint model has one softmax over
+// all classes and is scored with each task's mask. Every row after it is
+// scored with the masks of the whole stream, so rows 1..T are the same,
+// the joint model's scores (row 0 is the untrained model, as for every
+// strategy): its ACC is the joint accuracy, its forgetting and BWT are 0
+// by construction, and its FWT is the joint model against the untrained
+// one, not a transfer.
+type joint struct{}
+
+func (joint) Name() string { return StrategyJoint }
+func (joint) Scored(c Curriculum, _ int) int {
+	return len(c.Stream.Tasks) - 1
+}
+func (joint) Lessons(c Curriculum, k int) []Lesson {
+	if k > 0 {
+		return nil
+	}
+	last := len(c.Stream.Tasks) - 1
+	active := c.Scenario.TrainActive(c.Stream, last)
+	if c.Scenario == tasks.TaskIL {
+		active = tasks.ClassIL.TrainActive(c.Stream, last)
+	}
+	return []Lesson{union(c, seq(last+1), active)}
+}
+
+// union is one Learn call on the training sets of the tasks ks, with the
+// active outputs given.
+func union(c Curriculum, ks []int, active []int) Lesson {
+	return Lesson{Data: func() tasks.Set {
+		parts := make([]tasks.Set, len(ks))
+		for i, k := range ks {
+			parts[i] = c.Train(k)
+		}
+		return concat(parts)
+	}, Active: active, Tasks: ks}
+}
+
+// concat is the sets one after another, in a new Set.
+func concat(parts []tasks.Set) tasks.Set {
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	out := tasks.Set{Shape: parts[0].Shape}
+	n := 0
+	for _, p := range parts {
+		n += p.Len()
+	}
+	out.X = make([]float32, 0, n*out.Shape.Size())
+	out.Y = make([]int, 0, n)
+	for _, p := range parts {
+		out.X = append(out.X, p.X...)
+		out.Y = append(out.Y, p.Y...)
+	}
+	return out
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// checkStrategy accepts the names of Strategies ("" too: the default).
+func checkStrategy(name string) error {
+	if name == "" || slices.Contains(Strategies(), name) {
+		return nil
+	}
+	_, err := LookupStrategy(name)
+	return err
+}

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results"
+)
+
+// TestTableSelectBy stores a 2-point lr grid, the worse point on test
+// better on validation, and one run without validation, and checks that
+// table --select-by val-acc shows the validation's choice with its test
+// ACC and why, and says what it left out.
+func TestTableSelectBy(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "r.db")
+	s, err := results.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, r := range []struct {
+		hash, settings string
+		val, acc       float64
+	}{{"aaa", `{"lr":0.1}`, 90, 70}, {"bbb", `{"lr":0.01}`, 80, 75}, {"ccc", `{"lr":1}`, -1, 99}} {
+		spec := fmt.Sprintf(`{"method":"backprop","settings":%s,"validation":0.1}`, r.settings)
+		id, err := s.StartRun(ctx, results.Run{SpecJSON: spec, ConfigHash: r.hash, Method: "backprop",
+			Stream: "split-mnist", Scenario: "task", Seed: 1, NumTasks: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RecordEval(ctx, id, 1, results.EvalRow{Acc: []float64{r.acc}}); err != nil {
+			t.Fatal(err)
+		}
+		ms := []metrics.Metric{{Name: metrics.ACC, Value: r.acc}}
+		if r.val >= 0 {
+			ms = append(ms, metrics.Metric{Name: metrics.ValACC, Value: r.val})
+		}
+		if err := s.FinishRun(ctx, id, ms, results.Memory{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	code, out, errOut := run(t, "table", "--db", db, "--select-by", "val-acc", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "lr=0.1 (val ACC 90.00, best of 2)") || !strings.Contains(out, "70.00") || strings.Count(out, "\n") != 2 {
+		t.Errorf("table:\n%s", out)
+	}
+	if !strings.Contains(errOut, "left out 1 configuration") {
+		t.Errorf("stderr %q: want the configuration without validation named", errOut)
+	}
+	code, _, errOut = run(t, "table", "--db", db, "--select-by", "test-acc")
+	oneLineError(t, code, errOut, "--select-by")
+}

@@ -52,6 +52,15 @@ type Stochastic interface {
 	SetInferenceSeed(seed uint64)
 }
 
+// MultiScorer is implemented by Stochastic learners that can score several
+// inference runs at once, doing the work that does not depend on the noise
+// (the image path) once: ScoresRuns(x, active, seeds)[k] is, bit for bit,
+// what Scores(x, active) returns after SetInferenceSeed(seeds[k]). The
+// harness uses it when a run has more than one inference run.
+type MultiScorer interface {
+	ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.Matrix
+}
+
 // ParamCounter is implemented by learners that can count their trainable
 // values.
 type ParamCounter interface {

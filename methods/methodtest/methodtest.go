@@ -269,6 +269,28 @@ func (c toy) checkDeterministic(t *testing.T, l methods.Learner, scores nn.Matri
 			t.Error("Scores with the same inference seed changed")
 		}
 	}
+	if ms, ok := l.(methods.MultiScorer); ok {
+		checkMultiScorer(t, l, ms, c.x)
+	}
+}
+
+// checkMultiScorer: ScoresRuns gives, for every seed, what Scores gives
+// after SetInferenceSeed with it, bit for bit, and leaves Scores as it was.
+func checkMultiScorer(t *testing.T, l methods.Learner, ms methods.MultiScorer, x nn.Matrix) {
+	seeds := []uint64{3, 11, 3}
+	runs := ms.ScoresRuns(x, toyOutputs, seeds)
+	if len(runs) != len(seeds) {
+		t.Fatalf("ScoresRuns gave %d score matrices for %d seeds", len(runs), len(seeds))
+	}
+	for k, seed := range seeds {
+		setSeed(l, seed)
+		if want := l.Scores(x, toyOutputs); !slices.Equal(runs[k].Data, want.Data) {
+			t.Errorf("ScoresRuns for seed %d (run %d) differs from Scores with that seed", seed, k)
+		}
+	}
+	if !slices.Equal(runs[0].Data, runs[2].Data) {
+		t.Error("ScoresRuns gave different scores for the same seed twice")
+	}
 }
 
 // checkCancellation: Learn stops on a context cancelled before it starts

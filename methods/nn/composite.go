@@ -21,6 +21,15 @@ func (c *Concat2) Forward(xa, xb Matrix, train bool) Matrix {
 	return c.y
 }
 
+// ForwardB is Forward with A's output ya given: A's work done once for
+// several calls whose xb differ (evaluation of chains that share an
+// image). ya must have been computed by A on the same input.
+func (c *Concat2) ForwardB(ya, xb Matrix, train bool) Matrix {
+	yb := c.B.Forward(xb, train)
+	c.y = c.join(c.y, ya, yb, ya, yb)
+	return c.y
+}
+
 // join sets buf (resized) to [a | b] for the branch outputs ya and yb,
 // which fix the shape; a and b are ya and yb or their tangents, where an
 // empty one stands for zeros. It records A's width for Backward.

@@ -167,6 +167,19 @@ func (b *Block) Forward(x, z nn.Matrix, mask []bool, train bool) nn.Matrix {
 	return b.out.Forward(logits, mask)
 }
 
+// Image is the image path's output on x in evaluation mode, in a buffer
+// the path owns (valid until its next call): it does not depend on z, so
+// chains that score the same rows compute it once (ForwardImage).
+func (b *Block) Image(x nn.Matrix) nn.Matrix { return b.cat.A.Forward(x, false) }
+
+// ForwardImage is Forward in evaluation mode with the image path's output
+// on x given (img, from Image); the result is the same, bit for bit.
+func (b *Block) ForwardImage(img, z nn.Matrix, mask []bool) nn.Matrix {
+	f := b.cat.ForwardB(img, z, false)
+	logits := b.fuse.Forward(f, false)
+	return b.out.Forward(logits, mask)
+}
+
 // Backward takes dL/dû, adds the gradients of θ_t into their Params, adds
 // the output stage's gradient with respect to W_Embed into embGrad (m×d; nil
 // to skip; a one-hot embedding has none) and returns dL/dz, which is empty

@@ -35,6 +35,41 @@ func (l *DTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	})
 }
 
+// ScoresRuns is Scores for several inference seeds (methods.MultiScorer):
+// each block's image path runs once per chunk of rows, not once per seed
+// and chain, and the chains of every seed reuse it.
+func (l *DTLearner) ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.Matrix {
+	if x.Cols != l.input.Size() {
+		panic(fmt.Sprintf("noprop-dt: ScoresRuns: rows of %d values, learner built for %v", x.Cols, l.input))
+	}
+	var mask []bool
+	if l.s.MaskBlockOutput {
+		mask = outputMask(l.m, active)
+	}
+	defer func() { l.images = l.images[:0] }()
+	return scoreRuns(x, l.m, l.s.evalChunk(l.s.BatchSize), l.infer, seeds, l.prepareImages, func(dst, x nn.Matrix, rng noise) {
+		l.scoreChunk(dst, x, mask, rng)
+	})
+}
+
+// prepareImages keeps every block's image-path output on the rows of x
+// for the chains that follow (chain uses them while l.images is set).
+func (l *DTLearner) prepareImages(x nn.Matrix) {
+	if l.s.TrainOrder == OrderParallel {
+		defer l.park(0)
+	}
+	for len(l.images) < len(l.blocks) {
+		l.images = append(l.images, nn.Matrix{})
+	}
+	l.images = l.images[:len(l.blocks)]
+	for i, bs := range l.blocks {
+		l.lend(0, bs.blk)
+		img := bs.blk.Image(x)
+		l.images[i] = nn.Resize(l.images[i], img.Rows, img.Cols)
+		copy(l.images[i].Data, img.Data)
+	}
+}
+
 // scoreChunks is the scoring loop every rule of the family shares: it runs
 // score on the rows of x chunk rows at a time, every row with its own noise
 // stream derived from infer, the inference seed and the row's index in x,
@@ -42,17 +77,33 @@ func (l *DTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 // chunk size is a speed setting, outside a run's identity), and returns the
 // rows × m scores.
 func scoreChunks(x nn.Matrix, m, chunk int, infer *nn.RNG, seed uint64, score func(dst, x nn.Matrix, rng noise)) nn.Matrix {
-	out := nn.NewMatrix(x.Rows, m)
+	return scoreRuns(x, m, chunk, infer, []uint64{seed}, nil, score)[0]
+}
+
+// scoreRuns is scoreChunks for several inference seeds at once: prepare
+// (when not nil) does a chunk's noise-free work once, then score runs for
+// every seed on it, so that scores[k] is scoreChunks with seeds[k], bit for
+// bit.
+func scoreRuns(x nn.Matrix, m, chunk int, infer *nn.RNG, seeds []uint64, prepare func(x nn.Matrix), score func(dst, x nn.Matrix, rng noise)) []nn.Matrix {
+	outs := make([]nn.Matrix, len(seeds))
+	for k := range outs {
+		outs[k] = nn.NewMatrix(x.Rows, m)
+	}
 	rows := make(rowNoise, 0, min(chunk, x.Rows))
 	for lo := 0; lo < x.Rows; lo += chunk {
 		hi := min(lo+chunk, x.Rows)
-		rows = rows[:0]
-		for r := lo; r < hi; r++ {
-			rows = append(rows, infer.Split(fmt.Sprintf("%d/row %d", seed, r)))
+		if prepare != nil {
+			prepare(x.Slice(lo, hi))
 		}
-		score(out.Slice(lo, hi), x.Slice(lo, hi), rows)
+		for k, seed := range seeds {
+			rows = rows[:0]
+			for r := lo; r < hi; r++ {
+				rows = append(rows, infer.Split(fmt.Sprintf("%d/row %d", seed, r)))
+			}
+			score(outs[k].Slice(lo, hi), x.Slice(lo, hi), rows)
+		}
 	}
-	return out
+	return outs
 }
 
 // noise is where inference draws its Gaussian noise.
@@ -133,10 +184,15 @@ func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng noise) nn.Matrix {
 	if l.s.TrainOrder == OrderParallel {
 		defer l.park(0) // worker 0's set: back for the next step
 	}
-	for _, bs := range l.blocks {
+	for i, bs := range l.blocks {
 		t := bs.t
 		l.lend(0, bs.blk)
-		u := bs.blk.Forward(x, z, mask, false)
+		var u nn.Matrix
+		if len(l.images) == len(l.blocks) {
+			u = bs.blk.ForwardImage(l.images[i], z, mask)
+		} else {
+			u = bs.blk.Forward(x, z, mask, false)
+		}
 		a, b := float32(l.sched.A[t]), float32(l.sched.B[t])
 		rng.fill(zn, float32(math.Sqrt(l.sched.C[t])))
 		for k, v := range u.Data {

@@ -44,6 +44,9 @@ type DTLearner struct {
 	// work buffers
 	zT         nn.Matrix
 	zA, zB, lp nn.Matrix
+	// images are the blocks' image-path outputs on the rows being scored,
+	// kept by ScoresRuns for its chains; empty otherwise.
+	images []nn.Matrix
 	// With ShareScratch, the sets of layer buffers the blocks share: set 0
 	// serves the sequential order and the inference chain, set w the
 	// parallel order's worker w.

@@ -69,7 +69,7 @@ type session struct {
 }
 
 func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) *session {
-	strategy, err := LookupStrategy(info.Spec.Strategy)
+	strategy, err := info.Spec.strategy()
 	if err != nil {
 		// Spec.Validate refused it before the run began; the runner's
 		// recover turns this into the run's failure.
@@ -140,7 +140,7 @@ func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochSt
 	obs := &relay{rn: ls.rn, info: ls.info, task: k + 1, log: log, cp: ls.cp}
 	if every := ls.info.Spec.TestEvery; every > 0 {
 		obs.every = every
-		obs.test = func() (float64, error) { return ls.score(0, ls.scored(k+1), k) }
+		obs.test = func() (float64, error) { return ls.scoreFirst(ls.scored(k+1), k) }
 	}
 	lessons := ls.strategy.Lessons(ls.curriculum(), k)
 	first := ls.call
@@ -166,19 +166,37 @@ func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochSt
 	return obs.log, nil
 }
 
-// score is inference run run's accuracy on task j's test set after task
-// learned tasks (0-based: the outputs of task learned and those before it
+// scoreRuns is every inference run's accuracy on task j's test set after
+// task learned (0-based: the outputs of task learned and those before it
 // are the ones compared in class-IL). The test set is taken EvalChunk
-// examples at a time: a permuted task's are made for the chunk and dropped
-// after it (tasks.Examples), so scoring leaves little garbage.
-func (ls *session) score(run, learned, j int) (float64, error) {
+// examples at a time, each chunk made once for all runs: a permuted task's
+// are made for the chunk and dropped after it (tasks.Examples), so scoring
+// leaves little garbage.
+func (ls *session) scoreRuns(learned, j int) ([]float64, error) {
 	t := ls.s.Tasks[j]
-	var seed func(chunk int)
-	if ls.st != nil {
-		seed = func(chunk int) { ls.st.SetInferenceSeed(inferenceSeed(run, j, chunk)) }
-	}
 	rows := func(lo, hi int) tasks.Set { return ls.sc.Relabel(t, t.Test.Rows(lo, hi)) }
-	return accuracy(ls.ctx, ls.l, t.Test.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), seed)
+	return accuracies(ls.ctx, ls.l, t.Test.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), ls.runs, ls.seeds(j))
+}
+
+// scoreFirst is the first inference run's accuracy on task j's test set
+// (a learning curve's point).
+func (ls *session) scoreFirst(learned, j int) (float64, error) {
+	t := ls.s.Tasks[j]
+	rows := func(lo, hi int) tasks.Set { return ls.sc.Relabel(t, t.Test.Rows(lo, hi)) }
+	accs, err := accuracies(ls.ctx, ls.l, t.Test.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), 1, ls.seeds(j))
+	if err != nil {
+		return 0, err
+	}
+	return accs[0], nil
+}
+
+// seeds gives the inference seed of run k on chunk c of task j's examples;
+// nil for a deterministic learner.
+func (ls *session) seeds(j int) func(k, c int) uint64 {
+	if ls.st == nil {
+		return nil
+	}
+	return func(k, c int) uint64 { return inferenceSeed(k, j, c) }
 }
 
 // evaluate scores every task after task i (0: untrained) with every
@@ -191,21 +209,24 @@ func (ls *session) evaluate(i int, log []methods.EpochStats) error {
 	}
 	T := len(ls.s.Tasks)
 	e := Eval{AfterTask: i, Acc: make([]float64, T), Log: log, Seconds: make([]float64, T)}
-	for k := range ls.runs {
-		row := make([]float64, T)
-		for j := range T {
-			start := time.Now()
-			acc, err := ls.score(k, ls.scored(i), j)
-			e.Seconds[j] += time.Since(start).Seconds()
-			if err != nil {
-				return err
-			}
-			row[j] = acc
+	rows := make([][]float64, ls.runs)
+	for k := range rows {
+		rows[k] = make([]float64, T)
+	}
+	for j := range T {
+		start := time.Now()
+		accs, err := ls.scoreRuns(ls.scored(i), j)
+		e.Seconds[j] = time.Since(start).Seconds()
+		if err != nil {
+			return err
+		}
+		for k, acc := range accs {
+			rows[k][j] = acc
 			e.Acc[j] += acc / float64(ls.runs)
 		}
-		if ls.res.Inference != nil {
-			e.Inference = append(e.Inference, row)
-		}
+	}
+	if ls.res.Inference != nil {
+		e.Inference = rows
 	}
 	if ls.res.ValMatrix != nil {
 		e.ValAcc = make([]float64, T)
@@ -239,12 +260,12 @@ func (ls *session) repeat(i int, log []methods.EpochStats) Eval {
 // as a result, so one inference run is enough.
 func (ls *session) validate(learned, j int) (float64, error) {
 	t := ls.s.Tasks[j]
-	var seed func(chunk int)
-	if ls.st != nil {
-		seed = func(chunk int) { ls.st.SetInferenceSeed(inferenceSeed(0, j, chunk)) }
-	}
 	rows := func(lo, hi int) tasks.Set { return ls.sc.Relabel(t, t.Val.Rows(lo, hi)) }
-	return accuracy(ls.ctx, ls.l, t.Val.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), seed)
+	accs, err := accuracies(ls.ctx, ls.l, t.Val.Len(), rows, ls.sc.EvalActive(ls.s, learned, j), 1, ls.seeds(j))
+	if err != nil {
+		return 0, err
+	}
+	return accs[0], nil
 }
 
 // record keeps an evaluated row, hands it to the observers and takes a
@@ -354,43 +375,87 @@ const EvalChunk = 500
 // Accuracy is the percentage of set's examples whose highest-scoring output
 // among active is the label; ties go to the lowest output. Rows are scored
 // EvalChunk at a time, with ctx checked before each chunk; seed, when not
-// nil, is called before each chunk with its index (to set a stochastic
-// learner's inference seed).
-func Accuracy(ctx context.Context, l methods.Learner, set tasks.Set, active []int, seed func(chunk int)) (float64, error) {
+// nil, gives a stochastic learner's inference seed for each chunk by its
+// index.
+func Accuracy(ctx context.Context, l methods.Learner, set tasks.Set, active []int, seed func(chunk int) uint64) (float64, error) {
 	d := set.Shape.Size()
 	rows := func(lo, hi int) tasks.Set { return tasks.Set{X: set.X[lo*d : hi*d], Y: set.Y[lo:hi], Shape: set.Shape} }
-	return accuracy(ctx, l, set.Len(), rows, active, seed)
+	var seeds func(k, c int) uint64
+	if seed != nil {
+		seeds = func(_, c int) uint64 { return seed(c) }
+	}
+	accs, err := accuracies(ctx, l, set.Len(), rows, active, 1, seeds)
+	if err != nil {
+		return 0, err
+	}
+	return accs[0], nil
 }
 
-// accuracy is Accuracy of n examples that rows gives a chunk at a time
-// (examples lo to hi, hi excluded).
-func accuracy(ctx context.Context, l methods.Learner, n int, rows func(lo, hi int) tasks.Set, active []int, seed func(chunk int)) (float64, error) {
+// accuracies is Accuracy for runs inference runs of n examples that rows
+// gives a chunk at a time (examples lo to hi, hi excluded); seed(k, c) is
+// run k's seed for chunk c (nil: the learner is deterministic). Each chunk
+// is made once and scored for every run, by one ScoresRuns call when the
+// learner shares the runs' noise-free work (methods.MultiScorer); ctx is
+// checked before every scoring.
+func accuracies(ctx context.Context, l methods.Learner, n int, rows func(lo, hi int) tasks.Set, active []int, runs int, seed func(k, c int) uint64) ([]float64, error) {
+	out := make([]float64, runs)
 	if n == 0 {
-		return math.NaN(), nil
+		for k := range out {
+			out[k] = math.NaN()
+		}
+		return out, nil
 	}
-	correct := 0
+	correct := make([]int, runs)
+	st, _ := l.(methods.Stochastic)
+	ms, multi := l.(methods.MultiScorer)
 	for c, lo := 0, 0; lo < n; c, lo = c+1, lo+EvalChunk {
 		if err := ctx.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 		hi := min(lo+EvalChunk, n)
-		if seed != nil {
-			seed(c)
-		}
 		chunk := rows(lo, hi)
-		scores := l.Scores(nn.Matrix{Rows: hi - lo, Cols: chunk.Shape.Size(), Data: chunk.X}, active)
-		for i, y := range chunk.Y {
-			row := scores.Row(i)
-			best, arg := float32(math.Inf(-1)), -1
-			for _, o := range active {
-				if v := row[o]; v > best || arg < 0 {
-					best, arg = v, o
-				}
+		x := nn.Matrix{Rows: hi - lo, Cols: chunk.Shape.Size(), Data: chunk.X}
+		if seed != nil && multi && runs > 1 {
+			seeds := make([]uint64, runs)
+			for k := range seeds {
+				seeds[k] = seed(k, c)
 			}
-			if arg == y {
-				correct++
+			for k, scores := range ms.ScoresRuns(x, active, seeds) {
+				correct[k] += hits(scores, chunk.Y, active)
 			}
+			continue
+		}
+		for k := range runs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if seed != nil && st != nil {
+				st.SetInferenceSeed(seed(k, c))
+			}
+			correct[k] += hits(l.Scores(x, active), chunk.Y, active)
 		}
 	}
-	return 100 * float64(correct) / float64(n), nil
+	for k := range out {
+		out[k] = 100 * float64(correct[k]) / float64(n)
+	}
+	return out, nil
+}
+
+// hits counts the rows whose highest score among active (ties to the
+// lowest output) is their label.
+func hits(scores nn.Matrix, labels []int, active []int) int {
+	n := 0
+	for i, y := range labels {
+		row := scores.Row(i)
+		best, arg := float32(math.Inf(-1)), -1
+		for _, o := range active {
+			if v := row[o]; v > best || arg < 0 {
+				best, arg = v, o
+			}
+		}
+		if arg == y {
+			n++
+		}
+	}
+	return n
 }

@@ -122,11 +122,12 @@ func TestPermutedScoresChunkByChunk(t *testing.T) {
 			}
 			ls := newSession(newRunner(), context.Background(), RunInfo{Spec: Spec{InferenceRuns: 2}}, l, s, sc, nil)
 			for j, task := range s.Tasks {
-				got, err := ls.score(1, 0, j)
+				accs, err := ls.scoreRuns(0, j)
 				if err != nil {
 					t.Fatal(err)
 				}
-				seed := func(chunk int) { ls.st.SetInferenceSeed(inferenceSeed(1, j, chunk)) }
+				got := accs[1]
+				seed := func(chunk int) uint64 { return inferenceSeed(1, j, chunk) }
 				want, err := Accuracy(context.Background(), l, sc.Relabel(task, task.Test.Set()), sc.EvalActive(s, 0, j), seed)
 				if err != nil || got != want {
 					t.Errorf("%s %s task %d: %v by chunks, %v whole (%v)", construction, sc, j+1, got, want, err)

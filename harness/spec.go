@@ -60,10 +60,14 @@ type Spec struct {
 	Permuted string `json:"permuted,omitempty"`
 	// Strategy is what the learner trains on at each task (Strategy;
 	// LookupStrategy): "cumulative" or "joint", the continual-learning
-	// bounds; empty (left out of the JSON and so of the hash) is
+	// bounds, or "replay", experience replay; empty (left out of the JSON and so of the hash) is
 	// fine-tuning, the default and the protocol of every run stored
 	// before the choice existed.
 	Strategy string `json:"strategy,omitempty"`
+	// Replay is the replay strategy's settings, only its policy's size
+	// kept; nil (left out of the JSON and so of the hash) for every other
+	// strategy, whose hashes therefore never depend on them.
+	Replay *Replay `json:"replay,omitempty"`
 	// Validation is the fraction of each task's training data held out,
 	// per class, as its validation set (tasks.StreamConfig.Validation): no
 	// learner trains on it, and the run's accuracy on it (Result.ValMatrix,
@@ -96,7 +100,10 @@ func (s Spec) Validate() error {
 	if s.Validation < 0 || s.Validation >= tasks.MaxValidation || s.Validation != s.Validation {
 		return fmt.Errorf("validation %v: want a fraction in [0, %v)", s.Validation, tasks.MaxValidation)
 	}
-	return checkStrategy(s.Strategy)
+	if err := checkStrategy(s.Strategy); err != nil {
+		return err
+	}
+	return s.checkReplay()
 }
 
 // JSON is the canonical JSON form of the spec.
@@ -111,7 +118,8 @@ func (s Spec) JSON() string {
 // IdentityJSON is what makes a run what it is, apart from its seed: the
 // method, the settings that can change its results (Identity, or all of
 // Settings when Identity is nil), the dataset, stream and scenario, and the
-// strategy and validation fraction when they are not the defaults. The
+// strategy (with replay's settings) and validation fraction when they are
+// not the defaults. The
 // preset's name, the number of inference runs and the learning curve are
 // not part of it: scoring more inference runs, measuring a learning curve
 // or changing a speed setting does not make another configuration.
@@ -137,8 +145,9 @@ func (s Spec) IdentityJSON() string {
 		Pixels     string          `json:"pixels,omitempty"`
 		Permuted   string          `json:"permuted,omitempty"`
 		Strategy   string          `json:"strategy,omitempty"`
+		Replay     *Replay         `json:"replay,omitempty"`
 		Validation float64         `json:"validation,omitempty"`
-	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted, s.Strategy, s.Validation}
+	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted, s.Strategy, s.Replay, s.Validation}
 	b, err := json.Marshal(id)
 	if err != nil {
 		panic(fmt.Sprintf("marshal spec identity: %v", err))

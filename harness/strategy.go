@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -16,9 +17,9 @@ import (
 //
 // Fine-tuning (the default) learns task k's training set alone; the
 // bounds are cumulative (the union of tasks 1..k) and joint (every task at
-// once, trained once). A strategy that mixes a memory into minibatches
-// (experience replay) is a Lessons that adds the memory's examples to task
-// k's; see docs/architecture.md for how one is added.
+// once, trained once). Experience replay (replay.go) adds examples drawn
+// from a memory of earlier tasks to task k's; see docs/architecture.md for
+// how a strategy is added.
 type Strategy interface {
 	// Name is the strategy as specs, flags and sweep files spell it.
 	Name() string
@@ -67,11 +68,12 @@ const (
 
 // Strategies lists the strategies a spec may name, default first.
 func Strategies() []string {
-	return []string{StrategyFinetune, StrategyCumulative, StrategyJoint}
+	return []string{StrategyFinetune, StrategyCumulative, StrategyJoint, StrategyReplay}
 }
 
 // LookupStrategy returns the strategy of a name; "" is fine-tuning, the
-// default.
+// default. Replay comes with DefaultReplay and seed 0: a run's own is
+// its spec's (Spec.strategy).
 func LookupStrategy(name string) (Strategy, error) {
 	switch name {
 	case "", StrategyFinetune:
@@ -80,6 +82,8 @@ func LookupStrategy(name string) (Strategy, error) {
 		return cumulative{}, nil
 	case StrategyJoint:
 		return joint{}, nil
+	case StrategyReplay:
+		return replay{Replay: DefaultReplay()}, nil
 	}
 	return nil, fmt.Errorf("strategy %q: want one of %s", name, strings.Join(Strategies(), ", "))
 }
@@ -196,4 +200,41 @@ func checkStrategy(name string) error {
 	}
 	_, err := LookupStrategy(name)
 	return err
+}
+
+// errReplayTaskIL is why replay is refused in task-IL.
+var errReplayTaskIL = errors.New("strategy replay in task-IL: a Learn call takes one list of active outputs, and each replayed " +
+	"example would need its own task's; run replay in the class or domain scenario")
+
+// checkReplay checks a spec's replay settings against its strategy and
+// scenario: present and in bounds for replay (not in task-IL), absent
+// otherwise, so that other strategies' specs and hashes never name them.
+func (s Spec) checkReplay() error {
+	switch {
+	case s.Strategy != StrategyReplay && s.Replay != nil:
+		return fmt.Errorf("replay settings with strategy %q: they apply to strategy replay alone", s.Strategy)
+	case s.Strategy != StrategyReplay:
+		return nil
+	case s.Replay == nil:
+		return errors.New("strategy replay without its settings (replay_policy, ...)")
+	case isTaskIL(s.Scenario):
+		return errReplayTaskIL
+	}
+	return s.Replay.Check()
+}
+
+// isTaskIL reports whether a scenario's name is task-IL's.
+func isTaskIL(name string) bool {
+	sc, err := tasks.ParseScenario(name)
+	return err == nil && sc == tasks.TaskIL
+}
+
+// strategy is the spec's strategy with its settings and seed.
+func (s Spec) strategy() (Strategy, error) {
+	st, err := LookupStrategy(s.Strategy)
+	if r, ok := st.(replay); ok && s.Replay != nil {
+		r.Replay, r.seed = *s.Replay, s.Seed
+		return r, nil
+	}
+	return st, err
 }

@@ -57,6 +57,10 @@ type Sweep struct {
 	// (Spec.Strategy, crossed with the rest as scenarios are); empty means
 	// fine-tuning alone.
 	Strategies []string
+	// Replay is the replay strategy's settings (Spec.Replay); nil is
+	// DefaultReplay. Given with no replay among Strategies, it is an
+	// error: settings that change nothing would mislead a reader.
+	Replay *Replay
 	// Validation is Spec.Validation of every run: the fraction of each
 	// task's training data held out for validation, 0 for none.
 	Validation float64
@@ -68,8 +72,9 @@ type Sweep struct {
 // DefaultSweep is the study a command line or a sweep file describes when
 // it says nothing more: split MNIST in 5 tasks of fixed class order, the
 // class- and task-incremental scenarios, one seed from 1, five inference
-// runs for stochastic rules, raw pixels, no learning curve, fine-tuning,
-// no validation set, and permuted
+// runs for stochastic rules, raw pixels, no learning curve, fine-tuning
+// (replay, when asked for, with DefaultReplay), no validation set, and
+// permuted
 // streams (when asked for) built as van de Ven & Tolias build them. It is
 // the one place these defaults are written; its methods are empty.
 func DefaultSweep() Sweep {
@@ -124,6 +129,10 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 	if err := sw.checkCount(len(ms) * len(streams) * len(scenarios) * len(strategies)); err != nil {
 		return nil, err
 	}
+	replay, err := sw.replay(strategies, scenarios)
+	if err != nil {
+		return nil, err
+	}
 	pixels := sw.Pixels
 	if pixels == tasks.PixelsRaw {
 		pixels = "" // the default, kept out of the configuration hash
@@ -141,7 +150,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 						specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
 							Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order, Permuted: st.permuted,
 							Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels,
-							Strategy: strategy, Validation: sw.Validation, checked: true})
+							Strategy: strategy, Replay: replay(strategy), Validation: sw.Validation, checked: true})
 					}
 				}
 			}
@@ -169,6 +178,36 @@ func (sw Sweep) strategies() ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// replay checks the sweep's replay settings against its strategies and
+// scenarios, and returns each spec's: a copy of them for replay, nil for
+// any other strategy.
+func (sw Sweep) replay(strategies, scenarios []string) (func(strategy string) *Replay, error) {
+	if !slices.Contains(strategies, StrategyReplay) {
+		if sw.Replay != nil {
+			return nil, fmt.Errorf("replay settings given, and no strategy replay: add replay to the strategies, or drop them")
+		}
+		return func(string) *Replay { return nil }, nil
+	}
+	if slices.ContainsFunc(scenarios, isTaskIL) {
+		return nil, errReplayTaskIL
+	}
+	r := DefaultReplay()
+	if sw.Replay != nil {
+		r = *sw.Replay
+	}
+	if err := r.Check(); err != nil {
+		return nil, err
+	}
+	r = r.own()
+	return func(strategy string) *Replay {
+		if strategy != StrategyReplay {
+			return nil
+		}
+		c := r
+		return &c
+	}, nil
 }
 
 // check checks the sweep's numbers and that no list is empty.

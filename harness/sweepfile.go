@@ -38,7 +38,11 @@ const SweepFormat = `  methods:
   test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
   pixels: standard                  # each channel by the first task's training statistics; default raw
   permuted: padded                  # permuted streams: padded to 32x32 then permuted (van de Ven & Tolias) or plain; default padded
-  strategy: [finetune, cumulative, joint]  # what each task trains on: finetune, or the bounds; default [finetune]
+  strategy: [finetune, cumulative, joint, replay]  # what each task trains on: finetune, the bounds, or replay; default [finetune]
+  replay_policy: class-balanced     # replay's memory: class-balanced (per class of each task) or reservoir (a total); default class-balanced
+  replay_per_class: 100             # class-balanced: examples kept per class of each task, 1 to 100000; default 100
+  replay_size: 1000                 # reservoir: examples kept in all, 1 to 10^7; default 1000 (give it with replay_policy: reservoir)
+  replay_ratio: 1                   # replayed examples per current example in each Learn call, (0, 100]; default 1
   validation: 0.1                   # hold out 10% of each task's training data, per class; default 0, none
   max_runs: 100000                  # refuse a larger sweep before listing it; default 100000
 
@@ -62,6 +66,10 @@ type sweepFile struct {
 	Pixels        string       `yaml:"pixels"`
 	Permuted      string       `yaml:"permuted"`
 	Strategy      []string     `yaml:"strategy"`
+	ReplayPolicy  *string      `yaml:"replay_policy"`
+	ReplayPer     *int         `yaml:"replay_per_class"`
+	ReplaySize    *int         `yaml:"replay_size"`
+	ReplayRatio   *float64     `yaml:"replay_ratio"`
 	Validation    float64      `yaml:"validation"`
 	MaxRuns       int          `yaml:"max_runs"`
 }
@@ -158,6 +166,10 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 		return &SweepFileError{File: name, Line: nodeLine(file, path), Msg: fmt.Sprintf(format, args...)}
 	}
 	sw := sf.sweep()
+	given := ReplayGiven{Policy: sf.ReplayPolicy, PerClass: sf.ReplayPer, Size: sf.ReplaySize, Ratio: sf.ReplayRatio}
+	if sw.Replay, err = given.Settings(); err != nil {
+		return nil, fail(sweepErrorPath(err, sw), "%v", err)
+	}
 	if len(sf.Methods) == 0 {
 		return nil, fail("$.methods", "no methods: list at least one under methods:")
 	}

@@ -69,8 +69,11 @@ func sweepErrorPath(err error, sw Sweep) string {
 		}
 	}
 	switch {
-	case strings.HasPrefix(msg, "strategy"):
+	case strings.HasPrefix(msg, "strategy"), strings.HasPrefix(msg, "replay settings"):
 		return "$.strategy"
+	case strings.HasPrefix(msg, "replay_"):
+		key, _, _ := strings.Cut(msg, " ")
+		return "$." + key
 	case strings.HasPrefix(msg, "validation"):
 		return "$.validation"
 	case strings.Contains(msg, "tasks"), strings.Contains(msg, "joint stream"):
@@ -136,7 +139,7 @@ func decoderWords(msg string) string {
 	}
 	got, field, typ := m[1], m[2], strings.TrimPrefix(m[3], "*")
 	want := map[string]string{
-		"int": "a whole number", "uint64": "a whole number, 0 or more", "string": "a name",
+		"int": "a whole number", "float64": "a number", "uint64": "a whole number, 0 or more", "string": "a name",
 		"[]string": "a list of names, [a, b]", "[]harness.methodFile": "a list of methods",
 	}[typ]
 	if want == "" {
@@ -171,7 +174,7 @@ func yamlError(name string, err error) error {
 		msg := decoderWords(ye.GetMessage())
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, permuted, strategy, validation, max_runs; " +
+			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, permuted, strategy, replay_policy, replay_per_class, replay_size, replay_ratio, validation, max_runs; " +
 				"a method has name, preset, settings, grid)"
 		}
 		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}

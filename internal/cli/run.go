@@ -14,6 +14,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"github.com/noprop/noprop/harness"
@@ -44,6 +45,43 @@ type runFlags struct {
 	journal   string
 	doneIn    []string
 	profile   profiles
+	replay    replayFlags
+}
+
+// replayFlags are the replay strategy's flags, read into the study's
+// harness.Replay only when given (harness.ReplayGiven), so that a study
+// without replay refuses them instead of ignoring them.
+type replayFlags struct {
+	policy         string
+	perClass, size int
+	ratio          float64
+}
+
+// given is the replay flags set on the command line.
+func (r *replayFlags) given(fl *pflag.FlagSet) harness.ReplayGiven {
+	var g harness.ReplayGiven
+	if fl.Changed("replay-policy") {
+		g.Policy = &r.policy
+	}
+	if fl.Changed("replay-per-class") {
+		g.PerClass = &r.perClass
+	}
+	if fl.Changed("replay-size") {
+		g.Size = &r.size
+	}
+	if fl.Changed("replay-ratio") {
+		g.Ratio = &r.ratio
+	}
+	return g
+}
+
+// replayVars registers the replay flags, their defaults harness.DefaultReplay.
+func replayVars(fl *pflag.FlagSet, r *replayFlags) {
+	d := harness.DefaultReplay()
+	fl.StringVar(&r.policy, "replay-policy", d.Policy, "strategy replay's memory: class-balanced (--replay-per-class of each class of each task) or reservoir (--replay-size in all, reservoir sampling)")
+	fl.IntVar(&r.perClass, "replay-per-class", d.PerClass, "class-balanced replay: examples kept per class of each task (1 to 100000)")
+	fl.IntVar(&r.size, "replay-size", d.Size, "reservoir replay: examples kept in all (1 to 10^7)")
+	fl.Float64Var(&r.ratio, "replay-ratio", d.Ratio, "replay: examples drawn from the memory per current example in each task's training set, in (0, 100]")
 }
 
 func runCmd() *cobra.Command {
@@ -75,6 +113,10 @@ configurations it ran.`,
 					}
 				}
 			}
+			var err error
+			if f.study.Replay, err = f.replay.given(cmd.Flags()).Settings(); err != nil {
+				return err
+			}
 			return runRun(cmd.Context(), f)
 		},
 	}
@@ -95,7 +137,8 @@ configurations it ran.`,
 	fl.IntVar(&st.TestEvery, "test-every", st.TestEvery, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
 	fl.StringVar(&st.Pixels, "pixels", st.Pixels, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
 	fl.StringVar(&st.Permuted, "permuted", st.Permuted, "permuted streams' construction: padded (van de Ven & Tolias: each image centred on 32x32 zeros, then its 1024 pixels permuted) or plain (the image's own pixels permuted, as runs stored before this choice)")
-	listVarP(fl, &st.Strategies, "strategy", "", st.Strategies, "strategies, comma-separated: finetune (each task alone, in turn), cumulative (at task t the union of tasks 1..t) or joint (every task at once, trained once): the bounds of continual learning (docs/usage.md)")
+	listVarP(fl, &st.Strategies, "strategy", "", st.Strategies, "strategies, comma-separated: finetune (each task alone, in turn), cumulative (at task t the union of tasks 1..t) or joint (every task at once, trained once), the bounds of continual learning; or replay (task t's set plus examples drawn from a memory of earlier tasks; class and domain scenarios) (docs/usage.md)")
+	replayVars(fl, &f.replay)
 	fl.Float64Var(&st.Validation, "validation", st.Validation, "hold out this fraction (in [0, 0.5)) of each task's training data, per class, as a validation set no method trains on; its accuracy is the metric val_acc (noprop table --select-by val-acc)")
 	fl.IntVar(&st.MaxRuns, "max-runs", harness.DefaultMaxRuns, "refuse a batch of more runs than this, before it is listed")
 	fl.StringVar(&f.db, "db", "results.db", "results database (SQLite)")
@@ -114,7 +157,7 @@ configurations it ran.`,
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "permuted", "strategy", "validation", "max-runs"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "pixels", "permuted", "strategy", "replay-policy", "replay-per-class", "replay-size", "replay-ratio", "validation", "max-runs"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {

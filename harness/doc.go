@@ -4,7 +4,7 @@
 // run's unit from its Gate, trains the learner task by task from a table
 // of methods it is given, evaluates every task after every task into the
 // accuracy matrix (several inference runs for rules with stochastic
-// inference), computes the metrics (package metrics), and hands each
+// inference), computes the metrics (package results/metrics), and hands each
 // finished unit to its Observers. Checkpoints let a stopped run go on,
 // bit for bit.
 //

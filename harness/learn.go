@@ -10,7 +10,7 @@ import (
 
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/tasks"
 )
 

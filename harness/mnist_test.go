@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/tasks"
 )
 

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // TestValidationIsNeverTrainedOn runs every strategy with a validation

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // unitRun is a 2-task run of the unit ("cfg", seed).

@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/results/table"
 )
 

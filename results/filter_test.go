@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // filterRun is one run of the filter tests' database.

@@ -10,7 +10,7 @@ import (
 
 	"github.com/noprop/noprop/internal/killedwriter"
 	"github.com/noprop/noprop/internal/testuser"
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 func journalMode(t *testing.T, s *Store) string {

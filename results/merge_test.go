@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // dumpTables lists every row of the tables a merge writes, in order.

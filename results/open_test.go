@@ -13,7 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // rawDB opens path with the plain driver, bypassing Open's checks.

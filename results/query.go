@@ -8,7 +8,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // column is a stored column of a table: the schema version that added it,

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/internal/testuser"
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // readOnlyDB makes, in a new folder, a database with one done run and sets

@@ -6,7 +6,7 @@ import (
 	"math"
 	"strings"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // SelectBy chooses, among the configurations of a grid, the one to report:

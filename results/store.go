@@ -13,7 +13,7 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // ErrNotFound is returned (wrapped) when a run or a configuration is not in

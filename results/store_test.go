@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/noprop/noprop/metrics"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 func testRun(method, hash string, seed uint64, numTasks int) Run {

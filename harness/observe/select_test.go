@@ -9,8 +9,8 @@ import (
 
 	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/harness/harnesstest"
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/results/table"
 	"github.com/noprop/noprop/tasks"
 )

@@ -21,8 +21,8 @@ import (
 	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/backprop"
 	"github.com/noprop/noprop/methods/noprop"
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/tasks"
 )
 

@@ -1,6 +1,6 @@
 // Package slurm turns a sweep file into a Slurm job array and the job that
 // merges its results: it splits the sweep's runs into stable shards (by
-// configuration and seed, package shard), reads what the study folder's
+// configuration and seed, package harness/shard), reads what the study folder's
 // databases already hold (results.UnitStates), writes the two job scripts
 // from its embedded templates, and submits only the shards with runs
 // left, with the merge job after them.
@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/harness/shard"
 	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/results"
-	"github.com/noprop/noprop/shard"
 )
 
 // Options are the choices of a job array, as noprop slurm's flags give

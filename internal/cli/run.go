@@ -19,11 +19,11 @@ import (
 
 	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/harness/observe"
+	"github.com/noprop/noprop/harness/shard"
 	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/table"
-	"github.com/noprop/noprop/shard"
 	"github.com/noprop/noprop/tasks"
 )
 

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/results/table"
 )
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // TestTableSelectBy stores a 2-point lr grid, the worse point on test

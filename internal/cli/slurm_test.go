@@ -11,10 +11,10 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/harness"
+	"github.com/noprop/noprop/harness/shard"
 	"github.com/noprop/noprop/internal/killedwriter"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/results"
-	"github.com/noprop/noprop/shard"
 )
 
 // slurmSweep is a sweep of 4 short backprop runs on MNIST.

@@ -13,8 +13,8 @@ import (
 	"testing"
 
 	"github.com/noprop/noprop/internal/testuser"
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // run runs the command line and returns its exit status, stdout and stderr.

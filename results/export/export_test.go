@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // stored is what the test database holds, written with the store's API.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/results/table"
 )
 

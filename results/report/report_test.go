@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/noprop/noprop/internal/fixture"
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/figure"
+	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/results/table"
 )
 

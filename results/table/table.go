@@ -14,8 +14,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 // Options controls WriteTable.

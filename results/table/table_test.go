@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/noprop/noprop/metrics"
 	"github.com/noprop/noprop/results"
+	"github.com/noprop/noprop/results/metrics"
 )
 
 func TestFormatStat(t *testing.T) {

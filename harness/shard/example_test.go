@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/noprop/noprop/shard"
+	"github.com/noprop/noprop/harness/shard"
 )
 
 // Each job of a Slurm array (--array=0-2) runs the units of its shard; the

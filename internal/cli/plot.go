@@ -16,19 +16,21 @@ func plotCmd() *cobra.Command {
 	)
 	var kinds strings.Builder
 	for _, k := range figure.Kinds() {
-		fmt.Fprintf(&kinds, "  %-7s %s\n", k, figure.Describe(k))
+		fmt.Fprintf(&kinds, "  %-8s %s\n", k, figure.Describe(k))
 	}
 	cmd := &cobra.Command{
 		Use:   "plot KIND [filters] -o FILE",
 		Short: "Draw a figure of the stored results (PNG, SVG or PDF)",
-		Long: `Plot draws one figure of the finished runs that match the filters, one
-panel per configuration (method, settings, stream, scenario), mean over seeds.
-The file's extension picks the format: .png, .svg or .pdf.
+		Long: `Plot draws one figure of the finished runs that match the filters, mean
+over seeds: matrix and curves a panel per configuration (method, settings,
+stream, scenario), average a panel per stream and scenario with every
+configuration on it. The file's extension picks the format: .png, .svg or .pdf.
 
 Kinds:
 ` + kinds.String(),
 		Example: `  noprop plot matrix -o matrix.png
   noprop plot curves --method backprop,noprop-dt --scenario class,task -o curves.pdf
+  noprop plot average --dataset mnist --stream split -o average.pdf
   noprop plot bars --dataset mnist --stream split -o bars.svg`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {

@@ -25,7 +25,7 @@ func fixtureDB(t *testing.T) string {
 func TestPlotEveryKindAndFormat(t *testing.T) {
 	db := fixtureDB(t)
 	dir := t.TempDir()
-	for i, kind := range []string{"matrix", "curves", "bars", "loss", "memory"} {
+	for i, kind := range []string{"matrix", "curves", "average", "bars", "loss", "memory"} {
 		ext := []string{"png", "svg", "pdf"}[i%3]
 		out := filepath.Join(dir, kind+"."+ext)
 		code, stdout, stderr := run(t, "plot", kind, "--db", db, "--scenario", "class", "-o", out)
@@ -50,7 +50,7 @@ func TestReadCommandsFailWithOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"plot unknown kind", []string{"plot", "pie", "--db", db}, `figure "pie": want one of matrix, curves, bars, loss, test, memory`},
+		{"plot unknown kind", []string{"plot", "pie", "--db", db}, `figure "pie": want one of matrix, curves, average, bars, loss, test, memory, terms`},
 		{"plot no kind", []string{"plot", "--db", db}, "name one figure kind"},
 		{"plot bad extension", []string{"plot", "matrix", "--db", db, "-o", filepath.Join(dir, "m.gif")}, "name the file .png, .svg or .pdf"},
 		{"plot missing db", []string{"plot", "matrix", "--db", missing}, "run `noprop run` first"},

@@ -9,8 +9,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-
-	"github.com/noprop/noprop/results"
 )
 
 // band returns the polygon mean ± se over xs, or nil when fewer than two
@@ -78,23 +76,6 @@ func points(xs, ys []float64, glyph draw.GlyphStyle) *plotter.Scatter {
 	}
 	s.GlyphStyle = glyph
 	return s
-}
-
-// averageLearned returns, per run, the mean accuracy over the tasks learned
-// so far after each task (row i: tasks 1..i), and their mean and standard
-// error over the runs, for i = 1..T.
-func averageLearned(ms [][][]float64) (mean, se []float64) {
-	T := len(ms[0]) - 1
-	mean, se = make([]float64, T), make([]float64, T)
-	for i := 1; i <= T; i++ {
-		perRun := make([]float64, len(ms))
-		for k, m := range ms {
-			perRun[k] = results.NewStat(m[i][:i], nil).Mean
-		}
-		st := results.NewStat(perRun, nil)
-		mean[i-1], se[i-1] = st.Mean, st.SE
-	}
-	return mean, se
 }
 
 func drawCurves(d *Data) (*Figure, error) {

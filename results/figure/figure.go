@@ -1,7 +1,7 @@
 // Package figure draws the stored results of continual-learning runs with
 // gonum's plot package: accuracy-matrix heatmaps, per-task accuracy curves,
-// ACC and forgetting bars, training-loss curves and peak memory, as PNG, SVG
-// or PDF.
+// the average accuracy over the tasks learned, ACC and forgetting bars,
+// training-loss curves and peak memory, as PNG, SVG or PDF.
 //
 // Every figure is drawn from what a results database holds (Load reads it);
 // values over seeds are means with standard-error bars or bands, as in the
@@ -35,13 +35,14 @@ type Kind string
 
 // The figures Draw knows.
 const (
-	Matrix Kind = "matrix" // accuracy-matrix heatmap per configuration
-	Curves Kind = "curves" // each task's accuracy after each task
-	Bars   Kind = "bars"   // ACC and forgetting per method and scenario
-	Loss   Kind = "loss"   // training loss per epoch (per block for NoProp)
-	Test   Kind = "test"   // learning curve: test accuracy during training
-	Memory Kind = "memory" // peak heap and RSS per configuration
-	Terms  Kind = "terms"  // the named terms of the loss per epoch
+	Matrix  Kind = "matrix"  // accuracy-matrix heatmap per configuration
+	Curves  Kind = "curves"  // each task's accuracy after each task
+	Average Kind = "average" // average accuracy on the tasks learned, configurations together
+	Bars    Kind = "bars"    // ACC and forgetting per method and scenario
+	Loss    Kind = "loss"    // training loss per epoch (per block for NoProp)
+	Test    Kind = "test"    // learning curve: test accuracy during training
+	Memory  Kind = "memory"  // peak heap and RSS per configuration
+	Terms   Kind = "terms"   // the named terms of the loss per epoch
 )
 
 // kinds lists every Kind with what it shows, in the order of Kinds.
@@ -52,6 +53,7 @@ var kinds = []struct {
 }{
 	{Matrix, "accuracy matrix heatmap per configuration (mean over seeds; rows: untrained, after each task; columns: tasks)", drawMatrix},
 	{Curves, "accuracy on each task after each task learned, ± SE band over seeds, with the average over tasks learned", drawCurves},
+	{Average, "accuracy averaged over the tasks learned so far, after each task: every configuration on one axis per stream and scenario, the bounds (joint, cumulative) dashed, ± SE band over seeds", drawAverage},
 	{Bars, "ACC and forgetting per method and scenario, ± SE error bars", drawBars},
 	{Loss, "training loss per epoch, one line per trained part (NoProp's blocks), mean over seeds", drawLoss},
 	{Test, "learning curve: test accuracy of the task being learned during training (runs made with --test-every), mean over seeds", drawTest},

@@ -76,9 +76,9 @@ func TestEveryKindDrawsAnImage(t *testing.T) {
 	// (the data: axes and text are black and grey). The fixture's figures
 	// ink 0.37, 0.034, 0.21, 0.051, 0.25 and colour 0.33, 0.0063, 0.18,
 	// 0.014, 0.22; without their cells, lines or bars they colour at most
-	// 0.002.
-	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Bars: 0.1, Loss: 0.03, Test: 0.03, Memory: 0.1}
-	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Bars: 0.1, Loss: 0.007, Test: 0.003, Memory: 0.1}
+	// 0.002. The average figure inks 0.034 and colours 0.0078.
+	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Average: 0.02, Bars: 0.1, Loss: 0.03, Test: 0.03, Memory: 0.1}
+	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Average: 0.004, Bars: 0.1, Loss: 0.007, Test: 0.003, Memory: 0.1}
 	for _, k := range Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			f, err := Draw(k, d)
@@ -208,7 +208,7 @@ func TestNothingToDraw(t *testing.T) {
 			t.Errorf("%s of a run without log, memory or metrics: error %v, want ErrNoData", k, err)
 		}
 	}
-	for _, k := range []Kind{Matrix, Curves} {
+	for _, k := range []Kind{Matrix, Curves, Average} {
 		f, err := Draw(k, d)
 		if err != nil {
 			t.Fatalf("%s of a one-task run: %v", k, err)

@@ -72,11 +72,18 @@ func AverageAccuracy(r [][]float64) Metric {
 	if T < 1 {
 		return undefined(ACC, "needs at least 1 task")
 	}
+	return Metric{Name: ACC, Value: LearnedAccuracy(r, T)}
+}
+
+// LearnedAccuracy is A_k, the mean accuracy over the tasks learned so far
+// after task k (1..T): (1/k) Σ_{j≤k} R[k][j]. ACC is A_T, the incremental
+// accuracy the mean of A_k over k, and figures plot A_k against k.
+func LearnedAccuracy(r [][]float64, k int) float64 {
 	s := 0.0
-	for j := range T {
-		s += r[T][j]
+	for j := range k {
+		s += r[k][j]
 	}
-	return Metric{Name: ACC, Value: s / float64(T)}
+	return s / float64(k)
 }
 
 // AverageForgetting is Chaudhry et al.'s average forgetting after the last task:
@@ -145,11 +152,7 @@ func IncrementalAccuracy(r [][]float64) Metric {
 	}
 	s := 0.0
 	for k := 1; k <= T; k++ {
-		a := 0.0
-		for j := range k {
-			a += r[k][j]
-		}
-		s += a / float64(k)
+		s += LearnedAccuracy(r, k)
 	}
 	return Metric{Name: IncrementalACC, Value: s / float64(T)}
 }

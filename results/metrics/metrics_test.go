@@ -30,6 +30,8 @@ func TestMetricsHandComputed(t *testing.T) {
 		{"fwt", ForwardTransfer(r3), 17.5},
 		// A1=90, A2=(70+80)/2=75, A3=65 -> 76.666...
 		{"incremental", IncrementalAccuracy(r3), (90 + 75 + 65) / 3.0},
+		// A_2 = (70+80)/2: row 2, tasks 1..2 only.
+		{"learned after task 2", Metric{Value: LearnedAccuracy(r3, 2)}, 75},
 	}
 	for _, tc := range tests {
 		if math.Abs(tc.m.Value-tc.want) > 1e-9 || tc.m.Note != "" {

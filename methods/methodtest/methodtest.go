@@ -278,6 +278,9 @@ func (c toy) checkDeterministic(t *testing.T, l methods.Learner, scores nn.Matri
 // after SetInferenceSeed with it, bit for bit, and leaves Scores as it was.
 func checkMultiScorer(t *testing.T, l methods.Learner, ms methods.MultiScorer, x nn.Matrix) {
 	seeds := []uint64{3, 11, 3}
+	// Other rows scored just before: what ScoresRuns shares must be made
+	// for its own rows, not left from an earlier call.
+	l.Scores(reversed(x), toyOutputs)
 	runs := ms.ScoresRuns(x, toyOutputs, seeds)
 	if len(runs) != len(seeds) {
 		t.Fatalf("ScoresRuns gave %d score matrices for %d seeds", len(runs), len(seeds))
@@ -420,4 +423,13 @@ func accuracy(s nn.Matrix, y []int, active []int) float64 {
 		}
 	}
 	return 100 * float64(correct) / float64(len(y))
+}
+
+// reversed is x with its rows in reverse order.
+func reversed(x nn.Matrix) nn.Matrix {
+	out := nn.NewMatrix(x.Rows, x.Cols)
+	for i := range x.Rows {
+		copy(out.Row(x.Rows-1-i), x.Row(i))
+	}
+	return out
 }

@@ -209,3 +209,13 @@ func (l *AdjointLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 		nn.LogSoftmaxRows(dst, l.head.Forward(l.euler(x, rng, l.s.Timesteps), mask, false))
 	})
 }
+
+// ScoresRuns is Scores for several inference seeds (methods.MultiScorer),
+// the image features computed once per chunk for all of them.
+func (l *AdjointLearner) ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.Matrix {
+	l.checkRows(x)
+	mask := outputMask(l.m, active)
+	return l.scoreRuns(x, seeds, func(dst, x nn.Matrix, rng noise) {
+		nn.LogSoftmaxRows(dst, l.head.Forward(l.euler(x, rng, l.s.Timesteps), mask, false))
+	})
+}

@@ -107,6 +107,9 @@ type continuous struct {
 	infer     *nn.RNG          // root of the inference noise streams
 	inferSeed uint64
 	chunk     int // rows per inference chunk
+	// prepared says the network's image features are those of the rows
+	// being scored (set by scoreRuns for its chains, false otherwise).
+	prepared bool
 	// embed0 is a learned W_Embed as initialised (nil for the other
 	// kinds), the reference of the embedding-collapse guard.
 	embed0  []float32
@@ -351,4 +354,17 @@ func (l *continuous) VisitState(v nn.StateVisitor) {
 	nn.VisitOptimizer(v, "opt", l.opt, l.params)
 	l.noise.VisitState(v, "noise")
 	l.train.VisitState(v, "train")
+}
+
+// scoreRuns scores the rows of x for every inference seed (see the
+// package's scoreRuns), the network's image features prepared once per
+// chunk of rows and reused by every seed's chain: the work of
+// methods.MultiScorer's ScoresRuns for CT, FM and the Adjoint.
+func (c *continuous) scoreRuns(x nn.Matrix, seeds []uint64, score func(dst, x nn.Matrix, rng noise)) []nn.Matrix {
+	defer func() { c.prepared = false }()
+	prepare := func(x nn.Matrix) {
+		c.net.Prepare(x, false)
+		c.prepared = true
+	}
+	return scoreRuns(x, c.m, c.chunk, c.infer, seeds, prepare, score)
 }

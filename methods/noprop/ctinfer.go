@@ -63,6 +63,21 @@ func (l *CTLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	})
 }
 
+// ScoresRuns is Scores for several inference seeds (methods.MultiScorer),
+// the image features computed once per chunk for all of them.
+func (l *CTLearner) ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.Matrix {
+	l.checkRows(x)
+	var mask []bool
+	if l.s.MaskOutput {
+		mask = outputMask(l.m, active)
+	}
+	steps := ctSteps(l.sched.Grid(l.s.Timesteps), l.s.Inference)
+	return l.scoreRuns(x, seeds, func(dst, x nn.Matrix, rng noise) {
+		z := l.chain(x, mask, steps, rng, true)
+		nn.LogSoftmaxRows(dst, l.head.Forward(z, mask, false))
+	})
+}
+
 // chain runs the CT chain over the rows of x and returns z_1 (owned by the
 // learner). cached runs the image path once (Net.Prepare and Step);
 // otherwise the whole network runs at every step, as a reference.
@@ -71,9 +86,9 @@ func (l *CTLearner) chain(x nn.Matrix, mask []bool, steps []ctStep, rng noise, c
 	l.zA, l.zB = nn.Resize(l.zA, n, d), nn.Resize(l.zB, n, d)
 	z, zn := l.zA, l.zB
 	rng.fill(z, 1)
-	if cached {
+	if cached && !l.prepared {
 		l.net.Prepare(x, false)
-	} else {
+	} else if !cached {
 		l.tcol = nn.Resize(l.tcol, n, 1)
 	}
 	for _, st := range steps {

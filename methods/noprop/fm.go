@@ -252,6 +252,15 @@ func (l *FMLearner) Scores(x nn.Matrix, active []int) nn.Matrix {
 	})
 }
 
+// ScoresRuns is Scores for several inference seeds (methods.MultiScorer),
+// the image features computed once per chunk for all of them.
+func (l *FMLearner) ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.Matrix {
+	l.checkRows(x)
+	return l.scoreRuns(x, seeds, func(dst, x nn.Matrix, rng noise) {
+		nearestScores(dst, l.euler(x, rng, l.s.Timesteps), l.embed)
+	})
+}
+
 // euler integrates dz/dt = v_θ(z, x, t) from z_0 ~ N(0, I) (drawn from rng)
 // to t = 1 in steps Euler steps over the rows of x and returns z_1 (owned by
 // the learner). The Adjoint uses it too.
@@ -260,7 +269,9 @@ func (c *continuous) euler(x nn.Matrix, rng noise, steps int) nn.Matrix {
 	c.zA = nn.Resize(c.zA, n, d)
 	z := c.zA
 	rng.fill(z, 1)
-	c.net.Prepare(x, false)
+	if !c.prepared {
+		c.net.Prepare(x, false)
+	}
 	h := float32(1 / float64(steps))
 	for k := range steps {
 		v := c.net.Step(z, float64(k)/float64(steps), nil, false)

@@ -33,8 +33,8 @@ func exportCmd() *cobra.Command {
   memory     one row per run: peak heap and RSS in bytes
   inference  one row per cell and inference run, for rules with stochastic inference
 Every table but runs starts with run_id, config_hash, method, preset,
-settings (those that tell the configuration apart), stream, scenario, seed
-and counted (whether the run is the one its unit counts). Missing values (NULL, NaN, not measured) are empty CSV fields and
+settings (those that tell the configuration apart), stream, scenario,
+strategy, seed and counted (whether the run is the one its unit counts). Missing values (NULL, NaN, not measured) are empty CSV fields and
 JSON nulls. JSON is one array of objects. docs/export.md describes every
 column.`,
 		Example: `  noprop export --format csv --what cells -o cells.csv

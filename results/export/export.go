@@ -70,9 +70,10 @@ const TermPrefix = "term_"
 // keyColumns open every table but runs: they name the run a fact belongs
 // to, so each table can be grouped without a join: its configuration (the
 // preset, and the settings in which it differs from its method's other
-// exported configurations, e.g. "lr=0.001"), and whether it is counted (the
-// run noprop table aggregates for its configuration and seed).
-var keyColumns = []string{"run_id", "config_hash", "method", "preset", "settings", "stream", "scenario", "seed", "counted"}
+// exported configurations, e.g. "lr=0.001"), its strategy (finetune,
+// cumulative, joint, replay), and whether it is counted (the run noprop
+// table aggregates for its configuration and seed).
+var keyColumns = []string{"run_id", "config_hash", "method", "preset", "settings", "stream", "scenario", "strategy", "seed", "counted"}
 
 // withKeys returns the key columns followed by cols.
 func withKeys(cols ...string) []string {
@@ -86,9 +87,12 @@ type keys struct {
 }
 
 func (k keys) values(r results.Run) []any {
-	var spec struct{ Preset string }
+	var spec struct{ Preset, Strategy string }
 	json.Unmarshal([]byte(r.SpecJSON), &spec)
-	return []any{r.ID, r.ConfigHash, r.Method, text(spec.Preset), text(k.differs[r.ConfigHash]), r.Stream, r.Scenario, r.Seed, k.counted[r.ID]}
+	if spec.Strategy == "" {
+		spec.Strategy = "finetune" // the default, left out of stored specs
+	}
+	return []any{r.ID, r.ConfigHash, r.Method, text(spec.Preset), text(k.differs[r.ConfigHash]), r.Stream, r.Scenario, spec.Strategy, r.Seed, k.counted[r.ID]}
 }
 
 // keysOf computes the key columns' extra values for runs matching f.

@@ -100,7 +100,9 @@ scenarios: [class, domain]
 seeds: 5
 inference_runs: 2
 EOF
-units() { "$noprop" plan "$1" --db /nonexistent | awk '$1 ~ /^[0-9]+$/ && $3 ~ /^[0-9a-f]+$/ && length($3) == 16 { print $3 "," $7 }'; }
+# plan's CSV: #,method,config,settings,stream,scenario,seed,state,estimate
+# (settings may hold commas; the fields after it do not).
+units() { "$noprop" plan "$1" --db /nonexistent --format csv | awk -F, '$1 ~ /^[0-9]+$/ && length($3) == 16 { print $3 "," $(NF-2) }'; }
 { units a.yaml; units b.yaml; } | sort -u >units.txt
 nunits=$(wc -l <units.txt)
 say "$nunits units in a.yaml and b.yaml ($(units a.yaml | wc -l) and $(units b.yaml | wc -l), some shared); $PROCS processes, $JOURNAL journal, MNIST slice of $TRAIN/$TEST images"

@@ -122,16 +122,7 @@ func TestReplayLearnCalls(t *testing.T) {
 		{"domain", Replay{Policy: ReplayReservoir, Size: 500, Ratio: 1}, 60},
 	} {
 		t.Run(fmt.Sprintf("%s/%+v", tc.scenario, tc.r), func(t *testing.T) {
-			var calls []call
-			spec := replaySpec(t, centroid, tasks.KindSplit, 2, tc.scenario, &tc.r, 1)
-			rn := recordingRunner(&calls)
-			if _, err := rn.Run(context.Background(), spec); err != nil {
-				t.Fatal(err)
-			}
-			s, _, err := rn.stream(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, calls, s := runRecorded(t, replaySpec(t, centroid, tasks.KindSplit, 2, tc.scenario, &tc.r, 1))
 			c := Curriculum{Stream: s, Scenario: tasks.Scenario(tc.scenario)}
 			if len(calls) != 2 || !reflect.DeepEqual(calls[0].data, c.Train(0)) || !slices.Equal(calls[0].active, c.Scenario.TrainActive(s, 0)) {
 				t.Fatalf("%d calls; the first must be task 0's set alone", len(calls))

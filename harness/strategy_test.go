@@ -43,6 +43,23 @@ func recordingRunner(calls *[]call) *Runner {
 	return &Runner{Methods: cat, Load: harnesstest.Load}
 }
 
+// runRecorded runs spec with the recording fake rule and returns its
+// result, the Learn calls it made and the stream it ran on.
+func runRecorded(t *testing.T, spec Spec) (Result, []call, tasks.Stream) {
+	t.Helper()
+	var calls []call
+	rn := recordingRunner(&calls)
+	res, err := rn.Run(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := rn.stream(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, calls, s
+}
+
 // strategySpec is a 2-task synthetic spec of the fake rule.
 func strategySpec(t *testing.T, method, scenario, strategy string, validation float64, seed uint64) Spec {
 	t.Helper()
@@ -94,17 +111,7 @@ func TestStrategiesTrainOnTheirData(t *testing.T) {
 		}
 		for _, sc := range tasks.Scenarios() {
 			t.Run(strategy+"/"+string(sc), func(t *testing.T) {
-				var calls []call
-				spec := strategySpec(t, "centroid", string(sc), strategy, 0, 1)
-				rn := recordingRunner(&calls)
-				res, err := rn.Run(context.Background(), spec)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s, _, err := rn.stream(spec)
-				if err != nil {
-					t.Fatal(err)
-				}
+				res, calls, s := runRecorded(t, strategySpec(t, "centroid", string(sc), strategy, 0, 1))
 				want := wantCalls(s, sc, strategy)
 				if len(calls) != len(want) {
 					t.Fatalf("%d Learn calls, want %d", len(calls), len(want))

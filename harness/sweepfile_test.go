@@ -7,9 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/noprop/noprop/internal/specialfile"
 
 	"github.com/noprop/noprop/harness/harnesstest"
 )
@@ -156,9 +157,7 @@ func TestSweepFileAliasBombIsRefusedBeforeExpansion(t *testing.T) {
 // writes) is abandoned when the context ends.
 func TestSweepFileReadingObeysCancel(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "study.yaml")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
+	specialfile.Mkfifo(t, fifo)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()

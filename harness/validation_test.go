@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"context"
 	"fmt"
 	"testing"
 
@@ -14,17 +13,7 @@ import (
 func TestValidationIsNeverTrainedOn(t *testing.T) {
 	for _, strategy := range Strategies() {
 		t.Run(strategy, func(t *testing.T) {
-			var calls []call
-			spec := strategySpec(t, "centroid", "class", strategy, 0.25, 1)
-			rn := recordingRunner(&calls)
-			res, err := rn.Run(context.Background(), spec)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, _, err := rn.stream(spec)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res, calls, s := runRecorded(t, strategySpec(t, "centroid", "class", strategy, 0.25, 1))
 			held := map[string]bool{}
 			for _, task := range s.Tasks {
 				if task.Val.Len() != 30 {

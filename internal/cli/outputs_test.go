@@ -2,15 +2,15 @@ package cli
 
 import (
 	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/noprop/noprop/internal/specialfile"
 
 	"github.com/noprop/noprop/results/figure"
+	"github.com/noprop/noprop/results/report"
 )
 
 // The tests of this file check that every command writing a file the user
@@ -43,75 +43,6 @@ var outputCommands = []outputCommand{
 	{"report", "report", func(db, out string) []string {
 		return []string{"report", "--db", db, "--method", "backprop", "--scenario", "class", "-o", out}
 	}, func(out string) string { return filepath.Join(out, "index.html") }, "<!DOCTYPE html>"},
-}
-
-// readFIFO starts reading the FIFO at path, as the other end of a shell
-// pipe would, and returns a function that waits for what it read. When
-// nothing opens the FIFO for writing, wait ends the reader and returns what
-// it got (nothing) instead of hanging.
-func readFIFO(t *testing.T, path string) (wait func() []byte) {
-	t.Helper()
-	// A second name for the FIFO, in another folder, reaches it even when
-	// the write replaces the name path with a file.
-	alias := filepath.Join(t.TempDir(), "fifo")
-	if err := os.Link(path, alias); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan []byte, 1)
-	go func() {
-		f, err := os.Open(path)
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer f.Close()
-		b, _ := io.ReadAll(f)
-		got <- b
-	}()
-	return func() []byte {
-		t.Helper()
-		select {
-		case b := <-got:
-			return b
-		case <-time.After(2 * time.Second):
-		}
-		// No writer came: open the write end so that the reader ends.
-		if w, err := os.OpenFile(alias, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
-		}
-		select {
-		case b := <-got:
-			return b
-		case <-time.After(5 * time.Second):
-			t.Fatalf("the reader of the FIFO %s never finished", path)
-			return nil
-		}
-	}
-}
-
-// mkfifo makes a FIFO at path.
-func mkfifo(t *testing.T, path string) {
-	t.Helper()
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Skipf("mkfifo: %v", err)
-	}
-}
-
-// mknodNull makes a character device with /dev/null's numbers (1, 3) at
-// path, as root; it skips the test otherwise.
-func mknodNull(t *testing.T, path string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("making a device needs root")
-	}
-	if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		t.Skipf("mknod: %v", err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Skipf("devices cannot be opened here (a nodev mount?): %v", err)
-	}
-	f.Close()
 }
 
 // wantType checks that path (not followed) is of type typ: 0 for a regular
@@ -166,8 +97,8 @@ type outputCase struct {
 
 var outputCases = []outputCase{
 	{"FIFO", func(t *testing.T, dir, out, file string) func() []byte {
-		mkfifo(t, file)
-		return readFIFO(t, file)
+		specialfile.Mkfifo(t, file)
+		return specialfile.ReadFIFO(t, file)
 	}, func(t *testing.T, c outputCommand, dir, out, file string, read []byte) {
 		if !bytes.HasPrefix(read, []byte(c.starts)) {
 			t.Errorf("the FIFO's reader got %d bytes beginning %q, want %q", len(read), read[:min(len(read), 20)], c.starts)
@@ -192,7 +123,7 @@ var outputCases = []outputCase{
 		wantStart(t, filepath.Join(dir, "real", "target"), c.starts)
 	}},
 	{"character device", func(t *testing.T, dir, out, file string) func() []byte {
-		mknodNull(t, file)
+		specialfile.MknodNull(t, file)
 		return nil
 	}, func(t *testing.T, c outputCommand, dir, out, file string, _ []byte) {
 		wantType(t, file, os.ModeDevice|os.ModeCharDevice)
@@ -299,7 +230,7 @@ func TestReportRemovesItsStaleFigures(t *testing.T) {
 	if code, _, stderr := run(t, "report", "--db", bare, "-o", out); code != 0 {
 		t.Fatal(stderr)
 	}
-	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	md, err := os.ReadFile(filepath.Join(out, report.MarkdownFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +245,7 @@ func TestReportRemovesItsStaleFigures(t *testing.T) {
 		linked := strings.Contains(string(md), "]("+name+")")
 		switch {
 		case linked && err != nil:
-			t.Errorf("%s is linked from report.md but missing: %v", name, err)
+			t.Errorf("%s is linked from the Markdown report but missing: %v", name, err)
 		case !linked && err == nil:
 			t.Errorf("%s of the earlier report is still there", name)
 		}
@@ -348,7 +279,7 @@ func TestOutputsRefusedWithOneLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	fifo := filepath.Join(dir, "fifo.db")
-	mkfifo(t, fifo)
+	specialfile.Mkfifo(t, fifo)
 	tests := []struct {
 		name string
 		args []string
@@ -421,7 +352,7 @@ func TestMergeOutput(t *testing.T) {
 
 	t.Run("character device", func(t *testing.T) {
 		dev := filepath.Join(dir, "null.db")
-		mknodNull(t, dev)
+		specialfile.MknodNull(t, dev)
 		code, _, stderr := run(t, "merge", dev, in)
 		oneLineError(t, code, stderr, "merge: "+dev+" is not a regular file (a character device)")
 		wantType(t, dev, os.ModeDevice|os.ModeCharDevice)

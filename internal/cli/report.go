@@ -47,13 +47,13 @@ into DIR/figures that this one does not draw is removed, and nothing else.`,
 				return err
 			}
 			fmt.Printf("%s: %d configuration(s), %d figure(s); Markdown in %s\n",
-				filepath.Join(dir, "index.html"), len(r.Configs), len(r.Figures), filepath.Join(dir, "report.md"))
+				filepath.Join(dir, report.PageFile), len(r.Configs), len(r.Figures), filepath.Join(dir, report.MarkdownFile))
 			return nil
 		},
 	}
 	fl := cmd.Flags()
 	sel.addFlags(fl)
-	fl.StringVarP(&dir, "output", "o", "report", "folder to write index.html, report.md and figures/ into")
+	fl.StringVarP(&dir, "output", "o", "report", "folder to write "+report.PageFile+", "+report.MarkdownFile+" and figures/ into")
 	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
 	return cmd
 }

@@ -8,71 +8,11 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
+
+	"github.com/noprop/noprop/internal/specialfile"
 
 	"github.com/noprop/noprop/internal/testuser"
 )
-
-// readFIFO starts reading the FIFO at path, as a reader at the other end of
-// a shell pipe would, and returns a function that waits for what it read.
-// When nothing opens the FIFO for writing, wait ends the reader and returns
-// what it got (nothing) instead of hanging.
-func readFIFO(t *testing.T, path string) (wait func() []byte) {
-	t.Helper()
-	// A second name for the FIFO, in another folder, reaches it even when
-	// the write replaces the name path with a file.
-	alias := filepath.Join(t.TempDir(), "fifo")
-	if err := os.Link(path, alias); err != nil {
-		t.Fatal(err)
-	}
-	got := make(chan []byte, 1)
-	go func() {
-		f, err := os.Open(path)
-		if err != nil {
-			got <- nil
-			return
-		}
-		defer f.Close()
-		b, _ := io.ReadAll(f)
-		got <- b
-	}()
-	return func() []byte {
-		t.Helper()
-		select {
-		case b := <-got:
-			return b
-		case <-time.After(2 * time.Second):
-		}
-		// No writer came: open the write end so that the reader ends.
-		if w, err := os.OpenFile(alias, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
-			w.Close()
-		}
-		select {
-		case b := <-got:
-			return b
-		case <-time.After(5 * time.Second):
-			t.Fatalf("the reader of the FIFO %s never finished", path)
-			return nil
-		}
-	}
-}
-
-// mknodNull makes a character device with /dev/null's numbers (1, 3) at
-// path, as root only; it skips the test otherwise.
-func mknodNull(t *testing.T, path string) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("making a device needs root")
-	}
-	if err := syscall.Mknod(path, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		t.Skipf("mknod: %v", err)
-	}
-	if f, err := os.OpenFile(path, os.O_WRONLY, 0); err != nil {
-		t.Skipf("devices cannot be opened here (a nodev mount?): %v", err)
-	} else {
-		f.Close()
-	}
-}
 
 // leftovers fails the test when dir holds a temporary file of Write.
 func leftovers(t *testing.T, dir string) {
@@ -138,13 +78,13 @@ func TestWriteFollowsTheRule(t *testing.T) {
 		}},
 		{"character device written in place", func(t *testing.T, dir string) string {
 			path := filepath.Join(dir, "null")
-			mknodNull(t, path)
+			specialfile.MknodNull(t, path)
 			return path
 		}, func(t *testing.T, dir, path string) {
 			wantMode(t, path, os.ModeDevice|os.ModeCharDevice)
 		}},
 		{"link to a character device", func(t *testing.T, dir string) string {
-			mknodNull(t, filepath.Join(dir, "null"))
+			specialfile.MknodNull(t, filepath.Join(dir, "null"))
 			return symlink(t, "null", filepath.Join(dir, "out"))
 		}, func(t *testing.T, dir, path string) {
 			wantLink(t, path, "null")
@@ -183,7 +123,7 @@ func TestWriteFIFOInPlace(t *testing.T) {
 			if link {
 				path = symlink(t, "pipe", filepath.Join(dir, "out.csv"))
 			}
-			wait := readFIFO(t, fifo)
+			wait := specialfile.ReadFIFO(t, fifo)
 			err := Write(path, 0o644, func(w io.Writer) error {
 				_, err := io.WriteString(w, "through the pipe\n")
 				return err

@@ -7,7 +7,7 @@ import (
 
 // TestMarkdownEscapesStoredStrings: names a database could hold (a host
 // with HTML, a version with backticks, a spec that closes its fence) stay
-// text in report.md.
+// text in the Markdown report.
 func TestMarkdownEscapesStoredStrings(t *testing.T) {
 	r := &Report{
 		Title: "study <script>alert(1)</script>", Source: "odd`name.db", Filter: "all", Version: "v1 *bold*",
@@ -24,7 +24,7 @@ func TestMarkdownEscapesStoredStrings(t *testing.T) {
 	md := b.String()
 	for i, r := range md {
 		if r == '<' && (i == 0 || md[i-1] != '\\') {
-			t.Errorf("report.md holds an unescaped < at byte %d:\n%s", i, md)
+			t.Errorf("the Markdown report holds an unescaped < at byte %d:\n%s", i, md)
 			break
 		}
 	}
@@ -33,7 +33,7 @@ func TestMarkdownEscapesStoredStrings(t *testing.T) {
 	}
 	for _, want := range []string{`\<script\>`, "`` odd`name.db ``", "`` id`1 ``", "````json\n", "\n````\n"} {
 		if !strings.Contains(md, want) {
-			t.Errorf("report.md lacks %q:\n%s", want, md)
+			t.Errorf("the Markdown report lacks %q:\n%s", want, md)
 		}
 	}
 }

@@ -333,8 +333,15 @@ func capitalize(s string) string {
 	return strings.ToUpper(s[:1]) + s[1:]
 }
 
-// Write writes the report into dir: index.html, report.md and the
-// figures' PNG files that report.md links to, each by the rule of package
+// The files Write puts in the report folder beside figures/: the HTML page
+// and the Markdown version of it (its figures linked, not embedded).
+const (
+	PageFile     = "index.html"
+	MarkdownFile = "report" + ".md"
+)
+
+// Write writes the report into dir: PageFile, MarkdownFile and the
+// figures' PNG files that the Markdown links to, each by the rule of package
 // outfile (a file is replaced whole, a FIFO or device is written in place,
 // a symbolic link's target is written). dir and its missing parents are
 // created; a symbolic link to a folder is followed. A figure an earlier
@@ -347,7 +354,7 @@ func (r *Report) Write(dir string) ([]string, error) {
 		return nil, err
 	}
 	if st, err := os.Stat(target); err == nil && !st.IsDir() {
-		return nil, fmt.Errorf("write report %s: it is not a folder; name a folder for index.html, report.md and figures/", dir)
+		return nil, fmt.Errorf("write report %s: it is not a folder; name a folder for %s, %s and figures/", dir, PageFile, MarkdownFile)
 	}
 	if err := os.MkdirAll(filepath.Join(target, "figures"), 0o755); err != nil {
 		return nil, fmt.Errorf("write report %s: %w", dir, err)
@@ -383,10 +390,10 @@ func (r *Report) Write(dir string) ([]string, error) {
 	if err := removeStale(dir, drawn); err != nil {
 		return nil, err
 	}
-	if err := write("report.md", md.Bytes()); err != nil {
+	if err := write(MarkdownFile, md.Bytes()); err != nil {
 		return nil, err
 	}
-	if err := write("index.html", page.Bytes()); err != nil {
+	if err := write(PageFile, page.Bytes()); err != nil {
 		return nil, err
 	}
 	return written, nil

@@ -22,6 +22,14 @@ const (
 	// over every training example seen, in stream order: each seen
 	// example is in the memory with probability Size/seen.
 	ReplayReservoir = "reservoir"
+	// ReplayWeightTask weighs, at the stream's t-th task (1-based), the
+	// current task's examples 1/t and the replayed 1 − 1/t in the loss:
+	// van de Ven & Tolias's weighting, each task learned so far counting
+	// alike.
+	ReplayWeightTask = "task"
+	// ReplayWeightEqual weighs every example of the mixed set alike: the
+	// replayed share of the loss is Ratio/(1+Ratio).
+	ReplayWeightEqual = "equal"
 )
 
 // The bounds of the replay settings: well beyond any memory a study of
@@ -49,6 +57,9 @@ type Replay struct {
 	// round(Ratio·n) are drawn from the memory, with replacement, beside
 	// task k's n examples.
 	Ratio float64 `json:"ratio"`
+	// Weighting is how the loss weighs current and replayed examples:
+	// ReplayWeightTask or ReplayWeightEqual.
+	Weighting string `json:"weighting"`
 }
 
 // DefaultReplay is the replay a study that names the strategy and no
@@ -56,7 +67,7 @@ type Replay struct {
 // replayed examples as current ones; a reservoir, when asked for, holds
 // 1000, the class-balanced memory of split MNIST after its last task.
 func DefaultReplay() Replay {
-	return Replay{Policy: ReplayClassBalanced, PerClass: 100, Size: 1000, Ratio: 1}
+	return Replay{Policy: ReplayClassBalanced, PerClass: 100, Size: 1000, Ratio: 1, Weighting: ReplayWeightTask}
 }
 
 // Check refuses settings out of bounds, in one line naming the sweep key.
@@ -70,6 +81,8 @@ func (r Replay) Check() error {
 		return fmt.Errorf("replay_size %d: want a whole number from 1 to %d", r.Size, MaxReplaySize)
 	case !(r.Ratio > 0 && r.Ratio <= MaxReplayRatio):
 		return fmt.Errorf("replay_ratio %v: want a number in (0, %d], replayed examples per current one", r.Ratio, MaxReplayRatio)
+	case r.Weighting != ReplayWeightTask && r.Weighting != ReplayWeightEqual:
+		return fmt.Errorf("replay_weighting %q: want %s (current 1/t, replayed 1 − 1/t) or %s", r.Weighting, ReplayWeightTask, ReplayWeightEqual)
 	}
 	return nil
 }
@@ -87,10 +100,11 @@ func (r Replay) own() Replay {
 // ReplayGiven is the replay settings a study gives, each nil when not
 // given (sweep file keys, run flags).
 type ReplayGiven struct {
-	Policy   *string
-	PerClass *int
-	Size     *int
-	Ratio    *float64
+	Policy    *string
+	PerClass  *int
+	Size      *int
+	Ratio     *float64
+	Weighting *string
 }
 
 // Settings is DefaultReplay overlaid with what is given, or nil when
@@ -106,6 +120,9 @@ func (g ReplayGiven) Settings() (*Replay, error) {
 	}
 	if g.Ratio != nil {
 		r.Ratio = *g.Ratio
+	}
+	if g.Weighting != nil {
+		r.Weighting = *g.Weighting
 	}
 	switch {
 	case g.PerClass != nil && r.Policy == ReplayReservoir:
@@ -125,18 +142,18 @@ func (g ReplayGiven) Settings() (*Replay, error) {
 // replay is experience replay: after each task a memory keeps some of its
 // training examples (validation held out) by the policy, and at task k > 0
 // the one Learn call trains on task k's set followed by round(Ratio·n_k)
-// examples drawn from the memory with replacement. The two are
-// concatenated, so each example weighs the same in the loss and the
-// replayed share is Ratio/(1+Ratio) of the call's examples (a half by
-// default). Van de Ven & Tolias weigh the current task's loss 1/t and the
-// replayed 1−1/t instead; that needs per-example loss weights in the
-// learner seam, a later change.
+// examples drawn from the memory with replacement, shuffled together by
+// the learner's minibatch order, so each minibatch holds Ratio/(1+Ratio)
+// replayed examples in expectation. The loss weighs them by Weighting:
+// per-example weights (tasks.Set.Weight) of mean 1 that make the call's
+// loss (1/t)·mean(current) + (1 − 1/t)·mean(replayed) at the t-th task
+// (ReplayWeightTask), or none (ReplayWeightEqual).
 //
 // Class-IL: the memory keeps its stream labels and every class seen so far
 // is active; domain-IL: the scenario's within-task labels on the shared
-// head. Task-IL is refused before any work (Spec.Validate): a Learn call
-// takes one list of active outputs, and a replayed example must be learned
-// with its own task's, so no mixed call is faithful to the scenario.
+// head; task-IL: each example is learned under its own task's outputs
+// (tasks.Set.Active), the call's active outputs being the classes of every
+// task learned so far.
 //
 // The memory is rows of the stream's tasks (task, row), not pixel copies,
 // and is a function of the seed and the tasks learned alone: each task's
@@ -154,7 +171,11 @@ func (r replay) Lessons(c Curriculum, k int) []Lesson {
 	if k == 0 {
 		return finetune{}.Lessons(c, k)
 	}
-	return []Lesson{{Data: func() tasks.Set { return r.mixed(c, k) }, Active: c.Scenario.TrainActive(c.Stream, k), Tasks: seq(k + 1)}}
+	active := c.Scenario.TrainActive(c.Stream, k)
+	if c.Scenario == tasks.TaskIL {
+		active = tasks.ClassIL.TrainActive(c.Stream, k)
+	}
+	return []Lesson{{Data: func() tasks.Set { return r.mixed(c, k) }, Active: active, Tasks: seq(k + 1)}}
 }
 
 // slot is an example of the memory: row row of task task's training set.
@@ -181,7 +202,8 @@ func (r replay) memory(c Curriculum, k int) []slot {
 }
 
 // mixed is task k's training set followed by the examples drawn from the
-// memory, each in the scenario's labels of its own task.
+// memory, each in the scenario's labels of its own task, with the
+// weighting's weights and, in task-IL, each example's task's outputs.
 func (r replay) mixed(c Curriculum, k int) tasks.Set {
 	cur := c.Train(k)
 	mem := r.memory(c, k)
@@ -189,9 +211,21 @@ func (r replay) mixed(c Curriculum, k int) tasks.Set {
 	if len(mem) == 0 || m == 0 {
 		return cur
 	}
-	d := cur.Shape.Size()
-	out := tasks.Set{Shape: cur.Shape, X: make([]float32, 0, (cur.Len()+m)*d), Y: make([]int, 0, cur.Len()+m)}
+	n, d := cur.Len(), cur.Shape.Size()
+	out := tasks.Set{Shape: cur.Shape, X: make([]float32, 0, (n+m)*d), Y: make([]int, 0, n+m)}
 	out.X, out.Y = append(out.X, cur.X...), append(out.Y, cur.Y...)
+	taskIL := c.Scenario == tasks.TaskIL
+	var own [][]int // each task's outputs, in task-IL
+	if taskIL {
+		own = make([][]int, k+1)
+		for j := range own {
+			own[j] = c.Scenario.TrainActive(c.Stream, j)
+		}
+		out.Active = make([][]int, n, n+m)
+		for i := range n {
+			out.Active[i] = own[k]
+		}
+	}
 	draw := r.rand("draws", k)
 	for range m {
 		s := mem[draw.IntN(len(mem))]
@@ -200,8 +234,33 @@ func (r replay) mixed(c Curriculum, k int) tasks.Set {
 		// memory never holds pixels.
 		row := c.Scenario.Relabel(t, t.Train.Rows(s.row, s.row+1))
 		out.X, out.Y = append(out.X, row.X...), append(out.Y, row.Y...)
+		if taskIL {
+			out.Active = append(out.Active, own[s.task])
+		}
+	}
+	if r.Weighting == ReplayWeightTask {
+		out.Weight = taskWeights(n, m, k+1)
 	}
 	return out
+}
+
+// taskWeights is the weights of n current examples followed by m replayed
+// ones at the t-th task (1-based) that make a set's mean weighted loss
+// (1/t)·mean(current) + (1 − 1/t)·mean(replayed): (n+m)/n · 1/t for each
+// current example and (n+m)/m · (1 − 1/t) for each replayed one. Their
+// mean is 1, so the step size is that of unweighted learning.
+func taskWeights(n, m, t int) []float32 {
+	w := make([]float32, n+m)
+	all, share := float64(n+m), 1/float64(t)
+	wc, wr := float32(all/float64(n)*share), float32(all/float64(m)*(1-share))
+	for i := range w {
+		if i < n {
+			w[i] = wc
+		} else {
+			w[i] = wr
+		}
+	}
+	return w
 }
 
 // trainLabels is the stream labels of a task's training set, read a chunk

@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -35,10 +34,10 @@ func TestOtherStrategiesKeepTheirHashes(t *testing.T) {
 func TestReplaySettingsInTheSpec(t *testing.T) {
 	spec := func(r *Replay) Spec { return replaySpec(t, centroid, tasks.KindSplit, 2, "class", r, 1) }
 	def := spec(nil)
-	if *def.Replay != (Replay{Policy: ReplayClassBalanced, PerClass: 100, Ratio: 1}) {
+	if *def.Replay != (Replay{Policy: ReplayClassBalanced, PerClass: 100, Ratio: 1, Weighting: ReplayWeightTask}) {
 		t.Errorf("default replay %+v", *def.Replay)
 	}
-	if !strings.Contains(def.IdentityJSON(), `"replay":{"policy":"class-balanced","per_class":100,"ratio":1}`) {
+	if !strings.Contains(def.IdentityJSON(), `"replay":{"policy":"class-balanced","per_class":100,"ratio":1,"weighting":"task"}`) {
 		t.Errorf("identity %s", def.IdentityJSON())
 	}
 	withSize := DefaultReplay()
@@ -47,9 +46,10 @@ func TestReplaySettingsInTheSpec(t *testing.T) {
 		t.Error("the reservoir's size changed a class-balanced configuration")
 	}
 	for _, r := range []Replay{
-		{Policy: ReplayClassBalanced, PerClass: 99, Ratio: 1},
-		{Policy: ReplayClassBalanced, PerClass: 100, Ratio: 2},
-		{Policy: ReplayReservoir, Size: 100, Ratio: 1},
+		{Policy: ReplayClassBalanced, PerClass: 99, Ratio: 1, Weighting: ReplayWeightTask},
+		{Policy: ReplayClassBalanced, PerClass: 100, Ratio: 2, Weighting: ReplayWeightTask},
+		{Policy: ReplayReservoir, Size: 100, Ratio: 1, Weighting: ReplayWeightTask},
+		{Policy: ReplayClassBalanced, PerClass: 100, Ratio: 1, Weighting: ReplayWeightEqual},
 	} {
 		if spec(&r).ConfigHash() == def.ConfigHash() {
 			t.Errorf("%+v has the default's hash", r)
@@ -58,7 +58,7 @@ func TestReplaySettingsInTheSpec(t *testing.T) {
 }
 
 // TestReplaySettingsChecked: every bound, a size the policy does not use,
-// settings without replay, and replay in task-IL are refused in one line
+// settings without replay are refused in one line
 // before any work, by the sweep and by Spec.Validate.
 func TestReplaySettingsChecked(t *testing.T) {
 	str := func(s string) *string { return &s }
@@ -92,7 +92,7 @@ func TestReplaySettingsChecked(t *testing.T) {
 			Scenarios: []string{"class", scenario}, Strategies: []string{strategy}, Replay: r, Seeds: 1, InferenceRuns: 1}.Expand(harnesstest.Catalog, harnesstest.Classes)
 		return err
 	}
-	if err := sw(StrategyReplay, "task", nil); !errors.Is(err, errReplayTaskIL) {
+	if err := sw(StrategyReplay, "task", nil); err != nil {
 		t.Errorf("replay in task-IL: %v", err)
 	}
 	if err := sw(StrategyFinetune, "domain", &Replay{Policy: ReplayClassBalanced, PerClass: 5, Ratio: 1}); err == nil || !strings.Contains(err.Error(), "no strategy replay") {
@@ -107,7 +107,8 @@ func TestReplaySettingsChecked(t *testing.T) {
 		want string
 	}{
 		{func(s *Spec) {}, ""},
-		{func(s *Spec) { s.Scenario = "task-il" }, "strategy replay in task-IL"},
+		{func(s *Spec) { s.Scenario = "task-il" }, ""},
+		{func(s *Spec) { s.Replay.Weighting = "half" }, "replay_weighting \"half\""},
 		{func(s *Spec) { s.Replay = nil }, "strategy replay without its settings"},
 		{func(s *Spec) { s.Strategy = "" }, "replay settings with strategy"},
 		{func(s *Spec) { s.Replay = &Replay{Policy: ReplayReservoir, Ratio: 1} }, "replay_size 0"},
@@ -140,7 +141,7 @@ func TestSweepFileReplay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(specs) != 4 || specs[0].Replay != nil || *specs[1].Replay != (Replay{Policy: ReplayReservoir, Size: 300, Ratio: 0.5}) {
+		if len(specs) != 4 || specs[0].Replay != nil || *specs[1].Replay != (Replay{Policy: ReplayReservoir, Size: 300, Ratio: 0.5, Weighting: ReplayWeightTask}) {
 			t.Errorf("specs %v", specs)
 		}
 	}

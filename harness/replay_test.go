@@ -116,10 +116,10 @@ func TestReplayLearnCalls(t *testing.T) {
 		r        Replay
 		distinct int // the most distinct replayed examples per class
 	}{
-		{"class", Replay{Policy: ReplayClassBalanced, PerClass: 5, Ratio: 0.5}, 5},
-		{"domain", Replay{Policy: ReplayClassBalanced, PerClass: 3, Ratio: 2}, 3},
-		{"class", Replay{Policy: ReplayReservoir, Size: 7, Ratio: 1}, 7},
-		{"domain", Replay{Policy: ReplayReservoir, Size: 500, Ratio: 1}, 60},
+		{"class", Replay{Policy: ReplayClassBalanced, PerClass: 5, Ratio: 0.5, Weighting: ReplayWeightEqual}, 5},
+		{"domain", Replay{Policy: ReplayClassBalanced, PerClass: 3, Ratio: 2, Weighting: ReplayWeightEqual}, 3},
+		{"class", Replay{Policy: ReplayReservoir, Size: 7, Ratio: 1, Weighting: ReplayWeightEqual}, 7},
+		{"domain", Replay{Policy: ReplayReservoir, Size: 500, Ratio: 1, Weighting: ReplayWeightEqual}, 60},
 	} {
 		t.Run(fmt.Sprintf("%s/%+v", tc.scenario, tc.r), func(t *testing.T) {
 			_, calls, s := runRecorded(t, replaySpec(t, centroid, tasks.KindSplit, 2, tc.scenario, &tc.r, 1))
@@ -174,7 +174,7 @@ func checkMixed(t *testing.T, got call, c Curriculum, ratio float64, distinct in
 // TestReplayIsDeterministic: the same seed trains on the same examples;
 // another seed replays others.
 func TestReplayIsDeterministic(t *testing.T) {
-	r := &Replay{Policy: ReplayClassBalanced, PerClass: 4, Ratio: 1}
+	r := &Replay{Policy: ReplayClassBalanced, PerClass: 4, Ratio: 1, Weighting: ReplayWeightEqual}
 	calls := func(seed uint64) []call {
 		var out []call
 		if _, err := recordingRunner(&out).Run(context.Background(), replaySpec(t, centroid, tasks.KindSplit, 2, "class", r, seed)); err != nil {
@@ -191,14 +191,85 @@ func TestReplayIsDeterministic(t *testing.T) {
 	}
 }
 
+// TestTaskWeights: the weights make a set's mean weighted loss the current
+// examples' mean weighing 1/t beside the replayed ones' weighing 1 − 1/t,
+// and their mean is 1.
+func TestTaskWeights(t *testing.T) {
+	for _, tc := range []struct{ n, m, t int }{{10, 10, 2}, {6, 18, 5}, {7, 3, 3}, {4, 4, 1}} {
+		w := taskWeights(tc.n, tc.m, tc.t)
+		loss := func(i int) float64 { // any losses: current 1, 2, ...; replayed 10, 20, ...
+			if i < tc.n {
+				return float64(i + 1)
+			}
+			return 10 * float64(i-tc.n+1)
+		}
+		var sum, wsum, cur, rep float64
+		for i, v := range w {
+			sum += float64(v) * loss(i)
+			wsum += float64(v)
+			if i < tc.n {
+				cur += loss(i) / float64(tc.n)
+			} else {
+				rep += loss(i) / float64(tc.m)
+			}
+		}
+		N := float64(tc.n + tc.m)
+		want := cur/float64(tc.t) + (1-1/float64(tc.t))*rep
+		if math.Abs(sum/N-want) > 1e-5*want || math.Abs(wsum/N-1) > 1e-6 {
+			t.Errorf("%+v: weighted mean loss %v, want %v; mean weight %v, want 1", tc, sum/N, want, wsum/N)
+		}
+	}
+}
+
+// TestReplayTaskIL: in task-IL, task 1's call holds every example under
+// its own task's outputs (the call's being both tasks'), with the task
+// weighting's weights: 1/2 of the loss each for current and replayed.
+func TestReplayTaskIL(t *testing.T) {
+	r := &Replay{Policy: ReplayClassBalanced, PerClass: 5, Ratio: 0.5, Weighting: ReplayWeightTask}
+	_, calls, s := runRecorded(t, replaySpec(t, centroid, tasks.KindSplit, 2, "task", r, 1))
+	c := Curriculum{Stream: s, Scenario: tasks.TaskIL}
+	got := calls[1]
+	n := c.Train(1).Len()
+	if !slices.Equal(got.active, tasks.ClassIL.TrainActive(s, 1)) {
+		t.Errorf("call's active outputs %v, want both tasks' %v", got.active, tasks.ClassIL.TrainActive(s, 1))
+	}
+	if len(got.data.Active) != got.data.Len() || len(got.data.Weight) != got.data.Len() {
+		t.Fatalf("%d examples with %d active lists and %d weights", got.data.Len(), len(got.data.Active), len(got.data.Weight))
+	}
+	var wc, wr float64
+	for i, y := range got.data.Y {
+		task := 1
+		if i >= n {
+			task = 0
+			wr += float64(got.data.Weight[i])
+		} else {
+			wc += float64(got.data.Weight[i])
+		}
+		own := c.Scenario.TrainActive(s, task)
+		if !slices.Equal(got.data.Active[i], own) || !slices.Contains(own, y) {
+			t.Fatalf("example %d (label %d, task %d): active %v, want %v", i, y, task, got.data.Active[i], own)
+		}
+	}
+	if math.Abs(wc-wr) > 1e-3*wc {
+		t.Errorf("current examples weigh %v in all, replayed %v: want equal shares at the second task", wc, wr)
+	}
+}
+
 // TestReplayResumesBitIdentical kills a replay run of a real rule during
 // its third task (at its first step: just after task 2's checkpoint; and
 // within it) and resumes it: the memory, recomputed from the seed and the
 // tasks learned, gives the matrix of a run never stopped.
 func TestReplayResumesBitIdentical(t *testing.T) {
-	for _, policy := range []Replay{{Policy: ReplayClassBalanced, PerClass: 6, Ratio: 1}, {Policy: ReplayReservoir, Size: 20, Ratio: 0.5}} {
+	for _, tc := range []struct {
+		policy   Replay
+		scenario string
+	}{
+		{Replay{Policy: ReplayClassBalanced, PerClass: 6, Ratio: 1, Weighting: ReplayWeightTask}, "task"},
+		{Replay{Policy: ReplayReservoir, Size: 20, Ratio: 0.5, Weighting: ReplayWeightEqual}, "class"},
+	} {
+		policy := tc.policy
 		m := []MethodChoice{{Name: "backprop", Settings: json.RawMessage(`{"hidden":[16],"iterations":40,"batch_size":16}`)}}
-		spec := replaySpec(t, m, tasks.KindPermuted, 3, "class", &policy, 5)
+		spec := replaySpec(t, m, tasks.KindPermuted, 3, tc.scenario, &policy, 5)
 		whole, err := (&Runner{Methods: rules, Load: harnesstest.Load}).Run(context.Background(), spec)
 		if err != nil {
 			t.Fatal(err)

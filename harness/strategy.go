@@ -202,12 +202,8 @@ func checkStrategy(name string) error {
 	return err
 }
 
-// errReplayTaskIL is why replay is refused in task-IL.
-var errReplayTaskIL = errors.New("strategy replay in task-IL: a Learn call takes one list of active outputs, and each replayed " +
-	"example would need its own task's; run replay in the class or domain scenario")
-
 // checkReplay checks a spec's replay settings against its strategy and
-// scenario: present and in bounds for replay (not in task-IL), absent
+// scenario: present and in bounds for replay, absent
 // otherwise, so that other strategies' specs and hashes never name them.
 func (s Spec) checkReplay() error {
 	switch {
@@ -217,16 +213,8 @@ func (s Spec) checkReplay() error {
 		return nil
 	case s.Replay == nil:
 		return errors.New("strategy replay without its settings (replay_policy, ...)")
-	case isTaskIL(s.Scenario):
-		return errReplayTaskIL
 	}
 	return s.Replay.Check()
-}
-
-// isTaskIL reports whether a scenario's name is task-IL's.
-func isTaskIL(name string) bool {
-	sc, err := tasks.ParseScenario(name)
-	return err == nil && sc == tasks.TaskIL
 }
 
 // strategy is the spec's strategy with its settings and seed.

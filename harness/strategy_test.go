@@ -28,7 +28,7 @@ type recorder struct {
 }
 
 func (r recorder) Learn(ctx context.Context, data tasks.Set, active []int, obs methods.Observer) error {
-	*r.calls = append(*r.calls, call{tasks.Set{X: slices.Clone(data.X), Y: slices.Clone(data.Y), Shape: data.Shape}, slices.Clone(active)})
+	*r.calls = append(*r.calls, call{tasks.Set{X: slices.Clone(data.X), Y: slices.Clone(data.Y), Shape: data.Shape, Weight: slices.Clone(data.Weight), Active: slices.Clone(data.Active)}, slices.Clone(active)})
 	return r.Learner.Learn(ctx, data, active, obs)
 }
 

@@ -129,7 +129,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 	if err := sw.checkCount(len(ms) * len(streams) * len(scenarios) * len(strategies)); err != nil {
 		return nil, err
 	}
-	replay, err := sw.replay(strategies, scenarios)
+	replay, err := sw.replay(strategies)
 	if err != nil {
 		return nil, err
 	}
@@ -183,15 +183,12 @@ func (sw Sweep) strategies() ([]string, error) {
 // replay checks the sweep's replay settings against its strategies and
 // scenarios, and returns each spec's: a copy of them for replay, nil for
 // any other strategy.
-func (sw Sweep) replay(strategies, scenarios []string) (func(strategy string) *Replay, error) {
+func (sw Sweep) replay(strategies []string) (func(strategy string) *Replay, error) {
 	if !slices.Contains(strategies, StrategyReplay) {
 		if sw.Replay != nil {
 			return nil, fmt.Errorf("replay settings given, and no strategy replay: add replay to the strategies, or drop them")
 		}
 		return func(string) *Replay { return nil }, nil
-	}
-	if slices.ContainsFunc(scenarios, isTaskIL) {
-		return nil, errReplayTaskIL
 	}
 	r := DefaultReplay()
 	if sw.Replay != nil {

@@ -43,6 +43,7 @@ const SweepFormat = `  methods:
   replay_per_class: 100             # class-balanced: examples kept per class of each task, 1 to 100000; default 100
   replay_size: 1000                 # reservoir: examples kept in all, 1 to 10^7; default 1000 (give it with replay_policy: reservoir)
   replay_ratio: 1                   # replayed examples per current example in each Learn call, (0, 100]; default 1
+  replay_weighting: task            # the loss's weighting: task (current 1/t, replayed 1 − 1/t at the t-th task) or equal; default task
   validation: 0.1                   # hold out 10% of each task's training data, per class; default 0, none
   max_runs: 100000                  # refuse a larger sweep before listing it; default 100000
 
@@ -70,6 +71,7 @@ type sweepFile struct {
 	ReplayPer     *int         `yaml:"replay_per_class"`
 	ReplaySize    *int         `yaml:"replay_size"`
 	ReplayRatio   *float64     `yaml:"replay_ratio"`
+	ReplayWeight  *string      `yaml:"replay_weighting"`
 	Validation    float64      `yaml:"validation"`
 	MaxRuns       int          `yaml:"max_runs"`
 }
@@ -166,7 +168,7 @@ func ParseSweep(name string, src []byte, cat methods.Catalog, classes func(strin
 		return &SweepFileError{File: name, Line: nodeLine(file, path), Msg: fmt.Sprintf(format, args...)}
 	}
 	sw := sf.sweep()
-	given := ReplayGiven{Policy: sf.ReplayPolicy, PerClass: sf.ReplayPer, Size: sf.ReplaySize, Ratio: sf.ReplayRatio}
+	given := ReplayGiven{Policy: sf.ReplayPolicy, PerClass: sf.ReplayPer, Size: sf.ReplaySize, Ratio: sf.ReplayRatio, Weighting: sf.ReplayWeight}
 	if sw.Replay, err = given.Settings(); err != nil {
 		return nil, fail(sweepErrorPath(err, sw), "%v", err)
 	}

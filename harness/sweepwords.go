@@ -174,7 +174,7 @@ func yamlError(name string, err error) error {
 		msg := decoderWords(ye.GetMessage())
 		var ufe *yaml.UnknownFieldError
 		if errors.As(err, &ufe) {
-			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, permuted, strategy, replay_policy, replay_per_class, replay_size, replay_ratio, validation, max_runs; " +
+			msg += " (known: methods, datasets, streams, tasks, class_order, scenarios, seeds, first_seed, inference_runs, test_every, pixels, permuted, strategy, replay_policy, replay_per_class, replay_size, replay_ratio, replay_weighting, validation, max_runs; " +
 				"a method has name, preset, settings, grid)"
 		}
 		return &SweepFileError{File: name, Line: line, Msg: strings.ReplaceAll(msg, "\n", " ")}

@@ -3,6 +3,7 @@ package methods
 import (
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
@@ -66,12 +67,19 @@ type TaskData struct {
 	Data   tasks.Set
 	Active []int  // sorted, without repeats
 	Mask   []bool // Mask[o] reports whether output o is active
+	// RowMask is each example's own mask, outputs values a row (nil when
+	// the data has no per-example active outputs, Set.Active): the
+	// Trainer hands each minibatch its rows' part as Batch.Mask.
+	RowMask []bool
 }
 
 // NewTaskData checks one Learn call's arguments for a learner built for input
 // and outputs: the examples' shape and size, at least two examples (a
 // minibatch has at least two, see Trainer), the active outputs within
-// [0, outputs) and not empty, and every label active.
+// [0, outputs) and not empty, and every label active. When the data has
+// per-example active outputs (Set.Active), each example's must be among the
+// call's and hold its label; per-example weights (Set.Weight) must be finite
+// and not negative, one per example.
 func NewTaskData(data tasks.Set, active []int, input tasks.Shape, outputs int) (TaskData, error) {
 	n := data.Len()
 	if data.Shape.Size() != input.Size() {
@@ -92,7 +100,117 @@ func NewTaskData(data tasks.Set, active []int, input tasks.Shape, outputs int) (
 			return TaskData{}, fmt.Errorf("example %d has label %d, which is not an active output %v", i, y, act)
 		}
 	}
-	return TaskData{Data: data, Active: act, Mask: mask}, nil
+	if err := checkWeights(data.Weight, n); err != nil {
+		return TaskData{}, err
+	}
+	rows, err := rowMasks(data, mask, outputs)
+	if err != nil {
+		return TaskData{}, err
+	}
+	return TaskData{Data: data, Active: act, Mask: mask, RowMask: rows}, nil
+}
+
+// checkWeights accepts nil or n finite weights that are not negative.
+func checkWeights(w []float32, n int) error {
+	if w == nil {
+		return nil
+	}
+	if len(w) != n {
+		return fmt.Errorf("%d example weights for %d examples", len(w), n)
+	}
+	for i, v := range w {
+		if !(v >= 0) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("example %d has weight %v, want a finite number ≥ 0", i, v)
+		}
+	}
+	return nil
+}
+
+// rowMasks is the per-example masks of data.Active (nil when it is nil),
+// each checked against the call's mask and its example's label.
+func rowMasks(data tasks.Set, call []bool, outputs int) ([]bool, error) {
+	if data.Active == nil {
+		return nil, nil
+	}
+	n := data.Len()
+	if len(data.Active) != n {
+		return nil, fmt.Errorf("%d per-example active lists for %d examples", len(data.Active), n)
+	}
+	out := make([]bool, n*outputs)
+	for i, act := range data.Active {
+		row := out[i*outputs : (i+1)*outputs]
+		for _, a := range act {
+			if a < 0 || a >= outputs || !call[a] {
+				return nil, fmt.Errorf("example %d has active output %d, which is not among the call's", i, a)
+			}
+			row[a] = true
+		}
+		if !row[data.Y[i]] {
+			return nil, fmt.Errorf("example %d has label %d, which is not among its own active outputs %v", i, data.Y[i], act)
+		}
+	}
+	return out, nil
+}
+
+// Batch is one minibatch as the Trainer hands it to a Part: the examples
+// and, for a loss, each one's active outputs and weight.
+type Batch struct {
+	X nn.Matrix
+	Y []int
+	// Mask marks the active outputs: outputs values shared by every row
+	// (the call's, TaskData.Mask) or rows·outputs, each row its own (see
+	// nn.RowMask). Losses and softmaxes over the outputs take it as is.
+	Mask []bool
+	// Weight is each row's weight in the loss, nil when every row weighs
+	// 1: a Part's loss is (1/rows) Σ w_i·l_i, and so are its gradients.
+	Weight []float32
+	// Outputs is the learner's number of outputs (0: len(Mask)).
+	Outputs int
+}
+
+// RowActive appends row i's active outputs (the outputs its mask marks) to
+// dst[:0] and returns it.
+func (b Batch) RowActive(dst []int, i int) []int {
+	dst = dst[:0]
+	for j, on := range nn.RowMask(b.Mask, i, b.outputs()) {
+		if on {
+			dst = append(dst, j)
+		}
+	}
+	return dst
+}
+
+// Weighted reports whether the rows have weights of their own.
+func (b Batch) Weighted() bool { return b.Weight != nil }
+
+// W is row i's weight: 1 when the rows have none.
+func (b Batch) W(i int) float32 {
+	if b.Weight == nil {
+		return 1
+	}
+	return b.Weight[i]
+}
+
+// ScaleRows multiplies row i of m by the row's weight, when the rows have
+// weights: a per-row gradient of a mean loss becomes the weighted mean's.
+func (b Batch) ScaleRows(m nn.Matrix) {
+	if b.Weight == nil {
+		return
+	}
+	for i, w := range b.Weight {
+		r := m.Row(i)
+		for j := range r {
+			r[j] *= w
+		}
+	}
+}
+
+// outputs is the number of outputs the mask covers.
+func (b Batch) outputs() int {
+	if b.Outputs > 0 {
+		return b.Outputs
+	}
+	return len(b.Mask)
 }
 
 // ActiveMask turns a list of active outputs into a mask over outputs and the
@@ -149,9 +267,9 @@ type Step struct {
 type Part struct {
 	// Name is reported as EpochStats.Part; empty for the whole learner.
 	Name string
-	// Step trains on one minibatch. x and y are owned by the Trainer and
-	// valid until the next step.
-	Step func(x nn.Matrix, y []int) (Step, error)
+	// Step trains on one minibatch. The batch's slices are owned by the
+	// Trainer and valid until the next step.
+	Step func(b Batch) (Step, error)
 	// Terms names what each step reports in Step.Terms. The Trainer
 	// averages each over the pass, weighted by the minibatch sizes as the
 	// loss is, into EpochStats.Terms.

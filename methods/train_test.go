@@ -52,7 +52,8 @@ func TestTrainerBudget(t *testing.T) {
 			seen := map[float32]int{}
 			var reports []EpochStats
 			err = tr.Train(context.Background(), task, ObserverFunc(func(e EpochStats) { reports = append(reports, e) }),
-				Part{Step: func(x nn.Matrix, y []int) (Step, error) {
+				Part{Step: func(b Batch) (Step, error) {
+					x, y := b.X, b.Y
 					sizes = append(sizes, x.Rows)
 					for i := range x.Rows {
 						seen[x.Data[i]]++
@@ -98,8 +99,8 @@ func TestTrainerShufflesEveryPassFromItsStream(t *testing.T) {
 		tr := NewTrainer(DefaultTraining(10, 2, 0), nn.NewRNG(seed))
 		task, _ := NewTaskData(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 		var out [][]float32
-		tr.Train(context.Background(), task, nil, Part{Step: func(x nn.Matrix, y []int) (Step, error) {
-			out = append(out, slices.Clone(x.Data))
+		tr.Train(context.Background(), task, nil, Part{Step: func(b Batch) (Step, error) {
+			out = append(out, slices.Clone(b.X.Data))
 			return Step{Correct: -1}, nil
 		}})
 		return out
@@ -120,7 +121,7 @@ func TestTrainerGuards(t *testing.T) {
 	task, _ := NewTaskData(toySet(40, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 	run := func(tr Training, step func(k int) Step) error {
 		k := 0
-		return NewTrainer(tr, nn.NewRNG(1)).Train(context.Background(), task, nil, Part{Name: "block 2", Step: func(x nn.Matrix, y []int) (Step, error) {
+		return NewTrainer(tr, nn.NewRNG(1)).Train(context.Background(), task, nil, Part{Name: "block 2", Step: func(Batch) (Step, error) {
 			k++
 			return step(k), nil
 		}})
@@ -169,7 +170,7 @@ func TestTrainerStopsOnCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	steps := 0
 	start := time.Now()
-	err := NewTrainer(DefaultTraining(4, 0, 1e9), nn.NewRNG(1)).Train(ctx, task, nil, Part{Step: func(x nn.Matrix, y []int) (Step, error) {
+	err := NewTrainer(DefaultTraining(4, 0, 1e9), nn.NewRNG(1)).Train(ctx, task, nil, Part{Step: func(Batch) (Step, error) {
 		steps++
 		if steps == 5 {
 			cancel()
@@ -221,7 +222,7 @@ func TestTrainerReportsEveryStep(t *testing.T) {
 	task, _ := NewTaskData(toySet(10, 2), []int{0, 1}, tasks.Shape{C: 1, H: 1, W: 1}, 2)
 	for _, tr := range []Training{DefaultTraining(4, 2, 0), DefaultTraining(4, 0, 7)} {
 		obs := &stepCounter{ObserverFunc: func(EpochStats) {}}
-		part := Part{Step: func(x nn.Matrix, y []int) (Step, error) { return Step{Loss: 1}, nil }}
+		part := Part{Step: func(Batch) (Step, error) { return Step{Loss: 1}, nil }}
 		named := part
 		named.Name = "block 2"
 		if err := NewTrainer(tr, nn.NewRNG(1)).Train(context.Background(), task, obs, part, named); err != nil {
@@ -256,12 +257,12 @@ func TestTrainerTerms(t *testing.T) {
 	}
 	var buf [2]float64
 	part := func(stop *int) Part {
-		return Part{Terms: []string{"size", "double"}, Step: func(x nn.Matrix, y []int) (Step, error) {
+		return Part{Terms: []string{"size", "double"}, Step: func(b Batch) (Step, error) {
 			if *stop == 0 {
 				return Step{}, errors.New("stop here")
 			}
 			*stop--
-			buf = [2]float64{float64(x.Rows), 2 * float64(x.Rows)}
+			buf = [2]float64{float64(b.X.Rows), 2 * float64(b.X.Rows)}
 			return Step{Loss: 1, Correct: 0, Terms: buf[:]}, nil
 		}}
 	}
@@ -298,7 +299,7 @@ func TestTrainerTerms(t *testing.T) {
 		t.Errorf("resumed: terms %+v, want %+v", got, want)
 	}
 	// A step that reports the wrong number of values is an error.
-	bad := Part{Terms: []string{"a"}, Step: func(x nn.Matrix, y []int) (Step, error) { return Step{Loss: 1}, nil }}
+	bad := Part{Terms: []string{"a"}, Step: func(Batch) (Step, error) { return Step{Loss: 1}, nil }}
 	if err := NewTrainer(DefaultTraining(4, 1, 0), nn.NewRNG(1)).Train(context.Background(), task, nil, bad); err == nil {
 		t.Error("a step without its term values trained")
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/noprop/noprop/methods/nn"
-	"github.com/noprop/noprop/tasks"
 )
 
 // Trainer is the training scaffold every rule shares: the budget loop
@@ -27,6 +26,8 @@ type Trainer struct {
 
 	xb    nn.Matrix
 	yb    []int
+	mb    []bool             // the minibatch's rows' masks, when they have their own
+	wb    []float32          // the minibatch's weights, when the rows have them
 	first map[string]float64 // each part's first loss, for the divergence guard
 	pos   position
 }
@@ -191,7 +192,7 @@ func (tr *Trainer) Train(ctx context.Context, task TaskData, obs Observer, parts
 				continue
 			}
 			p.round, p.part = r, i
-			st, err := tr.pass(ctx, task.Data, steps, part, &prog, cp)
+			st, err := tr.pass(ctx, task, steps, part, &prog, cp)
 			if err != nil && ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -249,11 +250,11 @@ type progress struct {
 
 // pass makes one pass of steps minibatches over a fresh shuffle of data, or
 // finishes the pass a restored position stands in.
-func (tr *Trainer) pass(ctx context.Context, data tasks.Set, steps int, part Part, prog *progress, cp CheckpointObserver) (EpochStats, error) {
+func (tr *Trainer) pass(ctx context.Context, task TaskData, steps int, part Part, prog *progress, cp CheckpointObserver) (EpochStats, error) {
 	start := time.Now()
 	p := &tr.pos
 	if !p.passStarted {
-		tr.shuffle(data.Len())
+		tr.shuffle(task.Data.Len())
 		p.step, p.lossSum, p.seen, p.correct, p.measured, p.passStarted = 0, 0, 0, 0, true, true
 		p.termSums = p.termSums[:0]
 		for range part.Terms {
@@ -264,8 +265,9 @@ func (tr *Trainer) pass(ctx context.Context, data tasks.Set, steps int, part Par
 		if err := ctx.Err(); err != nil {
 			return EpochStats{}, err
 		}
-		x, y := tr.batch(data, k)
-		s, err := part.Step(x, y)
+		b := tr.batch(task, k)
+		y := b.Y
+		s, err := part.Step(b)
 		if err != nil {
 			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
 		}
@@ -338,21 +340,46 @@ func (tr *Trainer) shuffle(n int) {
 }
 
 // batch gathers minibatch k of the current order into the Trainer's buffers.
-func (tr *Trainer) batch(data tasks.Set, k int) (nn.Matrix, []int) {
+func (tr *Trainer) batch(task TaskData, k int) Batch {
+	data := task.Data
 	b := tr.Training.BatchSize
 	lo := k * b
 	hi := min(lo+b, data.Len())
-	d := data.Shape.Size()
+	d, m := data.Shape.Size(), len(task.Mask)
 	tr.xb = nn.Resize(tr.xb, hi-lo, d)
 	if cap(tr.yb) < hi-lo {
 		tr.yb = make([]int, b)
 	}
 	tr.yb = tr.yb[:hi-lo]
+	out := Batch{Mask: task.Mask, Outputs: m}
+	if task.RowMask != nil {
+		tr.mb = grow(tr.mb, (hi-lo)*m)
+		out.Mask = tr.mb
+	}
+	if data.Weight != nil {
+		tr.wb = grow(tr.wb, hi-lo)
+		out.Weight = tr.wb
+	}
 	for r, i := range tr.pos.perm[lo:hi] {
 		copy(tr.xb.Row(r), data.Row(i))
 		tr.yb[r] = data.Y[i]
+		if task.RowMask != nil {
+			copy(tr.mb[r*m:(r+1)*m], task.RowMask[i*m:(i+1)*m])
+		}
+		if data.Weight != nil {
+			tr.wb[r] = data.Weight[i]
+		}
 	}
-	return tr.xb, tr.yb
+	out.X, out.Y = tr.xb, tr.yb
+	return out
+}
+
+// grow returns s resized to n values, reusing its array when it can.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // float64sBytes encodes xs exactly, 8 bytes each.

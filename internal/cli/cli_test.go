@@ -98,7 +98,7 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 		{"checkpoint folder is a file", []string{"run", "--db", db, "--set", "iterations=1"}, "r.db.ckpt is not a folder"},
 		{"stale under the heartbeat", []string{"run", "--db", db, "--stale", "2s"}, "--stale 2s: want at least 1m30s"},
 		{"quote in a method", []string{"run", "--db", db, "--method", `a"b`}, `unknown method "a\"b"`},
-		{"replay in task-IL", []string{"run", "--db", db, "--strategy", "replay"}, "strategy replay in task-IL: a Learn call takes one list of active outputs"},
+		{"replay weighting", []string{"run", "--db", db, "--strategy", "replay", "--replay-weighting", "half"}, "replay_weighting \"half\""},
 		{"replay settings without replay", []string{"run", "--db", db, "--replay-ratio", "2"}, "replay settings given, and no strategy replay"},
 		{"replay per class out of bounds", []string{"run", "--db", db, "--strategy", "replay", "--scenario", "class", "--replay-per-class", "0"}, "replay_per_class 0: want a whole number from 1 to 100000"},
 		{"replay size of the class-balanced memory", []string{"run", "--db", db, "--strategy", "replay", "--scenario", "class", "--replay-size", "10"}, "replay_size sizes the reservoir"},

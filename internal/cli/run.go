@@ -52,9 +52,9 @@ type runFlags struct {
 // harness.Replay only when given (harness.ReplayGiven), so that a study
 // without replay refuses them instead of ignoring them.
 type replayFlags struct {
-	policy         string
-	perClass, size int
-	ratio          float64
+	policy, weighting string
+	perClass, size    int
+	ratio             float64
 }
 
 // given is the replay flags set on the command line.
@@ -72,6 +72,9 @@ func (r *replayFlags) given(fl *pflag.FlagSet) harness.ReplayGiven {
 	if fl.Changed("replay-ratio") {
 		g.Ratio = &r.ratio
 	}
+	if fl.Changed("replay-weighting") {
+		g.Weighting = &r.weighting
+	}
 	return g
 }
 
@@ -82,6 +85,7 @@ func replayVars(fl *pflag.FlagSet, r *replayFlags) {
 	fl.IntVar(&r.perClass, "replay-per-class", d.PerClass, "class-balanced replay: examples kept per class of each task (1 to 100000)")
 	fl.IntVar(&r.size, "replay-size", d.Size, "reservoir replay: examples kept in all (1 to 10^7)")
 	fl.Float64Var(&r.ratio, "replay-ratio", d.Ratio, "replay: examples drawn from the memory per current example in each task's training set, in (0, 100]")
+	fl.StringVar(&r.weighting, "replay-weighting", d.Weighting, "replay: the loss's weighting, task (at the t-th task, current examples 1/t and replayed 1 − 1/t, van de Ven & Tolias) or equal (every example alike)")
 }
 
 func runCmd() *cobra.Command {

@@ -119,9 +119,9 @@ func (m *MLP) Learn(ctx context.Context, data tasks.Set, active []int, obs metho
 	if err != nil {
 		return err
 	}
-	return m.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		logits := m.net.Forward(x, true)
-		loss := m.loss.Forward(logits, y, task.Active)
+	return m.train.Train(ctx, task, obs, methods.Part{Step: func(b methods.Batch) (methods.Step, error) {
+		logits := m.net.Forward(b.X, true)
+		loss := m.loss.ForwardMask(logits, b.Y, b.Mask, b.Weight)
 		m.net.Backward(m.loss.Backward())
 		m.opt.Step(m.net.Params())
 		return methods.Step{Loss: loss, Correct: m.loss.Correct()}, nil

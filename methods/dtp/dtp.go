@@ -163,24 +163,23 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 	if err != nil {
 		return err
 	}
-	act := task.Active
-	inverse := methods.Part{Name: "inverse", Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		l.forward(x)
-		loss := l.inverseGradients(y, act)
+	inverse := methods.Part{Name: "inverse", Step: func(b methods.Batch) (methods.Step, error) {
+		l.forward(b.X)
+		loss := l.inverseGradients(b)
 		l.invOpt.Step(l.invParams)
 		return methods.Step{Loss: loss, Correct: -1}, nil
 	}}
-	forward := methods.Part{Name: "forward", Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		st := l.forwardGradients(x, y, act)
+	forward := methods.Part{Name: "forward", Step: func(b methods.Batch) (methods.Step, error) {
+		st := l.forwardGradients(b)
 		l.fwdOpt.Step(l.fwdParams)
 		return st, nil
 	}}
 	if l.s.Schedule == Alternating {
 		return l.train.Train(ctx, task, obs, inverse, forward)
 	}
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		st := l.forwardGradients(x, y, act)
-		l.inverseGradients(y, act)
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(b methods.Batch) (methods.Step, error) {
+		st := l.forwardGradients(b)
+		l.inverseGradients(b)
 		l.fwdOpt.Step(l.fwdParams)
 		l.invOpt.Step(l.invParams)
 		return st, nil
@@ -197,37 +196,53 @@ func (l *Learner) forward(x nn.Matrix) nn.Matrix {
 	return l.top.Forward(l.h[len(l.fwd)], true)
 }
 
-// forwardGradients runs the forward pass on x, forms the targets and adds
+// forwardGradients runs the forward pass on b.X, forms the targets and adds
 // every forward layer's local gradient into its Grad; it returns the
-// cross-entropy and the number of correct predictions.
-func (l *Learner) forwardGradients(x nn.Matrix, y, active []int) methods.Step {
+// cross-entropy and the number of correct predictions. With row weights,
+// the output layer's loss and every layer's local loss weigh each row by
+// its weight, while a row's target stays its own (see targets).
+func (l *Learner) forwardGradients(b methods.Batch) methods.Step {
 	ce := &l.ce[0]
-	loss := ce.Forward(l.forward(x), y, active)
+	loss := ce.ForwardMask(l.forward(b.X), b.Y, b.Mask, b.Weight)
 	dh := l.top.Backward(ce.Backward()) // the output layer's own gradient, and ∂L/∂h_H
-	l.targets(dh, y, active)
+	l.targets(dh, b)
 	for k, f := range l.fwd {
 		l.mse.Forward(l.h[k+1], l.target[k+1])
-		f.lin.Backward(f.act.Backward(l.mse.Backward()))
+		g := l.mse.Backward()
+		b.ScaleRows(g)
+		f.lin.Backward(f.act.Backward(g))
 	}
 	return methods.Step{Loss: loss, Correct: ce.Correct()}
 }
 
 // targets forms ĥ_H..ĥ_1 from the last forward pass; dh is ∂L/∂h_H of the
-// minibatch's mean loss.
-func (l *Learner) targets(dh nn.Matrix, y, active []int) {
+// minibatch's (weighted) mean loss.
+func (l *Learner) targets(dh nn.Matrix, b methods.Batch) {
 	top := len(l.fwd)
 	h := l.h[top]
 	t := nn.Resize(l.target[top], h.Rows, h.Cols)
 	if l.out == nil {
-		// The example's own gradient is N times its share of the mean's.
+		// The example's own gradient is N times its share of the mean's
+		// (divided by its weight: its target is its own, and its weight
+		// enters its local losses; a row of weight 0 keeps ĥ = h).
 		step := float32(l.s.Alpha * float64(h.Rows))
-		for i, v := range h.Data {
-			t.Data[i] = v - step*dh.Data[i]
+		for i := range h.Rows {
+			s := step
+			if w := b.W(i); w != 1 {
+				s = 0
+				if w > 0 {
+					s = step / w
+				}
+			}
+			hr, tr, dr := h.Row(i), t.Row(i), dh.Row(i)
+			for j, v := range hr {
+				tr[j] = v - s*dr[j]
+			}
 		}
 	} else {
 		l.onehot = nn.Resize(l.onehot, h.Rows, l.outputs)
 		clear(l.onehot.Data)
-		for i, c := range y {
+		for i, c := range b.Y {
 			l.onehot.Row(i)[c] = 1
 		}
 		l.difference(t, h, l.out, l.ce[0].Probs(), l.onehot)
@@ -252,17 +267,18 @@ func (l *Learner) difference(t, h nn.Matrix, g *inverse, from, to nn.Matrix) {
 }
 
 // inverseGradients adds every inverse's reconstruction gradient on the last
-// forward pass's activities into its Grad and returns the summed losses.
-func (l *Learner) inverseGradients(y, active []int) float64 {
+// forward pass's activities into its Grad and returns the summed losses,
+// each row weighing its weight.
+func (l *Learner) inverseGradients(b methods.Batch) float64 {
 	loss := 0.0
 	for k := 1; k < len(l.fwd); k++ {
 		q := l.fwd[k].twin.Forward(l.corrupt(l.h[k]), false)
-		loss += l.reconstruct(l.inv[k], q, l.h[k])
+		loss += l.reconstruct(l.inv[k], q, l.h[k], b)
 	}
 	if l.out != nil {
 		h := l.h[len(l.fwd)]
-		l.ce[1].Forward(l.cor.Forward(l.corrupt(h), false), y, active)
-		loss += l.reconstruct(l.out, l.ce[1].Probs(), h)
+		l.ce[1].ForwardMask(l.cor.Forward(l.corrupt(h), false), b.Y, b.Mask, nil)
+		loss += l.reconstruct(l.out, l.ce[1].Probs(), h, b)
 	}
 	return loss
 }
@@ -279,13 +295,15 @@ func (l *Learner) corrupt(h nn.Matrix) nn.Matrix {
 
 // reconstruct trains g to map q = f(h̃) back to h̃ (noisy) or h (clean) and
 // returns the squared error.
-func (l *Learner) reconstruct(g *inverse, q, h nn.Matrix) float64 {
+func (l *Learner) reconstruct(g *inverse, q, h nn.Matrix, b methods.Batch) float64 {
 	want := l.tilde
 	if l.s.InverseTarget == TargetClean {
 		want = h
 	}
 	loss := l.mse.Forward(g.net.Forward(q, true), want)
-	g.net.Backward(l.mse.Backward())
+	grad := l.mse.Backward()
+	b.ScaleRows(grad)
+	g.net.Backward(grad)
 	return loss
 }
 

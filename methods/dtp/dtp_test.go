@@ -79,7 +79,7 @@ func trainInverses(l *Learner, ds tasks.Dataset, steps int) {
 	for s := range steps {
 		lo := (s * 32) % (x.Rows - 32)
 		l.forward(x.Slice(lo, lo+32))
-		l.inverseGradients(ds.Train.Y[lo:lo+32], all4)
+		l.inverseGradients(methods.Batch{Y: ds.Train.Y[lo : lo+32], Mask: mask4})
 		l.invOpt.Step(l.invParams)
 	}
 }
@@ -147,7 +147,7 @@ func TestTargetsLowerTheOutputLoss(t *testing.T) {
 			l := newLearner(t, func(s *Settings) { s.Variant = variant })
 			trainInverses(l, ds, 500)
 			x, y := matrix(ds.Test), ds.Test.Y
-			l.forwardGradients(x, y, all4)
+			l.forwardGradients(methods.Batch{X: x, Y: y, Mask: mask4})
 			base := outputLoss(l, clone(l.h[len(l.fwd)]), len(l.fwd), y)
 			for k := len(l.fwd); k >= 1; k-- {
 				got := outputLoss(l, clone(l.target[k]), k, y)
@@ -166,7 +166,7 @@ func TestTopTargetIsAGradientStep(t *testing.T) {
 	ds := blobs(t)
 	l := newLearner(t, func(s *Settings) { s.Alpha = 0.7 })
 	x, y := matrix(ds.Test).Slice(0, 5), ds.Test.Y[:5]
-	l.forwardGradients(x, y, all4)
+	l.forwardGradients(methods.Batch{X: x, Y: y, Mask: mask4})
 	top := len(l.fwd)
 	h, target := clone(l.h[top]), l.target[top]
 	var ce nn.SoftmaxCrossEntropy
@@ -194,7 +194,7 @@ func TestDifferenceCorrection(t *testing.T) {
 	ds := blobs(t)
 	l := newLearner(t, nil)
 	x, y := matrix(ds.Test).Slice(0, 8), ds.Test.Y[:8]
-	l.forwardGradients(x, y, all4)
+	l.forwardGradients(methods.Batch{X: x, Y: y, Mask: mask4})
 	for k := len(l.fwd); k >= 2; k-- {
 		g := l.inv[k-1].eval
 		ga := clone(g.Forward(l.target[k], false))
@@ -206,7 +206,7 @@ func TestDifferenceCorrection(t *testing.T) {
 			}
 		}
 	}
-	l.targets(nn.NewMatrix(8, 16), y, all4) // a zero gradient: ĥ_H = h_H
+	l.targets(nn.NewMatrix(8, 16), methods.Batch{Y: y, Mask: mask4}) // a zero gradient: ĥ_H = h_H
 	for k := 1; k <= len(l.fwd); k++ {
 		if !slices.Equal(l.target[k].Data, l.h[k].Data) {
 			t.Errorf("layer %d: with ĥ_H = h_H its target differs from its activity", k)
@@ -221,7 +221,7 @@ func TestLayerGradient(t *testing.T) {
 	l := newLearner(t, nil)
 	trainInverses(l, ds, 50)
 	x, y := matrix(ds.Test).Slice(0, 6), ds.Test.Y[:6]
-	l.forwardGradients(x, y, all4)
+	l.forwardGradients(methods.Batch{X: x, Y: y, Mask: mask4})
 	for k, f := range l.fwd {
 		in, target := clone(l.h[k]), clone(l.target[k+1])
 		loss := func() float64 {
@@ -302,3 +302,6 @@ func TestSchedules(t *testing.T) {
 		})
 	}
 }
+
+// mask4 marks all four outputs of the tests' learners active.
+var mask4 = []bool{true, true, true, true}

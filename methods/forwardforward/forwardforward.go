@@ -74,10 +74,11 @@ type Learner struct {
 	train *methods.Trainer
 	neg   *nn.RNG // the wrong labels of the negative data
 
-	in      [2]nn.Matrix // labelled, normalised inputs of the positive and negative pass
-	feats   nn.Matrix    // readout features
-	yNeg    []int
-	neutral []int // −1s: the neutral label
+	in        [2]nn.Matrix // labelled, normalised inputs of the positive and negative pass
+	feats     nn.Matrix    // readout features
+	yNeg      []int
+	rowActive []int // a row's own active outputs, when the batch gives them
+	neutral   []int // −1s: the neutral label
 }
 
 // layer is one FF layer: twins for the positive and negative passes.
@@ -192,24 +193,31 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 	if len(task.Active) < 2 {
 		return errors.New("ff: one active output: Forward-Forward needs a wrong label for negative data")
 	}
+	for i, act := range data.Active {
+		if len(act) < 2 {
+			return fmt.Errorf("ff: example %d has one active output of its own: Forward-Forward needs a wrong label for negative data", i)
+		}
+	}
 	sched := lrsched.New(l.s.Schedule, lrsched.Steps(l.train, data.Len()))
 	sched.Add(l.opt, l.s.LR)
 	if l.rdOpt != nil {
 		sched.Add(l.rdOpt, l.s.ReadoutLR)
 	}
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(b methods.Batch) (methods.Step, error) {
 		sched.At(l.train.Done() + 1)
-		return l.step(x, y, task.Active), nil
+		return l.step(b, task.Active), nil
 	}})
 }
 
-// step is one minibatch of Learn.
-func (l *Learner) step(x nn.Matrix, y []int, active []int) methods.Step {
-	st := methods.Step{Loss: l.layerGradients(x, y, active), Correct: -1}
+// step is one minibatch of Learn; active is the call's active outputs,
+// which every row shares unless the batch gives each its own.
+func (l *Learner) step(b methods.Batch, active []int) methods.Step {
+	x, y := b.X, b.Y
+	st := methods.Step{Loss: l.layerGradients(b, active), Correct: -1}
 	if l.readout != nil {
 		feats := l.features(x, true)
 		logits := l.readout.Forward(feats, true)
-		st.Loss += l.xent.Forward(logits, y, active)
+		st.Loss += l.xent.ForwardMask(logits, y, b.Mask, b.Weight)
 		l.readout.Backward(l.xent.Backward())
 		l.rdOpt.Step(l.readout.Params())
 		st.Correct = l.xent.Correct()
@@ -220,28 +228,37 @@ func (l *Learner) step(x nn.Matrix, y []int, active []int) methods.Step {
 
 // layerGradients draws the negative labels, adds the gradient of every
 // layer's own loss into its parameters' Grad and returns the sum of the
-// layers' losses.
-func (l *Learner) layerGradients(x nn.Matrix, y []int, active []int) float64 {
-	l.negatives(y, active)
+// layers' losses (each row's positive and negative terms weighing the
+// row's weight).
+func (l *Learner) layerGradients(b methods.Batch, active []int) float64 {
+	x, y := b.X, b.Y
+	l.negatives(b, active)
 	l.in[0] = l.embed(l.in[0], x, y)
 	l.in[1] = l.embed(l.in[1], x, l.yNeg)
 	h := l.in
 	loss := 0.0
 	for _, ly := range l.layers {
-		loss += ly.step(h, l.s.PeerNorm, l.s.PeerMomentum)
+		loss += ly.step(h, b.Weight, l.s.PeerNorm, l.s.PeerMomentum)
 		h = [2]nn.Matrix{ly.pass[0].out, ly.pass[1].out}
 	}
 	return loss
 }
 
-// negatives draws a wrong label for every row, uniform among the other
-// active outputs.
-func (l *Learner) negatives(y []int, active []int) {
+// negatives draws a wrong label for every row, uniform among the row's
+// other active outputs (the call's, active, unless the batch gives each
+// row its own).
+func (l *Learner) negatives(b methods.Batch, active []int) {
+	y := b.Y
 	if cap(l.yNeg) < len(y) {
 		l.yNeg = make([]int, len(y))
 	}
 	l.yNeg = l.yNeg[:len(y)]
+	own := len(b.Mask) > l.outputs
 	for i, c := range y {
+		if own {
+			l.rowActive = b.RowActive(l.rowActive, i)
+			active = l.rowActive
+		}
 		k := l.neg.IntN(len(active) - 1)
 		if active[k] >= c {
 			k++ // skip the true label (active is sorted)
@@ -252,7 +269,7 @@ func (l *Learner) negatives(y []int, active []int) {
 
 // step trains the layer on the normalised positive and negative inputs h and
 // returns its loss; the normalised activities are left in the passes' out.
-func (ly *layer) step(h [2]nn.Matrix, peer, momentum float64) float64 {
+func (ly *layer) step(h [2]nn.Matrix, weight []float32, peer, momentum float64) float64 {
 	n := h[0].Rows
 	ys := [2]nn.Matrix{ly.pass[0].forward(h[0], true), ly.pass[1].forward(h[1], true)}
 	loss := 0.0
@@ -265,9 +282,13 @@ func (ly *layer) step(h [2]nn.Matrix, peer, momentum float64) float64 {
 			if k == 1 {
 				z = -z
 			}
-			loss += softplus(z) * scale
+			s := scale
+			if weight != nil {
+				s *= float64(weight[i])
+			}
+			loss += softplus(z) * s
 			// d softplus(z)/dG = σ(z)·dz/dG, dz/dG = −1 (positive), +1 (negative).
-			d := sigmoid(z) * scale
+			d := sigmoid(z) * s
 			if k == 0 {
 				d = -d
 			}

@@ -131,14 +131,14 @@ func TestLayerGradient(t *testing.T) {
 	running := slices.Clone(ly.running)
 	loss := func() float64 {
 		copy(ly.running, running)
-		v := ly.step(h, l.s.PeerNorm, l.s.PeerMomentum)
+		v := ly.step(h, nil, l.s.PeerNorm, l.s.PeerMomentum)
 		for _, q := range l.params {
 			clear(q.Grad)
 		}
 		return v
 	}
 	copy(ly.running, running)
-	ly.step(h, l.s.PeerNorm, l.s.PeerMomentum)
+	ly.step(h, nil, l.s.PeerNorm, l.s.PeerMomentum)
 	var grads [][]float32
 	for _, q := range l.params {
 		grads = append(grads, slices.Clone(q.Grad))
@@ -170,8 +170,8 @@ func TestNoGradientAcrossLayers(t *testing.T) {
 	two := newLearner(t, p, func(s *Settings) { s.Hidden = []int{8, 8} })
 	x := matrix(ds.Train).Slice(0, 16)
 	y := ds.Train.Y[:16]
-	one.layerGradients(x, y, []int{0, 1, 2, 3})
-	two.layerGradients(x, y, []int{0, 1, 2, 3})
+	one.layerGradients(batchOf(x, y, one.outputs, []int{0, 1, 2, 3}), []int{0, 1, 2, 3})
+	two.layerGradients(batchOf(x, y, two.outputs, []int{0, 1, 2, 3}), []int{0, 1, 2, 3})
 	for i, q := range one.params {
 		if !slices.Equal(q.Grad, two.params[i].Grad) {
 			t.Errorf("%s of layer 1: the gradient changes when a layer is added above", q.Name)
@@ -189,7 +189,7 @@ func TestNormalisationBetweenLayers(t *testing.T) {
 	ds := blobs(t)
 	l := newLearner(t, methods.Problem{Input: ds.Train.Shape, Outputs: 4, Seed: 5}, nil)
 	x := matrix(ds.Train).Slice(0, 8)
-	l.layerGradients(x, ds.Train.Y[:8], []int{0, 1, 2, 3})
+	l.layerGradients(batchOf(x, ds.Train.Y[:8], l.outputs, []int{0, 1, 2, 3}), []int{0, 1, 2, 3})
 	labels := [2][]int{ds.Train.Y[:8], l.yNeg}
 	for k, p := range l.layers[0].pass {
 		in := l.embed(nn.Matrix{}, x, labels[k])
@@ -237,7 +237,7 @@ func TestNegatives(t *testing.T) {
 	for i := range y {
 		y[i] = active[i%4]
 	}
-	l.negatives(y, active)
+	l.negatives(batchOf(nn.Matrix{}, y, l.outputs, active), active)
 	count := map[[2]int]int{}
 	for i, c := range l.yNeg {
 		if c == y[i] || !slices.Contains(active, c) {
@@ -334,4 +334,14 @@ func TestNeedsTwoLabels(t *testing.T) {
 	if _, err := NewLearner(methods.Problem{Input: tasks.Shape{C: 1, H: 1, W: 10}, Outputs: 2}, s); err == nil || !strings.Contains(err.Error(), "score_from") {
 		t.Errorf("score_from 2 with one layer: %v", err)
 	}
+}
+
+// batchOf is a minibatch whose rows share the active outputs of a learner
+// with the given number of outputs.
+func batchOf(x nn.Matrix, y []int, outputs int, active []int) methods.Batch {
+	mask, _, err := methods.ActiveMask(outputs, active)
+	if err != nil {
+		panic(err)
+	}
+	return methods.Batch{X: x, Y: y, Mask: mask}
 }

@@ -169,9 +169,9 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 	}
 	sched := lrsched.New(l.s.Schedule, lrsched.Steps(l.train, data.Len()))
 	sched.Add(l.opt, l.s.LR)
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(mb methods.Batch) (methods.Step, error) {
 		sched.At(l.train.Done() + 1)
-		loss := l.estimate(x, y, task.Active)
+		loss := l.estimate(mb)
 		l.opt.Step(l.params)
 		last := l.blocks[len(l.blocks)-1]
 		return methods.Step{Loss: loss, Correct: last.xent.Correct()}, nil
@@ -180,16 +180,17 @@ func (l *Learner) Learn(ctx context.Context, data tasks.Set, active []int, obs m
 
 // estimate adds the forward-gradient estimate of every block's loss
 // gradient on the minibatch into the parameters' Grad and returns the last
-// block's loss.
-func (l *Learner) estimate(x nn.Matrix, y []int, active []int) float64 {
+// block's loss. Each row's loss weighs the row's weight (Batch.Weight),
+// and is over the row's active outputs.
+func (l *Learner) estimate(mb methods.Batch) float64 {
 	k := l.s.Perturbations
 	var loss float64
-	h := x
+	h := mb.X
 	for _, b := range l.blocks {
 		if l.s.variant.Activity {
-			loss = b.activityEstimate(h, y, active, k, l.s.Groups, l.noise)
+			loss = b.activityEstimate(h, mb, k, l.s.Groups, l.noise)
 		} else {
-			loss = b.weightEstimate(h, y, active, k, l.noise)
+			loss = b.weightEstimate(h, mb, k, l.noise)
 		}
 		if len(b.acts) > 0 {
 			h = b.acts[len(b.acts)-1] // the next block's input: a constant to it
@@ -200,14 +201,14 @@ func (l *Learner) estimate(x nn.Matrix, y []int, active []int) float64 {
 
 // weightEstimate adds (1/K) Σ_k L̇_k·v_k into the block's gradients, v_k ~
 // N(0, I) over its parameters, and returns the loss.
-func (b *block) weightEstimate(x nn.Matrix, y, active []int, k int, rng *nn.RNG) float64 {
+func (b *block) weightEstimate(x nn.Matrix, mb methods.Batch, k int, rng *nn.RNG) float64 {
 	var loss float64
 	for range k {
 		for _, p := range b.params {
 			rng.FillNormal(p.Tangent, 1)
 		}
 		var d float64
-		loss, d = b.pass(x, y, active, false)
+		loss, d = b.pass(x, mb, false)
 		c := float32(d / float64(k))
 		for _, p := range b.params {
 			for i, v := range p.Tangent {
@@ -225,7 +226,7 @@ func (b *block) weightEstimate(x nn.Matrix, y, active []int, k int, rng *nn.RNG)
 // hidden layer per block) the hidden units' perturbation is split into
 // groups, each carried by a pass of its own, and the head's logits get one
 // more pass.
-func (b *block) activityEstimate(x nn.Matrix, y, active []int, k, groups int, rng *nn.RNG) float64 {
+func (b *block) activityEstimate(x nn.Matrix, mb methods.Batch, k, groups int, rng *nn.RNG) float64 {
 	n := x.Rows
 	for j, lin := range b.lins {
 		b.u[j] = nn.Resize(b.u[j], n, lin.Out)
@@ -242,7 +243,7 @@ func (b *block) activityEstimate(x nn.Matrix, y, active []int, k, groups int, rn
 			for j, p := range b.perts {
 				p.U = b.u[j]
 			}
-			loss, _ = b.pass(x, y, active, false)
+			loss, _ = b.pass(x, mb, false)
 			for j := range b.lins {
 				b.accumulate(j, b.u[j], scale)
 			}
@@ -258,11 +259,11 @@ func (b *block) activityEstimate(x nn.Matrix, y, active []int, k, groups int, rn
 				copy(b.ug.Row(i)[lo:hi], b.u[0].Row(i)[lo:hi])
 			}
 			b.perts[0].U = b.ug
-			loss, _ = b.pass(x, y, active, g > 0)
+			loss, _ = b.pass(x, mb, g > 0)
 			b.accumulate(0, b.ug, scale)
 		}
 		b.perts[0].U, b.perts[1].U = nn.Matrix{}, b.u[1]
-		b.pass(x, y, active, true)
+		b.pass(x, mb, true)
 		b.accumulate(1, b.u[1], scale)
 	}
 	for j, lin := range b.lins {
@@ -300,7 +301,7 @@ func (b *block) accumulate(j int, u nn.Matrix, scale float64) {
 // rows' own derivatives are left in b.rows. reuse skips the first linear,
 // taking its output from the previous pass (its parameters must have no
 // tangent).
-func (b *block) pass(x nn.Matrix, y, active []int, reuse bool) (float64, float64) {
+func (b *block) pass(x nn.Matrix, mb methods.Batch, reuse bool) (float64, float64) {
 	h, dh := x, nn.Matrix{}
 	for j, lin := range b.lins {
 		var z, dz nn.Matrix
@@ -320,9 +321,12 @@ func (b *block) pass(x nn.Matrix, y, active []int, reuse bool) (float64, float64
 		}
 		h, dh = z, dz
 	}
-	loss, d := b.xent.ForwardTangent(h, dh, y, active)
+	loss, d := b.xent.ForwardTangentMask(h, dh, mb.Y, mb.Mask, mb.Weight)
 	if len(dh.Data) > 0 {
 		b.rows = b.xent.RowTangents(dh, b.rows)
+		for i := range b.rows {
+			b.rows[i] *= float64(mb.W(i))
+		}
 	} else {
 		b.rows = b.rows[:0]
 	}

@@ -100,7 +100,7 @@ func TestEstimatesAreUnbiased(t *testing.T) {
 				clear(p.Grad)
 			}
 			for range draws {
-				l.estimate(x, y, active)
+				l.estimate(batchOf(x, y, l.outputs, active))
 			}
 			got := gradients(l.params)
 			var diff, norm, dot, gotNorm float64
@@ -129,7 +129,7 @@ func TestActivityEstimateSkipsInactiveUnits(t *testing.T) {
 		x := nn.NewMatrix(16, 6)
 		rng.FillNormal(x.Data, 1)
 		y := make([]int, 16)
-		l.estimate(x, y, []int{0, 1})
+		l.estimate(batchOf(x, y, l.outputs, []int{0, 1}))
 		b := l.blocks[0]
 		off, on := 0, 0
 		for i := range x.Rows {
@@ -217,4 +217,14 @@ func TestSchedule(t *testing.T) {
 	if got := float64(l.opt.(*nn.Adam).LR); math.Abs(got-want) > 1e-9 {
 		t.Errorf("rate %g after the budget, want %g", got, want)
 	}
+}
+
+// batchOf is a minibatch whose rows share the active outputs of a learner
+// with the given number of outputs.
+func batchOf(x nn.Matrix, y []int, outputs int, active []int) methods.Batch {
+	mask, _, err := methods.ActiveMask(outputs, active)
+	if err != nil {
+		panic(err)
+	}
+	return methods.Batch{X: x, Y: y, Mask: mask}
 }

@@ -48,7 +48,8 @@ const MinToyAccuracy = 80
 //     shape; the same seed gives identical scores; labels outside the
 //     active outputs and active outputs out of range are rejected;
 //     cancellation stops Learn promptly; m.Stochastic matches the learner;
-//     and the toy problem is learned well above chance.
+//     the toy problem is learned well above chance; and per-example active
+//     outputs and weights are honoured (checkPerExample).
 func Test(t *testing.T, m methods.Method) {
 	t.Helper()
 	t.Run("settings", func(t *testing.T) { testSettings(t, m) })
@@ -187,6 +188,7 @@ func testLearner(t *testing.T, m methods.Method, ds tasks.Dataset, settings json
 	c.checkDeterministic(t, l, scores)
 	testCheckpoint(t, func() methods.Learner { return c.build(t) }, ds, c.x)
 	c.checkCancellation(t)
+	c.checkPerExample(t)
 }
 
 // checkUntrained: Stochastic matches the learner, the untrained learner

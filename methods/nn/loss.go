@@ -20,7 +20,9 @@ type SoftmaxCrossEntropy struct {
 	probs   Matrix    // softmax over the active outputs, 0 elsewhere
 	grad    Matrix    // dL/dlogits for the mean loss
 	labels  []int     // last Forward's labels (aliased)
-	mask    []bool    // active outputs of the last Forward
+	mask    []bool    // active outputs of the last Forward (see RowMask)
+	weight  []float32 // the last Forward's row weights; nil: all 1
+	own     []bool    // Forward's mask, built from its active list
 	rowLoss []float64 // per-row loss, summed in row order
 	pred    []int     // predicted class per row
 	correct int
@@ -40,34 +42,51 @@ type SoftmaxCrossEntropy struct {
 //
 // labels is kept by reference until the next Forward (Backward reads it).
 func (l *SoftmaxCrossEntropy) Forward(logits Matrix, labels []int, active []int) float64 {
-	n, c := logits.Rows, logits.Cols
-	if len(labels) != n {
-		panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: %d labels for %d rows", len(labels), n))
+	c := logits.Cols
+	if cap(l.own) < c {
+		l.own = make([]bool, c)
 	}
-	if cap(l.mask) < c {
-		l.mask = make([]bool, c)
-	}
-	l.mask = l.mask[:c]
+	l.own = l.own[:c]
 	if active == nil {
-		for j := range l.mask {
-			l.mask[j] = true
+		for j := range l.own {
+			l.own[j] = true
 		}
 	} else {
-		clear(l.mask)
+		clear(l.own)
 		for _, j := range active {
 			if j < 0 || j >= c {
 				panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: active output %d out of range [0, %d)", j, c))
 			}
-			l.mask[j] = true
+			l.own[j] = true
 		}
+	}
+	return l.ForwardMask(logits, labels, l.own, nil)
+}
+
+// ForwardMask is Forward with the active outputs given as a mask and a
+// weight per row. The mask has Cols entries, shared by every row, or
+// Rows·Cols, each row its own (see RowMask): a task-IL minibatch that
+// mixes replayed examples of several tasks scores each under its own
+// task's outputs. weight is nil (every row weighs 1) or one value per row;
+// the loss is then (1/rows) Σ_i w_i·l_i and Backward's and ForwardTangent's
+// derivatives are those of that sum. mask, weight and labels are kept by
+// reference until the next Forward.
+func (l *SoftmaxCrossEntropy) ForwardMask(logits Matrix, labels []int, mask []bool, weight []float32) float64 {
+	n, c := logits.Rows, logits.Cols
+	if len(labels) != n {
+		panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: %d labels for %d rows", len(labels), n))
+	}
+	checkRowMask("SoftmaxCrossEntropy", mask, n, c)
+	if weight != nil && len(weight) != n {
+		panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: %d weights for %d rows", len(weight), n))
 	}
 	for i, y := range labels {
-		if y < 0 || y >= c || !l.mask[y] {
+		if y < 0 || y >= c || !RowMask(mask, i, c)[y] {
 			panic(fmt.Sprintf("nn: SoftmaxCrossEntropy: row %d has label %d, which is not an active output (%d outputs, active %v)",
-				i, y, c, active))
+				i, y, c, activeOf(RowMask(mask, i, c))))
 		}
 	}
-	l.labels = labels
+	l.labels, l.mask, l.weight = labels, mask, weight
 	l.probs = Resize(l.probs, n, c)
 	if cap(l.rowLoss) < n {
 		l.rowLoss = make([]float64, n)
@@ -88,6 +107,9 @@ func (l *SoftmaxCrossEntropy) Forward(logits Matrix, labels []int, active []int)
 	sum := 0.0
 	l.correct = 0
 	for i, v := range l.rowLoss {
+		if weight != nil {
+			v *= float64(weight[i])
+		}
 		sum += v
 		if l.pred[i] == labels[i] {
 			l.correct++
@@ -99,13 +121,44 @@ func (l *SoftmaxCrossEntropy) Forward(logits Matrix, labels []int, active []int)
 	return sum / float64(n)
 }
 
+// RowMask is row i's part of a mask over cols outputs that has cols
+// entries (every row's: returned as is, nil included) or rows·cols (each
+// row its own).
+func RowMask(mask []bool, i, cols int) []bool {
+	if len(mask) <= cols {
+		return mask
+	}
+	return mask[i*cols : (i+1)*cols]
+}
+
+// checkRowMask panics unless mask is nil or has cols or rows·cols entries.
+func checkRowMask(what string, mask []bool, rows, cols int) {
+	if mask != nil && len(mask) != cols && len(mask) != rows*cols {
+		panic(fmt.Sprintf("nn: %s: mask of %d entries for %d rows of %d columns", what, len(mask), rows, cols))
+	}
+}
+
+// activeOf lists the outputs a mask row marks (nil: "all"), for messages.
+func activeOf(mask []bool) any {
+	if mask == nil {
+		return "all"
+	}
+	var out []int
+	for j, on := range mask {
+		if on {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
 // forwardRows fills probs, rowLoss and pred for rows [lo, hi).
 func (l *SoftmaxCrossEntropy) forwardRows(logits Matrix, lo, hi int) {
-	mask := l.mask
+	c := logits.Cols
 	for i := lo; i < hi; i++ {
 		z := logits.Row(i)
 		p := l.probs.Row(i)
-		arg, lse := maskedLogSumExp(p, z, mask)
+		arg, lse := maskedLogSumExp(p, z, RowMask(l.mask, i, c))
 		l.pred[i] = arg
 		l.rowLoss[i] = lse - float64(z[l.labels[i]])
 	}
@@ -169,10 +222,14 @@ func (l *SoftmaxCrossEntropy) backwardRows(scale float32, lo, hi int) {
 	for i := lo; i < hi; i++ {
 		p, g := l.probs.Row(i), l.grad.Row(i)
 		g = g[:len(p)]
-		for j, v := range p {
-			g[j] = v * scale
+		s := scale
+		if l.weight != nil {
+			s *= l.weight[i]
 		}
-		g[l.labels[i]] -= scale
+		for j, v := range p {
+			g[j] = v * s
+		}
+		g[l.labels[i]] -= s
 	}
 }
 
@@ -181,16 +238,31 @@ func (l *SoftmaxCrossEntropy) backwardRows(scale float32, lo, hi int) {
 //
 //	L̇ = (1/rows) Σ_i Σ_j (p_ij − [j = label_i])·l̇_ij
 //
+// ForwardTangentMask is the same after ForwardMask: each row's term then
+// weighs w_i.
+//
 // over the active outputs (the others' tangents are ignored, as their
 // logits are).
 func (l *SoftmaxCrossEntropy) ForwardTangent(logits, dlogits Matrix, labels, active []int) (loss, dloss float64) {
-	loss = l.Forward(logits, labels, active)
+	return l.tangent(l.Forward(logits, labels, active), logits, dlogits)
+}
+
+// ForwardTangentMask is ForwardTangent after ForwardMask.
+func (l *SoftmaxCrossEntropy) ForwardTangentMask(logits, dlogits Matrix, labels []int, mask []bool, weight []float32) (loss, dloss float64) {
+	return l.tangent(l.ForwardMask(logits, labels, mask, weight), logits, dlogits)
+}
+
+// tangent is ForwardTangent's derivative for the Forward just made.
+func (l *SoftmaxCrossEntropy) tangent(loss float64, logits, dlogits Matrix) (float64, float64) {
 	if !hasTangent("SoftmaxCrossEntropy", logits, dlogits) || logits.Rows == 0 {
 		return loss, 0
 	}
 	l.rowTangent = l.RowTangents(dlogits, l.rowTangent)
 	sum := 0.0
-	for _, r := range l.rowTangent {
+	for i, r := range l.rowTangent {
+		if l.weight != nil {
+			r *= float64(l.weight[i])
+		}
 		sum += r
 	}
 	return loss, sum / float64(logits.Rows)
@@ -201,7 +273,8 @@ func (l *SoftmaxCrossEntropy) ForwardTangent(logits, dlogits Matrix, labels, act
 //
 //	L̇_i = Σ_j (p_ij − [j = label_i])·l̇_ij
 //
-// over the active outputs: the terms whose mean is ForwardTangent's L̇. A
+// over the active outputs, unweighted: the terms whose (weighted) mean is
+// ForwardTangent's L̇. A
 // rule that perturbs every example on its own (activity-perturbed forward
 // gradient) needs them one by one. It writes into dst (grown as needed)
 // and returns it.
@@ -218,9 +291,10 @@ func (l *SoftmaxCrossEntropy) RowTangents(dlogits Matrix, dst []float64) []float
 	for i, y := range l.labels {
 		p, v := l.probs.Row(i), dlogits.Row(i)
 		v = v[:len(p)]
+		mask := RowMask(l.mask, i, len(p))
 		r := 0.0
 		for j, pj := range p {
-			if l.mask[j] {
+			if mask[j] {
 				r += float64(pj) * float64(v[j])
 			}
 		}
@@ -253,15 +327,14 @@ func SoftmaxRows(dst, src Matrix) { rowsKernel(dst, src, nil, false, "SoftmaxRow
 func LogSoftmaxRows(dst, src Matrix) { rowsKernel(dst, src, nil, true, "LogSoftmaxRows") }
 
 // rowsKernel runs softmaxKernel over the rows of src into dst: the softmax
-// over the entries with mask set (nil: all; len(mask) = src.Cols), or the
+// over the entries with mask set (nil: all; src.Cols entries or a row's
+// own, see RowMask), or the
 // log-softmax of whole rows.
 func rowsKernel(dst, src Matrix, mask []bool, log bool, what string) {
 	if dst.Rows != src.Rows || dst.Cols != src.Cols {
 		panic(fmt.Sprintf("nn: %s: dst %d×%d, src %d×%d", what, dst.Rows, dst.Cols, src.Rows, src.Cols))
 	}
-	if mask != nil && len(mask) != src.Cols {
-		panic(fmt.Sprintf("nn: %s: mask of %d outputs for %d columns", what, len(mask), src.Cols))
-	}
+	checkRowMask(what, mask, src.Rows, src.Cols)
 	k := softmaxKernel{dst: dst, src: src, mask: mask, log: log}
 	minRows := max(1, transcendentalMin/max(src.Cols, 1))
 	if !splits(src.Rows, minRows) {
@@ -290,7 +363,7 @@ func (k *softmaxKernel) Range(lo, hi int) {
 		if k.log {
 			logSoftmaxRow(k.dst.Row(i), k.src.Row(i))
 		} else {
-			maskedLogSumExp(k.dst.Row(i), k.src.Row(i), k.mask)
+			maskedLogSumExp(k.dst.Row(i), k.src.Row(i), RowMask(k.mask, i, k.src.Cols))
 		}
 	}
 }

@@ -135,10 +135,10 @@ func (l *AdjointLearner) Learn(ctx context.Context, data tasks.Set, active []int
 	if err != nil {
 		return err
 	}
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		l.zs[0] = nn.Resize(l.zs[0], x.Rows, l.embed.D)
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(b methods.Batch) (methods.Step, error) {
+		l.zs[0] = nn.Resize(l.zs[0], b.X.Rows, l.embed.D)
 		l.noise.FillNormal(l.zs[0].Data, 1)
-		loss, correct := l.lossGrad(x, y, task.Active, task.Mask)
+		loss, correct := l.lossGrad(b)
 		if err := stepOrDiverge(l.opt, l.params, loss, l.termsText); err != nil {
 			return methods.Step{}, err
 		}
@@ -146,8 +146,9 @@ func (l *AdjointLearner) Learn(ctx context.Context, data tasks.Set, active []int
 	}})
 }
 
-// lossGrad solves the ODE on minibatch (x, y) from z_0 = l.zs[0] in training
-// mode and adds the gradient of the mean CE (over the active outputs) into
+// lossGrad solves the ODE on minibatch b from z_0 = l.zs[0] in training
+// mode and adds the gradient of the mean CE (over each row's active
+// outputs, weighted by the rows' weights) into
 // every parameter's Grad without updating anything. It returns the loss and
 // the classifier's correct count.
 //
@@ -158,8 +159,9 @@ func (l *AdjointLearner) Learn(ctx context.Context, data tasks.Set, active []int
 // from dz_N = the classifier's gradient down to k = 0, recomputing step k
 // before back-propagating it; the image share of every step's gradient is
 // summed and back-propagated once (Net.PrepareBackward).
-func (l *AdjointLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (float64, int) {
+func (l *AdjointLearner) lossGrad(b methods.Batch) (float64, int) {
 	N := len(l.zs) - 1
+	x := b.X
 	n, d := x.Rows, l.embed.D
 	h := float32(1 / float64(N))
 	tk := func(k int) float64 { return float64(k) / float64(N) }
@@ -170,7 +172,7 @@ func (l *AdjointLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (fl
 		copy(l.zs[k+1].Data, l.zs[k].Data)
 		addInto(l.zs[k+1].Data, v.Data, h)
 	}
-	loss := l.xent.Forward(l.head.Forward(l.zs[N], mask, true), y, active)
+	loss := l.xent.ForwardMask(l.head.Forward(l.zs[N], b.Mask, true), b.Y, b.Mask, b.Weight)
 	correct := l.xent.Correct()
 	l.terms[0] = loss
 	if !finite(loss) {

@@ -52,7 +52,7 @@ func TestAdjointGradients(t *testing.T) {
 			l.zs[0] = nn.Resize(l.zs[0], x.Rows, l.embed.D)
 			copy(l.zs[0].Data, z0.Data)
 			clearGrads(l.params)
-			v, _ := l.lossGrad(x, y, allOutputs(4), allActive(4))
+			v, _ := l.lossGrad(methods.Batch{X: x, Y: y, Mask: allActive(4)})
 			return v
 		}
 		loss()

@@ -37,13 +37,13 @@ func TestStepNoAllocs(t *testing.T) {
 			for i := range y {
 				y[i] = i % 10
 			}
-			act, mask := allOutputs(10), make([]bool, 10)
+			mask := make([]bool, 10)
 			for i := range mask {
 				mask[i] = true
 			}
 			bs := l.blocks[4]
 			step := func() {
-				if _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+				if _, err := l.sequentialStep(bs, methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -239,18 +239,16 @@ func (l *BackpropDTLearner) Learn(ctx context.Context, data tasks.Set, active []
 	if err := l.embed.Meet(task.Data, task.Active); err != nil {
 		return err
 	}
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		return l.step(x, y, task.Active, task.Mask)
-	}})
+	return l.train.Train(ctx, task, obs, methods.Part{Step: l.step})
 }
 
 // step is one training step on a minibatch: z_0 ~ N(0, I) from the training
 // stream, the chain's loss and gradients, one optimizer step. It returns the
 // mean CE and the number of examples the head classifies correctly.
-func (l *BackpropDTLearner) step(x nn.Matrix, y, active []int, mask []bool) (methods.Step, error) {
-	l.z[0] = nn.Resize(l.z[0], x.Rows, l.embed.D)
+func (l *BackpropDTLearner) step(b methods.Batch) (methods.Step, error) {
+	l.z[0] = nn.Resize(l.z[0], b.X.Rows, l.embed.D)
 	l.noise.FillNormal(l.z[0].Data, 1)
-	loss, correct := l.lossGrad(x, y, active, mask)
+	loss, correct := l.lossGrad(b)
 	if !finite(loss) {
 		for _, p := range l.params { // leave no half-made gradient behind
 			clear(p.Grad)
@@ -284,8 +282,9 @@ func (l *BackpropDTLearner) forward(x nn.Matrix, mask []bool, train bool) nn.Mat
 	return l.head.Forward(l.z[len(l.blocks)], mask, train)
 }
 
-// lossGrad runs the chain on minibatch (x, y) from z_0 = l.z[0] in training
-// mode, and adds the gradient of the mean CE (over the active outputs) into
+// lossGrad runs the chain on minibatch b from z_0 = l.z[0] in training
+// mode, and adds the gradient of the mean CE (over each row's active
+// outputs, each row weighted by its weight) into
 // every parameter's Grad without updating anything. It returns the loss and
 // the head's correct count.
 //
@@ -293,10 +292,10 @@ func (l *BackpropDTLearner) forward(x nn.Matrix, mask []bool, train bool) nn.Mat
 //
 //	dû_t = α_t·dz_t,  dα_t = Σ dz_t ⊙ (û_t − z_{t−1}),  dw_t = dα_t·(1 − α_t²),
 //	dz_{t−1} = (1 − α_t)·dz_t + Block_t.Backward(dû_t).
-func (l *BackpropDTLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (float64, int) {
-	n, d := x.Rows, l.embed.D
-	logits := l.forward(x, mask, true)
-	loss := l.xent.Forward(logits, y, active)
+func (l *BackpropDTLearner) lossGrad(b methods.Batch) (float64, int) {
+	n, d := b.X.Rows, l.embed.D
+	logits := l.forward(b.X, b.Mask, true)
+	loss := l.xent.ForwardMask(logits, b.Y, b.Mask, b.Weight)
 	correct := l.xent.Correct()
 	if !finite(loss) {
 		return loss, correct

@@ -129,7 +129,7 @@ func TestBackpropDTGradients(t *testing.T) {
 		nn.NewRNG(9).FillNormal(l.z[0].Data, 1)
 		loss := func() float64 { return l.xent.Forward(l.forward(x, mask, true), y, act) }
 		clearGrads(l.params)
-		l.lossGrad(x, y, act, mask)
+		l.lossGrad(methods.Batch{X: x, Y: y, Mask: mask})
 		grads := map[*nn.Param][]float32{}
 		for _, p := range l.params {
 			grads[p] = append([]float32(nil), p.Grad...)
@@ -294,19 +294,19 @@ func benchBPDT(b *testing.B, settings string) {
 	for i := range y {
 		y[i] = i % 10
 	}
-	mask, act, err := methods.ActiveMask(10, allOutputs(10))
+	mask, _, err := methods.ActiveMask(10, allOutputs(10))
 	if err != nil {
 		b.Fatal(err)
 	}
 	for range 2 { // warm up buffers and optimizer state
-		if _, err := l.step(x, y, act, mask); err != nil {
+		if _, err := l.step(methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := l.step(x, y, act, mask); err != nil {
+		if _, err := l.step(methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 			b.Fatal(err)
 		}
 	}

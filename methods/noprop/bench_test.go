@@ -38,16 +38,16 @@ func benchLearner(b *testing.B, settings string) (*DTLearner, nn.Matrix, []int, 
 // benchSequential times one sequential training step of block 5: sampling,
 // forward, loss, backward and the optimizer steps of θ_5 and θ_out.
 func benchSequential(b *testing.B, settings string) {
-	l, x, y, act, mask := benchLearner(b, settings)
+	l, x, y, _, mask := benchLearner(b, settings)
 	bs := l.blocks[4]
 	for range 2 { // warm up buffers and optimizer state
-		if _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+		if _, err := l.sequentialStep(bs, methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := l.sequentialStep(bs, x, y, act, mask, mask); err != nil {
+		if _, err := l.sequentialStep(bs, methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -56,15 +56,15 @@ func benchSequential(b *testing.B, settings string) {
 
 // benchParallel times one parallel step: all T blocks on one minibatch.
 func benchParallel(b *testing.B, settings string) {
-	l, x, y, act, mask := benchLearner(b, settings)
+	l, x, y, _, mask := benchLearner(b, settings)
 	for range 2 {
-		if _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
+		if _, err := l.parallelStep(methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 			b.Fatal(err)
 		}
 	}
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := l.parallelStep(x, y, act, mask, mask); err != nil {
+		if _, err := l.parallelStep(methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
 			b.Fatal(err)
 		}
 	}

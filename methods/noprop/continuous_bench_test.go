@@ -51,12 +51,12 @@ func benchStep(b *testing.B, m methods.Method, settings string, step func(l meth
 }
 
 func trainCT(l methods.Learner, x nn.Matrix, y, act []int, mask []bool) error {
-	_, err := l.(*CTLearner).step(x, y, act, mask, mask)
+	_, err := l.(*CTLearner).step(methods.Batch{X: x, Y: y, Mask: mask}, act)
 	return err
 }
 
 func trainFM(l methods.Learner, x nn.Matrix, y, act []int, mask []bool) error {
-	_, err := l.(*FMLearner).step(x, y, act, mask)
+	_, err := l.(*FMLearner).step(methods.Batch{X: x, Y: y, Mask: mask}, act)
 	return err
 }
 
@@ -64,7 +64,7 @@ func trainAdjoint(l methods.Learner, x nn.Matrix, y, act []int, mask []bool) err
 	a := l.(*AdjointLearner)
 	a.zs[0] = nn.Resize(a.zs[0], x.Rows, a.embed.D)
 	a.noise.FillNormal(a.zs[0].Data, 1)
-	loss, _ := a.lossGrad(x, y, act, mask)
+	loss, _ := a.lossGrad(methods.Batch{X: x, Y: y, Mask: mask})
 	return stepOrDiverge(a.opt, a.params, loss, a.termsText)
 }
 

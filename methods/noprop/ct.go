@@ -202,12 +202,8 @@ func (l *CTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	if err != nil {
 		return err
 	}
-	var outMask []bool
-	if l.s.MaskOutput {
-		outMask = task.Mask
-	}
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		return l.step(x, y, task.Active, task.Mask, outMask)
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(b methods.Batch) (methods.Step, error) {
+		return l.step(b, task.Active)
 	}, Terms: CTTerms})
 }
 
@@ -251,12 +247,13 @@ func dAlphaBar(dz, u, eps []float32, p SchedulePoint) float64 {
 
 // step is one minibatch of Algorithm 2: the loss and its gradients, then
 // one step of each optimizer. It returns L and the network's correct count.
-func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (methods.Step, error) {
+// active is the Learn call's active outputs, which the guards watch.
+func (l *CTLearner) step(b methods.Batch, active []int) (methods.Step, error) {
 	if g0, g1 := l.sched.Ends(); !(g1 > g0) {
 		return methods.Step{}, fmt.Errorf("the learned schedule's end points crossed (γ_0 = %g, γ_1 = %g): SNR′ < 0: %w; try a lower schedule_lr",
 			g0, g1, methods.ErrDiverged)
 	}
-	loss, correct := l.lossGrad(x, y, active, mask, outMask)
+	loss, correct := l.lossGrad(b)
 	if err := stepOrDiverge(l.opt, l.params, loss, l.termsText); err != nil {
 		clearParams(l.sched.Params())
 		return methods.Step{}, err
@@ -278,9 +275,10 @@ func (l *CTLearner) step(x nn.Matrix, y, active []int, mask, outMask []bool) (me
 // the training stream, and adds its gradient into every parameter's Grad
 // (the schedule's only when it is trained and L is finite) without
 // updating anything. It returns L and the network's correct count, and
-// keeps L's terms for termsText and the step's report.
-func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool) (float64, int) {
-	n := x.Rows
+// keeps L's terms for termsText and the step's report. Each row's share of
+// every term weighs the row's weight (Batch.Weight).
+func (l *CTLearner) lossGrad(b methods.Batch) (float64, int) {
+	n := b.X.Rows
 	l.sampleTimes(n)
 	l.tsAll = append(append(l.tsAll[:0], l.ts...), 0, 1)
 	if cap(l.pts) < n+2 {
@@ -295,9 +293,9 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 	if l.embed.Learned() {
 		eg = l.embed.W.Grad
 	}
-	l2, mse, correct := l.l2Term(x, y, mask, outMask, pts, eg)
-	ce := l.ceTerm(y, active, mask, pts[n+1:], eg)
-	kl := l.klTerm(y, pts[n], eg)
+	l2, mse, correct := l.l2Term(b, pts, eg)
+	ce := l.ceTerm(b, pts[n+1:], eg)
+	kl := l.klTerm(b, pts[n], eg)
 	loss := l2 + ce + kl
 	if l.scheduleLearns() && finite(loss) {
 		l.sched.Backward(l.tsAll, pts, l.dAb[:n+2], l.dSp[:n+2])
@@ -312,16 +310,22 @@ func (l *CTLearner) lossGrad(x nn.Matrix, y, active []int, mask, outMask []bool)
 // row's own t: it fills the network's gradients, eg (nil unless W_Embed is
 // learned) and the schedule's dᾱ and dSNR′ of each row, and returns the
 // term, the unweighted mean ‖û − u_y‖² and the network's correct count.
-func (l *CTLearner) l2Term(x nn.Matrix, y []int, mask, outMask []bool, pts []SchedulePoint, eg []float32) (l2, mse float64, correct int) {
+func (l *CTLearner) l2Term(b methods.Batch, pts []SchedulePoint, eg []float32) (l2, mse float64, correct int) {
+	x, y := b.X, b.Y
 	n, e := x.Rows, l.embed
 	d := e.D
+	var outMask []bool
+	if l.s.MaskOutput {
+		outMask = b.Mask
+	}
 	l.z, l.eps = nn.Resize(l.z, n, d), nn.Resize(l.eps, n, d)
 	sampleZ(l.z, l.eps, e, y, pts, l.noise)
 	u := l.net.Forward(x, l.z, l.tcol, outMask, true)
 	probs := l.net.Probs()
 	l.du = nn.Resize(l.du, n, d)
 	for i, c := range y {
-		w := 0.5 * l.s.Eta * pts[i].SNRPrime
+		bw := float64(b.W(i))
+		w := 0.5 * l.s.Eta * pts[i].SNRPrime * bw
 		ur, tr, dr := u.Row(i), e.Row(c), l.du.Row(i)
 		sq := 0.0
 		for j, v := range ur {
@@ -331,8 +335,8 @@ func (l *CTLearner) l2Term(x nn.Matrix, y []int, mask, outMask []bool, pts []Sch
 		}
 		l2 += w * sq
 		mse += sq
-		l.dSp[i] = 0.5 * l.s.Eta * sq / float64(n)
-		if argmaxActive(probs.Row(i), mask) == c {
+		l.dSp[i] = 0.5 * l.s.Eta * bw * sq / float64(n)
+		if argmaxActive(probs.Row(i), nn.RowMask(b.Mask, i, e.M)) == c {
 			correct++
 		}
 		if eg != nil { // the target u_y
@@ -354,12 +358,13 @@ func (l *CTLearner) l2Term(x nn.Matrix, y []int, mask, outMask []bool, pts []Sch
 // ceTerm is the head's cross-entropy on z_1 ~ q(z_1|y) (at1 holds the
 // schedule at t = 1): it fills the head's gradients, eg, and the
 // schedule's dᾱ(1).
-func (l *CTLearner) ceTerm(y, active []int, mask []bool, at1 []SchedulePoint, eg []float32) float64 {
+func (l *CTLearner) ceTerm(b methods.Batch, at1 []SchedulePoint, eg []float32) float64 {
+	y := b.Y
 	n, e, p1 := len(y), l.embed, at1[0]
 	d := e.D
 	l.z1, l.eps1 = nn.Resize(l.z1, n, d), nn.Resize(l.eps1, n, d)
 	sampleZ(l.z1, l.eps1, e, y, at1, l.noise)
-	ce := l.xent.Forward(l.head.Forward(l.z1, mask, true), y, active)
+	ce := l.xent.ForwardMask(l.head.Forward(l.z1, b.Mask, true), y, b.Mask, b.Weight)
 	dz1 := l.head.Backward(l.xent.Backward(), eg)
 	if dz1.Rows == n {
 		for i, c := range y {
@@ -374,16 +379,18 @@ func (l *CTLearner) ceTerm(y, active []int, mask []bool, at1 []SchedulePoint, eg
 
 // klTerm is KL(q(z_0|y) ‖ N(0, I)) at ᾱ(0) (p0): it fills eg and the
 // schedule's dᾱ(0).
-func (l *CTLearner) klTerm(y []int, p0 SchedulePoint, eg []float32) float64 {
+func (l *CTLearner) klTerm(b methods.Batch, p0 SchedulePoint, eg []float32) float64 {
+	y := b.Y
 	n, e := len(y), l.embed
 	d := e.D
 	kl := 0.0
-	for _, c := range y {
+	for i, c := range y {
+		w := float64(b.W(i))
 		nsq := sumSq(e.Row(c))
-		kl += klPrior(p0.AlphaBar, nsq, d)
-		l.dAb[n] += klPriorDA0(p0.AlphaBar, nsq, d) / float64(n)
+		kl += w * klPrior(p0.AlphaBar, nsq, d)
+		l.dAb[n] += w * klPriorDA0(p0.AlphaBar, nsq, d) / float64(n)
 		if eg != nil {
-			addInto(eg[c*d:(c+1)*d], e.Row(c), float32(p0.AlphaBar/float64(n)))
+			addInto(eg[c*d:(c+1)*d], e.Row(c), float32(w*p0.AlphaBar/float64(n)))
 		}
 	}
 	return kl / float64(n)

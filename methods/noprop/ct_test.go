@@ -67,7 +67,7 @@ func TestCTTrainingMarginal(t *testing.T) {
 		l := newTestCT(t, ds, 1, `{"encoder":"mlp","hidden":4,"schedule_hidden":8,"embedding":"`+emb+`","embed_dim":5}`)
 		curveSchedule(l.sched, 3)
 		x, y := setMatrix(ds.Train), ds.Train.Y
-		l.lossGrad(x, y, allOutputs(4), allActive(4), allActive(4))
+		l.lossGrad(methods.Batch{X: x, Y: y, Mask: allActive(4)})
 		pts := make([]SchedulePoint, n)
 		l.sched.Eval(l.ts, pts)
 		e := l.embed
@@ -243,7 +243,7 @@ func TestCTStepGradients(t *testing.T) {
 		loss := func() float64 {
 			l.noise = nn.NewRNG(11)
 			clearGrads(all)
-			v, _ := l.lossGrad(x, y, allOutputs(4), mask, mask)
+			v, _ := l.lossGrad(methods.Batch{X: x, Y: y, Mask: mask})
 			return v
 		}
 		loss()
@@ -374,7 +374,7 @@ func TestCTLossPinned(t *testing.T) {
 	l := newTestCT(t, ds, 3, `{"encoder":"mlp","hidden":16,"schedule_hidden":8,"eta":0.7}`)
 	curveSchedule(l.sched, 2)
 	x, y := setMatrix(ds.Train), ds.Train.Y
-	got, _ := l.lossGrad(x, y, allOutputs(4), allActive(4), allActive(4))
+	got, _ := l.lossGrad(methods.Batch{X: x, Y: y, Mask: allActive(4)})
 	z := nn.NewMatrix(l.z.Rows, l.z.Cols)
 	copy(z.Data, l.z.Data)
 	u := l.net.Forward(x, z, l.tcol, allActive(4), false)

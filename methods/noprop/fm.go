@@ -135,8 +135,8 @@ func (l *FMLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	if err != nil {
 		return err
 	}
-	return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-		return l.step(x, y, task.Active, task.Mask)
+	return l.train.Train(ctx, task, obs, methods.Part{Step: func(b methods.Batch) (methods.Step, error) {
+		return l.step(b, task.Active)
 	}, Terms: FMTerms})
 }
 
@@ -148,9 +148,10 @@ func (l *FMLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 var FMTerms = []string{"flow", "ce", "embed_spread"}
 
 // step is one minibatch of Algorithm 3: the loss and its gradients, then
-// one optimizer step. It returns L and the correct count.
-func (l *FMLearner) step(x nn.Matrix, y, active []int, mask []bool) (methods.Step, error) {
-	loss, correct := l.lossGrad(x, y, active, mask)
+// one optimizer step. It returns L and the correct count. active is the
+// Learn call's active outputs, which the embedding guard watches.
+func (l *FMLearner) step(b methods.Batch, active []int) (methods.Step, error) {
+	loss, correct := l.lossGrad(b)
 	if err := stepOrDiverge(l.opt, l.params, loss, l.termsText); err != nil {
 		return methods.Step{}, err
 	}
@@ -164,8 +165,10 @@ func (l *FMLearner) step(x nn.Matrix, y, active []int, mask []bool) (methods.Ste
 // lossGrad computes L on a minibatch, drawing the t_i, z_0 and path noise
 // from the training stream, and adds its gradient into every parameter's
 // Grad without updating anything. It returns L and the correct count, and
-// keeps L's terms for termsText.
-func (l *FMLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (float64, int) {
+// keeps L's terms for termsText. Each row's terms weigh its weight
+// (Batch.Weight).
+func (l *FMLearner) lossGrad(b methods.Batch) (float64, int) {
+	x, y := b.X, b.Y
 	n, e := x.Rows, l.embed
 	d := e.D
 	l.sampleTimes(n)
@@ -189,13 +192,14 @@ func (l *FMLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (float64
 	g := float32(2 * l.s.Eta / float64(n))
 	for i, c := range y {
 		vr, z0, u, dr := v.Row(i), l.z0.Row(i), e.Row(c), l.dv.Row(i)
+		w, gw := float64(b.W(i)), g*b.W(i)
 		for j, vv := range vr {
 			diff := vv - (u[j] - z0[j])
-			flow += float64(diff) * float64(diff)
-			dr[j] = g * diff
+			flow += w * float64(diff) * float64(diff)
+			dr[j] = gw * diff
 			z0[j] += vv // z_0 + v: the straight path's end, for the count
 		}
-		if nearestClass(z0, e, mask) == c {
+		if nearestClass(z0, e, nn.RowMask(b.Mask, i, e.M)) == c {
 			correct++
 		}
 		if eg != nil { // the target u_y − z_0
@@ -214,7 +218,7 @@ func (l *FMLearner) lossGrad(x nn.Matrix, y, active []int, mask []bool) (float64
 				dst[j] = zr[j] + s*vr[j]
 			}
 		}
-		ce = l.xent.Forward(l.head.Forward(l.zt1, mask, true), y, active)
+		ce = l.xent.ForwardMask(l.head.Forward(l.zt1, b.Mask, true), y, b.Mask, b.Weight)
 		dzt1 = l.head.Backward(l.xent.Backward(), eg)
 		for i := range n {
 			addInto(l.dv.Row(i), dzt1.Row(i), float32(1-l.ts[i]))

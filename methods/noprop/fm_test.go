@@ -107,7 +107,7 @@ func TestFMStepGradients(t *testing.T) {
 		loss := func() float64 {
 			l.noise = nn.NewRNG(11)
 			clearGrads(l.params)
-			v, _ := l.lossGrad(x, y, allOutputs(4), allActive(4))
+			v, _ := l.lossGrad(methods.Batch{X: x, Y: y, Mask: allActive(4)})
 			return v
 		}
 		loss()
@@ -135,7 +135,7 @@ func TestFMEtaWeightsTheFlowTerm(t *testing.T) {
 	for i, eta := range []float64{1, 0.25, 4} {
 		l := newTestFM(t, ds, 2, fmt.Sprintf(`{"encoder":"mlp","hidden":8,"embed_dim":5,"embedding":"learned","eta":%g}`, eta))
 		l.noise = nn.NewRNG(11)
-		loss, _ := l.lossGrad(x, y, allOutputs(4), allActive(4))
+		loss, _ := l.lossGrad(methods.Batch{X: x, Y: y, Mask: allActive(4)})
 		if i == 0 {
 			flow, ce = l.terms[0], l.terms[1]
 		}

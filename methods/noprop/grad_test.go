@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 )
 
@@ -119,13 +120,12 @@ func TestStepGradients(t *testing.T) {
 		x := setMatrix(ds.Train)
 		y := ds.Train.Y
 		mask := []bool{true, true, true, true}
-		act := allOutputs(4)
 		e := l.embed
 		for _, bs := range l.blocks[1:2] { // block 2
 			blockLoss := func() float64 {
 				bs.noise = nn.NewRNG(11)
 				clearGrads(bs.blk.Params())
-				return l.blockStep(bs, x, y, mask)
+				return l.blockStep(bs, methods.Batch{X: x, Y: y, Mask: mask})
 			}
 			blockLoss()
 			eg := append([]float32(nil), bs.embGrad...)
@@ -144,7 +144,7 @@ func TestStepGradients(t *testing.T) {
 		sharedLoss := func() float64 {
 			l.headNoise = nn.NewRNG(12)
 			clearGrads(l.sharedParams)
-			ce, kl, _ := l.sharedStep(y, act, mask)
+			ce, kl, _ := l.sharedStep(methods.Batch{Y: y, Mask: mask})
 			return ce + kl
 		}
 		sharedLoss()

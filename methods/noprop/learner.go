@@ -256,19 +256,13 @@ func (l *DTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	if err := l.embed.Meet(task.Data, task.Active); err != nil {
 		return err
 	}
-	var blockMask []bool
-	if l.s.MaskBlockOutput {
-		blockMask = task.Mask
-	}
 	if l.s.TrainOrder == OrderParallel {
-		return l.train.Train(ctx, task, obs, methods.Part{Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-			return l.parallelStep(x, y, task.Active, task.Mask, blockMask)
-		}, Terms: DTTerms})
+		return l.train.Train(ctx, task, obs, methods.Part{Step: l.parallelStep, Terms: DTTerms})
 	}
 	parts := make([]methods.Part, len(l.blocks))
 	for i, bs := range l.blocks {
-		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t), Step: func(x nn.Matrix, y []int) (methods.Step, error) {
-			return l.sequentialStep(bs, x, y, task.Active, task.Mask, blockMask)
+		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t), Step: func(b methods.Batch) (methods.Step, error) {
+			return l.sequentialStep(bs, b)
 		}, Terms: DTTerms}
 	}
 	return l.train.Train(ctx, task, obs, parts...)
@@ -284,10 +278,10 @@ var DTTerms = []string{"l2", "ce", "kl", "mse"}
 // sequentialStep is one minibatch of the sequential order: block bs takes a
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
 // returns the loss L_t and the head's correct count.
-func (l *DTLearner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
+func (l *DTLearner) sequentialStep(bs *blockState, b methods.Batch) (methods.Step, error) {
 	l.lend(0, bs.blk)
-	l2 := l.blockStep(bs, x, y, blockMask)
-	ce, kl, c := l.sharedStep(y, active, mask)
+	l2 := l.blockStep(bs, b)
+	ce, kl, c := l.sharedStep(b)
 	loss := ce + kl + l2
 	if !finite(loss) {
 		return methods.Step{}, divergence(bs.t, l2, ce, kl)
@@ -305,7 +299,7 @@ func (l *DTLearner) sequentialStep(bs *blockState, x nn.Matrix, y, active []int,
 // step on its own L2 term, concurrently; then θ_out and W_Embed take one
 // step on CE + KL + (1/T)·Σ_t L2_t. It returns that loss and the head's
 // correct count.
-func (l *DTLearner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask []bool) (methods.Step, error) {
+func (l *DTLearner) parallelStep(b methods.Batch) (methods.Step, error) {
 	T := len(l.blocks)
 	workers := l.s.Workers
 	if workers == 0 {
@@ -328,7 +322,7 @@ func (l *DTLearner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask [
 			for i := w; i < T; i += workers {
 				bs := l.blocks[i]
 				l.lend(w, bs.blk)
-				bs.l2 = l.blockStep(bs, x, y, blockMask)
+				bs.l2 = l.blockStep(bs, b)
 				if finite(bs.l2) {
 					bs.opt.Step(bs.blk.Params())
 				}
@@ -338,7 +332,7 @@ func (l *DTLearner) parallelStep(x nn.Matrix, y, active []int, mask, blockMask [
 	}
 	// The head reads W_Embed and writes its gradient, which the blocks only
 	// read: it runs alongside them.
-	ce, kl, c := l.sharedStep(y, active, mask)
+	ce, kl, c := l.sharedStep(b)
 	wg.Wait()
 	var l2, mse float64
 	for _, bs := range l.blocks { // in block order: deterministic sums
@@ -375,12 +369,19 @@ func divergence(block int, l2, ce, kl float64) error {
 // its L2 term (T/2)·η·(SNR(t)−SNR(t−1))·mean_i ‖û − u_y‖². It fills the
 // block's parameter gradients and, for a learned embedding, bs.embGrad (the
 // block's whole gradient with respect to W_Embed). It touches nothing shared
-// but reads W_Embed, so blocks may run it concurrently.
-func (l *DTLearner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool) float64 {
+// but reads W_Embed, so blocks may run it concurrently. Each row's share
+// weighs its weight (Batch.Weight); the block's output softmax is masked
+// by each row's active outputs when mask_block_output is set.
+func (l *DTLearner) blockStep(bs *blockState, b methods.Batch) float64 {
+	x, y := b.X, b.Y
 	e, t, n := l.embed, bs.t, x.Rows
 	ab := l.sched.AlphaBar[t-1]
 	bs.z = nn.Resize(bs.z, n, e.D)
 	sampleLatent(bs.z, e, y, ab, bs.noise)
+	var mask []bool
+	if l.s.MaskBlockOutput {
+		mask = b.Mask
+	}
 	u := bs.blk.Forward(x, bs.z, mask, true)
 	w := 0.5 * float64(l.sched.T) * l.s.Eta * l.sched.SNRDiff(t)
 	bs.du = nn.Resize(bs.du, n, e.D)
@@ -388,10 +389,11 @@ func (l *DTLearner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool)
 	sum := 0.0
 	for i := range n {
 		ur, tr, dr := u.Row(i), e.Row(y[i]), bs.du.Row(i)
+		bw, gw := float64(b.W(i)), g*b.W(i)
 		for j, v := range ur {
 			diff := v - tr[j]
-			sum += float64(diff) * float64(diff)
-			dr[j] = g * diff
+			sum += bw * float64(diff) * float64(diff)
+			dr[j] = gw * diff
 		}
 	}
 	var eg []float32
@@ -415,14 +417,16 @@ func (l *DTLearner) blockStep(bs *blockState, x nn.Matrix, y []int, mask []bool)
 
 // sharedStep computes the CE and KL terms on one minibatch, filling the
 // gradients of θ_out and (learned embedding) W_Embed, and returns them with
-// the number of examples the head classifies correctly.
-func (l *DTLearner) sharedStep(y []int, active []int, mask []bool) (ce, kl float64, correct int) {
+// the number of examples the head classifies correctly. Each row's share
+// weighs its weight (Batch.Weight).
+func (l *DTLearner) sharedStep(b methods.Batch) (ce, kl float64, correct int) {
+	y := b.Y
 	e, n := l.embed, len(y)
 	abT := l.sched.AlphaBar[l.sched.T]
 	l.zT = nn.Resize(l.zT, n, e.D)
 	sampleLatent(l.zT, e, y, abT, l.headNoise)
-	logits := l.head.Forward(l.zT, mask, true)
-	ce = l.xent.Forward(logits, y, active)
+	logits := l.head.Forward(l.zT, b.Mask, true)
+	ce = l.xent.ForwardMask(logits, y, b.Mask, b.Weight)
 	correct = l.xent.Correct()
 	var eg []float32
 	if e.Learned() {
@@ -437,10 +441,10 @@ func (l *DTLearner) sharedStep(y []int, active []int, mask []bool) (ce, kl float
 	}
 	a0 := float32(l.sched.AlphaBar[0])
 	for i := range n {
-		u := e.Row(y[i])
-		kl += l.sched.KLPrior(sumSq(u), e.D)
+		u, w := e.Row(y[i]), b.W(i)
+		kl += float64(w) * l.sched.KLPrior(sumSq(u), e.D)
 		if e.Learned() {
-			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], u, a0/float32(n))
+			addInto(eg[y[i]*e.D:(y[i]+1)*e.D], u, a0*w/float32(n))
 		}
 	}
 	return ce, kl / float64(n), correct

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/tasks"
 )
@@ -35,7 +36,7 @@ func TestL2TermWeightPinned(t *testing.T) {
 	for _, tt := range []int{1, 5, 10} {
 		bs := l.blocks[tt-1]
 		clearGrads(bs.blk.Params())
-		got := l.blockStep(bs, x, y, nil)
+		got := l.blockStep(bs, methods.Batch{X: x, Y: y, Mask: nil})
 		w := 0.5 * 10 * 0.1 * tableSNRDiff[tt-1]
 		// û of the step, for the same z_{t−1} sample (bs.z keeps it).
 		z := nn.NewMatrix(bs.z.Rows, bs.z.Cols)

@@ -11,9 +11,11 @@ import (
 
 // A Strategy decides what the learner trains on at each task of a stream:
 // the continual-learning protocol, a setting of the study, not of any rule.
-// The rules keep their one seam (methods.Learner.Learn on one set with
-// one list of active outputs); a strategy only chooses the calls. Every
-// rule can therefore be run under every strategy, with no change to it.
+// The rules keep their one seam (methods.Learner.Learn on one set and the
+// call's active outputs, each example's own weight and outputs riding in
+// the set: tasks.Set.Weight and Active); a strategy only chooses the calls
+// and their data. Every rule can therefore be run under every strategy,
+// with no change to it.
 //
 // Fine-tuning (the default) learns task k's training set alone; the
 // bounds are cumulative (the union of tasks 1..k) and joint (every task at

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,6 +47,12 @@ type Spec struct {
 	// run's results do not change; only its time does. 0 (the default, left
 	// out of the JSON and so of the configuration hash) asks for none.
 	TestEvery int `json:"test_every,omitempty"`
+	// CurveOn is the set the learning curve scores: empty (CurveOnTest),
+	// the task's test set; CurveOnVal, its validation set (Validation
+	// above 0), so that a curve used to choose a budget or a learning rate
+	// never looks at the test set. It changes only the training log, so,
+	// like TestEvery, it is not part of the configuration hash.
+	CurveOn string `json:"curve_on,omitempty"`
 	// Pixels is the input treatment of every task (tasks.StreamConfig.Pixels):
 	// "standard" standardises each channel by the first task's training
 	// statistics; empty (left out of the JSON and so of the hash) is the
@@ -68,6 +75,15 @@ type Spec struct {
 	// kept; nil (left out of the JSON and so of the hash) for every other
 	// strategy, whose hashes therefore never depend on them.
 	Replay *Replay `json:"replay,omitempty"`
+	// TaskHeads is how the bounds (cumulative, joint) learn a union of
+	// task-IL tasks: "own" (TaskHeadsOwn, written out for every such spec
+	// made now) is one Learn call in which each example has its own task's
+	// outputs; empty (left out of the JSON and so of the hash) is the
+	// construction of runs stored before examples carried their own
+	// outputs (cumulative: one call per task, in order; joint: one softmax
+	// over every class), so that those runs keep their hashes and re-run
+	// as they ran. Empty for every other strategy and scenario.
+	TaskHeads string `json:"task_heads,omitempty"`
 	// Validation is the fraction of each task's training data held out,
 	// per class, as its validation set (tasks.StreamConfig.Validation): no
 	// learner trains on it, and the run's accuracy on it (Result.ValMatrix,
@@ -97,13 +113,39 @@ func (s Spec) Validate() error {
 	if s.TestEvery < 0 {
 		return fmt.Errorf("test every = %d: must be 0 (no learning curve) or a number of epochs", s.TestEvery)
 	}
+	if err := checkCurveOn(s.CurveOn, s.TestEvery, s.Validation); err != nil {
+		return err
+	}
 	if s.Validation < 0 || s.Validation >= tasks.MaxValidation || s.Validation != s.Validation {
 		return fmt.Errorf("validation %v: want a fraction in [0, %v)", s.Validation, tasks.MaxValidation)
 	}
 	if err := checkStrategy(s.Strategy); err != nil {
 		return err
 	}
+	if s.TaskHeads != "" && s.TaskHeads != taskHeads(s.Scenario, s.Strategy) {
+		return fmt.Errorf("task heads %q with strategy %q in %s-IL: %q applies to the cumulative and joint bounds in task-IL alone", s.TaskHeads, s.Strategy, s.Scenario, TaskHeadsOwn)
+	}
 	return s.checkReplay()
+}
+
+// The sets a learning curve can score (Spec.CurveOn).
+const (
+	CurveOnTest = "test"
+	CurveOnVal  = "val"
+)
+
+// checkCurveOn accepts the set a learning curve scores given the curve's
+// interval and the validation fraction.
+func checkCurveOn(on string, every int, validation float64) error {
+	switch {
+	case on != "" && on != CurveOnTest && on != CurveOnVal:
+		return fmt.Errorf("curve on %q: want %s or %s", on, CurveOnTest, CurveOnVal)
+	case on == CurveOnVal && validation <= 0:
+		return errors.New("a learning curve on the validation set needs one: set validation (--validation 0.1)")
+	case on == CurveOnVal && every <= 0:
+		return errors.New("curve on val without a learning curve: set test every (--test-every N) too")
+	}
+	return nil
 }
 
 // JSON is the canonical JSON form of the spec.
@@ -146,8 +188,9 @@ func (s Spec) IdentityJSON() string {
 		Permuted   string          `json:"permuted,omitempty"`
 		Strategy   string          `json:"strategy,omitempty"`
 		Replay     *Replay         `json:"replay,omitempty"`
+		TaskHeads  string          `json:"task_heads,omitempty"`
 		Validation float64         `json:"validation,omitempty"`
-	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted, s.Strategy, s.Replay, s.Validation}
+	}{s.Method, settings, s.Dataset, s.Stream, s.Tasks, s.ClassOrder, s.Scenario, s.Pixels, s.Permuted, s.Strategy, s.Replay, s.TaskHeads, s.Validation}
 	b, err := json.Marshal(id)
 	if err != nil {
 		panic(fmt.Sprintf("marshal spec identity: %v", err))

@@ -81,9 +81,9 @@ func LookupStrategy(name string) (Strategy, error) {
 	case "", StrategyFinetune:
 		return finetune{}, nil
 	case StrategyCumulative:
-		return cumulative{}, nil
+		return cumulative{ownHeads: true}, nil
 	case StrategyJoint:
-		return joint{}, nil
+		return joint{ownHeads: true}, nil
 	case StrategyReplay:
 		return replay{Replay: DefaultReplay()}, nil
 	}
@@ -100,69 +100,77 @@ func (finetune) Lessons(c Curriculum, k int) []Lesson {
 	return []Lesson{{Data: func() tasks.Set { return c.Train(k) }, Active: c.Scenario.TrainActive(c.Stream, k), Tasks: []int{k}}}
 }
 
-// cumulative learns, at task k, the union of tasks 0..k's training sets:
-// an upper bound of what a learner of the stream in order can keep. In
-// class- and domain-IL the union is one Learn call (class-IL with every
-// class seen so far active, domain-IL with the within-task labels on the
-// shared head), with the method's per-task budget. In task-IL each example
-// must be learned with only its own task's outputs active, and a Learn call
-// takes one active list, so the union is one call per task 0..k, in order,
-// each with its task's outputs and the per-task budget: k+1 budgets at task
-// k, and the last call is task k's, so the earlier tasks are rehearsed,
-// not mixed into its minibatches.
-type cumulative struct{}
+// cumulative learns, at task k, the union of tasks 0..k's training sets
+// in one Learn call with the method's per-task budget: an upper bound of
+// what a learner of the stream in order can keep. Class-IL has every class
+// seen so far active, domain-IL the within-task labels on the shared head.
+// In task-IL each example is learned under its own task's outputs
+// (tasks.Set.Active), the call's being every class seen so far.
+//
+// ownHeads false is the task-IL construction of runs stored before
+// examples carried their own outputs (Spec.TaskHeads empty): one call per
+// task 0..k, in order, each with its task's outputs and the per-task
+// budget, so that the earlier tasks were rehearsed, not mixed into task
+// k's minibatches. It is kept so that those runs re-run as they ran.
+type cumulative struct{ ownHeads bool }
 
 func (cumulative) Name() string                   { return StrategyCumulative }
 func (cumulative) Scored(_ Curriculum, k int) int { return k }
-func (cumulative) Lessons(c Curriculum, k int) []Lesson {
-	if c.Scenario == tasks.TaskIL {
-		var out []Lesson
-		for j := 0; j <= k; j++ {
-			out = append(out, Lesson{Data: func() tasks.Set { return c.Train(j) }, Active: c.Scenario.TrainActive(c.Stream, j), Tasks: []int{j}})
-		}
-		return out
+func (s cumulative) Lessons(c Curriculum, k int) []Lesson {
+	if c.Scenario != tasks.TaskIL {
+		return []Lesson{union(c, seq(k+1), c.Scenario.TrainActive(c.Stream, k), false)}
 	}
-	return []Lesson{union(c, seq(k+1), c.Scenario.TrainActive(c.Stream, k))}
+	if s.ownHeads {
+		return []Lesson{union(c, seq(k+1), tasks.ClassIL.TrainActive(c.Stream, k), true)}
+	}
+	var out []Lesson
+	for j := 0; j <= k; j++ {
+		out = append(out, Lesson{Data: func() tasks.Set { return c.Train(j) }, Active: c.Scenario.TrainActive(c.Stream, j), Tasks: []int{j}})
+	}
+	return out
 }
 
 // joint learns every task's training set at once, in one Learn call with
 // the method's per-task budget, when the stream's first task is learned,
 // and nothing after: one learner trained once on all the data. Its active
 // outputs are those of the whole stream (every class in class-IL, the
-// shared head in domain-IL); in task-IL too every class is active, since a
-// Learn call takes one active list and training the tasks one after
-// another would not be joint: task-IL's joint model has one softmax over
-// all classes and is scored with each task's mask. Every row after it is
-// scored with the masks of the whole stream, so rows 1..T are the same,
-// the joint model's scores (row 0 is the untrained model, as for every
-// strategy): its ACC is the joint accuracy, its forgetting and BWT are 0
-// by construction, and its FWT is the joint model against the untrained
-// one, not a transfer.
-type joint struct{}
+// shared head in domain-IL). In task-IL each example is learned under its
+// own task's outputs (tasks.Set.Active), as the scenario scores it; with
+// ownHeads false (Spec.TaskHeads empty, runs stored before examples
+// carried their own outputs) it was one softmax over every class, scored
+// with each task's mask. Every row after it is scored with the masks of
+// the whole stream, so rows 1..T are the same, the joint model's scores
+// (row 0 is the untrained model, as for every strategy): its ACC is the
+// joint accuracy, its forgetting and BWT are 0 by construction, and its
+// FWT is the joint model against the untrained one, not a transfer.
+type joint struct{ ownHeads bool }
 
 func (joint) Name() string { return StrategyJoint }
 func (joint) Scored(c Curriculum, _ int) int {
 	return len(c.Stream.Tasks) - 1
 }
-func (joint) Lessons(c Curriculum, k int) []Lesson {
+func (s joint) Lessons(c Curriculum, k int) []Lesson {
 	if k > 0 {
 		return nil
 	}
 	last := len(c.Stream.Tasks) - 1
-	active := c.Scenario.TrainActive(c.Stream, last)
 	if c.Scenario == tasks.TaskIL {
-		active = tasks.ClassIL.TrainActive(c.Stream, last)
+		return []Lesson{union(c, seq(last+1), tasks.ClassIL.TrainActive(c.Stream, last), s.ownHeads)}
 	}
-	return []Lesson{union(c, seq(last+1), active)}
+	return []Lesson{union(c, seq(last+1), c.Scenario.TrainActive(c.Stream, last), false)}
 }
 
 // union is one Learn call on the training sets of the tasks ks, with the
-// active outputs given.
-func union(c Curriculum, ks []int, active []int) Lesson {
+// active outputs given and, when own is set, each example's own task's
+// outputs (task-IL).
+func union(c Curriculum, ks []int, active []int, own bool) Lesson {
 	return Lesson{Data: func() tasks.Set {
 		parts := make([]tasks.Set, len(ks))
 		for i, k := range ks {
 			parts[i] = c.Train(k)
+			if own {
+				parts[i].Active = slices.Repeat([][]int{c.Scenario.TrainActive(c.Stream, k)}, parts[i].Len())
+			}
 		}
 		return concat(parts)
 	}, Active: active, Tasks: ks}
@@ -183,6 +191,9 @@ func concat(parts []tasks.Set) tasks.Set {
 	for _, p := range parts {
 		out.X = append(out.X, p.X...)
 		out.Y = append(out.Y, p.Y...)
+		if p.Active != nil {
+			out.Active = append(out.Active, p.Active...)
+		}
 	}
 	return out
 }
@@ -222,9 +233,30 @@ func (s Spec) checkReplay() error {
 // strategy is the spec's strategy with its settings and seed.
 func (s Spec) strategy() (Strategy, error) {
 	st, err := LookupStrategy(s.Strategy)
-	if r, ok := st.(replay); ok && s.Replay != nil {
-		r.Replay, r.seed = *s.Replay, s.Seed
-		return r, nil
+	own := s.TaskHeads == TaskHeadsOwn
+	switch st := st.(type) {
+	case replay:
+		if s.Replay != nil {
+			st.Replay, st.seed = *s.Replay, s.Seed
+			return st, nil
+		}
+	case cumulative:
+		return cumulative{ownHeads: own}, nil
+	case joint:
+		return joint{ownHeads: own}, nil
 	}
 	return st, err
+}
+
+// TaskHeadsOwn is Spec.TaskHeads of the bounds in task-IL: each example
+// learned under its own task's outputs.
+const TaskHeadsOwn = "own"
+
+// taskHeads is Spec.TaskHeads of a spec made now: TaskHeadsOwn for the
+// bounds in task-IL, empty otherwise.
+func taskHeads(scenario, strategy string) string {
+	if scenario == string(tasks.TaskIL) && (strategy == StrategyCumulative || strategy == StrategyJoint) {
+		return TaskHeadsOwn
+	}
+	return ""
 }

@@ -80,8 +80,10 @@ func settingsSpec(t *testing.T, method, settings, scenario, strategy string, val
 
 // wantCalls is what the strategy's Learn calls must be, written out from
 // the stream: for each call, the tasks whose training sets it holds, one
-// after another, and its active outputs.
-func wantCalls(s tasks.Stream, sc tasks.Scenario, strategy string) []call {
+// after another, and its active outputs. stored asks for the task-IL
+// bounds of runs stored before examples carried their own outputs
+// (Spec.TaskHeads empty).
+func wantCalls(s tasks.Stream, sc tasks.Scenario, strategy string, stored bool) []call {
 	union := func(ks ...int) tasks.Set {
 		var parts []tasks.Set
 		for _, k := range ks {
@@ -89,16 +91,30 @@ func wantCalls(s tasks.Stream, sc tasks.Scenario, strategy string) []call {
 		}
 		return concat(parts)
 	}
+	// own is the union with each example's own task's outputs.
+	own := func(ks ...int) tasks.Set {
+		u := union(ks...)
+		for _, k := range ks {
+			for range s.Tasks[k].Train.Len() {
+				u.Active = append(u.Active, sc.TrainActive(s, k))
+			}
+		}
+		return u
+	}
 	one := func(k int) call { return call{union(k), sc.TrainActive(s, k)} }
 	switch {
 	case strategy == "finetune":
 		return []call{one(0), one(1)}
-	case strategy == "cumulative" && sc == tasks.TaskIL:
+	case strategy == "cumulative" && sc == tasks.TaskIL && stored:
 		return []call{one(0), one(0), one(1)}
+	case strategy == "cumulative" && sc == tasks.TaskIL:
+		return []call{{own(0), tasks.ClassIL.TrainActive(s, 0)}, {own(0, 1), tasks.ClassIL.TrainActive(s, 1)}}
 	case strategy == "cumulative":
 		return []call{one(0), {union(0, 1), sc.TrainActive(s, 1)}}
-	case sc == tasks.TaskIL: // joint: every class active
+	case sc == tasks.TaskIL && stored: // joint: one softmax over every class
 		return []call{{union(0, 1), tasks.ClassIL.TrainActive(s, 1)}}
+	case sc == tasks.TaskIL: // joint: every class active, each example its task's
+		return []call{{own(0, 1), tasks.ClassIL.TrainActive(s, 1)}}
 	default: // joint
 		return []call{{union(0, 1), sc.TrainActive(s, 1)}}
 	}
@@ -110,22 +126,60 @@ func TestStrategiesTrainOnTheirData(t *testing.T) {
 			continue // its draws are checked in replay_test.go
 		}
 		for _, sc := range tasks.Scenarios() {
-			t.Run(strategy+"/"+string(sc), func(t *testing.T) {
-				res, calls, s := runRecorded(t, strategySpec(t, "centroid", string(sc), strategy, 0, 1))
-				want := wantCalls(s, sc, strategy)
-				if len(calls) != len(want) {
-					t.Fatalf("%d Learn calls, want %d", len(calls), len(want))
+			for _, stored := range []bool{false, true} {
+				if stored && (sc != tasks.TaskIL || strategy == StrategyFinetune) {
+					continue
 				}
-				for i := range want {
-					if !reflect.DeepEqual(calls[i].data, want[i].data) || !slices.Equal(calls[i].active, want[i].active) {
-						t.Errorf("call %d: %d examples, active %v; want %d examples, active %v",
-							i, calls[i].data.Len(), calls[i].active, want[i].data.Len(), want[i].active)
+				name := strategy + "/" + string(sc)
+				if stored {
+					name += "/stored"
+				}
+				t.Run(name, func(t *testing.T) {
+					spec := strategySpec(t, "centroid", string(sc), strategy, 0, 1)
+					if stored {
+						spec.TaskHeads = ""
 					}
-				}
-				if len(res.Matrix) != 3 || len(res.Matrix[0]) != 2 {
-					t.Fatalf("matrix %v: want 3×2", res.Matrix)
-				}
-			})
+					res, calls, s := runRecorded(t, spec)
+					want := wantCalls(s, sc, strategy, stored)
+					if len(calls) != len(want) {
+						t.Fatalf("%d Learn calls, want %d", len(calls), len(want))
+					}
+					for i := range want {
+						if !reflect.DeepEqual(calls[i].data, want[i].data) || !slices.Equal(calls[i].active, want[i].active) {
+							t.Errorf("call %d: %d examples, active %v; want %d examples, active %v",
+								i, calls[i].data.Len(), calls[i].active, want[i].data.Len(), want[i].active)
+						}
+					}
+					if len(res.Matrix) != 3 || len(res.Matrix[0]) != 2 {
+						t.Fatalf("matrix %v: want 3×2", res.Matrix)
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestTaskHeads checks that the task-IL bounds made now name their
+// construction, so that they never share a hash with the runs stored
+// before it, and that no other spec may name it.
+func TestTaskHeads(t *testing.T) {
+	for _, strategy := range Strategies() {
+		for _, sc := range tasks.Scenarios() {
+			spec := strategySpec(t, "centroid", string(sc), strategy, 0, 1)
+			bound := sc == tasks.TaskIL && (strategy == StrategyCumulative || strategy == StrategyJoint)
+			if got := spec.TaskHeads != ""; got != bound {
+				t.Errorf("%s %s: task heads %q", strategy, sc, spec.TaskHeads)
+			}
+			stored := spec
+			stored.TaskHeads = ""
+			if bound && stored.ConfigHash() == spec.ConfigHash() {
+				t.Errorf("%s %s: the stored construction shares the hash %s", strategy, sc, spec.ConfigHash())
+			}
+			wrong := spec
+			wrong.TaskHeads = TaskHeadsOwn
+			if err := wrong.Validate(); (err != nil) == bound {
+				t.Errorf("%s %s with task heads %q: Validate() = %v", strategy, sc, TaskHeadsOwn, err)
+			}
 		}
 	}
 }
@@ -186,7 +240,13 @@ func checkJointScores(t *testing.T, sc tasks.Scenario) {
 		t.Fatal(err)
 	}
 	c := Curriculum{Stream: s, Scenario: sc}
-	if err := l.Learn(context.Background(), concat([]tasks.Set{c.Train(0), c.Train(1)}), tasks.ClassIL.TrainActive(s, 1)[:sc.Outputs(s)], nil); err != nil {
+	parts := []tasks.Set{c.Train(0), c.Train(1)}
+	if sc == tasks.TaskIL {
+		for k := range parts {
+			parts[k].Active = slices.Repeat([][]int{sc.TrainActive(s, k)}, parts[k].Len())
+		}
+	}
+	if err := l.Learn(context.Background(), concat(parts), tasks.ClassIL.TrainActive(s, 1)[:sc.Outputs(s)], nil); err != nil {
 		t.Fatal(err)
 	}
 	var want []float64

@@ -46,6 +46,9 @@ type Sweep struct {
 	// TestEvery is Spec.TestEvery of every run: the learning curve's
 	// interval in epochs, 0 for none.
 	TestEvery int
+	// CurveOn is Spec.CurveOn of every run: the set the learning curve
+	// scores, "test" (or empty) or "val".
+	CurveOn string
 	// Pixels is Spec.Pixels of every run: "raw" (or empty) or "standard".
 	Pixels string
 	// Permuted is the construction of permuted streams: "padded" (van de
@@ -133,6 +136,10 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 	if err != nil {
 		return nil, err
 	}
+	curveOn := sw.CurveOn
+	if curveOn == CurveOnTest {
+		curveOn = "" // the default, left out of the stored spec
+	}
 	pixels := sw.Pixels
 	if pixels == tasks.PixelsRaw {
 		pixels = "" // the default, kept out of the configuration hash
@@ -149,8 +156,8 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 					for i := range sw.Seeds {
 						specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
 							Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order, Permuted: st.permuted,
-							Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, Pixels: pixels,
-							Strategy: strategy, Replay: replay(strategy), Validation: sw.Validation, checked: true})
+							Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, CurveOn: curveOn, Pixels: pixels,
+							Strategy: strategy, Replay: replay(strategy), TaskHeads: taskHeads(sc, strategy), Validation: sw.Validation, checked: true})
 					}
 				}
 			}
@@ -226,6 +233,8 @@ func (sw Sweep) check() error {
 		return fmt.Errorf("inference runs = %d: need 1 to %d", sw.InferenceRuns, MaxInferenceRuns)
 	case sw.TestEvery < 0:
 		return fmt.Errorf("test every = %d: need 0 (no learning curve) or a number of epochs", sw.TestEvery)
+	case checkCurveOn(sw.CurveOn, sw.TestEvery, sw.Validation) != nil:
+		return checkCurveOn(sw.CurveOn, sw.TestEvery, sw.Validation)
 	case sw.ClassOrder != "" && sw.ClassOrder != "fixed" && !slices.Contains(sw.Streams, tasks.KindSplit):
 		return fmt.Errorf("class order %s orders the classes of split streams, and this batch has none (%s): "+
 			"drop it, or add the split stream", sw.ClassOrder, strings.Join(sw.Streams, ", "))

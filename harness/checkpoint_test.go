@@ -97,22 +97,27 @@ func TestDamagedCheckpointIsRefused(t *testing.T) {
 }
 
 // TestRestoredLogCurve: a log restored from a checkpoint keeps the learning
-// curve's points and marks every other pass unmeasured, also when the
-// checkpoint (written before test accuracies were kept) decoded them as 0.
+// curve's points, on the set the curve scores, and marks every other pass
+// (and the other set) unmeasured, also when the checkpoint (written before
+// those accuracies were kept) decoded them as 0.
 func TestRestoredLogCurve(t *testing.T) {
+	nan := math.NaN()
 	for _, tc := range []struct {
-		every int
-		want  []float64 // NaN: unmeasured
+		every     int
+		on        string
+		test, val []float64 // NaN: unmeasured
 	}{
-		{0, []float64{math.NaN(), math.NaN(), math.NaN(), math.NaN()}},
-		{2, []float64{math.NaN(), 50, math.NaN(), 0}},
-		{1, []float64{0, 50, 0, 0}},
+		{0, "", []float64{nan, nan, nan, nan}, []float64{nan, nan, nan, nan}},
+		{2, "", []float64{nan, 50, nan, 0}, []float64{nan, nan, nan, nan}},
+		{1, "", []float64{0, 50, 0, 0}, []float64{nan, nan, nan, nan}},
+		{2, CurveOnVal, []float64{nan, nan, nan, nan}, []float64{nan, 40, nan, 0}},
 	} {
-		log := []methods.EpochStats{{Epoch: 1}, {Epoch: 2, TestAcc: 50}, {Epoch: 3}, {Epoch: 4}}
-		unmeasured(log, tc.every)
+		log := []methods.EpochStats{{Epoch: 1}, {Epoch: 2, TestAcc: 50, ValAcc: 40}, {Epoch: 3}, {Epoch: 4}}
+		unmeasured(log, tc.every, tc.on)
+		same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
 		for i, e := range log {
-			if w := tc.want[i]; !(e.TestAcc == w || math.IsNaN(e.TestAcc) && math.IsNaN(w)) {
-				t.Errorf("every %d: epoch %d test accuracy %v, want %v", tc.every, e.Epoch, e.TestAcc, w)
+			if !same(e.TestAcc, tc.test[i]) || !same(e.ValAcc, tc.val[i]) {
+				t.Errorf("every %d on %q: epoch %d test, val accuracy %v, %v; want %v, %v", tc.every, tc.on, e.Epoch, e.TestAcc, e.ValAcc, tc.test[i], tc.val[i])
 			}
 		}
 	}

@@ -120,9 +120,10 @@ func (ls *session) resume() (first int, log []methods.EpochStats, err error) {
 	first, log, ls.call = cp.ck.Done, cp.ck.Log, cp.ck.Call
 	cp.ck.Rows = nil
 	every := ls.info.Spec.TestEvery
-	unmeasured(log, every)
+	on := ls.info.Spec.CurveOn
+	unmeasured(log, every, on)
 	for _, e := range rows {
-		unmeasured(e.Log, every)
+		unmeasured(e.Log, every, on)
 		if err := ls.record(e, true); err != nil {
 			return 0, nil, err
 		}
@@ -140,7 +141,11 @@ func (ls *session) learnTask(k int, log []methods.EpochStats) ([]methods.EpochSt
 	obs := &relay{rn: ls.rn, info: ls.info, task: k + 1, log: log, cp: ls.cp}
 	if every := ls.info.Spec.TestEvery; every > 0 {
 		obs.every = every
-		obs.test = func() (float64, error) { return ls.scoreFirst(ls.scored(k+1), k) }
+		if ls.info.Spec.CurveOn == CurveOnVal {
+			obs.val = func() (float64, error) { return ls.validate(ls.scored(k+1), k) }
+		} else {
+			obs.test = func() (float64, error) { return ls.scoreFirst(ls.scored(k+1), k) }
+		}
 	}
 	lessons := ls.strategy.Lessons(ls.curriculum(), k)
 	first := ls.call
@@ -292,12 +297,16 @@ func (ls *session) record(e Eval, replayed bool) error {
 }
 
 // unmeasured marks the passes of a restored log that no learning curve
-// point was measured after: a checkpoint written before test accuracies
-// were kept decodes them as 0.
-func unmeasured(log []methods.EpochStats, every int) {
+// point was measured after, and the set the curve does not score: a
+// checkpoint written before test (or validation) accuracies were kept
+// decodes them as 0.
+func unmeasured(log []methods.EpochStats, every int, curveOn string) {
 	for i, e := range log {
-		if every == 0 || e.Epoch%every != 0 {
+		if every == 0 || e.Epoch%every != 0 || curveOn == CurveOnVal {
 			log[i].TestAcc = math.NaN()
+		}
+		if every == 0 || e.Epoch%every != 0 || curveOn != CurveOnVal {
+			log[i].ValAcc = math.NaN()
 		}
 	}
 }
@@ -317,9 +326,10 @@ type relay struct {
 	log  []methods.EpochStats
 	cp   *checkpointer
 	// test scores the task being learned on its test set, after every
-	// every-th pass (Spec.TestEvery); nil for no learning curve.
-	test  func() (float64, error)
-	every int
+	// every-th pass (Spec.TestEvery); val on its validation set instead
+	// (Spec.CurveOn); both nil for no learning curve.
+	test, val func() (float64, error)
+	every     int
 	// call is the Learn call of the task under way (0-based), which a
 	// checkpoint taken during it resumes at.
 	call int
@@ -337,11 +347,18 @@ func (r *relay) Checkpoint() error {
 }
 
 func (r *relay) Epoch(e methods.EpochStats) {
-	e.TestAcc = math.NaN()
-	if r.test != nil && e.RoundEnd && e.Epoch%r.every == 0 {
+	e.TestAcc, e.ValAcc = math.NaN(), math.NaN()
+	if e.RoundEnd && r.every > 0 && e.Epoch%r.every == 0 {
 		// A cancelled run stops at its next step; its curve point is lost.
-		if acc, err := r.test(); err == nil {
-			e.TestAcc = acc
+		if r.test != nil {
+			if acc, err := r.test(); err == nil {
+				e.TestAcc = acc
+			}
+		}
+		if r.val != nil {
+			if acc, err := r.val(); err == nil {
+				e.ValAcc = acc
+			}
 		}
 	}
 	r.log = append(r.log, e)

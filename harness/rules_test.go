@@ -97,18 +97,30 @@ func (l *logs) Failed(RunInfo, error, bool)            {}
 // last pass the learner is the one its evaluation scores, with the same
 // classes and the first inference run's seeds, so the last point is that
 // row's diagonal entry exactly. Scoring during training changes no result,
-// and without TestEvery no point is measured.
+// and without TestEvery no point is measured. With CurveOn "val" the
+// points are on the validation set instead (the last one the validation
+// matrix's diagonal entry) and none is on the test set.
 func TestLearningCurve(t *testing.T) {
-	for _, tc := range []struct{ method, settings string }{
-		{"backprop", `{"hidden":[16],"epochs":4,"iterations":0,"batch_size":16}`},
-		{"noprop-dt", `{"encoder":"mlp","hidden":16,"timesteps":2,"epochs":4,"iterations":0,"batch_size":16}`},
+	for _, tc := range []struct{ method, settings, on string }{
+		{"backprop", `{"hidden":[16],"epochs":4,"iterations":0,"batch_size":16}`, ""},
+		{"noprop-dt", `{"encoder":"mlp","hidden":16,"timesteps":2,"epochs":4,"iterations":0,"batch_size":16}`, ""},
+		{"backprop", `{"hidden":[16],"epochs":4,"iterations":0,"batch_size":16}`, CurveOnVal},
+		{"noprop-dt", `{"encoder":"mlp","hidden":16,"timesteps":2,"epochs":4,"iterations":0,"batch_size":16}`, CurveOnVal},
 	} {
-		t.Run(tc.method, func(t *testing.T) {
+		t.Run(tc.method+"/"+tc.on, func(t *testing.T) {
+			validation := 0.0
+			if tc.on == CurveOnVal {
+				validation = 0.25
+			}
 			run := func(every int) (Result, [][]methods.EpochStats) {
 				t.Helper()
+				on := tc.on
+				if every == 0 {
+					on = ""
+				}
 				specs, err := Sweep{Methods: []MethodChoice{{Name: tc.method, Settings: json.RawMessage(tc.settings)}},
 					Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"task"},
-					Seeds: 1, FirstSeed: 1, InferenceRuns: 2, TestEvery: every}.Expand(rules, harnesstest.Classes)
+					Seeds: 1, FirstSeed: 1, InferenceRuns: 2, TestEvery: every, CurveOn: on, Validation: validation}.Expand(rules, harnesstest.Classes)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -126,28 +138,38 @@ func TestLearningCurve(t *testing.T) {
 			}
 			for _, row := range plainLogs {
 				for _, e := range row {
-					if !math.IsNaN(e.TestAcc) {
-						t.Fatalf("without test_every, a pass has test accuracy %v", e.TestAcc)
+					if !math.IsNaN(e.TestAcc) || !math.IsNaN(e.ValAcc) {
+						t.Fatalf("without test_every, a pass has test, validation accuracy %v, %v", e.TestAcc, e.ValAcc)
 					}
 				}
 			}
 			if len(curve) != 3 || len(curve[1]) == 0 || len(curve[2]) == 0 {
 				t.Fatalf("logs of %d rows, want 3 with passes after tasks 1 and 2", len(curve))
 			}
+			point, other := func(e methods.EpochStats) float64 { return e.TestAcc }, func(e methods.EpochStats) float64 { return e.ValAcc }
+			if tc.on == CurveOnVal {
+				point, other = other, point
+			}
 			for task := 1; task <= 2; task++ {
 				row := curve[task]
 				for _, e := range row {
 					// Block by block, the point follows the epoch's last block.
 					last := e.Part == "" || e.Part == "block 2"
-					if measured := !math.IsNaN(e.TestAcc); measured != (e.Epoch%2 == 0 && last) {
-						t.Errorf("task %d, epoch %d %s: test accuracy %v; want one after the last part of even epochs only", task, e.Epoch, e.Part, e.TestAcc)
+					if measured := !math.IsNaN(point(e)); measured != (e.Epoch%2 == 0 && last) {
+						t.Errorf("task %d, epoch %d %s: curve point %v; want one after the last part of even epochs only", task, e.Epoch, e.Part, point(e))
+					}
+					if !math.IsNaN(other(e)) {
+						t.Errorf("task %d, epoch %d %s: a point %v on the set the curve does not score", task, e.Epoch, e.Part, other(e))
 					}
 				}
 				want := curved.Matrix[task][task-1]
 				if curved.Inference != nil {
 					want = curved.Inference[0][task][task-1]
 				}
-				if got := row[len(row)-1].TestAcc; got != want {
+				if tc.on == CurveOnVal {
+					want = curved.ValMatrix[task][task-1]
+				}
+				if got := point(row[len(row)-1]); got != want {
 					t.Errorf("task %d: last curve point %v, want the evaluation's first inference run on the task, %v", task, got, want)
 				}
 			}

@@ -95,6 +95,10 @@ type EpochStats struct {
 	// harness's learning curve); NaN when not measured. Learners leave it
 	// unset.
 	TestAcc float64
+	// ValAcc is TestAcc's measure on the task's validation set instead,
+	// when the run's learning curve scores that (the harness's CurveOn);
+	// NaN when not measured. Learners leave it unset.
+	ValAcc float64
 	// Terms are the part's named terms (Part.Terms) averaged over the pass:
 	// what the loss is made of and the state of anything it learns beside
 	// the network (a noise schedule). Empty for rules that name none.

@@ -21,18 +21,24 @@ type Cell struct {
 	// Seconds is the wall time of scoring the cell (every inference run);
 	// NaN when not measured.
 	Seconds float64
+	// ValAccuracy is the accuracy in percent on the task's validation set;
+	// NaN when the run held none out.
+	ValAccuracy float64
 }
 
 // Cells returns the cells recorded for the run, by row and column. Unlike
 // Matrix it leaves out cells that were never recorded (for instance row 0
 // when the untrained model was not evaluated) and keeps the notes.
 func (s *Store) Cells(ctx context.Context, runID string) ([]Cell, error) {
-	secs := "seconds"
+	secs, val := "seconds", "val_accuracy"
 	if s.version < versionSeconds {
 		secs = "NULL"
 	}
+	if s.version < versionValAcc {
+		val = "NULL"
+	}
 	rows, err := s.db.QueryContext(ctx, `
-SELECT after_task, eval_task, accuracy, note, `+secs+` FROM accuracy WHERE run_id = ?
+SELECT after_task, eval_task, accuracy, note, `+secs+`, `+val+` FROM accuracy WHERE run_id = ?
 ORDER BY after_task, eval_task`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("cells of run %s: %w", runID, err)
@@ -41,12 +47,12 @@ ORDER BY after_task, eval_task`, runID)
 	var out []Cell
 	for rows.Next() {
 		var c Cell
-		var a, sec sql.NullFloat64
+		var a, sec, val sql.NullFloat64
 		var note sql.NullString
-		if err := rows.Scan(&c.AfterTask, &c.EvalTask, &a, &note, &sec); err != nil {
+		if err := rows.Scan(&c.AfterTask, &c.EvalTask, &a, &note, &sec, &val); err != nil {
 			return nil, fmt.Errorf("cells of run %s: %w", runID, err)
 		}
-		c.Accuracy, c.Note, c.Seconds = orNaN(a), note.String, orNaN(sec)
+		c.Accuracy, c.Note, c.Seconds, c.ValAccuracy = orNaN(a), note.String, orNaN(sec), orNaN(val)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {

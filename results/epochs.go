@@ -27,6 +27,9 @@ type Epoch struct {
 	// trained, measured after this line when the run asked for a learning
 	// curve; NaN otherwise.
 	TestAcc float64
+	// ValAcc is TestAcc on the task's validation set, for a learning curve
+	// that scores it; NaN otherwise.
+	ValAcc float64
 	// Seconds is the wall time of the epoch.
 	Seconds float64
 	// Examples is the number of training examples seen in the epoch.
@@ -95,14 +98,15 @@ func insertEpochs(ctx context.Context, tx *sql.Tx, runID string, afterTask int, 
 		trainAcc, _ := finiteOrNull(e.TrainAcc, "")
 		secs, _ := finiteOrNull(e.Seconds, "")
 		testAcc, _ := finiteOrNull(e.TestAcc, "")
+		valAcc, _ := finiteOrNull(e.ValAcc, "")
 		terms, err := encodeTerms(e.Terms)
 		if err != nil {
 			return fmt.Errorf("epoch log line %d (task %d, epoch %d): terms: %w", i, task, e.Epoch, err)
 		}
 		if _, err := tx.ExecContext(ctx, `
-INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples, test_acc, terms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples, testAcc, terms); err != nil {
+INSERT INTO epochs (run_id, task, line, epoch, part, loss, train_acc, seconds, examples, test_acc, terms, val_acc)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			runID, task, i, e.Epoch, e.Part, loss, trainAcc, secs, e.Examples, testAcc, terms, valAcc); err != nil {
 			return fmt.Errorf("epoch log line %d (task %d, epoch %d): %w", i, task, e.Epoch, err)
 		}
 	}
@@ -121,11 +125,11 @@ func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
 	var out []Epoch
 	for rows.Next() {
 		var e Epoch
-		var loss, trainAcc, secs, testAcc sql.NullFloat64
+		var loss, trainAcc, secs, testAcc, valAcc sql.NullFloat64
 		var examples sql.NullInt64
 		var terms sql.NullString
 		var line int
-		if err := rows.Scan(&e.Task, &line, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples, &testAcc, &terms); err != nil {
+		if err := rows.Scan(&e.Task, &line, &e.Epoch, &e.Part, &loss, &trainAcc, &secs, &examples, &testAcc, &terms, &valAcc); err != nil {
 			return nil, fmt.Errorf("epochs of run %s: %w", runID, err)
 		}
 		if terms.Valid {
@@ -134,7 +138,7 @@ func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
 				return nil, fmt.Errorf("epochs of run %s, task %d line %d: terms: %w", runID, e.Task, line, err)
 			}
 		}
-		e.Loss, e.TrainAcc, e.Seconds, e.TestAcc = orNaN(loss), orNaN(trainAcc), orNaN(secs), orNaN(testAcc)
+		e.Loss, e.TrainAcc, e.Seconds, e.TestAcc, e.ValAcc = orNaN(loss), orNaN(trainAcc), orNaN(secs), orNaN(testAcc), orNaN(valAcc)
 		e.Examples = examples.Int64
 		out = append(out, e)
 	}

@@ -60,7 +60,7 @@ var runRows = []struct {
 	order string
 	since int
 }{
-	{"accuracy", append(columns(1, "run_id", "after_task", "eval_task", "accuracy", "note"), column{"seconds", versionSeconds, "NULL"}),
+	{"accuracy", append(columns(1, "run_id", "after_task", "eval_task", "accuracy", "note"), column{"seconds", versionSeconds, "NULL"}, column{"val_accuracy", versionValAcc, "NULL"}),
 		"after_task, eval_task", 1},
 	{"inference_accuracy", columns(versionInference, "run_id", "after_task", "eval_task", "inference_run", "accuracy"),
 		"after_task, eval_task, inference_run", versionInference},

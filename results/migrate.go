@@ -148,6 +148,14 @@ CREATE TABLE merge_conflicts (
 		description: "scoring time of each cell of the accuracy matrix",
 		sql:         `ALTER TABLE accuracy ADD COLUMN seconds REAL;`,
 	},
+	{
+		description: "validation accuracy of each cell of the accuracy matrix",
+		sql:         `ALTER TABLE accuracy ADD COLUMN val_accuracy REAL;`,
+	},
+	{
+		description: "validation accuracy in the training log",
+		sql:         `ALTER TABLE epochs ADD COLUMN val_acc REAL;`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
@@ -157,12 +165,14 @@ func SchemaVersion() int { return len(migrations) }
 // The schema versions that added what a reader of an older database must do
 // without (OpenReadOnly reads a database as it is, without migrating it).
 const (
-	versionInference = 2 // table inference_accuracy
-	versionOwners    = 4 // runs.generation, owner_*, heartbeat_at; reruns, rerun_batches
-	versionConflicts = 5 // table merge_conflicts
-	versionTestAcc   = 6 // epochs.test_acc
-	versionTerms     = 7 // epochs.terms
-	versionSeconds   = 8 // accuracy.seconds
+	versionInference = 2  // table inference_accuracy
+	versionOwners    = 4  // runs.generation, owner_*, heartbeat_at; reruns, rerun_batches
+	versionConflicts = 5  // table merge_conflicts
+	versionTestAcc   = 6  // epochs.test_acc
+	versionTerms     = 7  // epochs.terms
+	versionSeconds   = 8  // accuracy.seconds
+	versionValAcc    = 9  // accuracy.val_accuracy
+	versionCurveVal  = 10 // epochs.val_acc
 )
 
 // migrate applies the missing migration steps in one transaction. BEGIN

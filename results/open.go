@@ -370,8 +370,7 @@ func (s *Store) init(existed bool, j Journal) error {
 	if j == JournalRollback {
 		want = "delete"
 	}
-	var mode string
-	err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode = "+want).Scan(&mode)
+	mode, err := s.switchJournal(ctx, want)
 	if err == nil && !strings.EqualFold(mode, want) {
 		err = fmt.Errorf("journal mode is still %s", mode)
 	}
@@ -382,4 +381,22 @@ func (s *Store) init(existed bool, j Journal) error {
 		return fmt.Errorf("set WAL mode: %w", err)
 	}
 	return s.migrate(ctx)
+}
+
+// switchJournal sets the journal mode and returns the mode SQLite reports.
+// Switching needs the file's exclusive lock, and SQLite answers "database
+// is locked" at once, without its busy timeout, when another connection
+// holds a lock this one would deadlock waiting for (two processes opening
+// a new file together, one of them migrating it): such answers are tried
+// again, briefly, until BusyTimeout has passed.
+func (s *Store) switchJournal(ctx context.Context, want string) (string, error) {
+	deadline := time.Now().Add(BusyTimeout)
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		var mode string
+		err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode = "+want).Scan(&mode)
+		if !isBusy(err) || time.Now().After(deadline) {
+			return mode, err
+		}
+		time.Sleep(pause)
+	}
 }

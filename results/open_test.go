@@ -324,6 +324,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 		{"version 5 (before epochs.test_acc)", atVersion(versionTestAcc - 1), false},
 		{"version 6 (before epochs.terms)", atVersion(versionTerms - 1), false},
 		{"version 7 (before accuracy.seconds)", atVersion(versionSeconds - 1), false},
+		{"version 8 (before accuracy.val_accuracy)", atVersion(versionValAcc - 1), false},
 		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {
@@ -353,6 +354,10 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 				eps, err := s.Epochs(t.Context(), "r1")
 				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) || eps[0].Terms != nil {
 					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc, no terms", eps, err)
+				}
+				cells, err := s.Cells(t.Context(), "r1")
+				if err != nil || len(cells) != 1 || cells[0].Accuracy != 70 || !math.IsNaN(cells[0].ValAccuracy) {
+					t.Errorf("cells %+v, %v; want one, accuracy 70, no validation accuracy", cells, err)
 				}
 				if _, err := s.StartRun(t.Context(), testRun("m", "h", 4, 1)); !errors.Is(err, ErrReadOnly) {
 					t.Errorf("StartRun on a read-only store: %v, want ErrReadOnly", err)

@@ -41,7 +41,7 @@ func runColumns(v int) string { return selectList(runTable, v) }
 var epochTable = []column{
 	{"run_id", 1, ""}, {"task", 1, ""}, {"line", 1, ""}, {"epoch", 1, ""}, {"part", 1, ""},
 	{"loss", 1, ""}, {"train_acc", 1, ""}, {"seconds", 1, ""}, {"examples", 1, ""},
-	{"test_acc", versionTestAcc, "NULL"}, {"terms", versionTerms, "NULL"},
+	{"test_acc", versionTestAcc, "NULL"}, {"terms", versionTerms, "NULL"}, {"val_acc", versionCurveVal, "NULL"},
 }
 
 // selectList is the select list of cols for a database at schema version

@@ -250,6 +250,9 @@ type EvalRow struct {
 	// Seconds[j-1] is the wall time of scoring task j, every inference
 	// run; nil when not measured.
 	Seconds []float64
+	// Val[j-1] is the accuracy in percent on task j's validation set
+	// (held out of its training data); nil when the run holds none out.
+	Val []float64
 }
 
 // RecordEval stores, in one transaction, the accuracy matrix row afterTask
@@ -263,12 +266,15 @@ type EvalRow struct {
 // overwritten.
 func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, row EvalRow) error {
 	acc, epochs := row.Acc, row.Epochs
-	for k, r := range append([][]float64{acc}, row.Inference...) {
+	for k, r := range append([][]float64{acc, row.Val}, row.Inference...) {
 		for j, a := range r {
 			if isFinite(a) && (a < 0 || a > 100) {
 				what := ""
-				if k > 0 {
-					what = fmt.Sprintf(" (inference run %d)", k)
+				switch {
+				case k == 1:
+					what = " (validation)"
+				case k > 1:
+					what = fmt.Sprintf(" (inference run %d)", k-1)
 				}
 				return fmt.Errorf("record eval of run %s after task %d: accuracy on task %d%s is %g, want percent in [0, 100]",
 					runID, afterTask, j+1, what, a)
@@ -297,15 +303,21 @@ func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, row
 		if row.Seconds != nil && len(row.Seconds) != numTasks {
 			return fmt.Errorf("%d scoring times for %d tasks", len(row.Seconds), numTasks)
 		}
+		if row.Val != nil && len(row.Val) != numTasks {
+			return fmt.Errorf("%d validation accuracies for %d tasks", len(row.Val), numTasks)
+		}
 		for j, a := range acc {
 			v, note := finiteOrNull(a, "")
-			var secs any
+			var secs, val any
 			if row.Seconds != nil {
 				secs, _ = finiteOrNull(row.Seconds[j], "")
 			}
+			if row.Val != nil {
+				val, _ = finiteOrNull(row.Val[j], "")
+			}
 			if _, err := tx.ExecContext(ctx,
-				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note, seconds) VALUES (?, ?, ?, ?, ?, ?)",
-				runID, afterTask, j+1, v, note, secs); err != nil {
+				"INSERT INTO accuracy (run_id, after_task, eval_task, accuracy, note, seconds, val_accuracy) VALUES (?, ?, ?, ?, ?, ?, ?)",
+				runID, afterTask, j+1, v, note, secs, val); err != nil {
 				return fmt.Errorf("accuracy on task %d: %w", j+1, err)
 			}
 		}

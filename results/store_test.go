@@ -61,6 +61,16 @@ func completeRun(t *testing.T, s *Store, r Run, m [][]float64, metrics []metrics
 	return id
 }
 
+// valRow is a validation row made from a test row: each accuracy less a
+// tenth of itself, so that the two can be told apart.
+func valRow(row []float64) []float64 {
+	out := make([]float64, len(row))
+	for j, a := range row {
+		out[j] = a * 0.9
+	}
+	return out
+}
+
 func sameFloat(a, b float64) bool {
 	return (math.IsNaN(a) && math.IsNaN(b)) || math.Abs(a-b) < 1e-9
 }
@@ -102,7 +112,7 @@ func TestRoundTrip(t *testing.T) {
 				allEpochs = append(allEpochs, e)
 			}
 		}
-		if err := s.RecordEval(ctx, id, i, EvalRow{Acc: row, Epochs: epochs}); err != nil {
+		if err := s.RecordEval(ctx, id, i, EvalRow{Acc: row, Epochs: epochs, Val: valRow(row)}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -127,6 +137,15 @@ func TestRoundTrip(t *testing.T) {
 			if !sameFloat(m[i][j], want[i][j]) {
 				t.Errorf("R[%d][%d] = %v, want %v", i, j+1, m[i][j], want[i][j])
 			}
+		}
+	}
+	cells, err := s.Cells(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cells {
+		if w := valRow(want[c.AfterTask])[c.EvalTask-1]; !sameFloat(c.ValAccuracy, w) {
+			t.Errorf("validation R[%d][%d] = %v, want %v", c.AfterTask, c.EvalTask, c.ValAccuracy, w)
 		}
 	}
 	if n := rawInt(t, s.path, "SELECT count(*) FROM accuracy WHERE accuracy IS NULL AND note LIKE 'not finite%'"); n != 1 {
@@ -238,6 +257,12 @@ func TestWritesRefused(t *testing.T) {
 		{"eval: after task too large", func() error { return s.RecordEval(ctx, running, 3, EvalRow{Acc: []float64{1, 2}}) }, "out of range 0..2"},
 		{"eval: negative after task", func() error { return s.RecordEval(ctx, running, -1, EvalRow{Acc: []float64{1, 2}}) }, "out of range 0..2"},
 		{"eval: fraction not percent", func() error { return s.RecordEval(ctx, running, 0, EvalRow{Acc: []float64{150, 2}}) }, "want percent"},
+		{"eval: validation wrong length", func() error {
+			return s.RecordEval(ctx, running, 0, EvalRow{Acc: []float64{1, 2}, Val: []float64{1}})
+		}, "1 validation accuracies for 2 tasks"},
+		{"eval: validation fraction", func() error {
+			return s.RecordEval(ctx, running, 0, EvalRow{Acc: []float64{1, 2}, Val: []float64{1, 200}})
+		}, "accuracy on task 2 (validation) is 200"},
 		{"eval: row again", func() error { return s.RecordEval(ctx, running, 1, EvalRow{Acc: []float64{1, 2}}) }, "already recorded"},
 		{"eval: done run", func() error { return s.RecordEval(ctx, done, 0, EvalRow{Acc: []float64{1, 2}}) }, "status done"},
 		{"finish: missing rows", func() error { return s.FinishRun(ctx, running, nil, Memory{}) }, "accuracy after task 2 not recorded"},

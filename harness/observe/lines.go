@@ -56,6 +56,9 @@ func (p *Lines) Epoch(r harness.RunInfo, task int, e methods.EpochStats) {
 	if !math.IsNaN(e.TestAcc) {
 		acc += fmt.Sprintf(" test acc %.2f%%", e.TestAcc)
 	}
+	if !math.IsNaN(e.ValAcc) {
+		acc += fmt.Sprintf(" val acc %.2f%%", e.ValAcc)
+	}
 	terms := ""
 	if len(e.Terms) > 0 {
 		parts := make([]string, len(e.Terms))

@@ -110,12 +110,12 @@ func (o *Recorder) Epoch(harness.RunInfo, int, methods.EpochStats) {}
 func (o *Recorder) Evaluated(r harness.RunInfo, e harness.Eval) error {
 	epochs := make([]results.Epoch, len(e.Log))
 	for i, l := range e.Log {
-		epochs[i] = results.Epoch{Task: e.AfterTask, Epoch: l.Epoch, Part: l.Part, Loss: l.Loss, TrainAcc: l.TrainAcc, Seconds: l.Seconds, Examples: int64(l.Examples), TestAcc: l.TestAcc}
+		epochs[i] = results.Epoch{Task: e.AfterTask, Epoch: l.Epoch, Part: l.Part, Loss: l.Loss, TrainAcc: l.TrainAcc, Seconds: l.Seconds, Examples: int64(l.Examples), TestAcc: l.TestAcc, ValAcc: l.ValAcc}
 		for _, t := range l.Terms {
 			epochs[i].Terms = append(epochs[i].Terms, results.Term{Name: t.Name, Value: t.Value})
 		}
 	}
-	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs, Seconds: e.Seconds})
+	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs, Seconds: e.Seconds, Val: e.ValAcc})
 }
 
 // Finished writes the metrics and memory and marks the run done.

@@ -1,12 +1,16 @@
 package cli
 
 import (
+	"encoding/csv"
 	"fmt"
 	"image"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -48,6 +52,60 @@ seeds: 1
 	}
 	if !strings.Contains(out, "lr=0.001 (val ACC") || !strings.Contains(out, "best of 2") || strings.Count(out, "\n") != 2 {
 		t.Errorf("table --select-by val-acc:\n%s\nwant the grid resolved to lr=0.001, best of 2", out)
+	}
+	checkValidationCells(t, db)
+}
+
+// checkValidationCells checks that every stored cell has its validation
+// accuracy and that each run's val_acc is the mean of its last row.
+func checkValidationCells(t *testing.T, db string) {
+	t.Helper()
+	code, out, errOut := run(t, "export", "--db", db, "--what", "cells", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("export cells: exit %d: %s", code, errOut)
+	}
+	cells, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(cells) < 2 {
+		t.Fatalf("export cells: %v, %d lines", err, len(cells))
+	}
+	col := func(name string) int { return slices.Index(cells[0], name) }
+	run_, after, val := col("run_id"), col("after_task"), col("val_accuracy")
+	if run_ < 0 || after < 0 || val < 0 {
+		t.Fatalf("cells columns %q: want run_id, after_task and val_accuracy", cells[0])
+	}
+	last := map[string][]float64{} // each run's last row
+	for _, c := range cells[1:] {
+		v, err := strconv.ParseFloat(c[val], 64)
+		if err != nil {
+			t.Fatalf("cell %q: validation accuracy %q", c, c[val])
+		}
+		if c[after] == "2" {
+			last[c[run_]] = append(last[c[run_]], v)
+		}
+	}
+	code, out, errOut = run(t, "export", "--db", db, "--what", "metrics", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("export metrics: exit %d: %s", code, errOut)
+	}
+	ms, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mrun, name, value := slices.Index(ms[0], "run_id"), slices.Index(ms[0], "name"), slices.Index(ms[0], "value")
+	checked := 0
+	for _, m := range ms[1:] {
+		if m[name] != "val_acc" {
+			continue
+		}
+		row := last[m[mrun]]
+		got, _ := strconv.ParseFloat(m[value], 64)
+		if len(row) != 2 || math.Abs(got-(row[0]+row[1])/2) > 1e-6 {
+			t.Errorf("run %s: val_acc %v, last validation row %v", m[mrun], got, row)
+		}
+		checked++
+	}
+	if checked != len(last) || checked == 0 {
+		t.Errorf("%d val_acc metrics for %d runs", checked, len(last))
 	}
 }
 

@@ -180,14 +180,14 @@ func (b *builder) add(r results.Run, vals ...any) {
 }
 
 func (b *builder) cells(runs []results.Run) error {
-	b.t.Columns = withKeys("after_task", "eval_task", "accuracy", "note", "seconds")
+	b.t.Columns = withKeys("after_task", "eval_task", "accuracy", "note", "seconds", "val_accuracy")
 	for _, r := range runs {
 		cells, err := b.s.Cells(b.ctx, r.ID)
 		if err != nil {
 			return err
 		}
 		for _, c := range cells {
-			b.add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note), number(c.Seconds))
+			b.add(r, int64(c.AfterTask), int64(c.EvalTask), number(c.Accuracy), text(c.Note), number(c.Seconds), number(c.ValAccuracy))
 		}
 	}
 	return nil
@@ -253,7 +253,7 @@ func (b *builder) epochs(runs []results.Run) error {
 			}
 		}
 	}
-	cols := []string{"task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc"}
+	cols := []string{"task", "line", "epoch", "part", "loss", "train_acc", "seconds", "examples", "test_acc", "val_acc"}
 	for _, n := range termNames {
 		cols = append(cols, TermPrefix+n)
 	}
@@ -265,7 +265,7 @@ func (b *builder) epochs(runs []results.Run) error {
 				line, task = 0, e.Task
 			}
 			vals := []any{int64(e.Task), int64(line), int64(e.Epoch), e.Part, number(e.Loss), number(e.TrainAcc),
-				number(e.Seconds), e.Examples, number(e.TestAcc)}
+				number(e.Seconds), e.Examples, number(e.TestAcc), number(e.ValAcc)}
 			terms := make([]any, len(termNames))
 			for _, tm := range e.Terms {
 				terms[termCol[tm.Name]] = number(tm.Value)

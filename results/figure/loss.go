@@ -140,13 +140,23 @@ func drawLoss(d *Data) (*Figure, error) {
 func drawTest(d *Data) (*Figure, error) {
 	return drawLog(d, logFigure{kind: Test, value: func(e results.Epoch) float64 { return e.TestAcc },
 		ylabel: "test accuracy (%) of the task being learned", title: "Learning curve: test accuracy during training, mean over seeds",
-		missing: "no learning curve (run them with --test-every)",
-		partLabel: func(p string) string {
-			if p == "" {
-				return "the model after the epoch"
-			}
-			return "the whole chain after " + p + "'s pass"
-		}})
+		missing:   "no learning curve (run them with --test-every)",
+		partLabel: curvePart})
+}
+
+// curvePart names a part of a learning curve: what was scored after it.
+func curvePart(p string) string {
+	if p == "" {
+		return "the model after the epoch"
+	}
+	return "the whole chain after " + p + "'s pass"
+}
+
+func drawVal(d *Data) (*Figure, error) {
+	return drawLog(d, logFigure{kind: Val, value: func(e results.Epoch) float64 { return e.ValAcc },
+		ylabel: "validation accuracy (%) of the task being learned", title: "Learning curve: validation accuracy during training, mean over seeds",
+		missing:   "no learning curve on the validation set (run them with --test-every N --curve-on val --validation F)",
+		partLabel: curvePart})
 }
 
 func drawLog(d *Data, lf logFigure) (*Figure, error) {

@@ -1,6 +1,7 @@
 package noprop
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/noprop/noprop/methods"
@@ -91,5 +92,28 @@ func BenchmarkScoresMLP(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		l.Scores(x, nil)
+	}
+}
+
+// BenchmarkScoresRunsConv times scoring 500 images with the paper's conv
+// block for K = 1 and K = 5 inference runs (ScoresRuns: the blocks' image
+// path once, the chains once per run), so that the cost of K = 5 against
+// K = 1 reads off one run of the benchmark as a ratio.
+func BenchmarkScoresRunsConv(b *testing.B) {
+	l, _, _, act, _ := benchLearner(b, `{"encoder":"conv"}`)
+	x := nn.NewMatrix(500, 784)
+	nn.NewRNG(3).FillUniform(x.Data, 1)
+	for _, k := range []int{1, 5} {
+		seeds := make([]uint64, k)
+		for i := range seeds {
+			seeds[i] = uint64(i + 1)
+		}
+		b.Run(fmt.Sprintf("K=%d", k), func(b *testing.B) {
+			l.ScoresRuns(x, act, seeds)
+			for b.Loop() {
+				l.ScoresRuns(x, act, seeds)
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/500-images")
+		})
 	}
 }

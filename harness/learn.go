@@ -66,6 +66,9 @@ type session struct {
 	// task resumes at that call).
 	strategy Strategy
 	call     int
+	// lastProbe is the probe of the last row recorded, which a repeated
+	// row (joint's) repeats.
+	lastProbe []StageAccuracy
 }
 
 func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) *session {
@@ -243,6 +246,12 @@ func (ls *session) evaluate(i int, log []methods.EpochStats) error {
 			e.ValAcc[j] = acc
 		}
 	}
+	if p, ok := ls.l.(methods.Prober); ok && ls.info.Spec.Probe {
+		var err error
+		if e.Probe, err = ls.probe(p, ls.scored(i)); err != nil {
+			return err
+		}
+	}
 	return ls.record(e, false)
 }
 
@@ -256,6 +265,7 @@ func (ls *session) repeat(i int, log []methods.EpochStats) Eval {
 	if ls.res.ValMatrix != nil {
 		e.ValAcc = slices.Clone(ls.res.ValMatrix[i-1])
 	}
+	e.Probe = ls.lastProbe
 	return e
 }
 
@@ -277,6 +287,7 @@ func (ls *session) validate(learned, j int) (float64, error) {
 // checkpoint after it (not for a row replayed from a checkpoint).
 func (ls *session) record(e Eval, replayed bool) error {
 	ls.res.Matrix[e.AfterTask] = e.Acc
+	ls.lastProbe = e.Probe
 	if ls.res.ValMatrix != nil {
 		ls.res.ValMatrix[e.AfterTask] = e.ValAcc
 	}

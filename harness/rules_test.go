@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/noprop/noprop/harness/harnesstest"
@@ -176,3 +177,76 @@ func TestLearningCurve(t *testing.T) {
 		})
 	}
 }
+
+// TestProbe: with Spec.Probe a NoProp-DT run stores, in every row, each
+// stage's accuracy on every task, the stages as the learner names them;
+// the accuracy matrix is the run's without the probe, bit for bit; and a
+// rule that names no stages (backprop) stores none.
+func TestProbe(t *testing.T) {
+	for _, tc := range []struct{ method, settings string }{
+		{"noprop-dt", `{"encoder":"mlp","hidden":16,"timesteps":2,"epochs":2,"iterations":0,"batch_size":16}`},
+		{"backprop", `{"hidden":[16],"epochs":2,"iterations":0,"batch_size":16}`},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			run := func(probe bool) (Result, [][]StageAccuracy) {
+				t.Helper()
+				specs, err := Sweep{Methods: []MethodChoice{{Name: tc.method, Settings: json.RawMessage(tc.settings)}},
+					Datasets: []string{"synthetic"}, Streams: []string{tasks.KindSplit}, Tasks: 2, Scenarios: []string{"class"},
+					Seeds: 1, FirstSeed: 1, InferenceRuns: 2, Probe: probe}.Expand(rules, harnesstest.Classes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ev := &evals{}
+				res, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []RunObserver{ev}}).Run(context.Background(), specs[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res, ev.probes
+			}
+			plain, _ := run(false)
+			probed, probes := run(true)
+			if !reflect.DeepEqual(plain.Matrix, probed.Matrix) {
+				t.Errorf("probing changed the accuracy matrix: %v, without %v", probed.Matrix, plain.Matrix)
+			}
+			if len(probes) != 3 {
+				t.Fatalf("%d rows evaluated, want 3", len(probes))
+			}
+			want := []string(nil)
+			if tc.method == "noprop-dt" {
+				want = []string{"denoise 1", "denoise 2", "chain 1", "chain 2", "head"}
+			}
+			for i, row := range probes {
+				var stages []string
+				for _, s := range row {
+					stages = append(stages, s.Stage)
+					if len(s.Acc) != 2 || !(s.Acc[0] >= 0 && s.Acc[0] <= 100) {
+						t.Errorf("row %d, stage %s: accuracies %v, want 2 percentages", i, s.Stage, s.Acc)
+					}
+				}
+				if !slices.Equal(stages, want) {
+					t.Errorf("row %d: stages %q, want %q", i, stages, want)
+				}
+			}
+			if want != nil {
+				// After task 1 the head, on z_T from q(z_T | y), has learned
+				// task 1 (chance: 50 %, two classes active).
+				head := probes[1][len(probes[1])-1]
+				if head.Acc[0] < 60 {
+					t.Errorf("after task 1 the head scores %v%% on task 1 from q(z_T | y), want ≥ 60", head.Acc[0])
+				}
+			}
+		})
+	}
+}
+
+// evals keeps the probe of every evaluated row.
+type evals struct{ probes [][]StageAccuracy }
+
+func (e *evals) Started(RunInfo)                        {}
+func (e *evals) Epoch(RunInfo, int, methods.EpochStats) {}
+func (e *evals) Evaluated(_ RunInfo, ev Eval) error {
+	e.probes = append(e.probes, ev.Probe)
+	return nil
+}
+func (e *evals) Finished(RunInfo, Result) error { return nil }
+func (e *evals) Failed(RunInfo, error, bool)    {}

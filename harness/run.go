@@ -100,6 +100,10 @@ type Eval struct {
 	Log    []methods.EpochStats
 	// Seconds[j] is the wall time of scoring task j+1, every inference run.
 	Seconds []float64
+	// Probe is, for a run with Spec.Probe of a methods.Prober, the
+	// accuracy of each stage of the model on each task's test set; nil
+	// otherwise.
+	Probe []StageAccuracy
 }
 
 // RunObserver hears a run's progress: the results store's recorder and the

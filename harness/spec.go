@@ -53,6 +53,14 @@ type Spec struct {
 	// never looks at the test set. It changes only the training log, so,
 	// like TestEvery, it is not part of the configuration hash.
 	CurveOn string `json:"curve_on,omitempty"`
+	// Probe asks, after every task, for the accuracy of each stage of the
+	// model on every task's test set (Eval.Probe), for rules whose
+	// learners name their stages (methods.Prober: NoProp-DT's blocks as
+	// denoisers and along the chain, its head; backprop-dt's blocks along
+	// the chain): where in the model forgetting happens. Probing draws
+	// from streams of its own and changes no result, so, like TestEvery,
+	// it is not part of the configuration hash.
+	Probe bool `json:"probe,omitempty"`
 	// Pixels is the input treatment of every task (tasks.StreamConfig.Pixels):
 	// "standard" standardises each channel by the first task's training
 	// statistics; empty (left out of the JSON and so of the hash) is the

@@ -49,6 +49,8 @@ type Sweep struct {
 	// CurveOn is Spec.CurveOn of every run: the set the learning curve
 	// scores, "test" (or empty) or "val".
 	CurveOn string
+	// Probe is Spec.Probe of every run.
+	Probe bool
 	// Pixels is Spec.Pixels of every run: "raw" (or empty) or "standard".
 	Pixels string
 	// Permuted is the construction of permuted streams: "padded" (van de
@@ -156,7 +158,7 @@ func (sw Sweep) Expand(cat methods.Catalog, classes func(dataset string) (int, e
 					for i := range sw.Seeds {
 						specs = append(specs, Spec{Method: m.m.Name, Preset: m.preset, Settings: m.settings, Identity: m.identity,
 							Dataset: st.dataset, Stream: st.kind, Tasks: st.tasks, ClassOrder: st.order, Permuted: st.permuted,
-							Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, CurveOn: curveOn, Pixels: pixels,
+							Scenario: sc, Seed: sw.FirstSeed + uint64(i), InferenceRuns: runs, TestEvery: sw.TestEvery, CurveOn: curveOn, Probe: sw.Probe, Pixels: pixels,
 							Strategy: strategy, Replay: replay(strategy), TaskHeads: taskHeads(sc, strategy), Validation: sw.Validation, checked: true})
 					}
 				}

@@ -37,6 +37,7 @@ const SweepFormat = `  methods:
   inference_runs: 5                 # default 5
   test_every: 5                     # learning curve: test accuracy every 5 epochs; default 0, none
   curve_on: val                     # the learning curve's set: test or val (needs validation); default test
+  probe: true                       # after every task, each stage's accuracy (NoProp-DT's blocks, backprop-dt's); default false
   pixels: standard                  # each channel by the first task's training statistics; default raw
   permuted: padded                  # permuted streams: padded to 32x32 then permuted (van de Ven & Tolias) or plain; default padded
   strategy: [finetune, cumulative, joint, replay]  # what each task trains on: finetune, the bounds, or replay; default [finetune]
@@ -66,6 +67,7 @@ type sweepFile struct {
 	InferenceRuns *int         `yaml:"inference_runs"`
 	TestEvery     int          `yaml:"test_every"`
 	CurveOn       string       `yaml:"curve_on"`
+	Probe         bool         `yaml:"probe"`
 	Pixels        string       `yaml:"pixels"`
 	Permuted      string       `yaml:"permuted"`
 	Strategy      []string     `yaml:"strategy"`
@@ -232,7 +234,7 @@ func (sf sweepFile) sweep() Sweep {
 	if sf.Strategy != nil {
 		sw.Strategies = unique(sf.Strategy)
 	}
-	sw.Tasks, sw.TestEvery, sw.CurveOn, sw.MaxRuns, sw.Validation = sf.Tasks, sf.TestEvery, sf.CurveOn, sf.MaxRuns, sf.Validation
+	sw.Tasks, sw.TestEvery, sw.CurveOn, sw.Probe, sw.MaxRuns, sw.Validation = sf.Tasks, sf.TestEvery, sf.CurveOn, sf.Probe, sf.MaxRuns, sf.Validation
 	if sf.Seeds != nil {
 		sw.Seeds = *sf.Seeds
 	}

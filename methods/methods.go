@@ -61,6 +61,20 @@ type MultiScorer interface {
 	ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.Matrix
 }
 
+// A Prober names the stages of its model (the blocks of a chain, a head)
+// and scores each on its own, so that an analysis of forgetting can tell
+// which stage loses what an earlier task taught (the harness's probe,
+// Spec.Probe). Probe returns one rows × Outputs matrix per stage, in the
+// order of Stages; a stage's prediction is its highest score among active.
+// Stages that are given the label's noisy embedding (NoProp-DT's
+// denoisers on z drawn from q(z | y)) read the labels y; seed fixes every
+// draw, which come from streams of their own, so probing changes nothing
+// the learner does afterwards.
+type Prober interface {
+	Stages() []string
+	Probe(x nn.Matrix, y []int, active []int, seed uint64) []nn.Matrix
+}
+
 // ParamCounter is implemented by learners that can count their trainable
 // values.
 type ParamCounter interface {

@@ -64,6 +64,8 @@ var runRows = []struct {
 		"after_task, eval_task", 1},
 	{"inference_accuracy", columns(versionInference, "run_id", "after_task", "eval_task", "inference_run", "accuracy"),
 		"after_task, eval_task, inference_run", versionInference},
+	{"probe_accuracy", columns(versionProbe, "run_id", "after_task", "eval_task", "stage", "accuracy"),
+		"after_task, eval_task, stage", versionProbe},
 	{"epochs", epochTable, "task, line", 1},
 	{"metrics", columns(1, "run_id", "name", "value", "note"), "name", 1},
 }

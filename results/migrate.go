@@ -156,6 +156,19 @@ CREATE TABLE merge_conflicts (
 		description: "validation accuracy in the training log",
 		sql:         `ALTER TABLE epochs ADD COLUMN val_acc REAL;`,
 	},
+	{
+		description: "accuracy of each stage of a model (the probe)",
+		sql: `
+CREATE TABLE probe_accuracy (
+	run_id     TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	after_task INTEGER NOT NULL CHECK (after_task >= 0),
+	eval_task  INTEGER NOT NULL CHECK (eval_task >= 1),
+	stage      TEXT NOT NULL,
+	accuracy   REAL,
+	PRIMARY KEY (run_id, after_task, eval_task, stage)
+);
+`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
@@ -173,6 +186,7 @@ const (
 	versionSeconds   = 8  // accuracy.seconds
 	versionValAcc    = 9  // accuracy.val_accuracy
 	versionCurveVal  = 10 // epochs.val_acc
+	versionProbe     = 11 // table probe_accuracy
 )
 
 // migrate applies the missing migration steps in one transaction. BEGIN

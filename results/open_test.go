@@ -213,9 +213,10 @@ func TestOpenRefuses(t *testing.T) {
 				b := dbWithRuns(t, p, 50)
 				broken := 0
 				for off := 4096; off+4096 <= len(b); off += 4096 {
-					// A table leaf page with two cells or more: point its
-					// second cell at its first.
-					if b[off] == 13 && binary.BigEndian.Uint16(b[off+3:]) >= 2 {
+					// A table leaf page with two cells or more, not one of
+					// the schema's: point its second cell at its first.
+					schema := bytes.Contains(b[off:off+4096], []byte("CREATE TABLE"))
+					if b[off] == 13 && binary.BigEndian.Uint16(b[off+3:]) >= 2 && !schema {
 						copy(b[off+10:off+12], b[off+8:off+10])
 						broken++
 					}
@@ -325,6 +326,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 		{"version 6 (before epochs.terms)", atVersion(versionTerms - 1), false},
 		{"version 7 (before accuracy.seconds)", atVersion(versionSeconds - 1), false},
 		{"version 8 (before accuracy.val_accuracy)", atVersion(versionValAcc - 1), false},
+		{"version 10 (before probe_accuracy)", atVersion(versionProbe - 1), false},
 		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {
@@ -354,6 +356,9 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 				eps, err := s.Epochs(t.Context(), "r1")
 				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) || eps[0].Terms != nil {
 					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc, no terms", eps, err)
+				}
+				if pr, err := s.Probe(t.Context(), "r1"); err != nil || len(pr) != 0 {
+					t.Errorf("probe %+v, %v; want none", pr, err)
 				}
 				cells, err := s.Cells(t.Context(), "r1")
 				if err != nil || len(cells) != 1 || cells[0].Accuracy != 70 || !math.IsNaN(cells[0].ValAccuracy) {

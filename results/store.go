@@ -253,6 +253,9 @@ type EvalRow struct {
 	// Val[j-1] is the accuracy in percent on task j's validation set
 	// (held out of its training data); nil when the run holds none out.
 	Val []float64
+	// Probe is each stage's accuracy on every task (a run with the
+	// probe); nil otherwise.
+	Probe []StageAccuracy
 }
 
 // RecordEval stores, in one transaction, the accuracy matrix row afterTask
@@ -322,6 +325,9 @@ func (s *Store) RecordEval(ctx context.Context, runID string, afterTask int, row
 			}
 		}
 		if err := insertInference(ctx, tx, runID, afterTask, numTasks, row.Inference); err != nil {
+			return err
+		}
+		if err := insertProbe(ctx, tx, runID, afterTask, numTasks, row.Probe); err != nil {
 			return err
 		}
 		return insertEpochs(ctx, tx, runID, afterTask, epochs)

@@ -115,7 +115,7 @@ func (o *Recorder) Evaluated(r harness.RunInfo, e harness.Eval) error {
 			epochs[i].Terms = append(epochs[i].Terms, results.Term{Name: t.Name, Value: t.Value})
 		}
 	}
-	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs, Seconds: e.Seconds, Val: e.ValAcc})
+	return o.Store.RecordEval(context.Background(), r.ID, e.AfterTask, results.EvalRow{Acc: e.Acc, Inference: e.Inference, Epochs: epochs, Seconds: e.Seconds, Val: e.ValAcc, Probe: probeRows(e.Probe)})
 }
 
 // Finished writes the metrics and memory and marks the run done.
@@ -132,4 +132,16 @@ func (o *Recorder) Failed(r harness.RunInfo, err error, interrupted bool) {
 	// A store error here (the run taken over and gone) cannot be reported
 	// better than the run's own error, which the runner returns.
 	_ = o.Store.FailRun(context.Background(), r.ID, status, err.Error())
+}
+
+// probeRows is a row's probe as the store keeps it.
+func probeRows(p []harness.StageAccuracy) []results.StageAccuracy {
+	if p == nil {
+		return nil
+	}
+	out := make([]results.StageAccuracy, len(p))
+	for i, s := range p {
+		out[i] = results.StageAccuracy{Stage: s.Stage, Acc: s.Acc}
+	}
+	return out
 }

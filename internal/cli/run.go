@@ -139,6 +139,7 @@ configurations it ran.`,
 	fl.Uint64Var(&st.FirstSeed, "seed", st.FirstSeed, "first seed; seeds are seed, seed+1, ...")
 	fl.IntVar(&st.InferenceRuns, "inference-runs", st.InferenceRuns, "inference runs per trained model for rules with stochastic inference (the NoProp paper's 5)")
 	fl.IntVar(&st.TestEvery, "test-every", st.TestEvery, "learning curve: score the task being learned on its test set after every N-th epoch, into the training log (noprop export --what epochs); 0: none")
+	fl.BoolVar(&st.Probe, "probe", false, "after every task, score each stage of the model (NoProp-DT's blocks as denoisers and along the chain, its head; backprop-dt's blocks) on every task's test set: where forgetting happens (noprop export --what probe, noprop plot probe)")
 	fl.StringVar(&st.CurveOn, "curve-on", harness.CurveOnTest, "the set the learning curve (--test-every) scores: test, or val (the validation set of --validation, so that a budget chosen by the curve never sees the test set)")
 	fl.StringVar(&st.Pixels, "pixels", st.Pixels, "input pixels: raw (as the dataset gives them, [0,1]) or standard (each channel to mean 0, std 1 by the first task's training statistics), the same for every method")
 	fl.StringVar(&st.Permuted, "permuted", st.Permuted, "permuted streams' construction: padded (van de Ven & Tolias: each image centred on 32x32 zeros, then its 1024 pixels permuted) or plain (the image's own pixels permuted, as runs stored before this choice)")
@@ -162,7 +163,7 @@ configurations it ran.`,
 }
 
 // studyFlags are the run flags a sweep file replaces.
-var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "curve-on", "pixels", "permuted", "strategy", "replay-policy", "replay-per-class", "replay-size", "replay-ratio", "validation", "max-runs"}
+var studyFlags = []string{"method", "preset", "set", "dataset", "stream", "tasks", "class-order", "scenario", "seeds", "seed", "inference-runs", "test-every", "curve-on", "probe", "pixels", "permuted", "strategy", "replay-policy", "replay-per-class", "replay-size", "replay-ratio", "validation", "max-runs"}
 
 // splitMethod reads "name" or "name:preset".
 func splitMethod(arg, defaultPreset string) (name, preset string) {

@@ -50,7 +50,7 @@ func TestReadCommandsFailWithOneLine(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"plot unknown kind", []string{"plot", "pie", "--db", db}, `figure "pie": want one of matrix, curves, average, bars, loss, test, val, memory, terms`},
+		{"plot unknown kind", []string{"plot", "pie", "--db", db}, `figure "pie": want one of matrix, curves, average, bars, loss, test, val, probe, memory, terms`},
 		{"plot no kind", []string{"plot", "--db", db}, "name one figure kind"},
 		{"plot bad extension", []string{"plot", "matrix", "--db", db, "-o", filepath.Join(dir, "m.gif")}, "name the file .png, .svg or .pdf"},
 		{"plot missing db", []string{"plot", "matrix", "--db", missing}, "run `noprop run` first"},

@@ -250,13 +250,17 @@ func (c toy) checkLearns(t *testing.T, l methods.Learner) nn.Matrix {
 }
 
 // checkDeterministic: the same seed gives identical scores, also when the
-// learner is scored after every pass (a learning curve): scoring changes
-// nothing that training uses; and scoring again with a seed repeats.
+// learner is scored (and probed, for a methods.Prober) after every pass (a
+// learning curve): scoring changes nothing that training uses; and scoring
+// again with a seed repeats.
 func (c toy) checkDeterministic(t *testing.T, l methods.Learner, scores nn.Matrix) {
 	l2 := c.build(t)
 	curve := methods.ObserverFunc(func(methods.EpochStats) {
 		setSeed(l2, 11)
 		l2.Scores(c.x, []int{1, 3})
+		if p, ok := l2.(methods.Prober); ok {
+			p.Probe(c.x, c.ds.Test.Y, []int{1, 3}, 5)
+		}
 	})
 	if err := l2.Learn(context.Background(), c.ds.Train, toyOutputs, curve); err != nil {
 		t.Fatalf("second Learn: %v", err)
@@ -273,6 +277,36 @@ func (c toy) checkDeterministic(t *testing.T, l methods.Learner, scores nn.Matri
 	}
 	if ms, ok := l.(methods.MultiScorer); ok {
 		checkMultiScorer(t, l, ms, c.x)
+	}
+	if p, ok := l.(methods.Prober); ok {
+		c.checkProber(t, l, p, scores)
+	}
+}
+
+// checkProber: Probe gives one score matrix per stage, the same for the
+// same seed, changes nothing Scores gives, and its last stage (the head)
+// has learned the toy problem.
+func (c toy) checkProber(t *testing.T, l methods.Learner, p methods.Prober, scores nn.Matrix) {
+	stages := p.Stages()
+	probe := func() []nn.Matrix { return p.Probe(c.x, c.ds.Test.Y, toyOutputs, 7) }
+	first := probe()
+	if len(first) != len(stages) || len(stages) == 0 {
+		t.Fatalf("Probe gave %d score matrices for stages %q", len(first), stages)
+	}
+	for i, s := range first {
+		checkScores(t, "probe stage "+stages[i], s, c.x.Rows, c.p.Outputs, toyOutputs)
+	}
+	for i, s := range probe() {
+		if !slices.Equal(s.Data, first[i].Data) {
+			t.Errorf("Probe with the same seed gave other scores at stage %s", stages[i])
+		}
+	}
+	setSeed(l, 3)
+	if again := l.Scores(c.x, toyOutputs); !slices.Equal(again.Data, scores.Data) {
+		t.Error("Scores changed after Probe")
+	}
+	if acc := accuracy(first[len(first)-1], c.ds.Test.Y, toyOutputs); acc < MinToyAccuracy {
+		t.Errorf("probe stage %s: accuracy %.1f%%, want ≥ %d%%", stages[len(stages)-1], acc, MinToyAccuracy)
 	}
 }
 

@@ -167,6 +167,10 @@ func (b *Block) Forward(x, z nn.Matrix, mask []bool, train bool) nn.Matrix {
 	return b.out.Forward(logits, mask)
 }
 
+// Probs is the output softmax of the last Forward (rows × m, owned by the
+// block): the block's belief about the class.
+func (b *Block) Probs() nn.Matrix { return b.out.Probs() }
+
 // Image is the image path's output on x in evaluation mode, in a buffer
 // the path owns (valid until its next call): it does not depend on z, so
 // chains that score the same rows compute it once (ForwardImage).

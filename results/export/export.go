@@ -32,10 +32,11 @@ const (
 	Epochs    What = "epochs"    // one row per training-log line
 	Memory    What = "memory"    // one row per run: its peak memory
 	Inference What = "inference" // one row per cell and inference run
+	Probe     What = "probe"     // one row per cell and stage of the model (runs made with --probe)
 )
 
 // Whats lists the tables in their usual order.
-var Whats = []What{Runs, Cells, Metrics, Epochs, Memory, Inference}
+var Whats = []What{Runs, Cells, Metrics, Epochs, Memory, Inference, Probe}
 
 // ParseWhat checks a table's name.
 func ParseWhat(s string) (What, error) {
@@ -148,6 +149,8 @@ func Build(ctx context.Context, s *results.Store, what What, f results.Filter) (
 		err = b.cells(runs)
 	case Inference:
 		err = b.inference(runs)
+	case Probe:
+		err = b.probe(runs)
 	case Metrics:
 		err = b.metrics(runs)
 	case Epochs:
@@ -213,6 +216,20 @@ func (b *builder) inference(runs []results.Run) error {
 			for k, m := range ms {
 				b.add(r, int64(c.AfterTask), int64(c.EvalTask), int64(k+1), number(m[c.AfterTask][c.EvalTask-1]))
 			}
+		}
+	}
+	return nil
+}
+
+func (b *builder) probe(runs []results.Run) error {
+	b.t.Columns = withKeys("after_task", "eval_task", "stage", "accuracy")
+	for _, r := range runs {
+		cells, err := b.s.Probe(b.ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		for _, c := range cells {
+			b.add(r, int64(c.AfterTask), int64(c.EvalTask), c.Stage, number(c.Accuracy))
 		}
 	}
 	return nil

@@ -33,6 +33,9 @@ type Config struct {
 	Matrices [][][]float64
 	// Epochs are the runs' training logs, in the order of Runs.
 	Epochs [][]results.Epoch
+	// Probe are the runs' probes (results.Store.Probe), in the order of
+	// Runs; empty for runs made without one.
+	Probe [][]results.ProbeCell
 	// Ambiguous is set when another Config shares method, preset, stream
 	// and scenario, so labels must tell them apart: by Differs, the
 	// settings in which the method's configurations differ with this
@@ -114,8 +117,13 @@ func Load(ctx context.Context, s *results.Store, f results.Filter) (*Data, error
 			if err != nil {
 				return nil, err
 			}
+			pr, err := s.Probe(ctx, id)
+			if err != nil {
+				return nil, err
+			}
 			c.Runs = append(c.Runs, r)
 			c.Epochs = append(c.Epochs, ep)
+			c.Probe = append(c.Probe, pr)
 		}
 		var spec struct {
 			Preset   string `json:"preset"`

@@ -42,6 +42,7 @@ const (
 	Loss    Kind = "loss"    // training loss per epoch (per block for NoProp)
 	Test    Kind = "test"    // learning curve: test accuracy during training
 	Val     Kind = "val"     // learning curve on the validation set
+	Probe   Kind = "probe"   // each stage's accuracy on earlier tasks, after each task
 	Memory  Kind = "memory"  // peak heap and RSS per configuration
 	Terms   Kind = "terms"   // the named terms of the loss per epoch
 )
@@ -59,6 +60,7 @@ var kinds = []struct {
 	{Loss, "training loss per epoch, one line per trained part (NoProp's blocks), mean over seeds", drawLoss},
 	{Test, "learning curve: test accuracy of the task being learned during training (runs made with --test-every), mean over seeds", drawTest},
 	{Val, "learning curve on the validation set: accuracy of the task being learned on its validation set during training (runs made with --test-every --curve-on val), mean over seeds", drawVal},
+	{Probe, "where forgetting happens: each stage of the model (NoProp-DT's blocks as denoisers and along the chain, its head; backprop-dt's blocks) scored on the tasks learned before, after each task (runs made with --probe), mean over seeds", drawProbe},
 	{Memory, "peak Go heap and peak RSS per configuration, ± SE error bars", drawMemory},
 	{Terms, "what each rule's loss is made of per epoch (NoProp: the weighted L2, CE and KL terms, the learned schedule's end points and SNRs), a panel per term, a line per configuration, mean over seeds", drawTerms},
 }

@@ -122,3 +122,31 @@ func TestRestoredLogCurve(t *testing.T) {
 		}
 	}
 }
+
+// TestProbeResumes: a probed run killed within task 2 and resumed from
+// its checkpoint delivers the probe of every row, the rows saved before
+// the kill included, as a run never stopped does, bit for bit.
+func TestProbeResumes(t *testing.T) {
+	spec := checkpointSpecs(t)[1] // noprop-dt
+	spec.Probe = true
+	whole := &evals{}
+	if _, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []RunObserver{whole}}).Run(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	(&Runner{Methods: rules, Load: harnesstest.Load, Checkpoints: dir, CheckpointEvery: 1,
+		Observers: []RunObserver{&stopAfter{task: 2, steps: 9, cancel: cancel}}}).Run(ctx, spec)
+	resumed := &evals{}
+	var log bytes.Buffer
+	if _, err := (&Runner{Methods: rules, Load: harnesstest.Load, Log: &log, Checkpoints: dir, CheckpointEvery: 1,
+		Observers: []RunObserver{resumed}}).Run(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "resuming") {
+		t.Fatalf("the run did not resume:\n%s", log.String())
+	}
+	if len(whole.probes) != 3 || !reflect.DeepEqual(resumed.probes, whole.probes) {
+		t.Errorf("resumed probes %v, want those of a run never stopped %v", resumed.probes, whole.probes)
+	}
+}

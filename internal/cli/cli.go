@@ -73,7 +73,7 @@ func execute(ctx context.Context, argv []string, stderr io.Writer) int {
 	}
 	// --version has no -v: -v is --verbose where a command has it.
 	root.Flags().Bool("version", false, "print the program's version")
-	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
+	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), importCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
 	for _, c := range root.Commands() {
 		plainListDefaults(c.Flags())
 	}

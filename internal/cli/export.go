@@ -32,11 +32,12 @@ func exportCmd() *cobra.Command {
   epochs     one row per training-log line (per block for NoProp)
   memory     one row per run: peak heap and RSS in bytes
   inference  one row per cell and inference run, for rules with stochastic inference
+  probe      one row per cell and stage of the model, for runs made with --probe
 Every table but runs starts with run_id, config_hash, method, preset,
 settings (those that tell the configuration apart), stream, scenario,
 strategy, seed and counted (whether the run is the one its unit counts). Missing values (NULL, NaN, not measured) are empty CSV fields and
 JSON nulls. JSON is one array of objects. docs/export.md describes every
-column.`,
+column; noprop import reads the CSV tables back into a database.`,
 		Example: `  noprop export --format csv --what cells -o cells.csv
   noprop export --format json --what runs --method noprop-dt --status all
   python3 -c 'import pandas; print(pandas.read_csv("cells.csv").groupby(["method","scenario","after_task","eval_task"]).accuracy.mean())'`,
@@ -83,7 +84,7 @@ column.`,
 	fl := cmd.Flags()
 	sel.addFlags(fl)
 	fl.StringVar(&format, "format", "csv", "csv or json (an array of objects)")
-	fl.StringVar(&what, "what", "runs", "table: runs, cells, metrics, epochs, memory or inference")
+	fl.StringVar(&what, "what", "runs", "table: runs, cells, metrics, epochs, memory, inference or probe")
 	fl.StringVar(&status, "status", "done", "runs in this state: done, running, failed, interrupted, or all")
 	fl.StringVarP(&out, "output", "o", "", "output file (default: standard output)")
 	return cmd

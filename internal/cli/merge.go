@@ -51,7 +51,7 @@ would (see --journal).`,
 				}
 				return fmt.Errorf("merge: %s and %s are one database; name each input once", a, b)
 			}
-			target, err := outputDatabase(out)
+			target, err := outputDatabase("merge", out)
 			if err != nil {
 				return err
 			}
@@ -68,7 +68,7 @@ would (see --journal).`,
 				}
 				srcs = append(srcs, s)
 			}
-			store, err := openOutput(out, target, j)
+			store, err := openOutput("merge", out, target, j)
 			if err != nil {
 				return err
 			}
@@ -97,31 +97,31 @@ would (see --journal).`,
 // itself, or the file its symbolic links lead to. A database is read back
 // and changed in place, so unlike the outputs of package outfile it cannot
 // be a FIFO or a device: those, and folders, are refused.
-func outputDatabase(out string) (string, error) {
+func outputDatabase(verb, out string) (string, error) {
 	target, err := outfile.Target(out)
 	if err != nil {
-		return "", fmt.Errorf("merge: %w", err)
+		return "", fmt.Errorf("%s: %w", verb, err)
 	}
 	st, err := os.Stat(target)
 	switch {
 	case err != nil: // missing: created, with its folders
 		if err := outfile.Check(out); err != nil {
-			return "", fmt.Errorf("merge: %w", err)
+			return "", fmt.Errorf("%s: %w", verb, err)
 		}
 		return target, nil
 	case st.IsDir():
-		return "", fmt.Errorf("merge: %s is a folder; name a database file, e.g. %s", out, filepath.Join(out, "results.db"))
+		return "", fmt.Errorf("%s: %s is a folder; name a database file, e.g. %s", verb, out, filepath.Join(out, "results.db"))
 	case !st.Mode().IsRegular():
-		return "", fmt.Errorf("merge: %s is not a regular file (%s); a database is read back and changed in place, so name a file", out, fileKind(st.Mode()))
+		return "", fmt.Errorf("%s: %s is not a regular file (%s); a database is read back and changed in place, so name a file", verb, out, fileKind(st.Mode()))
 	}
 	return target, nil
 }
 
 // openOutput opens the output database out, whose file is target, creating
 // its missing folders: merge calls it once every input is open.
-func openOutput(out, target string, j results.Journal) (*results.Store, error) {
+func openOutput(verb, out, target string, j results.Journal) (*results.Store, error) {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return nil, fmt.Errorf("merge: create the folder of %s: %w", out, err)
+		return nil, fmt.Errorf("%s: create the folder of %s: %w", verb, out, err)
 	}
 	return results.OpenJournal(target, j)
 }

@@ -355,7 +355,9 @@ func (c toy) checkCancellation(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Learn with a million steps and a 200 ms deadline: %v", err)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// A million steps take hours; the bound is loose so that a machine
+	// busy with other work does not fail a learner that stops in time.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("Learn took %v to notice its cancelled context", d)
 	}
 }

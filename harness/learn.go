@@ -87,6 +87,9 @@ func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner
 	if st, ok := l.(methods.Stochastic); ok {
 		ls.st, ls.runs = st, info.Spec.InferenceRuns
 	}
+	if _, ok := l.(methods.Prober); info.Spec.Probe && !ok && rn.Log != nil {
+		fmt.Fprintf(rn.Log, "   %s names no stages to probe (the probe is NoProp-DT's and backprop-dt's): none is stored\n", info.Spec.MethodName())
+	}
 	if ls.runs > 1 {
 		ls.res.Inference = make([][][]float64, ls.runs)
 		for k := range ls.res.Inference {

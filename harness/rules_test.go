@@ -1,12 +1,14 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/noprop/noprop/harness/harnesstest"
@@ -197,9 +199,13 @@ func TestProbe(t *testing.T) {
 					t.Fatal(err)
 				}
 				ev := &evals{}
-				res, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []RunObserver{ev}}).Run(context.Background(), specs[0])
+				var log bytes.Buffer
+				res, err := (&Runner{Methods: rules, Load: harnesstest.Load, Log: &log, Observers: []RunObserver{ev}}).Run(context.Background(), specs[0])
 				if err != nil {
 					t.Fatal(err)
+				}
+				if said := strings.Contains(log.String(), "names no stages"); said != (probe && tc.method == "backprop") {
+					t.Errorf("probe %v: the log says %q", probe, log.String())
 				}
 				return res, ev.probes
 			}

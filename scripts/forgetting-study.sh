@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The forgetting study: does NoProp forget less? Runs the committed sweep
 # files of scripts/sweeps/study/ (NoProp-DT, backprop-dt and backprop, then
-# the other nine rules, on every MNIST-like stream, every scenario,
+# the other nine rules, on every stream (the nine on the MNIST-like ones),
+# every scenario,
 # fine-tuned, at the joint bound and with replay, 5 seeds, learning rates
 # chosen on a validation hold-out, NoProp-DT and backprop-dt with the
 # probe), in the order that answers most first, then prints the table
@@ -25,7 +26,8 @@ cd "$(dirname "$0")/.."
 
 DB=${DB:-study.db}
 WORKERS=${WORKERS:-$(nproc)}
-FILES=${FILES:-split-mnist split-fashion permuted-mnist split-mnist-replay split-fashion-replay permuted-mnist-replay
+FILES=${FILES:-split-mnist split-fashion permuted-mnist split-cifar10 split-cifar100
+  split-mnist-replay split-fashion-replay permuted-mnist-replay split-cifar10-replay split-cifar100-replay
   split-mnist-others split-fashion-others permuted-mnist-others split-mnist-others-replay split-fashion-others-replay permuted-mnist-others-replay}
 for f in $FILES; do
   [ -f "scripts/sweeps/study/$f.yaml" ] || { echo "forgetting-study: no scripts/sweeps/study/$f.yaml (FILES names files of that folder without .yaml)" >&2; exit 2; }

@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The forgetting study: does NoProp forget less? Runs the committed sweep
-# files of scripts/sweeps/study/ (NoProp-DT, backprop-dt and backprop, then
-# the other nine rules, on every stream (the nine on the MNIST-like ones),
-# every scenario,
-# fine-tuned, at the joint bound and with replay, 5 seeds, learning rates
-# chosen on a validation hold-out, NoProp-DT and backprop-dt with the
-# probe), in the order that answers most first, then prints the table
-# resolved by validation.
+# files of scripts/sweeps/study/: NoProp-DT, backprop-dt and backprop on
+# every stream, then the other nine rules on the MNIST-like ones; every
+# scenario, fine-tuned, at the joint bound and with replay, 5 seeds,
+# learning rates chosen on a validation hold-out, NoProp-DT and backprop-dt
+# with the probe. It runs them in the order that answers most first, then
+# prints the table resolved by validation.
 #
 # On one machine it runs WORKERS processes (default: one per core) with
 # GOMAXPROCS=1 each, which is about 2.3x the throughput of processes that

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -25,7 +26,10 @@ func planCmd() *cobra.Command {
 dataset, stream, scenario and the seed range) and lists every run it would
 make: method, configuration hash, scenario, seed, and whether the results
 database already holds it. The time left is estimated from the stored runs
-of the same configuration (other seeds). It never writes the database.
+of the same configuration (other seeds) or, for a configuration not run
+yet, from those of the same budget (the same method, stream, scenario,
+strategy and settings but for learning rates, weight decay, momentum, η
+and the validation fraction), marked ≈. It never writes the database.
 
 A sweep file (YAML):
 
@@ -76,7 +80,7 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 	var rows [][]string
 	var count [4]int // by status
 	var left float64
-	unknown := 0
+	unknown, similar := 0, 0
 	for i, s := range specs {
 		st := states[i]
 		count[st.Status]++
@@ -92,9 +96,20 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 			if err != nil {
 				return err
 			}
+			if !e.ok {
+				if e, err = est.alike(s); err != nil {
+					return err
+				}
+				if e.ok {
+					similar++
+				}
+			}
 			if e.ok {
 				left += e.seconds
 				estText = (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
+				if e.alike {
+					estText = "≈ " + estText
+				}
 			} else {
 				unknown++
 				estText = "no run of this configuration yet"
@@ -117,7 +132,10 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", len(specs), count[results.Done], count[results.Running], todo)
 	if todo > 0 {
 		fmt.Fprintf(w, "; estimated %s for the %d with a stored run of the same configuration",
-			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown)
+			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown-similar)
+		if similar > 0 {
+			fmt.Fprintf(w, " and the %d (≈) with one of the same budget", similar)
+		}
 		if unknown > 0 {
 			fmt.Fprintf(w, ", %d without an estimate", unknown)
 		}
@@ -126,10 +144,11 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 	return nil
 }
 
-// estimate is the mean duration of a configuration's done runs.
+// estimate is the mean duration of a configuration's done runs, or of
+// runs of the same budget (alike).
 type estimate struct {
-	seconds float64
-	ok      bool
+	seconds   float64
+	ok, alike bool
 }
 
 // estimator estimates a configuration's run time from its stored runs.
@@ -137,6 +156,63 @@ type estimator struct {
 	ctx   context.Context
 	store *results.Store
 	seen  map[string]estimate
+	// budgets is the mean duration of the done runs of each budget key
+	// (budgetKey), read once when first needed.
+	budgets map[string]estimate
+}
+
+// alike estimates a configuration never run from the done runs of the
+// same budget.
+func (e *estimator) alike(s harness.Spec) (estimate, error) {
+	if e.store == nil {
+		return estimate{}, nil
+	}
+	if e.budgets == nil {
+		runs, err := e.store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
+		if err != nil {
+			return estimate{}, err
+		}
+		sum, n := map[string]float64{}, map[string]int{}
+		for _, r := range runs {
+			if k, ok := budgetKey(r.SpecJSON); ok {
+				sum[k] += r.Ended.Sub(r.Started).Seconds()
+				n[k]++
+			}
+		}
+		e.budgets = map[string]estimate{}
+		for k, t := range sum {
+			e.budgets[k] = estimate{seconds: t / float64(n[k]), ok: true, alike: true}
+		}
+	}
+	k, ok := budgetKey(s.JSON())
+	if !ok {
+		return estimate{}, nil
+	}
+	return e.budgets[k], nil
+}
+
+// costNeutral are the spec's settings that change a run's results but
+// hardly its time, left out of budgetKey.
+var costNeutral = []string{"lr", "readout_lr", "weight_decay", "readout_weight_decay", "momentum", "eta"}
+
+// budgetKey is what sets a run's cost in a stored spec (JSON): the spec
+// without its seed, inference runs, preset name, validation fraction and
+// the cost-neutral settings.
+func budgetKey(specJSON string) (string, bool) {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(specJSON), &m); err != nil {
+		return "", false
+	}
+	for _, k := range []string{"seed", "preset", "validation", "test_every", "curve_on", "probe"} {
+		delete(m, k)
+	}
+	if set, ok := m["settings"].(map[string]any); ok {
+		for _, k := range costNeutral {
+			delete(set, k)
+		}
+	}
+	b, err := json.Marshal(m)
+	return string(b), err == nil
 }
 
 func (e *estimator) of(hash string) (estimate, error) {

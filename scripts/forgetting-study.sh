@@ -27,6 +27,7 @@ DB=${DB:-study.db}
 WORKERS=${WORKERS:-$(nproc)}
 FILES=${FILES:-split-mnist split-fashion permuted-mnist split-cifar10 split-cifar100
   split-mnist-replay split-fashion-replay permuted-mnist-replay split-cifar10-replay split-cifar100-replay
+  split-mnist-controls
   split-mnist-others split-fashion-others permuted-mnist-others split-mnist-others-replay split-fashion-others-replay permuted-mnist-others-replay}
 for f in $FILES; do
   [ -f "scripts/sweeps/study/$f.yaml" ] || { echo "forgetting-study: no scripts/sweeps/study/$f.yaml (FILES names files of that folder without .yaml)" >&2; exit 2; }

@@ -46,8 +46,14 @@ into DIR/figures that this one does not draw is removed, and nothing else.`,
 			if _, err := r.Write(dir); err != nil {
 				return err
 			}
-			fmt.Printf("%s: %d configuration(s), %d figure(s); Markdown in %s\n",
-				filepath.Join(dir, report.PageFile), len(r.Configs), len(r.Figures), filepath.Join(dir, report.MarkdownFile))
+			drawn := 0
+			for _, f := range r.Figures {
+				if f.Missing == "" {
+					drawn++
+				}
+			}
+			fmt.Printf("%s: %d configuration(s), %d figure(s) (%d kinds without data: the page says why); Markdown in %s\n",
+				filepath.Join(dir, report.PageFile), len(r.Configs), drawn, len(r.Figures)-drawn, filepath.Join(dir, report.MarkdownFile))
 			return nil
 		},
 	}

@@ -92,27 +92,21 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 			state = fmt.Sprintf("running (run %s on %s: %s)", st.RunID[:8], st.Holder.Host, st.Reason)
 		case results.Pending:
 			state = "to run"
-			e, err := est.of(units[i].ConfigHash)
+			e, err := est.forSpec(s, units[i].ConfigHash)
 			if err != nil {
 				return err
 			}
-			if !e.ok {
-				if e, err = est.alike(s); err != nil {
-					return err
-				}
-				if e.ok {
-					similar++
-				}
-			}
-			if e.ok {
+			switch {
+			case !e.ok:
+				unknown++
+				estText = "no run of this configuration yet"
+			default:
 				left += e.seconds
 				estText = (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
 				if e.alike {
+					similar++
 					estText = "≈ " + estText
 				}
-			} else {
-				unknown++
-				estText = "no run of this configuration yet"
 			}
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), s.MethodName(), units[i].ConfigHash, differs[units[i].ConfigHash],
@@ -122,6 +116,13 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 	if err := table.WriteRows(os.Stdout, format, len(header), header, rows); err != nil {
 		return err
 	}
+	printPlanSummary(format, len(specs), count, left, unknown, similar)
+	return nil
+}
+
+// printPlanSummary prints the plan's totals: the runs by status and the
+// estimated time left.
+func printPlanSummary(format table.Format, n int, count [4]int, left float64, unknown, similar int) {
 	todo := count[results.Pending]
 	// The summary follows a table for people; a table for a program
 	// (CSV, LaTeX) stays alone on standard output.
@@ -129,7 +130,7 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 	if format == table.CSV || format == table.LaTeX {
 		w = os.Stderr
 	}
-	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", len(specs), count[results.Done], count[results.Running], todo)
+	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", n, count[results.Done], count[results.Running], todo)
 	if todo > 0 {
 		fmt.Fprintf(w, "; estimated %s for the %d with a stored run of the same configuration",
 			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown-similar)
@@ -141,7 +142,6 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 		}
 	}
 	fmt.Fprintln(w)
-	return nil
 }
 
 // estimate is the mean duration of a configuration's done runs, or of
@@ -245,4 +245,14 @@ func specsDiffer(specs []harness.Spec) map[string]string {
 		}
 	}
 	return results.SettingsThatDiffer(sums)
+}
+
+// forSpec estimates a pending spec: from the stored runs of its own
+// configuration, else from runs of the same budget (marked alike).
+func (e *estimator) forSpec(s harness.Spec, hash string) (estimate, error) {
+	est, err := e.of(hash)
+	if err != nil || est.ok {
+		return est, err
+	}
+	return e.alike(s)
 }

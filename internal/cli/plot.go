@@ -31,7 +31,8 @@ Kinds:
 		Example: `  noprop plot matrix -o matrix.png
   noprop plot curves --method backprop,noprop-dt --scenario class,task -o curves.pdf
   noprop plot average --dataset mnist --stream split -o average.pdf
-  noprop plot bars --dataset mnist --stream split -o bars.svg`,
+  noprop plot bars --dataset mnist --stream split -o bars.svg
+  noprop plot average --select-by val-acc -o average.png   # each grid's choice on validation`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("plot: name one figure kind: %s", kindList())
@@ -52,6 +53,9 @@ Kinds:
 				return err
 			}
 			defer store.Close()
+			if filter, _, err = sel.chosen(cmd.Context(), store, filter, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			data, err := figure.Load(cmd.Context(), store, filter)
 			if err != nil {
 				return err
@@ -68,6 +72,7 @@ Kinds:
 		},
 	}
 	sel.addFlags(cmd.Flags())
+	sel.addSelectFlag(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "output", "o", "", "figure file: .png, .svg or .pdf (default KIND.png)")
 	return cmd
 }

@@ -56,4 +56,21 @@ func TestTableSelectBy(t *testing.T) {
 	}
 	code, _, errOut = run(t, "table", "--db", db, "--select-by", "test-acc")
 	oneLineError(t, code, errOut, "--select-by")
+
+	// plot draws the same choice: one configuration of the three.
+	png := filepath.Join(t.TempDir(), "m.png")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "of 3 configuration(s)"},
+		{[]string{"--select-by", "val-acc"}, "of 1 configuration(s)"},
+	} {
+		code, out, errOut = run(t, append([]string{"plot", "matrix", "--db", db, "-o", png}, c.args...)...)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("plot matrix %v: exit %d, %q %q; want %q", c.args, code, out, errOut, c.want)
+		}
+	}
+	code, _, errOut = run(t, "plot", "matrix", "--db", db, "-o", png, "--select-by", "test-acc")
+	oneLineError(t, code, errOut, "--select-by")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -19,6 +20,9 @@ type selection struct {
 	methods, scenarios      []string
 	dataset, stream, config string
 	since, until            string
+	// selectBy, when set, keeps of each grid the configuration it chooses
+	// (only on the commands that register it: addSelectFlag).
+	selectBy string
 }
 
 // addFlags registers the selection's flags on fl.
@@ -31,6 +35,12 @@ func (s *selection) addFlags(fl *pflag.FlagSet) {
 	fl.StringVar(&s.config, "config", "", "only configurations whose hash starts with this (comma-separated for several)")
 	fl.StringVar(&s.since, "since", "", "only runs started on or after this date (2006-01-02) or time (2006-01-02T15:04)")
 	fl.StringVar(&s.until, "until", "", "only runs started on or before this date (the whole day) or time")
+}
+
+// addSelectFlag registers --select-by on fl, for the commands that show
+// configurations side by side (table, plot).
+func (s *selection) addSelectFlag(fl *pflag.FlagSet) {
+	fl.StringVar(&s.selectBy, "select-by", "", "val-acc: per method, stream, scenario and strategy, keep only the configuration (of a grid) with the best mean validation ACC over seeds, with its test numbers and why it won; runs need a validation set (noprop run --validation)")
 }
 
 // filter checks the flags' values and returns the filter they describe.
@@ -90,4 +100,29 @@ func (s *selection) openDone(ctx context.Context) (*results.Store, results.Filte
 		return nil, f, err
 	}
 	return store, f, nil
+}
+
+// chosen narrows f to the configurations --select-by chooses among the
+// finished runs f matches (f itself when --select-by is unset), and says
+// why each won, by config hash.
+func (s *selection) chosen(ctx context.Context, store *results.Store, f results.Filter, stderr io.Writer) (results.Filter, map[string]string, error) {
+	if s.selectBy == "" {
+		return f, nil, nil
+	}
+	done := f
+	done.Status = results.StatusDone
+	sums, err := store.Summaries(ctx, done)
+	if err != nil {
+		return f, nil, err
+	}
+	chosen, why, err := selectBy(sums, s.selectBy, stderr)
+	if err != nil {
+		return f, nil, err
+	}
+	hashes := make([]string, len(chosen))
+	for i, c := range chosen {
+		hashes[i] = c.ConfigHash
+	}
+	f.ConfigHash = strings.Join(hashes, ",")
+	return f, why, nil
 }

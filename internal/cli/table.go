@@ -45,7 +45,6 @@ func tableCmd() *cobra.Command {
 		format     string
 		all        bool
 		vsPaper    bool
-		selectWith string
 	)
 	cmd := &cobra.Command{
 		Use:   "table",
@@ -83,7 +82,7 @@ runs count. The filter flags are those of plot, report and export.`,
 				return err
 			}
 			var selected map[string]string
-			if sums, selected, err = selectBy(sums, selectWith, cmd.ErrOrStderr()); err != nil {
+			if sums, selected, err = selectBy(sums, sel.selectBy, cmd.ErrOrStderr()); err != nil {
 				return err
 			}
 			if matrices {
@@ -112,7 +111,7 @@ runs count. The filter flags are those of plot, report and export.`,
 	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
 	fl.StringVar(&format, "format", string(table.Text), table.FormatUsage)
 	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
-	fl.StringVar(&selectWith, "select-by", "", "val-acc: per method, stream, scenario and strategy, show only the configuration (of a grid) with the best mean validation ACC over seeds, with its test numbers and why it won; runs need a validation set (noprop run --validation)")
+	sel.addSelectFlag(fl)
 	fl.BoolVar(&vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
 	return cmd
 }

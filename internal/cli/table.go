@@ -39,12 +39,12 @@ var summaryMetrics = []string{metrics.ACC, metrics.Forgetting, metrics.BWT, metr
 
 func tableCmd() *cobra.Command {
 	var (
-		sel        selection
-		memory     bool
-		matrices   bool
-		format     string
-		all        bool
-		vsPaper    bool
+		sel      selection
+		memory   bool
+		matrices bool
+		format   string
+		all      bool
+		vsPaper  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "table",

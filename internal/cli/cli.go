@@ -28,7 +28,7 @@ func Main(buildVersion string) int {
 	version = buildVersion
 	ctx, stop := interruptContext(os.Stderr, os.Exit)
 	defer stop()
-	return execute(ctx, os.Args[1:], os.Stderr)
+	return execute(ctx, os.Args[1:], nil, os.Stderr)
 }
 
 // interruptContext is cancelled by the first SIGINT or SIGTERM, which every
@@ -62,8 +62,9 @@ func interruptContext(stderr io.Writer, exit func(int)) (context.Context, func()
 }
 
 // execute runs the command line and returns the exit status; a failure is
-// one line on stderr.
-func execute(ctx context.Context, argv []string, stderr io.Writer) int {
+// one line on stderr. Commands that print through cmd.OutOrStdout write
+// to stdout, or to the process's standard output when it is nil.
+func execute(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "noprop",
 		Short:         "Train learning rules on continual-learning streams and compare how they forget",
@@ -73,11 +74,14 @@ func execute(ctx context.Context, argv []string, stderr io.Writer) int {
 	}
 	// --version has no -v: -v is --verbose where a command has it.
 	root.Flags().Bool("version", false, "print the program's version")
-	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), importCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
+	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), importCmd(), renderCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())
 	for _, c := range root.Commands() {
 		plainListDefaults(c.Flags())
 	}
 	root.SetArgs(argv)
+	if stdout != nil {
+		root.SetOut(stdout)
+	}
 	root.SetErr(stderr) // notes a command prints beside its output (cmd.ErrOrStderr)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintf(stderr, "noprop: %v\n", err)

@@ -108,7 +108,7 @@ func TestBadInputFailsWithOneClearLine(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			code := execute(context.Background(), tc.args, &stderr)
+			code := execute(context.Background(), tc.args, nil, &stderr)
 			out := stderr.String()
 			if code == 0 {
 				t.Fatalf("exit status 0, stderr %q", out)

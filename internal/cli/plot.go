@@ -67,7 +67,7 @@ Kinds:
 			if err := fig.Save(out); err != nil {
 				return err
 			}
-			fmt.Printf("%s: %s of %d configuration(s)\n", out, kind, len(data.Configs))
+			fmt.Fprintf(cmd.OutOrStdout(), "%s: %s of %d configuration(s)\n", out, kind, len(data.Configs))
 			return nil
 		},
 	}

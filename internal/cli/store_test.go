@@ -27,7 +27,7 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	saved := os.Stdout
 	os.Stdout = f
 	var errBuf bytes.Buffer
-	code = execute(context.Background(), args, &errBuf)
+	code = execute(context.Background(), args, nil, &errBuf)
 	os.Stdout = saved
 	f.Seek(0, io.SeekStart)
 	out, _ := io.ReadAll(f)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -75,7 +74,7 @@ runs count. The filter flags are those of plot, report and export.`,
 				if err != nil {
 					return err
 				}
-				return paper.Write(os.Stdout, cs, format)
+				return paper.Write(cmd.OutOrStdout(), cs, format)
 			}
 			sums, err := store.Summaries(cmd.Context(), filter)
 			if err != nil {
@@ -92,17 +91,17 @@ runs count. The filter flags are those of plot, report and export.`,
 						return err
 					}
 					title := fmt.Sprintf("%s on %s, %s (config %s): accuracy (%%), mean over %d seed(s)", table.MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario, s.ConfigHash, s.N)
-					if err := table.WriteMatrix(os.Stdout, format, title, mean, se); err != nil {
+					if err := table.WriteMatrix(cmd.OutOrStdout(), format, title, mean, se); err != nil {
 						return err
 					}
-					fmt.Println()
+					fmt.Fprintln(cmd.OutOrStdout())
 				}
 			}
 			opts := table.Options{Memory: memory, Format: format, Metrics: summaryMetrics, Selected: selected}
 			if all {
 				opts.Metrics = nil
 			}
-			return table.Write(os.Stdout, sums, opts)
+			return table.Write(cmd.OutOrStdout(), sums, opts)
 		},
 	}
 	fl := cmd.Flags()

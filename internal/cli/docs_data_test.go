@@ -42,3 +42,21 @@ func TestPaperQuickTableFromItsData(t *testing.T) {
 		t.Errorf("table --paper printed %d rows:\n%s", rows, out)
 	}
 }
+
+// TestForgettingDocFromItsData rebuilds the database behind
+// docs/forgetting.md from the exports committed beside it and checks, with
+// noprop render --check, that every table of the document and every figure
+// it links is what those exports give.
+func TestForgettingDocFromItsData(t *testing.T) {
+	files, err := filepath.Glob("../../docs/data/forgetting-*.csv")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("docs/data/forgetting-*.csv: %v, %v; want at least runs, cells and metrics", files, err)
+	}
+	db := filepath.Join(t.TempDir(), "forgetting.db")
+	if code, _, errOut := run(t, append([]string{"import", db}, files...)...); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := run(t, "render", "../../docs/forgetting.md", "--db", db, "--check"); code != 0 {
+		t.Fatalf("render --check: exit %d: %s", code, errOut)
+	}
+}

@@ -44,3 +44,28 @@ func BenchmarkSgemmKernels(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSgemmTraffic times only the memory traffic a product of each
+// shape cannot avoid, reading A once and writing C once (copying an m×k
+// slice, clearing an m×n one), and reports it as the GFLOP/s of a product
+// bound by that traffic alone. Beside BenchmarkSgemm's rows it tells a
+// shape the kernel could speed up from one bound by memory: with K = 9
+// (conv1) each element of C written carries 9 multiply-adds.
+//
+//	go test -bench 'Sgemm(P1|Traffic)' -run '^$' ./methods/nn/gemm/
+func BenchmarkSgemmTraffic(b *testing.B) {
+	for _, s := range benchshapes.Shapes {
+		b.Run(s.Name, func(b *testing.B) {
+			a, a2, c := make([]float32, s.M*s.K), make([]float32, s.M*s.K), make([]float32, s.M*s.N)
+			b.SetBytes(int64(4 * (len(a) + len(c))))
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				copy(a2, a)
+				clear(c)
+			}
+			b.StopTimer()
+			flops := 2 * float64(s.M) * float64(s.N) * float64(s.K) * float64(b.N)
+			b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

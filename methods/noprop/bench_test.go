@@ -9,18 +9,29 @@ import (
 	"github.com/noprop/noprop/tasks"
 )
 
+// mnistShape and cifarShape are the images the step benchmarks train on.
+var (
+	mnistShape = tasks.Shape{C: 1, H: 28, W: 28}
+	cifarShape = tasks.Shape{C: 3, H: 32, W: 32}
+)
+
 // benchLearner builds a learner for MNIST shapes (1×28×28, 10 classes) and a
 // random minibatch of 128.
 func benchLearner(b *testing.B, settings string) (*DTLearner, nn.Matrix, []int, []int, []bool) {
+	return benchLearnerOn(b, mnistShape, settings)
+}
+
+// benchLearnerOn is benchLearner for images of the given shape.
+func benchLearnerOn(b *testing.B, in tasks.Shape, settings string) (*DTLearner, nn.Matrix, []int, []int, []bool) {
 	b.Helper()
-	p := methods.Problem{Input: tasks.Shape{C: 1, H: 28, W: 28}, Outputs: 10, Seed: 1}
+	p := methods.Problem{Input: in, Outputs: 10, Seed: 1}
 	lr, err := DTMethod.New(p, []byte(settings))
 	if err != nil {
 		b.Fatal(err)
 	}
 	l := lr.(*DTLearner)
 	rng := nn.NewRNG(2)
-	x := nn.NewMatrix(128, 784)
+	x := nn.NewMatrix(128, in.C*in.H*in.W)
 	for i := range x.Data {
 		x.Data[i] = rng.Float32()
 	}
@@ -38,8 +49,11 @@ func benchLearner(b *testing.B, settings string) (*DTLearner, nn.Matrix, []int, 
 
 // benchSequential times one sequential training step of block 5: sampling,
 // forward, loss, backward and the optimizer steps of θ_5 and θ_out.
-func benchSequential(b *testing.B, settings string) {
-	l, x, y, _, mask := benchLearner(b, settings)
+func benchSequential(b *testing.B, settings string) { benchSequentialOn(b, mnistShape, settings) }
+
+// benchSequentialOn is benchSequential for images of the given shape.
+func benchSequentialOn(b *testing.B, in tasks.Shape, settings string) {
+	l, x, y, _, mask := benchLearnerOn(b, in, settings)
 	bs := l.blocks[4]
 	for range 2 { // warm up buffers and optimizer state
 		if _, err := l.sequentialStep(bs, methods.Batch{X: x, Y: y, Mask: mask}); err != nil {
@@ -74,6 +88,10 @@ func benchParallel(b *testing.B, settings string) {
 
 func BenchmarkStepMLP(b *testing.B)  { benchSequential(b, `{"encoder":"mlp"}`) }
 func BenchmarkStepConv(b *testing.B) { benchSequential(b, `{"encoder":"conv"}`) }
+
+// BenchmarkStepConvCIFAR is BenchmarkStepConv on CIFAR's 3×32×32 images, the
+// shape of the paper-budget runs.
+func BenchmarkStepConvCIFAR(b *testing.B) { benchSequentialOn(b, cifarShape, `{"encoder":"conv"}`) }
 
 func BenchmarkParallelStepMLP(b *testing.B) {
 	benchParallel(b, `{"encoder":"mlp","train_order":"parallel"}`)

@@ -69,3 +69,29 @@ func BenchmarkSgemmTraffic(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSgemmDirect runs the shapes whose A panels are read unpacked
+// (n ≤ 64: the convolution products) both ways, packed and unpacked,
+// one goroutine, side by side in one run:
+//
+//	go test -bench SgemmDirect -run '^$' ./methods/nn/gemm/
+func BenchmarkSgemmDirect(b *testing.B) {
+	defer SetThreads(Threads())
+	SetThreads(1)
+	for _, s := range benchshapes.Shapes {
+		if s.N > directMaxN || s.M < mr {
+			continue
+		}
+		for _, direct := range []bool{false, true} {
+			name := s.Name + "/packed"
+			if direct {
+				name = s.Name + "/unpacked"
+			}
+			b.Run(name, func(b *testing.B) {
+				defer func(d bool) { directOn = d }(directOn)
+				directOn = direct
+				benchshapes.Bench(b, Implementation{}, s)
+			})
+		}
+	}
+}

@@ -51,6 +51,7 @@ type job struct {
 	ldc         int
 
 	splitN  bool
+	directA bool         // full A panels are read unpacked (multiplyA)
 	chunk   int          // chunk size along the split dimension
 	nchunks int          // number of chunks
 	next    atomic.Int64 // next chunk to claim
@@ -165,6 +166,10 @@ func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int
 	j.kcb = split(k, kern.kc, 4)
 	j.nq = ceilDiv(k, j.kcb)
 	j.splitN = n >= m
+	// An A panel serves ceil(n/nr) B panels: for one or two, packing it (a
+	// read and a write of A, then a read) costs more than reading it where
+	// it lies (the convolution products, whose n is a channel count).
+	j.directA = directOn && n <= directMaxN && m >= mr && kern.directT != nil
 	dim, tile, other, otherTile := m, mr, n, nr
 	if j.splitN {
 		dim, tile, other, otherTile = n, nr, m, mr
@@ -331,9 +336,15 @@ func (j *job) chunkSharedA(ws *workspace, j0, j1 int) {
 		for q := 0; q < j.nq; q++ {
 			pc := q * j.kcb
 			kc := min(j.kcb, j.k-pc)
-			pa := j.sharedBlock(q)
 			packB(kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
 			mode, beta := j.storeMode(pc)
+			if j.directA { // A is never packed
+				for ic := 0; ic < j.m; ic += mcb {
+					j.multiplyA(ws, ws.b, kc, pc, ic, min(mcb, j.m-ic), jc, nc, mode, beta)
+				}
+				continue
+			}
+			pa := j.sharedBlock(q)
 			for ic := 0; ic < j.m; ic += mcb {
 				j.macro(ws, pa[ic*kc:], ws.b, kc, ic, min(mcb, j.m-ic), jc, nc, mode, beta)
 			}
@@ -352,6 +363,10 @@ func (j *job) chunkSharedB(ws *workspace, i0, i1 int) {
 		mode, beta := j.storeMode(pc)
 		for ic := i0; ic < i1; ic += mcb {
 			mc := min(mcb, i1-ic)
+			if j.directA {
+				j.multiplyA(ws, pb, kc, pc, ic, mc, 0, j.n, mode, beta)
+				continue
+			}
 			packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic, mc, pc, kc)
 			for jc := 0; jc < j.n; jc += kern.nc {
 				j.macro(ws, ws.a, pb[jc*kc:], kc, ic, mc, jc, min(kern.nc, j.n-jc), mode, beta)
@@ -375,6 +390,10 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 			mode, beta := j.storeMode(pc)
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
+				if j.directA {
+					j.multiplyA(ws, ws.b, kc, pc, ic, mc, jc, nc, mode, beta)
+					continue
+				}
 				packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic, mc, pc, kc)
 				j.macro(ws, ws.a, ws.b, kc, ic, mc, jc, nc, mode, beta)
 			}
@@ -402,6 +421,41 @@ func (j *job) macro(ws *workspace, pa, pb []float32, kc, ic, mc, jc, nc, mode in
 			micro(kc, ap, bp, &ws.tmp[0], nr, 1, 0, modeSet, mr, nr)
 			mergeEdge(j.c[ci:], j.ldc, ws.tmp[:], rows, cols, j.alpha, beta, mode)
 		}
+	}
+}
+
+// directMaxN is the widest product (n) whose A panels are read unpacked:
+// each then serves at most two B panels.
+const directMaxN = 2 * nr
+
+// directOn enables reading A unpacked (a test hook: off, every product packs).
+var directOn = true
+
+// multiplyA is packA and macro for a product with directA: the full
+// mr-row panels of op(A)[ic:ic+mc, pc:pc+kc] are read from A where they lie
+// by the kernel's direct variant, and a last partial panel is packed.
+func (j *job) multiplyA(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mode int, beta float32) {
+	kern := j.kern
+	full := mc / mr * mr
+	for jr := 0; jr < nc && full > 0; jr += nr {
+		bp := &pb[jr*kc]
+		cols := min(nr, nc-jr)
+		for ir := 0; ir < full; ir += mr {
+			i := ic + ir
+			ci := i*j.ldc + jc + jr
+			_ = j.c[ci+(mr-1)*j.ldc+cols-1]
+			if j.aTrans { // op(A)[i+r, pc+p] = A[pc+p, i+r]
+				_ = j.a[(pc+kc-1)*j.lda+i+mr-1]
+				kern.directT(kc, &j.a[pc*j.lda+i], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, j.lda)
+			} else {
+				_ = j.a[(i+mr-1)*j.lda+pc+kc-1]
+				kern.directN(kc, &j.a[i*j.lda+pc], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, j.lda)
+			}
+		}
+	}
+	if full < mc {
+		packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic+full, mc-full, pc, kc)
+		j.macro(ws, ws.a, pb, kc, ic+full, mc-full, jc, nc, mode, beta)
 	}
 }
 

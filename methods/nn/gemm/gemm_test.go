@@ -493,3 +493,48 @@ func TestPackers(t *testing.T) {
 		}
 	}
 }
+
+// TestDirectA checks that reading op(A) unpacked (the convolution shapes:
+// n ≤ 64, whether m or n is split) gives the packed path's product bit for bit, on random
+// floats, for both layouts of A, partial last panels, several KC blocks,
+// each store mode, 1 and 2 goroutines.
+func TestDirectA(t *testing.T) {
+	defer func(s int) { shareMax = s }(shareMax)
+	defer SetThreads(0)
+	r := rand.New(rand.NewPCG(11, 12))
+	uniform := func() float32 { return float32(r.Float64() - 0.5) }
+	for _, sh := range [][3]int{{1000, 32, 28}, {1000, 64, 289}, {997, 40, 9}, {300, 17, 600}, {25, 64, 3}, {28, 32, 5000}, {13, 64, 700}} {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, tA := range transposes {
+			ar, ac := dims(tA, m, k)
+			a, b := newMat(ar, ac, float32(math.NaN())), newMat(k, n, float32(math.NaN()))
+			a.fill(uniform)
+			b.fill(uniform)
+			c0 := newMat(m, n, 2)
+			c0.fill(uniform)
+			for _, beta := range []float32{0, 1, 0.3} {
+				for _, th := range []int{1, 2} {
+					for _, share := range []int{4 << 20, 0} {
+						SetThreads(th)
+						shareMax = share
+						product := func(direct bool) mat {
+							defer func(d bool) { directOn = d }(directOn)
+							directOn = direct
+							c := c0.clone()
+							Implementation{}.Sgemm(tA, blas.NoTrans, m, n, k, 0.7, a.data(), a.stride, b.data(), b.stride, beta, c.data(), c.stride)
+							c.checkPadding(t, 2)
+							return c
+						}
+						got, want := product(true), product(false)
+						for i := range got.buf {
+							if math.Float32bits(got.buf[i]) != math.Float32bits(want.buf[i]) {
+								t.Fatalf("%dx%dx%d tA=%c beta=%v threads=%d shareMax=%d: C[%d] = %v unpacked, %v packed",
+									m, n, k, tA, beta, th, share, i, got.buf[i], want.buf[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

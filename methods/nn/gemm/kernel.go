@@ -30,6 +30,14 @@ const (
 // others always store the whole tile, and are given full tiles only.
 type microKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)
 
+// directKernel is a microKernel that reads a full-height (rows = mr) tile
+// of op(A) from A itself, lda floats apart, instead of a packed
+// micro-panel: op(A) = Aᵀ (directT: a k step's mr values are contiguous,
+// steps lda apart) or op(A) = A (directN: the values lda apart, steps
+// contiguous). It does the same FMAs in the same order as micro, so the
+// product is bit-identical.
+type directKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+
 // kernel is a micro-kernel with the cache blocking that suits it.
 type kernel struct {
 	name       string
@@ -37,6 +45,8 @@ type kernel struct {
 	edges      bool     // micro stores partial tiles itself
 	kc, mc, nc int      // maximum block sizes along k, m and n
 	pk         *packers // vectorised packing, or nil for the Go loops
+	// directT and directN read op(A) unpacked (nil: the kernel has none).
+	directT, directN directKernel
 }
 
 var (

@@ -15,6 +15,12 @@ import (
 func kernAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)
 
 //go:noescape
+func kernAVX512T(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+
+//go:noescape
+func kernAVX512N(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+
+//go:noescape
 func kernAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 // avx2 adapts kernAVX2, which only does full tiles, to microKernel.
@@ -96,7 +102,8 @@ var packersAVX512 = &packers{
 func platformKernels() []*kernel {
 	var ks []*kernel
 	if cpu.X86.HasAVX512F {
-		ks = append(ks, &kernel{name: "avx512", micro: kernAVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512})
+		ks = append(ks, &kernel{name: "avx512", micro: kernAVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512,
+			directT: kernAVX512T, directN: kernAVX512N})
 	}
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		// Older AVX2 parts have a 32 KiB L1: a smaller KC keeps the B

@@ -69,23 +69,90 @@ func zacc(i, h int) string {
 	return fmt.Sprintf("Z%d", r)
 }
 
-// genAVX512 writes the AVX-512 kernel
+// access is how a kernel reads its A micro-panel.
+type access int
+
+const (
+	// packed: a packed micro-panel, mr floats per k step.
+	packed access = iota
+	// directT: op(A) = Aᵀ read where it lies: the mr values of a k step are
+	// contiguous, and steps are lda floats apart.
+	directT
+	// directN: op(A) = A read where it lies: the mr values of a k step are
+	// lda floats apart, and steps are contiguous.
+	directN
+)
+
+// genAVX512 writes the AVX-512 kernels:
 //
 //	func kernAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)
+//	func kernAVX512T(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+//	func kernAVX512N(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
 //
-// which also handles edge tiles in place: only rows ≤ 12 rows and cols ≤ 32
-// columns of C are read and written (columns through k-masks). Tiles of at
-// most 8 or 4 rows run a loop with 16 or 8 accumulators instead of 24.
+// kernAVX512 reads a packed A micro-panel and also handles edge tiles in
+// place: only rows ≤ 12 rows and cols ≤ 32 columns of C are read and
+// written (columns through k-masks). Tiles of at most 8 or 4 rows run a
+// loop with 16 or 8 accumulators instead of 24. kernAVX512T and
+// kernAVX512N read 12 rows of op(A) from A itself (lda apart, as directT
+// and directN say), so a product whose A panels would serve one or two B
+// panels skips packing A; they take full-height tiles only (rows = 12).
+// The three do the same FMAs in the same order, so they agree bit for bit.
 func genAVX512() {
+	genAVX512Kernel("kernAVX512", packed)
+	genAVX512Kernel("kernAVX512T", directT)
+	genAVX512Kernel("kernAVX512N", directN)
+}
+
+// directNRow is the operand of row i of a directN step at byte offset off:
+// AX, R8 = AX+lda, R9 = AX+3·lda and R10 = AX+6·lda with the index DX = lda
+// (in bytes) scaled by 1, 2, 4 or 8 reach all 12 rows.
+func directNRow(i, off int) string {
+	rows := [12]string{"(AX)", "(R8)", "(AX)(DX*2)", "(R9)", "(AX)(DX*4)", "(R9)(DX*2)",
+		"(R10)", "(R9)(DX*4)", "(AX)(DX*8)", "(R8)(DX*8)", "(R10)(DX*4)", "(R9)(DX*8)"}
+	return fmt.Sprintf("%d%s", off, rows[i])
+}
+
+// genAVX512Kernel writes one AVX-512 kernel (Go assembly labels are local
+// to their function, so the kernels share label names).
+func genAVX512Kernel(name string, acc access) {
 	const unroll = 4
-	p("// func kernAVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)\n")
-	p("TEXT ·kernAVX512(SB), NOSPLIT, $0-72\n")
+	frame := "$0-72"
+	sig := "mode, rows, cols int"
+	if acc != packed {
+		frame, sig = "$0-80", "mode, rows, cols, lda int"
+	}
+	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, %s)\n", name, sig)
+	p("TEXT ·%s(SB), NOSPLIT, %s\n", name, frame)
 	ins("MOVQ kc+0(FP), CX")
 	ins("MOVQ a+8(FP), AX")
 	ins("MOVQ b+16(FP), BX")
 	ins("MOVQ rows+56(FP), R11")
-	ins("CMPQ R11, $8")
-	ins("JLE avx512_rows8")
+	switch acc {
+	case packed:
+		ins("CMPQ R11, $8")
+		ins("JLE avx512_rows8")
+	case directT:
+		ins("MOVQ lda+72(FP), DX")
+		ins("SHLQ $2, DX")
+	case directN:
+		ins("MOVQ lda+72(FP), DX")
+		ins("SHLQ $2, DX")
+		ins("LEAQ (AX)(DX*1), R8")
+		ins("LEAQ (R8)(DX*2), R9")
+		ins("LEAQ (R9)(DX*2), R10")
+		ins("ADDQ DX, R10")
+	}
+	// advance moves A on by n k steps.
+	advance := func(n int) {
+		switch acc {
+		case packed:
+			ins("ADDQ $%d, AX", n*mr*4)
+		case directN:
+			for _, r := range []string{"AX", "R8", "R9", "R10"} {
+				ins("ADDQ $%d, %s", n*4, r)
+			}
+		}
+	}
 	loop := func(label string, rows int) {
 		for i := 0; i < rows; i++ {
 			for h := 0; h < 2; h++ {
@@ -97,9 +164,19 @@ func genAVX512() {
 			ins("VMOVUPS %d(BX), Z29", u*nr*4+64)
 			for i := 0; i < rows; i++ {
 				z := fmt.Sprintf("Z%d", 30+i%2)
-				ins("VBROADCASTSS %d(AX), %s", (u*mr+i)*4, z)
+				switch acc {
+				case packed:
+					ins("VBROADCASTSS %d(AX), %s", (u*mr+i)*4, z)
+				case directT:
+					ins("VBROADCASTSS %d(AX), %s", i*4, z)
+				case directN:
+					ins("VBROADCASTSS %s, %s", directNRow(i, u*4), z)
+				}
 				ins("VFMADD231PS Z28, %s, %s", z, zacc(i, 0))
 				ins("VFMADD231PS Z29, %s, %s", z, zacc(i, 1))
+			}
+			if acc == directT {
+				ins("ADDQ DX, AX")
 			}
 		}
 		ins("CMPQ CX, $%d", unroll)
@@ -108,7 +185,7 @@ func genAVX512() {
 		for u := 0; u < unroll; u++ {
 			step(u)
 		}
-		ins("ADDQ $%d, AX", unroll*mr*4)
+		advance(unroll)
 		ins("ADDQ $%d, BX", unroll*nr*4)
 		ins("SUBQ $%d, CX", unroll)
 		ins("CMPQ CX, $%d", unroll)
@@ -118,19 +195,21 @@ func genAVX512() {
 		ins("JZ avx512_store")
 		p("%s_tail_loop:\n", label)
 		step(0)
-		ins("ADDQ $%d, AX", mr*4)
+		advance(1)
 		ins("ADDQ $%d, BX", nr*4)
 		ins("DECQ CX")
 		ins("JNZ %s_tail_loop", label)
 		ins("JMP avx512_store")
 	}
 	loop("avx512_r12", 12)
-	p("avx512_rows8:\n")
-	ins("CMPQ R11, $4")
-	ins("JLE avx512_rows4")
-	loop("avx512_r8", 8)
-	p("avx512_rows4:\n")
-	loop("avx512_r4", 4)
+	if acc == packed {
+		p("avx512_rows8:\n")
+		ins("CMPQ R11, $4")
+		ins("JLE avx512_rows4")
+		loop("avx512_r8", 8)
+		p("avx512_rows4:\n")
+		loop("avx512_r4", 4)
+	}
 
 	p("avx512_store:\n")
 	ins("MOVQ c+24(FP), DI")

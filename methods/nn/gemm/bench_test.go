@@ -3,6 +3,7 @@ package gemm
 import (
 	"testing"
 
+	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
 
 	"github.com/noprop/noprop/methods/nn/gemm/internal/benchshapes"
@@ -94,4 +95,28 @@ func BenchmarkSgemmDirect(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkSgemmBF16 runs the training shapes in float32 and in bf16
+// (SgemmBF16, its conversion of the operands included), one goroutine,
+// side by side:
+//
+//	go test -bench SgemmBF16 -run '^$' ./methods/nn/gemm/
+func BenchmarkSgemmBF16(b *testing.B) {
+	if !HasBF16() {
+		b.Skip("no AVX512_BF16 on this CPU")
+	}
+	defer SetThreads(Threads())
+	SetThreads(1)
+	for _, s := range benchshapes.Shapes {
+		b.Run(s.Name+"/fp32", func(b *testing.B) { benchshapes.Bench(b, Implementation{}, s) })
+		b.Run(s.Name+"/bf16", func(b *testing.B) { benchshapes.Bench(b, bf16Impl{}, s) })
+	}
+}
+
+// bf16Impl routes Sgemm to SgemmBF16, for benchshapes.Bench.
+type bf16Impl struct{ Implementation }
+
+func (bf16Impl) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	SgemmBF16(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }

@@ -153,7 +153,11 @@ func ceilDiv(x, y int) int { return (x + y - 1) / y }
 
 // sgemm runs a validated product with alpha ≠ 0 and m, n, k ≥ 1.
 func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	kern := active.Load()
+	sgemmWith(active.Load(), aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// sgemmWith is sgemm with the given kernel.
+func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	j := getJob()
 	j.kern, j.aTrans, j.bTrans = kern, aTrans, bTrans
 	j.m, j.n, j.k, j.alpha, j.beta = m, n, k, alpha, beta

@@ -31,6 +31,26 @@ const smallWork = 8 * 8 * 8
 // semantics and the argument panics of gonum's Sgemm; when beta is 0, C is
 // overwritten without being read, and when alpha is 0, A and B are not read.
 func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	checkArgs(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	aTrans := tA != blas.NoTrans
+	bTrans := tB != blas.NoTrans
+	if alpha == 0 || k == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if m*n*k < smallWork {
+		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
+	sgemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// checkArgs panics, with gonum's messages, on the arguments gonum's Sgemm
+// refuses.
+func checkArgs(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	switch tA {
 	default:
 		panic(badTranspose)
@@ -70,7 +90,7 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		panic(badLdC)
 	}
 	if m == 0 || n == 0 {
-		return
+		return // nothing is read
 	}
 	if aTrans {
 		if len(a) < (k-1)*lda+m {
@@ -90,15 +110,6 @@ func (impl Implementation) Sgemm(tA, tB blas.Transpose, m, n, k int, alpha float
 		panic(shortC)
 	}
 
-	if alpha == 0 || k == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	if m*n*k < smallWork {
-		impl.Implementation.Sgemm(tA, tB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	sgemm(aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // scaleC sets C = beta·C (C = 0 when beta is 0, whatever C held).

@@ -21,6 +21,15 @@ func kernAVX512T(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, r
 func kernAVX512N(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
 
 //go:noescape
+func kernBF16AVX512(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols int)
+
+//go:noescape
+func pairAlongBF16(dst *uint32, src *float32, n int)
+
+//go:noescape
+func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16)
+
+//go:noescape
 func kernAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 // avx2 adapts kernAVX2, which only does full tiles, to microKernel.
@@ -92,6 +101,17 @@ func addFloat(p *float32, n int) *float32 { return (*float32)(unsafe.Add(unsafe.
 var packersAVX512 = &packers{
 	tr12: transpose12AVX512, tr16: transpose16AVX512,
 	cp12: copy12AVX512, cp32: copy32AVX512,
+}
+
+// platformBF16 is the bf16 kernel when the CPU has AVX512_BF16, else nil.
+// Its packed panels hold bf16 pairs in the 32-bit elements the fp32
+// packers move, so it shares their code and the AVX-512 blocking (KC = 256
+// pairs keeps the B micro-panel at 32 KiB).
+func platformBF16() *kernel {
+	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BF16 {
+		return nil
+	}
+	return &kernel{name: "avx512-bf16", micro: kernBF16AVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512}
 }
 
 // platformKernels lists the assembly kernels this CPU can run, best first.

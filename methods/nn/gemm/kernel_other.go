@@ -4,3 +4,11 @@ package gemm
 
 // platformKernels lists no assembly kernels: only the pure-Go one is used.
 func platformKernels() []*kernel { return nil }
+
+// platformBF16 is nil: there is no bf16 kernel here.
+func platformBF16() *kernel { return nil }
+
+// pairAlongBF16 and pairAcrossBF16 are never called here (platformBF16 is
+// nil, so SgemmBF16 refuses to run).
+func pairAlongBF16(dst *uint32, src *float32, n int)                  { panic("gemm: no bf16") }
+func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16) { panic("gemm: no bf16") }

@@ -39,6 +39,7 @@ func main() {
 	genTranspose(16)
 	genCopy(12)
 	genCopy(32)
+	genPairBF16()
 	genTransposeAVX2(8)
 	genTransposeAVX2(4)
 	genCopyAVX2(12)
@@ -81,7 +82,45 @@ const (
 	// directN: op(A) = A read where it lies: the mr values of a k step are
 	// lda floats apart, and steps are contiguous.
 	directN
+	// bf16: packed micro-panels of bf16 pairs, each 32-bit element holding
+	// two consecutive k steps (the lower step in the low half), multiplied
+	// by VDPBF16PS into the fp32 accumulators.
+	bf16
 )
+
+// vdpbf16ps encodes VDPBF16PS zdst, zsrc1, zsrc2 (zdst += the dot products
+// of the bf16 pairs of zsrc1 and zsrc2), which Go's assembler does not
+// know: EVEX.512.F3.0F38.W0 52 /r.
+func vdpbf16ps(dst, src1, src2 int) string { return evex0F38("VDPBF16PS", 0x52, 0b10, dst, src1, src2) }
+
+// vcvtne2ps2bf16 encodes VCVTNE2PS2BF16 zdst, zsrc1, zsrc2: the 32 floats
+// of zsrc2 (low half of zdst) and zsrc1 (high half) rounded to bf16, to
+// nearest even: EVEX.512.F2.0F38.W0 72 /r.
+func vcvtne2ps2bf16(dst, src1, src2 int) string {
+	return evex0F38("VCVTNE2PS2BF16", 0x72, 0b11, dst, src1, src2)
+}
+
+// evex0F38 encodes a 512-bit, W0, unmasked instruction of map 0F38 with
+// prefix pp and three Z register operands (Intel order: dst, src1 in
+// EVEX.vvvv, src2 in ModRM.rm), as BYTE directives with the instruction in
+// Go's operand order as a comment.
+func evex0F38(name string, opcode, pp, dst, src1, src2 int) string {
+	inv := func(bit int) int { return 1 - bit }
+	bit := func(r, i int) int { return r >> i & 1 }
+	p0 := inv(bit(dst, 3))<<7 | inv(bit(src2, 4))<<6 | inv(bit(src2, 3))<<5 | inv(bit(dst, 4))<<4 | 0b10
+	p1 := (^src1&0xf)<<3 | 1<<2 | pp
+	p2 := 0b10<<5 | inv(bit(src1, 4))<<3
+	modrm := 0b11<<6 | (dst&7)<<3 | src2&7
+	return fmt.Sprintf("BYTE $0x62; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x; BYTE $0x%02x // %s Z%d, Z%d, Z%d",
+		p0, p1, p2, opcode, modrm, name, src2, src1, dst)
+}
+
+// zreg is the number of a Z register name.
+func zreg(name string) int {
+	var n int
+	fmt.Sscanf(name, "Z%d", &n)
+	return n
+}
 
 // genAVX512 writes the AVX-512 kernels:
 //
@@ -97,10 +136,14 @@ const (
 // and directN say), so a product whose A panels would serve one or two B
 // panels skips packing A; they take full-height tiles only (rows = 12).
 // The three do the same FMAs in the same order, so they agree bit for bit.
+// kernBF16AVX512, with kernAVX512's signature and packed layout, reads each
+// 32-bit element as a pair of bf16 values of two k steps and multiplies with
+// VDPBF16PS (kc counts pairs).
 func genAVX512() {
 	genAVX512Kernel("kernAVX512", packed)
 	genAVX512Kernel("kernAVX512T", directT)
 	genAVX512Kernel("kernAVX512N", directN)
+	genAVX512Kernel("kernBF16AVX512", bf16)
 }
 
 // directNRow is the operand of row i of a directN step at byte offset off:
@@ -118,7 +161,7 @@ func genAVX512Kernel(name string, acc access) {
 	const unroll = 4
 	frame := "$0-72"
 	sig := "mode, rows, cols int"
-	if acc != packed {
+	if acc == directT || acc == directN {
 		frame, sig = "$0-80", "mode, rows, cols, lda int"
 	}
 	p("// func %s(kc int, a, b, c *float32, ldc int, alpha, beta float32, %s)\n", name, sig)
@@ -128,7 +171,7 @@ func genAVX512Kernel(name string, acc access) {
 	ins("MOVQ b+16(FP), BX")
 	ins("MOVQ rows+56(FP), R11")
 	switch acc {
-	case packed:
+	case packed, bf16:
 		ins("CMPQ R11, $8")
 		ins("JLE avx512_rows8")
 	case directT:
@@ -145,7 +188,7 @@ func genAVX512Kernel(name string, acc access) {
 	// advance moves A on by n k steps.
 	advance := func(n int) {
 		switch acc {
-		case packed:
+		case packed, bf16:
 			ins("ADDQ $%d, AX", n*mr*4)
 		case directN:
 			for _, r := range []string{"AX", "R8", "R9", "R10"} {
@@ -165,12 +208,17 @@ func genAVX512Kernel(name string, acc access) {
 			for i := 0; i < rows; i++ {
 				z := fmt.Sprintf("Z%d", 30+i%2)
 				switch acc {
-				case packed:
+				case packed, bf16:
 					ins("VBROADCASTSS %d(AX), %s", (u*mr+i)*4, z)
 				case directT:
 					ins("VBROADCASTSS %d(AX), %s", i*4, z)
 				case directN:
 					ins("VBROADCASTSS %s, %s", directNRow(i, u*4), z)
+				}
+				if acc == bf16 {
+					ins("%s", vdpbf16ps(zreg(zacc(i, 0)), 28, zreg(z)))
+					ins("%s", vdpbf16ps(zreg(zacc(i, 1)), 29, zreg(z)))
+					continue
 				}
 				ins("VFMADD231PS Z28, %s, %s", z, zacc(i, 0))
 				ins("VFMADD231PS Z29, %s, %s", z, zacc(i, 1))
@@ -202,7 +250,7 @@ func genAVX512Kernel(name string, acc access) {
 		ins("JMP avx512_store")
 	}
 	loop("avx512_r12", 12)
-	if acc == packed {
+	if acc == packed || acc == bf16 {
 		p("avx512_rows8:\n")
 		ins("CMPQ R11, $4")
 		ins("JLE avx512_rows4")
@@ -381,6 +429,66 @@ func genAVX2() {
 		}
 		p("%s_done:\n", l)
 	}
+	ins("VZEROUPPER")
+	ins("RET")
+	p("\n")
+}
+
+// genPairBF16 writes the conversions of float32 operands to bf16 pairs
+// that SgemmBF16 multiplies:
+//
+//	func pairAlongBF16(dst *uint32, src *float32, n int)
+//	func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16)
+//
+// pairAlongBF16 rounds n contiguous floats (n a multiple of 32) into n/2
+// pairs of neighbours. pairAcrossBF16 rounds n floats of two rows (n a
+// multiple of 16) into n pairs (r0[j] low, r1[j] high): both halves
+// converted by one VCVTNE2PS2BF16, then interleaved by VPERMW with the 32
+// word indices at idx.
+func genPairBF16() {
+	p("// func pairAlongBF16(dst *uint32, src *float32, n int)\n")
+	p("TEXT ·pairAlongBF16(SB), NOSPLIT, $0-24\n")
+	ins("MOVQ dst+0(FP), DI")
+	ins("MOVQ src+8(FP), SI")
+	ins("MOVQ n+16(FP), CX")
+	ins("SHRQ $5, CX")
+	ins("JZ along_done")
+	p("along_loop:\n")
+	ins("VMOVUPS (SI), Z0")
+	ins("VMOVUPS 64(SI), Z1")
+	ins("%s", vcvtne2ps2bf16(2, 1, 0))
+	ins("VMOVDQU32 Z2, (DI)")
+	ins("ADDQ $128, SI")
+	ins("ADDQ $64, DI")
+	ins("DECQ CX")
+	ins("JNZ along_loop")
+	p("along_done:\n")
+	ins("VZEROUPPER")
+	ins("RET")
+	p("\n")
+
+	p("// func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16)\n")
+	p("TEXT ·pairAcrossBF16(SB), NOSPLIT, $0-40\n")
+	ins("MOVQ dst+0(FP), DI")
+	ins("MOVQ r0+8(FP), SI")
+	ins("MOVQ r1+16(FP), DX")
+	ins("MOVQ n+24(FP), CX")
+	ins("MOVQ idx+32(FP), AX")
+	ins("VMOVDQU16 (AX), Z3")
+	ins("SHRQ $4, CX")
+	ins("JZ across_done")
+	p("across_loop:\n")
+	ins("VMOVUPS (SI), Z0")
+	ins("VMOVUPS (DX), Z1")
+	ins("%s", vcvtne2ps2bf16(2, 1, 0))
+	ins("VPERMW Z2, Z3, Z4")
+	ins("VMOVDQU32 Z4, (DI)")
+	ins("ADDQ $64, SI")
+	ins("ADDQ $64, DX")
+	ins("ADDQ $64, DI")
+	ins("DECQ CX")
+	ins("JNZ across_loop")
+	p("across_done:\n")
 	ins("VZEROUPPER")
 	ins("RET")
 	p("\n")

@@ -1,0 +1,157 @@
+package gemm
+
+import (
+	"math"
+	"sync"
+	"unsafe"
+
+	"gonum.org/v1/gonum/blas"
+)
+
+// bf16Kernel is the bf16 kernel of this CPU, or nil.
+var bf16Kernel = platformBF16()
+
+// HasBF16 reports whether this CPU multiplies bf16 in hardware
+// (AVX512_BF16), so that SgemmBF16 is available.
+func HasBF16() bool { return bf16Kernel != nil }
+
+// SgemmBF16 computes C = alpha·op(A)·op(B) + beta·C as Implementation.Sgemm
+// does, with op(A) and op(B) rounded to bfloat16 (to nearest, ties to
+// even) and the products accumulated in float32: the mixed precision of
+// bf16 training, whose weights and optimizer state stay float32. It
+// panics when HasBF16 is false, and as Sgemm on bad arguments.
+//
+// The operands are first written as bf16 pairs of consecutive k (an odd k
+// is padded with a zero), which the fp32 packing code then moves as 32-bit
+// elements; k/2 pair steps of VDPBF16PS do the product, twice the multiply
+// rate of fp32 FMA.
+func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if bf16Kernel == nil {
+		panic("gemm: SgemmBF16 on a CPU without AVX512_BF16 (check HasBF16)")
+	}
+	checkArgs(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if alpha == 0 || k == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	// Each operand becomes a matrix of pairs along k, laid out as the
+	// conversion reads it best; the driver packs either orientation.
+	kp := (k + 1) / 2
+	buf := getPairs(m*kp + kp*n)
+	defer putPairs(buf)
+	ap, bp := buf[:m*kp], buf[m*kp:]
+	aTrans, bTrans := tA != blas.NoTrans, tB != blas.NoTrans
+	lap, lbp := kp, n
+	if aTrans { // A is k×m: pairs across its rows, kp×m, read as op = ᵀ
+		pairAcross(ap, m, a, lda, k, m)
+		lap = m
+	} else {
+		pairAlong(ap, kp, a, lda, m, k)
+	}
+	if bTrans { // B is n×k: pairs along its rows, n×kp, read as op = ᵀ
+		pairAlong(bp, kp, b, ldb, n, k)
+		lbp = kp
+	} else {
+		pairAcross(bp, n, b, ldb, k, n)
+	}
+	sgemmWith(bf16Kernel, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
+}
+
+// bf16 rounds x to bfloat16 (nearest, ties to even) and returns its bits.
+func bf16(x float32) uint32 {
+	b := math.Float32bits(x)
+	if b&0x7fffffff > 0x7f800000 { // NaN stays NaN (rounding could carry it to Inf)
+		return b>>16 | 0x40
+	}
+	return (b + 0x7fff + (b >> 16 & 1)) >> 16
+}
+
+// pairAlong writes each of rows rows of k floats (src, stride lds) as
+// (k+1)/2 pairs of neighbours (dst, stride ldd): element p holds src[2p]
+// low and src[2p+1] (0 past k) high.
+func pairAlong(dst []uint32, ldd int, src []float32, lds, rows, k int) {
+	kp := (k + 1) / 2
+	n32 := k &^ 31
+	for r := 0; r < rows; r++ {
+		s := src[r*lds : r*lds+k]
+		d := dst[r*ldd : r*ldd+kp]
+		if n32 > 0 {
+			pairAlongBF16(&d[0], &s[0], n32)
+		}
+		for p := n32 / 2; p < kp; p++ {
+			var hi uint32
+			if 2*p+1 < k {
+				hi = bf16(s[2*p+1])
+			}
+			d[p] = bf16(s[2*p]) | hi<<16
+		}
+	}
+}
+
+// interleave is VPERMW's word order for pairAcrossBF16: word 2j of the
+// result is r0[j] (word j of the conversion), word 2j+1 is r1[j] (word
+// 16+j).
+var interleave = func() (idx [32]uint16) {
+	for j := range 16 {
+		idx[2*j], idx[2*j+1] = uint16(j), uint16(16+j)
+	}
+	return idx
+}()
+
+// pairAcross writes k rows of cols floats (src, stride lds) as (k+1)/2 rows
+// of cols pairs (dst, stride ldd): element (p, j) holds src[2p][j] low and
+// src[2p+1][j] (0 past k) high.
+func pairAcross(dst []uint32, ldd int, src []float32, lds, k, cols int) {
+	n16 := cols &^ 15
+	for p := 0; p < k/2; p++ {
+		r0 := src[2*p*lds : 2*p*lds+cols]
+		r1 := src[(2*p+1)*lds : (2*p+1)*lds+cols]
+		d := dst[p*ldd : p*ldd+cols]
+		if n16 > 0 {
+			pairAcrossBF16(&d[0], &r0[0], &r1[0], n16, &interleave[0])
+		}
+		for j := n16; j < cols; j++ {
+			d[j] = bf16(r0[j]) | bf16(r1[j])<<16
+		}
+	}
+	if k%2 == 1 { // the last row pairs with zeros
+		r0 := src[(k-1)*lds : (k-1)*lds+cols]
+		d := dst[(k/2)*ldd : (k/2)*ldd+cols]
+		for j := range d {
+			d[j] = bf16(r0[j])
+		}
+	}
+}
+
+var (
+	pairsMu   sync.Mutex
+	freePairs [][]uint32
+)
+
+// getPairs returns a buffer of n pair elements, reused across calls (kept
+// for the life of the program, as the workspaces are).
+func getPairs(n int) []uint32 {
+	pairsMu.Lock()
+	defer pairsMu.Unlock()
+	for i, b := range freePairs {
+		if cap(b) >= n {
+			freePairs = append(freePairs[:i], freePairs[i+1:]...)
+			return b[:n]
+		}
+	}
+	return make([]uint32, n)
+}
+
+func putPairs(b []uint32) {
+	pairsMu.Lock()
+	freePairs = append(freePairs, b)
+	pairsMu.Unlock()
+}
+
+// u32AsF32 views pair elements as the float32 slots the packers move.
+func u32AsF32(b []uint32) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}

@@ -1,0 +1,109 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/gonum"
+)
+
+func TestBF16Rounding(t *testing.T) {
+	for _, tc := range []struct {
+		in   uint32 // float32 bits
+		want uint32 // bf16 bits
+	}{
+		{0x3f800000, 0x3f80},        // 1
+		{0x3f808000, 0x3f80},        // a tie, to the even 0x3f80
+		{0x3f818000, 0x3f82},        // a tie, to the even 0x3f82
+		{0x3f808001, 0x3f81},        // above the tie
+		{0x3f807fff, 0x3f80},        // below it
+		{0xbf808001, 0xbf81},        // negative
+		{0x7f7fffff, 0x7f80},        // the largest float rounds to +Inf
+		{0x7f800000, 0x7f80},        // +Inf
+		{0x7fc00001, 0x7fc0 | 0x40}, // NaN stays NaN
+		{0x7f800001, 0x7f80 | 0x40}, // a NaN whose payload is low bits
+		{0x00000001, 0x0000},        // the smallest subnormal rounds to 0
+		{math.Float32bits(-0), 0x0000},
+	} {
+		if got := bf16(math.Float32frombits(tc.in)); got != tc.want {
+			t.Errorf("bf16(%#08x) = %#04x, want %#04x", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestSgemmBF16Exact multiplies small integers, which bf16 holds exactly and
+// whose products and sums float32 holds exactly, so SgemmBF16 must equal
+// gonum's float32 product on every shape (odd k pads a pair, edge tiles,
+// several KC blocks of pairs) and transpose, except where beta·C rounds.
+func TestSgemmBF16Exact(t *testing.T) {
+	if !HasBF16() {
+		t.Skip("no AVX512_BF16 on this CPU")
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	const sentinel = -7777
+	for _, sh := range testShapes {
+		m, n, k := sh[0], sh[1], sh[2]
+		for _, tA := range transposes {
+			for _, tB := range transposes {
+				ar, ac := dims(tA, m, k)
+				br, bc := dims(tB, k, n)
+				a := newMat(ar, ac, float32(math.NaN()))
+				b := newMat(br, bc, float32(math.NaN()))
+				a.fill(smallInt(r))
+				b.fill(smallInt(r))
+				for _, beta := range []float32{0, 1, 0.3} {
+					c0 := newMat(m, n, sentinel)
+					c0.fill(smallInt(r))
+					want := c0.clone()
+					gonum.Implementation{}.Sgemm(tA, tB, m, n, k, -0.5, a.data(), a.stride, b.data(), b.stride, beta, want.data(), want.stride)
+					got := c0.clone()
+					SgemmBF16(tA, tB, m, n, k, -0.5, a.data(), a.stride, b.data(), b.stride, beta, got.data(), got.stride)
+					got.checkPadding(t, sentinel)
+					compare(t, fmt.Sprintf("bf16 %dx%dx%d tA=%c tB=%c beta=%v", m, n, k, tA, tB, beta), got, want, beta == 0.3)
+				}
+			}
+		}
+	}
+}
+
+// TestSgemmBF16Rounds checks, on random floats, that SgemmBF16 is the
+// float32 product of the operands rounded to bf16 (up to the order of the
+// float32 sums) and not the product of the operands themselves.
+func TestSgemmBF16Rounds(t *testing.T) {
+	if !HasBF16() {
+		t.Skip("no AVX512_BF16 on this CPU")
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	const m, n, k = 50, 70, 301
+	a, b := newMat(m, k, 0), newMat(k, n, 0)
+	a.fill(func() float32 { return float32(r.NormFloat64()) })
+	b.fill(func() float32 { return float32(r.NormFloat64()) })
+	round := func(x mat) mat {
+		y := x.clone()
+		for i, v := range y.buf {
+			y.buf[i] = math.Float32frombits(bf16(v) << 16)
+		}
+		return y
+	}
+	got, rounded, exact := newMat(m, n, 0), newMat(m, n, 0), newMat(m, n, 0)
+	SgemmBF16(blas.NoTrans, blas.NoTrans, m, n, k, 1, a.data(), a.stride, b.data(), b.stride, 0, got.data(), got.stride)
+	ra, rb := round(a), round(b)
+	gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, ra.data(), ra.stride, rb.data(), rb.stride, 0, rounded.data(), rounded.stride)
+	gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a.data(), a.stride, b.data(), b.stride, 0, exact.data(), exact.stride)
+	var maxRounded, maxExact float64
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			g := float64(got.buf[i*got.stride+j])
+			maxRounded = max(maxRounded, math.Abs(g-float64(rounded.buf[i*rounded.stride+j])))
+			maxExact = max(maxExact, math.Abs(g-float64(exact.buf[i*exact.stride+j])))
+		}
+	}
+	// Sums of 301 terms of size about 1 and total about 17: float32
+	// reordering moves them by about 1e-5; bf16 rounding by about 1e-1.
+	if maxRounded > 1e-4 || maxExact < 1e-2 {
+		t.Errorf("max |bf16 − product of rounded operands| = %g (want ≤ 1e-4), max |bf16 − float32 product| = %g (want ≥ 1e-2)", maxRounded, maxExact)
+	}
+}

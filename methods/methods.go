@@ -280,13 +280,24 @@ type Rule[S any, L Learner] struct {
 // Settings returns a pointer to a new settings struct holding the defaults.
 func (r Rule[S, L]) Settings() any { s := r.Defaults(); return &s }
 
-// New decodes settings over the defaults and builds the learner.
+// New decodes settings over the defaults and builds the learner. Settings
+// with a precision (the Training block's) are applied to every tensor the
+// learner's state walk reaches, so no rule handles them itself.
 func (r Rule[S, L]) New(p Problem, settings json.RawMessage) (Learner, error) {
 	s, err := Decode(r.Defaults(), settings)
 	if err != nil {
 		return nil, err
 	}
-	return r.Build(p, s)
+	l, err := r.Build(p, s)
+	if err != nil {
+		return nil, err
+	}
+	if pr, ok := any(s).(interface{ Products() nn.Precision }); ok && pr.Products() != nn.FP32 {
+		if c, ok := any(l).(Checkpointer); ok {
+			nn.SetProductsOf(pr.Products(), c.VisitState)
+		}
+	}
+	return l, nil
 }
 
 // Decode reads a JSON object of settings over defaults and checks the

@@ -26,12 +26,32 @@ type Training struct {
 	// pass falls back to chance after an earlier pass of the same task was
 	// well above it (see ErrCollapsed).
 	CollapseCheck bool `json:"collapse_check" identity:"runtime" help:"stop as collapsed when a pass's training accuracy falls to chance after being well above it, or (NoProp-CT and -FM) a learned class embedding collapses to a point"`
+	// Precision is the arithmetic of the Linear and Conv2D products, in
+	// training and scoring (nn.Precision): "fp32", or "bf16" (bfloat16
+	// operands with float32 accumulation; weights, gradients and optimizer
+	// state stay float32) on CPUs with the bf16 instructions, fp32 on
+	// others. Products with an inner dimension under nn.BF16MinK stay fp32.
+	Precision string `json:"precision" enum:"fp32|bf16" identity:"default" help:"matrix products: fp32, or bf16 operands with fp32 accumulation (where the CPU has AVX512_BF16; fp32 elsewhere)"`
 }
+
+// Products is the nn.Precision of Precision.
+func (t Training) Products() nn.Precision {
+	if t.Precision == PrecisionBF16 {
+		return nn.BF16
+	}
+	return nn.FP32
+}
+
+// Precisions of Training.Precision.
+const (
+	PrecisionFP32 = "fp32"
+	PrecisionBF16 = "bf16"
+)
 
 // DefaultTraining returns a Training with the given minibatch size and
 // budget and the default guards.
 func DefaultTraining(batch, epochs, iterations int) Training {
-	return Training{BatchSize: batch, Epochs: epochs, Iterations: iterations, DivergenceFactor: 1e4, CollapseCheck: true}
+	return Training{BatchSize: batch, Epochs: epochs, Iterations: iterations, DivergenceFactor: 1e4, CollapseCheck: true, Precision: PrecisionFP32}
 }
 
 // CheckBlock requires a budget.

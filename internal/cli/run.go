@@ -22,6 +22,7 @@ import (
 	"github.com/noprop/noprop/harness/shard"
 	"github.com/noprop/noprop/internal/outfile"
 	"github.com/noprop/noprop/methods/catalog"
+	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/table"
 	"github.com/noprop/noprop/tasks"
@@ -227,6 +228,7 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
+	notePrecision(os.Stderr, specs)
 	// The data is found, read and cut into streams, and the checkpoint
 	// folder checked, before the database is created.
 	if err := harness.LocateData(specs, f.data); err != nil {
@@ -473,4 +475,18 @@ func checkFolder(path, what string) error {
 		return fmt.Errorf("%s %s is not writable for this user (%v): make it writable, runs keep their checkpoints there", what, path, err)
 	}
 	return nil
+}
+
+// notePrecision says, once, when runs ask for bf16 products on a CPU that
+// multiplies them in fp32 (their results are then those of fp32).
+func notePrecision(w io.Writer, specs []harness.Spec) {
+	if nn.BF16Available() {
+		return
+	}
+	for _, s := range specs {
+		if strings.Contains(string(s.Settings), `"precision":"bf16"`) {
+			fmt.Fprintln(w, "noprop: note: precision bf16 asked for, but this CPU has no AVX512_BF16: products run in fp32")
+			return
+		}
+	}
 }

@@ -72,6 +72,7 @@ func Test(t *testing.T, m methods.Method) {
 			testLearner(t, m, ds, settings)
 		})
 	}
+	t.Run("precision bf16", func(t *testing.T) { testPrecision(t, m, ds) })
 }
 
 func testSettings(t *testing.T, m methods.Method) {

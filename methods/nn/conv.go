@@ -183,7 +183,7 @@ func (l *Conv2D) Forward(x Matrix, train bool) Matrix {
 	l.colsValid = true
 	copy(l.wb, l.Weight.Value)
 	copy(l.wb[kkc*l.oc:], l.Bias.Value)
-	convGemm(l.out, l.cols, l.wb, l.oc, 0)
+	convGemm(l.Weight.Products, l.out, l.cols, l.wb, l.oc, 0)
 	return l.out
 }
 
@@ -225,7 +225,7 @@ func (l *Conv2D) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
 		} else {
 			clear(l.twb[kkc*l.oc:])
 		}
-		convGemm(l.t, l.cols, l.twb, l.oc, 0)
+		convGemm(l.Weight.Products, l.t, l.cols, l.twb, l.oc, 0)
 		beta = 1
 	case bt != nil:
 		clear(l.t.Data)
@@ -239,7 +239,7 @@ func (l *Conv2D) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
 		}
 		l.im2col(dx, 0)
 		l.colsValid = false
-		convGemm(l.t, l.cols, l.wb, l.oc, beta)
+		convGemm(l.Weight.Products, l.t, l.cols, l.wb, l.oc, beta)
 	}
 	return y, l.t
 }
@@ -266,7 +266,7 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 		}
 		// [dW; db] = [cols 1]ᵀ·dOut in one GEMM.
 		gwb := blas32.General{Rows: kkc + 1, Cols: l.oc, Stride: l.oc, Data: l.gwb}
-		blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
+		matmul(l.Weight.Products, blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
 	}
 	convAddInto(l.Weight.Grad, l.gwb[:kkc*l.oc])
 	convAddInto(l.Bias.Grad, l.gwb[kkc*l.oc:])
@@ -277,7 +277,7 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 	// dcols = dOut·Wᵀ, written over the first k·k·C columns of cols.
 	wv := blas32.General{Rows: kkc, Cols: l.oc, Stride: l.oc, Data: l.Weight.Value}
 	dcols := blas32.General{Rows: n, Cols: kkc, Stride: kkc + 1, Data: l.cols.Data}
-	blas32.Gemm(blas.NoTrans, blas.Trans, 1, dyv, wv, 0, dcols)
+	matmul(l.Weight.Products, blas.NoTrans, blas.Trans, 1, dyv, wv, 0, dcols)
 	l.colsValid = false
 	l.dx = Resize(l.dx, b, l.c*l.h*l.w)
 	ParallelFor(b, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.col2imFn)
@@ -359,13 +359,13 @@ func (l *Conv2D) col2imRange(lo, hi int) {
 // convGemm sets out = cols·w + beta·out, where cols is n×K (K = k·k·C, or
 // k·k·C+1 with a column of ones when w carries the bias as its last row), w
 // is K×oc and out is viewed as n×oc. It is the whole of Conv2D's forward
-// arithmetic after im2col, and the forward-mode (tangent) pass reuses it:
+// arithmetic after im2col (in precision p), and the forward-mode (tangent) pass reuses it:
 // ẏ = [im2col(ẋ) 0]·[W; b] + [im2col(x) 1]·[Ẇ; ḃ].
-func convGemm(out, cols Matrix, w []float32, oc int, beta float32) {
+func convGemm(p Precision, out, cols Matrix, w []float32, oc int, beta float32) {
 	n := cols.Rows
 	wv := blas32.General{Rows: cols.Cols, Cols: oc, Stride: oc, Data: w[:cols.Cols*oc]}
 	ov := blas32.General{Rows: n, Cols: oc, Stride: oc, Data: out.Data[:n*oc]}
-	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, beta, ov)
+	matmul(p, blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, beta, ov)
 }
 
 // convAddInto adds src into dst element-wise.

@@ -14,6 +14,9 @@ type Param struct {
 	// nothing to the pass; otherwise it has len(Value) entries. Nothing in
 	// the package writes it.
 	Tangent []float32
+	// Products is the precision of the products a layer takes with this
+	// tensor as its weights (SetProducts); FP32 unless set.
+	Products Precision
 	// Shape is informational (e.g. [in, out] for a weight matrix).
 	Shape []int
 	// NoDecay excludes the tensor from weight decay (biases, norm scales).

@@ -5,7 +5,6 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
 )
 
 // Linear is a fully connected layer y = x·W + b. W is stored in×out
@@ -63,7 +62,7 @@ func (l *Linear) Forward(x Matrix, train bool) Matrix {
 	}
 	l.x = x
 	l.y = Resize(l.y, x.Rows, l.Out)
-	affine(l.y, x, l.Weights(), l.B.Value)
+	affine(l.W.Products, l.y, x, l.Weights(), l.B.Value)
 	return l.y
 }
 
@@ -89,12 +88,12 @@ func (l *Linear) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
 	wDot := Matrix{Rows: l.In, Cols: l.Out, Data: wt}
 	switch {
 	case hasX:
-		affine(l.t, dx, l.Weights(), bt)
+		affine(l.W.Products, l.t, dx, l.Weights(), bt)
 		if wt != nil {
-			blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, x.General(), wDot.General(), 1, l.t.General())
+			matmul(l.W.Products, blas.NoTrans, blas.NoTrans, 1, x.General(), wDot.General(), 1, l.t.General())
 		}
 	case wt != nil:
-		affine(l.t, x, wDot, bt)
+		affine(l.W.Products, l.t, x, wDot, bt)
 	default:
 		clear(l.t.Data)
 		addRowVector(l.t, bt)
@@ -114,24 +113,25 @@ func (l *Linear) Backward(dy Matrix) Matrix {
 		return l.dx
 	}
 	dW := Matrix{Rows: l.In, Cols: l.Out, Data: l.W.Grad}
-	blas32.Gemm(blas.Trans, blas.NoTrans, 1, l.x.General(), dy.General(), 1, dW.General())
+	matmul(l.W.Products, blas.Trans, blas.NoTrans, 1, l.x.General(), dy.General(), 1, dW.General())
 	addColumnSums(l.B.Grad, dy)
 	if l.NoInputGrad {
 		return Matrix{}
 	}
 	l.dx = Resize(l.dx, dy.Rows, l.In)
-	blas32.Gemm(blas.NoTrans, blas.Trans, 1, dy.General(), l.Weights().General(), 0, l.dx.General())
+	matmul(l.W.Products, blas.NoTrans, blas.Trans, 1, dy.General(), l.Weights().General(), 0, l.dx.General())
 	return l.dx
 }
 
-// affine computes y = x·w + b (b broadcast over rows; nil b means no bias).
+// affine computes y = x·w + b (b broadcast over rows; nil b means no bias),
+// the product in precision p.
 // It is the whole of Linear's forward math, which the tangent pass reuses:
 // ẏ = affine(ẋ, W, ḃ) + x·Ẇ.
-func affine(y, x, w Matrix, b []float32) {
+func affine(p Precision, y, x, w Matrix, b []float32) {
 	if y.Rows == 0 {
 		return
 	}
-	blas32.Gemm(blas.NoTrans, blas.NoTrans, 1, x.General(), w.General(), 0, y.General())
+	matmul(p, blas.NoTrans, blas.NoTrans, 1, x.General(), w.General(), 0, y.General())
 	if b != nil {
 		addRowVector(y, b)
 	}

@@ -332,12 +332,47 @@ func (g *RNG) VisitState(v StateVisitor, name string) {
 	}, g.pcg.UnmarshalBinary)
 }
 
-// VisitParams visits the values of params in order.
+// VisitParams visits the values of params in order; a ParamVisitor is
+// handed each tensor first.
 func VisitParams(v StateVisitor, name string, params []*Param) {
+	pv, _ := v.(ParamVisitor)
 	for i, p := range params {
+		if pv != nil {
+			pv.Param(p)
+		}
 		v.Floats(fmt.Sprintf("%s/%d:%s", name, i, p.Name), p.Value)
 	}
 }
+
+// ParamVisitor is a StateVisitor that also wants the parameter tensors
+// themselves, not only their values: a learner's state walk reaches every
+// tensor it trains, so a setting of the tensors can be applied to a whole
+// learner through it (SetProductsOf).
+type ParamVisitor interface {
+	StateVisitor
+	Param(p *Param)
+}
+
+// SetProductsOf sets the precision of every parameter tensor that the
+// state walk visit reaches (a learner's VisitState).
+func SetProductsOf(p Precision, visit func(StateVisitor)) {
+	visit(&productsVisitor{p: p})
+}
+
+// productsVisitor sets Param.Products and ignores the values.
+type productsVisitor struct{ p Precision }
+
+func (v *productsVisitor) Param(q *Param)                               { q.Products = v.p }
+func (*productsVisitor) Floats(string, []float32)                       {}
+func (*productsVisitor) Float64s(string, []float64)                     {}
+func (*productsVisitor) Ints(string, []int)                             {}
+func (*productsVisitor) Bools(string, []bool)                           {}
+func (*productsVisitor) Int(string, *int)                               {}
+func (*productsVisitor) Uint64(string, *uint64)                         {}
+func (*productsVisitor) Float64(string, *float64)                       {}
+func (*productsVisitor) Bool(string, *bool)                             {}
+func (*productsVisitor) Blob(string, func() []byte, func([]byte) error) {}
+func (*productsVisitor) Err() error                                     { return nil }
 
 // StatefulLayer is implemented by layers that hold state besides their
 // parameters (BatchNorm's running statistics, Dropout's random stream) or

@@ -178,6 +178,36 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 	if j.splitN {
 		dim, tile, other, otherTile = n, nr, m, mr
 	}
+	j.chunks(dim, tile, other, otherTile, parts)
+	j.nchunks = ceilDiv(dim, j.chunk)
+	parts = min(parts, j.nchunks)
+	j.next.Store(0)
+
+	if parts > 1 {
+		j.done.Store(0)
+		j.joined.Store(0) // open: publishes the fields above to joiners
+		workpool.Offer(j, parts-1)
+	}
+	// The caller computes chunks too, and never waits for a worker that has
+	// not started: it closes the job when no chunk is left and waits only
+	// for the workers that joined, which are running.
+	j.work()
+	if parts > 1 {
+		joined := j.joined.Swap(-1)
+		for i := 0; j.done.Load() < joined; i++ {
+			if i > 100 {
+				runtime.Gosched()
+			}
+		}
+	}
+	putJob(j)
+}
+
+// chunks sets how the split dimension dim (tile: its micro-panel size) is
+// cut into chunks for parts goroutines, and whether the other operand
+// (other wide, otherTile its panel size) is packed once and shared.
+func (j *job) chunks(dim, tile, other, otherTile, parts int) {
+	k, aTrans := j.k, j.aTrans
 	j.shWidth = roundUp(other, otherTile)
 	j.shared = j.shWidth*k <= shareMax
 	if j.shared {
@@ -217,28 +247,6 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 		}
 		j.chunk = max(roundUp(ceilDiv(dim, 4*parts), tile), minChunk)
 	}
-	j.nchunks = ceilDiv(dim, j.chunk)
-	parts = min(parts, j.nchunks)
-	j.next.Store(0)
-
-	if parts > 1 {
-		j.done.Store(0)
-		j.joined.Store(0) // open: publishes the fields above to joiners
-		workpool.Offer(j, parts-1)
-	}
-	// The caller computes chunks too, and never waits for a worker that has
-	// not started: it closes the job when no chunk is left and waits only
-	// for the workers that joined, which are running.
-	j.work()
-	if parts > 1 {
-		joined := j.joined.Swap(-1)
-		for i := 0; j.done.Load() < joined; i++ {
-			if i > 100 {
-				runtime.Gosched()
-			}
-		}
-	}
-	putJob(j)
 }
 
 // work claims and computes chunks until none is left.

@@ -93,6 +93,31 @@ func BenchmarkStepConv(b *testing.B) { benchSequential(b, `{"encoder":"conv"}`) 
 // shape of the paper-budget runs.
 func BenchmarkStepConvCIFAR(b *testing.B) { benchSequentialOn(b, cifarShape, `{"encoder":"conv"}`) }
 
+// The step benchmarks with precision bf16, to set beside the fp32 ones
+// (skipped on CPUs without the bf16 instructions):
+//
+//	go test -run '^$' -bench 'BenchmarkStep(MLP|Conv|ConvCIFAR)(BF16)?$' ./methods/noprop/
+func BenchmarkStepMLPBF16(b *testing.B) {
+	skipNoBF16(b)
+	benchSequential(b, `{"encoder":"mlp","precision":"bf16"}`)
+}
+
+func BenchmarkStepConvBF16(b *testing.B) {
+	skipNoBF16(b)
+	benchSequential(b, `{"encoder":"conv","precision":"bf16"}`)
+}
+
+func BenchmarkStepConvCIFARBF16(b *testing.B) {
+	skipNoBF16(b)
+	benchSequentialOn(b, cifarShape, `{"encoder":"conv","precision":"bf16"}`)
+}
+
+func skipNoBF16(b *testing.B) {
+	if !nn.BF16Available() {
+		b.Skip("no AVX512_BF16 on this CPU")
+	}
+}
+
 func BenchmarkParallelStepMLP(b *testing.B) {
 	benchParallel(b, `{"encoder":"mlp","train_order":"parallel"}`)
 }

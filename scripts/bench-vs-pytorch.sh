@@ -11,6 +11,9 @@
 # Environment knobs:
 #   ENCODERS       encoders to run, space-separated (default "mlp conv")
 #   EPOCHS         epochs per run (default 1)
+#   PRECISIONS     precisions to run, space-separated (default "fp32"): "bf16"
+#                  is precision=bf16 for Go and torch.autocast with bfloat16
+#                  for PyTorch (both need a CPU with AVX512_BF16 to gain)
 #   THREADS        cores for each side (default 2): GOMAXPROCS for Go,
 #                  OpenBLAS threads + torch threads for PyTorch
 #   SEED           seed for both sides (default 1)
@@ -41,6 +44,7 @@
 set -euo pipefail
 
 ENCODERS=${ENCODERS:-mlp conv}
+PRECISIONS=${PRECISIONS:-fp32}
 EPOCHS=${EPOCHS:-1}
 THREADS=${THREADS:-2}
 SEED=${SEED:-1}
@@ -112,47 +116,48 @@ others() {
 	if [[ -f $f ]]; then sed -n 's/^others_pct=//p' "$f"; else echo -; fi
 }
 
-# run_torch ENC: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -"
-# when skipped).
+# run_torch ENC PREC: prints "sec_per_epoch test_acc peak_rss_MiB" (or
+# "- - -" when skipped).
 run_torch() {
-	local enc=$1
+	local enc=$1 prec=$2
 	if [[ $SKIP_TORCH == 1 ]]; then
 		echo "- - -"
 		return
 	fi
 	local args=(--encoder "$enc" --epochs "$EPOCHS" --threads "$THREADS"
-		--intraop-threads "$(intraop "$enc")" --seed "$SEED")
+		--intraop-threads "$(intraop "$enc")" --seed "$SEED" --precision "$prec")
 	if [[ -n $LIMIT_TRAIN ]]; then args+=(--limit-train "$LIMIT_TRAIN"); fi
 	log "torch: $PY scripts/noprop_dt_torch.py ${args[*]}"
 	# tee to a file and to stderr (through stdout: "tee /dev/stderr" would
 	# truncate a log file that stderr is redirected to).
-	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "torch $enc" --report "$tmp/torch-$enc.load" -- \
-		"$PY" "$here/noprop_dt_torch.py" "${args[@]}" | tee "$tmp/torch-$enc.out" >&2 ||
-		die "the PyTorch run ($enc) failed"
+	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "torch $enc $prec" --report "$tmp/torch-$enc-$prec.load" -- \
+		"$PY" "$here/noprop_dt_torch.py" "${args[@]}" | tee "$tmp/torch-$enc-$prec.out" >&2 ||
+		die "the PyTorch run ($enc, $prec) failed"
 	awk '/^RESULT torch/ {
 		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 		print v["sec_per_epoch"], v["test_acc"], v["peak_rss_mib"]; found = 1
-	} END { if (!found) exit 1 }' "$tmp/torch-$enc.out" || die "no RESULT line from the PyTorch run ($enc)"
+	} END { if (!found) exit 1 }' "$tmp/torch-$enc-$prec.out" || die "no RESULT line from the PyTorch run ($enc, $prec)"
 }
 
-# run_go ENC: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -" when
-# skipped). The peak RSS is the one the harness stores with the run.
+# run_go ENC PREC: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -"
+# when skipped). The peak RSS is the one the harness stores with the run.
 run_go() {
-	local enc=$1
+	local enc=$1 prec=$2
 	if [[ $SKIP_GO == 1 ]]; then
 		echo "- - -"
 		return
 	fi
-	local db="$tmp/go-$enc.db"
+	local db="$tmp/go-$enc-$prec.db"
 	local args=(run --db "$db" --method noprop-dt --dataset mnist --stream joint
 		--scenario class --seeds 1 --seed "$SEED" --verbose
 		--set "encoder=$enc" --set "epochs=$EPOCHS" --set iterations=0
 		--set embedding=one-hot --set timesteps=10 --set eta=0.1
 		--set batch_size=128 --set optimizer=adamw --set lr=0.001
-		--set weight_decay=0.001 --set train_order=sequential --set head=softmax)
+		--set weight_decay=0.001 --set train_order=sequential --set head=softmax
+		--set "precision=$prec")
 	log "go: GOMAXPROCS=$GOMAXPROCS bin/noprop ${args[*]}"
-	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc" --report "$tmp/go-$enc.load" -- \
-		bin/noprop "${args[@]}" >&2 || die "the Go run ($enc) failed"
+	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc $prec" --report "$tmp/go-$enc-$prec.load" -- \
+		bin/noprop "${args[@]}" >&2 || die "the Go run ($enc, $prec) failed"
 	"$PY" - "$db" <<'EOF' || die "could not read the Go results from $db"
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
@@ -177,26 +182,29 @@ EOF
 rows=()
 for enc in $ENCODERS; do
 	case $enc in mlp | conv) ;; *) die "unknown encoder $enc (want mlp or conv)" ;; esac
-	res=$(run_torch "$enc")
-	read -r t_sec t_acc t_rss <<<"$res"
-	res=$(run_go "$enc")
-	read -r g_sec g_acc g_rss <<<"$res"
-	ratio=-
-	if [[ $t_sec != - && $g_sec != - ]]; then
-		ratio=$(awk -v g="$g_sec" -v t="$t_sec" 'BEGIN { printf "%.2f", g / t }')
-	fi
-	rows+=("$enc $t_sec $g_sec $ratio $t_acc $g_acc $t_rss $g_rss $(others torch "$enc") $(others go "$enc")")
+	for prec in $PRECISIONS; do
+		case $prec in fp32 | bf16) ;; *) die "unknown precision $prec (want fp32 or bf16)" ;; esac
+		res=$(run_torch "$enc" "$prec")
+		read -r t_sec t_acc t_rss <<<"$res"
+		res=$(run_go "$enc" "$prec")
+		read -r g_sec g_acc g_rss <<<"$res"
+		ratio=-
+		if [[ $t_sec != - && $g_sec != - ]]; then
+			ratio=$(awk -v g="$g_sec" -v t="$t_sec" 'BEGIN { printf "%.2f", g / t }')
+		fi
+		rows+=("$enc/$prec $t_sec $g_sec $ratio $t_acc $g_acc $t_rss $g_rss $(others torch "$enc-$prec") $(others go "$enc-$prec")")
+	done
 done
 
 note=""
 if [[ -n $LIMIT_TRAIN ]]; then note=" (PyTorch on $LIMIT_TRAIN training images only)"; fi
 printf '\nNoProp-DT, MNIST, T=10 one-hot, AdamW, batch 128, %s epoch(s), %s threads%s\n' \
 	"$EPOCHS" "$THREADS" "$note"
-printf '%-8s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' encoder torch_s/epoch go_s/epoch go/torch \
+printf '%-10s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' encoder/prec torch_s/epoch go_s/epoch go/torch \
 	torch_acc% go_acc% torch_rss_MiB go_rss_MiB others%_torch others%_go
 for r in "${rows[@]}"; do
 	read -r enc t_sec g_sec ratio t_acc g_acc t_rss g_rss o_t o_g <<<"$r"
-	printf '%-8s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$t_rss" "$g_rss" "$o_t" "$o_g"
+	printf '%-10s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$t_rss" "$g_rss" "$o_t" "$o_g"
 done
 echo "(rss: each process's peak resident set, data included: ru_maxrss for PyTorch, the harness's"
 echo " stored peak for Go)"

@@ -64,6 +64,9 @@ def parse_args():
                         "from --threads (docs/performance.md: 1, with OpenBLAS "
                         "keeping --threads); 0 = --threads")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: torch.autocast on the CPU with bfloat16 around every forward pass "
+                        "(the products in bf16, the weights and optimizer state in fp32)")
     p.add_argument("--limit-train", type=int, default=0,
                    help="train on the first N training examples only (0 = all)")
     p.add_argument("--limit-test", type=int, default=0,
@@ -281,12 +284,15 @@ def main():
     kl = sched.kl_prior(1.0, d)  # constant for one-hot (||u_y||^2 = 1)
     sq_abT, sd_abT = math.sqrt(sched.ab[T]), math.sqrt(1 - sched.ab[T])
 
+    def autocast():
+        return torch.autocast(device_type="cpu", dtype=torch.bfloat16, enabled=ARGS.precision == "bf16")
+
     def evaluate():
         for b in blocks:
             b.eval()
         head.eval()
         correct = 0
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             for lo in range(0, len(xte), ARGS.eval_batch):
                 x = xte[lo:lo + ARGS.eval_batch]
                 z = torch.randn(len(x), d)
@@ -316,11 +322,12 @@ def main():
                 x, y = xtr[idx], ytr[idx]
                 uy = eye[y]
                 z = sq_ab * uy + sd_ab * torch.randn(len(y), d)
-                u = blk(x, z, w_embed)
-                l2 = w * (u - uy).pow(2).sum(1).mean()
-                zT = sq_abT * uy + sd_abT * torch.randn(len(y), d)
-                logits = head(zT)
-                ce = F.cross_entropy(logits, y)
+                with autocast():
+                    u = blk(x, z, w_embed)
+                    zT = sq_abT * uy + sd_abT * torch.randn(len(y), d)
+                    logits = head(zT)
+                l2 = w * (u.float() - uy).pow(2).sum(1).mean()
+                ce = F.cross_entropy(logits.float(), y)
                 (l2 + ce).backward()
                 opt.step()
                 head_opt.step()
@@ -348,7 +355,7 @@ def main():
               f"{100.0 * epoch_other / (epoch_sec * cpuload.NCPU):.0f}% of {cpuload.NCPU} cores)", flush=True)
 
     extra = f" limit_train={n}" if ARGS.limit_train else ""
-    print(f"RESULT torch encoder={ARGS.encoder} epochs={ARGS.epochs} threads={ARGS.threads} "
+    print(f"RESULT torch encoder={ARGS.encoder} precision={ARGS.precision} epochs={ARGS.epochs} threads={ARGS.threads} "
           f"intraop_threads={intra} train_examples={n}{extra} "
           f"sec_per_epoch={sum(secs) / len(secs):.3f} test_acc={accs[-1]:.2f} "
           f"params_per_block={per_block} others_cpu_pct={max(others):.0f} "

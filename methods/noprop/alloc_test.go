@@ -20,9 +20,11 @@ func TestStepNoAllocs(t *testing.T) {
 		{"mlp", `{"encoder":"mlp"}`},
 		{"mlp-learned", `{"encoder":"mlp","embedding":"learned"}`},
 		{"conv", `{"encoder":"conv"}`},
+		{"mlp-bf16", `{"encoder":"mlp","precision":"bf16"}`}, // fp32 where the CPU has no bf16
+		{"conv-bf16", `{"encoder":"conv","precision":"bf16"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if testing.Short() && tc.name == "conv" {
+			if testing.Short() && (tc.name == "conv" || tc.name == "conv-bf16") {
 				t.Skip("batch-128 conv block")
 			}
 			p := methods.Problem{Input: tasks.Shape{C: 1, H: 28, W: 28}, Outputs: 10, Seed: 1}

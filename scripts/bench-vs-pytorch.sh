@@ -82,6 +82,16 @@ if [[ $SKIP_TORCH != 1 ]]; then
 			die "apt-get install python3-torch failed"
 		"$PY" -c 'import torch' || die "python3-torch installed but 'import torch' still fails"
 	fi
+	# Debian's torch multiplies through libblas.so.3: without OpenBLAS that is
+	# the reference BLAS, ten times slower, and the comparison would be unfair.
+	if [[ $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3) != *openblas* ]]; then
+		log "installing Debian's libopenblas0 (libblas.so.3 is the reference BLAS)"
+		if [[ $(id -u) -eq 0 ]]; then sudo=(); else sudo=(sudo); fi
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y libopenblas0 >&2 ||
+			die "apt-get install libopenblas0 failed"
+		[[ $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3) == *openblas* ]] ||
+			die "libblas.so.3 is still not OpenBLAS: check update-alternatives --display libblas.so.3-x86_64-linux-gnu"
+	fi
 fi
 
 # --- Go -----------------------------------------------------------------------

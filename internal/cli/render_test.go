@@ -15,7 +15,7 @@ func TestRender(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "r.db")
 	storeWithRuns(t, db, 87.5, 1, 2).Close()
-	doc := filepath.Join(dir, "doc.md")
+	doc := filepath.Join(dir, "study.markdown")
 	const text = "# Study\n\n<!-- noprop table --format markdown -->\nstale\n<!-- end -->\n\n" +
 		"<!-- noprop plot matrix -o fig/m.png -->\n![matrix](fig/m.png)\n<!-- end -->\n"
 	write := func(s string) {
@@ -28,7 +28,7 @@ func TestRender(t *testing.T) {
 	if code, _, errOut := run(t, "render", doc, "--db", db, "--check"); code == 0 {
 		t.Fatal("--check passed on a stale document")
 	} else {
-		oneLineError(t, code, errOut, "doc.md:3: the table differs from what `noprop table --format markdown` gives")
+		oneLineError(t, code, errOut, "study.markdown:3: the table differs from what `noprop table --format markdown` gives")
 	}
 	if code, _, errOut := run(t, "render", doc, "--db", db); code != 0 {
 		t.Fatalf("render: exit %d: %s", code, errOut)
@@ -48,7 +48,7 @@ func TestRender(t *testing.T) {
 	// A row changed by hand, then the figure: --check names each.
 	write(strings.Replace(string(got), "87.50", "88.50", 1))
 	code, _, errOut := run(t, "render", doc, "--db", db, "--check")
-	oneLineError(t, code, errOut, "doc.md:3: the table differs")
+	oneLineError(t, code, errOut, "study.markdown:3: the table differs")
 	write(string(got))
 	if err := os.WriteFile(filepath.Join(dir, "fig", "m.png"), []byte("not a png"), 0o644); err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/noprop/noprop/harness/observe"
 	"github.com/noprop/noprop/harness/shard"
 	"github.com/noprop/noprop/internal/outfile"
+	"github.com/noprop/noprop/methods"
 	"github.com/noprop/noprop/methods/catalog"
 	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/results"
@@ -228,7 +230,7 @@ func runRun(ctx context.Context, f runFlags) error {
 	if err != nil {
 		return err
 	}
-	notePrecision(os.Stderr, specs)
+	notePrecision(os.Stderr, specs, nn.BF16Available())
 	// The data is found, read and cut into streams, and the checkpoint
 	// folder checked, before the database is created.
 	if err := harness.LocateData(specs, f.data); err != nil {
@@ -478,13 +480,17 @@ func checkFolder(path, what string) error {
 }
 
 // notePrecision says, once, when runs ask for bf16 products on a CPU that
-// multiplies them in fp32 (their results are then those of fp32).
-func notePrecision(w io.Writer, specs []harness.Spec) {
-	if nn.BF16Available() {
+// multiplies them in fp32 (bf16 is false; their results are then those of
+// fp32).
+func notePrecision(w io.Writer, specs []harness.Spec, bf16 bool) {
+	if bf16 {
 		return
 	}
 	for _, s := range specs {
-		if strings.Contains(string(s.Settings), `"precision":"bf16"`) {
+		var set struct {
+			Precision string `json:"precision"`
+		}
+		if json.Unmarshal(s.Settings, &set) == nil && set.Precision == methods.PrecisionBF16 {
 			fmt.Fprintln(w, "noprop: note: precision bf16 asked for, but this CPU has no AVX512_BF16: products run in fp32")
 			return
 		}

@@ -1,7 +1,6 @@
 package gemm
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -42,31 +41,12 @@ func TestSgemmBF16Exact(t *testing.T) {
 	if !HasBF16() {
 		t.Skip("no AVX512_BF16 on this CPU")
 	}
-	r := rand.New(rand.NewPCG(3, 4))
-	const sentinel = -7777
-	for _, sh := range testShapes {
-		m, n, k := sh[0], sh[1], sh[2]
-		for _, tA := range transposes {
-			for _, tB := range transposes {
-				ar, ac := dims(tA, m, k)
-				br, bc := dims(tB, k, n)
-				a := newMat(ar, ac, float32(math.NaN()))
-				b := newMat(br, bc, float32(math.NaN()))
-				a.fill(smallInt(r))
-				b.fill(smallInt(r))
-				for _, beta := range []float32{0, 1, 0.3} {
-					c0 := newMat(m, n, sentinel)
-					c0.fill(smallInt(r))
-					want := c0.clone()
-					gonum.Implementation{}.Sgemm(tA, tB, m, n, k, -0.5, a.data(), a.stride, b.data(), b.stride, beta, want.data(), want.stride)
-					got := c0.clone()
-					SgemmBF16(tA, tB, m, n, k, -0.5, a.data(), a.stride, b.data(), b.stride, beta, got.data(), got.stride)
-					got.checkPadding(t, sentinel)
-					compare(t, fmt.Sprintf("bf16 %dx%dx%d tA=%c tB=%c beta=%v", m, n, k, tA, tB, beta), got, want, beta == 0.3)
-				}
-			}
-		}
-	}
+	exactCases(rand.New(rand.NewPCG(3, 4)), []float32{-0.5}, func(c exactCase) {
+		got := c.c0.clone()
+		SgemmBF16(c.tA, c.tB, c.m, c.n, c.k, c.alpha, c.a.data(), c.a.stride, c.b.data(), c.b.stride, c.beta, got.data(), got.stride)
+		got.checkPadding(t, exactSentinel)
+		compare(t, "bf16 "+c.desc, got, c.want, c.beta == 0.3)
+	})
 }
 
 // TestSgemmBF16Rounds checks, on random floats, that SgemmBF16 is the

@@ -85,14 +85,24 @@ func dims(t blas.Transpose, rows, cols int) (int, int) {
 	return cols, rows
 }
 
-// TestSgemmExact compares every kernel with gonum on small-integer inputs,
-// for which both must be exact except when beta is 0.3 (beta·C rounds at a
-// different point), where the results may differ by the rounding of the
-// terms: 1e-4 absolute (the entries are at most a few hundred) plus 1e-6
-// relative.
-func TestSgemmExact(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	const sentinel = -7777
+// exactCase is one product of the exact tests: small-integer operands in
+// NaN padding, C before the call (NaN when beta is 0, which must not read
+// it) and gonum's result.
+type exactCase struct {
+	desc        string
+	tA, tB      blas.Transpose
+	m, n, k     int
+	alpha, beta float32
+	a, b        mat
+	c0, want    mat
+}
+
+// exactSentinel fills C's padding, which no product may write.
+const exactSentinel = -7777
+
+// exactCases calls check with every shape of testShapes, transpose pair,
+// alpha of alphas and beta of 0, 1 and 0.3, drawing the operands from r.
+func exactCases(r *rand.Rand, alphas []float32, check func(c exactCase)) {
 	for _, sh := range testShapes {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, tA := range transposes {
@@ -103,9 +113,9 @@ func TestSgemmExact(t *testing.T) {
 				b := newMat(br, bc, float32(math.NaN()))
 				a.fill(smallInt(r))
 				b.fill(smallInt(r))
-				for _, alpha := range []float32{1, -0.5} {
+				for _, alpha := range alphas {
 					for _, beta := range []float32{0, 1, 0.3} {
-						c0 := newMat(m, n, sentinel)
+						c0 := newMat(m, n, exactSentinel)
 						if beta == 0 {
 							c0.fill(func() float32 { return float32(math.NaN()) })
 						} else {
@@ -116,20 +126,31 @@ func TestSgemmExact(t *testing.T) {
 							want.fill(func() float32 { return 0 })
 						}
 						gonum.Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a.data(), a.stride, b.data(), b.stride, beta, want.data(), want.stride)
-						for _, name := range kernelNames() {
-							restore := setKernel(name)
-							got := c0.clone()
-							Implementation{}.Sgemm(tA, tB, m, n, k, alpha, a.data(), a.stride, b.data(), b.stride, beta, got.data(), got.stride)
-							restore()
-							desc := fmt.Sprintf("%s %dx%dx%d tA=%c tB=%c alpha=%v beta=%v", name, m, n, k, tA, tB, alpha, beta)
-							got.checkPadding(t, sentinel)
-							compare(t, desc, got, want, beta == 0.3)
-						}
+						check(exactCase{fmt.Sprintf("%dx%dx%d tA=%c tB=%c alpha=%v beta=%v", m, n, k, tA, tB, alpha, beta),
+							tA, tB, m, n, k, alpha, beta, a, b, c0, want})
 					}
 				}
 			}
 		}
 	}
+}
+
+// TestSgemmExact compares every kernel with gonum on small-integer inputs,
+// for which both must be exact except when beta is 0.3 (beta·C rounds at a
+// different point), where the results may differ by the rounding of the
+// terms: 1e-4 absolute (the entries are at most a few hundred) plus 1e-6
+// relative.
+func TestSgemmExact(t *testing.T) {
+	exactCases(rand.New(rand.NewPCG(1, 2)), []float32{1, -0.5}, func(c exactCase) {
+		for _, name := range kernelNames() {
+			restore := setKernel(name)
+			got := c.c0.clone()
+			Implementation{}.Sgemm(c.tA, c.tB, c.m, c.n, c.k, c.alpha, c.a.data(), c.a.stride, c.b.data(), c.b.stride, c.beta, got.data(), got.stride)
+			restore()
+			got.checkPadding(t, exactSentinel)
+			compare(t, name+" "+c.desc, got, c.want, c.beta == 0.3)
+		}
+	})
 }
 
 func compare(t *testing.T, desc string, got, want mat, approx bool) {

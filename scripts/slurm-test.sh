@@ -207,8 +207,14 @@ wait "$ref" || fail "the single-process run failed: $(tail -n 5 ref.log)"
 
 # The merged store against the single process: every cell of every matrix,
 # keyed by configuration hash and seed (run IDs differ).
-# The last column, the scoring time of the cell, differs from run to run.
-cells() { "$noprop" export --db "$1" --format csv --what cells | cut -d, -f2- | sed 's/,[^,]*$//' | sort; }
+# The run ID and the scoring time of the cell ("seconds") differ from run to
+# run; the columns are found by name in the header.
+cells() {
+  "$noprop" export --db "$1" --format csv --what cells |
+    awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) drop[i] = ($i == "run_id" || $i == "seconds") }
+      { out = ""; for (i = 1; i <= NF; i++) if (!drop[i]) out = out (out == "" ? "" : OFS) $i; print out }' |
+    sort
+}
 cells ref.db >ref.csv
 cells "$study/study.db" >study.csv
 runs_ref=$("$noprop" export --db ref.db --what runs --format csv | tail -n +2 | wc -l)

@@ -20,6 +20,10 @@
 #   TORCH_INTRAOP  torch.set_num_threads per encoder, "enc=N ..." (default
 #                  "mlp=1 conv=2", PyTorch's fastest here; docs/performance.md
 #                  "Tuned B" for mlp, "Tuned A" for conv)
+#   GO_PROCS       GOMAXPROCS per encoder for the Go side, "enc=N ..." (default
+#                  THREADS for every encoder; "mlp=1" is the Go side's fastest
+#                  on machines where the mlp step does not gain from a second
+#                  core, docs/performance.md)
 #   LIMIT_TRAIN    if set, the PyTorch side trains on that many images only
 #                  (a smoke test; the Go side always uses the full set, so the
 #                  table is then not a fair comparison)
@@ -49,6 +53,7 @@ EPOCHS=${EPOCHS:-1}
 THREADS=${THREADS:-2}
 SEED=${SEED:-1}
 TORCH_INTRAOP=${TORCH_INTRAOP:-mlp=1 conv=2}
+GO_PROCS=${GO_PROCS:-}
 LIMIT_TRAIN=${LIMIT_TRAIN:-}
 SKIP_GO=${SKIP_GO:-0}
 SKIP_TORCH=${SKIP_TORCH:-0}
@@ -108,11 +113,11 @@ if [[ $SKIP_GO != 1 ]]; then
 	fi
 fi
 
-# intraop ENC: torch.set_num_threads for the encoder, from TORCH_INTRAOP.
-intraop() {
+# perenc LIST ENC: the value LIST ("enc=N ...") gives the encoder, or THREADS.
+perenc() {
 	local kv
-	for kv in $TORCH_INTRAOP; do
-		if [[ ${kv%%=*} == "$1" ]]; then
+	for kv in $1; do
+		if [[ ${kv%%=*} == "$2" ]]; then
 			printf '%s\n' "${kv#*=}"
 			return
 		fi
@@ -135,7 +140,7 @@ run_torch() {
 		return
 	fi
 	local args=(--encoder "$enc" --epochs "$EPOCHS" --threads "$THREADS"
-		--intraop-threads "$(intraop "$enc")" --seed "$SEED" --precision "$prec")
+		--intraop-threads "$(perenc "$TORCH_INTRAOP" "$enc")" --seed "$SEED" --precision "$prec")
 	if [[ -n $LIMIT_TRAIN ]]; then args+=(--limit-train "$LIMIT_TRAIN"); fi
 	log "torch: $PY scripts/noprop_dt_torch.py ${args[*]}"
 	# tee to a file and to stderr (through stdout: "tee /dev/stderr" would
@@ -165,8 +170,10 @@ run_go() {
 		--set batch_size=128 --set optimizer=adamw --set lr=0.001
 		--set weight_decay=0.001 --set train_order=sequential --set head=softmax
 		--set "precision=$prec")
-	log "go: GOMAXPROCS=$GOMAXPROCS bin/noprop ${args[*]}"
-	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc $prec" --report "$tmp/go-$enc-$prec.load" -- \
+	local procs
+	procs=$(perenc "$GO_PROCS" "$enc")
+	log "go: GOMAXPROCS=$procs bin/noprop ${args[*]}"
+	GOMAXPROCS=$procs "$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc $prec" --report "$tmp/go-$enc-$prec.load" -- \
 		bin/noprop "${args[@]}" >&2 || die "the Go run ($enc, $prec) failed"
 	"$PY" - "$db" <<'EOF' || die "could not read the Go results from $db"
 import sqlite3, sys
@@ -210,6 +217,9 @@ note=""
 if [[ -n $LIMIT_TRAIN ]]; then note=" (PyTorch on $LIMIT_TRAIN training images only)"; fi
 printf '\nNoProp-DT, MNIST, T=10 one-hot, AdamW, batch 128, %s epoch(s), %s threads%s\n' \
 	"$EPOCHS" "$THREADS" "$note"
+for enc in $ENCODERS; do
+	printf '%s: PyTorch intra-op threads %s, Go GOMAXPROCS %s\n' "$enc" "$(perenc "$TORCH_INTRAOP" "$enc")" "$(perenc "$GO_PROCS" "$enc")"
+done
 printf '%-10s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' encoder/prec torch_s/epoch go_s/epoch go/torch \
 	torch_acc% go_acc% torch_rss_MiB go_rss_MiB others%_torch others%_go
 for r in "${rows[@]}"; do

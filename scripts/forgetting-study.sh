@@ -18,8 +18,10 @@
 #   scripts/forgetting-study.sh                         # every file, study.db
 #   FILES="split-mnist" WORKERS=2 DB=mnist.db scripts/forgetting-study.sh
 #   SLURM="--shards 16 --partition cpu --time 8:00:00 --cpus 1 --submit" scripts/forgetting-study.sh
+#   ESTIMATE_FROM=results.db scripts/forgetting-study.sh  # estimates also from an earlier database's runs
 #
 # The cost of each file: bin/noprop plan scripts/sweeps/study/FILE.yaml --db study.db
+# (--estimate-from OTHER.db to estimate from runs of the same budget there)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +38,7 @@ case $WORKERS in '' | *[!0-9]* | 0) echo "forgetting-study: WORKERS=$WORKERS: wa
 
 make build
 for f in $FILES; do
-  echo "$f: $(bin/noprop plan "scripts/sweeps/study/$f.yaml" --db "$DB" | tail -n 1)"
+  echo "$f: $(bin/noprop plan "scripts/sweeps/study/$f.yaml" --db "$DB" ${ESTIMATE_FROM:+--estimate-from "$ESTIMATE_FROM"} | tail -n 1)"
 done
 if [ -n "${SLURM:-}" ]; then
   for f in $FILES; do

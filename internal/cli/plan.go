@@ -19,6 +19,7 @@ import (
 
 func planCmd() *cobra.Command {
 	var db, format string
+	var from []string
 	cmd := &cobra.Command{
 		Use:   "plan SWEEP.yaml",
 		Short: "List every run a sweep file describes, which are done, and how long the rest should take",
@@ -29,7 +30,9 @@ database already holds it. The time left is estimated from the stored runs
 of the same configuration (other seeds) or, for a configuration not run
 yet, from those of the same budget (the same method, stream, scenario,
 strategy and settings but for learning rates, weight decay, momentum, η
-and the validation fraction), marked ≈. It never writes the database.
+and the validation fraction), marked ≈. --estimate-from adds other
+databases' runs to those estimates (a new study's file planned against
+the database of an earlier one). It never writes a database.
 
 A sweep file (YAML):
 
@@ -46,21 +49,37 @@ Run it with ` + "`noprop run --sweep FILE`" + `.`,
 			if err != nil {
 				return err
 			}
-			return printPlan(cmd.Context(), db, specs, f)
+			return printPlan(cmd.Context(), db, from, specs, f)
 		},
 	}
 	cmd.Flags().StringVar(&db, "db", "results.db", "results database (SQLite); read only")
+	cmd.Flags().StringSliceVar(&from, "estimate-from", nil, "more results databases whose done runs the estimates use, read only (comma-separated or repeated)")
 	cmd.Flags().StringVar(&format, "format", string(table.Text), table.FormatUsage)
 	return cmd
 }
 
-func printPlan(ctx context.Context, db string, specs []harness.Spec, format table.Format) error {
+func printPlan(ctx context.Context, db string, from []string, specs []harness.Spec, format table.Format) error {
 	var store *results.Store
 	if _, err := os.Stat(db); err == nil {
 		if store, err = readResults(db); err != nil {
 			return err
 		}
 		defer store.Close()
+	}
+	est := estimator{ctx: ctx, seen: map[string]estimate{}}
+	if store != nil {
+		est.stores = append(est.stores, store)
+	}
+	for _, f := range from {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Errorf("--estimate-from %s: %w", f, err)
+		}
+		other, err := readResults(f)
+		if err != nil {
+			return err
+		}
+		defer other.Close()
+		est.stores = append(est.stores, other)
 	}
 	units := make([]results.Unit, len(specs))
 	for i, s := range specs {
@@ -75,7 +94,6 @@ func printPlan(ctx context.Context, db string, specs []harness.Spec, format tabl
 	} else {
 		states = make([]results.UnitState, len(units))
 	}
-	est := estimator{ctx: ctx, store: store, seen: map[string]estimate{}}
 	differs := specsDiffer(specs)
 	var rows [][]string
 	var count [4]int // by status
@@ -151,11 +169,12 @@ type estimate struct {
 	ok, alike bool
 }
 
-// estimator estimates a configuration's run time from its stored runs.
+// estimator estimates a configuration's run time from its stored runs, in
+// the plan's database and the --estimate-from ones.
 type estimator struct {
-	ctx   context.Context
-	store *results.Store
-	seen  map[string]estimate
+	ctx    context.Context
+	stores []*results.Store
+	seen   map[string]estimate
 	// budgets is the mean duration of the done runs of each budget key
 	// (budgetKey), read once when first needed.
 	budgets map[string]estimate
@@ -164,19 +183,18 @@ type estimator struct {
 // alike estimates a configuration never run from the done runs of the
 // same budget.
 func (e *estimator) alike(s harness.Spec) (estimate, error) {
-	if e.store == nil {
-		return estimate{}, nil
-	}
 	if e.budgets == nil {
-		runs, err := e.store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
-		if err != nil {
-			return estimate{}, err
-		}
 		sum, n := map[string]float64{}, map[string]int{}
-		for _, r := range runs {
-			if k, ok := budgetKey(r.SpecJSON); ok {
-				sum[k] += r.Ended.Sub(r.Started).Seconds()
-				n[k]++
+		for _, store := range e.stores {
+			runs, err := store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
+			if err != nil {
+				return estimate{}, err
+			}
+			for _, r := range runs {
+				if k, ok := budgetKey(r.SpecJSON); ok {
+					sum[k] += r.Ended.Sub(r.Started).Seconds()
+					n[k]++
+				}
 			}
 		}
 		e.budgets = map[string]estimate{}
@@ -197,7 +215,9 @@ var costNeutral = []string{"lr", "readout_lr", "weight_decay", "readout_weight_d
 
 // budgetKey is what sets a run's cost in a stored spec (JSON): the spec
 // without its seed, inference runs, preset name, validation fraction and
-// the cost-neutral settings.
+// the cost-neutral settings, its settings in their identity form (so that
+// a setting added later, stored by new runs at its default and absent from
+// old ones, does not part them).
 func budgetKey(specJSON string) (string, bool) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(specJSON), &m); err != nil {
@@ -205,6 +225,17 @@ func budgetKey(specJSON string) (string, bool) {
 	}
 	for _, k := range []string{"seed", "preset", "validation", "test_every", "curve_on", "probe"} {
 		delete(m, k)
+	}
+	if name, ok := m["method"].(string); ok {
+		if meth, err := catalog.All.Lookup(name); err == nil {
+			raw, _ := json.Marshal(m["settings"])
+			if id, err := meth.Identity(raw); err == nil {
+				var set map[string]any
+				if json.Unmarshal(id, &set) == nil {
+					m["settings"] = set
+				}
+			}
+		}
 	}
 	if set, ok := m["settings"].(map[string]any); ok {
 		for _, k := range costNeutral {
@@ -216,16 +247,23 @@ func budgetKey(specJSON string) (string, bool) {
 }
 
 func (e *estimator) of(hash string) (estimate, error) {
-	if est, ok := e.seen[hash]; ok || e.store == nil {
+	if est, ok := e.seen[hash]; ok {
 		return est, nil
 	}
-	runs, err := e.store.Runs(e.ctx, results.Filter{ConfigHash: hash, Status: results.StatusDone})
-	if err != nil {
-		return estimate{}, err
-	}
 	var est estimate
-	for _, r := range runs {
-		est.seconds += r.Ended.Sub(r.Started).Seconds() / float64(len(runs))
+	n := 0
+	for _, store := range e.stores {
+		runs, err := store.Runs(e.ctx, results.Filter{ConfigHash: hash, Status: results.StatusDone})
+		if err != nil {
+			return estimate{}, err
+		}
+		for _, r := range runs {
+			est.seconds += r.Ended.Sub(r.Started).Seconds()
+			n++
+		}
+	}
+	if n > 0 {
+		est.seconds /= float64(n)
 		est.ok = true
 	}
 	e.seen[hash] = est

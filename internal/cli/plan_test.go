@@ -37,4 +37,46 @@ func TestPlanEstimatesFromTheSameBudget(t *testing.T) {
 	if strings.Contains(out, "≈") || !strings.Contains(out, "1 without an estimate") {
 		t.Errorf("twice the steps:\n%s\nwant no estimate", out)
 	}
+	// A new study's database, estimated from an earlier one's runs.
+	fresh := filepath.Join(dir, "new.db")
+	_, out, _ = run(t, "plan", sweep("lr.yaml", "iterations: 20, lr: 0.0003", "validation: 0.1\n"), "--db", fresh)
+	if !strings.Contains(out, "1 without an estimate") {
+		t.Errorf("a new database alone:\n%s\nwant no estimate", out)
+	}
+	_, out, _ = run(t, "plan", sweep("lr.yaml", "iterations: 20, lr: 0.0003", "validation: 0.1\n"), "--db", fresh, "--estimate-from", db)
+	if !strings.Contains(out, "the 1 (≈) with one of the same budget") {
+		t.Errorf("a new database --estimate-from the old one:\n%s\nwant an estimate from the old one's run", out)
+	}
+	if code, _, errOut := run(t, "plan", sweep("lr.yaml", "iterations: 20", ""), "--db", fresh, "--estimate-from", filepath.Join(dir, "none.db")); code == 0 || !strings.Contains(errOut, "none.db") {
+		t.Errorf("--estimate-from a missing file: exit %d, %q; want a failure that names it", code, errOut)
+	}
+}
+
+// TestBudgetKey: settings added later with an identity default (stored by
+// new runs, absent from old ones) and the cost-neutral ones do not part
+// two specs' budgets; the number of steps does.
+func TestBudgetKey(t *testing.T) {
+	base := `{"method":"backprop","settings":{"iterations":20,"lr":0.001%s},"dataset":"mnist","stream":"split","tasks":5,"scenario":"class","seed":%d}`
+	key := func(extra string, seed int) string {
+		t.Helper()
+		k, ok := budgetKey(fmt.Sprintf(base, extra, seed))
+		if !ok {
+			t.Fatalf("budgetKey(%s): not ok", extra)
+		}
+		return k
+	}
+	old := key("", 1)
+	for _, tc := range []struct {
+		extra string
+		same  bool
+	}{
+		{`,"precision":"fp32"`, true},
+		{`,"weight_decay":0.01`, true},
+		{`,"precision":"bf16"`, false},
+		{`,"batch_size":256`, false},
+	} {
+		if got := key(tc.extra, 2) == old; got != tc.same {
+			t.Errorf("budgetKey with %s equal to the old spec's: %v, want %v", tc.extra, got, tc.same)
+		}
+	}
 }

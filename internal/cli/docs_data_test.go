@@ -43,20 +43,46 @@ func TestPaperQuickTableFromItsData(t *testing.T) {
 	}
 }
 
-// TestForgettingDocFromItsData rebuilds the database behind
-// docs/forgetting.md from the exports committed beside it and checks, with
-// noprop render --check, that every table of the document and every figure
-// it links is what those exports give.
-func TestForgettingDocFromItsData(t *testing.T) {
-	files, err := filepath.Glob("../../docs/data/forgetting-*.csv")
-	if err != nil || len(files) < 3 {
-		t.Fatalf("docs/data/forgetting-*.csv: %v, %v; want at least runs, cells and metrics", files, err)
+// TestDocsFromTheirData rebuilds, for every document docs/NAME.md with
+// generated blocks and exports docs/data/NAME-*.csv beside it, the
+// database behind it from those exports and checks, with noprop render
+// --check, that every table of the document and every figure it links is
+// what they give (scripts/doc-from-data.sh NAME regenerates them).
+func TestDocsFromTheirData(t *testing.T) {
+	runsFiles, err := filepath.Glob("../../docs/data/*-runs.csv")
+	if err != nil {
+		t.Fatal(err)
 	}
-	db := filepath.Join(t.TempDir(), "forgetting.db")
-	if code, _, errOut := run(t, append([]string{"import", db}, files...)...); code != 0 {
-		t.Fatalf("import: exit %d: %s", code, errOut)
+	checked := 0
+	for _, rf := range runsFiles {
+		name := strings.TrimSuffix(filepath.Base(rf), "-runs.csv")
+		doc, err := os.ReadFile(filepath.Join("../../docs", name+".md"))
+		if err != nil || !strings.Contains(string(doc), "<!-- noprop ") {
+			continue // no document of that name with generated blocks
+		}
+		t.Run(name, func(t *testing.T) {
+			files := []string{}
+			for _, what := range []string{"runs", "cells", "metrics", "probe", "epochs"} {
+				if f := filepath.Join("../../docs/data", name+"-"+what+".csv"); fileExists(f) {
+					files = append(files, f)
+				}
+			}
+			db := filepath.Join(t.TempDir(), name+".db")
+			if code, _, errOut := run(t, append([]string{"import", db}, files...)...); code != 0 {
+				t.Fatalf("import: exit %d: %s", code, errOut)
+			}
+			if code, _, errOut := run(t, "render", filepath.Join("../../docs", name+".md"), "--db", db, "--check"); code != 0 {
+				t.Fatalf("render --check: exit %d: %s", code, errOut)
+			}
+		})
+		checked++
 	}
-	if code, _, errOut := run(t, "render", "../../docs/forgetting.md", "--db", db, "--check"); code != 0 {
-		t.Fatalf("render --check: exit %d: %s", code, errOut)
+	if checked == 0 {
+		t.Fatal("no document of docs/ has generated blocks and exports beside it; want at least forgetting.md")
 	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

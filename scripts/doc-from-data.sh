@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Regenerates every table and figure of docs/NAME.md from the exports
+# committed beside it, docs/data/NAME-{runs,cells,metrics,probe,epochs}.csv
+# (those that exist; runs is needed), without the database they came from:
+# it imports them into a temporary database and renders the document's
+# generated blocks (noprop render), each of which names the command that
+# makes it. CHECK=1 changes nothing and fails when the document or a figure
+# is not what the exports give (the test suite checks the same for every
+# such document: TestDocsFromTheirData).
+#
+# With DB set, the exports are first refreshed from that database: the
+# tables WHAT names (default "runs cells metrics probe") of the finished
+# runs that FILTER selects (flags of noprop export; default: the whole
+# database).
+#
+#   scripts/doc-from-data.sh forgetting                  # regenerate docs/forgetting.md
+#   CHECK=1 scripts/doc-from-data.sh forgetting          # verify only
+#   DB=study.db scripts/doc-from-data.sh forgetting      # export the study, then regenerate
+#   DB=cifar.db WHAT="runs cells metrics epochs" FILTER="--dataset cifar100" scripts/doc-from-data.sh cifar
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+name=${1:-}
+[ -n "$name" ] && [ $# = 1 ] || { echo "doc-from-data: usage: scripts/doc-from-data.sh NAME (the document docs/NAME.md)" >&2; exit 2; }
+[ -f "docs/$name.md" ] || { echo "doc-from-data: no docs/$name.md (NAME names a document of docs/ without .md)" >&2; exit 2; }
+make build
+if [ -n "${DB:-}" ]; then
+  [ -f "$DB" ] || { echo "doc-from-data: no database $DB (DB names the results database to export)" >&2; exit 2; }
+  for what in ${WHAT:-runs cells metrics probe}; do
+    case $what in runs | cells | metrics | probe | epochs) ;; *) echo "doc-from-data: WHAT: $what is not one of runs, cells, metrics, probe, epochs" >&2; exit 2 ;; esac
+    # shellcheck disable=SC2086 # FILTER is a list of flags
+    bin/noprop export --format csv --what "$what" --db "$DB" ${FILTER:-} -o "docs/data/$name-$what.csv"
+  done
+fi
+files=()
+for what in runs cells metrics probe epochs; do
+  [ ! -f "docs/data/$name-$what.csv" ] || files+=("docs/data/$name-$what.csv")
+done
+[ -f "docs/data/$name-runs.csv" ] || { echo "doc-from-data: no docs/data/$name-runs.csv (export it with DB=...)" >&2; exit 2; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bin/noprop import "$tmp/data.db" "${files[@]}"
+bin/noprop render "docs/$name.md" --db "$tmp/data.db" ${CHECK:+--check}

@@ -72,7 +72,7 @@ func BenchmarkSgemmTraffic(b *testing.B) {
 }
 
 // BenchmarkSgemmDirect runs the shapes whose A panels are read unpacked
-// (n ≤ 64: the convolution products) both ways, packed and unpacked,
+// (n ≤ 128: the convolution products) both ways, packed and unpacked,
 // one goroutine, side by side in one run:
 //
 //	go test -bench SgemmDirect -run '^$' ./methods/nn/gemm/

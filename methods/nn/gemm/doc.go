@@ -8,8 +8,8 @@
 // register-blocked 12×32 micro-kernel multiplies them. All four transpose
 // combinations are packed with vectorised copies or in-register 16×16
 // transposes, so the "wgrad" (Aᵀ·B) and "dgrad" (A·Bᵀ) shapes of training
-// run as fast as the forward one. Where an A panel would serve at most two
-// B panels (n ≤ 64, as in convolution products), the AVX-512 kernel reads
+// run as fast as the forward one. Where an A panel would serve at most four
+// B panels (n ≤ 128, as in convolution products), the AVX-512 kernel reads
 // op(A) where it lies instead of packing it, with the same arithmetic.
 //
 // The micro-kernel is Go assembly using AVX-512 (24 zmm accumulators) where

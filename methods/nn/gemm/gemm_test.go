@@ -516,7 +516,7 @@ func TestPackers(t *testing.T) {
 }
 
 // TestDirectA checks that reading op(A) unpacked (the convolution shapes:
-// n ≤ 64, whether m or n is split) gives the packed path's product bit for bit, on random
+// n ≤ 128, whether m or n is split) gives the packed path's product bit for bit, on random
 // floats, for both layouts of A, partial last panels, several KC blocks,
 // each store mode, 1 and 2 goroutines.
 func TestDirectA(t *testing.T) {
@@ -524,7 +524,7 @@ func TestDirectA(t *testing.T) {
 	defer SetThreads(0)
 	r := rand.New(rand.NewPCG(11, 12))
 	uniform := func() float32 { return float32(r.Float64() - 0.5) }
-	for _, sh := range [][3]int{{1000, 32, 28}, {1000, 64, 289}, {997, 40, 9}, {300, 17, 600}, {25, 64, 3}, {28, 32, 5000}, {13, 64, 700}} {
+	for _, sh := range [][3]int{{1000, 32, 28}, {1000, 64, 289}, {997, 40, 9}, {300, 17, 600}, {25, 64, 3}, {28, 32, 5000}, {13, 64, 700}, {600, 128, 300}, {500, 100, 77}, {40, 128, 3000}} {
 		m, n, k := sh[0], sh[1], sh[2]
 		for _, tA := range transposes {
 			ar, ac := dims(tA, m, k)

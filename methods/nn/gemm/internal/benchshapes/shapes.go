@@ -28,6 +28,8 @@ var Shapes = []Shape{
 	{"conv1", 86528, 32, 9, blas.NoTrans, blas.NoTrans},
 	{"conv2", 18432, 64, 288, blas.NoTrans, blas.NoTrans},
 	{"conv2-wgrad", 288, 64, 18432, blas.Trans, blas.NoTrans},
+	{"conv3", 15488, 128, 576, blas.NoTrans, blas.NoTrans},
+	{"conv3-wgrad", 576, 128, 15488, blas.Trans, blas.NoTrans},
 }
 
 // Bench times impl.Sgemm on s with uniform(−0.5, 0.5) inputs, beta = 0, and

@@ -69,8 +69,60 @@ type checkpoints struct {
 	log io.Writer
 }
 
-func (c checkpoints) path(spec Spec) string {
-	return filepath.Join(c.dir, fmt.Sprintf("%s-%d.ckpt", spec.ConfigHash(), spec.Seed))
+func (c checkpoints) path(spec Spec) string { return checkpointFile(c.dir, spec.ConfigHash(), spec.Seed) }
+
+// checkpointFile is the checkpoint of the unit (configuration hash, seed)
+// in the folder dir.
+func checkpointFile(dir, configHash string, seed uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("%s-%d.ckpt", configHash, seed))
+}
+
+// Progress is how far a run had got when it last saved its checkpoint.
+type Progress struct {
+	Tasks int       // tasks learned and evaluated
+	Epoch int       // the last epoch logged of the task under way; 0 before its first
+	Part  string    // the part that epoch trained (NoProp's "block 3"), or empty
+	Saved time.Time // when the checkpoint was written
+}
+
+// ReadProgress reads the progress of the unit (configuration hash and
+// seed) from its checkpoint in the folder dir, without reading the
+// learner's state or checking the file's checksum: it is for telling
+// people how far a long run has got, not for resuming it. ok is false when
+// the unit has no checkpoint.
+func ReadProgress(dir, configHash string, seed uint64) (p Progress, ok bool, err error) {
+	path := checkpointFile(dir, configHash, seed)
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Progress{}, false, nil
+	}
+	if err != nil {
+		return Progress{}, false, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Progress{}, false, err
+	}
+	r := bufio.NewReader(f)
+	magic := make([]byte, len(checkpointMagic))
+	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != checkpointMagic {
+		return Progress{}, false, fmt.Errorf("%s: not a checkpoint this program reads", path)
+	}
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > 1<<30 {
+		return Progress{}, false, fmt.Errorf("%s: damaged header", path)
+	}
+	var ck checkpoint
+	if err := gob.NewDecoder(io.LimitReader(r, int64(n))).Decode(&ck); err != nil {
+		return Progress{}, false, fmt.Errorf("%s: damaged header: %v", path, err)
+	}
+	p = Progress{Tasks: ck.Done, Saved: fi.ModTime()}
+	if len(ck.Log) > 0 {
+		last := ck.Log[len(ck.Log)-1]
+		p.Epoch, p.Part = last.Epoch, last.Part
+	}
+	return p, true, nil
 }
 
 // save writes ck with the state of learner atomically as the unit's

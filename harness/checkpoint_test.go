@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/noprop/noprop/harness/harnesstest"
 	"github.com/noprop/noprop/methods"
@@ -148,5 +149,35 @@ func TestProbeResumes(t *testing.T) {
 	}
 	if len(whole.probes) != 3 || !reflect.DeepEqual(resumed.probes, whole.probes) {
 		t.Errorf("resumed probes %v, want those of a run never stopped %v", resumed.probes, whole.probes)
+	}
+}
+
+// TestReadProgress: a run stopped in its second task tells, from its
+// checkpoint's header alone, that one task is done and which epoch and
+// part (a block) of the second it had logged; a unit without a checkpoint has none,
+// and a file that is not a checkpoint is an error.
+func TestReadProgress(t *testing.T) {
+	spec := checkpointSpecs(t)[1] // noprop-dt: 3 blocks of 40 steps a task
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Runner{Methods: rules, Load: harnesstest.Load, Log: &bytes.Buffer{}, Checkpoints: dir, CheckpointEvery: 1,
+		Observers: []RunObserver{&stopAfter{task: 2, steps: 50, cancel: cancel}}}
+	r.Run(ctx, spec)
+	p, ok, err := ReadProgress(dir, spec.ConfigHash(), spec.Seed)
+	if err != nil || !ok {
+		t.Fatalf("ReadProgress: %+v, %v, %v; want the checkpoint's progress", p, ok, err)
+	}
+	if p.Tasks != 1 || p.Epoch < 1 || !strings.HasPrefix(p.Part, "block ") {
+		t.Errorf("progress %+v; want 1 task done and an epoch of a block logged", p)
+	}
+	if age := time.Since(p.Saved); age < 0 || age > time.Minute {
+		t.Errorf("saved %v ago", age)
+	}
+	if _, ok, err := ReadProgress(dir, spec.ConfigHash(), spec.Seed+1); ok || err != nil {
+		t.Errorf("another seed: ok %v, err %v; want no checkpoint and no error", ok, err)
+	}
+	os.WriteFile(checkpointFile(dir, "feed", 1), []byte("not a checkpoint"), 0o644)
+	if _, _, err := ReadProgress(dir, "feed", 1); err == nil {
+		t.Error("a file that is not a checkpoint: no error")
 	}
 }

@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestPlanEstimatesFromTheSameBudget: a configuration never run is
@@ -78,5 +82,41 @@ func TestBudgetKey(t *testing.T) {
 		if got := key(tc.extra, 2) == old; got != tc.same {
 			t.Errorf("budgetKey with %s equal to the old spec's: %v, want %v", tc.extra, got, tc.same)
 		}
+	}
+}
+
+// TestRunsShowsCheckpointProgress: an interrupted run that saved a
+// checkpoint is listed with how far it had got (noprop runs, column
+// checkpoint); a database without checkpoints has no such column.
+func TestRunsShowsCheckpointProgress(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "images")
+	writeBlobFolder(t, data, 4, 20, 5)
+	db := filepath.Join(dir, "r.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { // interrupt the run once it has saved a checkpoint
+		for ctx.Err() == nil {
+			if m, _ := filepath.Glob(filepath.Join(db+".ckpt", "*.ckpt")); len(m) > 0 {
+				cancel()
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	var errBuf bytes.Buffer
+	execute(ctx, []string{"run", "--method", "noprop-dt", "--set", "encoder=mlp", "--set", "hidden=16", "--set", "timesteps=3",
+		"--set", "iterations=100000", "--dataset", "folder:" + data, "--tasks", "2", "--scenario", "class",
+		"--checkpoint-every", "1ms", "--db", db}, io.Discard, &errBuf)
+	code, out, errOut := run(t, "runs", "--db", db)
+	if code != 0 {
+		t.Fatalf("runs: exit %d: %s (the run said %s)", code, errOut, errBuf.String())
+	}
+	if !strings.Contains(out, "checkpoint") || !strings.Contains(out, "task 1 of 2") || !strings.Contains(out, "ago") {
+		t.Errorf("runs after an interrupted run:\n%s\nwant its checkpoint's progress (task 1 of 2, saved ... ago)", out)
+	}
+	os.RemoveAll(db + ".ckpt")
+	if _, out, _ = run(t, "runs", "--db", db); strings.Contains(out, "checkpoint") {
+		t.Errorf("runs without checkpoints:\n%s\nwant no checkpoint column", out)
 	}
 }

@@ -239,7 +239,7 @@ func runRun(ctx context.Context, f runFlags) error {
 	rn := &harness.Runner{
 		Methods:         catalog.All,
 		Load:            func(name string) (tasks.Dataset, error) { return tasks.Load(name, f.data) },
-		Checkpoints:     f.db + ".ckpt",
+		Checkpoints:     checkpointDir(f.db),
 		CheckpointEvery: f.ckptEvery,
 	}
 	if err := results.CheckWritable(f.db); err != nil {

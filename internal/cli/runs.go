@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/noprop/noprop/harness"
 	"github.com/noprop/noprop/results"
 	"github.com/noprop/noprop/results/metrics"
 	"github.com/noprop/noprop/results/table"
@@ -29,7 +31,10 @@ seed, status and rerun generation, when it started, its owner (host:pid) and
 the age of its heartbeat. For a running run the note says whether its owner
 looks alive: a run whose heartbeat is older than --stale, or whose process is
 gone from this machine, is dead, and the next batch that reaches its
-configuration and seed takes it over. It only reads the database.`,
+configuration and seed takes it over. A run that is not done and has a
+checkpoint (in DB.ckpt beside the database) shows how far it had got when
+it saved it: tasks done, the epoch of the task under way, and when. It only
+reads the database and the checkpoints' headers.`,
 		Example: `  noprop runs
   noprop runs --status running
   noprop runs --method noprop-dt --scenario class`,
@@ -63,7 +68,8 @@ configuration and seed takes it over. It only reads the database.`,
 			if err != nil {
 				return err
 			}
-			return table.WriteRuns(os.Stdout, runs, table.RunsOptions{StaleAfter: stale, ACC: acc, Format: f})
+			progress := checkpointProgress(sel.db, runs, time.Now())
+			return table.WriteRuns(os.Stdout, runs, table.RunsOptions{StaleAfter: stale, ACC: acc, Format: f, Progress: progress})
 		},
 	}
 	fl := cmd.Flags()
@@ -92,4 +98,58 @@ func doneACC(ctx context.Context, store *results.Store, runs []results.Run) (map
 		}
 	}
 	return acc, nil
+}
+
+// checkpointDir is the folder of the checkpoints of the runs stored in db.
+func checkpointDir(db string) string { return db + ".ckpt" }
+
+// checkpointProgress describes, by run ID, how far each run not done had
+// got at its checkpoint ("task 1 of 5, epoch 23 (block 10), saved 4m
+// ago"); runs without a checkpoint are left out, and an unreadable one is
+// named as such rather than failing the listing.
+func checkpointProgress(db string, runs []results.Run, now time.Time) map[string]string {
+	dir := checkpointDir(db)
+	if _, err := os.Stat(dir); err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, r := range runs {
+		if r.Status == results.StatusDone {
+			continue
+		}
+		p, ok, err := harness.ReadProgress(dir, r.ConfigHash, r.Seed)
+		switch {
+		case err != nil:
+			out[r.ID] = "unreadable"
+		case ok:
+			text := fmt.Sprintf("task %d of %d", min(p.Tasks+1, r.NumTasks), r.NumTasks)
+			if p.Tasks >= r.NumTasks {
+				text = fmt.Sprintf("%d of %d tasks", p.Tasks, r.NumTasks)
+			} else if p.Epoch > 0 {
+				text += fmt.Sprintf(", epoch %d", p.Epoch)
+				if n := specEpochs(r.SpecJSON); n > 0 {
+					text += fmt.Sprintf(" of %d", n)
+				}
+				if p.Part != "" {
+					text += " (" + p.Part + ")"
+				}
+			}
+			out[r.ID] = text + ", saved " + results.RoundAge(now.Sub(p.Saved)).String() + " ago"
+		}
+	}
+	return out
+}
+
+// specEpochs is the epochs setting of a stored spec, or 0 (a budget in
+// steps, or none).
+func specEpochs(specJSON string) int {
+	var spec struct {
+		Settings struct {
+			Epochs int `json:"epochs"`
+		} `json:"settings"`
+	}
+	if json.Unmarshal([]byte(specJSON), &spec) != nil {
+		return 0
+	}
+	return spec.Settings.Epochs
 }

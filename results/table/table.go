@@ -37,6 +37,9 @@ type Options struct {
 	// Selected, when not nil, adds a column saying why each row's
 	// configuration was chosen (results.SelectBy), by config hash.
 	Selected map[string]string
+	// Progress, when not empty, adds a column with how far each run that
+	// has a checkpoint had got when it saved it, by run ID.
+	Progress map[string]string
 }
 
 // FormatStat formats a results.Stat in percent units with 2 decimals: "97.31 ±
@@ -267,6 +270,9 @@ type RunsOptions struct {
 	// Selected, when not nil, adds a column saying why each row's
 	// configuration was chosen (results.SelectBy), by config hash.
 	Selected map[string]string
+	// Progress, when not empty, adds a column with how far each run that
+	// has a checkpoint had got when it saved it, by run ID.
+	Progress map[string]string
 }
 
 // WriteRuns writes one row per run: its ID (the first 8 digits), method
@@ -285,9 +291,16 @@ func WriteRuns(w io.Writer, runs []results.Run, opts RunsOptions) error {
 		stale = results.DefaultStaleAfter
 	}
 	header := []string{"run", "method", "stream", "scenario", "seed", "status", "gen", "started", "took", "ACC", "owner", "note"}
+	if len(opts.Progress) > 0 {
+		header = append(header, "checkpoint")
+	}
 	var rows [][]string
 	for _, r := range runs {
-		rows = append(rows, runRow(r, opts.ACC, stale, now))
+		row := runRow(r, opts.ACC, stale, now)
+		if len(opts.Progress) > 0 {
+			row = append(row, opts.Progress[r.ID])
+		}
+		rows = append(rows, row)
 	}
 	if err := WriteRows(w, opts.Format, 8, header, rows); err != nil {
 		return fmt.Errorf("write runs: %w", err)

@@ -69,7 +69,9 @@ type checkpoints struct {
 	log io.Writer
 }
 
-func (c checkpoints) path(spec Spec) string { return checkpointFile(c.dir, spec.ConfigHash(), spec.Seed) }
+func (c checkpoints) path(spec Spec) string {
+	return checkpointFile(c.dir, spec.ConfigHash(), spec.Seed)
+}
 
 // checkpointFile is the checkpoint of the unit (configuration hash, seed)
 // in the folder dir.

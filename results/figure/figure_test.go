@@ -8,9 +8,11 @@ import (
 	"image/png"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -259,5 +261,39 @@ func TestTitlesAreWhole(t *testing.T) {
 				t.Errorf("%s of %d configurations: the title %q does not fit the figure's %.0f pt", k, len(d.Configs), f.Title, f.Width)
 			}
 		}
+	}
+}
+
+// TestWrapTitle: long title lines break between words at the width, a word
+// longer than the width stays whole, and the given line breaks stay.
+func TestWrapTitle(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		width int
+		want  string
+	}{
+		{"short title", 46, "short title"},
+		{"noprop-ct:paper-cifar100 embedding=\"learned\" schedule_warmup=0 (1 seed)\ncifar100, class-IL", 46,
+			"noprop-ct:paper-cifar100 embedding=\"learned\"\nschedule_warmup=0 (1 seed)\ncifar100, class-IL"},
+		{"aaaa bbbb cccc", 9, "aaaa bbbb\ncccc"},
+		{"averyveryverylongword x", 5, "averyveryverylongword\nx"},
+	} {
+		if got := wrapTitle(tc.in, tc.width); got != tc.want {
+			t.Errorf("wrapTitle(%q, %d) = %q, want %q", tc.in, tc.width, got, tc.want)
+		}
+	}
+}
+
+// TestWrapRows: a row of more than maxCols panels goes on in the rows
+// below it; shorter rows are kept as they are.
+func TestWrapRows(t *testing.T) {
+	row := func(n int) []*plot.Plot { return make([]*plot.Plot, n) }
+	got := wrapRows([][]*plot.Plot{row(2), row(2*maxCols + 1)})
+	var lens []int
+	for _, r := range got {
+		lens = append(lens, len(r))
+	}
+	if want := []int{2, maxCols, maxCols, 1}; !slices.Equal(lens, want) {
+		t.Errorf("row lengths %v, want %v", lens, want)
 	}
 }

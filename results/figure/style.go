@@ -3,6 +3,7 @@ package figure
 import (
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -34,7 +35,7 @@ func textStyle(size vg.Length) text.Style {
 // newPlot returns a plot with the figures' fonts and a light grid.
 func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = title
+	p.Title.Text = wrapTitle(title, panelTitleChars)
 	p.Title.TextStyle.Font = sans(titleSize)
 	p.Title.Padding = 4
 	for _, ax := range []*plot.Axis{&p.X, &p.Y} {
@@ -44,6 +45,50 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 	p.X.Label.Text, p.Y.Label.Text = xLabel, yLabel
 	p.Legend.TextStyle.Font = sans(legendSize)
 	return p
+}
+
+// panelTitleChars is the most characters a line of a panel's title takes
+// (about a 300-point panel's width at the title's size); a longer line is
+// broken between words.
+const panelTitleChars = 46
+
+// wrapTitle breaks each line of title longer than width characters
+// between words; a word longer than width stays whole.
+func wrapTitle(title string, width int) string {
+	var out []string
+	for _, line := range strings.Split(title, "\n") {
+		cur := ""
+		for _, w := range strings.Fields(line) {
+			switch {
+			case cur == "":
+				cur = w
+			case len([]rune(cur))+1+len([]rune(w)) <= width:
+				cur += " " + w
+			default:
+				out = append(out, cur)
+				cur = w
+			}
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
+}
+
+// maxCols is the most panels a row of a figure holds: a longer row goes on
+// in the rows below it.
+const maxCols = 4
+
+// wrapRows splits the rows longer than maxCols.
+func wrapRows(rows [][]*plot.Plot) [][]*plot.Plot {
+	var out [][]*plot.Plot
+	for _, r := range rows {
+		for len(r) > maxCols {
+			out = append(out, r[:maxCols])
+			r = r[maxCols:]
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // gridLines draws light horizontal lines at the Y ticks, behind the data.
@@ -234,6 +279,7 @@ func (l layout) geometry() geometry {
 func (g geometry) fits() bool { return g.titleW <= g.w-2*margin }
 
 func (l layout) figure() *Figure {
+	l.rows = wrapRows(l.rows)
 	g := l.geometry()
 	for i, r := range l.rows {
 		for len(r) < g.cols {

@@ -181,3 +181,47 @@ func TestReadProgress(t *testing.T) {
 		t.Error("a file that is not a checkpoint: no error")
 	}
 }
+
+// stepCounter counts each task's training steps.
+type stepCounter struct{ steps map[int]int }
+
+func (s *stepCounter) Started(RunInfo)                        {}
+func (s *stepCounter) Epoch(RunInfo, int, methods.EpochStats) {}
+func (s *stepCounter) Evaluated(RunInfo, Eval) error          { return nil }
+func (s *stepCounter) Finished(RunInfo, Result) error         { return nil }
+func (s *stepCounter) Failed(RunInfo, error, bool)            {}
+func (s *stepCounter) Step(_ RunInfo, task int, _ methods.Progress) {
+	s.steps[task]++
+}
+
+// TestInterruptKeepsItsSteps: a run interrupted between two due
+// checkpoints saves one as it stops, so the run resumed from it does only
+// the steps left, and its results are those of a run never stopped.
+func TestInterruptKeepsItsSteps(t *testing.T) {
+	for _, spec := range checkpointSpecs(t) {
+		whole := &stepCounter{steps: map[int]int{}}
+		want, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []RunObserver{whole}}).Run(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		// No checkpoint falls due during the run: only the interruption's.
+		r := &Runner{Methods: rules, Load: harnesstest.Load, Log: &bytes.Buffer{}, Checkpoints: dir, CheckpointEvery: time.Hour,
+			Observers: []RunObserver{&stopAfter{task: 2, steps: 9, cancel: cancel}}}
+		if _, err := r.Run(ctx, spec); err == nil {
+			t.Fatalf("%s: the interrupted run returned no error", spec.Method)
+		}
+		resumed := &stepCounter{steps: map[int]int{}}
+		got, err := (&Runner{Methods: rules, Load: harnesstest.Load, Log: &bytes.Buffer{}, Checkpoints: dir, Observers: []RunObserver{resumed}}).Run(context.Background(), spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resumed.steps[1] != 0 || resumed.steps[2] != whole.steps[2]-9 {
+			t.Errorf("%s: the resumed run made %d and %d steps in tasks 1 and 2, want 0 and %d", spec.Method, resumed.steps[1], resumed.steps[2], whole.steps[2]-9)
+		}
+		if !reflect.DeepEqual(got.Matrix, want.Matrix) {
+			t.Errorf("%s: matrix %v, want %v", spec.Method, got.Matrix, want.Matrix)
+		}
+	}
+}

@@ -355,6 +355,9 @@ func (r *relay) CheckpointDue() bool { return r.cp != nil && r.cp.due() }
 // Checkpoint saves the learner in the middle of the task, with its log so
 // far.
 func (r *relay) Checkpoint() error {
+	if r.cp == nil { // the run keeps no checkpoints
+		return nil
+	}
 	r.cp.ck.Log = append([]methods.EpochStats(nil), r.log...)
 	r.cp.ck.Call = r.call
 	return r.cp.save()

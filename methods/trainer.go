@@ -261,8 +261,16 @@ func (tr *Trainer) pass(ctx context.Context, task TaskData, steps int, part Part
 			p.termSums = append(p.termSums, 0)
 		}
 	}
+	first := p.step
 	for k := p.step; k < steps; k++ {
 		if err := ctx.Err(); err != nil {
+			// An interrupted run keeps the steps it made since its last
+			// checkpoint: this position is one a due checkpoint takes too.
+			if cp != nil && k > first {
+				if cerr := cp.Checkpoint(); cerr != nil {
+					return EpochStats{}, fmt.Errorf("%w (its checkpoint failed: %v)", err, cerr)
+				}
+			}
 			return EpochStats{}, err
 		}
 		b := tr.batch(task, k)

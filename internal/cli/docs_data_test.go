@@ -43,9 +43,9 @@ func TestPaperQuickTableFromItsData(t *testing.T) {
 	}
 }
 
-// TestDocsFromTheirData rebuilds, for every document docs/NAME.md with
-// generated blocks and exports docs/data/NAME-*.csv beside it, the
-// database behind it from those exports and checks, with noprop render
+// TestDocsFromTheirData rebuilds, for every document of docs/ that has
+// generated blocks and exports data/NAME-*.csv beside it (NAME its name),
+// the database behind it from those exports and checks, with noprop render
 // --check, that every table of the document and every figure it links is
 // what they give (scripts/doc-from-data.sh NAME regenerates them).
 func TestDocsFromTheirData(t *testing.T) {

@@ -436,9 +436,8 @@ func (j *job) macro(ws *workspace, pa, pb []float32, kc, ic, mc, jc, nc, mode in
 	}
 }
 
-// directMaxN is the widest product (n) whose A panels are read unpacked:
-// each then serves at most four B panels. At 128 (conv3's channels) the
-// unpacked read still won, 1.13× forward and 1.22× for the weight gradient
+// directMaxN is the widest product (n) whose A panels are read unpacked, each
+// serving at most four B panels: at 128 (conv3) that still won 1.13–1.22×
 // (BenchmarkSgemmDirect); 256 gained nothing more in the training step.
 const directMaxN = 4 * nr
 

@@ -17,11 +17,13 @@ import (
 )
 
 // stopAfter cancels a run once a task's step count is reached, as a kill
-// would stop it in the middle of that task.
+// would stop it in the middle of that task (task 0: never), and counts
+// each task's steps in counts when it is not nil.
 type stopAfter struct {
 	task, steps int
 	seen        int
 	cancel      context.CancelFunc
+	counts      map[int]int
 }
 
 func (s *stopAfter) Started(RunInfo)                        {}
@@ -30,6 +32,9 @@ func (s *stopAfter) Evaluated(RunInfo, Eval) error          { return nil }
 func (s *stopAfter) Finished(RunInfo, Result) error         { return nil }
 func (s *stopAfter) Failed(RunInfo, error, bool)            {}
 func (s *stopAfter) Step(_ RunInfo, task int, _ methods.Progress) {
+	if s.counts != nil {
+		s.counts[task]++
+	}
 	if task == s.task {
 		if s.seen++; s.seen == s.steps {
 			s.cancel()
@@ -182,24 +187,12 @@ func TestReadProgress(t *testing.T) {
 	}
 }
 
-// stepCounter counts each task's training steps.
-type stepCounter struct{ steps map[int]int }
-
-func (s *stepCounter) Started(RunInfo)                        {}
-func (s *stepCounter) Epoch(RunInfo, int, methods.EpochStats) {}
-func (s *stepCounter) Evaluated(RunInfo, Eval) error          { return nil }
-func (s *stepCounter) Finished(RunInfo, Result) error         { return nil }
-func (s *stepCounter) Failed(RunInfo, error, bool)            {}
-func (s *stepCounter) Step(_ RunInfo, task int, _ methods.Progress) {
-	s.steps[task]++
-}
-
 // TestInterruptKeepsItsSteps: a run interrupted between two due
 // checkpoints saves one as it stops, so the run resumed from it does only
 // the steps left, and its results are those of a run never stopped.
 func TestInterruptKeepsItsSteps(t *testing.T) {
 	for _, spec := range checkpointSpecs(t) {
-		whole := &stepCounter{steps: map[int]int{}}
+		whole := &stopAfter{counts: map[int]int{}}
 		want, err := (&Runner{Methods: rules, Load: harnesstest.Load, Observers: []RunObserver{whole}}).Run(context.Background(), spec)
 		if err != nil {
 			t.Fatal(err)
@@ -212,13 +205,13 @@ func TestInterruptKeepsItsSteps(t *testing.T) {
 		if _, err := r.Run(ctx, spec); err == nil {
 			t.Fatalf("%s: the interrupted run returned no error", spec.Method)
 		}
-		resumed := &stepCounter{steps: map[int]int{}}
+		resumed := &stopAfter{counts: map[int]int{}}
 		got, err := (&Runner{Methods: rules, Load: harnesstest.Load, Log: &bytes.Buffer{}, Checkpoints: dir, Observers: []RunObserver{resumed}}).Run(context.Background(), spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resumed.steps[1] != 0 || resumed.steps[2] != whole.steps[2]-9 {
-			t.Errorf("%s: the resumed run made %d and %d steps in tasks 1 and 2, want 0 and %d", spec.Method, resumed.steps[1], resumed.steps[2], whole.steps[2]-9)
+		if resumed.counts[1] != 0 || resumed.counts[2] != whole.counts[2]-9 {
+			t.Errorf("%s: the resumed run made %d and %d steps in tasks 1 and 2, want 0 and %d", spec.Method, resumed.counts[1], resumed.counts[2], whole.counts[2]-9)
 		}
 		if !reflect.DeepEqual(got.Matrix, want.Matrix) {
 			t.Errorf("%s: matrix %v, want %v", spec.Method, got.Matrix, want.Matrix)

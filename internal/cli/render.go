@@ -139,7 +139,14 @@ func renderBlock(ctx context.Context, b docblock.Block, db, dir, tmp string, che
 				differs = "the figure " + target
 			}
 		}
-		return b.Body, differs, nil
+		body := b.Body
+		if strings.TrimSpace(body) == "" { // the figure's link, until the author writes a caption
+			body = "![" + b.Command() + "](" + fig + ")\n"
+			if check {
+				differs = "the block's figure link"
+			}
+		}
+		return body, differs, nil
 	}
 	return "", "", fmt.Errorf("a block runs table or plot, not %q", args[0])
 }

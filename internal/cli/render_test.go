@@ -67,6 +67,14 @@ func TestRender(t *testing.T) {
 		code, _, errOut := run(t, "render", doc, "--db", db)
 		oneLineError(t, code, errOut, tc.want)
 	}
+	// A figure block left empty gets the figure's link.
+	write("<!-- noprop plot matrix -o fig/m.png -->\n<!-- end -->\n")
+	if code, _, errOut := run(t, "render", doc, "--db", db); code != 0 {
+		t.Fatalf("render: exit %d: %s", code, errOut)
+	}
+	if got, _ := os.ReadFile(doc); !strings.Contains(string(got), "\n![noprop plot matrix -o fig/m.png](fig/m.png)\n<!-- end -->") {
+		t.Errorf("an empty figure block rendered as:\n%s", got)
+	}
 	write("<!-- noprop table -->\n")
 	code, _, errOut = run(t, "render", doc, "--db", db)
 	oneLineError(t, code, errOut, "line 1: the block has no <!-- end -->")

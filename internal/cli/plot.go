@@ -11,8 +11,9 @@ import (
 
 func plotCmd() *cobra.Command {
 	var (
-		sel selection
-		out string
+		sel  selection
+		out  string
+		refs []string
 	)
 	var kinds strings.Builder
 	for _, k := range figure.Kinds() {
@@ -32,7 +33,8 @@ Kinds:
   noprop plot curves --method backprop,noprop-dt --scenario class,task -o curves.pdf
   noprop plot average --dataset mnist --stream split -o average.pdf
   noprop plot bars --dataset mnist --stream split -o bars.svg
-  noprop plot average --select-by val-acc -o average.png   # each grid's choice on validation`,
+  noprop plot average --select-by val-acc -o average.png   # each grid's choice on validation
+  noprop plot compare --dataset cifar100 --reference "paper, Figure 3=19:13,60:22.6" -o ct.png`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) != 1 {
 				return fmt.Errorf("plot: name one figure kind: %s", kindList())
@@ -48,6 +50,10 @@ Kinds:
 			if _, err := figure.FormatOf(out); err != nil {
 				return err
 			}
+			references, err := parseReferences(kind, refs)
+			if err != nil {
+				return err
+			}
 			store, filter, err := sel.open()
 			if err != nil {
 				return err
@@ -60,6 +66,7 @@ Kinds:
 			if err != nil {
 				return err
 			}
+			data.References = references
 			fig, err := figure.Draw(kind, data)
 			if err != nil {
 				return err
@@ -74,7 +81,25 @@ Kinds:
 	sel.addFlags(cmd.Flags())
 	sel.addSelectFlag(cmd.Flags())
 	cmd.Flags().StringVarP(&out, "output", "o", "", "figure file: .png, .svg or .pdf (default KIND.png)")
+	cmd.Flags().StringArrayVar(&refs, "reference", nil, "compare: a published curve to draw dashed beside the runs', LABEL=EPOCH:VALUE,EPOCH:VALUE (repeatable)")
 	return cmd
+}
+
+// parseReferences reads the --reference flags, which only the compare
+// figure takes.
+func parseReferences(kind figure.Kind, refs []string) ([]figure.Reference, error) {
+	var out []figure.Reference
+	for _, r := range refs {
+		if kind != figure.Compare {
+			return nil, fmt.Errorf("--reference goes with the compare figure, not %s", kind)
+		}
+		ref, err := figure.ParseReference(r)
+		if err != nil {
+			return nil, fmt.Errorf("--reference: %w", err)
+		}
+		out = append(out, ref)
+	}
+	return out, nil
 }
 
 func kindList() string {

@@ -25,7 +25,7 @@ func fixtureDB(t *testing.T) string {
 func TestPlotEveryKindAndFormat(t *testing.T) {
 	db := fixtureDB(t)
 	dir := t.TempDir()
-	for i, kind := range []string{"matrix", "curves", "average", "bars", "loss", "memory"} {
+	for i, kind := range []string{"matrix", "curves", "average", "bars", "loss", "memory", "compare"} {
 		ext := []string{"png", "svg", "pdf"}[i%3]
 		out := filepath.Join(dir, kind+"."+ext)
 		code, stdout, stderr := run(t, "plot", kind, "--db", db, "--scenario", "class", "-o", out)
@@ -53,6 +53,8 @@ func TestReadCommandsFailWithOneLine(t *testing.T) {
 		{"plot unknown kind", []string{"plot", "pie", "--db", db}, `figure "pie": want one of matrix, curves, average, bars, loss, test, val, probe, memory, terms`},
 		{"plot no kind", []string{"plot", "--db", db}, "name one figure kind"},
 		{"plot bad extension", []string{"plot", "matrix", "--db", db, "-o", filepath.Join(dir, "m.gif")}, "name the file .png, .svg or .pdf"},
+		{"plot reference elsewhere", []string{"plot", "test", "--db", db, "--reference", "p=1:2"}, "--reference goes with the compare figure, not test"},
+		{"plot bad reference", []string{"plot", "compare", "--db", db, "--reference", "p=1"}, `--reference: reference "p=1": point "1" is not EPOCH:VALUE`},
 		{"plot missing db", []string{"plot", "matrix", "--db", missing}, "run `noprop run` first"},
 		{"report missing db", []string{"report", "--db", missing, "-o", dir}, "run `noprop run` first"},
 		{"export missing db", []string{"export", "--db", missing}, "run `noprop run` first"},

@@ -8,7 +8,8 @@
 //	<!-- end -->
 //
 // The markers are HTML comments, so they do not show when the document is
-// rendered.
+// rendered. An argument with spaces is written in double quotes, as in a
+// shell: --reference "Figure 3, CT=19:13".
 package docblock
 
 import (
@@ -36,7 +37,46 @@ type Block struct {
 }
 
 // Command is the block's command line as a user types it.
-func (b Block) Command() string { return "noprop " + strings.Join(b.Args, " ") }
+func (b Block) Command() string {
+	args := make([]string, len(b.Args))
+	for i, a := range b.Args {
+		args[i] = a
+		if strings.ContainsAny(a, " \t") {
+			args[i] = `"` + a + `"`
+		}
+	}
+	return "noprop " + strings.Join(args, " ")
+}
+
+// splitArgs splits a marker's command line at spaces, keeping what stands
+// between double quotes (which it drops) in one argument.
+func splitArgs(s string) ([]string, error) {
+	var args []string
+	var cur strings.Builder
+	inQuote, inArg := false, false
+	for _, r := range s {
+		switch {
+		case r == '"':
+			inQuote, inArg = !inQuote, true
+		case (r == ' ' || r == '\t') && !inQuote:
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteRune(r)
+			inArg = true
+		}
+	}
+	if inQuote {
+		return nil, fmt.Errorf("a double quote is not closed")
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args, nil
+}
 
 // Parse returns the document's generated blocks in order. A start marker
 // without its end line, an end line without a start, a marker inside a
@@ -57,7 +97,10 @@ func Parse(doc []byte) ([]Block, error) {
 			if !strings.HasSuffix(text, markerEnd) {
 				return nil, fmt.Errorf("line %d: the marker does not end with %q on its line", n, strings.TrimSpace(markerEnd))
 			}
-			args := strings.Fields(strings.TrimSuffix(strings.TrimPrefix(text, startPrefix), markerEnd))
+			args, err := splitArgs(strings.TrimSuffix(strings.TrimPrefix(text, startPrefix), markerEnd))
+			if err != nil {
+				return nil, fmt.Errorf("line %d: %v", n, err)
+			}
 			if len(args) == 0 {
 				return nil, fmt.Errorf("line %d: the marker names no command", n)
 			}

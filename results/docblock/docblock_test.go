@@ -2,6 +2,7 @@ package docblock
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -48,6 +49,7 @@ func TestParseErrors(t *testing.T) {
 		{"nested", "<!-- noprop table -->\n<!-- noprop plot -->\n<!-- end -->\n", "line 2: a block starts inside the block of line 1"},
 		{"no command", "<!-- noprop  -->\n<!-- end -->\n", "line 1: the marker names no command"},
 		{"marker not closed", "<!-- noprop table\n<!-- end -->\n", "line 1: the marker does not end"},
+		{"quote not closed", "<!-- noprop plot compare --reference \"a=1:2 -->\n<!-- end -->\n", "line 1: a double quote is not closed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.doc))
@@ -80,5 +82,21 @@ func TestRender(t *testing.T) {
 	_, err = Render([]byte(doc), func(b Block) (string, error) { return "", errors.New("boom") })
 	if err == nil || !strings.Contains(err.Error(), "line 3 (noprop table --format markdown): boom") {
 		t.Errorf("error %v: want the block's line and command", err)
+	}
+}
+
+// TestQuotedArgs: an argument in double quotes keeps its spaces, and
+// Command quotes it again.
+func TestQuotedArgs(t *testing.T) {
+	blocks, err := Parse([]byte("<!-- noprop plot compare --reference \"Figure 3, CT=19:13\" -o c.png -->\n<!-- end -->\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"plot", "compare", "--reference", "Figure 3, CT=19:13", "-o", "c.png"}
+	if got := blocks[0].Args; !slices.Equal(got, want) {
+		t.Errorf("args %q, want %q", got, want)
+	}
+	if got := blocks[0].Command(); got != `noprop plot compare --reference "Figure 3, CT=19:13" -o c.png` {
+		t.Errorf("command %s", got)
 	}
 }

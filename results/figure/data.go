@@ -14,6 +14,9 @@ import (
 // scenario, method).
 type Data struct {
 	Configs []Config
+	// References are published curves a compare figure draws beside the
+	// configurations' (ParseReference).
+	References []Reference
 }
 
 // Config is one configuration (method, settings, stream and scenario) and

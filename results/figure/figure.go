@@ -45,6 +45,7 @@ const (
 	Probe   Kind = "probe"   // each stage's accuracy on earlier tasks, after each task
 	Memory  Kind = "memory"  // peak heap and RSS per configuration
 	Terms   Kind = "terms"   // the named terms of the loss per epoch
+	Compare Kind = "compare" // learning curves of every configuration on one axis
 )
 
 // kinds lists every Kind with what it shows, in the order of Kinds.
@@ -63,6 +64,7 @@ var kinds = []struct {
 	{Probe, "where forgetting happens: each stage of the model (NoProp-DT's blocks as denoisers and along the chain, its head; backprop-dt's blocks) scored on the tasks learned before, after each task (runs made with --probe), mean over seeds", drawProbe},
 	{Memory, "peak Go heap and peak RSS per configuration, ± SE error bars", drawMemory},
 	{Terms, "what each rule's loss is made of per epoch (NoProp: the weighted L2, CE and KL terms, the learned schedule's end points and SNRs), a panel per term, a line per configuration, mean over seeds", drawTerms},
+	{Compare, "learning curves (runs made with --test-every) of every configuration on one axis, a panel per stream and scenario, mean over seeds, with published curves to hold them against (--reference) dashed", drawCompare},
 }
 
 // Kinds returns the figure kinds in their usual order.

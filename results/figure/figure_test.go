@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -79,8 +80,8 @@ func TestEveryKindDrawsAnImage(t *testing.T) {
 	// ink 0.37, 0.034, 0.21, 0.051, 0.25 and colour 0.33, 0.0063, 0.18,
 	// 0.014, 0.22; without their cells, lines or bars they colour at most
 	// 0.002. The average figure inks 0.034 and colours 0.0078.
-	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Average: 0.02, Bars: 0.1, Loss: 0.03, Test: 0.03, Memory: 0.1}
-	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Average: 0.004, Bars: 0.1, Loss: 0.007, Test: 0.003, Memory: 0.1}
+	minInk := map[Kind]float64{Matrix: 0.25, Curves: 0.02, Average: 0.02, Bars: 0.1, Loss: 0.03, Test: 0.03, Memory: 0.1, Compare: 0.02}
+	minColor := map[Kind]float64{Matrix: 0.2, Curves: 0.003, Average: 0.004, Bars: 0.1, Loss: 0.007, Test: 0.003, Memory: 0.1, Compare: 0.003}
 	for _, k := range Kinds() {
 		t.Run(string(k), func(t *testing.T) {
 			f, err := Draw(k, d)
@@ -205,7 +206,7 @@ func TestNothingToDraw(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []Kind{Loss, Memory, Bars} {
+	for _, k := range []Kind{Loss, Memory, Bars, Compare} {
 		if _, err := Draw(k, d); !errors.Is(err, ErrNoData) {
 			t.Errorf("%s of a run without log, memory or metrics: error %v, want ErrNoData", k, err)
 		}
@@ -295,5 +296,41 @@ func TestWrapRows(t *testing.T) {
 	}
 	if want := []int{2, maxCols, maxCols, 1}; !slices.Equal(lens, want) {
 		t.Errorf("row lengths %v, want %v", lens, want)
+	}
+}
+
+// TestParseReference: a reference is LABEL=EPOCH:VALUE,…, its points
+// sorted by epoch; anything else is an error that quotes it.
+func TestParseReference(t *testing.T) {
+	r, err := ParseReference("Figure 3, CT=60:22.6, 19:13")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Label != "Figure 3, CT" || len(r.Points) != 2 || r.Points[0] != (plotter.XY{X: 19, Y: 13}) || r.Points[1] != (plotter.XY{X: 60, Y: 22.6}) {
+		t.Errorf("parsed %+v", r)
+	}
+	for _, bad := range []string{"", "label", "=1:2", "x=", "x=1", "x=1:y", "x=1:2,3", "x=NaN:1", "x=1:Inf"} {
+		if _, err := ParseReference(bad); err == nil || !strings.Contains(err.Error(), "reference") {
+			t.Errorf("ParseReference(%q): error %v, want one naming the reference", bad, err)
+		}
+	}
+}
+
+// TestCompareDrawsReferences: the references add their dashed curves to
+// the compare figure (more ink) and their labels to its legend.
+func TestCompareDrawsReferences(t *testing.T) {
+	d := load(t, results.Filter{})
+	plain, err := Draw(Compare, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := ParseReference("published=1:5,2:60,3:95")
+	d.References = []Reference{r}
+	with, err := Draw(Compare, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := inked(decode(t, plain)), inked(decode(t, with)); b <= a {
+		t.Errorf("inked pixels: %d without the reference, %d with it; want more with it", a, b)
 	}
 }

@@ -24,8 +24,9 @@ func plotCmd() *cobra.Command {
 		Short: "Draw a figure of the stored results (PNG, SVG or PDF)",
 		Long: `Plot draws one figure of the finished runs that match the filters, mean
 over seeds: matrix and curves a panel per configuration (method, settings,
-stream, scenario), average a panel per stream and scenario with every
-configuration on it. The file's extension picks the format: .png, .svg or .pdf.
+stream, scenario), average and compare a panel per stream and scenario with
+every configuration on it. The file's extension picks the format: .png, .svg
+or .pdf.
 
 Kinds:
 ` + kinds.String(),

@@ -334,3 +334,19 @@ func TestCompareDrawsReferences(t *testing.T) {
 		t.Errorf("inked pixels: %d without the reference, %d with it; want more with it", a, b)
 	}
 }
+
+// TestSeriesDistinct: every colour of a series differs from the others.
+func TestSeriesDistinct(t *testing.T) {
+	for n := 1; n <= 12; n++ {
+		cs := series(n)
+		for i := range cs {
+			for j := range i {
+				r1, g1, b1, a1 := cs[i].RGBA()
+				r2, g2, b2, a2 := cs[j].RGBA()
+				if r1 == r2 && g1 == g2 && b1 == b2 && a1 == a2 {
+					t.Errorf("series(%d): colours %d and %d are both %v", n, j, i, cs[i])
+				}
+			}
+		}
+	}
+}

@@ -107,14 +107,14 @@ func (gridLines) Plot(c draw.Canvas, p *plot.Plot) {
 }
 
 // series returns n distinguishable line colours: ColorBrewer's Set1 (its
-// yellow, unreadable on white, replaced by brown) up to 9, evenly spaced
-// darker hues beyond.
+// yellow, unreadable on white, replaced by teal: Set1 has a brown already)
+// up to 9, evenly spaced darker hues beyond.
 func series(n int) []color.Color {
 	if n <= 9 {
 		p, _ := brewer.GetPalette(brewer.TypeQualitative, "Set1", 9)
 		cs := append([]color.Color(nil), p.Colors()[:n]...)
 		if n >= 6 {
-			cs[5] = color.RGBA{R: 0xa6, G: 0x56, B: 0x28, A: 0xff}
+			cs[5] = color.RGBA{R: 0x1b, G: 0x9e, B: 0x77, A: 0xff}
 		}
 		return cs
 	}

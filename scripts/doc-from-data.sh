@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates every table and figure of docs/NAME.md from the exports
-# committed beside it, docs/data/NAME-{runs,cells,metrics,probe,epochs}.csv
+# Regenerates every table and figure of the document NAME of docs/ (the
+# Markdown file of that name) from the exports committed beside it, docs/data/NAME-{runs,cells,metrics,probe,epochs}.csv
 # (those that exist; runs is needed), without the database they came from:
 # it imports them into a temporary database and renders the document's
 # generated blocks (noprop render), each of which names the command that
@@ -21,8 +21,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 name=${1:-}
-[ -n "$name" ] && [ $# = 1 ] || { echo "doc-from-data: usage: scripts/doc-from-data.sh NAME (the document docs/NAME.md)" >&2; exit 2; }
-[ -f "docs/$name.md" ] || { echo "doc-from-data: no docs/$name.md (NAME names a document of docs/ without .md)" >&2; exit 2; }
+ext=md
+doc=docs/$name.$ext
+[ -n "$name" ] && [ $# = 1 ] || { echo "doc-from-data: usage: scripts/doc-from-data.sh NAME (a Markdown document of docs/, named without its extension)" >&2; exit 2; }
+[ -f "$doc" ] || { echo "doc-from-data: no $doc (NAME names a Markdown document of docs/ without its extension)" >&2; exit 2; }
 make build
 if [ -n "${DB:-}" ]; then
   [ -f "$DB" ] || { echo "doc-from-data: no database $DB (DB names the results database to export)" >&2; exit 2; }
@@ -40,4 +42,4 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bin/noprop import "$tmp/data.db" "${files[@]}"
-bin/noprop render "docs/$name.md" --db "$tmp/data.db" ${CHECK:+--check}
+bin/noprop render "$doc" --db "$tmp/data.db" ${CHECK:+--check}

@@ -111,13 +111,9 @@ func ReadProgress(dir, configHash string, seed uint64) (p Progress, ok bool, err
 	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != checkpointMagic {
 		return Progress{}, false, fmt.Errorf("%s: not a checkpoint this program reads", path)
 	}
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n > 1<<30 {
-		return Progress{}, false, fmt.Errorf("%s: damaged header", path)
-	}
-	var ck checkpoint
-	if err := gob.NewDecoder(io.LimitReader(r, int64(n))).Decode(&ck); err != nil {
-		return Progress{}, false, fmt.Errorf("%s: damaged header: %v", path, err)
+	ck, err := decodeHead(r)
+	if err != nil {
+		return Progress{}, false, fmt.Errorf("%s: %w", path, err)
 	}
 	p = Progress{Tasks: ck.Done, Saved: fi.ModTime()}
 	if len(ck.Log) > 0 {
@@ -221,18 +217,33 @@ func readCheckpoint(path string) (*checkpoint, error) {
 	if sum := sha256.Sum256(payload); !bytes.Equal(sum[:], b[len(b)-sha256.Size:]) {
 		return nil, errors.New("damaged (checksum mismatch)")
 	}
-	n, k := binary.Uvarint(payload)
-	if k <= 0 || n > uint64(len(payload)-k) {
+	r := bytes.NewReader(payload)
+	ck, err := decodeHead(r)
+	if err != nil {
+		return nil, err
+	}
+	ck.State = payload[len(payload)-r.Len():]
+	return ck, nil
+}
+
+// decodeHead decodes a checkpoint's payload up to the learner's state: the
+// length of the gob encoding (a uvarint), then the encoding. r is left at
+// the state.
+func decodeHead(r interface {
+	io.Reader
+	io.ByteReader
+}) (*checkpoint, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil || n > 1<<30 {
 		return nil, errors.New("damaged: bad header length")
 	}
 	var ck checkpoint
-	if err := gob.NewDecoder(bytes.NewReader(payload[k : k+int(n)])).Decode(&ck); err != nil {
+	if err := gob.NewDecoder(io.LimitReader(r, int64(n))).Decode(&ck); err != nil {
 		return nil, fmt.Errorf("damaged: %v", err)
 	}
 	if ck.Version != checkpointVersion {
 		return nil, fmt.Errorf("format version %d, this program reads %d", ck.Version, checkpointVersion)
 	}
-	ck.State = payload[k+int(n):]
 	return &ck, nil
 }
 

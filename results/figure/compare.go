@@ -1,6 +1,7 @@
 package figure
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
@@ -43,18 +44,8 @@ func ParseReference(s string) (Reference, error) {
 		}
 		r.Points = append(r.Points, plotter.XY{X: x, Y: y})
 	}
-	slices.SortFunc(r.Points, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
+	slices.SortFunc(r.Points, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 	return r, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // drawCompare draws the learning curves (test accuracy during training) of
@@ -119,22 +110,21 @@ func drawCompare(d *Data) (*Figure, error) {
 		return nil, fmt.Errorf("the selected runs store no learning curve (run them with --test-every): %w", ErrNoData)
 	}
 	lg := newLegend()
+	entry := func(name string, ls draw.LineStyle, gs draw.GlyphStyle) {
+		l, _ := plotter.NewLine(plotter.XYs{{}, {}})
+		l.LineStyle = ls
+		s, _ := plotter.NewScatter(plotter.XYs{{}})
+		s.GlyphStyle = gs
+		lg.add(name, l, s)
+	}
 	for i := range d.Configs {
 		c := &d.Configs[i]
 		ls, gs := style(i)
-		l, _ := plotter.NewLine(plotter.XYs{{}, {}})
-		l.LineStyle = ls
-		s, _ := plotter.NewScatter(plotter.XYs{{}})
-		s.GlyphStyle = gs
-		lg.add(fmt.Sprintf("%s (%s)", c.Method(), c.Seeds()), l, s)
+		entry(fmt.Sprintf("%s (%s)", c.Method(), c.Seeds()), ls, gs)
 	}
 	for k, r := range d.References {
 		ls, gs := refLine(k)
-		l, _ := plotter.NewLine(plotter.XYs{{}, {}})
-		l.LineStyle = ls
-		s, _ := plotter.NewScatter(plotter.XYs{{}})
-		s.GlyphStyle = gs
-		lg.add(r.Label, l, s)
+		entry(r.Label, ls, gs)
 	}
 	return layout{
 		kind:  Compare,

@@ -26,6 +26,10 @@ type Filter struct {
 	// Scenario is task, domain or class; "class-il" is read as "class"
 	// (flag --scenario).
 	Scenario string
+	// Strategy is the spec's continual-learning strategy (finetune,
+	// replay, cumulative, joint); a spec without one is fine-tuned
+	// (flag --strategy).
+	Strategy string
 	// ConfigHash selects configurations whose hash starts with it; a full
 	// hash selects one configuration (flag --config).
 	ConfigHash string
@@ -39,6 +43,10 @@ type Filter struct {
 
 // specPreset is the SQL expression of a run's preset (” when none).
 const specPreset = `coalesce(json_extract(spec_json, '$.preset'), '')`
+
+// specStrategy is the SQL expression of a run's strategy; specs stored
+// without one were fine-tuned.
+const specStrategy = `coalesce(nullif(json_extract(spec_json, '$.strategy'), ''), 'finetune')`
 
 // A filterField is one text field of Filter: how it is matched and how the
 // values stored in the database are listed when nothing matches.
@@ -89,6 +97,12 @@ var filterFields = []filterField{
 		get:  func(f *Filter) *string { return &f.Scenario },
 		list: "scenario",
 		cond: func(v string) (string, []any) { return "scenario = ?", []any{strings.TrimSuffix(v, "-il")} },
+	},
+	{
+		flag: "strategy", plural: "strategies",
+		get:  func(f *Filter) *string { return &f.Strategy },
+		list: specStrategy,
+		cond: equals(specStrategy),
 	},
 	{
 		flag: "config", plural: "config hashes",

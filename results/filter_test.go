@@ -17,17 +17,18 @@ import (
 // filterRun is one run of the filter tests' database.
 type filterRun struct {
 	name, method, preset, dataset, kind, scenario, hash string
-	day                                                 int // started on 2026-01-<day> at noon, local time
+	strategy                                            string // "" for a spec without one
+	day                                                 int    // started on 2026-01-<day> at noon, local time
 	status                                              Status
 }
 
 var filterRuns = []filterRun{
-	{"bp-split-class", "backprop", "", "mnist", "split", "class", "aa11", 3, StatusDone},
-	{"bp-split-task", "backprop", "", "mnist", "split", "task", "aa22", 3, StatusDone},
-	{"np-split-class", "noprop-dt", "quick", "mnist", "split", "class", "bb11", 4, StatusDone},
-	{"np-fashion-class", "noprop-dt", "paper", "fashion-mnist", "split", "class", "bb22", 5, StatusDone},
-	{"bp-perm-domain", "backprop", "", "mnist", "permuted", "domain", "cc11", 6, StatusFailed},
-	{"np-perm-domain", "noprop-dt", "quick", "mnist", "permuted", "domain", "cc22", 6, StatusRunning},
+	{"bp-split-class", "backprop", "", "mnist", "split", "class", "aa11", "", 3, StatusDone},
+	{"bp-split-task", "backprop", "", "mnist", "split", "task", "aa22", "replay", 3, StatusDone},
+	{"np-split-class", "noprop-dt", "quick", "mnist", "split", "class", "bb11", "", 4, StatusDone},
+	{"np-fashion-class", "noprop-dt", "paper", "fashion-mnist", "split", "class", "bb22", "", 5, StatusDone},
+	{"bp-perm-domain", "backprop", "", "mnist", "permuted", "domain", "cc11", "", 6, StatusFailed},
+	{"np-perm-domain", "noprop-dt", "quick", "mnist", "permuted", "domain", "cc22", "", 6, StatusRunning},
 }
 
 // filterStore writes filterRuns and returns the store and the run IDs by name.
@@ -37,8 +38,8 @@ func filterStore(t *testing.T) (*Store, map[string]string) {
 	s := openT(t, filepath.Join(t.TempDir(), "results.db"))
 	ids := map[string]string{}
 	for _, fr := range filterRuns {
-		spec := fmt.Sprintf(`{"method":%q,"preset":%q,"settings":{},"dataset":%q,"stream":%q,"tasks":1,"scenario":%q,"seed":1}`,
-			fr.method, fr.preset, fr.dataset, fr.kind, fr.scenario)
+		spec := fmt.Sprintf(`{"method":%q,"preset":%q,"settings":{},"dataset":%q,"stream":%q,"tasks":1,"scenario":%q,"strategy":%q,"seed":1}`,
+			fr.method, fr.preset, fr.dataset, fr.kind, fr.scenario, fr.strategy)
 		r := Run{SpecJSON: spec, ConfigHash: fr.hash, Method: fr.method, Stream: fr.kind + "-" + fr.dataset,
 			Scenario: fr.scenario, Seed: 1, NumTasks: 1,
 			Started: time.Date(2026, 1, fr.day, 12, 0, 0, 0, time.Local)}
@@ -86,6 +87,8 @@ func TestFilterSelects(t *testing.T) {
 		{"dataset from the spec", Filter{Dataset: "fashion-mnist"}, []string{"np-fashion-class"}},
 		{"stream kind from the spec", Filter{StreamKind: "permuted"}, []string{"bp-perm-domain", "np-perm-domain"}},
 		{"scenario with -il", Filter{Scenario: "class-il"}, []string{"bp-split-class", "np-split-class", "np-fashion-class"}},
+		{"strategy", Filter{Strategy: "replay"}, []string{"bp-split-task"}},
+		{"fine-tuned: no strategy stored", Filter{Strategy: "finetune", Method: "backprop"}, []string{"bp-split-class", "bp-perm-domain"}},
 		{"config prefix", Filter{ConfigHash: "aa"}, []string{"bp-split-class", "bp-split-task"}},
 		{"full config hash", Filter{ConfigHash: "bb22"}, []string{"np-fashion-class"}},
 		{"since a day", Filter{Since: day(5, false)}, []string{"np-fashion-class", "bp-perm-domain", "np-perm-domain"}},
@@ -134,6 +137,7 @@ func TestRequireMatchNamesWhatExists(t *testing.T) {
 		{"stream kind", Filter{StreamKind: "joint"}, "no runs with --stream joint; streams in results.db: permuted-mnist, split-fashion-mnist, split-mnist"},
 		{"scenario", Filter{Dataset: "fashion-mnist", Scenario: "task"},
 			"no runs with --dataset fashion-mnist --scenario task; scenarios of the runs with --dataset fashion-mnist in results.db: class"},
+		{"strategy", Filter{Strategy: "joint"}, "no runs with --strategy joint; strategies in results.db: finetune, replay"},
 		{"config", Filter{ConfigHash: "ff"}, "no runs with --config ff; config hashes in results.db: aa11, aa22, bb11, bb22, cc11, cc22"},
 		{"dates", Filter{Method: "noprop-dt", Since: day(7, false)},
 			"no runs with --method noprop-dt --since 2026-01-07; the runs with --method noprop-dt in results.db started from 2026-01-04 12:00 to 2026-01-06 12:00"},

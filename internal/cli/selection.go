@@ -19,6 +19,7 @@ type selection struct {
 	db                      string
 	methods, scenarios      []string
 	dataset, stream, config string
+	strategies              []string
 	since, until            string
 	// selectBy, when set, keeps of each grid the configuration it chooses
 	// (only on the commands that register it: addSelectFlag).
@@ -32,6 +33,7 @@ func (s *selection) addFlags(fl *pflag.FlagSet) {
 	fl.StringVarP(&s.dataset, "dataset", "d", "", "only this dataset, e.g. mnist (comma-separated for several)")
 	fl.StringVar(&s.stream, "stream", "", "only this stream kind: split, permuted or joint (comma-separated for several)")
 	listVarP(fl, &s.scenarios, "scenario", "", nil, "only these scenarios, comma-separated: task, domain, class")
+	listVarP(fl, &s.strategies, "strategy", "", nil, "only these strategies, comma-separated: finetune, replay, cumulative, joint")
 	fl.StringVar(&s.config, "config", "", "only configurations whose hash starts with this (comma-separated for several)")
 	fl.StringVar(&s.since, "since", "", "only runs started on or after this date (2006-01-02) or time (2006-01-02T15:04)")
 	fl.StringVar(&s.until, "until", "", "only runs started on or before this date (the whole day) or time")
@@ -50,6 +52,7 @@ func (s *selection) filter() (results.Filter, error) {
 		Dataset:    s.dataset,
 		StreamKind: s.stream,
 		Scenario:   strings.Join(s.scenarios, ","),
+		Strategy:   strings.Join(s.strategies, ","),
 		ConfigHash: strings.ToLower(s.config),
 	}
 	var err error

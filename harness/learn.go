@@ -69,6 +69,9 @@ type session struct {
 	// lastProbe is the probe of the last row recorded, which a repeated
 	// row (joint's) repeats.
 	lastProbe []StageAccuracy
+	// embeds[i] is row i's Eval.Embedding (nil until recorded, and for a
+	// learner without learned embedding rows).
+	embeds [][]float32
 }
 
 func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner, s tasks.Stream, sc tasks.Scenario, cp *checkpointer) *session {
@@ -80,7 +83,7 @@ func newSession(rn *Runner, ctx context.Context, info RunInfo, l methods.Learner
 	}
 	T := len(s.Tasks)
 	ls := &session{rn: rn, ctx: ctx, info: info, l: l, s: s, sc: sc, cp: cp, runs: 1, strategy: strategy,
-		res: Result{Matrix: make([][]float64, T+1)}}
+		res: Result{Matrix: make([][]float64, T+1)}, embeds: make([][]float32, T+1)}
 	if s.Choices.Validation > 0 {
 		ls.res.ValMatrix = make([][]float64, T+1)
 	}
@@ -251,7 +254,7 @@ func (ls *session) evaluate(i int, log []methods.EpochStats) error {
 	}
 	if p, ok := ls.l.(methods.Prober); ok && ls.info.Spec.Probe {
 		var err error
-		if e.Probe, err = ls.probe(p, ls.scored(i)); err != nil {
+		if e.Probe, e.Embedding, err = ls.probe(p, i); err != nil {
 			return err
 		}
 	}
@@ -268,7 +271,7 @@ func (ls *session) repeat(i int, log []methods.EpochStats) Eval {
 	if ls.res.ValMatrix != nil {
 		e.ValAcc = slices.Clone(ls.res.ValMatrix[i-1])
 	}
-	e.Probe = ls.lastProbe
+	e.Probe, e.Embedding = ls.lastProbe, ls.embeds[i-1]
 	return e
 }
 
@@ -291,6 +294,7 @@ func (ls *session) validate(learned, j int) (float64, error) {
 func (ls *session) record(e Eval, replayed bool) error {
 	ls.res.Matrix[e.AfterTask] = e.Acc
 	ls.lastProbe = e.Probe
+	ls.embeds[e.AfterTask] = e.Embedding
 	if ls.res.ValMatrix != nil {
 		ls.res.ValMatrix[e.AfterTask] = e.ValAcc
 	}

@@ -245,13 +245,17 @@ func TestProbe(t *testing.T) {
 	}
 }
 
-// evals keeps the probe of every evaluated row.
-type evals struct{ probes [][]StageAccuracy }
+// evals keeps the probe and embedding rows of every evaluated row.
+type evals struct {
+	probes [][]StageAccuracy
+	embeds [][]float32
+}
 
 func (e *evals) Started(RunInfo)                        {}
 func (e *evals) Epoch(RunInfo, int, methods.EpochStats) {}
 func (e *evals) Evaluated(_ RunInfo, ev Eval) error {
 	e.probes = append(e.probes, ev.Probe)
+	e.embeds = append(e.embeds, ev.Embedding)
 	return nil
 }
 func (e *evals) Finished(RunInfo, Result) error { return nil }

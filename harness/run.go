@@ -104,6 +104,11 @@ type Eval struct {
 	// accuracy of each stage of the model on each task's test set; nil
 	// otherwise.
 	Probe []StageAccuracy
+	// Embedding is, in a probed run of a methods.EmbeddingHolder whose rows
+	// are learned, those rows after this row's task, row-major: the
+	// reference the probe's "embedding" stage measures later rows against.
+	// Checkpoints keep it; the results store does not.
+	Embedding []float32
 }
 
 // RunObserver hears a run's progress: the results store's recorder and the

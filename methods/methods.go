@@ -75,6 +75,15 @@ type Prober interface {
 	Probe(x nn.Matrix, y []int, active []int, seed uint64) []nn.Matrix
 }
 
+// An EmbeddingHolder has a matrix of class embeddings, one row per output
+// (NoProp's W_Embed). The harness's probe follows how each task's rows move
+// after the task is learned; ok is false when the rows are fixed (one-hot)
+// and there is nothing to follow. rows aliases the learner's matrix: the
+// caller copies what it keeps.
+type EmbeddingHolder interface {
+	EmbeddingRows() (rows nn.Matrix, ok bool)
+}
+
 // ParamCounter is implemented by learners that can count their trainable
 // values.
 type ParamCounter interface {

@@ -99,6 +99,14 @@ func (l *BackpropDTLearner) Probe(x nn.Matrix, _ []int, active []int, seed uint6
 	return append(out, cloneMatrix(head))
 }
 
+// EmbeddingRows returns W_Embed when it is learned (methods.EmbeddingHolder).
+func (l *DTLearner) EmbeddingRows() (nn.Matrix, bool) { return l.embed.Matrix(), l.embed.Learned() }
+
+// EmbeddingRows returns W_Embed when it is learned (methods.EmbeddingHolder).
+func (l *BackpropDTLearner) EmbeddingRows() (nn.Matrix, bool) {
+	return l.embed.Matrix(), l.embed.Learned()
+}
+
 // cloneMatrix is a copy of m that the caller owns.
 func cloneMatrix(m nn.Matrix) nn.Matrix {
 	return nn.Matrix{Rows: m.Rows, Cols: m.Cols, Data: slices.Clone(m.Data[:m.Rows*m.Cols])}

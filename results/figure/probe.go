@@ -3,6 +3,7 @@ package figure
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -70,7 +71,7 @@ func probeOf(c *Config) probeCurves {
 }
 
 // stageTicks labels the stages along the x axis by short names: dN for
-// "denoise N", cN for "chain N", h for "head".
+// "denoise N", cN for "chain N", h for "head", e for "embedding".
 type stageTicks []string
 
 func (s stageTicks) Ticks(min, max float64) []plot.Tick {
@@ -81,10 +82,17 @@ func (s stageTicks) Ticks(min, max float64) []plot.Tick {
 	return ts
 }
 
+// embeddingStage is the stage the harness names for learned embedding
+// rows (harness.EmbeddingStage, which this package does not import: it
+// draws what the store holds).
+const embeddingStage = "embedding"
+
 func shortStage(name string) string {
 	switch {
 	case name == "head":
 		return "h"
+	case name == embeddingStage:
+		return "e"
 	case strings.HasPrefix(name, "denoise "):
 		return "d" + strings.TrimPrefix(name, "denoise ")
 	case strings.HasPrefix(name, "chain "):
@@ -95,9 +103,10 @@ func shortStage(name string) string {
 
 func drawProbe(d *Data) (*Figure, error) {
 	probes := make([]probeCurves, len(d.Configs))
-	maxTasks, any := 0, false
+	maxTasks, any, embedding := 0, false, false
 	for i := range d.Configs {
 		probes[i] = probeOf(&d.Configs[i])
+		embedding = embedding || slices.Contains(probes[i].stages, embeddingStage)
 		if len(probes[i].stages) > 0 && d.Configs[i].NumTasks() >= 2 {
 			any = true
 			maxTasks = max(maxTasks, d.Configs[i].NumTasks())
@@ -153,6 +162,10 @@ func drawProbe(d *Data) (*Figure, error) {
 	lg.add("dN: block N as a denoiser, on z from q(z|y)", noMark{})
 	lg.add("cN: block N along the chain from noise", noMark{})
 	lg.add("h: the head (NoProp-DT: on z_T from q(z_T|y))", noMark{})
+	if embedding {
+		lg.add("e: learned embedding rows, 100 × cosine to", noMark{})
+		lg.add("    themselves just after their task", noMark{})
+	}
 	return layout{
 		kind:  Probe,
 		title: "Where forgetting happens: each stage's accuracy on the tasks learned before, mean over seeds",

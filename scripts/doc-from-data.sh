@@ -11,12 +11,14 @@
 # With DB set, the exports are first refreshed from that database: the
 # tables WHAT names (default "runs cells metrics probe") of the finished
 # runs that FILTER selects (flags of noprop export; default: the whole
-# database).
+# database). FILTER_<WHAT> (FILTER_PROBE, ...) replaces FILTER for that one
+# table, e.g. to keep the probe's many rows to the runs a figure draws.
 #
 #   scripts/doc-from-data.sh forgetting                  # regenerate docs/forgetting.md
 #   CHECK=1 scripts/doc-from-data.sh forgetting          # verify only
 #   DB=study.db scripts/doc-from-data.sh forgetting      # export the study, then regenerate
 #   DB=cifar.db WHAT="runs cells metrics epochs" FILTER="--dataset cifar100" scripts/doc-from-data.sh cifar
+#   DB=all.db FILTER_PROBE="--strategy finetune" scripts/doc-from-data.sh forgetting
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +32,10 @@ if [ -n "${DB:-}" ]; then
   [ -f "$DB" ] || { echo "doc-from-data: no database $DB (DB names the results database to export)" >&2; exit 2; }
   for what in ${WHAT:-runs cells metrics probe}; do
     case $what in runs | cells | metrics | probe | epochs) ;; *) echo "doc-from-data: WHAT: $what is not one of runs, cells, metrics, probe, epochs" >&2; exit 2 ;; esac
-    # shellcheck disable=SC2086 # FILTER is a list of flags
-    bin/noprop export --format csv --what "$what" --db "$DB" ${FILTER:-} -o "docs/data/$name-$what.csv"
+    filter_var="FILTER_${what^^}"
+    filter=${!filter_var-${FILTER:-}}
+    # shellcheck disable=SC2086 # a filter is a list of flags
+    bin/noprop export --format csv --what "$what" --db "$DB" $filter -o "docs/data/$name-$what.csv"
   done
 fi
 files=()

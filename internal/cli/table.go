@@ -44,6 +44,7 @@ func tableCmd() *cobra.Command {
 		format   string
 		all      bool
 		vsPaper  bool
+		versus   string
 	)
 	cmd := &cobra.Command{
 		Use:   "table",
@@ -53,11 +54,19 @@ func tableCmd() *cobra.Command {
 metric, the mean ± standard error over the seeds (percent). ACC is the final
 average accuracy, forgetting is Chaudhry et al.'s (best earlier accuracy minus
 final), BWT and FWT are GEM's backward and forward transfer. Only finished
-runs count. The filter flags are those of plot, report and export.`,
+runs count. The filter flags are those of plot, report and export.
+
+With --versus METHOD it prints, instead, each other method's configuration
+beside METHOD's in the same stream, scenario and strategy: per metric the
+difference of the means (this row's minus METHOD's) ± its standard error,
+with the two-sided p-value of Welch's t-test over the two sets of seeds.
+Where METHOD was run over a grid, --select-by val-acc keeps the
+configuration validation chose on both sides.`,
 		Example: `  noprop table --matrices --memory
   noprop table --method backprop,noprop-dt:quick --dataset mnist --stream split --scenario class
   noprop table --config 3f2a --since 2026-01-05
-  noprop table --paper                  # beside the NoProp paper's Table 1`,
+  noprop table --paper                  # beside the NoProp paper's Table 1
+  noprop table --versus backprop-dt --select-by val-acc   # each rule minus backprop-dt, with Welch's p`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			format, err := table.ParseFormat(format)
@@ -69,6 +78,9 @@ runs count. The filter flags are those of plot, report and export.`,
 				return err
 			}
 			defer store.Close()
+			if vsPaper && versus != "" {
+				return errors.New("--paper and --versus are two different tables; give one")
+			}
 			if vsPaper {
 				cs, err := paper.Compare(cmd.Context(), store, filter)
 				if err != nil {
@@ -101,6 +113,9 @@ runs count. The filter flags are those of plot, report and export.`,
 			if all {
 				opts.Metrics = nil
 			}
+			if versus != "" {
+				return table.WriteVersus(cmd.OutOrStdout(), sums, versus, opts)
+			}
 			return table.Write(cmd.OutOrStdout(), sums, opts)
 		},
 	}
@@ -112,5 +127,6 @@ runs count. The filter flags are those of plot, report and export.`,
 	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
 	sel.addSelectFlag(fl)
 	fl.BoolVar(&vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
+	fl.StringVar(&versus, "versus", "", "print each other method's configurations minus this method's (name or name:preset) in the same stream, scenario and strategy: the difference of means ± SE and Welch's p per metric")
 	return cmd
 }

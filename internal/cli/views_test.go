@@ -63,6 +63,8 @@ func TestReadCommandsFailWithOneLine(t *testing.T) {
 		{"report no match", []string{"report", "--db", db, "--stream", "joint", "-o", dir}, "no runs with --stream joint; streams in results.db: split-mnist"},
 		{"export no match", []string{"export", "--db", db, "--config", "zz"}, "no runs with --config zz; config hashes in results.db:"},
 		{"bad since", []string{"table", "--db", db, "--since", "last week"}, `--since "last week": want a date`},
+		{"versus a method not run", []string{"table", "--db", db, "--versus", "ff"}, "--versus ff: no configuration of ff among the selected runs; their methods: backprop, noprop-dt:quick"},
+		{"versus and paper", []string{"table", "--db", db, "--versus", "backprop", "--paper"}, "--paper and --versus are two different tables; give one"},
 		{"until before since", []string{"export", "--db", db, "--since", "2026-02-01", "--until", "2026-01-01"}, "--until 2026-01-01 is before --since 2026-02-01"},
 		{"no runs in range", []string{"table", "--db", db, "--until", "2000-01-01"}, "no runs with --until 2000-01-01; the runs in results.db started from"},
 		{"export bad what", []string{"export", "--db", db, "--what", "rows"}, `--what "rows": want one of runs, cells`},
@@ -197,6 +199,29 @@ func TestNamesTravelBetweenCommands(t *testing.T) {
 			if code, _, stderr := run(t, append(cmd, filter...)...); code != 0 {
 				t.Errorf("%s with the names another command printed (%v): %s", cmd[0], n, stderr)
 			}
+		}
+	}
+}
+
+// TestTableVersus: --versus prints each other method's configuration
+// minus the reference's, per stream and scenario, as differences with
+// Welch's p.
+func TestTableVersus(t *testing.T) {
+	db := fixtureDB(t)
+	code, out, errOut := run(t, "table", "--db", db, "--versus", "backprop", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("table --versus backprop: exit %d: %s", code, errOut)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) < 2 || rows[0][4] != "versus" || !strings.HasSuffix(rows[0][len(rows[0])-1], "difference") {
+		t.Fatalf("table --versus backprop:\n%s", out)
+	}
+	for _, r := range rows[1:] {
+		if r[0] != "noprop-dt:quick" || r[4] != "backprop" || !regexp.MustCompile(`^[+-]\d+\.\d\d`).MatchString(r[6]) {
+			t.Errorf("row %q: want noprop-dt:quick versus backprop with a signed difference", r)
 		}
 	}
 }

@@ -2,8 +2,6 @@ package nn
 
 import (
 	"runtime"
-	"sync"
-	"sync/atomic"
 
 	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
@@ -28,122 +26,16 @@ func (f RangeFunc) Range(lo, hi int) { f(lo, hi) }
 func ParallelFor(n, minChunk int, fn func(lo, hi int)) { ParallelRange(n, minChunk, RangeFunc(fn)) }
 
 // ParallelRange calls k.Range over [0, n) split into contiguous chunks, one
-// per available core, and waits. Work below minChunk items per core runs on
-// the calling goroutine: waking a worker costs more than small element-wise
-// passes.
-//
-// The chunks are a pure function of n, minChunk and GOMAXPROCS, so every
-// item is computed the same way on every run; only which goroutine computes
-// a chunk varies. The calling goroutine computes chunks too and never waits
-// for a worker that has not started: workers of a long-lived pool are
-// offered the pass and join it if they are idle, and every chunk that no
-// worker has claimed by then is run by the caller. So concurrent and nested
-// calls (a Range that itself calls ParallelRange, blocks trained from
-// several goroutines at once) cannot deadlock, and a steady-state call
-// allocates nothing.
-func ParallelRange(n, minChunk int, k Ranger) {
-	parts := runtime.GOMAXPROCS(0)
-	if minChunk < 1 {
-		minChunk = 1
-	}
-	if w := n / minChunk; w < parts {
-		parts = w
-	}
-	if parts <= 1 {
-		if n > 0 {
-			k.Range(0, n)
-		}
-		return
-	}
-	chunk := (n + parts - 1) / parts
-	t := getTask()
-	t.k, t.n, t.chunk = k, n, chunk
-	t.nchunks = (n + chunk - 1) / chunk
-	t.next.Store(0)
-	t.done.Store(0)
-	t.joined.Store(0) // open: publishes the fields above to joiners
-	workpool.Offer(t, t.nchunks-1)
-	t.work()
-	joined := t.joined.Swap(-1) // closed: late workers will not join
-	for i := 0; t.done.Load() < joined; i++ {
-		if i > 64 {
-			runtime.Gosched()
-		}
-	}
-	t.k = nil
-	putTask(t)
-}
+// per available core (GOMAXPROCS), and waits. Work below minChunk items per
+// core runs on the calling goroutine: waking a worker costs more than small
+// element-wise passes. The chunks depend on n, minChunk and GOMAXPROCS
+// alone, so every item is computed the same way on every run; the calling
+// goroutine computes chunks too, so concurrent and nested calls cannot
+// deadlock, and a steady-state call allocates nothing (workpool.Range).
+func ParallelRange(n, minChunk int, k Ranger) { workpool.Range(n, minChunk, runtime.GOMAXPROCS(0), k) }
 
 // splits reports whether ParallelRange(n, minChunk, ·) would use more than
 // one goroutine.
 func splits(n, minChunk int) bool {
 	return n >= 2*max(minChunk, 1) && runtime.GOMAXPROCS(0) > 1
-}
-
-// task is one ParallelRange call, shared by the goroutines that run it.
-type task struct {
-	k        Ranger
-	n, chunk int
-	nchunks  int
-	next     atomic.Int64 // next chunk to claim
-	joined   atomic.Int64 // workers that joined; −1: closed
-	done     atomic.Int64 // joined workers that have finished
-}
-
-// work claims and runs chunks until none is left.
-func (t *task) work() {
-	for {
-		c := int(t.next.Add(1) - 1)
-		if c >= t.nchunks {
-			return
-		}
-		lo := c * t.chunk
-		t.k.Range(lo, min(lo+t.chunk, t.n))
-	}
-}
-
-// Join adds the calling worker to t unless t is closed. An offer can reach
-// a worker after its call has returned, or even after the task was reused
-// for a later call, which the worker then helps with.
-func (t *task) Join() bool {
-	for {
-		n := t.joined.Load()
-		if n < 0 {
-			return false
-		}
-		if t.joined.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
-// Help runs chunks until none is left.
-func (t *task) Help() {
-	t.work()
-	t.done.Add(1) // the last access to t
-}
-
-var (
-	taskMu    sync.Mutex
-	freeTasks []*task
-)
-
-func getTask() *task {
-	taskMu.Lock()
-	if n := len(freeTasks); n > 0 {
-		t := freeTasks[n-1]
-		freeTasks = freeTasks[:n-1]
-		taskMu.Unlock()
-		return t
-	}
-	taskMu.Unlock()
-	t := new(task)
-	t.joined.Store(-1)
-	return t
-}
-
-func putTask(t *task) {
-	taskMu.Lock()
-	freeTasks = append(freeTasks, t)
-	taskMu.Unlock()
 }

@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
+
+	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
 
 // bf16Kernel is the bf16 kernel of this CPU, or nil.
@@ -45,18 +47,20 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 	ap, bp := buf[:m*kp], buf[m*kp:]
 	aTrans, bTrans := tA != blas.NoTrans, tB != blas.NoTrans
 	lap, lbp := kp, n
+	pp := getPairPass()
 	if aTrans { // A is k×m: pairs across its rows, kp×m, read as op = ᵀ
-		pairAcross(ap, m, a, lda, k, m)
+		pp.run(ap, m, a, lda, true, k, m)
 		lap = m
 	} else {
-		pairAlong(ap, kp, a, lda, m, k)
+		pp.run(ap, kp, a, lda, false, k, m)
 	}
 	if bTrans { // B is n×k: pairs along its rows, n×kp, read as op = ᵀ
-		pairAlong(bp, kp, b, ldb, n, k)
+		pp.run(bp, kp, b, ldb, false, k, n)
 		lbp = kp
 	} else {
-		pairAcross(bp, n, b, ldb, k, n)
+		pp.run(bp, n, b, ldb, true, k, n)
 	}
+	putPairPass(pp)
 	sgemmWith(bf16Kernel, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
 }
 
@@ -126,10 +130,68 @@ func pairAcross(dst []uint32, ldd int, src []float32, lds, k, cols int) {
 	}
 }
 
+// pairPass writes one operand as pairs (pairAlong or pairAcross), shared
+// out in ranges of rows among the idle workers (workpool.Range): on its
+// own goroutine the conversion of a convolution's im2col matrix took a
+// fifth of a bf16 step.
+type pairPass struct {
+	dst    []uint32
+	ldd    int
+	src    []float32
+	lds    int
+	across bool // pairs across rows (k rows of width) rather than along them (width rows of k)
+	k      int
+	width  int
+}
+
+// pairChunk is the fewest floats a goroutine converts: about what a
+// worker's wake-up costs.
+const pairChunk = 32 << 10
+
+// run converts src to dst in parallel: the same elements pairAlong(dst,
+// ldd, src, lds, width, k) or pairAcross(dst, ldd, src, lds, k, width)
+// writes.
+func (p *pairPass) run(dst []uint32, ldd int, src []float32, lds int, across bool, k, width int) {
+	*p = pairPass{dst: dst, ldd: ldd, src: src, lds: lds, across: across, k: k, width: width}
+	if across {
+		workpool.Range((k+1)/2, max(1, pairChunk/(2*width)), Threads(), p)
+	} else {
+		workpool.Range(width, max(1, pairChunk/k), Threads(), p)
+	}
+	p.dst, p.src = nil, nil
+}
+
+// Range converts pair rows [lo, hi) (across) or rows [lo, hi) (along).
+func (p *pairPass) Range(lo, hi int) {
+	if p.across {
+		pairAcross(p.dst[lo*p.ldd:], p.ldd, p.src[2*lo*p.lds:], p.lds, min(2*hi, p.k)-2*lo, p.width)
+		return
+	}
+	pairAlong(p.dst[lo*p.ldd:], p.ldd, p.src[lo*p.lds:], p.lds, hi-lo, p.k)
+}
+
 var (
 	pairsMu   sync.Mutex
 	freePairs [][]uint32
+	freePass  []*pairPass
 )
+
+func getPairPass() *pairPass {
+	pairsMu.Lock()
+	defer pairsMu.Unlock()
+	if n := len(freePass); n > 0 {
+		p := freePass[n-1]
+		freePass = freePass[:n-1]
+		return p
+	}
+	return new(pairPass)
+}
+
+func putPairPass(p *pairPass) {
+	pairsMu.Lock()
+	freePass = append(freePass, p)
+	pairsMu.Unlock()
+}
 
 // getPairs returns a buffer of n pair elements, reused across calls (kept
 // for the life of the program, as the workspaces are).

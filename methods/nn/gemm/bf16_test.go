@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -85,5 +86,41 @@ func TestSgemmBF16Rounds(t *testing.T) {
 	// reordering moves them by about 1e-5; bf16 rounding by about 1e-1.
 	if maxRounded > 1e-4 || maxExact < 1e-2 {
 		t.Errorf("max |bf16 − product of rounded operands| = %g (want ≤ 1e-4), max |bf16 − float32 product| = %g (want ≥ 1e-2)", maxRounded, maxExact)
+	}
+}
+
+// TestSgemmBF16SharedPairing: on operands large enough that two goroutines
+// share their conversion to pairs (a convolution's im2col matrix, an odd
+// k; a wide B), every transpose gives gonum's product of the small integers
+// exactly, as one goroutine does.
+func TestSgemmBF16SharedPairing(t *testing.T) {
+	if !HasBF16() {
+		t.Skip("no AVX512_BF16 on this CPU")
+	}
+	defer SetThreads(0)
+	r := rand.New(rand.NewPCG(7, 8))
+	small := func() float32 { return float32(r.IntN(9) - 4) }
+	for _, sh := range []struct{ m, n, k int }{{5000, 32, 27}, {40, 2048, 301}} {
+		for _, tA := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+			for _, tB := range []blas.Transpose{blas.NoTrans, blas.Trans} {
+				a, b := newMat(sh.m, sh.k, 0), newMat(sh.k, sh.n, 0)
+				if tA == blas.Trans {
+					a = newMat(sh.k, sh.m, 0)
+				}
+				if tB == blas.Trans {
+					b = newMat(sh.n, sh.k, 0)
+				}
+				a.fill(small)
+				b.fill(small)
+				want := newMat(sh.m, sh.n, 0)
+				gonum.Implementation{}.Sgemm(tA, tB, sh.m, sh.n, sh.k, 1, a.data(), a.stride, b.data(), b.stride, 0, want.data(), want.stride)
+				for _, threads := range []int{1, 2} {
+					SetThreads(threads)
+					got := newMat(sh.m, sh.n, 0)
+					SgemmBF16(tA, tB, sh.m, sh.n, sh.k, 1, a.data(), a.stride, b.data(), b.stride, 0, got.data(), got.stride)
+					compare(t, fmt.Sprintf("%d×%d×%d %c%c, %d thread(s)", sh.m, sh.n, sh.k, tA, tB, threads), got, want, false)
+				}
+			}
+		}
 	}
 }

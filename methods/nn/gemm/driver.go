@@ -64,11 +64,8 @@ type job struct {
 	shNext  atomic.Int64   // next unit of sh to pack, unit u = q·shSub + piece
 	shDone  []atomic.Int32 // 1 once unit u of sh is packed
 
-	// joined counts the workers that joined the call; −1 means closed: the
-	// job is not (or no longer) open to workers. done counts the joined
-	// workers that have finished with it.
-	joined atomic.Int64
-	done   atomic.Int64
+	// crew counts the workers that joined the call and have finished it.
+	workpool.Crew
 }
 
 var (
@@ -76,22 +73,6 @@ var (
 	freeSpaces []*workspace
 	freeJobs   []*job
 )
-
-// Join adds the calling worker to j unless j is closed: offers can arrive
-// after the caller has finished (a late worker then does nothing), or even
-// after the job was reused for a later call, which the worker may then help
-// with.
-func (j *job) Join() bool {
-	for {
-		n := j.joined.Load()
-		if n < 0 {
-			return false
-		}
-		if j.joined.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
 
 // workspace holds one goroutine's packed panels. Workspaces and jobs are
 // kept on free lists for the life of the program (not in a sync.Pool, which
@@ -135,9 +116,7 @@ func getJob() *job {
 		freeJobs = freeJobs[:n-1]
 		return j
 	}
-	j := new(job)
-	j.joined.Store(-1)
-	return j
+	return new(job)
 }
 
 func putJob(j *job) {
@@ -184,8 +163,7 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 	j.next.Store(0)
 
 	if parts > 1 {
-		j.done.Store(0)
-		j.joined.Store(0) // open: publishes the fields above to joiners
+		j.Open()
 		workpool.Offer(j, parts-1)
 	}
 	// The caller computes chunks too, and never waits for a worker that has
@@ -193,12 +171,7 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 	// for the workers that joined, which are running.
 	j.work()
 	if parts > 1 {
-		joined := j.joined.Swap(-1)
-		for i := 0; j.done.Load() < joined; i++ {
-			if i > 100 {
-				runtime.Gosched()
-			}
-		}
+		j.Close()
 	}
 	putJob(j)
 }
@@ -253,7 +226,7 @@ func (j *job) chunks(dim, tile, other, otherTile, parts int) {
 // Help computes chunks until none is left.
 func (j *job) Help() {
 	j.work()
-	j.done.Add(1) // the last access to j
+	j.Leave() // the last access to j
 }
 
 func (j *job) work() {

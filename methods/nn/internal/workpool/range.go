@@ -1,7 +1,6 @@
 package workpool
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -43,16 +42,10 @@ func Range(n, minChunk, parts int, k Ranger) {
 	t.k, t.n, t.chunk = k, n, chunk
 	t.nchunks = (n + chunk - 1) / chunk
 	t.next.Store(0)
-	t.done.Store(0)
-	t.joined.Store(0) // open: publishes the fields above to joiners
+	t.Open()
 	Offer(t, t.nchunks-1)
 	t.work()
-	joined := t.joined.Swap(-1) // closed: late workers will not join
-	for i := 0; t.done.Load() < joined; i++ {
-		if i > 64 {
-			runtime.Gosched()
-		}
-	}
+	t.Close()
 	t.k = nil
 	putTask(t)
 }
@@ -63,8 +56,7 @@ type rangeTask struct {
 	n, chunk int
 	nchunks  int
 	next     atomic.Int64 // next chunk to claim
-	joined   atomic.Int64 // workers that joined; −1: closed
-	done     atomic.Int64 // joined workers that have finished
+	Crew
 }
 
 // work claims and runs chunks until none is left.
@@ -79,25 +71,10 @@ func (t *rangeTask) work() {
 	}
 }
 
-// Join adds the calling worker to t unless t is closed. An offer can reach
-// a worker after its call has returned, or even after the task was reused
-// for a later call, which the worker then helps with.
-func (t *rangeTask) Join() bool {
-	for {
-		n := t.joined.Load()
-		if n < 0 {
-			return false
-		}
-		if t.joined.CompareAndSwap(n, n+1) {
-			return true
-		}
-	}
-}
-
 // Help runs chunks until none is left.
 func (t *rangeTask) Help() {
 	t.work()
-	t.done.Add(1) // the last access to t
+	t.Leave()
 }
 
 var (
@@ -114,9 +91,7 @@ func getTask() *rangeTask {
 		return t
 	}
 	taskMu.Unlock()
-	t := new(rangeTask)
-	t.joined.Store(-1)
-	return t
+	return new(rangeTask)
 }
 
 func putTask(t *rangeTask) {

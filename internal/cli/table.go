@@ -36,16 +36,19 @@ func selectBy(sums []results.Summary, by string, stderr io.Writer) ([]results.Su
 // summaryMetrics are the columns shown unless --all-metrics is given.
 var summaryMetrics = []string{metrics.ACC, metrics.Forgetting, metrics.BWT, metrics.FWT}
 
+// tableFlags are the flags of noprop table.
+type tableFlags struct {
+	sel      selection
+	memory   bool
+	matrices bool
+	format   string
+	all      bool
+	vsPaper  bool
+	versus   string
+}
+
 func tableCmd() *cobra.Command {
-	var (
-		sel      selection
-		memory   bool
-		matrices bool
-		format   string
-		all      bool
-		vsPaper  bool
-		versus   string
-	)
+	var tf tableFlags
 	cmd := &cobra.Command{
 		Use:   "table",
 		Short: "Print the stored results: one row per method x stream x scenario, mean ± standard error over seeds",
@@ -68,65 +71,69 @@ configuration validation chose on both sides.`,
   noprop table --paper                  # beside the NoProp paper's Table 1
   noprop table --versus backprop-dt --select-by val-acc   # each rule minus backprop-dt, with Welch's p`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			format, err := table.ParseFormat(format)
-			if err != nil {
-				return err
-			}
-			store, filter, err := sel.openDone(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			if vsPaper && versus != "" {
-				return errors.New("--paper and --versus are two different tables; give one")
-			}
-			if vsPaper {
-				cs, err := paper.Compare(cmd.Context(), store, filter)
-				if err != nil {
-					return err
-				}
-				return paper.Write(cmd.OutOrStdout(), cs, format)
-			}
-			sums, err := store.Summaries(cmd.Context(), filter)
-			if err != nil {
-				return err
-			}
-			var selected map[string]string
-			if sums, selected, err = selectBy(sums, sel.selectBy, cmd.ErrOrStderr()); err != nil {
-				return err
-			}
-			if matrices {
-				for _, s := range sums {
-					mean, se, _, err := store.SummaryMatrix(cmd.Context(), s)
-					if err != nil {
-						return err
-					}
-					title := fmt.Sprintf("%s on %s, %s (config %s): accuracy (%%), mean over %d seed(s)", table.MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario, s.ConfigHash, s.N)
-					if err := table.WriteMatrix(cmd.OutOrStdout(), format, title, mean, se); err != nil {
-						return err
-					}
-					fmt.Fprintln(cmd.OutOrStdout())
-				}
-			}
-			opts := table.Options{Memory: memory, Format: format, Metrics: summaryMetrics, Selected: selected}
-			if all {
-				opts.Metrics = nil
-			}
-			if versus != "" {
-				return table.WriteVersus(cmd.OutOrStdout(), sums, versus, opts)
-			}
-			return table.Write(cmd.OutOrStdout(), sums, opts)
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return tf.run(cmd) },
 	}
 	fl := cmd.Flags()
-	sel.addFlags(fl)
-	fl.BoolVar(&memory, "memory", false, "add peak heap and RSS columns")
-	fl.BoolVar(&matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
-	fl.StringVar(&format, "format", string(table.Text), table.FormatUsage)
-	fl.BoolVar(&all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
-	sel.addSelectFlag(fl)
-	fl.BoolVar(&vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
-	fl.StringVar(&versus, "versus", "", "print each other method's configurations minus this method's (name or name:preset) in the same stream, scenario and strategy: the difference of means ± SE and Welch's p per metric")
+	tf.sel.addFlags(fl)
+	fl.BoolVar(&tf.memory, "memory", false, "add peak heap and RSS columns")
+	fl.BoolVar(&tf.matrices, "matrices", false, "print each configuration's mean accuracy matrix first")
+	fl.StringVar(&tf.format, "format", string(table.Text), table.FormatUsage)
+	fl.BoolVar(&tf.all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
+	tf.sel.addSelectFlag(fl)
+	fl.BoolVar(&tf.vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
+	fl.StringVar(&tf.versus, "versus", "", "print each other method's configurations minus this method's (name or name:preset) in the same stream, scenario and strategy: the difference of means ± SE and Welch's p per metric")
 	return cmd
+}
+
+// run prints the table the flags ask for.
+func (tf *tableFlags) run(cmd *cobra.Command) error {
+	format, err := table.ParseFormat(tf.format)
+	if err != nil {
+		return err
+	}
+	if tf.vsPaper && tf.versus != "" {
+		return errors.New("--paper and --versus are two different tables; give one")
+	}
+	store, filter, err := tf.sel.openDone(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	out := cmd.OutOrStdout()
+	if tf.vsPaper {
+		cs, err := paper.Compare(cmd.Context(), store, filter)
+		if err != nil {
+			return err
+		}
+		return paper.Write(out, cs, format)
+	}
+	sums, err := store.Summaries(cmd.Context(), filter)
+	if err != nil {
+		return err
+	}
+	var selected map[string]string
+	if sums, selected, err = selectBy(sums, tf.sel.selectBy, cmd.ErrOrStderr()); err != nil {
+		return err
+	}
+	if tf.matrices {
+		for _, s := range sums {
+			mean, se, _, err := store.SummaryMatrix(cmd.Context(), s)
+			if err != nil {
+				return err
+			}
+			title := fmt.Sprintf("%s on %s, %s (config %s): accuracy (%%), mean over %d seed(s)", table.MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario, s.ConfigHash, s.N)
+			if err := table.WriteMatrix(out, format, title, mean, se); err != nil {
+				return err
+			}
+			fmt.Fprintln(out)
+		}
+	}
+	opts := table.Options{Memory: tf.memory, Format: format, Metrics: summaryMetrics, Selected: selected}
+	if tf.all {
+		opts.Metrics = nil
+	}
+	if tf.versus != "" {
+		return table.WriteVersus(out, sums, tf.versus, opts)
+	}
+	return table.Write(out, sums, opts)
 }

@@ -213,11 +213,15 @@ func (e *estimator) alike(s harness.Spec) (estimate, error) {
 // hardly its time, left out of budgetKey.
 var costNeutral = []string{"lr", "readout_lr", "weight_decay", "readout_weight_decay", "momentum", "eta"}
 
+// costTwins name, for a dataset, the one of the same image shape, classes
+// and numbers of examples, whose runs cost the same at the same budget.
+var costTwins = map[string]string{"fashion-mnist": "mnist", "cifar10-jpeg": "cifar10"}
+
 // budgetKey is what sets a run's cost in a stored spec (JSON): the spec
 // without its seed, inference runs, preset name, validation fraction and
 // the cost-neutral settings, its settings in their identity form (so that
 // a setting added later, stored by new runs at its default and absent from
-// old ones, does not part them).
+// old ones, does not part them), and its dataset named by its cost twin.
 func budgetKey(specJSON string) (string, bool) {
 	var m map[string]any
 	if err := json.Unmarshal([]byte(specJSON), &m); err != nil {
@@ -225,6 +229,9 @@ func budgetKey(specJSON string) (string, bool) {
 	}
 	for _, k := range []string{"seed", "preset", "validation", "test_every", "curve_on", "probe"} {
 		delete(m, k)
+	}
+	if twin, ok := costTwins[fmt.Sprint(m["dataset"])]; ok {
+		m["dataset"] = twin
 	}
 	if name, ok := m["method"].(string); ok {
 		if meth, err := catalog.All.Lookup(name); err == nil {

@@ -60,10 +60,14 @@ func TestPlanEstimatesFromTheSameBudget(t *testing.T) {
 // new runs, absent from old ones) and the cost-neutral ones do not part
 // two specs' budgets; the number of steps does.
 func TestBudgetKey(t *testing.T) {
-	base := `{"method":"backprop","settings":{"iterations":20,"lr":0.001%s},"dataset":"mnist","stream":"split","tasks":5,"scenario":"class","seed":%d}`
+	base := `{"method":"backprop","settings":{"iterations":20,"lr":0.001%s},"dataset":%q,"stream":"split","tasks":5,"scenario":"class","seed":%d}`
 	key := func(extra string, seed int) string {
 		t.Helper()
-		k, ok := budgetKey(fmt.Sprintf(base, extra, seed))
+		dataset := "mnist"
+		if strings.HasPrefix(extra, "dataset ") {
+			dataset, extra = strings.TrimPrefix(extra, "dataset "), ""
+		}
+		k, ok := budgetKey(fmt.Sprintf(base, extra, dataset, seed))
 		if !ok {
 			t.Fatalf("budgetKey(%s): not ok", extra)
 		}
@@ -78,6 +82,8 @@ func TestBudgetKey(t *testing.T) {
 		{`,"weight_decay":0.01`, true},
 		{`,"precision":"bf16"`, false},
 		{`,"batch_size":256`, false},
+		{"dataset fashion-mnist", true}, // its cost twin
+		{"dataset cifar10", false},
 	} {
 		if got := key(tc.extra, 2) == old; got != tc.same {
 			t.Errorf("budgetKey with %s equal to the old spec's: %v, want %v", tc.extra, got, tc.same)

@@ -378,6 +378,13 @@ func convAddInto(dst, src []float32) { addTo(dst, src) }
 // column, 0 in a tangent pass). For a fixed ky the k·c values are contiguous
 // in src, so each row is k straight copies.
 func im2colHWC(dst []float32, ld int, extra float32, src []float32, c, w, k, oh, ow int) {
+	if c == 3 && k == 3 && ld > 27 && oh*ow > 0 && vecLevel == vecAVX512 {
+		// An RGB image's first layer: 9-value pieces, too short for copy.
+		_ = dst[(oh*ow-1)*ld+27]
+		_ = src[((oh+1)*w+ow+1)*3+2]
+		im2col3x3c3AVX512(&dst[0], ld, extra, &src[0], w, oh, ow)
+		return
+	}
 	kc := k * c
 	kkc := k * kc
 	stride := w * c

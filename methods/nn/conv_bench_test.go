@@ -126,3 +126,23 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkIm2col times the im2col rows of one example for the three
+// convolutions of the CIFAR DT block (3, 32 and 64 channels in).
+func BenchmarkIm2col(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		c, w, k int
+	}{{"3ch_32x32", 3, 32, 3}, {"32ch_15x15", 32, 15, 3}, {"64ch_13x13", 64, 13, 3}} {
+		b.Run(tc.name, func(b *testing.B) {
+			oh, ow := tc.w-tc.k+1, tc.w-tc.k+1
+			kkc := tc.k * tc.k * tc.c
+			src := make([]float32, tc.c*tc.w*tc.w)
+			dst := make([]float32, oh*ow*(kkc+1))
+			b.SetBytes(int64(len(dst) * 4))
+			for b.Loop() {
+				im2colHWC(dst, kkc+1, 1, src, tc.c, tc.w, tc.k, oh, ow)
+			}
+		})
+	}
+}

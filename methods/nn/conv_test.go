@@ -473,3 +473,28 @@ func TestConv2DDirectMatchesGemm(t *testing.T) {
 			oc, imgMaxDiff(o1, o2), imgMaxDiff(d1, d2), imgMaxDiff(w1, w2), imgMaxDiff(b1, b2))
 	}
 }
+
+// TestIm2colRGBKernel: the vector kernel for 3-channel 3×3 windows writes
+// the rows the Go loop writes, bit for bit, with either extra value and a
+// row stride wider than the window, on non-square images; the values past
+// each row's end are left alone.
+func TestIm2colRGBKernel(t *testing.T) {
+	forEachVectorKernel(t, func(t *testing.T) {
+		for _, tc := range []struct{ h, w, ld int }{{32, 32, 28}, {5, 7, 28}, {3, 3, 31}} {
+			oh, ow := tc.h-2, tc.w-2
+			src := imgRand(NewRNG(5), 1, 3*tc.h*tc.w).Data
+			for _, extra := range []float32{1, 0} {
+				var want []float32
+				withVecLevel(vecGo, func() {
+					want = slices.Repeat([]float32{-7}, oh*ow*tc.ld)
+					im2colHWC(want, tc.ld, extra, src, 3, tc.w, 3, oh, ow)
+				})
+				got := slices.Repeat([]float32{-7}, oh*ow*tc.ld)
+				im2colHWC(got, tc.ld, extra, src, 3, tc.w, 3, oh, ow)
+				if !slices.Equal(got, want) {
+					t.Errorf("%d×%d, ld %d, extra %v: rows differ from the Go loop's", tc.h, tc.w, tc.ld, extra)
+				}
+			}
+		}
+	})
+}

@@ -673,3 +673,44 @@ c1w_pix:
 	VMOVUPS Z19, 64(CX)
 	VZEROUPPER
 	RET
+
+// func im2col3x3c3AVX512(dst *float32, ld int, extra float32, src *float32, width, oh, ow int)
+// The im2col rows of one 3-channel HWC example (width pixels a row) for a
+// 3×3 convolution: row oy·ow + ox (ld floats apart) holds the 9 values of
+// each of the 3 image rows under the window, then extra (ld > 27). Each
+// 9-value piece is one masked load and store.
+TEXT ·im2col3x3c3AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVSS extra+16(FP), X5
+	MOVQ src+24(FP), SI
+	MOVQ width+32(FP), R9
+	LEAQ (R9)(R9*2), R9
+	SHLQ $2, R9
+	MOVQ oh+40(FP), R10
+	MOVQ ow+48(FP), R11
+	MOVL $0x1ff, AX
+	KMOVW AX, K1
+
+c3i_row:
+	MOVQ SI, AX
+	MOVQ R11, R13
+
+c3i_pix:
+	VMOVUPS.Z (AX), K1, Z0
+	VMOVUPS.Z (AX)(R9*1), K1, Z1
+	VMOVUPS.Z (AX)(R9*2), K1, Z2
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K1, 36(DI)
+	VMOVUPS Z2, K1, 72(DI)
+	MOVSS X5, 108(DI)
+	ADDQ $12, AX
+	ADDQ R8, DI
+	DECQ R13
+	JNE c3i_pix
+	ADDQ R9, SI
+	DECQ R10
+	JNE c3i_row
+	VZEROUPPER
+	RET

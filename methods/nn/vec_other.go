@@ -33,3 +33,6 @@ func conv3x3c1FwdAVX512(out, x, w, b *float32, width, oh, ow, oc int) {
 func conv3x3c1WgradAVX512(acc, x, dy *float32, width, oh, ow, oc int) {
 	panic("nn: no vector kernels")
 }
+func im2col3x3c3AVX512(dst *float32, ld int, extra float32, src *float32, width, oh, ow int) {
+	panic("nn: no vector kernels")
+}

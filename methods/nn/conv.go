@@ -419,6 +419,14 @@ func col2imHWC(dst, src []float32, ld, c, w, k, oh, ow int) {
 	clear(dst)
 	kc := k * c
 	stride := w * c
+	if vecLevel == vecAVX512 && kc%16 == 0 && kc > 0 && oh*ow > 0 {
+		// One call for the example: the Go loop below calls addTo for
+		// each piece of every row.
+		_ = dst[(oh+k-2)*stride+(ow+k-2)*c+c-1]
+		_ = src[(oh*ow-1)*ld+k*kc-1]
+		col2imAddAVX512(&dst[0], &src[0], ld, c, w, k, oh, ow)
+		return
+	}
 	p := 0
 	for oy := 0; oy < oh; oy++ {
 		for ox := 0; ox < ow; ox++ {

@@ -146,3 +146,23 @@ func BenchmarkIm2col(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCol2im times the input gradient's col2im of one example for the
+// second and third convolutions of the CIFAR DT block.
+func BenchmarkCol2im(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		c, w, k int
+	}{{"32ch_15x15", 32, 15, 3}, {"64ch_13x13", 64, 13, 3}} {
+		b.Run(tc.name, func(b *testing.B) {
+			oh, ow := tc.w-tc.k+1, tc.w-tc.k+1
+			kkc := tc.k * tc.k * tc.c
+			src := make([]float32, oh*ow*(kkc+1))
+			dst := make([]float32, tc.c*tc.w*tc.w)
+			b.SetBytes(int64(len(src) * 4))
+			for b.Loop() {
+				col2imHWC(dst, src, kkc+1, tc.c, tc.w, tc.k, oh, ow)
+			}
+		})
+	}
+}

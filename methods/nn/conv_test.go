@@ -498,3 +498,25 @@ func TestIm2colRGBKernel(t *testing.T) {
 		}
 	})
 }
+
+// TestCol2imKernel: the vector kernel of col2im sums what the Go loop sums,
+// in the same order, so bit for bit, on non-square images and row strides
+// wider than the window (the bias column).
+func TestCol2imKernel(t *testing.T) {
+	forEachVectorKernel(t, func(t *testing.T) {
+		for _, tc := range []struct{ c, h, w, k, ld int }{{32, 15, 15, 3, 289}, {16, 7, 5, 3, 150}, {64, 4, 6, 2, 256}} {
+			oh, ow := tc.h-tc.k+1, tc.w-tc.k+1
+			src := imgRand(NewRNG(6), oh*ow, tc.ld).Data
+			var want []float32
+			withVecLevel(vecGo, func() {
+				want = make([]float32, tc.c*tc.h*tc.w)
+				col2imHWC(want, src, tc.ld, tc.c, tc.w, tc.k, oh, ow)
+			})
+			got := slices.Repeat([]float32{-7}, tc.c*tc.h*tc.w) // cleared first
+			col2imHWC(got, src, tc.ld, tc.c, tc.w, tc.k, oh, ow)
+			if !slices.Equal(got, want) {
+				t.Errorf("c %d, %d×%d, k %d: sums differ from the Go loop's", tc.c, tc.h, tc.w, tc.k)
+			}
+		}
+	})
+}

@@ -714,3 +714,56 @@ c3i_pix:
 	JNE c3i_row
 	VZEROUPPER
 	RET
+
+// func col2imAddAVX512(dst, src *float32, ld, c, w, k, oh, ow int)
+// The adjoint of im2col for one HWC example (width w, c channels, k×k
+// windows, k·c a multiple of 16): for each output pixel in order and each
+// window row ky in order, dst's k·c values under that row of the window
+// get the pixel's im2col row piece added (src rows ld floats apart), the
+// order of col2imHWC's Go loop. dst must be cleared first.
+TEXT ·col2imAddAVX512(SB), NOSPLIT, $0-64
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ c+24(FP), R10
+	IMULQ w+32(FP), R10
+	SHLQ $2, R10
+	MOVQ c+24(FP), R13
+	IMULQ k+40(FP), R13
+	SHLQ $2, R13
+	MOVQ oh+48(FP), R12
+
+c2i_row:
+	MOVQ DI, AX
+	MOVQ ow+56(FP), BX
+
+c2i_pix:
+	MOVQ AX, CX
+	MOVQ SI, DX
+	MOVQ k+40(FP), R9
+
+c2i_ky:
+	XORQ R11, R11
+
+c2i_j:
+	VMOVUPS (CX)(R11*1), Z0
+	VADDPS (DX)(R11*1), Z0, Z0
+	VMOVUPS Z0, (CX)(R11*1)
+	ADDQ $64, R11
+	CMPQ R11, R13
+	JLT c2i_j
+	ADDQ R10, CX
+	ADDQ R13, DX
+	DECQ R9
+	JNE c2i_ky
+	MOVQ c+24(FP), CX
+	LEAQ (AX)(CX*4), AX
+	ADDQ R8, SI
+	DECQ BX
+	JNE c2i_pix
+	ADDQ R10, DI
+	DECQ R12
+	JNE c2i_row
+	VZEROUPPER
+	RET

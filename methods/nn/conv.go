@@ -386,6 +386,13 @@ func im2colHWC(dst []float32, ld int, extra float32, src []float32, c, w, k, oh,
 		return
 	}
 	kc := k * c
+	if vecLevel == vecAVX512 && kc%16 == 0 && kc > 0 && oh*ow > 0 {
+		// One call for the example, not a copy a piece.
+		_ = dst[(oh*ow-1)*ld+k*kc-1]
+		_ = src[((oh+k-2)*w+ow+k-2)*c+c-1]
+		im2colAVX512(&dst[0], ld, extra, &src[0], c, w, k, oh, ow)
+		return
+	}
 	kkc := k * kc
 	stride := w * c
 	p := 0

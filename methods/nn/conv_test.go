@@ -474,25 +474,28 @@ func TestConv2DDirectMatchesGemm(t *testing.T) {
 	}
 }
 
-// TestIm2colRGBKernel: the vector kernel for 3-channel 3×3 windows writes
-// the rows the Go loop writes, bit for bit, with either extra value and a
-// row stride wider than the window, on non-square images; the values past
-// each row's end are left alone.
-func TestIm2colRGBKernel(t *testing.T) {
+// TestIm2colKernels: the vector kernels of im2col (3-channel 3×3 windows;
+// windows of k·c a multiple of 16) write the rows the Go loop writes, bit
+// for bit, with either extra value, with and without the extra column, on
+// non-square images; the values past each row's end are left alone.
+func TestIm2colKernels(t *testing.T) {
 	forEachVectorKernel(t, func(t *testing.T) {
-		for _, tc := range []struct{ h, w, ld int }{{32, 32, 28}, {5, 7, 28}, {3, 3, 31}} {
-			oh, ow := tc.h-2, tc.w-2
-			src := imgRand(NewRNG(5), 1, 3*tc.h*tc.w).Data
+		for _, tc := range []struct{ c, h, w, k, ld int }{
+			{3, 32, 32, 3, 28}, {3, 5, 7, 3, 28}, {3, 3, 3, 3, 31},
+			{32, 15, 15, 3, 289}, {16, 7, 5, 3, 144}, {64, 4, 6, 2, 260},
+		} {
+			oh, ow := tc.h-tc.k+1, tc.w-tc.k+1
+			src := imgRand(NewRNG(5), 1, tc.c*tc.h*tc.w).Data
 			for _, extra := range []float32{1, 0} {
 				var want []float32
 				withVecLevel(vecGo, func() {
 					want = slices.Repeat([]float32{-7}, oh*ow*tc.ld)
-					im2colHWC(want, tc.ld, extra, src, 3, tc.w, 3, oh, ow)
+					im2colHWC(want, tc.ld, extra, src, tc.c, tc.w, tc.k, oh, ow)
 				})
 				got := slices.Repeat([]float32{-7}, oh*ow*tc.ld)
-				im2colHWC(got, tc.ld, extra, src, 3, tc.w, 3, oh, ow)
+				im2colHWC(got, tc.ld, extra, src, tc.c, tc.w, tc.k, oh, ow)
 				if !slices.Equal(got, want) {
-					t.Errorf("%d×%d, ld %d, extra %v: rows differ from the Go loop's", tc.h, tc.w, tc.ld, extra)
+					t.Errorf("c %d, %d×%d, k %d, ld %d, extra %v: rows differ from the Go loop's", tc.c, tc.h, tc.w, tc.k, tc.ld, extra)
 				}
 			}
 		}

@@ -55,6 +55,9 @@ func conv3x3c1WgradAVX512(acc, x, dy *float32, width, oh, ow, oc int)
 func col2imAddAVX512(dst, src *float32, ld, c, w, k, oh, ow int)
 
 //go:noescape
+func im2colAVX512(dst *float32, ld int, extra float32, src *float32, c, w, k, oh, ow int)
+
+//go:noescape
 func im2col3x3c3AVX512(dst *float32, ld int, extra float32, src *float32, width, oh, ow int)
 
 // vecLevels lists the levels this CPU can run, best first.

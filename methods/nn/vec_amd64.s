@@ -767,3 +767,62 @@ c2i_j:
 	JNE c2i_row
 	VZEROUPPER
 	RET
+
+// func im2colAVX512(dst *float32, ld int, extra float32, src *float32, c, w, k, oh, ow int)
+// The im2col rows of one HWC example (width w, c channels, k×k windows,
+// k·c a multiple of 16), as im2colHWC's Go loop writes them: row
+// oy·ow + ox (ld floats apart) holds the k·c values of each of the k image
+// rows under the window, then extra when ld > k·k·c.
+TEXT ·im2colAVX512(SB), NOSPLIT, $0-72
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVSS extra+16(FP), X5
+	MOVQ src+24(FP), SI
+	MOVQ c+32(FP), R10
+	IMULQ w+40(FP), R10
+	SHLQ $2, R10
+	MOVQ c+32(FP), R13
+	IMULQ k+48(FP), R13
+	SHLQ $2, R13
+	MOVQ oh+56(FP), R12
+
+i2c_row:
+	MOVQ SI, AX
+	MOVQ ow+64(FP), BX
+
+i2c_pix:
+	MOVQ AX, CX
+	MOVQ DI, DX
+	MOVQ k+48(FP), R9
+
+i2c_ky:
+	XORQ R11, R11
+
+i2c_j:
+	VMOVUPS (CX)(R11*1), Z0
+	VMOVUPS Z0, (DX)(R11*1)
+	ADDQ $64, R11
+	CMPQ R11, R13
+	JLT i2c_j
+	ADDQ R10, CX
+	ADDQ R13, DX
+	DECQ R9
+	JNE i2c_ky
+	MOVQ DX, R9
+	SUBQ DI, R9
+	CMPQ R9, R8
+	JGE i2c_next
+	MOVSS X5, (DX)
+
+i2c_next:
+	MOVQ c+32(FP), CX
+	LEAQ (AX)(CX*4), AX
+	ADDQ R8, DI
+	DECQ BX
+	JNE i2c_pix
+	ADDQ R10, SI
+	DECQ R12
+	JNE i2c_row
+	VZEROUPPER
+	RET

@@ -37,3 +37,6 @@ func im2col3x3c3AVX512(dst *float32, ld int, extra float32, src *float32, width,
 	panic("nn: no vector kernels")
 }
 func col2imAddAVX512(dst, src *float32, ld, c, w, k, oh, ow int) { panic("nn: no vector kernels") }
+func im2colAVX512(dst *float32, ld int, extra float32, src *float32, c, w, k, oh, ow int) {
+	panic("nn: no vector kernels")
+}

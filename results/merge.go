@@ -59,15 +59,19 @@ var runRows = []struct {
 	cols  []column
 	order string
 	since int
+	// copyOrder, when set, is the order the rows are copied in, where it
+	// differs from order (which the digest uses): the probe's stages keep
+	// the learner's order (rowid) rather than their names'.
+	copyOrder string
 }{
 	{"accuracy", append(columns(1, "run_id", "after_task", "eval_task", "accuracy", "note"), column{"seconds", versionSeconds, "NULL"}, column{"val_accuracy", versionValAcc, "NULL"}),
-		"after_task, eval_task", 1},
+		"after_task, eval_task", 1, ""},
 	{"inference_accuracy", columns(versionInference, "run_id", "after_task", "eval_task", "inference_run", "accuracy"),
-		"after_task, eval_task, inference_run", versionInference},
+		"after_task, eval_task, inference_run", versionInference, ""},
 	{"probe_accuracy", columns(versionProbe, "run_id", "after_task", "eval_task", "stage", "accuracy"),
-		"after_task, eval_task, stage", versionProbe},
-	{"epochs", epochTable, "task, line", 1},
-	{"metrics", columns(1, "run_id", "name", "value", "note"), "name", 1},
+		"after_task, eval_task, stage", versionProbe, "after_task, eval_task, rowid"},
+	{"epochs", epochTable, "task, line", 1, ""},
+	{"metrics", columns(1, "run_id", "name", "value", "note"), "name", 1, ""},
 }
 
 // columns lists columns all added at schema version since.
@@ -213,6 +217,14 @@ func readRecord(ctx context.Context, q rowsQuerier, v int, id string) (runRecord
 		rec.rows = append(rec.rows, rows)
 	}
 	rec.digest = digestRows(rec.rows)
+	for k, t := range runRows {
+		if t.copyOrder == "" || v < t.since {
+			continue
+		}
+		if rec.rows[k+1], err = readRows(ctx, q, "SELECT "+selectList(t.cols, v)+" FROM "+t.table+" WHERE run_id = ? ORDER BY "+t.copyOrder, id); err != nil {
+			return rec, false, fmt.Errorf("%s: %w", t.table, err)
+		}
+	}
 	return rec, true, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -239,5 +240,47 @@ func TestMergeOlderSource(t *testing.T) {
 	}
 	if inf, _ := out.InferenceMatrices(t.Context(), "r1"); len(inf) != 1 || inf[0][1][0] != 69 {
 		t.Errorf("inference runs %v", inf)
+	}
+}
+
+// TestMergeKeepsTheProbesOrder: a merged run's probe comes back in the
+// order the learner named its stages, not sorted by name.
+func TestMergeKeepsTheProbesOrder(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.db")
+	sa := openT(t, a)
+	id, err := sa.StartRun(ctx, testRun("m", "h", 1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := []string{"denoise 2", "denoise 10", "chain 2", "chain 10", "head"}
+	var probe []StageAccuracy
+	for _, st := range stages {
+		probe = append(probe, StageAccuracy{Stage: st, Acc: []float64{50}})
+	}
+	for row := range 2 {
+		if err := sa.RecordEval(ctx, id, row, EvalRow{Acc: []float64{50}, Probe: probe}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := sa.FinishRun(ctx, id, nil, Memory{}); err != nil {
+		t.Fatal(err)
+	}
+	sa.Close()
+	out := openT(t, filepath.Join(dir, "out.db"))
+	mergeT(t, out, a, MergeOptions{})
+	cells, err := out.Probe(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range cells {
+		if c.AfterTask == 0 {
+			got = append(got, c.Stage)
+		}
+	}
+	if !slices.Equal(got, stages) {
+		t.Errorf("merged probe in the order %q, want the learner's %q", got, stages)
 	}
 }

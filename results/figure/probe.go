@@ -1,9 +1,11 @@
 package figure
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gonum.org/v1/plot"
@@ -39,6 +41,12 @@ func probeOf(c *Config) probeCurves {
 	}
 	if len(pc.stages) == 0 {
 		return pc
+	}
+	// The learner's order, whatever order the rows were stored in (an
+	// import or merge may have sorted them by name: c1, c10, c2, ...).
+	slices.SortStableFunc(pc.stages, compareStages)
+	for k, st := range pc.stages {
+		index[st] = k
 	}
 	pc.old = make([][]float64, T+1)
 	for i := range pc.old {
@@ -80,6 +88,30 @@ func (s stageTicks) Ticks(min, max float64) []plot.Tick {
 		ts[k] = plot.Tick{Value: float64(k + 1), Label: shortStage(name)}
 	}
 	return ts
+}
+
+// stageKinds orders the kinds of stage as the learners list them: the
+// blocks as denoisers, along the chain, the head, the embedding rows.
+var stageKinds = []string{"denoise", "chain", "head", embeddingStage}
+
+// compareStages orders stage names by kind (stageKinds; other names after,
+// by name), then by block number.
+func compareStages(a, b string) int {
+	kind := func(s string) (int, string, int) {
+		name, num, _ := strings.Cut(s, " ")
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			n = -1
+		}
+		k := slices.Index(stageKinds, name)
+		if k < 0 {
+			k = len(stageKinds)
+		}
+		return k, name, n
+	}
+	ka, na, ia := kind(a)
+	kb, nb, ib := kind(b)
+	return cmp.Or(cmp.Compare(ka, kb), strings.Compare(na, nb), cmp.Compare(ia, ib), strings.Compare(a, b))
 }
 
 // embeddingStage is the stage the harness names for learned embedding

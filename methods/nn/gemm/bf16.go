@@ -42,25 +42,23 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 	// Each operand becomes a matrix of pairs along k, laid out as the
 	// conversion reads it best; the driver packs either orientation.
 	kp := (k + 1) / 2
-	buf := getPairs(m*kp + kp*n)
-	defer putPairs(buf)
-	ap, bp := buf[:m*kp], buf[m*kp:]
+	sc := getScratch(m*kp + kp*n)
+	defer putScratch(sc)
+	ap, bp := sc.buf[:m*kp], sc.buf[m*kp:]
 	aTrans, bTrans := tA != blas.NoTrans, tB != blas.NoTrans
 	lap, lbp := kp, n
-	pp := getPairPass()
 	if aTrans { // A is k×m: pairs across its rows, kp×m, read as op = ᵀ
-		pp.run(ap, m, a, lda, true, k, m)
+		sc.run(ap, m, a, lda, true, k, m)
 		lap = m
 	} else {
-		pp.run(ap, kp, a, lda, false, k, m)
+		sc.run(ap, kp, a, lda, false, k, m)
 	}
 	if bTrans { // B is n×k: pairs along its rows, n×kp, read as op = ᵀ
-		pp.run(bp, kp, b, ldb, false, k, n)
+		sc.run(bp, kp, b, ldb, false, k, n)
 		lbp = kp
 	} else {
-		pp.run(bp, n, b, ldb, true, k, n)
+		sc.run(bp, n, b, ldb, true, k, n)
 	}
-	putPairPass(pp)
 	sgemmWith(bf16Kernel, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
 }
 
@@ -170,47 +168,43 @@ func (p *pairPass) Range(lo, hi int) {
 	pairAlong(p.dst[lo*p.ldd:], p.ldd, p.src[lo*p.lds:], p.lds, hi-lo, p.k)
 }
 
+// pairScratch is one SgemmBF16 call's working set: the buffer of both
+// operands' pairs and the pass that fills it.
+type pairScratch struct {
+	buf []uint32
+	pairPass
+}
+
 var (
-	pairsMu   sync.Mutex
-	freePairs [][]uint32
-	freePass  []*pairPass
+	scratchMu   sync.Mutex
+	freeScratch []*pairScratch
 )
 
-func getPairPass() *pairPass {
-	pairsMu.Lock()
-	defer pairsMu.Unlock()
-	if n := len(freePass); n > 0 {
-		p := freePass[n-1]
-		freePass = freePass[:n-1]
-		return p
-	}
-	return new(pairPass)
-}
-
-func putPairPass(p *pairPass) {
-	pairsMu.Lock()
-	freePass = append(freePass, p)
-	pairsMu.Unlock()
-}
-
-// getPairs returns a buffer of n pair elements, reused across calls (kept
-// for the life of the program, as the workspaces are).
-func getPairs(n int) []uint32 {
-	pairsMu.Lock()
-	defer pairsMu.Unlock()
-	for i, b := range freePairs {
-		if cap(b) >= n {
-			freePairs = append(freePairs[:i], freePairs[i+1:]...)
-			return b[:n]
+// getScratch returns a working set whose buffer holds n pair elements,
+// reused across calls (kept for the life of the program, as the
+// workspaces are).
+func getScratch(n int) *pairScratch {
+	scratchMu.Lock()
+	defer scratchMu.Unlock()
+	var s *pairScratch
+	for i, f := range freeScratch {
+		if cap(f.buf) >= n {
+			s = f
+			freeScratch = append(freeScratch[:i], freeScratch[i+1:]...)
+			break
 		}
 	}
-	return make([]uint32, n)
+	if s == nil {
+		s = &pairScratch{buf: make([]uint32, n)}
+	}
+	s.buf = s.buf[:n]
+	return s
 }
 
-func putPairs(b []uint32) {
-	pairsMu.Lock()
-	freePairs = append(freePairs, b)
-	pairsMu.Unlock()
+func putScratch(s *pairScratch) {
+	scratchMu.Lock()
+	freeScratch = append(freeScratch, s)
+	scratchMu.Unlock()
 }
 
 // u32AsF32 views pair elements as the float32 slots the packers move.

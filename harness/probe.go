@@ -39,8 +39,15 @@ func (ls *session) probe(p methods.Prober, i int) ([]StageAccuracy, []float32, e
 	for k, s := range stages {
 		out[k] = StageAccuracy{Stage: s, Acc: make([]float64, len(ls.s.Tasks))}
 	}
-	outputs := make([][]bool, len(ls.s.Tasks)) // the outputs each task's examples are labelled with
+	rows, follow := embeddingRows(ls.l)
+	var outputs [][]bool // the outputs each task's examples are labelled with, when rows are followed
+	if follow {
+		outputs = make([][]bool, len(ls.s.Tasks))
+	}
 	for j, t := range ls.s.Tasks {
+		if follow {
+			outputs[j] = make([]bool, ls.sc.Outputs(ls.s))
+		}
 		active := ls.sc.EvalActive(ls.s, learned, j)
 		n := t.Test.Len()
 		hit := make([]int, len(stages))
@@ -53,11 +60,10 @@ func (ls *session) probe(p methods.Prober, i int) ([]StageAccuracy, []float32, e
 			for k, scores := range p.Probe(x, chunk.Y, active, inferenceSeed(0, j, c)) {
 				hit[k] += hits(scores, chunk.Y, active)
 			}
-			for _, y := range chunk.Y {
-				if outputs[j] == nil {
-					outputs[j] = make([]bool, ls.sc.Outputs(ls.s))
+			if follow {
+				for _, y := range chunk.Y {
+					outputs[j][y] = true
 				}
-				outputs[j][y] = true
 			}
 		}
 		for k := range stages {
@@ -67,12 +73,7 @@ func (ls *session) probe(p methods.Prober, i int) ([]StageAccuracy, []float32, e
 			}
 		}
 	}
-	h, ok := ls.l.(methods.EmbeddingHolder)
-	if !ok {
-		return out, nil, nil
-	}
-	rows, ok := h.EmbeddingRows()
-	if !ok {
+	if !follow {
 		return out, nil, nil
 	}
 	now := slices.Clone(rows.Data[:rows.Rows*rows.Cols])
@@ -89,6 +90,15 @@ func (ls *session) probe(p methods.Prober, i int) ([]StageAccuracy, []float32, e
 		st.Acc[j] = 100 * meanCosine(now, ref, rows.Cols, outputs[j])
 	}
 	return append(out, st), now, nil
+}
+
+// embeddingRows returns l's class embedding rows when it has learned ones
+// (methods.EmbeddingHolder), which the probe follows.
+func embeddingRows(l methods.Learner) (nn.Matrix, bool) {
+	if h, ok := l.(methods.EmbeddingHolder); ok {
+		return h.EmbeddingRows()
+	}
+	return nn.Matrix{}, false
 }
 
 // meanCosine is the mean, over the rows of a and b (d values each) whose

@@ -33,6 +33,12 @@ type Filter struct {
 	// ConfigHash selects configurations whose hash starts with it; a full
 	// hash selects one configuration (flag --config).
 	ConfigHash string
+	// Setting selects runs by their method settings: KEY=VALUE pairs,
+	// comma-separated, where pairs of one key are alternatives and
+	// different keys must all hold, e.g. "embedding=learned,lr=0.001"
+	// (flag --setting; ParseSettingMatches). A value that does not parse
+	// matches nothing: check it with ParseSettingMatches first.
+	Setting string
 	// Since and Until bound when a run started, both inclusive; the zero
 	// time leaves that side open (flags --since and --until).
 	Since, Until time.Time
@@ -140,6 +146,17 @@ func (f Filter) where() (string, []any) {
 		}
 		conds = append(conds, "("+strings.Join(alts, " OR ")+")")
 	}
+	if f.Setting != "" {
+		matches, err := ParseSettingMatches(f.Setting)
+		if err != nil {
+			conds = append(conds, "0")
+		}
+		for _, m := range matches {
+			c, a := m.sql()
+			conds = append(conds, c)
+			args = append(args, a...)
+		}
+	}
 	if !f.Since.IsZero() {
 		conds = append(conds, "started_at >= ?")
 		args = append(args, formatTime(f.Since))
@@ -167,6 +184,9 @@ func (f Filter) String() string {
 		if vs := values(*fld.get(&f)); len(vs) > 0 {
 			parts = append(parts, "--"+fld.flag+" "+strings.Join(vs, ","))
 		}
+	}
+	if f.Setting != "" {
+		parts = append(parts, "--setting "+f.Setting)
 	}
 	if !f.Since.IsZero() {
 		parts = append(parts, "--since "+formatBound(f.Since))
@@ -293,6 +313,9 @@ func (s *Store) RequireMatch(ctx context.Context, f Filter) error {
 			return fmt.Errorf("no runs with %s; %s %s: %s", next.String(), fld.plural, scope(prior), list)
 		}
 		prior = next
+	}
+	if prior, err = s.requireSettings(ctx, f, prior, scope); err != nil {
+		return err
 	}
 	if !f.Since.IsZero() || !f.Until.IsZero() {
 		next := prior

@@ -31,6 +31,15 @@ var filterRuns = []filterRun{
 	{"np-perm-domain", "noprop-dt", "quick", "mnist", "permuted", "domain", "cc22", "", 6, StatusRunning},
 }
 
+// filterSettings are the method settings of filterRuns by name; "{}" for
+// the others.
+var filterSettings = map[string]string{
+	"bp-split-class": `{"lr":0.001,"hidden":[400,400]}`,
+	"bp-split-task":  `{"lr":0.0003}`,
+	"np-split-class": `{"lr":0.001,"embedding":"learned","collapse_check":true}`,
+	"np-perm-domain": `{"lr":0.001,"embedding":"one-hot","collapse_check":false}`,
+}
+
 // filterStore writes filterRuns and returns the store and the run IDs by name.
 func filterStore(t *testing.T) (*Store, map[string]string) {
 	t.Helper()
@@ -38,8 +47,12 @@ func filterStore(t *testing.T) (*Store, map[string]string) {
 	s := openT(t, filepath.Join(t.TempDir(), "results.db"))
 	ids := map[string]string{}
 	for _, fr := range filterRuns {
-		spec := fmt.Sprintf(`{"method":%q,"preset":%q,"settings":{},"dataset":%q,"stream":%q,"tasks":1,"scenario":%q,"strategy":%q,"seed":1}`,
-			fr.method, fr.preset, fr.dataset, fr.kind, fr.scenario, fr.strategy)
+		settings := filterSettings[fr.name]
+		if settings == "" {
+			settings = "{}"
+		}
+		spec := fmt.Sprintf(`{"method":%q,"preset":%q,"settings":%s,"dataset":%q,"stream":%q,"tasks":1,"scenario":%q,"strategy":%q,"seed":1}`,
+			fr.method, fr.preset, settings, fr.dataset, fr.kind, fr.scenario, fr.strategy)
 		r := Run{SpecJSON: spec, ConfigHash: fr.hash, Method: fr.method, Stream: fr.kind + "-" + fr.dataset,
 			Scenario: fr.scenario, Seed: 1, NumTasks: 1,
 			Started: time.Date(2026, 1, fr.day, 12, 0, 0, 0, time.Local)}
@@ -95,6 +108,11 @@ func TestFilterSelects(t *testing.T) {
 		{"until a day, inclusive", Filter{Until: day(4, true)}, []string{"bp-split-class", "bp-split-task", "np-split-class"}},
 		{"one day", Filter{Since: day(6, false), Until: day(6, true)}, []string{"bp-perm-domain", "np-perm-domain"}},
 		{"status", Filter{Status: StatusFailed}, []string{"bp-perm-domain"}},
+		{"setting as a number", Filter{Setting: "lr=1e-3"}, []string{"bp-split-class", "np-split-class", "np-perm-domain"}},
+		{"setting as text", Filter{Setting: "embedding=learned"}, []string{"np-split-class"}},
+		{"setting as a boolean", Filter{Setting: "collapse_check=false"}, []string{"np-perm-domain"}},
+		{"settings: one key's values any, keys all", Filter{Setting: "lr=0.0003, lr=0.001, embedding=one-hot"}, []string{"np-perm-domain"}},
+		{"setting with other fields", Filter{Method: "backprop", Setting: "lr=0.0003"}, []string{"bp-split-task"}},
 		{"all together", Filter{Method: "backprop", Dataset: "mnist", StreamKind: "split", Scenario: "task", ConfigHash: "aa2"}, []string{"bp-split-task"}},
 	}
 	for _, tc := range tests {
@@ -139,6 +157,11 @@ func TestRequireMatchNamesWhatExists(t *testing.T) {
 			"no runs with --dataset fashion-mnist --scenario task; scenarios of the runs with --dataset fashion-mnist in results.db: class"},
 		{"strategy", Filter{Strategy: "joint"}, "no runs with --strategy joint; strategies in results.db: finetune, replay"},
 		{"config", Filter{ConfigHash: "ff"}, "no runs with --config ff; config hashes in results.db: aa11, aa22, bb11, bb22, cc11, cc22"},
+		{"setting", Filter{Method: "noprop-dt", Setting: "lr=0.001,embedding=none"},
+			"no runs with --method noprop-dt --setting lr=0.001,embedding=none; values of setting embedding of the runs with --method noprop-dt --setting lr=0.001 in results.db: learned, one-hot"},
+		{"setting value", Filter{Method: "backprop", Setting: "lr=0.1"},
+			"no runs with --method backprop --setting lr=0.1; values of setting lr of the runs with --method backprop in results.db: 0.0003, 0.001, (none)"},
+		{"setting syntax", Filter{Setting: "lr"}, "--setting \"lr\": want KEY=VALUE"},
 		{"dates", Filter{Method: "noprop-dt", Since: day(7, false)},
 			"no runs with --method noprop-dt --since 2026-01-07; the runs with --method noprop-dt in results.db started from 2026-01-04 12:00 to 2026-01-06 12:00"},
 		{"status", Filter{StreamKind: "permuted", Status: StatusDone},
@@ -240,5 +263,39 @@ func TestOpenReadOnlyLeavesTheFileAlone(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Errorf("files after reading: %v, want only r.db", names)
+	}
+}
+
+func TestSettingsMatch(t *testing.T) {
+	spec := `{"method":"noprop-dt","settings":{"lr":0.001,"embedding":"learned","collapse_check":true,"hidden":[400,400]}}`
+	tests := []struct {
+		setting string
+		want    bool
+	}{
+		{"", true},
+		{"lr=0.001", true},
+		{"lr=1e-3", true},
+		{"lr=0.0003", false},
+		{"lr=0.0003,lr=0.001", true},
+		{"embedding=learned,lr=0.001", true},
+		{"embedding=learned,lr=0.01", false},
+		{"embedding=one-hot", false},
+		{"collapse_check=true", true},
+		{"collapse_check=false", false},
+		{"train_order=parallel", false},
+	}
+	for _, tc := range tests {
+		matches, err := ParseSettingMatches(tc.setting)
+		if err != nil {
+			t.Fatalf("ParseSettingMatches(%q): %v", tc.setting, err)
+		}
+		if got := SettingsMatch(spec, matches); got != tc.want {
+			t.Errorf("SettingsMatch(%q) = %v, want %v", tc.setting, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"lr", "lr=", "=1", "Lr=1", "lr.x=1"} {
+		if _, err := ParseSettingMatches(bad); err == nil {
+			t.Errorf("ParseSettingMatches(%q) accepted", bad)
+		}
 	}
 }

@@ -59,17 +59,20 @@ average accuracy, forgetting is Chaudhry et al.'s (best earlier accuracy minus
 final), BWT and FWT are GEM's backward and forward transfer. Only finished
 runs count. The filter flags are those of plot, report and export.
 
-With --versus METHOD it prints, instead, each other method's configuration
-beside METHOD's in the same stream, scenario and strategy: per metric the
+With --versus METHOD it prints, instead, each other configuration beside
+METHOD's in the same stream, scenario and strategy: per metric the
 difference of the means (this row's minus METHOD's) ± its standard error,
 with the two-sided p-value of Welch's t-test over the two sets of seeds.
 Where METHOD was run over a grid, --select-by val-acc keeps the
-configuration validation chose on both sides.`,
+configuration validation chose on both sides, or METHOD,KEY=VALUE names
+one configuration by its settings (a control against the others of its
+grid).`,
 		Example: `  noprop table --matrices --memory
   noprop table --method backprop,noprop-dt:quick --dataset mnist --stream split --scenario class
   noprop table --config 3f2a --since 2026-01-05
   noprop table --paper                  # beside the NoProp paper's Table 1
-  noprop table --versus backprop-dt --select-by val-acc   # each rule minus backprop-dt, with Welch's p`,
+  noprop table --versus backprop-dt --select-by val-acc   # each rule minus backprop-dt, with Welch's p
+  noprop table --method noprop-dt --setting lr=0.001 --versus noprop-dt,embedding=one-hot,train_order=sequential`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return tf.run(cmd) },
 	}
@@ -81,7 +84,7 @@ configuration validation chose on both sides.`,
 	fl.BoolVar(&tf.all, "all-metrics", false, "show every stored metric, not just ACC, forgetting, BWT and FWT")
 	tf.sel.addSelectFlag(fl)
 	fl.BoolVar(&tf.vsPaper, "paper", false, "set the joint-stream, class-IL configurations beside the NoProp paper's Table 1: ours as mean ± SE over seeds × inference runs, the paper's, the difference in standard errors, budget and peak memory beside Table 3")
-	fl.StringVar(&tf.versus, "versus", "", "print each other method's configurations minus this method's (name or name:preset) in the same stream, scenario and strategy: the difference of means ± SE and Welch's p per metric")
+	fl.StringVar(&tf.versus, "versus", "", "print each other configuration minus this one (name or name:preset, then any KEY=VALUE settings, comma-separated) in the same stream, scenario and strategy: the difference of means ± SE and Welch's p per metric")
 	return cmd
 }
 
@@ -93,6 +96,11 @@ func (tf *tableFlags) run(cmd *cobra.Command) error {
 	}
 	if tf.vsPaper && tf.versus != "" {
 		return errors.New("--paper and --versus are two different tables; give one")
+	}
+	if tf.versus != "" {
+		if _, err := table.ParseVersus(tf.versus); err != nil {
+			return err
+		}
 	}
 	store, filter, err := tf.sel.openDone(cmd.Context())
 	if err != nil {

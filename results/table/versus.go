@@ -11,23 +11,65 @@ import (
 	"github.com/noprop/noprop/results/metrics"
 )
 
-// VersusRows returns the header and rows of a comparison with one method,
-// ref (a name, which matches every preset, or name:preset): each summary
-// of another method beside ref's summary of the same stream, scenario and
-// strategy, one column per metric (opts.Metrics, or every metric present)
-// holding the difference of the means, this row's minus ref's, ± its
-// standard error, with the two-sided p-value of Welch's t-test
-// (results.Welch). textCols counts the leading text columns. A summary
-// with no counterpart of ref is left out. It is an error when ref has no
-// summary, when a stream, scenario and strategy hold several of ref's
-// configurations (a grid: keep one with --select-by), or when nothing
+// A Versus is the configuration a --versus table compares every other
+// one with: a method name (which matches every preset) or name:preset,
+// and optionally conditions on its settings.
+type Versus struct {
+	Method   string
+	Settings []results.SettingMatch
+}
+
+// ParseVersus reads a --versus value: METHOD or METHOD:PRESET, then
+// optionally KEY=VALUE pairs, all comma-separated, e.g.
+// "noprop-dt,embedding=one-hot,train_order=sequential" (the pairs read as
+// --setting reads them: results.ParseSettingMatches).
+func ParseVersus(ref string) (Versus, error) {
+	method, pairs, _ := strings.Cut(ref, ",")
+	method = strings.TrimSpace(method)
+	if method == "" || strings.Contains(method, "=") {
+		return Versus{}, fmt.Errorf("--versus %q: want a method first (name or name:preset), then any KEY=VALUE settings, comma-separated", ref)
+	}
+	matches, err := results.ParseSettingMatches(pairs)
+	if err != nil {
+		return Versus{}, fmt.Errorf("--versus %s: %w", ref, err)
+	}
+	return Versus{Method: method, Settings: matches}, nil
+}
+
+// String returns v as tables label it: the method, then its settings.
+func (v Versus) String() string {
+	parts := []string{v.Method}
+	for _, m := range v.Settings {
+		parts = append(parts, m.String())
+	}
+	return strings.Join(parts, " ")
+}
+
+// matches reports whether s is a summary of v's configuration.
+func (v Versus) matches(s results.Summary) bool {
+	return (MethodName(s.Method, s.SpecJSON) == v.Method || !strings.Contains(v.Method, ":") && s.Method == v.Method) &&
+		results.SettingsMatch(s.SpecJSON, v.Settings)
+}
+
+// VersusRows returns the header and rows of a comparison with one
+// configuration, ref (ParseVersus): each summary of another configuration
+// beside ref's summary of the same stream, scenario and strategy, one
+// column per metric (opts.Metrics, or every metric present) holding the
+// difference of the means, this row's minus ref's, ± its standard error,
+// with the two-sided p-value of Welch's t-test (results.Welch). textCols
+// counts the leading text columns. A summary with no counterpart of ref is
+// left out. It is an error when ref does not parse or has no summary, when
+// a stream, scenario and strategy hold several of ref's configurations (a
+// grid: keep one with --select-by, or name its settings), or when nothing
 // remains to compare.
-func VersusRows(sums []results.Summary, ref string, opts Options) (header []string, rows [][]string, textCols int, err error) {
+func VersusRows(sums []results.Summary, refText string, opts Options) (header []string, rows [][]string, textCols int, err error) {
+	ref, err := ParseVersus(refText)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	sorted := append([]results.Summary(nil), sums...)
 	results.SortSummaries(sorted)
-	isRef := func(s results.Summary) bool {
-		return MethodName(s.Method, s.SpecJSON) == ref || !strings.Contains(ref, ":") && s.Method == ref
-	}
+	isRef := ref.matches
 	group := func(s results.Summary) string {
 		return s.Stream + ", " + s.Scenario + "-IL, " + StrategyLabel(s.SpecJSON)
 	}
@@ -39,7 +81,7 @@ func VersusRows(sums []results.Summary, ref string, opts Options) (header []stri
 			continue
 		}
 		if _, dup := refs[group(s)]; dup {
-			return nil, nil, 0, fmt.Errorf("--versus %s: several configurations of %s on %s; keep one per grid with --select-by val-acc, or narrow the filters", ref, ref, group(s))
+			return nil, nil, 0, fmt.Errorf("--versus %s: several configurations of %s on %s; keep one per grid with --select-by val-acc, name its settings (--versus %s,KEY=VALUE) or narrow the filters", refText, ref, group(s), ref.Method)
 		}
 		refs[group(s)] = s
 	}
@@ -49,7 +91,7 @@ func VersusRows(sums []results.Summary, ref string, opts Options) (header []stri
 			list = append(list, n)
 		}
 		sort.Strings(list)
-		return nil, nil, 0, fmt.Errorf("--versus %s: no configuration of %s among the selected runs; their methods: %s", ref, ref, strings.Join(list, ", "))
+		return nil, nil, 0, fmt.Errorf("--versus %s: no configuration of %s among the selected runs; their methods: %s", refText, ref, strings.Join(list, ", "))
 	}
 	metricCols := metricColumns(sorted, opts)
 	header = []string{"method", "stream", "scenario", "strategy", "versus"}
@@ -72,7 +114,7 @@ func VersusRows(sums []results.Summary, ref string, opts Options) (header []stri
 		if isRef(s) || !ok {
 			continue
 		}
-		row := []string{MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario, StrategyLabel(s.SpecJSON), MethodName(r.Method, r.SpecJSON)}
+		row := []string{MethodName(s.Method, s.SpecJSON), s.Stream, s.Scenario, StrategyLabel(s.SpecJSON), ref.String()}
 		if showHash {
 			row = append(row, strings.TrimSpace(s.ConfigHash[:min(12, len(s.ConfigHash))]+" "+differs[s.ConfigHash]))
 		}
@@ -83,7 +125,7 @@ func VersusRows(sums []results.Summary, ref string, opts Options) (header []stri
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
-		return nil, nil, 0, fmt.Errorf("--versus %s: no other method's configuration shares a stream, scenario and strategy with %s", ref, ref)
+		return nil, nil, 0, fmt.Errorf("--versus %s: no other configuration shares a stream, scenario and strategy with %s", refText, ref)
 	}
 	return header, rows, textCols, nil
 }

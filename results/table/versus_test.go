@@ -17,6 +17,12 @@ func versusSummary(method, preset, scenario, strategy, hash string, accs ...floa
 		N: len(accs), Metrics: map[string]results.Stat{metrics.ACC: results.NewStat(accs, nil)}}
 }
 
+// withSettings returns s with method settings, a JSON object.
+func withSettings(s results.Summary, settings string) results.Summary {
+	s.SpecJSON = strings.TrimSuffix(s.SpecJSON, "}") + `,"settings":` + settings + "}"
+	return s
+}
+
 func TestVersusRows(t *testing.T) {
 	ref := versusSummary("backprop-dt", "", "class", "", "r1", 1, 2, 3, 4, 5)
 	np := versusSummary("noprop-dt", "", "class", "", "n1", 3, 4, 5, 6, 7)
@@ -54,6 +60,15 @@ func TestVersusRows(t *testing.T) {
 		t.Errorf("versus backprop-dt:quick: %q, %v; want one row, 5 vs 1 seeds, -2.00 without an SE", rows, err)
 	}
 
+	// Settings pick one configuration of a grid, and the method's others
+	// are compared with it.
+	oneHot := withSettings(versusSummary("noprop-dt", "", "class", "", "h1", 1, 2, 3), `{"embedding":"one-hot","lr":0.001}`)
+	learned := withSettings(versusSummary("noprop-dt", "", "class", "", "h2", 2, 3, 4), `{"embedding":"learned","lr":0.001}`)
+	_, rows, _, err = VersusRows([]results.Summary{oneHot, learned}, "noprop-dt,embedding=one-hot", opts)
+	if err != nil || len(rows) != 1 || rows[0][4] != "noprop-dt embedding=one-hot" || !strings.HasPrefix(rows[0][5], "h2") || rows[0][7] != "+1.00 ± 0.82 (p 0.288)" {
+		t.Errorf("versus noprop-dt,embedding=one-hot: %q, %v; want the learned configuration's row, +1.00 ± 0.82", rows, err)
+	}
+
 	for _, tc := range []struct {
 		name string
 		sums []results.Summary
@@ -62,7 +77,10 @@ func TestVersusRows(t *testing.T) {
 	}{
 		{"no such method", []results.Summary{np, ref}, "ff", "--versus ff: no configuration of ff among the selected runs; their methods: backprop-dt, noprop-dt"},
 		{"a grid of the reference", []results.Summary{np, ref, quick}, "backprop-dt", "--versus backprop-dt: several configurations of backprop-dt on split-mnist, class-IL, finetune; keep one per grid with --select-by val-acc"},
-		{"nothing beside it", []results.Summary{ref, npTask}, "backprop-dt", "--versus backprop-dt: no other method's configuration shares"},
+		{"nothing beside it", []results.Summary{ref, npTask}, "backprop-dt", "--versus backprop-dt: no other configuration shares"},
+		{"settings that hold nowhere", []results.Summary{np, ref}, "backprop-dt,lr=0.1", "--versus backprop-dt,lr=0.1: no configuration of backprop-dt lr=0.1 among"},
+		{"settings before the method", []results.Summary{np, ref}, "lr=0.1", "--versus \"lr=0.1\": want a method first"},
+		{"a bad setting", []results.Summary{np, ref}, "backprop-dt,lr", "--versus backprop-dt,lr: --setting \"lr\": want KEY=VALUE"},
 	} {
 		if _, _, _, err := VersusRows(tc.sums, tc.ref, opts); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want one starting %q", tc.name, err, tc.want)

@@ -112,6 +112,8 @@ func TestFilterSelects(t *testing.T) {
 		{"setting as text", Filter{Setting: "embedding=learned"}, []string{"np-split-class"}},
 		{"setting as a boolean", Filter{Setting: "collapse_check=false"}, []string{"np-perm-domain"}},
 		{"settings: one key's values any, keys all", Filter{Setting: "lr=0.0003, lr=0.001, embedding=one-hot"}, []string{"np-perm-domain"}},
+		{"one method's setting", Filter{Setting: "noprop-dt.embedding=one-hot"}, []string{"bp-split-class", "bp-split-task", "bp-perm-domain", "np-perm-domain"}},
+		{"one method's setting and a shared one", Filter{Setting: "noprop-dt.lr=0.001,lr=0.0003,backprop.lr=0.0003"}, []string{"bp-split-task"}},
 		{"setting with other fields", Filter{Method: "backprop", Setting: "lr=0.0003"}, []string{"bp-split-task"}},
 		{"all together", Filter{Method: "backprop", Dataset: "mnist", StreamKind: "split", Scenario: "task", ConfigHash: "aa2"}, []string{"bp-split-task"}},
 	}
@@ -283,6 +285,10 @@ func TestSettingsMatch(t *testing.T) {
 		{"collapse_check=true", true},
 		{"collapse_check=false", false},
 		{"train_order=parallel", false},
+		{"noprop-dt.embedding=learned", true},
+		{"noprop-dt.embedding=one-hot", false},
+		{"backprop.embedding=one-hot", true},
+		{"backprop.lr=0.5,noprop-dt.lr=0.001", true},
 	}
 	for _, tc := range tests {
 		matches, err := ParseSettingMatches(tc.setting)
@@ -293,7 +299,7 @@ func TestSettingsMatch(t *testing.T) {
 			t.Errorf("SettingsMatch(%q) = %v, want %v", tc.setting, got, tc.want)
 		}
 	}
-	for _, bad := range []string{"lr", "lr=", "=1", "Lr=1", "lr.x=1"} {
+	for _, bad := range []string{"lr", "lr=", "=1", "Lr=1", "lr.x.y=1", ".lr=1", "noprop-dt.=1"} {
 		if _, err := ParseSettingMatches(bad); err == nil {
 			t.Errorf("ParseSettingMatches(%q) accepted", bad)
 		}

@@ -12,19 +12,24 @@ import (
 // A SettingMatch is one condition on a stored run's method settings: the
 // setting Key holds one of Values. Values are compared as numbers when
 // they read as numbers (so lr=1e-3 matches a stored 0.001), as booleans
-// when they are true or false, and as text otherwise.
+// when they are true or false, and as text otherwise. With Method set the
+// condition holds for every run of another method: it narrows one rule's
+// grid in a table of several rules.
 type SettingMatch struct {
+	Method string
 	Key    string
 	Values []string
 }
 
-// settingKey is how a method setting is named in specs and settings files.
-var settingKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+// settingKey is how a --setting key is spelled: a method setting's name,
+// after a method's name and a dot when it concerns that method alone.
+var settingKey = regexp.MustCompile(`^(?:([a-z][a-z0-9-]*)\.)?([a-z][a-z0-9_]*)$`)
 
 // ParseSettingMatches reads a --setting value: KEY=VALUE pairs separated by
 // commas, e.g. "embedding=learned,lr=0.001". Pairs of one key are
-// alternatives (any matches); different keys must all hold. Keys keep
-// the order they first appear in.
+// alternatives (any matches); different keys must all hold. A key
+// METHOD.KEY ("noprop-dt.embedding=one-hot") holds for the runs of other
+// methods. Keys keep the order they first appear in.
 func ParseSettingMatches(s string) ([]SettingMatch, error) {
 	var out []SettingMatch
 	index := map[string]int{}
@@ -32,16 +37,17 @@ func ParseSettingMatches(s string) ([]SettingMatch, error) {
 		key, value, ok := strings.Cut(pair, "=")
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		if !ok || value == "" {
-			return nil, fmt.Errorf("--setting %q: want KEY=VALUE, e.g. embedding=learned or lr=0.001", pair)
+			return nil, fmt.Errorf("--setting %q: want KEY=VALUE, e.g. embedding=learned or lr=0.001 (METHOD.KEY=VALUE for one method's runs)", pair)
 		}
-		if !settingKey.MatchString(key) {
-			return nil, fmt.Errorf("--setting %q: %q is not a setting name (lower-case letters, digits and _)", pair, key)
+		parts := settingKey.FindStringSubmatch(key)
+		if parts == nil {
+			return nil, fmt.Errorf("--setting %q: %q is not a setting name (lower-case letters, digits and _, after METHOD. for one method's runs)", pair, key)
 		}
 		i, seen := index[key]
 		if !seen {
 			i = len(out)
 			index[key] = i
-			out = append(out, SettingMatch{Key: key})
+			out = append(out, SettingMatch{Method: parts[1], Key: parts[2]})
 		}
 		out[i].Values = append(out[i].Values, value)
 	}
@@ -72,20 +78,28 @@ func settingExpr(key string) string {
 
 // sql returns the condition that the run's setting holds one of m's values.
 func (m SettingMatch) sql() (string, []any) {
-	alts := make([]string, len(m.Values))
-	args := make([]any, len(m.Values))
-	for i, v := range m.Values {
-		alts[i] = settingExpr(m.Key) + " = ?"
-		args[i] = settingArg(v)
+	var alts []string
+	var args []any
+	if m.Method != "" {
+		alts = append(alts, "method != ?")
+		args = append(args, m.Method)
+	}
+	for _, v := range m.Values {
+		alts = append(alts, settingExpr(m.Key)+" = ?")
+		args = append(args, settingArg(v))
 	}
 	return "(" + strings.Join(alts, " OR ") + ")", args
 }
 
 // String returns m as --setting spells it.
 func (m SettingMatch) String() string {
+	key := m.Key
+	if m.Method != "" {
+		key = m.Method + "." + key
+	}
 	parts := make([]string, len(m.Values))
 	for i, v := range m.Values {
-		parts[i] = m.Key + "=" + v
+		parts[i] = key + "=" + v
 	}
 	return strings.Join(parts, ",")
 }
@@ -97,12 +111,16 @@ func SettingsMatch(specJSON string, matches []SettingMatch) bool {
 		return true
 	}
 	var spec struct {
+		Method   string         `json:"method"`
 		Settings map[string]any `json:"settings"`
 	}
 	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
 		return false
 	}
 	for _, m := range matches {
+		if m.Method != "" && m.Method != spec.Method {
+			continue
+		}
 		stored, ok := spec.Settings[m.Key]
 		if !ok || !settingHolds(stored, m.Values) {
 			return false

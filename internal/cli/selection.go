@@ -36,7 +36,7 @@ func (s *selection) addFlags(fl *pflag.FlagSet) {
 	listVarP(fl, &s.scenarios, "scenario", "", nil, "only these scenarios, comma-separated: task, domain, class")
 	listVarP(fl, &s.strategies, "strategy", "", nil, "only these strategies, comma-separated: finetune, replay, cumulative, joint")
 	fl.StringVar(&s.config, "config", "", "only configurations whose hash starts with this (comma-separated for several)")
-	fl.StringVar(&s.setting, "setting", "", "only runs whose method settings hold these KEY=VALUE pairs, comma-separated (e.g. embedding=learned,lr=0.001); pairs of one key are alternatives")
+	fl.StringVar(&s.setting, "setting", "", "only runs whose method settings hold these KEY=VALUE pairs, comma-separated (e.g. embedding=learned,lr=0.001); pairs of one key are alternatives; METHOD.KEY=VALUE concerns that method's runs only")
 	fl.StringVar(&s.since, "since", "", "only runs started on or after this date (2006-01-02) or time (2006-01-02T15:04)")
 	fl.StringVar(&s.until, "until", "", "only runs started on or before this date (the whole day) or time")
 }

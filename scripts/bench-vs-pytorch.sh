@@ -11,6 +11,11 @@
 # Environment knobs:
 #   ENCODERS       encoders to run, space-separated (default "mlp conv")
 #   EPOCHS         epochs per run (default 1)
+#   ROUNDS         runs of each side per encoder and precision, alternating
+#                  PyTorch and Go (default 1); with more than one the table
+#                  gives each side's median seconds and the median of the
+#                  rounds' ratios with their range, since on a virtual
+#                  machine one pair can be off by tens of percent
 #   PRECISIONS     precisions to run, space-separated (default "fp32"): "bf16"
 #                  is precision=bf16 for Go and torch.autocast with bfloat16
 #                  for PyTorch (both need a CPU with AVX512_BF16 to gain)
@@ -50,6 +55,7 @@ set -euo pipefail
 ENCODERS=${ENCODERS:-mlp conv}
 PRECISIONS=${PRECISIONS:-fp32}
 EPOCHS=${EPOCHS:-1}
+ROUNDS=${ROUNDS:-1}
 THREADS=${THREADS:-2}
 SEED=${SEED:-1}
 TORCH_INTRAOP=${TORCH_INTRAOP:-mlp=1 conv=2}
@@ -70,6 +76,7 @@ die() { printf 'bench-vs-pytorch: %s\n' "$*" >&2; exit 1; }
 
 case $EPOCHS in '' | *[!0-9]* | 0) die "EPOCHS=$EPOCHS: want a positive integer" ;; esac
 case $THREADS in '' | *[!0-9]* | 0) die "THREADS=$THREADS: want a positive integer" ;; esac
+case $ROUNDS in '' | *[!0-9]* | 0) die "ROUNDS=$ROUNDS: want a positive integer" ;; esac
 
 # --- the shared environment -------------------------------------------------
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE
@@ -125,16 +132,28 @@ perenc() {
 	printf '%s\n' "$THREADS"
 }
 
-# others SIDE ENC: the share of the cores other processes took during that run.
+# others SIDE ENC-PREC: the largest share of the cores other processes took
+# during that side's runs.
 others() {
-	local f="$tmp/$1-$2.load"
-	if [[ -f $f ]]; then sed -n 's/^others_pct=//p' "$f"; else echo -; fi
+	local f found=0 v max=0
+	for f in "$tmp/$1-$2".*.load; do
+		[[ -f $f ]] || continue
+		found=1
+		v=$(sed -n 's/^others_pct=//p' "$f")
+		max=$(awk -v a="$max" -v b="${v:-0}" 'BEGIN { print (b > a) ? b : a }')
+	done
+	if [[ $found == 1 ]]; then echo "$max"; else echo -; fi
 }
 
-# run_torch ENC PREC: prints "sec_per_epoch test_acc peak_rss_MiB" (or
+# median: the median of the numbers on stdin, one per line ("-" when none).
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f\n", m }'
+}
+
+# run_torch ENC PREC ROUND: prints "sec_per_epoch test_acc peak_rss_MiB" (or
 # "- - -" when skipped).
 run_torch() {
-	local enc=$1 prec=$2
+	local enc=$1 prec=$2 round=$3
 	if [[ $SKIP_TORCH == 1 ]]; then
 		echo "- - -"
 		return
@@ -145,7 +164,7 @@ run_torch() {
 	log "torch: $PY scripts/noprop_dt_torch.py ${args[*]}"
 	# tee to a file and to stderr (through stdout: "tee /dev/stderr" would
 	# truncate a log file that stderr is redirected to).
-	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "torch $enc $prec" --report "$tmp/torch-$enc-$prec.load" -- \
+	"$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "torch $enc $prec" --report "$tmp/torch-$enc-$prec.$round.load" -- \
 		"$PY" "$here/noprop_dt_torch.py" "${args[@]}" | tee "$tmp/torch-$enc-$prec.out" >&2 ||
 		die "the PyTorch run ($enc, $prec) failed"
 	awk '/^RESULT torch/ {
@@ -154,15 +173,15 @@ run_torch() {
 	} END { if (!found) exit 1 }' "$tmp/torch-$enc-$prec.out" || die "no RESULT line from the PyTorch run ($enc, $prec)"
 }
 
-# run_go ENC PREC: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -"
+# run_go ENC PREC ROUND: prints "sec_per_epoch test_acc peak_rss_MiB" (or "- - -"
 # when skipped). The peak RSS is the one the harness stores with the run.
 run_go() {
-	local enc=$1 prec=$2
+	local enc=$1 prec=$2 round=$3
 	if [[ $SKIP_GO == 1 ]]; then
 		echo "- - -"
 		return
 	fi
-	local db="$tmp/go-$enc-$prec.db"
+	local db="$tmp/go-$enc-$prec.$round.db"
 	local args=(run --db "$db" --method noprop-dt --dataset mnist --stream joint
 		--scenario class --seeds 1 --seed "$SEED" --verbose
 		--set "encoder=$enc" --set "epochs=$EPOCHS" --set iterations=0
@@ -173,7 +192,7 @@ run_go() {
 	local procs
 	procs=$(perenc "$GO_PROCS" "$enc")
 	log "go: GOMAXPROCS=$procs bin/noprop ${args[*]}"
-	GOMAXPROCS=$procs "$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc $prec" --report "$tmp/go-$enc-$prec.load" -- \
+	GOMAXPROCS=$procs "$PY" "$here/cpuload.py" --wait-quiet "$WAIT_QUIET" --label "go $enc $prec" --report "$tmp/go-$enc-$prec.$round.load" -- \
 		bin/noprop "${args[@]}" >&2 || die "the Go run ($enc, $prec) failed"
 	"$PY" - "$db" <<'EOF' || die "could not read the Go results from $db"
 import sqlite3, sys
@@ -201,13 +220,28 @@ for enc in $ENCODERS; do
 	case $enc in mlp | conv) ;; *) die "unknown encoder $enc (want mlp or conv)" ;; esac
 	for prec in $PRECISIONS; do
 		case $prec in fp32 | bf16) ;; *) die "unknown precision $prec (want fp32 or bf16)" ;; esac
-		res=$(run_torch "$enc" "$prec")
-		read -r t_sec t_acc t_rss <<<"$res"
-		res=$(run_go "$enc" "$prec")
-		read -r g_sec g_acc g_rss <<<"$res"
+		t_secs=() g_secs=() ratios=()
+		for ((round = 1; round <= ROUNDS; round++)); do
+			res=$(run_torch "$enc" "$prec" "$round")
+			read -r t_sec t_acc t_rss <<<"$res"
+			res=$(run_go "$enc" "$prec" "$round")
+			read -r g_sec g_acc g_rss <<<"$res"
+			t_secs+=("$t_sec") g_secs+=("$g_sec")
+			if [[ $t_sec != - && $g_sec != - ]]; then
+				ratios+=("$(awk -v g="$g_sec" -v t="$t_sec" 'BEGIN { printf "%.4f", g / t }')")
+				log "round $round of $ROUNDS, $enc/$prec: PyTorch $t_sec s, Go $g_sec s, ratio ${ratios[-1]}"
+			fi
+		done
 		ratio=-
-		if [[ $t_sec != - && $g_sec != - ]]; then
-			ratio=$(awk -v g="$g_sec" -v t="$t_sec" 'BEGIN { printf "%.2f", g / t }')
+		if ((${#ratios[@]} > 0)); then
+			ratio=$(printf '%s\n' "${ratios[@]}" | median | awk '{ printf "%.2f", $1 }')
+			if ((ROUNDS > 1)); then
+				ratio+=$(printf '%s\n' "${ratios[@]}" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "(%.2f-%.2f)", lo, hi }')
+			fi
+		fi
+		if ((ROUNDS > 1)); then
+			[[ $t_sec == - ]] || t_sec=$(printf '%s\n' "${t_secs[@]}" | median)
+			[[ $g_sec == - ]] || g_sec=$(printf '%s\n' "${g_secs[@]}" | median)
 		fi
 		rows+=("$enc/$prec $t_sec $g_sec $ratio $t_acc $g_acc $t_rss $g_rss $(others torch "$enc-$prec") $(others go "$enc-$prec")")
 	done
@@ -217,14 +251,17 @@ note=""
 if [[ -n $LIMIT_TRAIN ]]; then note=" (PyTorch on $LIMIT_TRAIN training images only)"; fi
 printf '\nNoProp-DT, MNIST, T=10 one-hot, AdamW, batch 128, %s epoch(s), %s threads%s\n' \
 	"$EPOCHS" "$THREADS" "$note"
+if ((ROUNDS > 1)); then
+	printf '%s alternating rounds: median seconds per epoch of each side, median ratio (range); accuracy and RSS of the last round\n' "$ROUNDS"
+fi
 for enc in $ENCODERS; do
 	printf '%s: PyTorch intra-op threads %s, Go GOMAXPROCS %s\n' "$enc" "$(perenc "$TORCH_INTRAOP" "$enc")" "$(perenc "$GO_PROCS" "$enc")"
 done
-printf '%-10s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' encoder/prec torch_s/epoch go_s/epoch go/torch \
+printf '%-10s %14s %14s %16s %12s %12s %14s %14s %14s %14s\n' encoder/prec torch_s/epoch go_s/epoch go/torch \
 	torch_acc% go_acc% torch_rss_MiB go_rss_MiB others%_torch others%_go
 for r in "${rows[@]}"; do
 	read -r enc t_sec g_sec ratio t_acc g_acc t_rss g_rss o_t o_g <<<"$r"
-	printf '%-10s %14s %14s %10s %12s %12s %14s %14s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$t_rss" "$g_rss" "$o_t" "$o_g"
+	printf '%-10s %14s %14s %16s %12s %12s %14s %14s %14s %14s\n' "$enc" "$t_sec" "$g_sec" "$ratio" "$t_acc" "$g_acc" "$t_rss" "$g_rss" "$o_t" "$o_g"
 done
 echo "(rss: each process's peak resident set, data included: ru_maxrss for PyTorch, the harness's"
 echo " stored peak for Go)"

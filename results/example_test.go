@@ -86,3 +86,25 @@ func Example() {
 	// │ after task 2 │ 92.0 ± 1.2 │ 99.0 ± 0.0 │
 	// └──────────────┴────────────┴────────────┘
 }
+
+// A --setting value narrows runs by their method settings; METHOD.KEY
+// narrows one rule's grid and leaves the other rules' runs alone.
+func ExampleSettingsMatch() {
+	matches, err := results.ParseSettingMatches("noprop-dt.embedding=one-hot,lr=1e-3,lr=3e-4")
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, spec := range []string{
+		`{"method":"noprop-dt","settings":{"embedding":"one-hot","lr":0.001}}`,
+		`{"method":"noprop-dt","settings":{"embedding":"learned","lr":0.001}}`,
+		`{"method":"backprop","settings":{"lr":0.0003}}`,
+		`{"method":"backprop","settings":{"lr":0.0001}}`,
+	} {
+		fmt.Println(results.SettingsMatch(spec, matches))
+	}
+	// Output:
+	// true
+	// false
+	// true
+	// false
+}

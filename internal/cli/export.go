@@ -40,6 +40,7 @@ JSON nulls. JSON is one array of objects. docs/export.md describes every
 column; noprop import reads the CSV tables back into a database.`,
 		Example: `  noprop export --format csv --what cells -o cells.csv
   noprop export --format json --what runs --method noprop-dt --status all
+  noprop export --what probe --strategy finetune --select-by val-acc -o probe.csv   # the runs of each grid's choice
   python3 -c 'import pandas; print(pandas.read_csv("cells.csv").groupby(["method","scenario","after_task","eval_task"]).accuracy.mean())'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -63,6 +64,9 @@ column; noprop import reads the CSV tables back into a database.`,
 			if err := store.RequireMatch(cmd.Context(), filter); err != nil {
 				return err
 			}
+			if filter, _, err = sel.chosen(cmd.Context(), store, filter, os.Stderr); err != nil {
+				return err
+			}
 			t, err := export.Build(cmd.Context(), store, w, filter)
 			if err != nil {
 				return err
@@ -83,6 +87,7 @@ column; noprop import reads the CSV tables back into a database.`,
 	}
 	fl := cmd.Flags()
 	sel.addFlags(fl)
+	sel.addSelectFlag(fl)
 	fl.StringVar(&format, "format", "csv", "csv or json (an array of objects)")
 	fl.StringVar(&what, "what", "runs", "table: runs, cells, metrics, epochs, memory, inference or probe")
 	fl.StringVar(&status, "status", "done", "runs in this state: done, running, failed, interrupted, or all")

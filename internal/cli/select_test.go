@@ -73,4 +73,12 @@ func TestTableSelectBy(t *testing.T) {
 	}
 	code, _, errOut = run(t, "plot", "matrix", "--db", db, "-o", png, "--select-by", "test-acc")
 	oneLineError(t, code, errOut, "--select-by")
+
+	// export writes the chosen configuration's rows only.
+	code, out, errOut = run(t, "export", "--db", db, "--what", "runs", "--select-by", "val-acc")
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(out, ",aaa,") || strings.Contains(out, ",bbb,") {
+		t.Errorf("export --select-by val-acc: exit %d, stderr %q:\n%s", code, errOut, out)
+	}
+	code, _, errOut = run(t, "export", "--db", db, "--select-by", "test-acc")
+	oneLineError(t, code, errOut, "--select-by")
 }

@@ -42,7 +42,7 @@ func (s *selection) addFlags(fl *pflag.FlagSet) {
 }
 
 // addSelectFlag registers --select-by on fl, for the commands that show
-// configurations side by side (table, plot).
+// configurations side by side (table, plot) or export what they show.
 func (s *selection) addSelectFlag(fl *pflag.FlagSet) {
 	fl.StringVar(&s.selectBy, "select-by", "", "val-acc: per method, stream, scenario and strategy, keep only the configuration (of a grid) with the best mean validation ACC over seeds, with its test numbers and why it won; runs need a validation set (noprop run --validation)")
 }

@@ -19,6 +19,12 @@
 #   FILES="split-mnist" WORKERS=2 DB=mnist.db scripts/forgetting-study.sh
 #   SLURM="--shards 16 --partition cpu --time 8:00:00 --cpus 1 --submit" scripts/forgetting-study.sh
 #   ESTIMATE_FROM=results.db scripts/forgetting-study.sh  # estimates also from an earlier database's runs
+#   FROM_EXPORTS=0 scripts/forgetting-study.sh          # a new database starts empty
+#
+# Run locally, a database that does not exist yet starts from the runs
+# published in docs/data/forgetting-*.csv (noprop import), so those are
+# not run again (their probe rows are those of the published figures only);
+# FROM_EXPORTS=0 runs every cell afresh.
 #
 # The cost of each file: bin/noprop plan scripts/sweeps/study/FILE.yaml --db study.db
 # (--estimate-from OTHER.db to estimate from runs of the same budget there)
@@ -35,8 +41,12 @@ for f in $FILES; do
   [ -f "scripts/sweeps/study/$f.yaml" ] || { echo "forgetting-study: no scripts/sweeps/study/$f.yaml (FILES names files of that folder without .yaml)" >&2; exit 2; }
 done
 case $WORKERS in '' | *[!0-9]* | 0) echo "forgetting-study: WORKERS=$WORKERS: want a number of processes, 1 or more" >&2; exit 2 ;; esac
+case ${FROM_EXPORTS:=1} in 0 | 1) ;; *) echo "forgetting-study: FROM_EXPORTS=$FROM_EXPORTS: want 1 (a new database starts from docs/data's exports) or 0 (it starts empty)" >&2; exit 2 ;; esac
 
 make build
+if [ -z "${SLURM:-}" ] && [ "$FROM_EXPORTS" = 1 ] && [ ! -e "$DB" ]; then
+  bin/noprop import "$DB" docs/data/forgetting-runs.csv docs/data/forgetting-cells.csv docs/data/forgetting-metrics.csv docs/data/forgetting-probe.csv
+fi
 for f in $FILES; do
   echo "$f: $(bin/noprop plan "scripts/sweeps/study/$f.yaml" --db "$DB" ${ESTIMATE_FROM:+--estimate-from "$ESTIMATE_FROM"} | tail -n 1)"
 done

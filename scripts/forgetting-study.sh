@@ -21,10 +21,11 @@
 #   ESTIMATE_FROM=results.db scripts/forgetting-study.sh  # estimates also from an earlier database's runs
 #   FROM_EXPORTS=0 scripts/forgetting-study.sh          # a new database starts empty
 #
-# Run locally, a database that does not exist yet starts from the runs
-# published in docs/data/forgetting-*.csv (noprop import), so those are
-# not run again (their probe rows are those of the published figures only);
-# FROM_EXPORTS=0 runs every cell afresh.
+# A database that does not exist yet starts from the runs published in
+# docs/data/forgetting-*.csv (noprop import), so those are not run again
+# (their probe rows are those of the published figures only): locally DB,
+# with SLURM each file's runs/study/FILE/study.db, which its array's tasks
+# read and its merge job writes. FROM_EXPORTS=0 runs every cell afresh.
 #
 # The cost of each file: bin/noprop plan scripts/sweeps/study/FILE.yaml --db study.db
 # (--estimate-from OTHER.db to estimate from runs of the same budget there)
@@ -43,20 +44,28 @@ done
 case $WORKERS in '' | *[!0-9]* | 0) echo "forgetting-study: WORKERS=$WORKERS: want a number of processes, 1 or more" >&2; exit 2 ;; esac
 case ${FROM_EXPORTS:=1} in 0 | 1) ;; *) echo "forgetting-study: FROM_EXPORTS=$FROM_EXPORTS: want 1 (a new database starts from docs/data's exports) or 0 (it starts empty)" >&2; exit 2 ;; esac
 
+exports=(docs/data/forgetting-runs.csv docs/data/forgetting-cells.csv docs/data/forgetting-metrics.csv docs/data/forgetting-probe.csv)
 make build
-if [ -z "${SLURM:-}" ] && [ "$FROM_EXPORTS" = 1 ] && [ ! -e "$DB" ]; then
-  bin/noprop import "$DB" docs/data/forgetting-runs.csv docs/data/forgetting-cells.csv docs/data/forgetting-metrics.csv docs/data/forgetting-probe.csv
+if [ -n "${SLURM:-}" ]; then
+  for f in $FILES; do
+    out=runs/study/$f
+    # The array's tasks skip the runs done in $out/study.db, which the
+    # merge job writes on the shared file system: the rollback journal.
+    if [ "$FROM_EXPORTS" = 1 ] && [ ! -e "$out/study.db" ]; then
+      bin/noprop import --journal rollback "$out/study.db" "${exports[@]}"
+    fi
+    echo "$f: $(bin/noprop plan "scripts/sweeps/study/$f.yaml" --db "$out/study.db" ${ESTIMATE_FROM:+--estimate-from "$ESTIMATE_FROM"} | tail -n 1)"
+    # shellcheck disable=SC2086 # SLURM is a list of flags
+    bin/noprop slurm "scripts/sweeps/study/$f.yaml" --out "$out" $SLURM
+  done
+  exit 0
+fi
+if [ "$FROM_EXPORTS" = 1 ] && [ ! -e "$DB" ]; then
+  bin/noprop import "$DB" "${exports[@]}"
 fi
 for f in $FILES; do
   echo "$f: $(bin/noprop plan "scripts/sweeps/study/$f.yaml" --db "$DB" ${ESTIMATE_FROM:+--estimate-from "$ESTIMATE_FROM"} | tail -n 1)"
 done
-if [ -n "${SLURM:-}" ]; then
-  for f in $FILES; do
-    # shellcheck disable=SC2086 # SLURM is a list of flags
-    bin/noprop slurm "scripts/sweeps/study/$f.yaml" --out "runs/study/$f" $SLURM
-  done
-  exit 0
-fi
 for f in $FILES; do
   pids=()
   for ((w = 0; w < WORKERS; w++)); do

@@ -68,3 +68,41 @@ func TestImportRoundTrip(t *testing.T) {
 		t.Errorf("a file of unknown columns: exit %d, %q", code, errOut)
 	}
 }
+
+// TestImportJournal checks that import --journal rollback gives the new
+// database the rollback journal (a Slurm job array's database on a network
+// file system), that the default is the write-ahead log, and that an
+// unknown journal is one line before anything is written.
+func TestImportJournal(t *testing.T) {
+	db := fixtureDB(t)
+	dir := t.TempDir()
+	runs := filepath.Join(dir, "runs.csv")
+	if code, _, errOut := run(t, "export", "--db", db, "--what", "runs", "-o", runs); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	// Bytes 18 and 19 of an SQLite file are 2 in the write-ahead log, 1 in
+	// the rollback journal.
+	for _, tc := range []struct {
+		flags  []string
+		header byte
+	}{{nil, 2}, {[]string{"--journal", "rollback"}, 1}, {[]string{"--journal", "wal"}, 2}} {
+		out := filepath.Join(dir, strings.Join(append([]string{"j"}, tc.flags...), "")+".db")
+		if code, _, errOut := run(t, append(append([]string{"import"}, tc.flags...), out, runs)...); code != 0 {
+			t.Fatalf("import %v: exit %d: %s", tc.flags, code, errOut)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil || len(b) < 20 {
+			t.Fatalf("import %v: %v", tc.flags, err)
+		}
+		if b[18] != tc.header || b[19] != tc.header {
+			t.Errorf("import %v: header marks %d/%d, want %d", tc.flags, b[18], b[19], tc.header)
+		}
+	}
+	out := filepath.Join(dir, "none.db")
+	if code, _, errOut := run(t, "import", "--journal", "nfs", out, runs); code == 0 || !strings.Contains(errOut, "--journal") || strings.Count(errOut, "\n") != 1 {
+		t.Errorf("--journal nfs: exit %d, %q; want one line about the flag", code, errOut)
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Error("a refused --journal created the database")
+	}
+}

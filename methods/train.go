@@ -290,6 +290,17 @@ type Part struct {
 	// Step trains on one minibatch. The batch's slices are owned by the
 	// Trainer and valid until the next step.
 	Step func(b Batch) (Step, error)
+	// Own and Rest, when both are set, are a step divided in two, and Step
+	// is not used. Own(w, k, b) is step k's work on what no other part
+	// touches (a NoProp-DT block's own update; w is the worker doing it,
+	// 0 on the Trainer's goroutine), Rest(k, b) the rest of step k (what
+	// the parts share, as NoProp-DT's head) and its report. The Trainer
+	// calls Own then Rest, step by step; with Trainer.Ahead > 1 it also
+	// runs the Own shares of the following parts of a round on goroutines
+	// of their own while it trains the first, and their Rest shares after
+	// it, in order, which gives what the parts in turn give, bit for bit.
+	Own  func(w, k int, b Batch)
+	Rest func(k int, b Batch) (Step, error)
 	// Terms names what each step reports in Step.Terms. The Trainer
 	// averages each over the pass, weighted by the minibatch sizes as the
 	// loss is, into EpochStats.Terms.

@@ -24,12 +24,27 @@ type Trainer struct {
 	// Order is the random stream minibatch orders are drawn from.
 	Order *nn.RNG
 
-	xb    nn.Matrix
-	yb    []int
-	mb    []bool             // the minibatch's rows' masks, when they have their own
-	wb    []float32          // the minibatch's weights, when the rows have them
+	// Ahead is how many consecutive parts of a round may train at once
+	// when every part is divided into Own and Rest (see Part); 0 or 1
+	// trains them in turn. Results do not depend on it. Checkpoints are
+	// offered between such groups of parts, not inside them.
+	Ahead int
+
+	buf   batchBuf
 	first map[string]float64 // each part's first loss, for the divergence guard
 	pos   position
+
+	pool    []*aheadWorker // workers for groups of parts (Ahead)
+	grouped bool           // a group of parts is under way
+	waitFor *aheadWorker   // the worker whose Own shares the current pass consumes
+}
+
+// batchBuf holds one minibatch gathered from the data.
+type batchBuf struct {
+	xb nn.Matrix
+	yb []int
+	mb []bool    // the minibatch's rows' masks, when they have their own
+	wb []float32 // the minibatch's weights, when the rows have them
 }
 
 // position is where a Learn call stands: the next step to take and what the
@@ -181,46 +196,77 @@ func (tr *Trainer) Train(ctx context.Context, task TaskData, obs Observer, parts
 	prog := progress{total: tr.stepsPerPart(full) * len(parts)}
 	prog.obs, _ = obs.(StepObserver)
 	cp, _ := obs.(CheckpointObserver)
+	run := partRun{task: task, chance: chance, parts: len(parts), prog: &prog, cp: cp, obs: obs}
 	r := 0
 	for steps := range tr.rounds(full) {
 		r++
 		if r < p.round {
 			continue
 		}
-		for i, part := range parts {
+		run.round, run.steps = r, steps
+		for i := 0; i < len(parts); {
 			if r == p.round && i < p.part {
+				i++
 				continue
 			}
-			p.round, p.part = r, i
-			st, err := tr.pass(ctx, task, steps, part, &prog, cp)
-			if err != nil && ctx.Err() != nil {
-				return ctx.Err()
+			n := tr.groupSize(parts[i:])
+			var err error
+			if n > 1 {
+				err = tr.group(ctx, &run, i, parts[i:i+n])
+			} else {
+				err = tr.part(ctx, &run, i, parts[i])
 			}
 			if err != nil {
-				where := fmt.Sprintf("epoch %d", r)
-				if part.Name != "" {
-					where = part.Name + ", " + where
-				}
-				return fmt.Errorf("%s: %w", where, err)
+				return err
 			}
-			st.RoundEnd = i == len(parts)-1
-			if obs != nil {
-				obs.Epoch(st)
-			}
-			if tr.Training.CollapseCheck && !math.IsNaN(st.TrainAcc) && len(task.Active) > 1 {
-				if p.best[i] >= chance+(100-chance)/2 && st.TrainAcc <= chance+(100-chance)/10 {
-					return fmt.Errorf("%s epoch %d: training accuracy %.1f%% over the whole pass, chance is %.1f%%, after %.1f%% earlier in this task: %w",
-						partName(part), r, st.TrainAcc, chance, p.best[i], ErrCollapsed)
-				}
-				p.best[i] = max(p.best[i], st.TrainAcc)
-			}
-			// The next pass starts afresh.
-			p.step, p.passStarted = 0, false
-			p.part = i + 1
+			i += n
 		}
 		p.round, p.part = r+1, 0
 	}
 	p.active = false
+	return nil
+}
+
+// partRun is what Train's passes of one round share.
+type partRun struct {
+	task         TaskData
+	chance       float64
+	round, steps int
+	parts        int
+	prog         *progress
+	cp           CheckpointObserver
+	obs          Observer
+}
+
+// part makes part i's pass of the round and reports it.
+func (tr *Trainer) part(ctx context.Context, run *partRun, i int, part Part) error {
+	p := &tr.pos
+	p.round, p.part = run.round, i
+	st, err := tr.pass(ctx, run.task, run.steps, part, run.prog, run.cp)
+	if err != nil && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err != nil {
+		where := fmt.Sprintf("epoch %d", run.round)
+		if part.Name != "" {
+			where = part.Name + ", " + where
+		}
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	st.RoundEnd = i == run.parts-1
+	if run.obs != nil {
+		run.obs.Epoch(st)
+	}
+	if tr.Training.CollapseCheck && !math.IsNaN(st.TrainAcc) && len(run.task.Active) > 1 {
+		if p.best[i] >= run.chance+(100-run.chance)/2 && st.TrainAcc <= run.chance+(100-run.chance)/10 {
+			return fmt.Errorf("%s epoch %d: training accuracy %.1f%% over the whole pass, chance is %.1f%%, after %.1f%% earlier in this task: %w",
+				partName(part), run.round, st.TrainAcc, run.chance, p.best[i], ErrCollapsed)
+		}
+		p.best[i] = max(p.best[i], st.TrainAcc)
+	}
+	// The next pass starts afresh.
+	p.step, p.passStarted = 0, false
+	p.part = i + 1
 	return nil
 }
 
@@ -254,19 +300,14 @@ func (tr *Trainer) pass(ctx context.Context, task TaskData, steps int, part Part
 	start := time.Now()
 	p := &tr.pos
 	if !p.passStarted {
-		tr.shuffle(task.Data.Len())
-		p.step, p.lossSum, p.seen, p.correct, p.measured, p.passStarted = 0, 0, 0, 0, true, true
-		p.termSums = p.termSums[:0]
-		for range part.Terms {
-			p.termSums = append(p.termSums, 0)
-		}
+		tr.beginPass(part, task.Data.Len(), nil)
 	}
 	first := p.step
 	for k := p.step; k < steps; k++ {
 		if err := ctx.Err(); err != nil {
 			// An interrupted run keeps the steps it made since its last
 			// checkpoint: this position is one a due checkpoint takes too.
-			if cp != nil && k > first {
+			if cp != nil && k > first && !tr.grouped {
 				if cerr := cp.Checkpoint(); cerr != nil {
 					return EpochStats{}, fmt.Errorf("%w (its checkpoint failed: %v)", err, cerr)
 				}
@@ -275,7 +316,7 @@ func (tr *Trainer) pass(ctx context.Context, task TaskData, steps int, part Part
 		}
 		b := tr.batch(task, k)
 		y := b.Y
-		s, err := part.Step(b)
+		s, err := tr.step(ctx, part, k, b)
 		if err != nil {
 			return EpochStats{}, fmt.Errorf("step %d: %w", k+1, err)
 		}
@@ -298,7 +339,7 @@ func (tr *Trainer) pass(ctx context.Context, task TaskData, steps int, part Part
 		if prog.obs != nil {
 			prog.obs.Step(Progress{Part: part.Name, Epoch: p.round, Done: p.done, Total: prog.total, Examples: len(y)})
 		}
-		if cp != nil && k+1 < steps && cp.CheckpointDue() {
+		if cp != nil && k+1 < steps && !tr.grouped && cp.CheckpointDue() {
 			if err := cp.Checkpoint(); err != nil {
 				return EpochStats{}, fmt.Errorf("checkpoint: %w", err)
 			}
@@ -316,6 +357,22 @@ func (tr *Trainer) pass(ctx context.Context, task TaskData, steps int, part Part
 		}
 	}
 	return st, nil
+}
+
+// beginPass starts a pass of part over n examples: in the order perm, or
+// in one drawn now when perm is nil.
+func (tr *Trainer) beginPass(part Part, n int, perm []int) {
+	p := &tr.pos
+	if perm == nil {
+		tr.shuffle(n)
+	} else {
+		p.perm = append(p.perm[:0], perm...)
+	}
+	p.step, p.lossSum, p.seen, p.correct, p.measured, p.passStarted = 0, 0, 0, 0, true, true
+	p.termSums = p.termSums[:0]
+	for range part.Terms {
+		p.termSums = append(p.termSums, 0)
+	}
 }
 
 // guard checks a step's loss for divergence.
@@ -337,48 +394,56 @@ func (tr *Trainer) guard(part string, loss float64) error {
 
 // shuffle draws a new minibatch order over n examples.
 func (tr *Trainer) shuffle(n int) {
-	p := &tr.pos
-	if len(p.perm) != n {
-		p.perm = make([]int, n)
+	tr.pos.perm = tr.shuffleInto(tr.pos.perm, n)
+}
+
+// shuffleInto draws a new minibatch order over n examples into perm,
+// reusing its array when it can.
+func (tr *Trainer) shuffleInto(perm []int, n int) []int {
+	perm = grow(perm, n)
+	for i := range perm {
+		perm[i] = i
 	}
-	for i := range p.perm {
-		p.perm[i] = i
-	}
-	tr.Order.Shuffle(p.perm)
+	tr.Order.Shuffle(perm)
+	return perm
 }
 
 // batch gathers minibatch k of the current order into the Trainer's buffers.
 func (tr *Trainer) batch(task TaskData, k int) Batch {
+	return tr.buf.gather(task, tr.pos.perm, k, tr.Training.BatchSize)
+}
+
+// gather fills the buffers with minibatch k of the order perm, of size b.
+func (bb *batchBuf) gather(task TaskData, perm []int, k, b int) Batch {
 	data := task.Data
-	b := tr.Training.BatchSize
 	lo := k * b
 	hi := min(lo+b, data.Len())
 	d, m := data.Shape.Size(), len(task.Mask)
-	tr.xb = nn.Resize(tr.xb, hi-lo, d)
-	if cap(tr.yb) < hi-lo {
-		tr.yb = make([]int, b)
+	bb.xb = nn.Resize(bb.xb, hi-lo, d)
+	if cap(bb.yb) < hi-lo {
+		bb.yb = make([]int, b)
 	}
-	tr.yb = tr.yb[:hi-lo]
+	bb.yb = bb.yb[:hi-lo]
 	out := Batch{Mask: task.Mask, Outputs: m}
 	if task.RowMask != nil {
-		tr.mb = grow(tr.mb, (hi-lo)*m)
-		out.Mask = tr.mb
+		bb.mb = grow(bb.mb, (hi-lo)*m)
+		out.Mask = bb.mb
 	}
 	if data.Weight != nil {
-		tr.wb = grow(tr.wb, hi-lo)
-		out.Weight = tr.wb
+		bb.wb = grow(bb.wb, hi-lo)
+		out.Weight = bb.wb
 	}
-	for r, i := range tr.pos.perm[lo:hi] {
-		copy(tr.xb.Row(r), data.Row(i))
-		tr.yb[r] = data.Y[i]
+	for r, i := range perm[lo:hi] {
+		copy(bb.xb.Row(r), data.Row(i))
+		bb.yb[r] = data.Y[i]
 		if task.RowMask != nil {
-			copy(tr.mb[r*m:(r+1)*m], task.RowMask[i*m:(i+1)*m])
+			copy(bb.mb[r*m:(r+1)*m], task.RowMask[i*m:(i+1)*m])
 		}
 		if data.Weight != nil {
-			tr.wb[r] = data.Weight[i]
+			bb.wb[r] = data.Weight[i]
 		}
 	}
-	out.X, out.Y = tr.xb, tr.yb
+	out.X, out.Y = bb.xb, bb.yb
 	return out
 }
 

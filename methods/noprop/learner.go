@@ -65,9 +65,7 @@ func (l *DTLearner) lend(w int, b *Block) {
 	if !l.s.ShareScratch {
 		return
 	}
-	for len(l.sets) <= w {
-		l.sets = append(l.sets, scratchSet{carrier: l.blocks[0].blk.carrier()})
-	}
+	l.ensureSets(w + 1)
 	set := &l.sets[w]
 	from := set.at
 	if from == nil {
@@ -77,6 +75,14 @@ func (l *DTLearner) lend(w int, b *Block) {
 		from.MoveScratch(b)
 	}
 	set.at = b
+}
+
+// ensureSets makes n sets of layer buffers exist, before goroutines that
+// lend them start.
+func (l *DTLearner) ensureSets(n int) {
+	for len(l.sets) < n {
+		l.sets = append(l.sets, scratchSet{carrier: l.blocks[0].blk.carrier()})
+	}
 }
 
 // park moves set w back to its carrier, so that no block holds it while
@@ -104,6 +110,9 @@ type blockState struct {
 	embGrad []float32 // this block's gradient with respect to W_Embed (learned only)
 	l2      float64   // L2 term of the last step
 	mse     float64   // its unweighted mean ‖û − u_y‖²
+	// l2s and mses are the L2 term and mean ‖û − u_y‖² of each step of the
+	// sequential order's current pass, from blockOwn for blockRest.
+	l2s, mses []float64
 }
 
 // dtRule is the rule's defaults and constructor (methods.Rule).
@@ -232,6 +241,14 @@ func (l *DTLearner) SetInferenceSeed(seed uint64) { l.inferSeed = seed }
 // pass over the (reshuffled) data in which every minibatch updates θ_t,
 // θ_out and W_Embed. Each block pass is reported with Part "block t".
 //
+// The passes of consecutive blocks need not wait for each other: with
+// one-hot embeddings a block's step reads nothing another block's or the
+// head's step writes. So with Workers > 1 (by default for the mlp
+// encoder on several cores) the Trainer trains that many consecutive
+// blocks' passes at once, their minibatch orders drawn in turn, and the
+// head's steps follow in the order above: the same result, bit for bit,
+// as the blocks in turn (methods.Part's Own and Rest).
+//
 // Training order "parallel": per minibatch, all T blocks take their step
 // concurrently, each on its own z_{t−1} sample (goroutines over blocks; every
 // block only touches its own parameters, buffers and RNG). θ_out and W_Embed
@@ -259,13 +276,40 @@ func (l *DTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	if l.s.TrainOrder == OrderParallel {
 		return l.train.Train(ctx, task, obs, methods.Part{Step: l.parallelStep, Terms: DTTerms})
 	}
+	l.train.Ahead = l.aheadWorkers()
+	if l.s.ShareScratch && l.train.Ahead > 1 {
+		l.ensureSets(min(l.train.Ahead, len(l.blocks)))
+		l.park(0) // scoring leaves set 0 at the last block
+	}
+	steps := l.train.Batches(task.Data.Len())
 	parts := make([]methods.Part, len(l.blocks))
 	for i, bs := range l.blocks {
-		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t), Step: func(b methods.Batch) (methods.Step, error) {
-			return l.sequentialStep(bs, b)
-		}, Terms: DTTerms}
+		bs.l2s, bs.mses = grow(bs.l2s, steps), grow(bs.mses, steps)
+		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t),
+			Own:   func(w, k int, b methods.Batch) { l.blockOwn(w, bs, k, b) },
+			Rest:  func(k int, b methods.Batch) (methods.Step, error) { return l.blockRest(bs, k, b) },
+			Terms: DTTerms}
 	}
 	return l.train.Train(ctx, task, obs, parts...)
+}
+
+// aheadWorkers is how many consecutive blocks' passes the sequential order
+// trains at once (methods.Trainer.Ahead): Workers, or for 0 GOMAXPROCS
+// with the mlp encoder and 1 with the conv one, whose products already
+// keep every core busy and whose every worker would hold a set of layer
+// buffers. A learned W_Embed, which every block's step reads and the
+// head's step moves, keeps the blocks in turn.
+func (l *DTLearner) aheadWorkers() int {
+	if l.embed.Learned() {
+		return 1
+	}
+	if w := l.s.Workers; w > 0 {
+		return w
+	}
+	if l.s.Encoder == EncoderMLP {
+		return runtime.GOMAXPROCS(0)
+	}
+	return 1
 }
 
 // DTTerms are the terms NoProp-DT reports per pass (EpochStats.Terms): the
@@ -279,8 +323,35 @@ var DTTerms = []string{"l2", "ce", "kl", "mse"}
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
 // returns the loss L_t and the head's correct count.
 func (l *DTLearner) sequentialStep(bs *blockState, b methods.Batch) (methods.Step, error) {
-	l.lend(0, bs.blk)
+	bs.l2s, bs.mses = grow(bs.l2s, 1), grow(bs.mses, 1)
+	l.blockOwn(0, bs, 0, b)
+	return l.blockRest(bs, 0, b)
+}
+
+// blockOwn is the block's share of step k of the sequential order, by
+// worker w (methods.Part.Own): block bs takes a step on its L2 term, which
+// it keeps for blockRest. It touches only the block's own state and reads
+// W_Embed, which only the head's step moves. A non-finite L2 term leaves
+// the block as it was, and blockRest reports it.
+func (l *DTLearner) blockOwn(w int, bs *blockState, k int, b methods.Batch) {
+	l.lend(w, bs.blk)
 	l2 := l.blockStep(bs, b)
+	bs.l2s[k], bs.mses[k] = l2, bs.mse
+	if finite(l2) {
+		bs.opt.Step(bs.blk.Params())
+	}
+	if l.train.Ahead > 1 {
+		// Blocks that train at once must not hold each other's sets: no
+		// set stays at a block between steps.
+		l.park(w)
+	}
+}
+
+// blockRest is the rest of step k (methods.Part.Rest): θ_out and W_Embed
+// take a step on CE + KL + block bs's L2 term. It returns the loss L_t and
+// the head's correct count.
+func (l *DTLearner) blockRest(bs *blockState, k int, b methods.Batch) (methods.Step, error) {
+	l2 := bs.l2s[k]
 	ce, kl, c := l.sharedStep(b)
 	loss := ce + kl + l2
 	if !finite(loss) {
@@ -289,10 +360,17 @@ func (l *DTLearner) sequentialStep(bs *blockState, b methods.Batch) (methods.Ste
 	if l.embed.Learned() {
 		addInto(l.embed.W.Grad, bs.embGrad, 1)
 	}
-	bs.opt.Step(bs.blk.Params())
 	l.shared.Step(l.sharedParams)
-	l.termVals = [4]float64{l2, ce, kl, bs.mse}
+	l.termVals = [4]float64{l2, ce, kl, bs.mses[k]}
 	return methods.Step{Loss: loss, Correct: c, Terms: l.termVals[:]}, nil
+}
+
+// grow returns s resized to n values, reusing its array when it can.
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // parallelStep is one minibatch of the parallel order: every block takes a

@@ -2,6 +2,7 @@ package noprop
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -229,15 +230,27 @@ func TestTaskILChainMaskedToTheTask(t *testing.T) {
 // TestSharedScratchChangesNothingAndHoldsOneSet trains and scores with the
 // blocks sharing one set of layer buffers and with a set each: the scores
 // are the same, bit for bit, and with sharing only the block that worked
-// last holds buffers (the parallel order's sets wait in their carriers
-// between steps).
+// last holds buffers (sets that serve blocks training at once wait in their
+// carriers between steps).
 func TestSharedScratchChangesNothingAndHoldsOneSet(t *testing.T) {
 	ds, err := tasks.Synthetic(tasks.SyntheticConfig{Classes: 3, TrainPer: 20, TestPer: 10, Shape: tasks.Shape{C: 1, H: 14, W: 14}, Noise: 0.3, Seed: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, order := range []string{OrderSequential, OrderParallel} {
-		base := `{"encoder":"conv","hidden":16,"timesteps":4,"iterations":6,"batch_size":16,"workers":2,"train_order":"` + order + `"`
+	for _, tc := range []struct {
+		order          string
+		workers        int
+		trained, after int // blocks holding buffers after training and after scoring, shared
+	}{
+		// Set 0 stays with the last block that worked.
+		{OrderSequential, 1, 1, 1},
+		// Blocks that train at once hold no set between steps.
+		{OrderSequential, 2, 0, 1},
+		// The parallel order's sets wait in their carriers.
+		{OrderParallel, 2, 0, 0},
+	} {
+		order := tc.order
+		base := fmt.Sprintf(`{"encoder":"conv","hidden":16,"timesteps":4,"iterations":6,"batch_size":16,"workers":%d,"train_order":%q`, tc.workers, order)
 		var scores [2][]float32
 		for k, share := range []string{"true", "false"} {
 			l := newTestLearner(t, ds, 3, base+`,"share_scratch":`+share+`}`)
@@ -250,17 +263,12 @@ func TestSharedScratchChangesNothingAndHoldsOneSet(t *testing.T) {
 					holding++
 				}
 			}
-			want := len(l.blocks)
+			want, after := len(l.blocks), len(l.blocks)
 			if share == "true" {
-				// Set 0 stays with the last block that worked; the
-				// parallel order's sets wait in their carriers.
-				want = 1
-				if order == OrderParallel {
-					want = 0
-				}
+				want, after = tc.trained, tc.after
 			}
 			if holding != want {
-				t.Errorf("%s, share %s: %d blocks hold buffers after training, want %d", order, share, holding, want)
+				t.Errorf("%s, %d workers, share %s: %d blocks hold buffers after training, want %d", order, tc.workers, share, holding, want)
 			}
 			l.SetInferenceSeed(1)
 			scores[k] = l.Scores(setMatrix(ds.Test), allOutputs(3)).Data
@@ -270,8 +278,8 @@ func TestSharedScratchChangesNothingAndHoldsOneSet(t *testing.T) {
 					holding++
 				}
 			}
-			if holding != want {
-				t.Errorf("%s, share %s: %d blocks hold buffers after scoring, want %d", order, share, holding, want)
+			if holding != after {
+				t.Errorf("%s, %d workers, share %s: %d blocks hold buffers after scoring, want %d", order, tc.workers, share, holding, after)
 			}
 		}
 		if !slices.Equal(scores[0], scores[1]) {

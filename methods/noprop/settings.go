@@ -137,9 +137,13 @@ type DTSettings struct {
 	// the data for block t) or "parallel" (all T blocks updated on the same
 	// minibatch concurrently; see DTLearner.Learn for the shared parameters).
 	TrainOrder string `json:"train_order" enum:"sequential|parallel" help:"sequential: block after block, the paper's order; parallel: all blocks step on each minibatch concurrently"`
-	// Workers is the number of goroutines that train blocks concurrently
-	// in the parallel order; 0 means GOMAXPROCS. Results do not depend on it.
-	Workers int `json:"workers" range:"[0,1024]" identity:"runtime" help:"goroutines training blocks concurrently in the parallel order; 0 means GOMAXPROCS"`
+	// Workers is the number of goroutines that train blocks concurrently:
+	// in the parallel order the blocks of one minibatch (0 means
+	// GOMAXPROCS); in the sequential order, with one-hot embeddings, the
+	// passes of that many consecutive blocks, whose shared head still
+	// steps in the paper's order (0 means GOMAXPROCS for the mlp encoder,
+	// 1 for the conv one; see DTLearner.Learn). Results do not depend on it.
+	Workers int `json:"workers" range:"[0,1024]" identity:"runtime" help:"goroutines training blocks concurrently: the parallel order's blocks of a minibatch, or the sequential order's consecutive blocks' passes (one-hot embeddings); 0 means GOMAXPROCS (1 for the sequential order's conv encoder)"`
 	// ShareScratch makes the blocks share one set of layer buffers
 	// (activations, gradients, im2col columns), which travels to the block
 	// at work: the sequential order trains one block at a time and the

@@ -160,3 +160,53 @@ func BenchmarkScoresRunsConv(b *testing.B) {
 		})
 	}
 }
+
+// benchLearn times one pass of every block over 1280 MNIST-shaped images
+// (10 minibatches of 128; a Learn call of one epoch), in ms per block step,
+// the sequential order's work as the Trainer schedules it: with workers > 1,
+// consecutive blocks' passes at once.
+func benchLearn(b *testing.B, in tasks.Shape, settings string) {
+	p := methods.Problem{Input: in, Outputs: 10, Seed: 1}
+	ds, err := tasks.Synthetic(tasks.SyntheticConfig{Classes: 10, TrainPer: 128, TestPer: 1, Shape: in, Noise: 0.3, Seed: 3})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lr, err := DTMethod.New(p, []byte(settings))
+	if err != nil {
+		b.Fatal(err)
+	}
+	l := lr.(*DTLearner)
+	if err := l.Learn(b.Context(), ds.Train, allOutputs(10), nil); err != nil { // buffers and optimizer state
+		b.Fatal(err)
+	}
+	steps := len(l.blocks) * l.train.Batches(ds.Train.Len())
+	b.ResetTimer()
+	for b.Loop() {
+		if err := l.Learn(b.Context(), ds.Train, allOutputs(10), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e3/float64(b.N*steps), "ms/step")
+}
+
+// BenchmarkLearnMLP sets the blocks in turn beside two at once, with the
+// mlp image path:
+//
+//	go test -run '^$' -bench 'BenchmarkLearn' -benchtime 5x ./methods/noprop/
+func BenchmarkLearnMLP(b *testing.B) {
+	for _, w := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			benchLearn(b, mnistShape, fmt.Sprintf(`{"encoder":"mlp","epochs":1,"iterations":0,"batch_size":128,"workers":%d}`, w))
+		})
+	}
+}
+
+// BenchmarkLearnConv is BenchmarkLearnMLP with the conv block, whose
+// default is one block at a time.
+func BenchmarkLearnConv(b *testing.B) {
+	for _, w := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) {
+			benchLearn(b, mnistShape, fmt.Sprintf(`{"encoder":"conv","epochs":1,"iterations":0,"batch_size":128,"workers":%d}`, w))
+		})
+	}
+}

@@ -8,7 +8,9 @@
 #   - each training step in fp32 against bf16 (precision=bf16), where the
 #     CPU has the bf16 instructions;
 #   - scoring with K = 5 inference runs against K = 1 (the paper's conv
-#     block, 500 images).
+#     block, 500 images);
+#   - NoProp-DT's sequential order with one worker against two, which
+#     train consecutive blocks' passes at once (mlp and conv blocks).
 #
 # Each figure is the median of ROUNDS rounds; the benchmarks of one round
 # run back to back, so a machine whose speed drifts slows both sides of a
@@ -42,6 +44,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
   bench "$tmp/gemm.test" '^BenchmarkSgemm(P1)?$/[^/]*/gemm' 1s
   bench "$tmp/noprop.test" '^BenchmarkStep(MLP|Conv|ConvCIFAR)(BF16)?$' 20x
   bench "$tmp/noprop.test" '^BenchmarkScoresRunsConv$' 3x
+  bench "$tmp/noprop.test" '^BenchmarkLearn(MLP|Conv)$' 3x
 done
 
 # The medians, then the ratios.
@@ -78,4 +81,10 @@ END {
   k1 = "BenchmarkScoresRunsConv/K=1"; k5 = "BenchmarkScoresRunsConv/K=5"
   if ((k1 in vals) && (k5 in vals))
     printf "\nScoring 500 images, conv block: K = 1 %.3f s, K = 5 %.3f s, ratio %.2f\n", median(k1), median(k5), median(k5) / median(k1)
+  printf "\nNoProp-DT sequential order, blocks at once (ms a block step):\n%-12s %10s %10s %10s\n", "encoder", "1 worker", "2 workers", "speed-up"
+  split("MLP Conv", es, " ")
+  for (i = 1; i <= 2; i++) {
+    w1 = "BenchmarkLearn" es[i] "/workers=1"; w2 = "BenchmarkLearn" es[i] "/workers=2"
+    if ((w1 in vals) && (w2 in vals)) printf "%-12s %10.2f %10.2f %10.2f\n", es[i], median(w1), median(w2), median(w1) / median(w2)
+  }
 }' "$tmp/out"

@@ -36,7 +36,8 @@ func (tr *Trainer) groupSize(parts []Part) int {
 // trains on this goroutine while the others' Own shares run on workers,
 // then the others' Rest shares follow in order. Checkpoints are offered
 // when the whole group is done, where the position is that of the next
-// part in turn; an interrupted group keeps nothing of itself.
+// part in turn; an interrupted group keeps nothing of itself. The
+// observer hears the passes' reports when the group is done.
 func (tr *Trainer) group(ctx context.Context, run *partRun, i int, parts []Part) error {
 	n := run.task.Data.Len()
 	tr.pos.round, tr.pos.part = run.round, i
@@ -68,17 +69,26 @@ func (tr *Trainer) group(ctx context.Context, run *partRun, i int, parts []Part)
 			}
 		}
 	}
+	var err error
 	for j, part := range parts {
 		if j > 0 {
 			tr.waitFor = workers[j-1]
 			tr.beginPass(part, n, tr.waitFor.perm)
 		}
-		if err := tr.part(ctx, run, i+j, part); err != nil {
-			stop()
-			return err
+		if err = tr.part(ctx, run, i+j, part); err != nil {
+			break
 		}
 	}
 	stop()
+	if run.obs != nil {
+		for _, st := range tr.pending {
+			run.obs.Epoch(st)
+		}
+	}
+	tr.pending = tr.pending[:0]
+	if err != nil {
+		return err
+	}
 	if run.cp != nil && run.cp.CheckpointDue() {
 		if err := run.cp.Checkpoint(); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)

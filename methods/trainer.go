@@ -27,7 +27,9 @@ type Trainer struct {
 	// Ahead is how many consecutive parts of a round may train at once
 	// when every part is divided into Own and Rest (see Part); 0 or 1
 	// trains them in turn. Results do not depend on it. Checkpoints are
-	// offered between such groups of parts, not inside them.
+	// offered between such groups of parts, not inside them, and the
+	// observer hears a group's pass reports when the whole group is done,
+	// so that it never sees the learner while workers train it.
 	Ahead int
 
 	buf   batchBuf
@@ -36,6 +38,7 @@ type Trainer struct {
 
 	pool    []*aheadWorker // workers for groups of parts (Ahead)
 	grouped bool           // a group of parts is under way
+	pending []EpochStats   // its passes' reports, for when it is done
 	waitFor *aheadWorker   // the worker whose Own shares the current pass consumes
 }
 
@@ -254,7 +257,9 @@ func (tr *Trainer) part(ctx context.Context, run *partRun, i int, part Part) err
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	st.RoundEnd = i == run.parts-1
-	if run.obs != nil {
+	if tr.grouped {
+		tr.pending = append(tr.pending, st)
+	} else if run.obs != nil {
 		run.obs.Epoch(st)
 	}
 	if tr.Training.CollapseCheck && !math.IsNaN(st.TrainAcc) && len(run.task.Active) > 1 {

@@ -113,11 +113,26 @@ func TestSequentialAhead(t *testing.T) {
 		}
 	}
 
+	// An observer that scores and probes the learner after every pass,
+	// as a learning curve would, sees no worker at work and changes
+	// nothing.
+	curve := newTestLearner(t, ds, 4, settings(3))
+	look := methods.ObserverFunc(func(methods.EpochStats) {
+		curve.Scores(x, nil)
+		curve.Probe(x, ds.Test.Y, allOutputs(4), 1)
+	})
+	if err := curve.Learn(context.Background(), ds.Train, allOutputs(4), look); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(curve.Scores(x, nil).Data, onceScores.Data) {
+		t.Error("scored after every pass: the scores differ from the blocks trained in turn")
+	}
+
 	// Scoring leaves set 0 of the layer buffers at the last block, which a
 	// worker would train while the first block takes the set: a Learn call
 	// with workers puts it back first.
 	parked := newTestLearner(t, ds, 4, settings(5))
-	parked.Scores(x, nil)
+	parked.Scores(x, nil) // before any Learn call: it does not know of workers yet
 	if parked.sets[0].at == nil {
 		t.Fatal("scoring left set 0 at no block; the check below means nothing")
 	}

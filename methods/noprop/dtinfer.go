@@ -55,7 +55,7 @@ func (l *DTLearner) ScoresRuns(x nn.Matrix, active []int, seeds []uint64) []nn.M
 // prepareImages keeps every block's image-path output on the rows of x
 // for the chains that follow (chain uses them while l.images is set).
 func (l *DTLearner) prepareImages(x nn.Matrix) {
-	if l.s.TrainOrder == OrderParallel {
+	if l.parksSets() {
 		defer l.park(0)
 	}
 	for len(l.images) < len(l.blocks) {
@@ -181,7 +181,7 @@ func (l *DTLearner) chain(x nn.Matrix, mask []bool, rng noise) nn.Matrix {
 	l.zB = nn.Resize(l.zB, n, d)
 	z, zn := l.zA, l.zB
 	rng.fill(z, 1)
-	if l.s.TrainOrder == OrderParallel {
+	if l.parksSets() {
 		defer l.park(0) // worker 0's set: back for the next step
 	}
 	for i, bs := range l.blocks {

@@ -83,6 +83,13 @@ func (l *DTLearner) ensureSets(n int) {
 	}
 }
 
+// parksSets reports whether set 0 goes back to its carrier after every
+// use, as it must where blocks train at once: the parallel order, and the
+// sequential one with workers.
+func (l *DTLearner) parksSets() bool {
+	return l.s.TrainOrder == OrderParallel || l.train.Ahead > 1
+}
+
 // park moves set w back to its carrier, so that no block holds it while
 // blocks that may hold other sets work.
 func (l *DTLearner) park(w int) {

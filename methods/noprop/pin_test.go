@@ -244,8 +244,9 @@ func TestSharedScratchChangesNothingAndHoldsOneSet(t *testing.T) {
 	}{
 		// Set 0 stays with the last block that worked.
 		{OrderSequential, 1, 1, 1},
-		// Blocks that train at once hold no set between steps.
-		{OrderSequential, 2, 0, 1},
+		// Blocks that train at once hold no set between steps or after
+		// scoring.
+		{OrderSequential, 2, 0, 0},
 		// The parallel order's sets wait in their carriers.
 		{OrderParallel, 2, 0, 0},
 	} {

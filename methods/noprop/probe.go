@@ -36,7 +36,7 @@ func (l *DTLearner) Probe(x nn.Matrix, y []int, active []int, seed uint64) []nn.
 	if l.s.MaskBlockOutput {
 		mask = outputMask(l.m, active)
 	}
-	if l.s.TrainOrder == OrderParallel {
+	if l.parksSets() {
 		defer l.park(0)
 	}
 	T, n, e := len(l.blocks), x.Rows, l.embed

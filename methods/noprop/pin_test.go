@@ -153,9 +153,11 @@ func TestInferenceUpdatePinned(t *testing.T) {
 func TestScoresRestrictTheChainToActive(t *testing.T) {
 	ds := blobs(t, 30)
 	for _, maskOn := range []bool{true, false} {
-		settings := `{"encoder":"mlp","epochs":2,"batch_size":32,"hidden":16,"timesteps":3,"mask_block_output":false}`
+		// One worker: the blocks keep the buffers read below after scoring
+		// (with blocks at once, scoring puts them back in their carrier).
+		settings := `{"encoder":"mlp","epochs":2,"batch_size":32,"hidden":16,"timesteps":3,"workers":1,"mask_block_output":false}`
 		if maskOn {
-			settings = `{"encoder":"mlp","epochs":2,"batch_size":32,"hidden":16,"timesteps":3}`
+			settings = `{"encoder":"mlp","epochs":2,"batch_size":32,"hidden":16,"timesteps":3,"workers":1}`
 		}
 		l := newTestLearner(t, ds, 2, settings)
 		if err := l.Learn(context.Background(), ds.Train, allOutputs(4), nil); err != nil {

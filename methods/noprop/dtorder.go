@@ -3,6 +3,7 @@ package noprop
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/noprop/noprop/methods"
@@ -35,7 +36,7 @@ func (l *DTLearner) aheadWorkers() int {
 // step on its L2 term, θ_out and W_Embed on CE + KL + that L2 term. It
 // returns the loss L_t and the head's correct count.
 func (l *DTLearner) sequentialStep(bs *blockState, b methods.Batch) (methods.Step, error) {
-	bs.l2s, bs.mses = grow(bs.l2s, 1), grow(bs.mses, 1)
+	bs.sizeSteps(1)
 	l.blockOwn(0, bs, 0, b)
 	return l.blockRest(bs, 0, b)
 }
@@ -77,12 +78,10 @@ func (l *DTLearner) blockRest(bs *blockState, k int, b methods.Batch) (methods.S
 	return methods.Step{Loss: loss, Correct: c, Terms: l.termVals[:]}, nil
 }
 
-// grow returns s resized to n values, reusing its array when it can.
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
+// sizeSteps makes room for the per-step terms of a pass of n steps.
+func (bs *blockState) sizeSteps(n int) {
+	bs.l2s = slices.Grow(bs.l2s[:0], n)[:n]
+	bs.mses = slices.Grow(bs.mses[:0], n)[:n]
 }
 
 // parallelStep is one minibatch of the parallel order: every block takes a

@@ -289,7 +289,7 @@ func (l *DTLearner) Learn(ctx context.Context, data tasks.Set, active []int, obs
 	steps := l.train.Batches(task.Data.Len())
 	parts := make([]methods.Part, len(l.blocks))
 	for i, bs := range l.blocks {
-		bs.l2s, bs.mses = grow(bs.l2s, steps), grow(bs.mses, steps)
+		bs.sizeSteps(steps)
 		parts[i] = methods.Part{Name: fmt.Sprintf("block %d", bs.t),
 			Own:   func(w, k int, b methods.Batch) { l.blockOwn(w, bs, k, b) },
 			Rest:  func(k int, b methods.Batch) (methods.Step, error) { return l.blockRest(bs, k, b) },

@@ -98,8 +98,8 @@ func BenchmarkSgemmDirect(b *testing.B) {
 }
 
 // BenchmarkSgemmBF16 runs the training shapes in float32 and in bf16
-// (SgemmBF16, its conversion of the operands included), one goroutine,
-// side by side:
+// (SgemmBF16 with each bf16 kernel of the CPU, its conversion of the
+// operands included), one goroutine, side by side:
 //
 //	go test -bench SgemmBF16 -run '^$' ./methods/nn/gemm/
 func BenchmarkSgemmBF16(b *testing.B) {
@@ -110,7 +110,12 @@ func BenchmarkSgemmBF16(b *testing.B) {
 	SetThreads(1)
 	for _, s := range benchshapes.Shapes {
 		b.Run(s.Name+"/fp32", func(b *testing.B) { benchshapes.Bench(b, Implementation{}, s) })
-		b.Run(s.Name+"/bf16", func(b *testing.B) { benchshapes.Bench(b, bf16Impl{}, s) })
+		for _, k := range bf16Kernels {
+			b.Run(s.Name+"/"+k.name, func(b *testing.B) {
+				defer setBF16Kernel(k.name)()
+				benchshapes.Bench(b, bf16Impl{}, s)
+			})
+		}
 	}
 }
 

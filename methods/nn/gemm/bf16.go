@@ -3,6 +3,7 @@ package gemm
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"gonum.org/v1/gonum/blas"
@@ -10,12 +11,44 @@ import (
 	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
 
-// bf16Kernel is the bf16 kernel of this CPU, or nil.
-var bf16Kernel = platformBF16()
+var (
+	// bf16Kernels lists the bf16 kernels of this CPU, best first.
+	bf16Kernels = platformBF16()
+	// bf16Active is the one SgemmBF16 uses (nil: none).
+	bf16Active atomic.Pointer[kernel]
+)
+
+func init() {
+	if len(bf16Kernels) > 0 {
+		bf16Active.Store(bf16Kernels[0])
+	}
+}
 
 // HasBF16 reports whether this CPU multiplies bf16 in hardware
-// (AVX512_BF16), so that SgemmBF16 is available.
-func HasBF16() bool { return bf16Kernel != nil }
+// (AVX512_BF16, or AMX tiles), so that SgemmBF16 is available.
+func HasBF16() bool { return bf16Active.Load() != nil }
+
+// BF16Kernel names the kernel SgemmBF16 uses: "amx-bf16" (AMX tiles),
+// "avx512-bf16" (VDPBF16PS), or "" when there is none.
+func BF16Kernel() string {
+	if k := bf16Active.Load(); k != nil {
+		return k.name
+	}
+	return ""
+}
+
+// setBF16Kernel forces the named bf16 kernel (a test hook) and returns a
+// function that restores the previous one. It panics if the kernel is not
+// available.
+func setBF16Kernel(name string) (restore func()) {
+	for _, k := range bf16Kernels {
+		if k.name == name {
+			prev := bf16Active.Swap(k)
+			return func() { bf16Active.Store(prev) }
+		}
+	}
+	panic("gemm: no bf16 kernel " + name)
+}
 
 // SgemmBF16 computes C = alpha·op(A)·op(B) + beta·C as Implementation.Sgemm
 // does, with op(A) and op(B) rounded to bfloat16 (to nearest, ties to
@@ -25,10 +58,11 @@ func HasBF16() bool { return bf16Kernel != nil }
 //
 // The operands are first written as bf16 pairs of consecutive k (an odd k
 // is padded with a zero), which the fp32 packing code then moves as 32-bit
-// elements; k/2 pair steps of VDPBF16PS do the product, twice the multiply
-// rate of fp32 FMA.
+// elements. With VDPBF16PS, k/2 pair steps do the product, twice the
+// multiply rate of fp32 FMA; with AMX, tiles of 16 pair steps do it.
 func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if bf16Kernel == nil {
+	kern := bf16Active.Load()
+	if kern == nil {
 		panic("gemm: SgemmBF16 on a CPU without AVX512_BF16 (check HasBF16)")
 	}
 	checkArgs(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
@@ -37,6 +71,10 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 	}
 	if alpha == 0 || k == 0 {
 		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	if kern.tiles {
+		sgemmTiles(kern, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	// Each operand becomes a matrix of pairs along k, laid out as the
@@ -59,7 +97,41 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 	} else {
 		sc.run(bp, n, b, ldb, true, k, n)
 	}
-	sgemmWith(bf16Kernel, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
+	sgemmWith(kern, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
+}
+
+// sgemmTiles is SgemmBF16 with a tiles kernel, which reads op(A) as m rows
+// of pairs. The pair count is padded with zeros to a whole number of the
+// kernel's steps. When A is k×m (op(A) = Aᵀ) its pairs across rows are
+// transposed into that layout, 16 pair rows at a time.
+func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	kp := roundUp((k+1)/2, kern.kq)
+	extra := 0
+	if aTrans {
+		extra = kp * m
+	}
+	sc := getScratch(m*kp + kp*n + extra)
+	defer putScratch(sc)
+	ap, bp := sc.buf[:m*kp], sc.buf[m*kp:m*kp+kp*n]
+	if aTrans {
+		across := sc.buf[m*kp+kp*n:]
+		sc.run(across, m, a, lda, true, k, m)
+		clear(across[(k+1)/2*m:])
+		sc.transpose(kern.pk.tr16, ap, kp, across, m)
+	} else {
+		sc.run(ap, kp, a, lda, false, k, m)
+		sc.padRows(ap, kp, m, (k+1)/2)
+	}
+	lbp := n
+	if bTrans {
+		sc.run(bp, kp, b, ldb, false, k, n)
+		sc.padRows(bp, kp, n, (k+1)/2)
+		lbp = kp
+	} else {
+		sc.run(bp, n, b, ldb, true, k, n)
+		clear(bp[(k+1)/2*n:])
+	}
+	sgemmWith(kern, false, bTrans, m, n, kp, alpha, u32AsF32(ap), kp, u32AsF32(bp), lbp, beta, c, ldc)
 }
 
 // bf16 rounds x to bfloat16 (nearest, ties to even) and returns its bits.
@@ -210,4 +282,25 @@ func putScratch(s *pairScratch) {
 // u32AsF32 views pair elements as the float32 slots the packers move.
 func u32AsF32(b []uint32) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}
+
+// padRows zeroes columns from..ld-1 of the rows rows of dst (stride ld):
+// the pair steps past k that a tiles kernel reads.
+func (*pairScratch) padRows(dst []uint32, ld, rows, from int) {
+	if from == ld {
+		return
+	}
+	for r := 0; r < rows; r++ {
+		clear(dst[r*ld+from : (r+1)*ld])
+	}
+}
+
+// transpose writes the kp×m pair matrix src (kp a multiple of 16) as m×kp
+// into dst, 16 rows of src at a time with the packers' register
+// transposes.
+func (*pairScratch) transpose(tr16 func(dst *float32, ldd int, src *float32, lds int, kc int), dst []uint32, kp int, src []uint32, m int) {
+	d, s := u32AsF32(dst), u32AsF32(src)
+	for p := 0; p < kp; p += 16 {
+		tr16(&d[p], kp, &s[p*m], m, m)
+	}
 }

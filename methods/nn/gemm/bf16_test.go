@@ -42,12 +42,24 @@ func TestSgemmBF16Exact(t *testing.T) {
 	if !HasBF16() {
 		t.Skip("no AVX512_BF16 on this CPU")
 	}
-	exactCases(rand.New(rand.NewPCG(3, 4)), []float32{-0.5}, func(c exactCase) {
-		got := c.c0.clone()
-		SgemmBF16(c.tA, c.tB, c.m, c.n, c.k, c.alpha, c.a.data(), c.a.stride, c.b.data(), c.b.stride, c.beta, got.data(), got.stride)
-		got.checkPadding(t, exactSentinel)
-		compare(t, "bf16 "+c.desc, got, c.want, c.beta == 0.3)
+	forEachBF16(t, func(t *testing.T) {
+		exactCases(rand.New(rand.NewPCG(3, 4)), []float32{-0.5}, func(c exactCase) {
+			got := c.c0.clone()
+			SgemmBF16(c.tA, c.tB, c.m, c.n, c.k, c.alpha, c.a.data(), c.a.stride, c.b.data(), c.b.stride, c.beta, got.data(), got.stride)
+			got.checkPadding(t, exactSentinel)
+			compare(t, "bf16 "+c.desc, got, c.want, c.beta == 0.3)
+		})
 	})
+}
+
+// forEachBF16 runs f as a subtest with each bf16 kernel of this CPU.
+func forEachBF16(t *testing.T, f func(t *testing.T)) {
+	for _, k := range bf16Kernels {
+		t.Run(k.name, func(t *testing.T) {
+			defer setBF16Kernel(k.name)()
+			f(t)
+		})
+	}
 }
 
 // TestSgemmBF16Rounds checks, on random floats, that SgemmBF16 is the
@@ -69,24 +81,27 @@ func TestSgemmBF16Rounds(t *testing.T) {
 		}
 		return y
 	}
-	got, rounded, exact := newMat(m, n, 0), newMat(m, n, 0), newMat(m, n, 0)
-	SgemmBF16(blas.NoTrans, blas.NoTrans, m, n, k, 1, a.data(), a.stride, b.data(), b.stride, 0, got.data(), got.stride)
+	rounded, exact := newMat(m, n, 0), newMat(m, n, 0)
 	ra, rb := round(a), round(b)
 	gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, ra.data(), ra.stride, rb.data(), rb.stride, 0, rounded.data(), rounded.stride)
 	gonum.Implementation{}.Sgemm(blas.NoTrans, blas.NoTrans, m, n, k, 1, a.data(), a.stride, b.data(), b.stride, 0, exact.data(), exact.stride)
-	var maxRounded, maxExact float64
-	for i := 0; i < m; i++ {
-		for j := 0; j < n; j++ {
-			g := float64(got.buf[i*got.stride+j])
-			maxRounded = max(maxRounded, math.Abs(g-float64(rounded.buf[i*rounded.stride+j])))
-			maxExact = max(maxExact, math.Abs(g-float64(exact.buf[i*exact.stride+j])))
+	forEachBF16(t, func(t *testing.T) {
+		got := newMat(m, n, 0)
+		SgemmBF16(blas.NoTrans, blas.NoTrans, m, n, k, 1, a.data(), a.stride, b.data(), b.stride, 0, got.data(), got.stride)
+		var maxRounded, maxExact float64
+		for i := 0; i < m; i++ {
+			for j := 0; j < n; j++ {
+				g := float64(got.buf[i*got.stride+j])
+				maxRounded = max(maxRounded, math.Abs(g-float64(rounded.buf[i*rounded.stride+j])))
+				maxExact = max(maxExact, math.Abs(g-float64(exact.buf[i*exact.stride+j])))
+			}
 		}
-	}
-	// Sums of 301 terms of size about 1 and total about 17: float32
-	// reordering moves them by about 1e-5; bf16 rounding by about 1e-1.
-	if maxRounded > 1e-4 || maxExact < 1e-2 {
-		t.Errorf("max |bf16 − product of rounded operands| = %g (want ≤ 1e-4), max |bf16 − float32 product| = %g (want ≥ 1e-2)", maxRounded, maxExact)
-	}
+		// Sums of 301 terms of size about 1 and total about 17: float32
+		// reordering moves them by about 1e-5; bf16 rounding by about 1e-1.
+		if maxRounded > 1e-4 || maxExact < 1e-2 {
+			t.Errorf("max |bf16 − product of rounded operands| = %g (want ≤ 1e-4), max |bf16 − float32 product| = %g (want ≥ 1e-2)", maxRounded, maxExact)
+		}
+	})
 }
 
 // TestSgemmBF16SharedPairing: on operands large enough that two goroutines
@@ -114,12 +129,14 @@ func TestSgemmBF16SharedPairing(t *testing.T) {
 				b.fill(small)
 				want := newMat(sh.m, sh.n, 0)
 				gonum.Implementation{}.Sgemm(tA, tB, sh.m, sh.n, sh.k, 1, a.data(), a.stride, b.data(), b.stride, 0, want.data(), want.stride)
-				for _, threads := range []int{1, 2} {
-					SetThreads(threads)
-					got := newMat(sh.m, sh.n, 0)
-					SgemmBF16(tA, tB, sh.m, sh.n, sh.k, 1, a.data(), a.stride, b.data(), b.stride, 0, got.data(), got.stride)
-					compare(t, fmt.Sprintf("%d×%d×%d %c%c, %d thread(s)", sh.m, sh.n, sh.k, tA, tB, threads), got, want, false)
-				}
+				forEachBF16(t, func(t *testing.T) {
+					for _, threads := range []int{1, 2} {
+						SetThreads(threads)
+						got := newMat(sh.m, sh.n, 0)
+						SgemmBF16(tA, tB, sh.m, sh.n, sh.k, 1, a.data(), a.stride, b.data(), b.stride, 0, got.data(), got.stride)
+						compare(t, fmt.Sprintf("%d×%d×%d %c%c, %d thread(s)", sh.m, sh.n, sh.k, tA, tB, threads), got, want, false)
+					}
+				})
 			}
 		}
 	}

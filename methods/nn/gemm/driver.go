@@ -146,13 +146,13 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 	if t := Threads(); t > 1 && 2*float64(m)*float64(n)*float64(k) >= parallelWork {
 		parts = t
 	}
-	j.kcb = split(k, kern.kc, 4)
+	j.kcb = split(k, kern.kc, kern.step())
 	j.nq = ceilDiv(k, j.kcb)
 	j.splitN = n >= m
 	// An A panel serves ceil(n/nr) B panels: for up to four, packing it (a
 	// read and a write of A, then a read) costs more than reading it where
 	// it lies (the convolution products, whose n is a channel count).
-	j.directA = directOn && n <= directMaxN && m >= mr && kern.directT != nil
+	j.directA = kern.tiles || directOn && n <= directMaxN && m >= mr && kern.directT != nil
 	dim, tile, other, otherTile := m, mr, n, nr
 	if j.splitN {
 		dim, tile, other, otherTile = n, nr, m, mr
@@ -439,9 +439,30 @@ func (j *job) multiplyA(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mod
 			}
 		}
 	}
-	if full < mc {
+	switch {
+	case full == mc:
+	case kern.tiles:
+		j.tailTiles(ws, pb, kc, pc, ic+full, mc-full, jc, nc, mode, beta)
+	default:
 		packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic+full, mc-full, pc, kc)
 		j.macro(ws, ws.a, pb, kc, ic+full, mc-full, jc, nc, mode, beta)
+	}
+}
+
+// tailTiles computes the last rows < mr rows of a tiles kernel's block
+// from a copy of them padded with zero rows, so that every row of C comes
+// from the same kernel whatever the chunking.
+func (j *job) tailTiles(ws *workspace, pb []float32, kc, pc, i, rows, jc, nc, mode int, beta float32) {
+	pad := ws.a[:mr*kc]
+	for r := 0; r < rows; r++ {
+		copy(pad[r*kc:(r+1)*kc], j.a[(i+r)*j.lda+pc:])
+	}
+	clear(pad[rows*kc:])
+	for jr := 0; jr < nc; jr += nr {
+		cols := min(nr, nc-jr)
+		ci := i*j.ldc + jc + jr
+		_ = j.c[ci+(rows-1)*j.ldc+cols-1]
+		j.kern.directN(kc, &pad[0], &pb[jr*kc], &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc)
 	}
 }
 

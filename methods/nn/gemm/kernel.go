@@ -47,6 +47,25 @@ type kernel struct {
 	pk         *packers // vectorised packing, or nil for the Go loops
 	// directT and directN read op(A) unpacked (nil: the kernel has none).
 	directT, directN directKernel
+	// tiles marks a kernel whose directN computes every panel, of any
+	// height up to mr (rows past it are read as zeros from a padded copy),
+	// with op(A) never transposed: the AMX kernel, which cannot read the
+	// packed layout. kq is its step along k, a divisor of every KC block
+	// (0: 4); the caller pads k to a multiple of it.
+	tiles bool
+	kq    int
+}
+
+// amxStep is the AMX kernel's step along k, in bf16 pairs: a tile row of
+// 64 bytes.
+const amxStep = 16
+
+// step is the multiple of which every KC block of kern is.
+func (kern *kernel) step() int {
+	if kern.kq > 0 {
+		return kern.kq
+	}
+	return 4
 }
 
 var (

@@ -103,15 +103,41 @@ var packersAVX512 = &packers{
 	cp12: copy12AVX512, cp32: copy32AVX512,
 }
 
-// platformBF16 is the bf16 kernel when the CPU has AVX512_BF16, else nil.
-// Its packed panels hold bf16 pairs in the 32-bit elements the fp32
-// packers move, so it shares their code and the AVX-512 blocking (KC = 256
-// pairs keeps the B micro-panel at 32 KiB).
-func platformBF16() *kernel {
+//go:noescape
+func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+
+// amxConfig is the tile configuration kernAMX loads: palette 1; tiles 0
+// and 1 (the accumulators) and 2 (A) are mr rows of 64 bytes, tiles 3 and
+// 4 (B) 16 rows of 64 bytes, 16 pair steps of 16 columns.
+var amxConfig = func() (cfg [64]byte) {
+	cfg[0] = 1
+	for t, rows := range []byte{mr, mr, mr, 16, 16} {
+		cfg[16+2*t] = 64
+		cfg[48+t] = rows
+	}
+	return cfg
+}()
+
+// platformBF16 lists the bf16 kernels this CPU can run, best first: AMX
+// tiles where the CPU has them and Linux grants them, and VDPBF16PS with
+// AVX512_BF16. Their packed panels hold bf16 pairs in the 32-bit elements
+// the fp32 packers move, so they share the packing code and the AVX-512
+// blocking (KC = 256 pairs keeps the B micro-panel at 32 KiB).
+//
+// The AMX kernel reads op(A) unpacked as rows of pairs (the A tile's
+// layout), 16 pair steps at a time: SgemmBF16 hands it op(A) in that
+// layout, k padded to whole steps.
+func platformBF16() []*kernel {
 	if !cpu.X86.HasAVX512F || !cpu.X86.HasAVX512BF16 {
 		return nil
 	}
-	return &kernel{name: "avx512-bf16", micro: kernBF16AVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512}
+	vdp := &kernel{name: "avx512-bf16", micro: kernBF16AVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512}
+	if !amxUsable() {
+		return []*kernel{vdp}
+	}
+	amx := &kernel{name: "amx-bf16", micro: kernBF16AVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512,
+		directN: kernAMX, tiles: true, kq: amxStep}
+	return []*kernel{amx, vdp}
 }
 
 // platformKernels lists the assembly kernels this CPU can run, best first.

@@ -5,8 +5,8 @@ package gemm
 // platformKernels lists no assembly kernels: only the pure-Go one is used.
 func platformKernels() []*kernel { return nil }
 
-// platformBF16 is nil: there is no bf16 kernel here.
-func platformBF16() *kernel { return nil }
+// platformBF16 lists no bf16 kernel: there is none here.
+func platformBF16() []*kernel { return nil }
 
 // pairAlongBF16 and pairAcrossBF16 are never called here (platformBF16 is
 // nil, so SgemmBF16 refuses to run).

@@ -1,0 +1,127 @@
+//go:build amd64 && !purego
+
+#include "textflag.h"
+
+// AMX instructions, which the Go assembler does not know, as bytes; the
+// operands are fixed registers (checked against GNU as 2.40).
+#define LDTILECFG_AX BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00
+#define TILERELEASE BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
+#define TILEZERO_T0 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0
+#define TILEZERO_T1 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8
+// TILELOADD (SI)(DX*1), T2: a 12-row A tile, rows lda apart.
+#define TILELOADD_T2_SI_DX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x16
+// TILELOADD (DI)(CX*1), T3 and (BX)(CX*1), T4: the two 16-column halves of
+// 16 pair steps of the packed B micro-panel.
+#define TILELOADD_T3_DI_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x1c; BYTE $0x0f
+#define TILELOADD_T4_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x0b
+// TILESTORED T0 / T1, (BX)(CX*1).
+#define TILESTORED_T0_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x0b
+#define TILESTORED_T1_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x0b
+// TDPBF16PS T0 += T2·T3, T1 += T2·T4.
+#define TDPBF16PS_T0_T2_T3 BYTE $0xc4; BYTE $0xe2; BYTE $0x62; BYTE $0x5c; BYTE $0xc2
+#define TDPBF16PS_T1_T2_T4 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5c; BYTE $0xca
+
+// func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+//
+// The 12×32 tile of C is two 12×16 accumulator tiles, computed in the
+// frame and then stored as a microKernel stores (only rows × cols). The
+// tile configuration is loaded and released on every call: between calls
+// the goroutine may move to another thread.
+TEXT ·kernAMX(SB), 0, $1536-80
+	MOVQ kc+0(FP), R8
+	MOVQ a+8(FP), SI
+	MOVQ b+16(FP), DI
+	MOVQ lda+72(FP), DX
+	SHLQ $2, DX
+	MOVQ $128, CX
+	LEAQ ·amxConfig(SB), AX
+	LDTILECFG_AX
+	TILEZERO_T0
+	TILEZERO_T1
+	SHRQ $4, R8
+
+amx_loop:
+	LEAQ 64(DI), BX
+	TILELOADD_T2_SI_DX
+	TILELOADD_T3_DI_CX
+	TILELOADD_T4_BX_CX
+	TDPBF16PS_T0_T2_T3
+	TDPBF16PS_T1_T2_T4
+	ADDQ $64, SI
+	ADDQ $2048, DI
+	DECQ R8
+	JNZ amx_loop
+
+	LEAQ 0(SP), BX
+	TILESTORED_T0_BX_CX
+	LEAQ 64(SP), BX
+	TILESTORED_T1_BX_CX
+	TILERELEASE
+
+	MOVQ c+24(FP), DI
+	MOVQ ldc+32(FP), R9
+	SHLQ $2, R9
+	VBROADCASTSS alpha+40(FP), Z30
+	VBROADCASTSS beta+44(FP), Z31
+	MOVQ mode+48(FP), DX
+	MOVQ rows+56(FP), R10
+
+	// K1 and K2 select the first cols columns of the two halves.
+	MOVQ cols+64(FP), R11
+	MOVL $0xffff, R12
+	CMPQ R11, $16
+	JGE amx_k1
+	MOVQ R11, CX
+	MOVL $1, R12
+	SHLL CX, R12
+	DECL R12
+
+amx_k1:
+	KMOVW R12, K1
+	XORL R13, R13
+	MOVQ R11, CX
+	SUBQ $16, CX
+	JLE amx_k2
+	MOVL $1, R13
+	SHLL CX, R13
+	DECL R13
+
+amx_k2:
+	KMOVW R13, K2
+	LEAQ 0(SP), BX
+
+amx_row:
+	VMOVUPS 0(BX), Z0
+	VMOVUPS 64(BX), Z1
+	CMPQ DX, $1
+	JEQ amx_add
+	CMPQ DX, $2
+	JEQ amx_beta
+	VMULPS Z30, Z0, Z0
+	VMULPS Z30, Z1, Z1
+	JMP amx_store
+
+amx_add:
+	VMOVUPS.Z 0(DI), K1, Z2
+	VMOVUPS.Z 64(DI), K2, Z3
+	VFMADD213PS Z2, Z30, Z0
+	VFMADD213PS Z3, Z30, Z1
+	JMP amx_store
+
+amx_beta:
+	VMOVUPS.Z 0(DI), K1, Z2
+	VMOVUPS.Z 64(DI), K2, Z3
+	VMULPS Z30, Z0, Z0
+	VMULPS Z30, Z1, Z1
+	VFMADD231PS Z2, Z31, Z0
+	VFMADD231PS Z3, Z31, Z1
+
+amx_store:
+	VMOVUPS Z0, K1, 0(DI)
+	VMOVUPS Z1, K2, 64(DI)
+	ADDQ $128, BX
+	ADDQ R9, DI
+	DECQ R10
+	JNZ amx_row
+	VZEROUPPER
+	RET

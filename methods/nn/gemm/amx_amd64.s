@@ -21,50 +21,19 @@
 #define TDPBF16PS_T0_T2_T3 BYTE $0xc4; BYTE $0xe2; BYTE $0x62; BYTE $0x5c; BYTE $0xc2
 #define TDPBF16PS_T1_T2_T4 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5c; BYTE $0xca
 
-// func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+// func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
 //
-// The 12×32 tile of C is two 12×16 accumulator tiles, computed in the
-// frame and then stored as a microKernel stores (only rows × cols). The
-// tile configuration is loaded and released on every call: between calls
-// the goroutine may move to another thread.
-TEXT ·kernAMX(SB), 0, $1536-80
-	MOVQ kc+0(FP), R8
-	MOVQ a+8(FP), SI
-	MOVQ b+16(FP), DI
-	MOVQ lda+72(FP), DX
-	SHLQ $2, DX
-	MOVQ $128, CX
+// (The frame holds the tile of C and, above it, the panel count.) It computes panels tiles of C one below the other (mr rows apart in A
+// and C) against one B micro-panel. Each 12×32 tile of C is two 12×16
+// accumulator tiles, stored in the frame and then into C as a microKernel
+// stores (only rows × cols; rows applies to every panel). The tile
+// configuration is loaded and released on every call: between calls the
+// goroutine may move to another thread.
+TEXT ·kernAMX(SB), 0, $1544-88
 	LEAQ ·amxConfig(SB), AX
 	LDTILECFG_AX
-	TILEZERO_T0
-	TILEZERO_T1
-	SHRQ $4, R8
-
-amx_loop:
-	LEAQ 64(DI), BX
-	TILELOADD_T2_SI_DX
-	TILELOADD_T3_DI_CX
-	TILELOADD_T4_BX_CX
-	TDPBF16PS_T0_T2_T3
-	TDPBF16PS_T1_T2_T4
-	ADDQ $64, SI
-	ADDQ $2048, DI
-	DECQ R8
-	JNZ amx_loop
-
-	LEAQ 0(SP), BX
-	TILESTORED_T0_BX_CX
-	LEAQ 64(SP), BX
-	TILESTORED_T1_BX_CX
-	TILERELEASE
-
-	MOVQ c+24(FP), DI
-	MOVQ ldc+32(FP), R9
-	SHLQ $2, R9
-	VBROADCASTSS alpha+40(FP), Z30
-	VBROADCASTSS beta+44(FP), Z31
-	MOVQ mode+48(FP), DX
-	MOVQ rows+56(FP), R10
+	MOVQ panels+80(FP), AX
+	MOVQ AX, cnt-8(SP)
 
 	// K1 and K2 select the first cols columns of the two halves.
 	MOVQ cols+64(FP), R11
@@ -88,6 +57,44 @@ amx_k1:
 
 amx_k2:
 	KMOVW R13, K2
+	VBROADCASTSS alpha+40(FP), Z30
+	VBROADCASTSS beta+44(FP), Z31
+	MOVQ ldc+32(FP), R9
+	SHLQ $2, R9
+	MOVQ a+8(FP), R12
+	MOVQ c+24(FP), R13
+
+amx_panel:
+	MOVQ kc+0(FP), R8
+	MOVQ R12, SI
+	MOVQ b+16(FP), DI
+	MOVQ lda+72(FP), DX
+	SHLQ $2, DX
+	MOVQ $128, CX
+	TILEZERO_T0
+	TILEZERO_T1
+	SHRQ $4, R8
+
+amx_loop:
+	LEAQ 64(DI), BX
+	TILELOADD_T2_SI_DX
+	TILELOADD_T3_DI_CX
+	TILELOADD_T4_BX_CX
+	TDPBF16PS_T0_T2_T3
+	TDPBF16PS_T1_T2_T4
+	ADDQ $64, SI
+	ADDQ $2048, DI
+	DECQ R8
+	JNZ amx_loop
+
+	LEAQ 0(SP), BX
+	TILESTORED_T0_BX_CX
+	LEAQ 64(SP), BX
+	TILESTORED_T1_BX_CX
+
+	MOVQ R13, DI
+	MOVQ mode+48(FP), DX
+	MOVQ rows+56(FP), R10
 	LEAQ 0(SP), BX
 
 amx_row:
@@ -123,5 +130,16 @@ amx_store:
 	ADDQ R9, DI
 	DECQ R10
 	JNZ amx_row
+
+	// The next panel: mr rows down in A and in C.
+	MOVQ lda+72(FP), AX
+	IMULQ $48, AX
+	ADDQ AX, R12
+	MOVQ R9, AX
+	IMULQ $12, AX
+	ADDQ AX, R13
+	DECQ cnt-8(SP)
+	JNZ amx_panel
+	TILERELEASE
 	VZEROUPPER
 	RET

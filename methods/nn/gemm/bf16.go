@@ -73,7 +73,7 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
-	if kern.tiles {
+	if kern.tileN != nil {
 		sgemmTiles(kern, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
@@ -105,6 +105,10 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 // kernel's steps. When A is k×m (op(A) = Aᵀ) its pairs across rows are
 // transposed into that layout, 16 pair rows at a time.
 func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	if aTrans && !bTrans && k*(m-n) > 8*m*n {
+		sgemmTilesSwapped(kern, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	kp := roundUp((k+1)/2, kern.kq)
 	extra := 0
 	if aTrans {
@@ -282,6 +286,33 @@ func putScratch(s *pairScratch) {
 // u32AsF32 views pair elements as the float32 slots the packers move.
 func u32AsF32(b []uint32) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}
+
+// sgemmTilesSwapped is sgemmTiles for C = alpha·Aᵀ·B + beta·C with n < m
+// and k large (a convolution's weight gradient: A and B are k×m and k×n):
+// it computes Cᵀ = Bᵀ·A into a scratch matrix, so that the narrower B is
+// the operand transposed into rows of pairs, and then adds it into C. The
+// caller takes this path where the k·(m−n) elements it saves transposing
+// outweigh the m·n it adds (by 8×: the merge reads Cᵀ across its rows).
+func sgemmTilesSwapped(kern *kernel, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sc := getScratch(m * n)
+	defer putScratch(sc)
+	ct := u32AsF32(sc.buf)
+	sgemmTiles(kern, true, false, n, m, k, alpha, b, ldb, a, lda, 0, ct, m)
+	for i := 0; i < m; i++ {
+		ci := c[i*ldc : i*ldc+n]
+		for jj := range ci {
+			v := ct[jj*m+i]
+			switch beta {
+			case 0:
+			case 1:
+				v += ci[jj]
+			default:
+				v += beta * ci[jj]
+			}
+			ci[jj] = v
+		}
+	}
 }
 
 // padRows zeroes columns from..ld-1 of the rows rows of dst (stride ld):

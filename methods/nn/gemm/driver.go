@@ -152,7 +152,7 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 	// An A panel serves ceil(n/nr) B panels: for up to four, packing it (a
 	// read and a write of A, then a read) costs more than reading it where
 	// it lies (the convolution products, whose n is a channel count).
-	j.directA = kern.tiles || directOn && n <= directMaxN && m >= mr && kern.directT != nil
+	j.directA = kern.tileN != nil || directOn && n <= directMaxN && m >= mr && kern.directT != nil
 	dim, tile, other, otherTile := m, mr, n, nr
 	if j.splitN {
 		dim, tile, other, otherTile = n, nr, m, mr
@@ -423,6 +423,10 @@ var directOn = true
 func (j *job) multiplyA(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mode int, beta float32) {
 	kern := j.kern
 	full := mc / mr * mr
+	if kern.tileN != nil {
+		j.multiplyTiles(ws, pb, kc, pc, ic, mc, jc, nc, mode, beta)
+		return
+	}
 	for jr := 0; jr < nc && full > 0; jr += nr {
 		bp := &pb[jr*kc]
 		cols := min(nr, nc-jr)
@@ -439,30 +443,42 @@ func (j *job) multiplyA(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mod
 			}
 		}
 	}
-	switch {
-	case full == mc:
-	case kern.tiles:
-		j.tailTiles(ws, pb, kc, pc, ic+full, mc-full, jc, nc, mode, beta)
-	default:
+	if full < mc {
 		packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic+full, mc-full, pc, kc)
 		j.macro(ws, ws.a, pb, kc, ic+full, mc-full, jc, nc, mode, beta)
 	}
 }
 
-// tailTiles computes the last rows < mr rows of a tiles kernel's block
-// from a copy of them padded with zero rows, so that every row of C comes
-// from the same kernel whatever the chunking.
-func (j *job) tailTiles(ws *workspace, pb []float32, kc, pc, i, rows, jc, nc, mode int, beta float32) {
-	pad := ws.a[:mr*kc]
-	for r := 0; r < rows; r++ {
-		copy(pad[r*kc:(r+1)*kc], j.a[(i+r)*j.lda+pc:])
+// multiplyTiles is multiplyA with a tileN kernel: one call per B panel
+// for the full mr-row panels, and the last rows < mr computed from a copy
+// of them padded with zero rows (in the workspace's A panel), so that
+// every row of C comes from the same kernel whatever the chunking.
+func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mode int, beta float32) {
+	kern := j.kern
+	full := mc / mr
+	rows := mc - full*mr
+	var pad []float32
+	if rows > 0 {
+		pad = ws.a[:mr*kc]
+		for r := 0; r < rows; r++ {
+			copy(pad[r*kc:(r+1)*kc], j.a[(ic+full*mr+r)*j.lda+pc:])
+		}
+		clear(pad[rows*kc:])
 	}
-	clear(pad[rows*kc:])
 	for jr := 0; jr < nc; jr += nr {
+		bp := &pb[jr*kc]
 		cols := min(nr, nc-jr)
-		ci := i*j.ldc + jc + jr
-		_ = j.c[ci+(rows-1)*j.ldc+cols-1]
-		j.kern.directN(kc, &pad[0], &pb[jr*kc], &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc)
+		if full > 0 {
+			ci := ic*j.ldc + jc + jr
+			_ = j.c[ci+(full*mr-1)*j.ldc+cols-1]
+			_ = j.a[(ic+full*mr-1)*j.lda+pc+kc-1]
+			kern.tileN(kc, &j.a[ic*j.lda+pc], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, j.lda, full)
+		}
+		if rows > 0 {
+			ci := (ic+full*mr)*j.ldc + jc + jr
+			_ = j.c[ci+(rows-1)*j.ldc+cols-1]
+			kern.tileN(kc, &pad[0], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc, 1)
+		}
 	}
 }
 

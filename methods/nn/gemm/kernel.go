@@ -47,14 +47,17 @@ type kernel struct {
 	pk         *packers // vectorised packing, or nil for the Go loops
 	// directT and directN read op(A) unpacked (nil: the kernel has none).
 	directT, directN directKernel
-	// tiles marks a kernel whose directN computes every panel, of any
-	// height up to mr (rows past it are read as zeros from a padded copy),
-	// with op(A) never transposed: the AMX kernel, which cannot read the
-	// packed layout. kq is its step along k, a divisor of every KC block
-	// (0: 4); the caller pads k to a multiple of it.
-	tiles bool
+	// tileN, when set, computes every panel of C, reading op(A) = A
+	// unpacked (op(A) is never transposed): the AMX kernel, which cannot
+	// read the packed layout. kq is its step along k, a divisor of every
+	// KC block (0: 4); the caller pads k to a multiple of it.
+	tileN tileKernel
 	kq    int
 }
+
+// tileKernel is a directKernel over panels tiles of C one below the other
+// (mr rows apart in A and C), each storing its top rows rows.
+type tileKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
 
 // amxStep is the AMX kernel's step along k, in bf16 pairs: a tile row of
 // 64 bytes.

@@ -104,7 +104,7 @@ var packersAVX512 = &packers{
 }
 
 //go:noescape
-func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda int)
+func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
 
 // amxConfig is the tile configuration kernAMX loads: palette 1; tiles 0
 // and 1 (the accumulators) and 2 (A) are mr rows of 64 bytes, tiles 3 and
@@ -136,7 +136,7 @@ func platformBF16() []*kernel {
 		return []*kernel{vdp}
 	}
 	amx := &kernel{name: "amx-bf16", micro: kernBF16AVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512,
-		directN: kernAMX, tiles: true, kq: amxStep}
+		tileN: kernAMX, kq: amxStep}
 	return []*kernel{amx, vdp}
 }
 

@@ -3,33 +3,41 @@
 #include "textflag.h"
 
 // AMX instructions, which the Go assembler does not know, as bytes; the
-// operands are fixed registers (checked against GNU as 2.40).
+// operands are fixed registers (checked against GNU as 2.40). Tiles 0-3
+// accumulate C (rows 0-11 and 12-23, columns 0-15 and 16-31), 4 and 5 hold
+// A (rows 0-11 and 12-23, 16 pair steps), 6 and 7 B (16 pair steps of
+// columns 0-15 and 16-31 of the packed micro-panel).
 #define LDTILECFG_AX BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0x00
 #define TILERELEASE BYTE $0xc4; BYTE $0xe2; BYTE $0x78; BYTE $0x49; BYTE $0xc0
 #define TILEZERO_T0 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc0
 #define TILEZERO_T1 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xc8
-// TILELOADD (SI)(DX*1), T2: a 12-row A tile, rows lda apart.
-#define TILELOADD_T2_SI_DX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x16
-// TILELOADD (DI)(CX*1), T3 and (BX)(CX*1), T4: the two 16-column halves of
-// 16 pair steps of the packed B micro-panel.
-#define TILELOADD_T3_DI_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x1c; BYTE $0x0f
-#define TILELOADD_T4_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x0b
-// TILESTORED T0 / T1, (BX)(CX*1).
+#define TILEZERO_T2 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd0
+#define TILEZERO_T3 BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x49; BYTE $0xd8
+#define TILELOADD_T4_SI_DX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x24; BYTE $0x16
+#define TILELOADD_T5_AX_DX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x2c; BYTE $0x10
+#define TILELOADD_T6_DI_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x34; BYTE $0x0f
+#define TILELOADD_T7_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x3c; BYTE $0x0b
+#define TDPBF16PS_T0_T4_T6 BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xc4
+#define TDPBF16PS_T1_T4_T7 BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc
+#define TDPBF16PS_T2_T5_T6 BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5
+#define TDPBF16PS_T3_T5_T7 BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd
 #define TILESTORED_T0_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x0b
 #define TILESTORED_T1_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x0b
-// TDPBF16PS T0 += T2·T3, T1 += T2·T4.
-#define TDPBF16PS_T0_T2_T3 BYTE $0xc4; BYTE $0xe2; BYTE $0x62; BYTE $0x5c; BYTE $0xc2
-#define TDPBF16PS_T1_T2_T4 BYTE $0xc4; BYTE $0xe2; BYTE $0x5a; BYTE $0x5c; BYTE $0xca
+#define TILESTORED_T2_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x0b
+#define TILESTORED_T3_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x0b
 
 // func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
 //
-// (The frame holds the tile of C and, above it, the panel count.) It computes panels tiles of C one below the other (mr rows apart in A
-// and C) against one B micro-panel. Each 12×32 tile of C is two 12×16
-// accumulator tiles, stored in the frame and then into C as a microKernel
-// stores (only rows × cols; rows applies to every panel). The tile
-// configuration is loaded and released on every call: between calls the
-// goroutine may move to another thread.
-TEXT ·kernAMX(SB), 0, $1544-88
+// It computes panels tiles of C one below the other (mr rows apart in A
+// and C) against one B micro-panel, two at a time where it can: each
+// TDPBF16PS waits for the previous one into its accumulator, so four
+// independent accumulators keep the tile unit busier than two. The tiles
+// of C are stored in the frame (24 rows of 32 floats; the panel count
+// above them) and then into C as a microKernel stores (only rows × cols;
+// rows < mr only with panels = 1). The tile configuration is loaded and
+// released on every call: between calls the goroutine may move to
+// another thread.
+TEXT ·kernAMX(SB), 0, $3080-88
 	LEAQ ·amxConfig(SB), AX
 	LDTILECFG_AX
 	MOVQ panels+80(FP), AX
@@ -64,29 +72,62 @@ amx_k2:
 	MOVQ a+8(FP), R12
 	MOVQ c+24(FP), R13
 
-amx_panel:
+amx_next:
 	MOVQ kc+0(FP), R8
+	SHRQ $4, R8
 	MOVQ R12, SI
-	MOVQ b+16(FP), DI
 	MOVQ lda+72(FP), DX
 	SHLQ $2, DX
+	MOVQ b+16(FP), DI
 	MOVQ $128, CX
 	TILEZERO_T0
 	TILEZERO_T1
-	SHRQ $4, R8
+	CMPQ cnt-8(SP), $2
+	JLT amx_one
+	LEAQ (SI)(DX*4), AX
+	LEAQ (AX)(DX*8), AX
+	TILEZERO_T2
+	TILEZERO_T3
 
-amx_loop:
+amx_loop2:
 	LEAQ 64(DI), BX
-	TILELOADD_T2_SI_DX
-	TILELOADD_T3_DI_CX
-	TILELOADD_T4_BX_CX
-	TDPBF16PS_T0_T2_T3
-	TDPBF16PS_T1_T2_T4
+	TILELOADD_T4_SI_DX
+	TILELOADD_T5_AX_DX
+	TILELOADD_T6_DI_CX
+	TILELOADD_T7_BX_CX
+	TDPBF16PS_T0_T4_T6
+	TDPBF16PS_T1_T4_T7
+	TDPBF16PS_T2_T5_T6
+	TDPBF16PS_T3_T5_T7
+	ADDQ $64, SI
+	ADDQ $64, AX
+	ADDQ $2048, DI
+	DECQ R8
+	JNZ amx_loop2
+
+	LEAQ 1536(SP), BX
+	TILESTORED_T2_BX_CX
+	LEAQ 1600(SP), BX
+	TILESTORED_T3_BX_CX
+	MOVQ $24, R10
+	MOVQ $2, R11
+	JMP amx_store01
+
+amx_one:
+	LEAQ 64(DI), BX
+	TILELOADD_T4_SI_DX
+	TILELOADD_T6_DI_CX
+	TILELOADD_T7_BX_CX
+	TDPBF16PS_T0_T4_T6
+	TDPBF16PS_T1_T4_T7
 	ADDQ $64, SI
 	ADDQ $2048, DI
 	DECQ R8
-	JNZ amx_loop
+	JNZ amx_one
+	MOVQ rows+56(FP), R10
+	MOVQ $1, R11
 
+amx_store01:
 	LEAQ 0(SP), BX
 	TILESTORED_T0_BX_CX
 	LEAQ 64(SP), BX
@@ -94,7 +135,6 @@ amx_loop:
 
 	MOVQ R13, DI
 	MOVQ mode+48(FP), DX
-	MOVQ rows+56(FP), R10
 	LEAQ 0(SP), BX
 
 amx_row:
@@ -131,15 +171,17 @@ amx_store:
 	DECQ R10
 	JNZ amx_row
 
-	// The next panel: mr rows down in A and in C.
+	// The next panels: R11 × mr rows down in A and in C.
 	MOVQ lda+72(FP), AX
 	IMULQ $48, AX
+	IMULQ R11, AX
 	ADDQ AX, R12
 	MOVQ R9, AX
 	IMULQ $12, AX
+	IMULQ R11, AX
 	ADDQ AX, R13
-	DECQ cnt-8(SP)
-	JNZ amx_panel
+	SUBQ R11, cnt-8(SP)
+	JNZ amx_next
 	TILERELEASE
 	VZEROUPPER
 	RET

@@ -106,12 +106,12 @@ var packersAVX512 = &packers{
 //go:noescape
 func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
 
-// amxConfig is the tile configuration kernAMX loads: palette 1; tiles 0
-// and 1 (the accumulators) and 2 (A) are mr rows of 64 bytes, tiles 3 and
-// 4 (B) 16 rows of 64 bytes, 16 pair steps of 16 columns.
+// amxConfig is the tile configuration kernAMX loads: palette 1; tiles 0-3
+// (the accumulators) and 4-5 (A) are mr rows of 64 bytes, tiles 6 and 7
+// (B) 16 rows of 64 bytes, 16 pair steps of 16 columns.
 var amxConfig = func() (cfg [64]byte) {
 	cfg[0] = 1
-	for t, rows := range []byte{mr, mr, mr, 16, 16} {
+	for t, rows := range []byte{mr, mr, mr, mr, mr, mr, 16, 16} {
 		cfg[16+2*t] = 64
 		cfg[48+t] = rows
 	}

@@ -26,10 +26,11 @@
 #define TILESTORED_T2_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x0b
 #define TILESTORED_T3_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x1c; BYTE $0x0b
 
-// func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
+// func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels, ldb int)
 //
 // It computes panels tiles of C one below the other (mr rows apart in A
-// and C) against one B micro-panel, two at a time where it can: each
+// and C) against one B micro-panel (ldb floats a pair step: 32 when
+// packed, B's row stride when read where it lies), two at a time where it can: each
 // TDPBF16PS waits for the previous one into its accumulator, so four
 // independent accumulators keep the tile unit busier than two. The tiles
 // of C are stored in the frame (24 rows of 32 floats; the panel count
@@ -37,7 +38,7 @@
 // rows < mr only with panels = 1). The tile configuration is loaded and
 // released on every call: between calls the goroutine may move to
 // another thread.
-TEXT ·kernAMX(SB), 0, $3080-88
+TEXT ·kernAMX(SB), 0, $3080-96
 	LEAQ ·amxConfig(SB), AX
 	LDTILECFG_AX
 	MOVQ panels+80(FP), AX
@@ -79,7 +80,10 @@ amx_next:
 	MOVQ lda+72(FP), DX
 	SHLQ $2, DX
 	MOVQ b+16(FP), DI
-	MOVQ $128, CX
+	MOVQ ldb+88(FP), CX
+	SHLQ $2, CX
+	MOVQ CX, R11
+	SHLQ $4, R11
 	TILEZERO_T0
 	TILEZERO_T1
 	CMPQ cnt-8(SP), $2
@@ -101,10 +105,11 @@ amx_loop2:
 	TDPBF16PS_T3_T5_T7
 	ADDQ $64, SI
 	ADDQ $64, AX
-	ADDQ $2048, DI
+	ADDQ R11, DI
 	DECQ R8
 	JNZ amx_loop2
 
+	MOVQ $128, CX
 	LEAQ 1536(SP), BX
 	TILESTORED_T2_BX_CX
 	LEAQ 1600(SP), BX
@@ -121,13 +126,14 @@ amx_one:
 	TDPBF16PS_T0_T4_T6
 	TDPBF16PS_T1_T4_T7
 	ADDQ $64, SI
-	ADDQ $2048, DI
+	ADDQ R11, DI
 	DECQ R8
 	JNZ amx_one
 	MOVQ rows+56(FP), R10
 	MOVQ $1, R11
 
 amx_store01:
+	MOVQ $128, CX
 	LEAQ 0(SP), BX
 	TILESTORED_T0_BX_CX
 	LEAQ 64(SP), BX

@@ -114,11 +114,12 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 	if aTrans {
 		extra = kp * m
 	}
-	sc := getScratch(m*kp + kp*n + extra)
+	nb := kp * roundUp(n, nr) // B, its rows padded to whole panels when it is not transposed
+	sc := getScratch(m*kp + nb + extra)
 	defer putScratch(sc)
-	ap, bp := sc.buf[:m*kp], sc.buf[m*kp:m*kp+kp*n]
+	ap, bp := sc.buf[:m*kp], sc.buf[m*kp:m*kp+nb]
 	if aTrans {
-		across := sc.buf[m*kp+kp*n:]
+		across := sc.buf[m*kp+nb:]
 		sc.run(across, m, a, lda, true, k, m)
 		clear(across[(k+1)/2*m:])
 		sc.transpose(kern.pk.tr16, ap, kp, across, m)
@@ -126,16 +127,21 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 		sc.run(ap, kp, a, lda, false, k, m)
 		sc.padRows(ap, kp, m, (k+1)/2)
 	}
-	lbp := n
 	if bTrans {
 		sc.run(bp, kp, b, ldb, false, k, n)
 		sc.padRows(bp, kp, n, (k+1)/2)
-		lbp = kp
-	} else {
-		sc.run(bp, n, b, ldb, true, k, n)
-		clear(bp[(k+1)/2*n:])
+		sgemmWith(kern, false, true, m, n, kp, alpha, u32AsF32(ap), kp, u32AsF32(bp), kp, beta, c, ldc)
+		return
 	}
-	sgemmWith(kern, false, bTrans, m, n, kp, alpha, u32AsF32(ap), kp, u32AsF32(bp), lbp, beta, c, ldc)
+	// The kernel reads B's pairs where they lie, whole 32-column panels:
+	// the rows are padded to them with zeros.
+	np := roundUp(n, nr)
+	sc.run(bp, np, b, ldb, true, k, n)
+	clear(bp[(k+1)/2*np:])
+	for p := 0; p < (k+1)/2 && np > n; p++ {
+		clear(bp[p*np+n : (p+1)*np])
+	}
+	sgemmWith(kern, false, false, m, n, kp, alpha, u32AsF32(ap), kp, u32AsF32(bp), np, beta, c, ldc)
 }
 
 // bf16 rounds x to bfloat16 (nearest, ties to even) and returns its bits.

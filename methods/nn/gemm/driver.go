@@ -52,6 +52,7 @@ type job struct {
 
 	splitN  bool
 	directA bool         // full A panels are read unpacked (multiplyA)
+	directB bool         // op(B) = B is read unpacked by a tileN kernel
 	chunk   int          // chunk size along the split dimension
 	nchunks int          // number of chunks
 	next    atomic.Int64 // next chunk to claim
@@ -153,6 +154,7 @@ func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a 
 	// read and a write of A, then a read) costs more than reading it where
 	// it lies (the convolution products, whose n is a channel count).
 	j.directA = kern.tileN != nil || directOn && n <= directMaxN && m >= mr && kern.directT != nil
+	j.directB = kern.tileN != nil && !bTrans
 	dim, tile, other, otherTile := m, mr, n, nr
 	if j.splitN {
 		dim, tile, other, otherTile = n, nr, m, mr
@@ -196,7 +198,8 @@ func (j *job) chunks(dim, tile, other, otherTile, parts int) {
 		// A claim is a contended atomic: keep chunks at 1 Mflop or more
 		// (the conv1 shape, k = 9, would otherwise have 0.1 Mflop chunks).
 		j.chunk = max(j.chunk, roundUp(ceilDiv(1e6, 2*other*k), tile))
-		if need := j.shWidth * j.kcb * j.nq; len(j.sh) < need {
+		// (An operand read where it lies is never packed.)
+		if need := j.shWidth * j.kcb * j.nq; len(j.sh) < need && !(j.splitN && j.directA) && !(!j.splitN && j.directB) {
 			j.sh = make([]float32, need)
 		}
 		// Blocks are packed in pieces of about 16 K floats, so that all the
@@ -321,7 +324,7 @@ func (j *job) chunkSharedA(ws *workspace, j0, j1 int) {
 		for q := 0; q < j.nq; q++ {
 			pc := q * j.kcb
 			kc := min(j.kcb, j.k-pc)
-			packB(kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
+			j.packB(ws, pc, kc, jc, nc)
 			mode, beta := j.storeMode(pc)
 			if j.directA { // A is never packed
 				for ic := 0; ic < j.m; ic += mcb {
@@ -344,7 +347,10 @@ func (j *job) chunkSharedB(ws *workspace, i0, i1 int) {
 	for q := 0; q < j.nq; q++ {
 		pc := q * j.kcb
 		kc := min(j.kcb, j.k-pc)
-		pb := j.sharedBlock(q)
+		var pb []float32
+		if !j.directB {
+			pb = j.sharedBlock(q)
+		}
 		mode, beta := j.storeMode(pc)
 		for ic := i0; ic < i1; ic += mcb {
 			mc := min(mcb, i1-ic)
@@ -371,7 +377,7 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 		for q := 0; q < j.nq; q++ {
 			pc := q * j.kcb
 			kc := min(j.kcb, j.k-pc)
-			packB(kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
+			j.packB(ws, pc, kc, jc, nc)
 			mode, beta := j.storeMode(pc)
 			for ic := i0; ic < i1; ic += mcb {
 				mc := min(mcb, i1-ic)
@@ -383,6 +389,14 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 				j.macro(ws, ws.a, ws.b, kc, ic, mc, jc, nc, mode, beta)
 			}
 		}
+	}
+}
+
+// packB packs op(B)[pc:pc+kc, jc:jc+nc] into the workspace, unless the
+// kernel reads it where it lies.
+func (j *job) packB(ws *workspace, pc, kc, jc, nc int) {
+	if !j.directB {
+		packB(j.kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
 	}
 }
 
@@ -466,18 +480,25 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 		clear(pad[rows*kc:])
 	}
 	for jr := 0; jr < nc; jr += nr {
-		bp := &pb[jr*kc]
+		var bp *float32
+		ldb := nr
+		if j.directB { // the caller padded B's columns to whole panels
+			_ = j.b[(pc+kc-1)*j.ldb+jc+jr+nr-1]
+			bp, ldb = &j.b[pc*j.ldb+jc+jr], j.ldb
+		} else {
+			bp = &pb[jr*kc]
+		}
 		cols := min(nr, nc-jr)
 		if full > 0 {
 			ci := ic*j.ldc + jc + jr
 			_ = j.c[ci+(full*mr-1)*j.ldc+cols-1]
 			_ = j.a[(ic+full*mr-1)*j.lda+pc+kc-1]
-			kern.tileN(kc, &j.a[ic*j.lda+pc], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, j.lda, full)
+			kern.tileN(kc, &j.a[ic*j.lda+pc], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, j.lda, full, ldb)
 		}
 		if rows > 0 {
 			ci := (ic+full*mr)*j.ldc + jc + jr
 			_ = j.c[ci+(rows-1)*j.ldc+cols-1]
-			kern.tileN(kc, &pad[0], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc, 1)
+			kern.tileN(kc, &pad[0], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc, 1, ldb)
 		}
 	}
 }

@@ -56,8 +56,11 @@ type kernel struct {
 }
 
 // tileKernel is a directKernel over panels tiles of C one below the other
-// (mr rows apart in A and C), each storing its top rows rows.
-type tileKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
+// (mr rows apart in A and C), each storing its top rows rows, whose B
+// micro-panel has ldb floats a k step: nr when packed, or B's own stride
+// when op(B) = B is read where it lies (its columns padded to whole
+// panels by the caller).
+type tileKernel func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels, ldb int)
 
 // amxStep is the AMX kernel's step along k, in bf16 pairs: a tile row of
 // 64 bytes.

@@ -104,7 +104,7 @@ var packersAVX512 = &packers{
 }
 
 //go:noescape
-func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels int)
+func kernAMX(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode, rows, cols, lda, panels, ldb int)
 
 // amxConfig is the tile configuration kernAMX loads: palette 1; tiles 0-3
 // (the accumulators) and 4-5 (A) are mr rows of 64 bytes, tiles 6 and 7

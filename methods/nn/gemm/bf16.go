@@ -110,27 +110,39 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 		return
 	}
 	kp := roundUp((k+1)/2, kern.kq)
-	extra := 0
-	if aTrans {
-		extra = kp * m
+	// A tall A (m > n: the driver splits its rows among the goroutines)
+	// is converted block by block in the driver, as the kernel reaches it;
+	// otherwise it is converted here once, as the goroutines share it.
+	blocks := !aTrans && m > n
+	na, floatsA := kp*m, 0
+	switch {
+	case blocks:
+		na, floatsA = 0, k
+	case aTrans:
+		na *= 2 // and its pairs across rows, before they are transposed
 	}
 	nb := kp * roundUp(n, nr) // B, its rows padded to whole panels when it is not transposed
-	sc := getScratch(m*kp + nb + extra)
+	sc := getScratch(na + nb)
 	defer putScratch(sc)
-	ap, bp := sc.buf[:m*kp], sc.buf[m*kp:m*kp+nb]
-	if aTrans {
-		across := sc.buf[m*kp+nb:]
+	ap, bp := sc.buf[:min(na, kp*m)], sc.buf[na:na+nb]
+	aPairs, lap := a, lda // A's floats, or its pairs
+	switch {
+	case blocks:
+	case aTrans:
+		across := sc.buf[kp*m : na]
 		sc.run(across, m, a, lda, true, k, m)
 		clear(across[(k+1)/2*m:])
 		sc.transpose(kern.pk.tr16, ap, kp, across, m)
-	} else {
+		aPairs, lap = u32AsF32(ap), kp
+	default:
 		sc.run(ap, kp, a, lda, false, k, m)
 		sc.padRows(ap, kp, m, (k+1)/2)
+		aPairs, lap = u32AsF32(ap), kp
 	}
 	if bTrans {
 		sc.run(bp, kp, b, ldb, false, k, n)
 		sc.padRows(bp, kp, n, (k+1)/2)
-		sgemmWith(kern, false, true, m, n, kp, alpha, u32AsF32(ap), kp, u32AsF32(bp), kp, beta, c, ldc)
+		sgemmJob(kern, false, true, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), kp, beta, c, ldc, floatsA)
 		return
 	}
 	// The kernel reads B's pairs where they lie, whole 32-column panels:
@@ -141,7 +153,7 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 	for p := 0; p < (k+1)/2 && np > n; p++ {
 		clear(bp[p*np+n : (p+1)*np])
 	}
-	sgemmWith(kern, false, false, m, n, kp, alpha, u32AsF32(ap), kp, u32AsF32(bp), np, beta, c, ldc)
+	sgemmJob(kern, false, false, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), np, beta, c, ldc, floatsA)
 }
 
 // bf16 rounds x to bfloat16 (nearest, ties to even) and returns its bits.

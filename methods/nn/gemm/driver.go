@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
@@ -53,6 +54,7 @@ type job struct {
 	splitN  bool
 	directA bool         // full A panels are read unpacked (multiplyA)
 	directB bool         // op(B) = B is read unpacked by a tileN kernel
+	floatsA int          // > 0: A holds floats, converted to pairs block by block (sgemmJob)
 	chunk   int          // chunk size along the split dimension
 	nchunks int          // number of chunks
 	next    atomic.Int64 // next chunk to claim
@@ -138,7 +140,16 @@ func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int
 
 // sgemmWith is sgemm with the given kernel.
 func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+	sgemmJob(kern, aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0)
+}
+
+// sgemmJob is sgemmWith; with floatsA > 0 (a tileN kernel, op(A) = A),
+// A holds m rows of floatsA floats rather than rows of k bf16 pairs, and
+// each block of it is converted to pairs in the workspace just before the
+// kernel reads it, while it is in cache.
+func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, floatsA int) {
 	j := getJob()
+	j.floatsA = floatsA
 	j.kern, j.aTrans, j.bTrans = kern, aTrans, bTrans
 	j.m, j.n, j.k, j.alpha, j.beta = m, n, k, alpha, beta
 	j.a, j.b, j.c, j.lda, j.ldb, j.ldc = a, b, c, lda, ldb, ldc
@@ -471,8 +482,15 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 	kern := j.kern
 	full := mc / mr
 	rows := mc - full*mr
+	a, lda, ia := j.a, j.lda, ic*j.lda+pc // panel r of A starts at a[ia + r·mr·lda]
+	if j.floatsA > 0 {
+		a, lda, ia = j.pairBlock(ws, kc, pc, ic, mc), kc, 0
+	}
 	var pad []float32
-	if rows > 0 {
+	switch {
+	case rows > 0 && j.floatsA > 0: // pairBlock zeroed the rows past mc
+		pad = a[full*mr*kc:]
+	case rows > 0:
 		pad = ws.a[:mr*kc]
 		for r := 0; r < rows; r++ {
 			copy(pad[r*kc:(r+1)*kc], j.a[(ic+full*mr+r)*j.lda+pc:])
@@ -492,8 +510,8 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 		if full > 0 {
 			ci := ic*j.ldc + jc + jr
 			_ = j.c[ci+(full*mr-1)*j.ldc+cols-1]
-			_ = j.a[(ic+full*mr-1)*j.lda+pc+kc-1]
-			kern.tileN(kc, &j.a[ic*j.lda+pc], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, j.lda, full, ldb)
+			_ = a[ia+(full*mr-1)*lda+kc-1]
+			kern.tileN(kc, &a[ia], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, lda, full, ldb)
 		}
 		if rows > 0 {
 			ci := (ic+full*mr)*j.ldc + jc + jr
@@ -501,6 +519,28 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 			kern.tileN(kc, &pad[0], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc, 1, ldb)
 		}
 	}
+}
+
+// pairBlock converts rows ic..ic+mc-1 of the float matrix A, pair steps
+// pc..pc+kc-1, into the workspace as mc rows of kc pairs, and zeroes the
+// pair steps past the end of A and the rows up to the next panel.
+func (j *job) pairBlock(ws *workspace, kc, pc, ic, mc int) []float32 {
+	buf := ws.a[:roundUp(mc, mr)*kc]
+	pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), len(buf))
+	f0 := 2 * pc
+	kf := min(2*kc, j.floatsA-f0) // floats of A in the block
+	have := 0
+	if kf > 0 {
+		pairAlong(pairs, kc, j.a[ic*j.lda+f0:], j.lda, mc, kf)
+		have = (kf + 1) / 2
+	}
+	if have < kc {
+		for r := 0; r < mc; r++ {
+			clear(pairs[r*kc+have : (r+1)*kc])
+		}
+	}
+	clear(buf[mc*kc:])
+	return buf
 }
 
 // split returns the block size for cutting n into pieces of at most max:

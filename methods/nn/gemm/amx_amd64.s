@@ -21,6 +21,10 @@
 #define TDPBF16PS_T1_T4_T7 BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xcc
 #define TDPBF16PS_T2_T5_T6 BYTE $0xc4; BYTE $0xe2; BYTE $0x4a; BYTE $0x5c; BYTE $0xd5
 #define TDPBF16PS_T3_T5_T7 BYTE $0xc4; BYTE $0xe2; BYTE $0x42; BYTE $0x5c; BYTE $0xdd
+#define TILELOADD_T0_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x04; BYTE $0x0b
+#define TILELOADD_T1_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x0c; BYTE $0x0b
+#define TILELOADD_T2_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x14; BYTE $0x0b
+#define TILELOADD_T3_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7b; BYTE $0x4b; BYTE $0x1c; BYTE $0x0b
 #define TILESTORED_T0_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x04; BYTE $0x0b
 #define TILESTORED_T1_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x0c; BYTE $0x0b
 #define TILESTORED_T2_BX_CX BYTE $0xc4; BYTE $0xe2; BYTE $0x7a; BYTE $0x4b; BYTE $0x14; BYTE $0x0b
@@ -33,12 +37,14 @@
 // packed, B's row stride when read where it lies), two at a time where it can: each
 // TDPBF16PS waits for the previous one into its accumulator, so four
 // independent accumulators keep the tile unit busier than two. The tiles
-// of C are stored in the frame (24 rows of 32 floats; the panel count
-// above them) and then into C as a microKernel stores (only rows × cols;
-// rows < mr only with panels = 1). The tile configuration is loaded and
+// of C are stored in the frame (24 rows of 32 floats; the panel count and
+// the store path above them) and then into C as a microKernel stores (only
+// rows × cols; rows < mr only with panels = 1). Full tiles with alpha = 1
+// and mode set or add (most calls) skip that: the accumulators start at
+// zero or at C, and are stored straight into C. The tile configuration is loaded and
 // released on every call: between calls the goroutine may move to
 // another thread.
-TEXT ·kernAMX(SB), 0, $3080-96
+TEXT ·kernAMX(SB), 0, $3088-96
 	LEAQ ·amxConfig(SB), AX
 	LDTILECFG_AX
 	MOVQ panels+80(FP), AX
@@ -73,7 +79,44 @@ amx_k2:
 	MOVQ a+8(FP), R12
 	MOVQ c+24(FP), R13
 
+	// fast: 0 through the frame, 1 straight into C, 2 added into C.
+	MOVQ $0, fast-16(SP)
+	CMPQ rows+56(FP), $12
+	JNE amx_next
+	CMPQ cols+64(FP), $32
+	JNE amx_next
+	CMPL alpha+40(FP), $0x3f800000
+	JNE amx_next
+	MOVQ mode+48(FP), AX
+	CMPQ AX, $1
+	JA amx_next
+	INCQ AX
+	MOVQ AX, fast-16(SP)
+
 amx_next:
+	CMPQ fast-16(SP), $2
+	JEQ amx_loadc
+	TILEZERO_T0
+	TILEZERO_T1
+	TILEZERO_T2
+	TILEZERO_T3
+	JMP amx_setup
+
+amx_loadc:
+	MOVQ R9, CX
+	MOVQ R13, BX
+	TILELOADD_T0_BX_CX
+	LEAQ 64(R13), BX
+	TILELOADD_T1_BX_CX
+	CMPQ cnt-8(SP), $2
+	JLT amx_setup
+	LEAQ (R13)(R9*4), BX
+	LEAQ (BX)(R9*8), BX
+	TILELOADD_T2_BX_CX
+	ADDQ $64, BX
+	TILELOADD_T3_BX_CX
+
+amx_setup:
 	MOVQ kc+0(FP), R8
 	SHRQ $4, R8
 	MOVQ R12, SI
@@ -84,14 +127,10 @@ amx_next:
 	SHLQ $2, CX
 	MOVQ CX, R11
 	SHLQ $4, R11
-	TILEZERO_T0
-	TILEZERO_T1
 	CMPQ cnt-8(SP), $2
 	JLT amx_one
 	LEAQ (SI)(DX*4), AX
 	LEAQ (AX)(DX*8), AX
-	TILEZERO_T2
-	TILEZERO_T3
 
 amx_loop2:
 	LEAQ 64(DI), BX
@@ -109,14 +148,25 @@ amx_loop2:
 	DECQ R8
 	JNZ amx_loop2
 
+	MOVQ $2, R11
+	CMPQ fast-16(SP), $0
+	JNE amx_direct2
 	MOVQ $128, CX
 	LEAQ 1536(SP), BX
 	TILESTORED_T2_BX_CX
 	LEAQ 1600(SP), BX
 	TILESTORED_T3_BX_CX
 	MOVQ $24, R10
-	MOVQ $2, R11
 	JMP amx_store01
+
+amx_direct2:
+	MOVQ R9, CX
+	LEAQ (R13)(R9*4), BX
+	LEAQ (BX)(R9*8), BX
+	TILESTORED_T2_BX_CX
+	ADDQ $64, BX
+	TILESTORED_T3_BX_CX
+	JMP amx_direct01
 
 amx_one:
 	LEAQ 64(DI), BX
@@ -131,6 +181,8 @@ amx_one:
 	JNZ amx_one
 	MOVQ rows+56(FP), R10
 	MOVQ $1, R11
+	CMPQ fast-16(SP), $0
+	JNE amx_direct01
 
 amx_store01:
 	MOVQ $128, CX
@@ -176,7 +228,16 @@ amx_store:
 	ADDQ R9, DI
 	DECQ R10
 	JNZ amx_row
+	JMP amx_advance
 
+amx_direct01:
+	MOVQ R9, CX
+	MOVQ R13, BX
+	TILESTORED_T0_BX_CX
+	LEAQ 64(R13), BX
+	TILESTORED_T1_BX_CX
+
+amx_advance:
 	// The next panels: R11 × mr rows down in A and in C.
 	MOVQ lda+72(FP), AX
 	IMULQ $48, AX

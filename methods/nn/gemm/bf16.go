@@ -100,60 +100,71 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 	sgemmWith(kern, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
 }
 
-// sgemmTiles is SgemmBF16 with a tiles kernel, which reads op(A) as m rows
-// of pairs. The pair count is padded with zeros to a whole number of the
-// kernel's steps. When A is k×m (op(A) = Aᵀ) its pairs across rows are
-// transposed into that layout, 16 pair rows at a time.
+// sgemmTiles is SgemmBF16 with a tileN kernel, which reads op(A) as m
+// rows of pairs, the pair count padded with zeros to a whole number of the
+// kernel's steps.
+//
+// Where the goroutines split an operand (A's rows when m > n, an
+// untransposed B's columns when n ≥ m), the driver converts it block by
+// block as the kernel reaches each block, while it is in cache (a
+// transposed A: a block's pairs across rows, then their transpose). An
+// operand the goroutines share is converted here once, in parallel: A
+// when n ≥ m (transposed: pairs across rows, then transposed), or B when
+// m > n (as pairs across rows, read where they lie in whole 32-column
+// panels) or when it is transposed (pairs along rows, which the driver
+// packs).
 func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if aTrans && !bTrans && k*(m-n) > 8*m*n {
 		sgemmTilesSwapped(kern, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
 	kp := roundUp((k+1)/2, kern.kq)
-	// A tall A (m > n: the driver splits its rows among the goroutines)
-	// is converted block by block in the driver, as the kernel reaches it;
-	// otherwise it is converted here once, as the goroutines share it.
-	blocks := !aTrans && m > n
-	na, floatsA := kp*m, 0
+	np := roundUp(n, nr)
+	blocksA, blocksB := m > n, !bTrans && n >= m
+	na, nb := kp*m, kp*np
 	switch {
-	case blocks:
-		na, floatsA = 0, k
+	case blocksA:
+		na = 0
 	case aTrans:
-		na *= 2 // and its pairs across rows, before they are transposed
+		na *= 2 // and the pairs across rows before their transpose
 	}
-	nb := kp * roundUp(n, nr) // B, its rows padded to whole panels when it is not transposed
+	if blocksB {
+		nb = 0
+	}
 	sc := getScratch(na + nb)
 	defer putScratch(sc)
-	ap, bp := sc.buf[:min(na, kp*m)], sc.buf[na:na+nb]
-	aPairs, lap := a, lda // A's floats, or its pairs
+	ap, bp := sc.buf[:min(na, kp*m)], sc.buf[na:]
+
+	aPairs, lap, floatsA := a, lda, k
 	switch {
-	case blocks:
+	case blocksA:
 	case aTrans:
 		across := sc.buf[kp*m : na]
 		sc.run(across, m, a, lda, true, k, m)
 		clear(across[(k+1)/2*m:])
 		sc.transpose(kern.pk.tr16, ap, kp, across, m)
-		aPairs, lap = u32AsF32(ap), kp
+		aPairs, lap, floatsA = u32AsF32(ap), kp, 0
 	default:
 		sc.run(ap, kp, a, lda, false, k, m)
 		sc.padRows(ap, kp, m, (k+1)/2)
-		aPairs, lap = u32AsF32(ap), kp
+		aPairs, lap, floatsA = u32AsF32(ap), kp, 0
 	}
-	if bTrans {
+	aT := aTrans && blocksA // A still holds floats, k×m
+	switch {
+	case blocksB:
+		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, b, ldb, beta, c, ldc, floatsA, k)
+	case bTrans:
 		sc.run(bp, kp, b, ldb, false, k, n)
 		sc.padRows(bp, kp, n, (k+1)/2)
-		sgemmJob(kern, false, true, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), kp, beta, c, ldc, floatsA)
-		return
+		sgemmJob(kern, aT, true, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), kp, beta, c, ldc, floatsA, 0)
+	default:
+		sc.run(bp, np, b, ldb, true, k, n)
+		clear(bp[(k+1)/2*np:])
+		for p := 0; p < (k+1)/2 && np > n; p++ {
+			clear(bp[p*np+n : (p+1)*np])
+		}
+		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), np, beta, c, ldc, floatsA, 0)
 	}
-	// The kernel reads B's pairs where they lie, whole 32-column panels:
-	// the rows are padded to them with zeros.
-	np := roundUp(n, nr)
-	sc.run(bp, np, b, ldb, true, k, n)
-	clear(bp[(k+1)/2*np:])
-	for p := 0; p < (k+1)/2 && np > n; p++ {
-		clear(bp[p*np+n : (p+1)*np])
-	}
-	sgemmJob(kern, false, false, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), np, beta, c, ldc, floatsA)
 }
 
 // bf16 rounds x to bfloat16 (nearest, ties to even) and returns its bits.

@@ -55,6 +55,7 @@ type job struct {
 	directA bool         // full A panels are read unpacked (multiplyA)
 	directB bool         // op(B) = B is read unpacked by a tileN kernel
 	floatsA int          // > 0: A holds floats, converted to pairs block by block (sgemmJob)
+	floatsB int          // > 0: the same for B
 	chunk   int          // chunk size along the split dimension
 	nchunks int          // number of chunks
 	next    atomic.Int64 // next chunk to claim
@@ -82,6 +83,7 @@ var (
 // a GC would empty), so steady-state calls allocate nothing.
 type workspace struct {
 	a, b []float32
+	t    []float32        // a transposed operand's pairs before their transpose (pairBlockT)
 	tmp  [mr * nr]float32 // edge tiles are computed here, then merged into C
 }
 
@@ -140,16 +142,19 @@ func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int
 
 // sgemmWith is sgemm with the given kernel.
 func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmJob(kern, aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0)
+	sgemmJob(kern, aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0)
 }
 
-// sgemmJob is sgemmWith; with floatsA > 0 (a tileN kernel, op(A) = A),
-// A holds m rows of floatsA floats rather than rows of k bf16 pairs, and
-// each block of it is converted to pairs in the workspace just before the
-// kernel reads it, while it is in cache.
-func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, floatsA int) {
+// sgemmJob is sgemmWith for a tileN kernel whose operands may still be
+// floats, to be converted to bf16 pairs block by block just before the
+// kernel reads them, while they are in cache. floatsA > 0: A holds m rows
+// of floatsA floats (aTrans: floatsA rows of m floats) rather than m rows
+// of k pairs. floatsB > 0
+// (with n ≥ m, so that each goroutine converts only its own columns):
+// op(B) = B holds floatsB rows of n floats rather than k rows of pairs.
+func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, floatsA, floatsB int) {
 	j := getJob()
-	j.floatsA = floatsA
+	j.floatsA, j.floatsB = floatsA, floatsB
 	j.kern, j.aTrans, j.bTrans = kern, aTrans, bTrans
 	j.m, j.n, j.k, j.alpha, j.beta = m, n, k, alpha, beta
 	j.a, j.b, j.c, j.lda, j.ldb, j.ldc = a, b, c, lda, ldb, ldc
@@ -406,9 +411,58 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] into the workspace, unless the
 // kernel reads it where it lies.
 func (j *job) packB(ws *workspace, pc, kc, jc, nc int) {
-	if !j.directB {
+	switch {
+	case j.floatsB > 0:
+		j.pairBlockB(ws, pc, kc, jc, nc)
+	case !j.directB:
 		packB(j.kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
 	}
+}
+
+// pairBlockT is pairBlock for a transposed A (floatsA rows of m floats):
+// its pairs across rows 2pc.. are written kc × mc into the workspace's t,
+// then transposed, 16 pair rows at a time, into mc rows of kc pairs.
+func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
+	if need := kc * mc; len(ws.t) < need {
+		ws.t = make([]float32, need)
+	}
+	t := unsafe.Slice((*uint32)(unsafe.Pointer(&ws.t[0])), kc*mc)
+	f0 := 2 * pc
+	kf := min(2*kc, j.floatsA-f0) // rows of A in the block
+	have := 0
+	if kf > 0 {
+		pairAcross(t, mc, j.a[f0*j.lda+ic:], j.lda, kf, mc)
+		have = (kf + 1) / 2
+	}
+	clear(t[have*mc:])
+	buf := ws.a[:roundUp(mc, mr)*kc]
+	for p := 0; p < kc; p += 16 {
+		j.kern.pk.tr16(&buf[p], kc, &ws.t[p*mc], mc, mc)
+	}
+	clear(buf[mc*kc:])
+	return buf
+}
+
+// pairBlockB converts B's float rows 2pc..2pc+2kc-1, columns jc..jc+nc-1,
+// into the workspace as kc rows of pairs, roundUp(nc, nr) wide, zero past
+// the end of B's rows and columns.
+func (j *job) pairBlockB(ws *workspace, pc, kc, jc, nc int) {
+	w := roundUp(nc, nr)
+	buf := ws.b[:kc*w]
+	pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), len(buf))
+	f0 := 2 * pc
+	kf := min(2*kc, j.floatsB-f0) // rows of B in the block
+	have := 0
+	if kf > 0 {
+		pairAcross(pairs, w, j.b[f0*j.ldb+jc:], j.ldb, kf, nc)
+		have = (kf + 1) / 2
+	}
+	if w > nc {
+		for p := 0; p < have; p++ {
+			clear(pairs[p*w+nc : (p+1)*w])
+		}
+	}
+	clear(pairs[have*w:])
 }
 
 // macro multiplies a packed mc×kc block of A (pa) by a packed kc×nc block
@@ -483,7 +537,10 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 	full := mc / mr
 	rows := mc - full*mr
 	a, lda, ia := j.a, j.lda, ic*j.lda+pc // panel r of A starts at a[ia + r·mr·lda]
-	if j.floatsA > 0 {
+	switch {
+	case j.floatsA > 0 && j.aTrans:
+		a, lda, ia = j.pairBlockT(ws, kc, pc, ic, mc), kc, 0
+	case j.floatsA > 0:
 		a, lda, ia = j.pairBlock(ws, kc, pc, ic, mc), kc, 0
 	}
 	var pad []float32
@@ -500,10 +557,13 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 	for jr := 0; jr < nc; jr += nr {
 		var bp *float32
 		ldb := nr
-		if j.directB { // the caller padded B's columns to whole panels
+		switch {
+		case j.floatsB > 0: // pairBlockB's rows, whole panels wide
+			bp, ldb = &pb[jr], roundUp(nc, nr)
+		case j.directB: // the caller padded B's columns to whole panels
 			_ = j.b[(pc+kc-1)*j.ldb+jc+jr+nr-1]
 			bp, ldb = &j.b[pc*j.ldb+jc+jr], j.ldb
-		} else {
+		default:
 			bp = &pb[jr*kc]
 		}
 		cols := min(nr, nc-jr)

@@ -135,7 +135,7 @@ func platformBF16() []*kernel {
 	if !amxUsable() {
 		return []*kernel{vdp}
 	}
-	amx := &kernel{name: "amx-bf16", micro: kernBF16AVX512, edges: true, kc: 256, mc: 144, nc: 1024, pk: packersAVX512,
+	amx := &kernel{name: "amx-bf16", micro: kernBF16AVX512, edges: true, kc: 1024, mc: 144, nc: 256, pk: packersAVX512,
 		tileN: kernAMX, kq: amxStep}
 	return []*kernel{amx, vdp}
 }

@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"github.com/noprop/noprop/methods/nn/internal/workpool"
 )
@@ -408,63 +407,6 @@ func (j *job) block(ws *workspace, i0, i1, j0, j1 int) {
 	}
 }
 
-// packB packs op(B)[pc:pc+kc, jc:jc+nc] into the workspace, unless the
-// kernel reads it where it lies.
-func (j *job) packB(ws *workspace, pc, kc, jc, nc int) {
-	switch {
-	case j.floatsB > 0:
-		j.pairBlockB(ws, pc, kc, jc, nc)
-	case !j.directB:
-		packB(j.kern.pk, ws.b, j.b, j.ldb, j.bTrans, pc, kc, jc, nc)
-	}
-}
-
-// pairBlockT is pairBlock for a transposed A (floatsA rows of m floats):
-// its pairs across rows 2pc.. are written kc × mc into the workspace's t,
-// then transposed, 16 pair rows at a time, into mc rows of kc pairs.
-func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
-	if need := kc * mc; len(ws.t) < need {
-		ws.t = make([]float32, need)
-	}
-	t := unsafe.Slice((*uint32)(unsafe.Pointer(&ws.t[0])), kc*mc)
-	f0 := 2 * pc
-	kf := min(2*kc, j.floatsA-f0) // rows of A in the block
-	have := 0
-	if kf > 0 {
-		pairAcross(t, mc, j.a[f0*j.lda+ic:], j.lda, kf, mc)
-		have = (kf + 1) / 2
-	}
-	clear(t[have*mc:])
-	buf := ws.a[:roundUp(mc, mr)*kc]
-	for p := 0; p < kc; p += 16 {
-		j.kern.pk.tr16(&buf[p], kc, &ws.t[p*mc], mc, mc)
-	}
-	clear(buf[mc*kc:])
-	return buf
-}
-
-// pairBlockB converts B's float rows 2pc..2pc+2kc-1, columns jc..jc+nc-1,
-// into the workspace as kc rows of pairs, roundUp(nc, nr) wide, zero past
-// the end of B's rows and columns.
-func (j *job) pairBlockB(ws *workspace, pc, kc, jc, nc int) {
-	w := roundUp(nc, nr)
-	buf := ws.b[:kc*w]
-	pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), len(buf))
-	f0 := 2 * pc
-	kf := min(2*kc, j.floatsB-f0) // rows of B in the block
-	have := 0
-	if kf > 0 {
-		pairAcross(pairs, w, j.b[f0*j.ldb+jc:], j.ldb, kf, nc)
-		have = (kf + 1) / 2
-	}
-	if w > nc {
-		for p := 0; p < have; p++ {
-			clear(pairs[p*w+nc : (p+1)*w])
-		}
-	}
-	clear(pairs[have*w:])
-}
-
 // macro multiplies a packed mc×kc block of A (pa) by a packed kc×nc block
 // of B (pb) into C[ic:ic+mc, jc:jc+nc]. The B micro-panel is the outer loop
 // so that it stays in L1 while the A micro-panels stream from L2.
@@ -526,81 +468,6 @@ func (j *job) multiplyA(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mod
 		packA(kern.pk, ws.a, j.a, j.lda, j.aTrans, ic+full, mc-full, pc, kc)
 		j.macro(ws, ws.a, pb, kc, ic+full, mc-full, jc, nc, mode, beta)
 	}
-}
-
-// multiplyTiles is multiplyA with a tileN kernel: one call per B panel
-// for the full mr-row panels, and the last rows < mr computed from a copy
-// of them padded with zero rows (in the workspace's A panel), so that
-// every row of C comes from the same kernel whatever the chunking.
-func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc, mode int, beta float32) {
-	kern := j.kern
-	full := mc / mr
-	rows := mc - full*mr
-	a, lda, ia := j.a, j.lda, ic*j.lda+pc // panel r of A starts at a[ia + r·mr·lda]
-	switch {
-	case j.floatsA > 0 && j.aTrans:
-		a, lda, ia = j.pairBlockT(ws, kc, pc, ic, mc), kc, 0
-	case j.floatsA > 0:
-		a, lda, ia = j.pairBlock(ws, kc, pc, ic, mc), kc, 0
-	}
-	var pad []float32
-	switch {
-	case rows > 0 && j.floatsA > 0: // pairBlock zeroed the rows past mc
-		pad = a[full*mr*kc:]
-	case rows > 0:
-		pad = ws.a[:mr*kc]
-		for r := 0; r < rows; r++ {
-			copy(pad[r*kc:(r+1)*kc], j.a[(ic+full*mr+r)*j.lda+pc:])
-		}
-		clear(pad[rows*kc:])
-	}
-	for jr := 0; jr < nc; jr += nr {
-		var bp *float32
-		ldb := nr
-		switch {
-		case j.floatsB > 0: // pairBlockB's rows, whole panels wide
-			bp, ldb = &pb[jr], roundUp(nc, nr)
-		case j.directB: // the caller padded B's columns to whole panels
-			_ = j.b[(pc+kc-1)*j.ldb+jc+jr+nr-1]
-			bp, ldb = &j.b[pc*j.ldb+jc+jr], j.ldb
-		default:
-			bp = &pb[jr*kc]
-		}
-		cols := min(nr, nc-jr)
-		if full > 0 {
-			ci := ic*j.ldc + jc + jr
-			_ = j.c[ci+(full*mr-1)*j.ldc+cols-1]
-			_ = a[ia+(full*mr-1)*lda+kc-1]
-			kern.tileN(kc, &a[ia], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, mr, cols, lda, full, ldb)
-		}
-		if rows > 0 {
-			ci := (ic+full*mr)*j.ldc + jc + jr
-			_ = j.c[ci+(rows-1)*j.ldc+cols-1]
-			kern.tileN(kc, &pad[0], bp, &j.c[ci], j.ldc, j.alpha, beta, mode, rows, cols, kc, 1, ldb)
-		}
-	}
-}
-
-// pairBlock converts rows ic..ic+mc-1 of the float matrix A, pair steps
-// pc..pc+kc-1, into the workspace as mc rows of kc pairs, and zeroes the
-// pair steps past the end of A and the rows up to the next panel.
-func (j *job) pairBlock(ws *workspace, kc, pc, ic, mc int) []float32 {
-	buf := ws.a[:roundUp(mc, mr)*kc]
-	pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), len(buf))
-	f0 := 2 * pc
-	kf := min(2*kc, j.floatsA-f0) // floats of A in the block
-	have := 0
-	if kf > 0 {
-		pairAlong(pairs, kc, j.a[ic*j.lda+f0:], j.lda, mc, kf)
-		have = (kf + 1) / 2
-	}
-	if have < kc {
-		for r := 0; r < mc; r++ {
-			clear(pairs[r*kc+have : (r+1)*kc])
-		}
-	}
-	clear(buf[mc*kc:])
-	return buf
 }
 
 // split returns the block size for cutting n into pieces of at most max:

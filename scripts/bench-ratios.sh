@@ -48,7 +48,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # The medians, then the ratios.
-awk -v rounds="$ROUNDS" '
+# SgemmBF16 takes AMX tiles where the CPU has them, else VDPBF16PS.
+bf16kernel=none
+if grep -qw amx_bf16 /proc/cpuinfo 2>/dev/null; then bf16kernel=amx-bf16
+elif grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then bf16kernel=avx512-bf16; fi
+awk -v rounds="$ROUNDS" -v bf16kernel="$bf16kernel" '
 function median(key,   n, i, j, t, v) {
   n = split(vals[key], v, " ")
   for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
@@ -70,7 +74,7 @@ END {
     split("conv1 conv2 conv2-wgrad conv3 conv3-wgrad", cs, " ")
     for (i = 1; i <= 5; i++) { k = pre cs[i]; for (key in vals) if (index(key, k "/") == 1) printf "%-12s %-14s %10.1f %10.2f\n", label, cs[i], median(key), median(key) / large }
   }
-  printf "\nTraining steps, fp32 against bf16 (ms a step):\n%-12s %10s %10s %10s\n", "step", "fp32", "bf16", "speed-up"
+  printf "\nTraining steps, fp32 against bf16 (ms a step; bf16 kernel: %s):\n%-12s %10s %10s %10s\n", bf16kernel, "step", "fp32", "bf16", "speed-up"
   split("MLP Conv ConvCIFAR", ss, " ")
   for (i = 1; i <= 3; i++) {
     f = "BenchmarkStep" ss[i]; b = f "BF16"

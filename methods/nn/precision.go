@@ -29,8 +29,8 @@ const (
 // first convolution of an MNIST image has 9).
 const BF16MinK = 32
 
-// BF16Available reports whether this CPU has the bf16 dot-product
-// instructions BF16 needs; without them BF16 products run in FP32.
+// BF16Available reports whether this CPU has the bf16 instructions BF16
+// needs (AVX512_BF16 or AMX); without them BF16 products run in FP32.
 func BF16Available() bool { return gemm.HasBF16() }
 
 // SetProducts sets the precision of the products every layer takes with

@@ -198,24 +198,22 @@ amx_store01:
 amx_row:
 	VMOVUPS 0(BX), Z0
 	VMOVUPS 64(BX), Z1
-	CMPQ DX, $1
-	JEQ amx_add
-	CMPQ DX, $2
-	JEQ amx_beta
+	TESTQ DX, DX
+	JNZ amx_readc
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	JMP amx_store
 
-amx_add:
+amx_readc:
 	VMOVUPS.Z 0(DI), K1, Z2
 	VMOVUPS.Z 64(DI), K2, Z3
+	CMPQ DX, $2
+	JEQ amx_beta
 	VFMADD213PS Z2, Z30, Z0
 	VFMADD213PS Z3, Z30, Z1
 	JMP amx_store
 
 amx_beta:
-	VMOVUPS.Z 0(DI), K1, Z2
-	VMOVUPS.Z 64(DI), K2, Z3
 	VMULPS Z30, Z0, Z0
 	VMULPS Z30, Z1, Z1
 	VFMADD231PS Z2, Z31, Z0

@@ -64,13 +64,10 @@ func (j *job) multiplyTiles(ws *workspace, pb []float32, kc, pc, ic, mc, jc, nc,
 // pair steps past the end of A and the rows up to the next panel.
 func (j *job) pairBlock(ws *workspace, kc, pc, ic, mc int) []float32 {
 	buf := ws.a[:roundUp(mc, mr)*kc]
-	pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), len(buf))
-	f0 := 2 * pc
-	kf := min(2*kc, j.floatsA-f0) // floats of A in the block
-	have := 0
-	if kf > 0 {
+	pairs := f32AsU32(buf)
+	f0, kf, have := blockFloats(j.floatsA, pc, kc)
+	if have > 0 {
 		pairAlong(pairs, kc, j.a[ic*j.lda+f0:], j.lda, mc, kf)
-		have = (kf + 1) / 2
 	}
 	if have < kc {
 		for r := 0; r < mc; r++ {
@@ -99,13 +96,10 @@ func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
 	if need := kc * mc; len(ws.t) < need {
 		ws.t = make([]float32, need)
 	}
-	t := unsafe.Slice((*uint32)(unsafe.Pointer(&ws.t[0])), kc*mc)
-	f0 := 2 * pc
-	kf := min(2*kc, j.floatsA-f0) // rows of A in the block
-	have := 0
-	if kf > 0 {
+	t := f32AsU32(ws.t[:kc*mc])
+	f0, kf, have := blockFloats(j.floatsA, pc, kc)
+	if have > 0 {
 		pairAcross(t, mc, j.a[f0*j.lda+ic:], j.lda, kf, mc)
-		have = (kf + 1) / 2
 	}
 	clear(t[have*mc:])
 	buf := ws.a[:roundUp(mc, mr)*kc]
@@ -121,14 +115,10 @@ func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
 // the end of B's rows and columns.
 func (j *job) pairBlockB(ws *workspace, pc, kc, jc, nc int) {
 	w := roundUp(nc, nr)
-	buf := ws.b[:kc*w]
-	pairs := unsafe.Slice((*uint32)(unsafe.Pointer(&buf[0])), len(buf))
-	f0 := 2 * pc
-	kf := min(2*kc, j.floatsB-f0) // rows of B in the block
-	have := 0
-	if kf > 0 {
+	pairs := f32AsU32(ws.b[:kc*w])
+	f0, kf, have := blockFloats(j.floatsB, pc, kc)
+	if have > 0 {
 		pairAcross(pairs, w, j.b[f0*j.ldb+jc:], j.ldb, kf, nc)
-		have = (kf + 1) / 2
 	}
 	if w > nc {
 		for p := 0; p < have; p++ {
@@ -136,4 +126,18 @@ func (j *job) pairBlockB(ws *workspace, pc, kc, jc, nc int) {
 		}
 	}
 	clear(pairs[have*w:])
+}
+
+// blockFloats locates the KC block of pair steps pc..pc+kc-1 in an operand
+// of floats floats along k: it starts at float f0 and holds kf of them,
+// which fill have pair steps (0 past the operand's end).
+func blockFloats(floats, pc, kc int) (f0, kf, have int) {
+	f0 = 2 * pc
+	kf = min(2*kc, floats-f0)
+	return f0, kf, max(0, (kf+1)/2)
+}
+
+// f32AsU32 views float32 slots as the pair elements they hold.
+func f32AsU32(b []float32) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
 }

@@ -89,8 +89,8 @@ func BenchmarkSgemmDirect(b *testing.B) {
 				name = s.Name + "/unpacked"
 			}
 			b.Run(name, func(b *testing.B) {
-				defer func(d bool) { directOn = d }(directOn)
-				directOn = direct
+				defer func(d, dt bool) { directOn, directTOn = d, dt }(directOn, directTOn)
+				directOn, directTOn = direct, direct
 				benchshapes.Bench(b, Implementation{}, s)
 			})
 		}

@@ -168,7 +168,7 @@ func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a [
 	// An A panel serves ceil(n/nr) B panels: for up to four, packing it (a
 	// read and a write of A, then a read) costs more than reading it where
 	// it lies (the convolution products, whose n is a channel count).
-	j.directA = kern.tileN != nil || directOn && n <= directMaxN && m >= mr && kern.directT != nil
+	j.directA = kern.tileN != nil || directOn && (directTOn || !aTrans) && n <= directMaxN && m >= mr && kern.directT != nil
 	j.directB = kern.tileN != nil && !bTrans
 	dim, tile, other, otherTile := m, mr, n, nr
 	if j.splitN {
@@ -437,6 +437,10 @@ const directMaxN = 4 * nr
 
 // directOn enables reading A unpacked (a test hook: off, every product packs).
 var directOn = true
+
+// directTOn enables it for op(A) = Aᵀ, on CPUs where that is faster
+// (platformDirectT); tests set it to reach the kernel everywhere.
+var directTOn = platformDirectT()
 
 // multiplyA is packA and macro for a product with directA: the full
 // mr-row panels of op(A)[ic:ic+mc, pc:pc+kc] are read from A where they lie

@@ -12,3 +12,6 @@ func platformBF16() []*kernel { return nil }
 // nil, so SgemmBF16 refuses to run).
 func pairAlongBF16(dst *uint32, src *float32, n int)                  { panic("gemm: no bf16") }
 func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16) { panic("gemm: no bf16") }
+
+// platformDirectT is true; no kernel here reads A unpacked anyway.
+func platformDirectT() bool { return true }

@@ -10,7 +10,8 @@
 // transposes, so the "wgrad" (Aᵀ·B) and "dgrad" (A·Bᵀ) shapes of training
 // run as fast as the forward one. Where an A panel would serve at most four
 // B panels (n ≤ 128, as in convolution products), the AVX-512 kernel reads
-// op(A) where it lies instead of packing it, with the same arithmetic.
+// op(A) where it lies instead of packing it, with the same arithmetic
+// (op(A) = Aᵀ only on CPUs not made by Intel, where that is slower).
 //
 // The micro-kernel is Go assembly using AVX-512 (24 zmm accumulators) where
 // the CPU has it, AVX2+FMA otherwise, and plain Go on every other CPU or

@@ -142,11 +142,11 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 		across := sc.buf[kp*m : na]
 		sc.run(across, m, a, lda, true, k, m)
 		clear(across[(k+1)/2*m:])
-		sc.transpose(kern.pk.tr16, ap, kp, across, m)
+		transposePairs(kern.pk.tr16, ap, kp, across, m)
 		aPairs, lap, floatsA = u32AsF32(ap), kp, 0
 	default:
 		sc.run(ap, kp, a, lda, false, k, m)
-		sc.padRows(ap, kp, m, (k+1)/2)
+		clearTail(ap, kp, m, (k+1)/2)
 		aPairs, lap, floatsA = u32AsF32(ap), kp, 0
 	}
 	aT := aTrans && blocksA // A still holds floats, k×m
@@ -155,14 +155,12 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, b, ldb, beta, c, ldc, floatsA, k)
 	case bTrans:
 		sc.run(bp, kp, b, ldb, false, k, n)
-		sc.padRows(bp, kp, n, (k+1)/2)
+		clearTail(bp, kp, n, (k+1)/2)
 		sgemmJob(kern, aT, true, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), kp, beta, c, ldc, floatsA, 0)
 	default:
 		sc.run(bp, np, b, ldb, true, k, n)
 		clear(bp[(k+1)/2*np:])
-		for p := 0; p < (k+1)/2 && np > n; p++ {
-			clear(bp[p*np+n : (p+1)*np])
-		}
+		clearTail(bp, np, (k+1)/2, n)
 		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), np, beta, c, ldc, floatsA, 0)
 	}
 }
@@ -344,10 +342,10 @@ func sgemmTilesSwapped(kern *kernel, m, n, k int, alpha float32, a []float32, ld
 	}
 }
 
-// padRows zeroes columns from..ld-1 of the rows rows of dst (stride ld):
-// the pair steps past k that a tiles kernel reads.
-func (*pairScratch) padRows(dst []uint32, ld, rows, from int) {
-	if from == ld {
+// clearTail zeroes columns from..ld-1 of the rows rows of dst (stride ld):
+// the pair steps past k, or the columns past n, that a tile kernel reads.
+func clearTail(dst []uint32, ld, rows, from int) {
+	if from >= ld {
 		return
 	}
 	for r := 0; r < rows; r++ {
@@ -355,10 +353,10 @@ func (*pairScratch) padRows(dst []uint32, ld, rows, from int) {
 	}
 }
 
-// transpose writes the kp×m pair matrix src (kp a multiple of 16) as m×kp
-// into dst, 16 rows of src at a time with the packers' register
+// transposePairs writes the kp×m pair matrix src (kp a multiple of 16) as
+// m×kp into dst, 16 rows of src at a time with the packers' register
 // transposes.
-func (*pairScratch) transpose(tr16 func(dst *float32, ldd int, src *float32, lds int, kc int), dst []uint32, kp int, src []uint32, m int) {
+func transposePairs(tr16 func(dst *float32, ldd int, src *float32, lds int, kc int), dst []uint32, kp int, src []uint32, m int) {
 	d, s := u32AsF32(dst), u32AsF32(src)
 	for p := 0; p < kp; p += 16 {
 		tr16(&d[p], kp, &s[p*m], m, m)

@@ -213,8 +213,13 @@ func (j *job) chunks(dim, tile, other, otherTile, parts int) {
 		// A claim is a contended atomic: keep chunks at 1 Mflop or more
 		// (the conv1 shape, k = 9, would otherwise have 0.1 Mflop chunks).
 		j.chunk = max(j.chunk, roundUp(ceilDiv(1e6, 2*other*k), tile))
-		// (An operand read where it lies is never packed.)
-		if need := j.shWidth * j.kcb * j.nq; len(j.sh) < need && !(j.splitN && j.directA) && !(!j.splitN && j.directB) {
+		// The shared operand (A when n is split, else B) is never packed
+		// when the kernel reads it where it lies.
+		inPlace := j.directB
+		if j.splitN {
+			inPlace = j.directA
+		}
+		if need := j.shWidth * j.kcb * j.nq; len(j.sh) < need && !inPlace {
 			j.sh = make([]float32, need)
 		}
 		// Blocks are packed in pieces of about 16 K floats, so that all the

@@ -69,11 +69,7 @@ func (j *job) pairBlock(ws *workspace, kc, pc, ic, mc int) []float32 {
 	if have > 0 {
 		pairAlong(pairs, kc, j.a[ic*j.lda+f0:], j.lda, mc, kf)
 	}
-	if have < kc {
-		for r := 0; r < mc; r++ {
-			clear(pairs[r*kc+have : (r+1)*kc])
-		}
-	}
+	clearTail(pairs, kc, mc, have)
 	clear(buf[mc*kc:])
 	return buf
 }
@@ -103,9 +99,7 @@ func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
 	}
 	clear(t[have*mc:])
 	buf := ws.a[:roundUp(mc, mr)*kc]
-	for p := 0; p < kc; p += 16 {
-		j.kern.pk.tr16(&buf[p], kc, &ws.t[p*mc], mc, mc)
-	}
+	transposePairs(j.kern.pk.tr16, f32AsU32(buf), kc, t, mc)
 	clear(buf[mc*kc:])
 	return buf
 }
@@ -120,11 +114,7 @@ func (j *job) pairBlockB(ws *workspace, pc, kc, jc, nc int) {
 	if have > 0 {
 		pairAcross(pairs, w, j.b[f0*j.ldb+jc:], j.ldb, kf, nc)
 	}
-	if w > nc {
-		for p := 0; p < have; p++ {
-			clear(pairs[p*w+nc : (p+1)*w])
-		}
-	}
+	clearTail(pairs, w, have, nc)
 	clear(pairs[have*w:])
 }
 

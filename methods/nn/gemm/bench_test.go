@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"math"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -89,8 +90,11 @@ func BenchmarkSgemmDirect(b *testing.B) {
 				name = s.Name + "/unpacked"
 			}
 			b.Run(name, func(b *testing.B) {
-				defer func(d, dt bool) { directOn, directTOn = d, dt }(directOn, directTOn)
-				directOn, directTOn = direct, direct
+				defer func(d bool, dt int) { directOn, directTMaxM = d, dt }(directOn, directTMaxM)
+				directOn = direct
+				if direct {
+					directTMaxM = math.MaxInt
+				}
 				benchshapes.Bench(b, Implementation{}, s)
 			})
 		}
@@ -109,6 +113,34 @@ func BenchmarkSgemmBF16(b *testing.B) {
 	defer SetThreads(Threads())
 	SetThreads(1)
 	for _, s := range benchshapes.Shapes {
+		b.Run(s.Name+"/fp32", func(b *testing.B) { benchshapes.Bench(b, Implementation{}, s) })
+		for _, k := range bf16Kernels {
+			b.Run(s.Name+"/"+k.name, func(b *testing.B) {
+				defer setBF16Kernel(k.name)()
+				benchshapes.Bench(b, bf16Impl{}, s)
+			})
+		}
+	}
+}
+
+// BenchmarkSgemmBF16CIFAR runs the products of the paper's conv block on
+// CIFAR (batch 128) in float32 and with each bf16 kernel, on all the
+// goroutines as a training step does:
+//
+//	go test -bench SgemmBF16CIFAR -run '^$' ./methods/nn/gemm/
+func BenchmarkSgemmBF16CIFAR(b *testing.B) {
+	if !HasBF16() {
+		b.Skip("no bf16 instructions on this CPU")
+	}
+	for _, s := range []benchshapes.Shape{
+		{Name: "conv1-wgrad", M: 28, N: 32, K: 115200, TA: blas.Trans, TB: blas.NoTrans},
+		{Name: "conv2", M: 21632, N: 64, K: 289, TA: blas.NoTrans, TB: blas.NoTrans},
+		{Name: "conv2-dgrad", M: 21632, N: 288, K: 64, TA: blas.NoTrans, TB: blas.Trans},
+		{Name: "conv2-wgrad", M: 289, N: 64, K: 21632, TA: blas.Trans, TB: blas.NoTrans},
+		{Name: "conv3", M: 15488, N: 128, K: 577, TA: blas.NoTrans, TB: blas.NoTrans},
+		{Name: "conv3-dgrad", M: 15488, N: 576, K: 128, TA: blas.NoTrans, TB: blas.Trans},
+		{Name: "conv3-wgrad", M: 577, N: 128, K: 15488, TA: blas.Trans, TB: blas.NoTrans},
+	} {
 		b.Run(s.Name+"/fp32", func(b *testing.B) { benchshapes.Bench(b, Implementation{}, s) })
 		for _, k := range bf16Kernels {
 			b.Run(s.Name+"/"+k.name, func(b *testing.B) {

@@ -12,9 +12,9 @@ const directMaxN = 4 * nr
 // directOn enables reading A unpacked (a test hook: off, every product packs).
 var directOn = true
 
-// directTOn enables it for op(A) = Aᵀ, on CPUs where that is faster
-// (platformDirectT); tests set it to reach the kernel everywhere.
-var directTOn = platformDirectT()
+// directTMaxM is the tallest op(A) = Aᵀ read unpacked (platformDirectTMaxM);
+// tests lift it to reach the kernel everywhere.
+var directTMaxM = platformDirectTMaxM()
 
 // multiplyA is packA and macro for a product with directA: the full
 // mr-row panels of op(A)[ic:ic+mc, pc:pc+kc] are read from A where they lie

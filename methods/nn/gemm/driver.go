@@ -168,7 +168,7 @@ func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a [
 	// An A panel serves ceil(n/nr) B panels: for up to four, packing it (a
 	// read and a write of A, then a read) costs more than reading it where
 	// it lies (the convolution products, whose n is a channel count).
-	j.directA = kern.tileN != nil || directOn && (directTOn || !aTrans) && n <= directMaxN && m >= mr && kern.directT != nil
+	j.directA = kern.tileN != nil || directOn && (!aTrans || m <= directTMaxM) && n <= directMaxN && m >= mr && kern.directT != nil
 	j.directB = kern.tileN != nil && !bTrans
 	dim, tile, other, otherTile := m, mr, n, nr
 	if j.splitN {

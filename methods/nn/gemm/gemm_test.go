@@ -539,8 +539,11 @@ func TestDirectA(t *testing.T) {
 						SetThreads(th)
 						shareMax = share
 						product := func(direct bool) mat {
-							defer func(d, dt bool) { directOn, directTOn = d, dt }(directOn, directTOn)
-							directOn, directTOn = direct, direct
+							defer func(d bool, dt int) { directOn, directTMaxM = d, dt }(directOn, directTMaxM)
+							directOn = direct
+							if direct {
+								directTMaxM = math.MaxInt
+							}
 							c := c0.clone()
 							Implementation{}.Sgemm(tA, blas.NoTrans, m, n, k, 0.7, a.data(), a.stride, b.data(), b.stride, beta, c.data(), c.stride)
 							c.checkPadding(t, 2)

@@ -3,6 +3,7 @@
 package gemm
 
 import (
+	"math"
 	"unsafe"
 
 	"golang.org/x/sys/cpu"
@@ -105,15 +106,18 @@ var packersAVX512 = &packers{
 
 func cpuVendor() (ebx, edx, ecx uint32)
 
-// platformDirectT reports whether the AVX-512 kernel reads op(A) = Aᵀ
-// where it lies (see directTOn): not on Intel, where the convolutions'
-// weight gradients ran at 0.66–0.91 of their packed speed (Sapphire
-// Rapids class), while AMD Zen 4/5 gained 1.22–1.71× from it
-// (docs/performance.md).
-func platformDirectT() bool {
+// platformDirectTMaxM is the tallest op(A) = Aᵀ (m) the AVX-512 kernel
+// reads where it lies. On Intel (Sapphire Rapids class) that is faster
+// only while A has few row panels: conv1's weight gradient (m = 28) ran
+// 1.5× faster unpacked, m = 96 1.1–1.3×, conv2's (m = 289) 0.95× and
+// conv3's (m = 577) 0.66× (docs/performance.md); AMD Zen 4/5 gained
+// 1.22–1.71× at every m, so there is no limit elsewhere.
+func platformDirectTMaxM() int {
 	ebx, edx, ecx := cpuVendor()
-	// "GenuineIntel"
-	return !(ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e)
+	if ebx == 0x756e6547 && edx == 0x49656e69 && ecx == 0x6c65746e { // "GenuineIntel"
+		return 128
+	}
+	return math.MaxInt
 }
 
 //go:noescape

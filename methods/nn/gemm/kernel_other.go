@@ -2,6 +2,8 @@
 
 package gemm
 
+import "math"
+
 // platformKernels lists no assembly kernels: only the pure-Go one is used.
 func platformKernels() []*kernel { return nil }
 
@@ -13,5 +15,5 @@ func platformBF16() []*kernel { return nil }
 func pairAlongBF16(dst *uint32, src *float32, n int)                  { panic("gemm: no bf16") }
 func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16) { panic("gemm: no bf16") }
 
-// platformDirectT is true; no kernel here reads A unpacked anyway.
-func platformDirectT() bool { return true }
+// platformDirectTMaxM sets no limit; no kernel here reads A unpacked anyway.
+func platformDirectTMaxM() int { return math.MaxInt }

@@ -30,6 +30,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/gemm.test" ./methods/nn/gemm/
 go test -c -o "$tmp/noprop.test" ./methods/noprop/
+go build -o "$tmp/noprop" .
 
 # bench BINARY PATTERN BENCHTIME: one run of the benchmarks, appended to
 # $tmp/out as "name value unit" lines (the last metric of each line).
@@ -48,11 +49,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # The medians, then the ratios.
-# SgemmBF16 takes AMX tiles where the CPU has them, else VDPBF16PS.
-bf16kernel=none
-if grep -qw amx_bf16 /proc/cpuinfo 2>/dev/null; then bf16kernel=amx-bf16
-elif grep -qw avx512_bf16 /proc/cpuinfo 2>/dev/null; then bf16kernel=avx512-bf16; fi
-awk -v rounds="$ROUNDS" -v bf16kernel="$bf16kernel" '
+# The kernels this CPU runs, as noprop --version names them.
+kernels=$("$tmp/noprop" --version | sed -n 's/.*(products: \(.*\))$/\1/p')
+awk -v rounds="$ROUNDS" -v kernels="$kernels" '
 function median(key,   n, i, j, t, v) {
   n = split(vals[key], v, " ")
   for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j-1] + 0 > v[j] + 0; j--) { t = v[j]; v[j] = v[j-1]; v[j-1] = t }
@@ -74,7 +73,7 @@ END {
     split("conv1 conv2 conv2-wgrad conv3 conv3-wgrad", cs, " ")
     for (i = 1; i <= 5; i++) { k = pre cs[i]; for (key in vals) if (index(key, k "/") == 1) printf "%-12s %-14s %10.1f %10.2f\n", label, cs[i], median(key), median(key) / large }
   }
-  printf "\nTraining steps, fp32 against bf16 (ms a step; bf16 kernel: %s):\n%-12s %10s %10s %10s\n", bf16kernel, "step", "fp32", "bf16", "speed-up"
+  printf "\nTraining steps, fp32 against bf16 (ms a step; kernels: %s):\n%-12s %10s %10s %10s\n", kernels, "step", "fp32", "bf16", "speed-up"
   split("MLP Conv ConvCIFAR", ss, " ")
   for (i = 1; i <= 3; i++) {
     f = "BenchmarkStep" ss[i]; b = f "BF16"

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/noprop/noprop/methods/nn"
 	"github.com/noprop/noprop/results"
 )
 
@@ -72,6 +73,8 @@ func execute(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 		SilenceErrors: true,
 		Version:       programVersion(),
 	}
+	// --version also names the product kernels, which decide bf16 results.
+	root.SetVersionTemplate("noprop version {{.Version}} (products: " + nn.Kernels() + ")\n")
 	// --version has no -v: -v is --verbose where a command has it.
 	root.Flags().Bool("version", false, "print the program's version")
 	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), importCmd(), renderCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())

@@ -11,7 +11,8 @@
 // run as fast as the forward one. Where an A panel would serve at most four
 // B panels (n ≤ 128, as in convolution products), the AVX-512 kernel reads
 // op(A) where it lies instead of packing it, with the same arithmetic
-// (op(A) = Aᵀ only on CPUs not made by Intel, where that is slower).
+// (on Intel, op(A) = Aᵀ only while it is at most 128 rows tall: taller,
+// packing it is faster there).
 //
 // The micro-kernel is Go assembly using AVX-512 (24 zmm accumulators) where
 // the CPU has it, AVX2+FMA otherwise, and plain Go on every other CPU or

@@ -5,6 +5,8 @@ import (
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
+
+	"github.com/noprop/noprop/methods/nn/gemm"
 )
 
 // Conv2D is a 2-D convolution with valid padding and stride 1 over HWC
@@ -47,6 +49,7 @@ type Conv2D struct {
 	x         Matrix    // last input (owned by the caller)
 	cols      Matrix    // B·OH·OW × (k·k·C+1): im2col of x and a column of ones; Backward reuses it for dcols, ForwardTangent for im2col(ẋ)
 	colsValid bool      // cols holds im2col(x) (false once overwritten by dcols)
+	colsBF16  bool      // cols holds its rows in bf16 (pairedCols), PairStride(k·k·C+1) slots apart
 	wb        []float32 // [Weight; Bias], (k·k·C+1)×OC, refreshed by every Forward
 	gwb       []float32 // gradient of wb from the last Backward
 	twb       []float32 // [Ẇ; ḃ] of the last ForwardTangent (allocated by the first)
@@ -183,15 +186,20 @@ func (l *Conv2D) Forward(x Matrix, train bool) Matrix {
 	l.colsValid = true
 	copy(l.wb, l.Weight.Value)
 	copy(l.wb[kkc*l.oc:], l.Bias.Value)
-	convGemm(l.Weight.Products, l.out, l.cols, l.wb, l.oc, 0)
+	l.gemmCols(l.out, l.wb, 0)
 	return l.out
 }
 
 // im2col sets cols to the im2col rows of src (examples like the input)
-// followed by a column of extra.
+// followed by a column of extra, in bf16 when pairedCols says so.
 func (l *Conv2D) im2col(src Matrix, extra float32) {
 	kkc := l.k * l.k * l.c
-	l.cols = Resize(l.cols, src.Rows*l.oh*l.ow, kkc+1)
+	l.colsBF16 = l.pairedCols()
+	ld := kkc + 1
+	if l.colsBF16 {
+		ld = gemm.PairStride(kkc + 1)
+	}
+	l.cols = Resize(l.cols, src.Rows*l.oh*l.ow, ld)
 	l.colSrc, l.colExtra = src, extra
 	ParallelFor(src.Rows, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
 	l.colSrc = Matrix{}
@@ -225,7 +233,7 @@ func (l *Conv2D) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
 		} else {
 			clear(l.twb[kkc*l.oc:])
 		}
-		convGemm(l.Weight.Products, l.t, l.cols, l.twb, l.oc, 0)
+		l.gemmCols(l.t, l.twb, 0)
 		beta = 1
 	case bt != nil:
 		clear(l.t.Data)
@@ -239,7 +247,7 @@ func (l *Conv2D) ForwardTangent(x, dx Matrix, train bool) (Matrix, Matrix) {
 		}
 		l.im2col(dx, 0)
 		l.colsValid = false
-		convGemm(l.Weight.Products, l.t, l.cols, l.wb, l.oc, beta)
+		l.gemmCols(l.t, l.wb, beta)
 	}
 	return y, l.t
 }
@@ -266,7 +274,11 @@ func (l *Conv2D) Backward(dy Matrix) Matrix {
 		}
 		// [dW; db] = [cols 1]ᵀ·dOut in one GEMM.
 		gwb := blas32.General{Rows: kkc + 1, Cols: l.oc, Stride: l.oc, Data: l.gwb}
-		matmul(l.Weight.Products, blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
+		if l.colsBF16 {
+			gemm.SgemmBF16PairedTN(kkc+1, l.oc, n, 1, l.cols.Data, l.cols.Cols, dyv.Data, l.oc, 0, gwb.Data, l.oc)
+		} else {
+			matmul(l.Weight.Products, blas.Trans, blas.NoTrans, 1, l.cols.General(), dyv, 0, gwb)
+		}
 	}
 	convAddInto(l.Weight.Grad, l.gwb[:kkc*l.oc])
 	convAddInto(l.Bias.Grad, l.gwb[kkc*l.oc:])
@@ -338,9 +350,13 @@ func (l *Conv2D) directGradRange(lo, hi int) {
 // examples [lo, hi) of colSrc.
 func (l *Conv2D) im2colRange(lo, hi int) {
 	in := l.c * l.h * l.w
-	ld := l.k*l.k*l.c + 1
+	ld := l.cols.Cols
 	colsPer := l.oh * l.ow * ld
 	for e := lo; e < hi; e++ {
+		if l.colsBF16 {
+			im2colPairs(l.cols.Data[e*colsPer:(e+1)*colsPer], ld, l.colExtra, l.colSrc.Data[e*in:(e+1)*in], l.c, l.w, l.k, l.oh, l.ow)
+			continue
+		}
 		im2colHWC(l.cols.Data[e*colsPer:(e+1)*colsPer], ld, l.colExtra, l.colSrc.Data[e*in:(e+1)*in], l.c, l.w, l.k, l.oh, l.ow)
 	}
 }
@@ -356,16 +372,20 @@ func (l *Conv2D) col2imRange(lo, hi int) {
 	}
 }
 
-// convGemm sets out = cols·w + beta·out, where cols is n×K (K = k·k·C, or
-// k·k·C+1 with a column of ones when w carries the bias as its last row), w
-// is K×oc and out is viewed as n×oc. It is the whole of Conv2D's forward
-// arithmetic after im2col (in precision p), and the forward-mode (tangent) pass reuses it:
-// ẏ = [im2col(ẋ) 0]·[W; b] + [im2col(x) 1]·[Ẇ; ḃ].
-func convGemm(p Precision, out, cols Matrix, w []float32, oc int, beta float32) {
-	n := cols.Rows
-	wv := blas32.General{Rows: cols.Cols, Cols: oc, Stride: oc, Data: w[:cols.Cols*oc]}
-	ov := blas32.General{Rows: n, Cols: oc, Stride: oc, Data: out.Data[:n*oc]}
-	matmul(p, blas.NoTrans, blas.NoTrans, 1, cols.General(), wv, beta, ov)
+// gemmCols sets out = cols·w + beta·out, where cols is the n×K im2col
+// matrix (K = k·k·C+1, its last column the extra one), w is K×oc and out
+// is viewed as n×oc. It is the whole of Conv2D's forward arithmetic after
+// im2col (in the weights' precision), and the forward-mode (tangent) pass
+// reuses it: ẏ = [im2col(ẋ) 0]·[W; b] + [im2col(x) 1]·[Ẇ; ḃ].
+func (l *Conv2D) gemmCols(out Matrix, w []float32, beta float32) {
+	n, kk := l.cols.Rows, l.k*l.k*l.c+1
+	if l.colsBF16 {
+		gemm.SgemmBF16PairedA(n, l.oc, kk, 1, l.cols.Data, l.cols.Cols, w[:kk*l.oc], l.oc, beta, out.Data[:n*l.oc], l.oc)
+		return
+	}
+	wv := blas32.General{Rows: kk, Cols: l.oc, Stride: l.oc, Data: w[:kk*l.oc]}
+	ov := blas32.General{Rows: n, Cols: l.oc, Stride: l.oc, Data: out.Data[:n*l.oc]}
+	matmul(l.Weight.Products, blas.NoTrans, blas.NoTrans, 1, l.cols.General(), wv, beta, ov)
 }
 
 // convAddInto adds src into dst element-wise.

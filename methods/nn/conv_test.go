@@ -371,11 +371,14 @@ func TestPaperImagePathNoAllocs(t *testing.T) {
 		t.Skip("batch-128 conv stack")
 	}
 	for _, procs := range []int{1, 2} {
-		t.Run(fmt.Sprint("procs", procs), func(t *testing.T) { paperImagePathNoAllocs(t, procs) })
+		t.Run(fmt.Sprint("procs", procs), func(t *testing.T) { paperImagePathNoAllocs(t, procs, FP32) })
+		if BF16Available() { // im2col rows in bf16, and the bf16 products
+			t.Run(fmt.Sprint("procs", procs, "-bf16"), func(t *testing.T) { paperImagePathNoAllocs(t, procs, BF16) })
+		}
 	}
 }
 
-func paperImagePathNoAllocs(t *testing.T, procs int) {
+func paperImagePathNoAllocs(t *testing.T, procs int, p Precision) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 	prev := blas32.Implementation()
 	defer blas32.Use(prev)
@@ -383,6 +386,11 @@ func paperImagePathNoAllocs(t *testing.T, procs int) {
 	layers, _ := convImagePath(1, 28, 28)
 	layers[1].(*Conv2D).NoInputGrad = true
 	net := &Sequential{Layers: layers}
+	for _, l := range layers {
+		if pl, ok := l.(interface{ Params() []*Param }); ok {
+			SetProducts(p, pl.Params()...)
+		}
+	}
 	x := imgRand(NewRNG(1), 128, 28*28)
 	dy := imgRand(NewRNG(2), 128, 256)
 	step := func() {

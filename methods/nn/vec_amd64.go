@@ -58,6 +58,9 @@ func col2imAddAVX512(dst, src *float32, ld, c, w, k, oh, ow int)
 func im2colAVX512(dst *float32, ld int, extra float32, src *float32, c, w, k, oh, ow int)
 
 //go:noescape
+func im2colPairsAVX512(dst *float32, ld int, extra uint32, tail int, src *float32, c, w, k, oh, ow int)
+
+//go:noescape
 func im2col3x3c3AVX512(dst *float32, ld int, extra float32, src *float32, width, oh, ow int)
 
 // vecLevels lists the levels this CPU can run, best first.

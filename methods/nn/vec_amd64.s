@@ -826,3 +826,65 @@ i2c_next:
 	JNE i2c_row
 	VZEROUPPER
 	RET
+
+// func im2colPairsAVX512(dst *float32, ld int, extra uint32, tail int, src *float32, c, w, k, oh, ow int)
+//
+// im2colAVX512 writing bf16 pairs (gemm.PairRow): each k·c run (k·c a
+// multiple of 32) rounded by VCVTNE2PS2BF16 into k·c/2 slots, then the
+// tail ≤ 16 slots of the row set to extra (the extra column's pair bits)
+// and zeros with one masked store. ld is in slots. Needs AVX512_BF16.
+TEXT ·im2colPairsAVX512(SB), NOSPLIT, $0-80
+	MOVQ dst+0(FP), DI
+	MOVQ ld+8(FP), R8
+	SHLQ $2, R8
+	MOVL extra+16(FP), AX
+	VMOVD AX, X5
+	MOVQ tail+24(FP), CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ src+32(FP), SI
+	MOVQ c+40(FP), R10
+	IMULQ w+48(FP), R10
+	SHLQ $2, R10
+	MOVQ c+40(FP), R13
+	IMULQ k+56(FP), R13
+	SHLQ $2, R13
+	MOVQ oh+64(FP), R12
+
+i2p_row:
+	MOVQ SI, AX
+	MOVQ ow+72(FP), BX
+
+i2p_pix:
+	MOVQ AX, CX
+	MOVQ DI, DX
+	MOVQ k+56(FP), R9
+
+i2p_ky:
+	XORQ R11, R11
+
+i2p_j:
+	VMOVUPS (CX)(R11*1), Z0
+	VMOVUPS 64(CX)(R11*1), Z1
+	BYTE $0x62; BYTE $0xf2; BYTE $0x77; BYTE $0x48; BYTE $0x72; BYTE $0xd0 // VCVTNE2PS2BF16 Z0, Z1, Z2
+	VMOVDQU32 Z2, (DX)
+	ADDQ $64, DX
+	ADDQ $128, R11
+	CMPQ R11, R13
+	JLT i2p_j
+	ADDQ R10, CX
+	DECQ R9
+	JNE i2p_ky
+	VMOVDQU32 Z5, K1, (DX)
+	MOVQ c+40(FP), CX
+	LEAQ (AX)(CX*4), AX
+	ADDQ R8, DI
+	DECQ BX
+	JNE i2p_pix
+	ADDQ R10, SI
+	DECQ R12
+	JNE i2p_row
+	VZEROUPPER
+	RET

@@ -40,3 +40,6 @@ func col2imAddAVX512(dst, src *float32, ld, c, w, k, oh, ow int) { panic("nn: no
 func im2colAVX512(dst *float32, ld int, extra float32, src *float32, c, w, k, oh, ow int) {
 	panic("nn: no vector kernels")
 }
+func im2colPairsAVX512(dst *float32, ld int, extra uint32, tail int, src *float32, c, w, k, oh, ow int) {
+	panic("nn: no vector kernels")
+}

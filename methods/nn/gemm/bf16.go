@@ -73,31 +73,52 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	aTrans, bTrans := tA != blas.NoTrans, tB != blas.NoTrans
 	if kern.tileN != nil {
-		sgemmTiles(kern, tA != blas.NoTrans, tB != blas.NoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmTiles(kern, aTrans, bTrans, floats, floats, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	sgemmVNNI(kern, aTrans, bTrans, floats, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// form is how an operand of SgemmBF16's internals holds its values.
+type form int
+
+const (
+	floats form = iota // float32 values
+	words              // bf16 values along the rows, two to a float32 slot (PairRow)
+)
+
+// sgemmVNNI is SgemmBF16 with a VDPBF16PS kernel. A may hold words
+// (B holds floats): with aTrans, k rows of m; otherwise m rows of k, already
+// the pairs the kernel reads.
+func sgemmVNNI(kern *kernel, aTrans, bTrans bool, aForm form, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	// Each operand becomes a matrix of pairs along k, laid out as the
 	// conversion reads it best; the driver packs either orientation.
 	kp := (k + 1) / 2
-	sc := getScratch(m*kp + kp*n)
+	na := m * kp
+	if !aTrans && aForm == words {
+		na = 0
+	}
+	sc := getScratch(na + kp*n)
 	defer putScratch(sc)
-	ap, bp := sc.buf[:m*kp], sc.buf[m*kp:]
-	aTrans, bTrans := tA != blas.NoTrans, tB != blas.NoTrans
-	lap, lbp := kp, n
-	if aTrans { // A is k×m: pairs across its rows, kp×m, read as op = ᵀ
-		sc.run(ap, m, a, lda, true, k, m)
-		lap = m
-	} else {
-		sc.run(ap, kp, a, lda, false, k, m)
+	ap, bp := sc.buf[:na], sc.buf[na:]
+	aPairs, lap, lbp := a, lda, n
+	switch {
+	case aTrans: // A is k×m: pairs across its rows, kp×m, read as op = ᵀ
+		sc.run(ap, m, a, lda, true, aForm == words, k, m)
+		aPairs, lap = u32AsF32(ap), m
+	case aForm == floats:
+		sc.run(ap, kp, a, lda, false, false, k, m)
+		aPairs, lap = u32AsF32(ap), kp
 	}
 	if bTrans { // B is n×k: pairs along its rows, n×kp, read as op = ᵀ
-		sc.run(bp, kp, b, ldb, false, k, n)
+		sc.run(bp, kp, b, ldb, false, false, k, n)
 		lbp = kp
 	} else {
-		sc.run(bp, n, b, ldb, true, k, n)
+		sc.run(bp, n, b, ldb, true, false, k, n)
 	}
-	sgemmWith(kern, aTrans, bTrans, m, n, kp, alpha, u32AsF32(ap), lap, u32AsF32(bp), lbp, beta, c, ldc)
+	sgemmWith(kern, aTrans, bTrans, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), lbp, beta, c, ldc)
 }
 
 // sgemmTiles is SgemmBF16 with a tileN kernel, which reads op(A) as m
@@ -106,24 +127,33 @@ func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, l
 //
 // Where the goroutines split an operand (A's rows when m > n, an
 // untransposed B's columns when n ≥ m), the driver converts it block by
-// block as the kernel reaches each block, while it is in cache (a
-// transposed A: a block's pairs across rows, then their transpose). An
-// operand the goroutines share is converted here once, in parallel: A
-// when n ≥ m (transposed: pairs across rows, then transposed), or B when
-// m > n (as pairs across rows, read where they lie in whole 32-column
-// panels) or when it is transposed (pairs along rows, which the driver
-// packs).
-func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+// block, in cache, just before the kernel reads it (pairBlock, pairBlockB,
+// and for a transposed A: a block's pairs across rows, then their
+// transpose). An operand the goroutines share is converted here once, in
+// parallel: A when n ≥ m (transposed: pairs across rows, then transposed),
+// or B when m > n (as pairs across rows, read where they lie in whole
+// 32-column panels) or when it is transposed (pairs along rows, which the
+// driver packs).
+//
+// An untransposed A may hold words (then it is read where it lies: lda
+// pairs apart, zero from pair (k+1)/2 to the kernel's step), and so may an
+// untransposed B (then converted across its rows as floats would be).
+func sgemmTiles(kern *kernel, aTrans, bTrans bool, aForm, bForm form, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	if aTrans && !bTrans && k*(m-n) > 8*m*n {
-		sgemmTilesSwapped(kern, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		sgemmTilesSwapped(kern, bForm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 		return
 	}
+	tilesAsIs(kern, aTrans, bTrans, aForm, bForm, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+}
+
+// tilesAsIs is sgemmTiles without the choice of the swapped product.
+func tilesAsIs(kern *kernel, aTrans, bTrans bool, aForm, bForm form, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	kp := roundUp((k+1)/2, kern.kq)
 	np := roundUp(n, nr)
-	blocksA, blocksB := m > n, !bTrans && n >= m
+	blocksA, blocksB := m > n && aForm == floats, !bTrans && n >= m
 	na, nb := kp*m, kp*np
 	switch {
-	case blocksA:
+	case blocksA || aForm == words:
 		na = 0
 	case aTrans:
 		na *= 2 // and the pairs across rows before their transpose
@@ -135,33 +165,37 @@ func sgemmTiles(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a
 	defer putScratch(sc)
 	ap, bp := sc.buf[:min(na, kp*m)], sc.buf[na:]
 
-	aPairs, lap, floatsA := a, lda, k
+	aPairs, lap, cv := a, lda, convert{floatsA: k}
 	switch {
-	case blocksA:
+	case blocksA || aForm == words:
+		if aForm == words {
+			cv.floatsA = 0
+		}
 	case aTrans:
 		across := sc.buf[kp*m : na]
-		sc.run(across, m, a, lda, true, k, m)
+		sc.run(across, m, a, lda, true, false, k, m)
 		clear(across[(k+1)/2*m:])
 		transposePairs(kern.pk.tr16, ap, kp, across, m)
-		aPairs, lap, floatsA = u32AsF32(ap), kp, 0
+		aPairs, lap, cv.floatsA = u32AsF32(ap), kp, 0
 	default:
-		sc.run(ap, kp, a, lda, false, k, m)
+		sc.run(ap, kp, a, lda, false, false, k, m)
 		clearTail(ap, kp, m, (k+1)/2)
-		aPairs, lap, floatsA = u32AsF32(ap), kp, 0
+		aPairs, lap, cv.floatsA = u32AsF32(ap), kp, 0
 	}
 	aT := aTrans && blocksA // A still holds floats, k×m
 	switch {
 	case blocksB:
-		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, b, ldb, beta, c, ldc, floatsA, k)
+		cv.floatsB, cv.wordsB = k, bForm == words
+		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, b, ldb, beta, c, ldc, cv)
 	case bTrans:
-		sc.run(bp, kp, b, ldb, false, k, n)
+		sc.run(bp, kp, b, ldb, false, false, k, n)
 		clearTail(bp, kp, n, (k+1)/2)
-		sgemmJob(kern, aT, true, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), kp, beta, c, ldc, floatsA, 0)
+		sgemmJob(kern, aT, true, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), kp, beta, c, ldc, cv)
 	default:
-		sc.run(bp, np, b, ldb, true, k, n)
+		sc.run(bp, np, b, ldb, true, bForm == words, k, n)
 		clear(bp[(k+1)/2*np:])
 		clearTail(bp, np, (k+1)/2, n)
-		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), np, beta, c, ldc, floatsA, 0)
+		sgemmJob(kern, aT, false, m, n, kp, alpha, aPairs, lap, u32AsF32(bp), np, beta, c, ldc, cv)
 	}
 }
 
@@ -231,16 +265,42 @@ func pairAcross(dst []uint32, ldd int, src []float32, lds, k, cols int) {
 	}
 }
 
-// pairPass writes one operand as pairs (pairAlong or pairAcross), shared
-// out in ranges of rows among the idle workers (workpool.Range): on its
-// own goroutine the conversion of a convolution's im2col matrix took a
-// fifth of a bf16 step.
+// pairWords is pairAcross for k rows of cols bf16 words (src, stride lds
+// words): element (p, j) holds src[2p][j] low and src[2p+1][j] (0 past k)
+// high, the same bits pairAcross writes for the floats they round.
+func pairWords(dst []uint32, ldd int, src []uint16, lds, k, cols int) {
+	n16 := cols &^ 15
+	for p := 0; p < k/2; p++ {
+		r0 := src[2*p*lds : 2*p*lds+cols]
+		r1 := src[(2*p+1)*lds : (2*p+1)*lds+cols]
+		d := dst[p*ldd : p*ldd+cols]
+		if n16 > 0 {
+			pairWordsBF16(&d[0], &r0[0], &r1[0], n16, &interleave[0])
+		}
+		for j := n16; j < cols; j++ {
+			d[j] = uint32(r0[j]) | uint32(r1[j])<<16
+		}
+	}
+	if k%2 == 1 {
+		r0 := src[(k-1)*lds : (k-1)*lds+cols]
+		d := dst[(k/2)*ldd : (k/2)*ldd+cols]
+		for j := range d {
+			d[j] = uint32(r0[j])
+		}
+	}
+}
+
+// pairPass writes one operand as pairs (pairAlong, pairAcross or
+// pairWords), shared out in ranges of rows among the idle workers
+// (workpool.Range): on its own goroutine the conversion of a
+// convolution's im2col matrix took a fifth of a bf16 step.
 type pairPass struct {
 	dst    []uint32
 	ldd    int
 	src    []float32
 	lds    int
 	across bool // pairs across rows (k rows of width) rather than along them (width rows of k)
+	words  bool // across, from bf16 words (pairWords; lds still counts float32 slots)
 	k      int
 	width  int
 }
@@ -250,10 +310,10 @@ type pairPass struct {
 const pairChunk = 32 << 10
 
 // run converts src to dst in parallel: the same elements pairAlong(dst,
-// ldd, src, lds, width, k) or pairAcross(dst, ldd, src, lds, k, width)
-// writes.
-func (p *pairPass) run(dst []uint32, ldd int, src []float32, lds int, across bool, k, width int) {
-	*p = pairPass{dst: dst, ldd: ldd, src: src, lds: lds, across: across, k: k, width: width}
+// ldd, src, lds, width, k), pairAcross(dst, ldd, src, lds, k, width) or
+// (words) pairWords writes.
+func (p *pairPass) run(dst []uint32, ldd int, src []float32, lds int, across, words bool, k, width int) {
+	*p = pairPass{dst: dst, ldd: ldd, src: src, lds: lds, across: across, words: words, k: k, width: width}
 	if across {
 		workpool.Range((k+1)/2, max(1, pairChunk/(2*width)), Threads(), p)
 	} else {
@@ -264,11 +324,14 @@ func (p *pairPass) run(dst []uint32, ldd int, src []float32, lds int, across boo
 
 // Range converts pair rows [lo, hi) (across) or rows [lo, hi) (along).
 func (p *pairPass) Range(lo, hi int) {
-	if p.across {
+	switch {
+	case p.words:
+		pairWords(p.dst[lo*p.ldd:], p.ldd, f32AsU16(p.src)[4*lo*p.lds:], 2*p.lds, min(2*hi, p.k)-2*lo, p.width)
+	case p.across:
 		pairAcross(p.dst[lo*p.ldd:], p.ldd, p.src[2*lo*p.lds:], p.lds, min(2*hi, p.k)-2*lo, p.width)
-		return
+	default:
+		pairAlong(p.dst[lo*p.ldd:], p.ldd, p.src[lo*p.lds:], p.lds, hi-lo, p.k)
 	}
-	pairAlong(p.dst[lo*p.ldd:], p.ldd, p.src[lo*p.lds:], p.lds, hi-lo, p.k)
 }
 
 // pairScratch is one SgemmBF16 call's working set: the buffer of both
@@ -310,6 +373,11 @@ func putScratch(s *pairScratch) {
 	scratchMu.Unlock()
 }
 
+// f32AsU16 views float32 slots as the bf16 words they hold, two each.
+func f32AsU16(b []float32) []uint16 {
+	return unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(b))), 2*len(b))
+}
+
 // u32AsF32 views pair elements as the float32 slots the packers move.
 func u32AsF32(b []uint32) []float32 {
 	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
@@ -321,11 +389,11 @@ func u32AsF32(b []uint32) []float32 {
 // the operand transposed into rows of pairs, and then adds it into C. The
 // caller takes this path where the k·(m−n) elements it saves transposing
 // outweigh the m·n it adds (by 8×: the merge reads Cᵀ across its rows).
-func sgemmTilesSwapped(kern *kernel, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+func sgemmTilesSwapped(kern *kernel, aForm form, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	sc := getScratch(m * n)
 	defer putScratch(sc)
 	ct := u32AsF32(sc.buf)
-	sgemmTiles(kern, true, false, n, m, k, alpha, b, ldb, a, lda, 0, ct, m)
+	tilesAsIs(kern, true, false, floats, aForm, n, m, k, alpha, b, ldb, a, lda, 0, ct, m)
 	for i := 0; i < m; i++ {
 		ci := c[i*ldc : i*ldc+n]
 		for jj := range ci {

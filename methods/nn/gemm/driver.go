@@ -53,8 +53,7 @@ type job struct {
 	splitN  bool
 	directA bool         // full A panels are read unpacked (multiplyA)
 	directB bool         // op(B) = B is read unpacked by a tileN kernel
-	floatsA int          // > 0: A holds floats, converted to pairs block by block (sgemmJob)
-	floatsB int          // > 0: the same for B
+	convert              // the operands converted to pairs block by block
 	chunk   int          // chunk size along the split dimension
 	nchunks int          // number of chunks
 	next    atomic.Int64 // next chunk to claim
@@ -141,19 +140,29 @@ func sgemm(aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int
 
 // sgemmWith is sgemm with the given kernel.
 func sgemmWith(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	sgemmJob(kern, aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0, 0)
+	sgemmJob(kern, aTrans, bTrans, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, convert{})
 }
 
-// sgemmJob is sgemmWith for a tileN kernel whose operands may still be
-// floats, to be converted to bf16 pairs block by block just before the
-// kernel reads them, while they are in cache. floatsA > 0: A holds m rows
-// of floatsA floats (aTrans: floatsA rows of m floats) rather than m rows
-// of k pairs. floatsB > 0
-// (with n ≥ m, so that each goroutine converts only its own columns):
-// op(B) = B holds floatsB rows of n floats rather than k rows of pairs.
-func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, floatsA, floatsB int) {
+// convert says which operands of a tileN kernel's product still hold
+// floats (or bf16 words), to be converted to bf16 pairs block by block
+// just before the kernel reads them, while they are in cache.
+type convert struct {
+	// floatsA > 0: A holds m rows of floatsA floats (aTrans: floatsA rows
+	// of m floats) rather than m rows of k pairs.
+	floatsA int
+	// floatsB > 0 (with n ≥ m, so that each goroutine converts only its
+	// own columns): op(B) = B holds floatsB rows of n floats rather than k
+	// rows of pairs; with wordsB, rows of n bf16 words (PairRow's), two to
+	// a float32 slot.
+	floatsB int
+	wordsB  bool
+}
+
+// sgemmJob is sgemmWith for a tileN kernel whose operands may still need
+// converting (cv).
+func sgemmJob(kern *kernel, aTrans, bTrans bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, cv convert) {
 	j := getJob()
-	j.floatsA, j.floatsB = floatsA, floatsB
+	j.convert = cv
 	j.kern, j.aTrans, j.bTrans = kern, aTrans, bTrans
 	j.m, j.n, j.k, j.alpha, j.beta = m, n, k, alpha, beta
 	j.a, j.b, j.c, j.lda, j.ldb, j.ldc = a, b, c, lda, ldb, ldc

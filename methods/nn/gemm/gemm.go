@@ -79,16 +79,7 @@ func checkArgs(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []flo
 	} else if lda < max(1, k) {
 		panic(badLdA)
 	}
-	if bTrans {
-		if ldb < max(1, k) {
-			panic(badLdB)
-		}
-	} else if ldb < max(1, n) {
-		panic(badLdB)
-	}
-	if ldc < max(1, n) {
-		panic(badLdC)
-	}
+	checkLdBC(bTrans, n, k, ldb, ldc)
 	if m == 0 || n == 0 {
 		return // nothing is read
 	}
@@ -99,6 +90,25 @@ func checkArgs(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []flo
 	} else if len(a) < (m-1)*lda+k {
 		panic(shortA)
 	}
+	checkLenBC(bTrans, m, n, k, b, ldb, c, ldc)
+}
+
+// checkLdBC is checkArgs's check of B's and C's leading dimensions.
+func checkLdBC(bTrans bool, n, k, ldb, ldc int) {
+	if bTrans {
+		if ldb < max(1, k) {
+			panic(badLdB)
+		}
+	} else if ldb < max(1, n) {
+		panic(badLdB)
+	}
+	if ldc < max(1, n) {
+		panic(badLdC)
+	}
+}
+
+// checkLenBC is checkArgs's check of B's and C's lengths (m, n ≥ 1).
+func checkLenBC(bTrans bool, m, n, k int, b []float32, ldb int, c []float32, ldc int) {
 	if bTrans {
 		if len(b) < (n-1)*ldb+k {
 			panic(shortB)
@@ -109,7 +119,6 @@ func checkArgs(tA, tB blas.Transpose, m, n, k int, a []float32, lda int, b []flo
 	if len(c) < (m-1)*ldc+n {
 		panic(shortC)
 	}
-
 }
 
 // scaleC sets C = beta·C (C = 0 when beta is 0, whatever C held).

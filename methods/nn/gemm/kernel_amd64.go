@@ -31,6 +31,9 @@ func pairAlongBF16(dst *uint32, src *float32, n int)
 func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16)
 
 //go:noescape
+func pairWordsBF16(dst *uint32, r0, r1 *uint16, n int, idx *uint16)
+
+//go:noescape
 func kernAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 // avx2 adapts kernAVX2, which only does full tiles, to microKernel.

@@ -5643,6 +5643,30 @@ across_done:
 	VZEROUPPER
 	RET
 
+// func pairWordsBF16(dst *uint32, r0, r1 *uint16, n int, idx *uint16)
+TEXT ·pairWordsBF16(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n+24(FP), CX
+	MOVQ idx+32(FP), AX
+	VMOVDQU16 (AX), Z3
+	SHRQ $4, CX
+	JZ words_done
+words_loop:
+	VMOVDQU (SI), Y0
+	VINSERTI64X4 $1, (DX), Z0, Z2
+	VPERMW Z2, Z3, Z4
+	VMOVDQU32 Z4, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DX
+	ADDQ $64, DI
+	DECQ CX
+	JNZ words_loop
+words_done:
+	VZEROUPPER
+	RET
+
 // func transpose8AVX2(dst *float32, ldd int, src *float32, lds int, kc int)
 TEXT ·transpose8AVX2(SB), NOSPLIT, $0-40
 	MOVQ dst+0(FP), DI

@@ -104,14 +104,17 @@ func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
 	return buf
 }
 
-// pairBlockB converts B's float rows 2pc..2pc+2kc-1, columns jc..jc+nc-1,
+// pairBlockB converts B's float (or word) rows 2pc..2pc+2kc-1, columns jc..jc+nc-1,
 // into the workspace as kc rows of pairs, roundUp(nc, nr) wide, zero past
 // the end of B's rows and columns.
 func (j *job) pairBlockB(ws *workspace, pc, kc, jc, nc int) {
 	w := roundUp(nc, nr)
 	pairs := f32AsU32(ws.b[:kc*w])
 	f0, kf, have := blockFloats(j.floatsB, pc, kc)
-	if have > 0 {
+	switch {
+	case have > 0 && j.wordsB:
+		pairWords(pairs, w, f32AsU16(j.b)[2*f0*j.ldb+jc:], 2*j.ldb, kf, nc)
+	case have > 0:
 		pairAcross(pairs, w, j.b[f0*j.ldb+jc:], j.ldb, kf, nc)
 	}
 	clearTail(pairs, w, have, nc)

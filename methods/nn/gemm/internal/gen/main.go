@@ -439,12 +439,14 @@ func genAVX2() {
 //
 //	func pairAlongBF16(dst *uint32, src *float32, n int)
 //	func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16)
+//	func pairWordsBF16(dst *uint32, r0, r1 *uint16, n int, idx *uint16)
 //
 // pairAlongBF16 rounds n contiguous floats (n a multiple of 32) into n/2
 // pairs of neighbours. pairAcrossBF16 rounds n floats of two rows (n a
 // multiple of 16) into n pairs (r0[j] low, r1[j] high): both halves
 // converted by one VCVTNE2PS2BF16, then interleaved by VPERMW with the 32
-// word indices at idx.
+// word indices at idx. pairWordsBF16 is pairAcrossBF16 for two rows
+// already in bf16 (n words each): no rounding, the same interleave.
 func genPairBF16() {
 	p("// func pairAlongBF16(dst *uint32, src *float32, n int)\n")
 	p("TEXT ·pairAlongBF16(SB), NOSPLIT, $0-24\n")
@@ -489,6 +491,31 @@ func genPairBF16() {
 	ins("DECQ CX")
 	ins("JNZ across_loop")
 	p("across_done:\n")
+	ins("VZEROUPPER")
+	ins("RET")
+	p("\n")
+
+	p("// func pairWordsBF16(dst *uint32, r0, r1 *uint16, n int, idx *uint16)\n")
+	p("TEXT ·pairWordsBF16(SB), NOSPLIT, $0-40\n")
+	ins("MOVQ dst+0(FP), DI")
+	ins("MOVQ r0+8(FP), SI")
+	ins("MOVQ r1+16(FP), DX")
+	ins("MOVQ n+24(FP), CX")
+	ins("MOVQ idx+32(FP), AX")
+	ins("VMOVDQU16 (AX), Z3")
+	ins("SHRQ $4, CX")
+	ins("JZ words_done")
+	p("words_loop:\n")
+	ins("VMOVDQU (SI), Y0")
+	ins("VINSERTI64X4 $1, (DX), Z0, Z2")
+	ins("VPERMW Z2, Z3, Z4")
+	ins("VMOVDQU32 Z4, (DI)")
+	ins("ADDQ $32, SI")
+	ins("ADDQ $32, DX")
+	ins("ADDQ $64, DI")
+	ins("DECQ CX")
+	ins("JNZ words_loop")
+	p("words_done:\n")
 	ins("VZEROUPPER")
 	ins("RET")
 	p("\n")

@@ -195,11 +195,14 @@ func (l *Conv2D) Forward(x Matrix, train bool) Matrix {
 func (l *Conv2D) im2col(src Matrix, extra float32) {
 	kkc := l.k * l.k * l.c
 	l.colsBF16 = l.pairedCols()
-	ld := kkc + 1
+	rows, ld := src.Rows*l.oh*l.ow, kkc+1
 	if l.colsBF16 {
+		// Backward writes the input gradient's floats over the same
+		// buffer: size it for them now, once.
+		l.cols = Resize(l.cols, rows, ld)
 		ld = gemm.PairStride(kkc + 1)
 	}
-	l.cols = Resize(l.cols, src.Rows*l.oh*l.ow, ld)
+	l.cols = Resize(l.cols, rows, ld)
 	l.colSrc, l.colExtra = src, extra
 	ParallelFor(src.Rows, imgExamplesPerChunk(l.oh*l.ow*(kkc+1)), l.im2colFn)
 	l.colSrc = Matrix{}

@@ -2,6 +2,7 @@ package gemm
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 
 	"gonum.org/v1/gonum/blas"
@@ -147,8 +148,49 @@ func BenchmarkSgemmBF16CIFAR(b *testing.B) {
 				defer setBF16Kernel(k.name)()
 				benchshapes.Bench(b, bf16Impl{}, s)
 			})
+			if s.TB == blas.NoTrans { // the im2col matrix is A: in bf16 as Conv2D builds it
+				b.Run(s.Name+"/"+k.name+"-rows", func(b *testing.B) {
+					defer setBF16Kernel(k.name)()
+					benchPaired(b, s)
+				})
+			}
 		}
 	}
+}
+
+// benchPaired times SgemmBF16PairedA (s.TA = NoTrans) or
+// SgemmBF16PairedTN on s, its A written in bf16 beforehand.
+func benchPaired(b *testing.B, s benchshapes.Shape) {
+	r := rand.New(rand.NewPCG(1, 1))
+	rows, cols := s.M, s.K
+	if s.TA != blas.NoTrans {
+		rows, cols = s.K, s.M
+	}
+	ld := PairStride(cols)
+	a, x := make([]float32, rows*ld), make([]float32, cols)
+	for i := 0; i < rows; i++ {
+		for j := range x {
+			x[j] = float32(r.Float64() - 0.5)
+		}
+		PairRow(a[i*ld:], x)
+	}
+	bb, c := make([]float32, s.K*s.N), make([]float32, s.M*s.N)
+	for i := range bb {
+		bb[i] = float32(r.Float64() - 0.5)
+	}
+	mul := func() {
+		if s.TA == blas.NoTrans {
+			SgemmBF16PairedA(s.M, s.N, s.K, 1, a, ld, bb, s.N, 0, c, s.N)
+		} else {
+			SgemmBF16PairedTN(s.M, s.N, s.K, 1, a, ld, bb, s.N, 0, c, s.N)
+		}
+	}
+	mul()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		mul()
+	}
+	b.ReportMetric(2*float64(s.M)*float64(s.N)*float64(s.K)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
 
 // bf16Impl routes Sgemm to SgemmBF16, for benchshapes.Bench.

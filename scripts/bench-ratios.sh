@@ -4,7 +4,9 @@
 # them whatever its absolute speed:
 #
 #   - the convolution products' GFLOP/s against the large shapes' mean
-#     (fwd-784, fwd-1024, wgrad, dgrad), on one goroutine and on all;
+#     (fwd-784, fwd-1024, wgrad, dgrad), on one goroutine and on all, and
+#     on one goroutine against the bound of their memory traffic alone
+#     (BenchmarkSgemmTraffic: reading A and writing C once, as GFLOP/s);
 #   - each training step in fp32 against bf16 (precision=bf16), where the
 #     CPU has the bf16 instructions;
 #   - scoring with K = 5 inference runs against K = 1 (the paper's conv
@@ -43,6 +45,7 @@ bench() {
 for ((r = 1; r <= ROUNDS; r++)); do
   echo "bench-ratios: round $r of $ROUNDS" >&2
   bench "$tmp/gemm.test" '^BenchmarkSgemm(P1)?$/[^/]*/gemm' 1s
+  bench "$tmp/gemm.test" '^BenchmarkSgemmTraffic$/conv' 20x
   bench "$tmp/noprop.test" '^BenchmarkStep(MLP|Conv|ConvCIFAR)(BF16)?$' 20x
   bench "$tmp/noprop.test" '^BenchmarkScoresRunsConv$' 3x
   bench "$tmp/noprop.test" '^BenchmarkLearn(MLP|Conv)$' 3x
@@ -60,7 +63,7 @@ function median(key,   n, i, j, t, v) {
 { vals[$1] = vals[$1] " " $2 }
 END {
   printf "Medians of %d rounds.\n\nConvolution products against the large shapes (GFLOP/s):\n", rounds
-  printf "%-12s %-14s %10s %10s\n", "goroutines", "shape", "GFLOP/s", "of large"
+  printf "%-12s %-14s %10s %10s %10s\n", "goroutines", "shape", "GFLOP/s", "of large", "of bound"
   for (g = 1; g <= 2; g++) {
     pre = g == 1 ? "BenchmarkSgemmP1/" : "BenchmarkSgemm/"
     label = g == 1 ? "one" : "all"
@@ -69,9 +72,15 @@ END {
     for (i in ls) { k = pre ls[i]; for (key in vals) if (index(key, k "/") == 1) { large += median(key); nl++ } }
     if (nl == 0) continue
     large /= nl
-    printf "%-12s %-14s %10.1f %10s\n", label, "large (mean)", large, "1"
+    printf "%-12s %-14s %10.1f %10s %10s\n", label, "large (mean)", large, "1", "-"
     split("conv1 conv2 conv2-wgrad conv3 conv3-wgrad", cs, " ")
-    for (i = 1; i <= 5; i++) { k = pre cs[i]; for (key in vals) if (index(key, k "/") == 1) printf "%-12s %-14s %10.1f %10.2f\n", label, cs[i], median(key), median(key) / large }
+    for (i = 1; i <= 5; i++) {
+      k = pre cs[i]; t = "BenchmarkSgemmTraffic/" cs[i]
+      for (key in vals) if (index(key, k "/") == 1) {
+        bound = g == 1 && (t in vals) ? sprintf("%.2f", median(key) / median(t)) : "-"
+        printf "%-12s %-14s %10.1f %10.2f %10s\n", label, cs[i], median(key), median(key) / large, bound
+      }
+    }
   }
   printf "\nTraining steps, fp32 against bf16 (ms a step; kernels: %s):\n%-12s %10s %10s %10s\n", kernels, "step", "fp32", "bf16", "speed-up"
   split("MLP Conv ConvCIFAR", ss, " ")

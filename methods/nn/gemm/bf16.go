@@ -167,10 +167,9 @@ func tilesAsIs(kern *kernel, aTrans, bTrans bool, aForm, bForm form, m, n, k int
 
 	aPairs, lap, cv := a, lda, convert{floatsA: k}
 	switch {
-	case blocksA || aForm == words:
-		if aForm == words {
-			cv.floatsA = 0
-		}
+	case aForm == words: // read where it lies
+		cv.floatsA = 0
+	case blocksA: // converted block by block
 	case aTrans:
 		across := sc.buf[kp*m : na]
 		sc.run(across, m, a, lda, true, false, k, m)

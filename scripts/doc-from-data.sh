@@ -13,6 +13,9 @@
 # runs that FILTER selects (flags of noprop export; default: the whole
 # database). FILTER_<WHAT> (FILTER_PROBE, ...) replaces FILTER for that one
 # table, e.g. to keep the probe's many rows to the runs a figure draws.
+# PARTS_<WHAT> (a list of datasets) writes that table in one file a
+# dataset, docs/data/NAME-WHAT-DATASET.csv, to keep each file small; the
+# parts are read as one table.
 #
 #   scripts/doc-from-data.sh forgetting                  # regenerate docs/forgetting.md
 #   CHECK=1 scripts/doc-from-data.sh forgetting          # verify only
@@ -34,13 +37,24 @@ if [ -n "${DB:-}" ]; then
     case $what in runs | cells | metrics | probe | epochs) ;; *) echo "doc-from-data: WHAT: $what is not one of runs, cells, metrics, probe, epochs" >&2; exit 2 ;; esac
     filter_var="FILTER_${what^^}"
     filter=${!filter_var-${FILTER:-}}
-    # shellcheck disable=SC2086 # a filter is a list of flags
-    bin/noprop export --format csv --what "$what" --db "$DB" $filter -o "docs/data/$name-$what.csv"
+    parts_var="PARTS_${what^^}"
+    rm -f "docs/data/$name-$what.csv" "docs/data/$name-$what"-*.csv
+    if [ -z "${!parts_var:-}" ]; then
+      # shellcheck disable=SC2086 # a filter is a list of flags
+      bin/noprop export --format csv --what "$what" --db "$DB" $filter -o "docs/data/$name-$what.csv"
+      continue
+    fi
+    for ds in ${!parts_var}; do
+      # shellcheck disable=SC2086
+      bin/noprop export --format csv --what "$what" --db "$DB" $filter --dataset "$ds" -o "docs/data/$name-$what-$ds.csv"
+    done
   done
 fi
 files=()
 for what in runs cells metrics probe epochs; do
-  [ ! -f "docs/data/$name-$what.csv" ] || files+=("docs/data/$name-$what.csv")
+  for f in "docs/data/$name-$what.csv" "docs/data/$name-$what"-*.csv; do
+    [ ! -f "$f" ] || files+=("$f")
+  done
 done
 [ -f "docs/data/$name-runs.csv" ] || { echo "doc-from-data: no docs/data/$name-runs.csv (export it with DB=...)" >&2; exit 2; }
 tmp=$(mktemp -d)

@@ -44,7 +44,7 @@ done
 case $WORKERS in '' | *[!0-9]* | 0) echo "forgetting-study: WORKERS=$WORKERS: want a number of processes, 1 or more" >&2; exit 2 ;; esac
 case ${FROM_EXPORTS:=1} in 0 | 1) ;; *) echo "forgetting-study: FROM_EXPORTS=$FROM_EXPORTS: want 1 (a new database starts from docs/data's exports) or 0 (it starts empty)" >&2; exit 2 ;; esac
 
-exports=(docs/data/forgetting-runs.csv docs/data/forgetting-cells.csv docs/data/forgetting-metrics.csv docs/data/forgetting-probe.csv)
+exports=(docs/data/forgetting-runs.csv docs/data/forgetting-cells.csv docs/data/forgetting-metrics.csv docs/data/forgetting-probe-*.csv)
 make build
 if [ -n "${SLURM:-}" ]; then
   for f in $FILES; do

@@ -66,6 +66,12 @@ func TestDocsFromTheirData(t *testing.T) {
 				if f := filepath.Join("../../docs/data", name+"-"+what+".csv"); fileExists(f) {
 					files = append(files, f)
 				}
+				// A table exported in parts, one a dataset (PARTS_<WHAT>).
+				parts, err := filepath.Glob(filepath.Join("../../docs/data", name+"-"+what+"-*.csv"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				files = append(files, parts...)
 			}
 			db := filepath.Join(t.TempDir(), name+".db")
 			if code, _, errOut := run(t, append([]string{"import", db}, files...)...); code != 0 {

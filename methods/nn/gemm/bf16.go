@@ -61,10 +61,7 @@ func setBF16Kernel(name string) (restore func()) {
 // elements. With VDPBF16PS, k/2 pair steps do the product, twice the
 // multiply rate of fp32 FMA; with AMX, tiles of 16 pair steps do it.
 func SgemmBF16(tA, tB blas.Transpose, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	kern := bf16Active.Load()
-	if kern == nil {
-		panic("gemm: SgemmBF16 on a CPU without AVX512_BF16 (check HasBF16)")
-	}
+	kern := mustBF16()
 	checkArgs(tA, tB, m, n, k, a, lda, b, ldb, c, ldc)
 	if m == 0 || n == 0 {
 		return

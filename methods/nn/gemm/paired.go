@@ -10,8 +10,10 @@ package gemm
 // SgemmBF16PairedA needs of an operand of k values a row: (k+1)/2 pairs,
 // padded to the active bf16 kernel's step. It panics when HasBF16 is
 // false.
-func PairStride(k int) int {
-	kern := mustBF16()
+func PairStride(k int) int { return pairStride(mustBF16(), k) }
+
+// pairStride is PairStride for the kernel kern.
+func pairStride(kern *kernel, k int) int {
 	kp := (k + 1) / 2
 	if kern.tileN != nil {
 		kp = roundUp(kp, kern.kq)
@@ -37,7 +39,7 @@ func PairRow(dst, src []float32) {
 // PairStride(k) are zero.
 func SgemmBF16PairedA(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	kern := mustBF16()
-	stride := PairStride(k)
+	stride := pairStride(kern, k)
 	if !checkPaired(m, n, k, m, stride, a, lda, b, ldb, c, ldc) {
 		return
 	}
@@ -79,7 +81,7 @@ func SgemmBF16PairedTN(m, n, k int, alpha float32, a []float32, lda int, b []flo
 func mustBF16() *kernel {
 	kern := bf16Active.Load()
 	if kern == nil {
-		panic("gemm: bf16 product on a CPU without AVX512_BF16 (check HasBF16)")
+		panic("gemm: SgemmBF16 on a CPU without AVX512_BF16 (check HasBF16)")
 	}
 	return kern
 }

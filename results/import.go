@@ -55,11 +55,11 @@ func (s *Store) ImportRun(ctx context.Context, ir ImportedRun) error {
 		}
 		if _, err := tx.ExecContext(ctx, `
 INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed, program_version, host,
-	choices_json, status, error, started_at, ended_at, num_tasks, peak_heap_bytes, peak_rss_bytes)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	choices_json, status, error, started_at, ended_at, num_tasks, peak_heap_bytes, peak_rss_bytes, kernels)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.SpecJSON, r.ConfigHash, r.Method, r.Stream, r.Scenario, seedValue(r.Seed), r.ProgramVersion, r.Host,
 			nullString(r.ChoicesJSON), string(r.Status), nullString(r.Error), formatTime(r.Started), ended, r.NumTasks,
-			positiveOrNull(r.PeakHeapBytes), positiveOrNull(r.PeakRSSBytes)); err != nil {
+			positiveOrNull(r.PeakHeapBytes), positiveOrNull(r.PeakRSSBytes), r.Kernels); err != nil {
 			return err
 		}
 		for _, c := range ir.Cells {

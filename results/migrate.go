@@ -169,6 +169,10 @@ CREATE TABLE probe_accuracy (
 );
 `,
 	},
+	{
+		description: "the kernels a run computed with",
+		sql:         `ALTER TABLE runs ADD COLUMN kernels TEXT NOT NULL DEFAULT '';`,
+	},
 }
 
 // SchemaVersion is the schema version this program writes: the number of
@@ -187,6 +191,7 @@ const (
 	versionValAcc    = 9  // accuracy.val_accuracy
 	versionCurveVal  = 10 // epochs.val_acc
 	versionProbe     = 11 // table probe_accuracy
+	versionKernels   = 12 // runs.kernels
 )
 
 // migrate applies the missing migration steps in one transaction. BEGIN

@@ -327,6 +327,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 		{"version 7 (before accuracy.seconds)", atVersion(versionSeconds - 1), false},
 		{"version 8 (before accuracy.val_accuracy)", atVersion(versionValAcc - 1), false},
 		{"version 10 (before probe_accuracy)", atVersion(versionProbe - 1), false},
+		{"version 11 (before runs.kernels)", atVersion(versionKernels - 1), false},
 		{"current version", atVersion(len(orig)), false},
 	}
 	for _, tc := range tests {
@@ -356,6 +357,9 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 				eps, err := s.Epochs(t.Context(), "r1")
 				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) || eps[0].Terms != nil {
 					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc, no terms", eps, err)
+				}
+				if r, err := s.Run(t.Context(), "r1"); err != nil || r.Kernels != "" || r.Seed != 3 {
+					t.Errorf("run %+v, %v; want seed 3, no kernels", r, err)
 				}
 				if pr, err := s.Probe(t.Context(), "r1"); err != nil || len(pr) != 0 {
 					t.Errorf("probe %+v, %v; want none", pr, err)

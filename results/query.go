@@ -29,7 +29,7 @@ var runTable = []column{
 	{"ended_at", 1, ""}, {"num_tasks", 1, ""}, {"peak_heap_bytes", 1, ""}, {"peak_rss_bytes", 1, ""},
 	{"generation", versionOwners, "0"}, {"owner_pid", versionOwners, "NULL"},
 	{"owner_start", versionOwners, "NULL"}, {"owner_token", versionOwners, "NULL"},
-	{"heartbeat_at", versionOwners, "NULL"},
+	{"heartbeat_at", versionOwners, "NULL"}, {"kernels", versionKernels, "''"},
 }
 
 // runColumns is the select list of runTable for a database at schema
@@ -74,7 +74,7 @@ func scanRun(rows interface{ Scan(...any) error }) (Run, error) {
 	var heap, rss, pid sql.NullInt64
 	if err := rows.Scan(&r.ID, &r.SpecJSON, &r.ConfigHash, &r.Method, &r.Stream, &r.Scenario, &seed,
 		&r.ProgramVersion, &r.Host, &choices, &status, &errMsg, &started, &ended, &r.NumTasks,
-		&heap, &rss, &r.Generation, &pid, &ownerStart, &token, &heartbeat); err != nil {
+		&heap, &rss, &r.Generation, &pid, &ownerStart, &token, &heartbeat, &r.Kernels); err != nil {
 		return Run{}, err
 	}
 	r.Seed = uint64(seed)

@@ -54,6 +54,9 @@ type Run struct {
 	ProgramVersion string
 	// Host is the machine; StartRun fills it from os.Hostname when empty.
 	Host string
+	// Kernels names the kernels the run computed with (nn.Kernels), which
+	// decide its last bits; empty for runs stored before it was recorded.
+	Kernels string
 	// ChoicesJSON records the stream's random choices (class order,
 	// permutation seeds) as JSON; it may be empty.
 	ChoicesJSON string
@@ -194,13 +197,13 @@ func insertRun(ctx context.Context, tx *sql.Tx, r Run) error {
 	_, err := tx.ExecContext(ctx, `
 INSERT INTO runs (id, spec_json, config_hash, method, stream, scenario, seed,
 	program_version, host, choices_json, status, started_at, num_tasks,
-	generation, owner_pid, owner_start, owner_token, heartbeat_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	generation, owner_pid, owner_start, owner_token, heartbeat_at, kernels)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.SpecJSON, r.ConfigHash, r.Method, r.Stream, r.Scenario, seedValue(r.Seed),
 		r.ProgramVersion, r.Host, nullString(r.ChoicesJSON), string(StatusRunning),
 		formatTime(r.Started), r.NumTasks,
 		r.Generation, positiveOrNull(int64(r.Owner.PID)), nullString(r.Owner.Start),
-		nullString(r.Owner.Token), heartbeat)
+		nullString(r.Owner.Token), heartbeat, r.Kernels)
 	return err
 }
 

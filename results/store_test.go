@@ -80,7 +80,7 @@ func TestRoundTrip(t *testing.T) {
 	s := openT(t, filepath.Join(t.TempDir(), "r.db"))
 	const T = 3
 	r := testRun("noprop", "cfg1", 7, T)
-	r.ProgramVersion, r.Host = "abc123", "box"
+	r.ProgramVersion, r.Host, r.Kernels = "abc123", "box", "fp32 avx2, bf16 none, vector avx2"
 	id, err := s.StartRun(ctx, r)
 	if err != nil {
 		t.Fatal(err)
@@ -200,7 +200,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Status != StatusDone || got.Ended.IsZero() || got.PeakHeapBytes != 3<<20 || got.PeakRSSBytes != 0 ||
-		got.ProgramVersion != "abc123" || got.Host != "box" || got.ChoicesJSON != r.ChoicesJSON ||
+		got.ProgramVersion != "abc123" || got.Host != "box" || got.Kernels != r.Kernels || got.ChoicesJSON != r.ChoicesJSON ||
 		got.SpecJSON != r.SpecJSON || got.ConfigHash != "cfg1" || got.Seed != 7 || got.NumTasks != T {
 		t.Errorf("finished run = %+v", got)
 	}

@@ -53,7 +53,7 @@ done
 
 # The medians, then the ratios.
 # The kernels this CPU runs, as noprop --version names them.
-kernels=$("$tmp/noprop" --version | sed -n 's/.*(products: \(.*\))$/\1/p')
+kernels=$("$tmp/noprop" --version | sed -n 's/.*(kernels: \(.*\))$/\1/p')
 awk -v rounds="$ROUNDS" -v kernels="$kernels" '
 function median(key,   n, i, j, t, v) {
   n = split(vals[key], v, " ")

@@ -27,6 +27,9 @@ type StoreGate struct {
 	Store *results.Store
 	// Version identifies the program (a commit) for every stored run.
 	Version string
+	// Kernels names the kernels every stored run computes with
+	// (nn.Kernels).
+	Kernels string
 	// StaleAfter is the heartbeat age after which another owner's claim
 	// counts as gone; 0 means results.DefaultStaleAfter.
 	StaleAfter time.Duration
@@ -52,6 +55,7 @@ func (g *StoreGate) Acquire(ctx context.Context, r harness.RunInfo) (harness.Lea
 		Scenario:       r.Spec.Scenario,
 		Seed:           r.Spec.Seed,
 		ProgramVersion: g.Version,
+		Kernels:        g.Kernels,
 		ChoicesJSON:    string(choices),
 		NumTasks:       r.NumTasks,
 		Started:        r.Started,

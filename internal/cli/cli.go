@@ -74,7 +74,7 @@ func execute(ctx context.Context, argv []string, stdout, stderr io.Writer) int {
 		Version:       programVersion(),
 	}
 	// --version also names the product kernels, which decide bf16 results.
-	root.SetVersionTemplate("noprop version {{.Version}} (products: " + nn.Kernels() + ")\n")
+	root.SetVersionTemplate("noprop version {{.Version}} (kernels: " + nn.Kernels() + ")\n")
 	// --version has no -v: -v is --verbose where a command has it.
 	root.Flags().Bool("version", false, "print the program's version")
 	root.AddCommand(runCmd(), planCmd(), tableCmd(), plotCmd(), reportCmd(), exportCmd(), importCmd(), renderCmd(), runsCmd(), mergeCmd(), slurmCmd(), methodsCmd(), dataCmd())

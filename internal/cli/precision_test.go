@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,15 +36,42 @@ func TestNotePrecision(t *testing.T) {
 	}
 }
 
-// TestVersionNamesKernels: --version names the kernels that ran the
-// products, which bf16 results depend on.
+// TestVersionNamesKernels: --version names the kernels that compute,
+// which a result's last bits depend on.
 func TestVersionNamesKernels(t *testing.T) {
 	var out, errBuf bytes.Buffer
 	if code := execute(context.Background(), []string{"--version"}, &out, &errBuf); code != 0 {
 		t.Fatalf("--version: exit %d: %s", code, errBuf.String())
 	}
-	want := "(products: " + nn.Kernels() + ")\n"
-	if got := out.String(); !strings.HasPrefix(got, "noprop version ") || !strings.HasSuffix(got, want) || !strings.Contains(want, "fp32 ") {
+	want := "(kernels: " + nn.Kernels() + ")\n"
+	if got := out.String(); !strings.HasPrefix(got, "noprop version ") || !strings.HasSuffix(got, want) || !strings.Contains(want, "fp32 ") || !strings.Contains(want, ", vector ") {
 		t.Errorf("--version printed %q, want noprop version … %q", got, want)
+	}
+}
+
+// TestRunRecordsKernels: every stored run names the kernels that computed
+// it, and the runs export carries them.
+func TestRunRecordsKernels(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "images")
+	writeBlobFolder(t, data, 4, 20, 5)
+	db := filepath.Join(dir, "r.db")
+	if code, _, errOut := run(t, "run", "--method", "backprop", "--set", "hidden=[8]", "--set", "iterations=5",
+		"--dataset", "folder:"+data, "--tasks", "2", "--db", db); code != 0 {
+		t.Fatalf("run: exit %d: %s", code, errOut)
+	}
+	code, out, errOut := run(t, "export", "--db", db, "--what", "runs", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("export: %d records, %v:\n%s", len(recs), err, out)
+	}
+	col := slices.Index(recs[0], "kernels")
+	for _, rec := range recs[1:] {
+		if col < 0 || rec[col] != nn.Kernels() {
+			t.Errorf("column kernels (%d) of %q, want %q", col, rec, nn.Kernels())
+		}
 	}
 }

@@ -275,7 +275,7 @@ func runRun(ctx context.Context, f runFlags) error {
 		}
 	}
 	display, out, wait := newDisplay(f.verbose)
-	rn.Gate = &observe.StoreGate{Store: store, Version: programVersion(), StaleAfter: f.stale, Log: out}
+	rn.Gate = &observe.StoreGate{Store: store, Version: programVersion(), Kernels: nn.Kernels(), StaleAfter: f.stale, Log: out}
 	rn.Observers = []harness.RunObserver{&observe.Recorder{Store: store}, display}
 	rn.Log = out
 	rep, runErr := rn.RunAll(ctx, specs, skipDone(ctx, store, others, f.stale, out))

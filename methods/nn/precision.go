@@ -33,14 +33,16 @@ const BF16MinK = 32
 // needs (AVX512_BF16 or AMX); without them BF16 products run in FP32.
 func BF16Available() bool { return gemm.HasBF16() }
 
-// Kernels names the matrix-product kernels this CPU runs, for the record:
-// "fp32 avx512, bf16 amx-bf16" (bf16 "none" without the instructions).
+// Kernels names the kernels this CPU runs, for the record: the products'
+// and the element-wise passes' ("fp32 avx512, bf16 amx-bf16, vector
+// avx512"; bf16 "none" without the instructions). Two CPUs with the same
+// names compute the same bits; different names may round differently.
 func Kernels() string {
 	bf16 := gemm.BF16Kernel()
 	if bf16 == "" {
 		bf16 = "none"
 	}
-	return "fp32 " + gemm.Kernel() + ", bf16 " + bf16
+	return "fp32 " + gemm.Kernel() + ", bf16 " + bf16 + ", vector " + VectorKernels()
 }
 
 // SetProducts sets the precision of the products every layer takes with

@@ -297,7 +297,7 @@ func (b *builder) epochs(runs []results.Run) error {
 // runColumns are the runs table's columns before the settings.
 var runColumns = []string{"run_id", "config_hash", "method", "preset", "dataset", "stream", "stream_kind",
 	"scenario", "num_tasks", "class_order", "seed", "status", "counted", "error", "started_at", "ended_at",
-	"program_version", "host", "peak_heap_bytes", "peak_rss_bytes", "spec_json", "choices_json"}
+	"program_version", "host", "kernels", "peak_heap_bytes", "peak_rss_bytes", "spec_json", "choices_json"}
 
 // SettingPrefix starts the name of each settings column of the runs table.
 const SettingPrefix = "setting."
@@ -341,7 +341,7 @@ func runsTable(ctx context.Context, s *results.Store, f results.Filter, runs []r
 		sp := specs[i]
 		row := []any{r.ID, r.ConfigHash, r.Method, text(sp.Preset), text(sp.Dataset), r.Stream, text(sp.Stream),
 			r.Scenario, int64(r.NumTasks), text(sp.ClassOrder), r.Seed, string(r.Status), counted[r.ID], text(r.Error),
-			timeValue(r.Started), timeValue(r.Ended), r.ProgramVersion, r.Host,
+			timeValue(r.Started), timeValue(r.Ended), r.ProgramVersion, r.Host, text(r.Kernels),
 			bytesValue(r.PeakHeapBytes), bytesValue(r.PeakRSSBytes), r.SpecJSON, text(r.ChoicesJSON)}
 		for _, name := range settingCols {
 			row = append(row, settings[i][name])

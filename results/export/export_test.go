@@ -64,7 +64,8 @@ func writeStore(t *testing.T) (*results.Store, stored) {
 	}
 	for k := range st.matrix {
 		id, err := s.StartRun(ctx, results.Run{SpecJSON: fmt.Sprintf(spec, k+1), ConfigHash: "cfg", Method: "noprop-dt",
-			Stream: "split-mnist", Scenario: "class", Seed: uint64(k + 1), NumTasks: 2, ProgramVersion: "v1", Host: "box"})
+			Stream: "split-mnist", Scenario: "class", Seed: uint64(k + 1), NumTasks: 2, ProgramVersion: "v1", Host: "box",
+			Kernels: "fp32 avx512, bf16 none, vector avx512"})
 		if err != nil {
 			t.Fatal(err)
 		}

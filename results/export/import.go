@@ -188,7 +188,7 @@ func (t table) runs(runs map[string]*results.ImportedRun, order *[]string) error
 		}
 		r := results.Run{ID: p.str("run_id"), SpecJSON: p.str("spec_json"), ConfigHash: p.str("config_hash"),
 			Method: p.str("method"), Stream: p.str("stream"), Scenario: p.str("scenario"), Seed: seed,
-			ProgramVersion: p.str("program_version"), Host: p.str("host"), ChoicesJSON: p.str("choices_json"),
+			ProgramVersion: p.str("program_version"), Host: p.str("host"), Kernels: p.str("kernels"), ChoicesJSON: p.str("choices_json"),
 			NumTasks: p.int("num_tasks"), Status: results.Status(p.str("status")), Error: p.str("error"),
 			Started: p.time("started_at"), Ended: p.time("ended_at"),
 			PeakHeapBytes: p.int64("peak_heap_bytes"), PeakRSSBytes: p.int64("peak_rss_bytes")}

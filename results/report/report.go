@@ -73,8 +73,9 @@ type Config struct {
 	Seeds      string
 	RunIDs     []string
 	// Versions are the program versions (commits) that ran the seeds,
-	// and Hosts the machines.
-	Versions, Hosts []string
+	// Hosts the machines and Kernels the kernels they computed with
+	// ("not recorded" for runs stored before runs recorded them).
+	Versions, Hosts, Kernels []string
 	// Started and Ended span the runs' start and end times.
 	Started, Ended string
 	// Spec is the stored spec JSON of the first seed's run, indented; the
@@ -175,10 +176,15 @@ func configSection(c *figure.Config, i int) (Config, error) {
 		seeds[i] = fmt.Sprint(s)
 	}
 	sec.Seeds = strings.Join(seeds, ", ")
-	versions, hosts := map[string]bool{}, map[string]bool{}
+	versions, hosts, kernels := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	var first, last time.Time
 	for _, r := range c.Runs {
 		versions[r.ProgramVersion], hosts[r.Host] = true, true
+		k := r.Kernels
+		if k == "" {
+			k = "not recorded"
+		}
+		kernels[k] = true
 		if first.IsZero() || r.Started.Before(first) {
 			first = r.Started
 		}
@@ -186,7 +192,7 @@ func configSection(c *figure.Config, i int) (Config, error) {
 			last = r.Ended
 		}
 	}
-	sec.Versions, sec.Hosts = sortedKeys(versions), sortedKeys(hosts)
+	sec.Versions, sec.Hosts, sec.Kernels = sortedKeys(versions), sortedKeys(hosts), sortedKeys(kernels)
 	sec.Started, sec.Ended = first.Local().Format("2006-01-02 15:04"), last.Local().Format("2006-01-02 15:04")
 	var spec bytes.Buffer
 	if err := json.Indent(&spec, []byte(c.Runs[0].SpecJSON), "", "  "); err != nil {
@@ -261,9 +267,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		for i, id := range c.RunIDs {
 			ids[i] = mdCode(id)
 		}
-		fmt.Fprintf(&b, "- config hash: %s\n- seeds: %s\n- program version: %s\n- host: %s\n- runs: %s to %s\n- run IDs: %s\n\n",
+		fmt.Fprintf(&b, "- config hash: %s\n- seeds: %s\n- program version: %s\n- host: %s\n- kernels: %s\n- runs: %s to %s\n- run IDs: %s\n\n",
 			mdCode(c.ConfigHash), mdText(c.Seeds), mdText(strings.Join(c.Versions, ", ")), mdText(strings.Join(c.Hosts, ", ")),
-			mdText(c.Started), mdText(c.Ended), strings.Join(ids, ", "))
+			mdText(strings.Join(c.Kernels, "; ")), mdText(c.Started), mdText(c.Ended), strings.Join(ids, ", "))
 		b.WriteString("Accuracy (%) on each task (columns) after each task (rows), mean ± SE over seeds:\n\n")
 		b.WriteString(c.markdownMatrix)
 		fence := fenceFor(c.Spec)

@@ -56,7 +56,7 @@ func TestReportHoldsTableMatricesSettingsAndFigures(t *testing.T) {
 		table.FormatStat(sums[3].Metrics[metrics.Forgetting], sums[3].N),
 		"after task 3", table.FormatCell(mean[3][0], se[3][0]), table.FormatCell(mean[0][2], se[0][2]),
 		"backprop on split-mnist, class-IL", "noprop-dt:quick on split-mnist, task-IL",
-		`"lr": 0.001`, `"timesteps": 3`, `"hidden": [`, "abc123", "v9", sums[0].RunIDs[0], "seeds</dt><dd>1, 2",
+		`"lr": 0.001`, `"timesteps": 3`, `"hidden": [`, "abc123", "v9", "fp32 avx512, bf16 none, vector avx512", sums[0].RunIDs[0], "seeds</dt><dd>1, 2",
 	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {

@@ -153,7 +153,7 @@ func tilesAsIs(kern *kernel, aTrans, bTrans bool, aForm, bForm form, m, n, k int
 	case blocksA || aForm == words:
 		na = 0
 	case aTrans:
-		na *= 2 // and the pairs across rows before their transpose
+		na += 16 * m // and the last 16 pair rows across before their transpose
 	}
 	if blocksB {
 		nb = 0
@@ -168,10 +168,7 @@ func tilesAsIs(kern *kernel, aTrans, bTrans bool, aForm, bForm form, m, n, k int
 		cv.floatsA = 0
 	case blocksA: // converted block by block
 	case aTrans:
-		across := sc.buf[kp*m : na]
-		sc.run(across, m, a, lda, true, false, k, m)
-		clear(across[(k+1)/2*m:])
-		transposePairs(kern.pk.tr16, ap, kp, across, m)
+		sc.runT(ap, kp, a, lda, k, m, sc.buf[kp*m:na], kern.pk.tr16)
 		aPairs, lap, cv.floatsA = u32AsF32(ap), kp, 0
 	default:
 		sc.run(ap, kp, a, lda, false, false, k, m)
@@ -299,6 +296,11 @@ type pairPass struct {
 	words  bool // across, from bf16 words (pairWords; lds still counts float32 slots)
 	k      int
 	width  int
+	// With tr16, the pairs across are written transposed (width rows of
+	// pairs, ldd apart): 16 pair rows at a time by pairAcrossT16BF16, the
+	// last 16 (short of floats) across into tail, then transposed by tr16.
+	tr16 func(dst *float32, ldd int, src *float32, lds int, kc int)
+	tail []uint32
 }
 
 // pairChunk is the fewest floats a goroutine converts: about what a
@@ -318,9 +320,46 @@ func (p *pairPass) run(dst []uint32, ldd int, src []float32, lds int, across, wo
 	p.dst, p.src = nil, nil
 }
 
-// Range converts pair rows [lo, hi) (across) or rows [lo, hi) (along).
+// runT writes the k×width floats of src (stride lds) as width rows of kp
+// pairs across (dst, stride kp; kp a multiple of 16): element (c, i) holds
+// src[2i][c] low and src[2i+1][c] high, zero past k. tail holds 16·width
+// pair elements.
+func (p *pairPass) runT(dst []uint32, kp int, src []float32, lds, k, width int, tail []uint32, tr16 func(dst *float32, ldd int, src *float32, lds int, kc int)) {
+	*p = pairPass{dst: dst, ldd: kp, src: src, lds: lds, across: true, k: k, width: width, tr16: tr16, tail: tail}
+	workpool.Range(kp/16, max(1, pairChunk/(32*width)), Threads(), p)
+	p.dst, p.src, p.tail, p.tr16 = nil, nil, nil, nil
+}
+
+// pairsT writes the groups of 16 pair rows [lo, hi) of the k×width floats
+// of src (stride lds) as width rows of pairs across (dst, stride ldd):
+// element (c, i) holds src[2i][c] low and src[2i+1][c] high, zero past k.
+// A whole group goes in one pass (pairAcrossT16BF16); one short of floats,
+// across into tail (16·width pair elements), then transposed by tr16.
+func pairsT(dst []uint32, ldd int, src []float32, lds, k, width int, tail []uint32, tr16 func(dst *float32, ldd int, src *float32, lds int, kc int), lo, hi int) {
+	d := u32AsF32(dst)
+	for g := lo; g < hi; g++ {
+		p0 := 16 * g
+		floats := min(32, k-2*p0)
+		if floats == 32 {
+			pairAcrossT16BF16(&dst[p0], ldd, &src[2*p0*lds], lds, width, &interleave[0])
+			continue
+		}
+		have := 0
+		if floats > 0 {
+			pairAcross(tail, width, src[2*p0*lds:], lds, floats, width)
+			have = (floats + 1) / 2
+		}
+		clear(tail[have*width : 16*width])
+		tr16(&d[p0], ldd, &u32AsF32(tail)[0], width, width)
+	}
+}
+
+// Range converts pair rows [lo, hi) (across) or rows [lo, hi) (along), or
+// (tr16) the groups of 16 pair rows [lo, hi).
 func (p *pairPass) Range(lo, hi int) {
 	switch {
+	case p.tr16 != nil: // only the last group is short of floats: one tail does
+		pairsT(p.dst, p.ldd, p.src, p.lds, p.k, p.width, p.tail, p.tr16, lo, hi)
 	case p.words:
 		pairWords(p.dst[lo*p.ldd:], p.ldd, f32AsU16(p.src)[4*lo*p.lds:], 2*p.lds, min(2*hi, p.k)-2*lo, p.width)
 	case p.across:
@@ -414,15 +453,5 @@ func clearTail(dst []uint32, ld, rows, from int) {
 	}
 	for r := 0; r < rows; r++ {
 		clear(dst[r*ld+from : (r+1)*ld])
-	}
-}
-
-// transposePairs writes the kp×m pair matrix src (kp a multiple of 16) as
-// m×kp into dst, 16 rows of src at a time with the packers' register
-// transposes.
-func transposePairs(tr16 func(dst *float32, ldd int, src *float32, lds int, kc int), dst []uint32, kp int, src []uint32, m int) {
-	d, s := u32AsF32(dst), u32AsF32(src)
-	for p := 0; p < kp; p += 16 {
-		tr16(&d[p], kp, &s[p*m], m, m)
 	}
 }

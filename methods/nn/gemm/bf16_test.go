@@ -141,3 +141,40 @@ func TestSgemmBF16SharedPairing(t *testing.T) {
 		}
 	}
 }
+
+// TestPairAcrossT16 checks the one-pass pairing and transpose against its
+// definition, pair i of column c from rows 2i and 2i+1, for whole and
+// masked blocks of columns, rounding ties, NaN and an output stride wider
+// than 16, writing nothing else.
+func TestPairAcrossT16(t *testing.T) {
+	if !HasBF16() {
+		t.Skip("no bf16 instructions")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, m := range []int{1, 7, 16, 17, 40} {
+		const lds, ldd = 45, 20
+		src := make([]float32, 31*lds+m)
+		for i := range src {
+			src[i] = float32(rng.NormFloat64())
+		}
+		src[3] = math.Float32frombits(0x3f818000) // a tie
+		src[lds+1] = float32(math.NaN())
+		const untouched = 0xdeadbeef
+		dst := make([]uint32, (m+1)*ldd)
+		for i := range dst {
+			dst[i] = untouched
+		}
+		pairAcrossT16BF16(&dst[0], ldd, &src[0], lds, m, &interleave[0])
+		for c := 0; c <= m; c++ {
+			for i := 0; i < ldd; i++ {
+				want := uint32(untouched)
+				if c < m && i < 16 {
+					want = bf16(src[2*i*lds+c]) | bf16(src[(2*i+1)*lds+c])<<16
+				}
+				if got := dst[c*ldd+i]; got != want {
+					t.Fatalf("m %d: element %d of output row %d = %#08x, want %#08x", m, i, c, got, want)
+				}
+			}
+		}
+	}
+}

@@ -81,7 +81,7 @@ var (
 // a GC would empty), so steady-state calls allocate nothing.
 type workspace struct {
 	a, b []float32
-	t    []float32        // a transposed operand's pairs before their transpose (pairBlockT)
+	t    []float32        // a transposed operand's last 16 pair rows before their transpose (pairBlockT)
 	tmp  [mr * nr]float32 // edge tiles are computed here, then merged into C
 }
 

@@ -34,6 +34,9 @@ func pairAcrossBF16(dst *uint32, r0, r1 *float32, n int, idx *uint16)
 func pairWordsBF16(dst *uint32, r0, r1 *uint16, n int, idx *uint16)
 
 //go:noescape
+func pairAcrossT16BF16(dst *uint32, ldd int, src *float32, lds int, m int, idx *uint16)
+
+//go:noescape
 func kernAVX2(kc int, a, b, c *float32, ldc int, alpha, beta float32, mode int)
 
 // avx2 adapts kernAVX2, which only does full tiles, to microKernel.

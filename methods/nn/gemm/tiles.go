@@ -86,20 +86,19 @@ func (j *job) packB(ws *workspace, pc, kc, jc, nc int) {
 }
 
 // pairBlockT is pairBlock for a transposed A (floatsA rows of m floats):
-// its pairs across rows 2pc.. are written kc × mc into the workspace's t,
-// then transposed, 16 pair rows at a time, into mc rows of kc pairs.
+// its pairs across rows 2pc.., written as mc rows of kc pairs (pairsT, with
+// the workspace's t for the last 16 pair rows).
 func (j *job) pairBlockT(ws *workspace, kc, pc, ic, mc int) []float32 {
-	if need := kc * mc; len(ws.t) < need {
+	if need := 16 * mc; len(ws.t) < need {
 		ws.t = make([]float32, need)
 	}
-	t := f32AsU32(ws.t[:kc*mc])
-	f0, kf, have := blockFloats(j.floatsA, pc, kc)
-	if have > 0 {
-		pairAcross(t, mc, j.a[f0*j.lda+ic:], j.lda, kf, mc)
-	}
-	clear(t[have*mc:])
 	buf := ws.a[:roundUp(mc, mr)*kc]
-	transposePairs(j.kern.pk.tr16, f32AsU32(buf), kc, t, mc)
+	f0, kf, _ := blockFloats(j.floatsA, pc, kc)
+	var src []float32
+	if kf > 0 {
+		src = j.a[f0*j.lda+ic:]
+	}
+	pairsT(f32AsU32(buf), kc, src, j.lda, max(kf, 0), mc, f32AsU32(ws.t[:16*mc]), j.kern.pk.tr16, 0, kc/16)
 	clear(buf[mc*kc:])
 	return buf
 }

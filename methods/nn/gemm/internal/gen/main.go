@@ -40,6 +40,7 @@ func main() {
 	genCopy(12)
 	genCopy(32)
 	genPairBF16()
+	genPairAcrossT()
 	genTransposeAVX2(8)
 	genTransposeAVX2(4)
 	genCopyAVX2(12)
@@ -516,6 +517,84 @@ func genPairBF16() {
 	ins("DECQ CX")
 	ins("JNZ words_loop")
 	p("words_done:\n")
+	ins("VZEROUPPER")
+	ins("RET")
+	p("\n")
+}
+
+// genPairAcrossT writes
+//
+//	func pairAcrossT16BF16(dst *uint32, ldd int, src *float32, lds int, m int, idx *uint16)
+//
+// which rounds 16 pairs of float rows (rows 2i and 2i+1 of src, stride lds
+// floats, columns 0..m-1) to bf16 pairs and stores them transposed: pair i
+// of column c goes to dst[c·ldd + i] (src[2i][c] low, src[2i+1][c] high).
+// It is pairAcrossBF16 into a scratch block and transpose16AVX512 out of it
+// in one pass, the pairs never leaving the registers: a transposed A's
+// pairs (the output gradient of a convolution's weight gradient). A last
+// block of m mod 16 columns is loaded with a zeroing mask.
+func genPairAcrossT() {
+	const name = "pairAcrossT16BF16"
+	p("// func %s(dst *uint32, ldd int, src *float32, lds int, m int, idx *uint16)\n", name)
+	p("TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	ins("MOVQ dst+0(FP), DI")
+	ins("MOVQ ldd+8(FP), BX")
+	ins("SHLQ $2, BX") // ldd in bytes
+	ins("MOVQ src+16(FP), SI")
+	ins("MOVQ lds+24(FP), DX")
+	ins("SHLQ $2, DX") // lds in bytes
+	ins("MOVQ m+32(FP), CX")
+	ins("MOVQ idx+40(FP), AX")
+	ins("VMOVDQU16 (AX), Z31")  // the interleave, kept for the whole call
+	ins("LEAQ (BX)(BX*2), R13") // 3·ldd
+	block := func(tail bool) {
+		ra := newRegAlloc()
+		ra.free = ra.free[1:] // Z31 holds the interleave
+		ins("MOVQ SI, AX")
+		t := make([]string, 16)
+		for i := range t {
+			a, b := ra.get(), ra.get()
+			for k, z := range []string{a, b} {
+				addr := "(AX)"
+				if k == 1 {
+					addr = "(AX)(DX*1)"
+				}
+				if tail {
+					ins("VMOVUPS.Z %s, K2, %s", addr, z)
+				} else {
+					ins("VMOVUPS %s, %s", addr, z)
+				}
+			}
+			ins("LEAQ (AX)(DX*2), AX")
+			c := ra.get()
+			ins("%s", vcvtne2ps2bf16(zreg(c), zreg(b), zreg(a)))
+			t[i] = ra.get()
+			ins("VPERMW %s, Z31, %s", c, t[i])
+			ra.put(a)
+			ra.put(b)
+			ra.put(c)
+		}
+		storeRows(name, transposeRegs(ra, t), tail, 16)
+	}
+	ins("CMPQ CX, $16")
+	ins("JLT %s_tail", name)
+	p("%s_loop:\n", name)
+	block(false)
+	ins("LEAQ (DI)(BX*4), DI")
+	ins("ADDQ $64, SI")
+	ins("SUBQ $16, CX")
+	ins("CMPQ CX, $16")
+	ins("JGE %s_loop", name)
+	p("%s_tail:\n", name)
+	ins("TESTQ CX, CX")
+	ins("JZ %s_done", name)
+	// K2 = (1 << CX) − 1: the live columns of the last block.
+	ins("MOVQ $1, AX")
+	ins("SHLQ CX, AX")
+	ins("DECQ AX")
+	ins("KMOVW AX, K2")
+	block(true)
+	p("%s_done:\n", name)
 	ins("VZEROUPPER")
 	ins("RET")
 	p("\n")

@@ -84,69 +84,7 @@ func genTranspose(rows int) {
 				ins("VMOVUPS %s, %s", rowAddr(i), r[i])
 			}
 		}
-		// Step 1: t[2i], t[2i+1] interleave 32-bit elements of rows 2i, 2i+1.
-		t := make([]string, 16)
-		for i := 0; i < 8; i++ {
-			t[2*i], t[2*i+1] = ra.get(), ra.get()
-			ins("VUNPCKLPS %s, %s, %s", r[2*i+1], r[2*i], t[2*i])
-			ins("VUNPCKHPS %s, %s, %s", r[2*i+1], r[2*i], t[2*i+1])
-			ra.put(r[2*i])
-			ra.put(r[2*i+1])
-		}
-		// Step 2: u[4g+c] lane L holds column 4L+c of rows 4g..4g+3.
-		u := make([]string, 16)
-		for g := 0; g < 4; g++ {
-			b := 4 * g
-			for c := 0; c < 4; c++ {
-				u[b+c] = ra.get()
-			}
-			ins("VUNPCKLPD %s, %s, %s", t[b+2], t[b], u[b])
-			ins("VUNPCKHPD %s, %s, %s", t[b+2], t[b], u[b+1])
-			ins("VUNPCKLPD %s, %s, %s", t[b+3], t[b+1], u[b+2])
-			ins("VUNPCKHPD %s, %s, %s", t[b+3], t[b+1], u[b+3])
-			for c := 0; c < 4; c++ {
-				ra.put(t[b+c])
-			}
-		}
-		// Step 3: gather lane L of u[c], u[4+c], u[8+c], u[12+c] into output
-		// row 4L+c.
-		out := make([]string, 16)
-		for c := 0; c < 4; c++ {
-			x, y, x2, y2 := ra.get(), ra.get(), ra.get(), ra.get()
-			ins("VSHUFF32X4 $0x44, %s, %s, %s", u[4+c], u[c], x)
-			ins("VSHUFF32X4 $0xEE, %s, %s, %s", u[4+c], u[c], y)
-			ins("VSHUFF32X4 $0x44, %s, %s, %s", u[12+c], u[8+c], x2)
-			ins("VSHUFF32X4 $0xEE, %s, %s, %s", u[12+c], u[8+c], y2)
-			for _, z := range []string{u[c], u[4+c], u[8+c], u[12+c]} {
-				ra.put(z)
-			}
-			for L := 0; L < 4; L++ {
-				out[4*L+c] = ra.get()
-			}
-			ins("VSHUFF32X4 $0x88, %s, %s, %s", x2, x, out[c])
-			ins("VSHUFF32X4 $0xDD, %s, %s, %s", x2, x, out[4+c])
-			ins("VSHUFF32X4 $0x88, %s, %s, %s", y2, y, out[8+c])
-			ins("VSHUFF32X4 $0xDD, %s, %s, %s", y2, y, out[12+c])
-			for _, z := range []string{x, y, x2, y2} {
-				ra.put(z)
-			}
-		}
-		// Stores: output row j goes to dst + j·ldd.
-		for j := 0; j < 16; j++ {
-			if tail && j > 0 {
-				ins("CMPQ CX, $%d", j)
-				ins("JEQ %s_done", name)
-			}
-			if j%4 == 0 && j > 0 {
-				ins("LEAQ (DI)(BX*4), DI")
-			}
-			addr := []string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(DI)(R13*1)"}[j%4]
-			if rows < 16 {
-				ins("VMOVUPS %s, K1, %s", out[j], addr)
-			} else {
-				ins("VMOVUPS %s, %s", out[j], addr)
-			}
-		}
+		storeRows(name, transposeRegs(ra, r), tail, rows)
 	}
 	ins("CMPQ CX, $16")
 	ins("JLT %s_tail", name)
@@ -172,6 +110,83 @@ func genTranspose(rows int) {
 	ins("VZEROUPPER")
 	ins("RET")
 	p("\n")
+}
+
+// transposeRegs transposes the 16×16 block of floats in registers r (row i
+// in r[i]) with the classic 64-shuffle in-register transpose (unpack
+// 32-bit, unpack 64-bit, two rounds of 128-bit lane shuffles), freeing r and
+// returning the registers of the output rows.
+func transposeRegs(ra *regAlloc, r []string) []string {
+	// Step 1: t[2i], t[2i+1] interleave 32-bit elements of rows 2i, 2i+1.
+	t := make([]string, 16)
+	for i := 0; i < 8; i++ {
+		t[2*i], t[2*i+1] = ra.get(), ra.get()
+		ins("VUNPCKLPS %s, %s, %s", r[2*i+1], r[2*i], t[2*i])
+		ins("VUNPCKHPS %s, %s, %s", r[2*i+1], r[2*i], t[2*i+1])
+		ra.put(r[2*i])
+		ra.put(r[2*i+1])
+	}
+	// Step 2: u[4g+c] lane L holds column 4L+c of rows 4g..4g+3.
+	u := make([]string, 16)
+	for g := 0; g < 4; g++ {
+		b := 4 * g
+		for c := 0; c < 4; c++ {
+			u[b+c] = ra.get()
+		}
+		ins("VUNPCKLPD %s, %s, %s", t[b+2], t[b], u[b])
+		ins("VUNPCKHPD %s, %s, %s", t[b+2], t[b], u[b+1])
+		ins("VUNPCKLPD %s, %s, %s", t[b+3], t[b+1], u[b+2])
+		ins("VUNPCKHPD %s, %s, %s", t[b+3], t[b+1], u[b+3])
+		for c := 0; c < 4; c++ {
+			ra.put(t[b+c])
+		}
+	}
+	// Step 3: gather lane L of u[c], u[4+c], u[8+c], u[12+c] into output
+	// row 4L+c.
+	out := make([]string, 16)
+	for c := 0; c < 4; c++ {
+		x, y, x2, y2 := ra.get(), ra.get(), ra.get(), ra.get()
+		ins("VSHUFF32X4 $0x44, %s, %s, %s", u[4+c], u[c], x)
+		ins("VSHUFF32X4 $0xEE, %s, %s, %s", u[4+c], u[c], y)
+		ins("VSHUFF32X4 $0x44, %s, %s, %s", u[12+c], u[8+c], x2)
+		ins("VSHUFF32X4 $0xEE, %s, %s, %s", u[12+c], u[8+c], y2)
+		for _, z := range []string{u[c], u[4+c], u[8+c], u[12+c]} {
+			ra.put(z)
+		}
+		for L := 0; L < 4; L++ {
+			out[4*L+c] = ra.get()
+		}
+		ins("VSHUFF32X4 $0x88, %s, %s, %s", x2, x, out[c])
+		ins("VSHUFF32X4 $0xDD, %s, %s, %s", x2, x, out[4+c])
+		ins("VSHUFF32X4 $0x88, %s, %s, %s", y2, y, out[8+c])
+		ins("VSHUFF32X4 $0xDD, %s, %s, %s", y2, y, out[12+c])
+		for _, z := range []string{x, y, x2, y2} {
+			ra.put(z)
+		}
+	}
+	return out
+}
+
+// storeRows stores output row j of a transposed block to dst + j·ldd (DI,
+// BX = ldd bytes, R13 = 3·ldd; DI ends 12 rows on): the first CX rows in a
+// tail block, only the live lanes (K1) when rows < 16.
+func storeRows(name string, out []string, tail bool, rows int) {
+	// Stores: output row j goes to dst + j·ldd.
+	for j := 0; j < 16; j++ {
+		if tail && j > 0 {
+			ins("CMPQ CX, $%d", j)
+			ins("JEQ %s_done", name)
+		}
+		if j%4 == 0 && j > 0 {
+			ins("LEAQ (DI)(BX*4), DI")
+		}
+		addr := []string{"(DI)", "(DI)(BX*1)", "(DI)(BX*2)", "(DI)(R13*1)"}[j%4]
+		if rows < 16 {
+			ins("VMOVUPS %s, K1, %s", out[j], addr)
+		} else {
+			ins("VMOVUPS %s, %s", out[j], addr)
+		}
+	}
 }
 
 // genCopy writes

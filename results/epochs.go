@@ -147,3 +147,37 @@ func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
 	}
 	return out, nil
 }
+
+// RecordedSeconds returns, for each run with any, the seconds its stored
+// rows account for: its training log's and the scoring of its accuracy
+// cells. A run resumed from a checkpoint keeps the rows of the tasks it
+// learned before, so this counts its earlier sittings, which its
+// started_at (when the last one began) does not.
+func (s *Store) RecordedSeconds(ctx context.Context) (map[string]float64, error) {
+	q := "SELECT run_id, SUM(seconds) FROM epochs GROUP BY run_id"
+	if s.version >= versionSeconds {
+		q = `SELECT run_id, SUM(s) FROM (
+	SELECT run_id, seconds AS s FROM epochs UNION ALL SELECT run_id, seconds AS s FROM accuracy
+) GROUP BY run_id`
+	}
+	rows, err := s.db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("read recorded seconds: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]float64{}
+	for rows.Next() {
+		var id string
+		var sec sql.NullFloat64
+		if err := rows.Scan(&id, &sec); err != nil {
+			return nil, fmt.Errorf("read recorded seconds: %w", err)
+		}
+		if sec.Valid {
+			out[id] = sec.Float64
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read recorded seconds: %w", err)
+	}
+	return out, nil
+}

@@ -178,6 +178,26 @@ type estimator struct {
 	// budgets is the mean duration of the done runs of each budget key
 	// (budgetKey), read once when first needed.
 	budgets map[string]estimate
+	// recorded holds each store's RecordedSeconds, read once when first
+	// needed.
+	recorded []map[string]float64
+}
+
+// duration is how long run r of store i took: its wall time, or the
+// seconds its rows record when more (a run resumed from a checkpoint
+// started_at its last sitting; its rows count the earlier ones too).
+func (e *estimator) duration(i int, r results.Run) (float64, error) {
+	if e.recorded == nil {
+		e.recorded = make([]map[string]float64, len(e.stores))
+		for j, store := range e.stores {
+			rec, err := store.RecordedSeconds(e.ctx)
+			if err != nil {
+				return 0, err
+			}
+			e.recorded[j] = rec
+		}
+	}
+	return max(r.Ended.Sub(r.Started).Seconds(), e.recorded[i][r.ID]), nil
 }
 
 // alike estimates a configuration never run from the done runs of the
@@ -185,14 +205,18 @@ type estimator struct {
 func (e *estimator) alike(s harness.Spec) (estimate, error) {
 	if e.budgets == nil {
 		sum, n := map[string]float64{}, map[string]int{}
-		for _, store := range e.stores {
+		for i, store := range e.stores {
 			runs, err := store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
 			if err != nil {
 				return estimate{}, err
 			}
 			for _, r := range runs {
 				if k, ok := budgetKey(r.SpecJSON); ok {
-					sum[k] += r.Ended.Sub(r.Started).Seconds()
+					d, err := e.duration(i, r)
+					if err != nil {
+						return estimate{}, err
+					}
+					sum[k] += d
 					n[k]++
 				}
 			}
@@ -259,13 +283,17 @@ func (e *estimator) of(hash string) (estimate, error) {
 	}
 	var est estimate
 	n := 0
-	for _, store := range e.stores {
+	for i, store := range e.stores {
 		runs, err := store.Runs(e.ctx, results.Filter{ConfigHash: hash, Status: results.StatusDone})
 		if err != nil {
 			return estimate{}, err
 		}
 		for _, r := range runs {
-			est.seconds += r.Ended.Sub(r.Started).Seconds()
+			d, err := e.duration(i, r)
+			if err != nil {
+				return estimate{}, err
+			}
+			est.seconds += d
 			n++
 		}
 	}

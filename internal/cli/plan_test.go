@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +54,20 @@ func TestPlanEstimatesFromTheSameBudget(t *testing.T) {
 	}
 	if code, _, errOut := run(t, "plan", sweep("lr.yaml", "iterations: 20", ""), "--db", fresh, "--estimate-from", filepath.Join(dir, "none.db")); code == 0 || !strings.Contains(errOut, "none.db") {
 		t.Errorf("--estimate-from a missing file: exit %d, %q; want a failure that names it", code, errOut)
+	}
+	// A run resumed from a checkpoint started_at its last sitting; the rows
+	// of the tasks it learned before record the earlier ones.
+	sqlDB, err := sql.Open("sqlite3", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	if _, err := sqlDB.Exec("UPDATE epochs SET seconds = 1800 WHERE rowid = (SELECT MIN(rowid) FROM epochs)"); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ = run(t, "plan", sweep("resumed.yaml", "iterations: 20, lr: 0.0003", ""), "--db", db)
+	if !strings.Contains(out, "estimated 30m") {
+		t.Errorf("a run whose rows record 30 minutes:\n%s\nwant an estimate of them", out)
 	}
 }
 

@@ -576,26 +576,5 @@ func genPairAcrossT() {
 		}
 		storeRows(name, transposeRegs(ra, t), tail, 16)
 	}
-	ins("CMPQ CX, $16")
-	ins("JLT %s_tail", name)
-	p("%s_loop:\n", name)
-	block(false)
-	ins("LEAQ (DI)(BX*4), DI")
-	ins("ADDQ $64, SI")
-	ins("SUBQ $16, CX")
-	ins("CMPQ CX, $16")
-	ins("JGE %s_loop", name)
-	p("%s_tail:\n", name)
-	ins("TESTQ CX, CX")
-	ins("JZ %s_done", name)
-	// K2 = (1 << CX) − 1: the live columns of the last block.
-	ins("MOVQ $1, AX")
-	ins("SHLQ CX, AX")
-	ins("DECQ AX")
-	ins("KMOVW AX, K2")
-	block(true)
-	p("%s_done:\n", name)
-	ins("VZEROUPPER")
-	ins("RET")
-	p("\n")
+	columnBlocks(name, block, "SI")
 }

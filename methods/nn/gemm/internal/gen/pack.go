@@ -86,12 +86,21 @@ func genTranspose(rows int) {
 		}
 		storeRows(name, transposeRegs(ra, r), tail, rows)
 	}
+	columnBlocks(name, block, "SI", "R8", "R9", "R10")
+}
+
+// columnBlocks writes the loop of a transposing pass over CX source
+// columns, 16 at a time: block(false) for each whole 16, then, for the
+// CX mod 16 left, K2 set to their lanes and block(true). After each whole
+// block the source pointers advance 16 floats and DI, which storeRows left
+// 12 rows on, 4 rows more. It ends the function.
+func columnBlocks(name string, block func(tail bool), srcs ...string) {
 	ins("CMPQ CX, $16")
 	ins("JLT %s_tail", name)
 	p("%s_loop:\n", name)
 	block(false)
 	ins("LEAQ (DI)(BX*4), DI")
-	for _, r := range []string{"SI", "R8", "R9", "R10"} {
+	for _, r := range srcs {
 		ins("ADDQ $64, %s", r)
 	}
 	ins("SUBQ $16, CX")

@@ -148,16 +148,23 @@ func (s *Store) Epochs(ctx context.Context, runID string) ([]Epoch, error) {
 	return out, nil
 }
 
-// RecordedSeconds returns, for each run with any, the seconds its stored
-// rows account for: its training log's and the scoring of its accuracy
-// cells. A run resumed from a checkpoint keeps the rows of the tasks it
-// learned before, so this counts its earlier sittings, which its
+// Recorded is what a run's stored rows account for, in seconds: its
+// training log's (Training) and the scoring of its accuracy cells
+// (Scoring).
+type Recorded struct{ Training, Scoring float64 }
+
+// Total is the run's recorded seconds.
+func (r Recorded) Total() float64 { return r.Training + r.Scoring }
+
+// RecordedSeconds returns what the stored rows of each run with any
+// account for. A run resumed from a checkpoint keeps the rows of the tasks
+// it learned before, so this counts its earlier sittings, which its
 // started_at (when the last one began) does not.
-func (s *Store) RecordedSeconds(ctx context.Context) (map[string]float64, error) {
-	q := "SELECT run_id, SUM(seconds) FROM epochs GROUP BY run_id"
+func (s *Store) RecordedSeconds(ctx context.Context) (map[string]Recorded, error) {
+	q := "SELECT run_id, SUM(seconds), 0 FROM epochs GROUP BY run_id"
 	if s.version >= versionSeconds {
-		q = `SELECT run_id, SUM(s) FROM (
-	SELECT run_id, seconds AS s FROM epochs UNION ALL SELECT run_id, seconds AS s FROM accuracy
+		q = `SELECT run_id, SUM(t), SUM(c) FROM (
+	SELECT run_id, seconds AS t, 0 AS c FROM epochs UNION ALL SELECT run_id, 0, seconds FROM accuracy
 ) GROUP BY run_id`
 	}
 	rows, err := s.db.QueryContext(ctx, q)
@@ -165,16 +172,14 @@ func (s *Store) RecordedSeconds(ctx context.Context) (map[string]float64, error)
 		return nil, fmt.Errorf("read recorded seconds: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]float64{}
+	out := map[string]Recorded{}
 	for rows.Next() {
 		var id string
-		var sec sql.NullFloat64
-		if err := rows.Scan(&id, &sec); err != nil {
+		var train, score sql.NullFloat64
+		if err := rows.Scan(&id, &train, &score); err != nil {
 			return nil, fmt.Errorf("read recorded seconds: %w", err)
 		}
-		if sec.Valid {
-			out[id] = sec.Float64
-		}
+		out[id] = Recorded{Training: train.Float64, Scoring: score.Float64}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read recorded seconds: %w", err)

@@ -358,7 +358,7 @@ func TestOpenReadOnlyNeverWrites(t *testing.T) {
 				if err != nil || len(eps) != 1 || eps[0].TrainAcc != 90 || !math.IsNaN(eps[0].TestAcc) || eps[0].Terms != nil {
 					t.Errorf("epochs %+v, %v; want one line, train acc 90, no test acc, no terms", eps, err)
 				}
-				if rec, err := s.RecordedSeconds(t.Context()); err != nil || rec["r1"] != 1 {
+				if rec, err := s.RecordedSeconds(t.Context()); err != nil || rec["r1"] != (Recorded{Training: 1}) {
 					t.Errorf("recorded seconds %v, %v; want r1's epoch's 1", rec, err)
 				}
 				if r, err := s.Run(t.Context(), "r1"); err != nil || r.Kernels != "" || r.Seed != 3 {

@@ -98,7 +98,7 @@ func printPlan(ctx context.Context, db string, from []string, specs []harness.Sp
 	var rows [][]string
 	var count [4]int // by status
 	var left float64
-	unknown, similar := 0, 0
+	unknown, similar, scaled := 0, 0, 0
 	for i, s := range specs {
 		st := states[i]
 		count[st.Status]++
@@ -121,7 +121,11 @@ func printPlan(ctx context.Context, db string, from []string, specs []harness.Sp
 			default:
 				left += e.seconds
 				estText = (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
-				if e.alike {
+				switch {
+				case e.scaled:
+					scaled++
+					estText = "~ " + estText
+				case e.alike:
 					similar++
 					estText = "≈ " + estText
 				}
@@ -134,13 +138,13 @@ func printPlan(ctx context.Context, db string, from []string, specs []harness.Sp
 	if err := table.WriteRows(os.Stdout, format, len(header), header, rows); err != nil {
 		return err
 	}
-	printPlanSummary(format, len(specs), count, left, unknown, similar)
+	printPlanSummary(format, len(specs), count, left, unknown, similar, scaled)
 	return nil
 }
 
 // printPlanSummary prints the plan's totals: the runs by status and the
 // estimated time left.
-func printPlanSummary(format table.Format, n int, count [4]int, left float64, unknown, similar int) {
+func printPlanSummary(format table.Format, n int, count [4]int, left float64, unknown, similar, scaled int) {
 	todo := count[results.Pending]
 	// The summary follows a table for people; a table for a program
 	// (CSV, LaTeX) stays alone on standard output.
@@ -151,9 +155,12 @@ func printPlanSummary(format table.Format, n int, count [4]int, left float64, un
 	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", n, count[results.Done], count[results.Running], todo)
 	if todo > 0 {
 		fmt.Fprintf(w, "; estimated %s for the %d with a stored run of the same configuration",
-			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown-similar)
+			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown-similar-scaled)
 		if similar > 0 {
 			fmt.Fprintf(w, " and the %d (≈) with one of the same budget", similar)
+		}
+		if scaled > 0 {
+			fmt.Fprintf(w, " and the %d (~) scaled from runs of another number of steps or batch size", scaled)
 		}
 		if unknown > 0 {
 			fmt.Fprintf(w, ", %d without an estimate", unknown)
@@ -163,10 +170,11 @@ func printPlanSummary(format table.Format, n int, count [4]int, left float64, un
 }
 
 // estimate is the mean duration of a configuration's done runs, or of
-// runs of the same budget (alike).
+// runs of the same budget (alike), or scaled from runs of another number
+// of steps or batch size (scaled).
 type estimate struct {
-	seconds   float64
-	ok, alike bool
+	seconds           float64
+	ok, alike, scaled bool
 }
 
 // estimator estimates a configuration's run time from its stored runs, in
@@ -180,24 +188,36 @@ type estimator struct {
 	budgets map[string]estimate
 	// recorded holds each store's RecordedSeconds, read once when first
 	// needed.
-	recorded []map[string]float64
+	recorded []map[string]results.Recorded
+	// steps holds the samples of scaled, read once when first needed.
+	steps map[string][]stepSample
 }
 
 // duration is how long run r of store i took: its wall time, or the
 // seconds its rows record when more (a run resumed from a checkpoint
 // started_at its last sitting; its rows count the earlier ones too).
 func (e *estimator) duration(i int, r results.Run) (float64, error) {
+	rec, err := e.recordedIn(i)
+	if err != nil {
+		return 0, err
+	}
+	return max(r.Ended.Sub(r.Started).Seconds(), rec[r.ID].Total()), nil
+}
+
+// recordedIn returns store i's RecordedSeconds, reading every store's once.
+func (e *estimator) recordedIn(i int) (map[string]results.Recorded, error) {
 	if e.recorded == nil {
-		e.recorded = make([]map[string]float64, len(e.stores))
+		recorded := make([]map[string]results.Recorded, len(e.stores))
 		for j, store := range e.stores {
 			rec, err := store.RecordedSeconds(e.ctx)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
-			e.recorded[j] = rec
+			recorded[j] = rec
 		}
+		e.recorded = recorded
 	}
-	return max(r.Ended.Sub(r.Started).Seconds(), e.recorded[i][r.ID]), nil
+	return e.recorded[i], nil
 }
 
 // alike estimates a configuration never run from the done runs of the
@@ -327,5 +347,8 @@ func (e *estimator) forSpec(s harness.Spec, hash string) (estimate, error) {
 	if err != nil || est.ok {
 		return est, err
 	}
-	return e.alike(s)
+	if est, err = e.alike(s); err != nil || est.ok {
+		return est, err
+	}
+	return e.scaled(s)
 }

@@ -15,8 +15,8 @@ import (
 
 // TestPlanEstimatesFromTheSameBudget: a configuration never run is
 // estimated (≈) from the runs of the same budget, those that differ only
-// in learning rate or validation fraction; one of another budget (more
-// steps) is not.
+// in learning rate or validation fraction, or else (~) scaled from runs of
+// another number of steps or batch size; a budget of epochs is not.
 func TestPlanEstimatesFromTheSameBudget(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "images")
@@ -38,9 +38,9 @@ func TestPlanEstimatesFromTheSameBudget(t *testing.T) {
 	if !strings.Contains(out, "≈ ") || !strings.Contains(out, "the 1 (≈) with one of the same budget") {
 		t.Errorf("another learning rate and a validation hold-out:\n%s\nwant an estimate from the run of the same budget", out)
 	}
-	_, out, _ = run(t, "plan", sweep("more.yaml", "iterations: 40", ""), "--db", db)
-	if strings.Contains(out, "≈") || !strings.Contains(out, "1 without an estimate") {
-		t.Errorf("twice the steps:\n%s\nwant no estimate", out)
+	_, out, _ = run(t, "plan", sweep("epochs.yaml", "iterations: 0, epochs: 1", ""), "--db", db)
+	if strings.Contains(out, "≈") || strings.Contains(out, "~") || !strings.Contains(out, "1 without an estimate") {
+		t.Errorf("a budget of epochs:\n%s\nwant no estimate", out)
 	}
 	// A new study's database, estimated from an earlier one's runs.
 	fresh := filepath.Join(dir, "new.db")
@@ -68,6 +68,18 @@ func TestPlanEstimatesFromTheSameBudget(t *testing.T) {
 	_, out, _ = run(t, "plan", sweep("resumed.yaml", "iterations: 20, lr: 0.0003", ""), "--db", db)
 	if !strings.Contains(out, "estimated 30m") {
 		t.Errorf("a run whose rows record 30 minutes:\n%s\nwant an estimate of them", out)
+	}
+	// Another number of steps or batch size: the training seconds scale by
+	// the examples a task trains on (~); the scoring seconds stay.
+	for _, tc := range []struct{ settings, want string }{
+		{"iterations: 40", "~ 1h0m"},
+		{"iterations: 40, batch_size: 64", "~ 30m"},
+		{"iterations: 10, batch_size: 512", "~ 1h0m"},
+	} {
+		_, out, _ = run(t, "plan", sweep("steps.yaml", tc.settings, ""), "--db", db)
+		if !strings.Contains(out, tc.want) || !strings.Contains(out, "the 1 (~) scaled from runs of another number of steps or batch size") {
+			t.Errorf("%s:\n%s\nwant %q, scaled", tc.settings, out, tc.want)
+		}
 	}
 }
 
@@ -139,5 +151,37 @@ func TestRunsShowsCheckpointProgress(t *testing.T) {
 	os.RemoveAll(db + ".ckpt")
 	if _, out, _ = run(t, "runs", "--db", db); strings.Contains(out, "checkpoint") {
 		t.Errorf("runs without checkpoints:\n%s\nwant no checkpoint column", out)
+	}
+}
+
+// TestStepKey: runs that differ in steps, batch size or a strategy other
+// than the joint bound share a step key, with the examples a task trains
+// on; the joint bound, another dataset or a budget of epochs do not.
+func TestStepKey(t *testing.T) {
+	spec := func(settings, extra string) string {
+		return `{"method":"backprop","settings":{` + settings + `},"dataset":"mnist","stream":"split","tasks":5,"scenario":"class","seed":1` + extra + `}`
+	}
+	base, ex, ok := stepKey(spec(`"iterations":2000,"batch_size":128`, ""))
+	if !ok || ex != 2000*128 {
+		t.Fatalf("base: %v, %v examples", ok, ex)
+	}
+	for _, tc := range []struct {
+		name, spec string
+		same       bool
+		examples   float64
+	}{
+		{"fewer steps", spec(`"iterations":500,"batch_size":128`, ""), true, 500 * 128},
+		{"replay", spec(`"iterations":2000,"batch_size":256`, `,"strategy":"replay","replay":{"per_class":100}`), true, 2000 * 256},
+		{"another rate", spec(`"iterations":2000,"batch_size":128,"lr":0.1`, ""), true, 2000 * 128},
+		{"joint", spec(`"iterations":2000,"batch_size":128`, `,"strategy":"joint"`), false, 2000 * 128},
+		{"another width", spec(`"iterations":2000,"batch_size":128,"hidden":[8]`, ""), false, 2000 * 128},
+	} {
+		k, ex, ok := stepKey(tc.spec)
+		if !ok || (k == base) != tc.same || ex != tc.examples {
+			t.Errorf("%s: ok %v, same key %v (want %v), %v examples (want %v)", tc.name, ok, k == base, tc.same, ex, tc.examples)
+		}
+	}
+	if _, _, ok := stepKey(spec(`"iterations":0,"epochs":3,"batch_size":128`, "")); ok {
+		t.Error("a budget of epochs has a step key")
 	}
 }

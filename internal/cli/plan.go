@@ -96,12 +96,10 @@ func printPlan(ctx context.Context, db string, from []string, specs []harness.Sp
 	}
 	differs := specsDiffer(specs)
 	var rows [][]string
-	var count [4]int // by status
-	var left float64
-	unknown, similar, scaled := 0, 0, 0
+	var tot planTotals
 	for i, s := range specs {
 		st := states[i]
-		count[st.Status]++
+		tot.count[st.Status]++
 		state, estText := st.Status.String(), ""
 		switch st.Status {
 		case results.Done:
@@ -114,22 +112,7 @@ func printPlan(ctx context.Context, db string, from []string, specs []harness.Sp
 			if err != nil {
 				return err
 			}
-			switch {
-			case !e.ok:
-				unknown++
-				estText = "no run of this configuration yet"
-			default:
-				left += e.seconds
-				estText = (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
-				switch {
-				case e.scaled:
-					scaled++
-					estText = "~ " + estText
-				case e.alike:
-					similar++
-					estText = "≈ " + estText
-				}
-			}
+			estText = tot.add(e)
 		}
 		rows = append(rows, []string{strconv.Itoa(i + 1), s.MethodName(), units[i].ConfigHash, differs[units[i].ConfigHash],
 			s.Stream + "-" + s.Dataset, s.Scenario, strconv.FormatUint(s.Seed, 10), state, estText})
@@ -138,13 +121,41 @@ func printPlan(ctx context.Context, db string, from []string, specs []harness.Sp
 	if err := table.WriteRows(os.Stdout, format, len(header), header, rows); err != nil {
 		return err
 	}
-	printPlanSummary(format, len(specs), count, left, unknown, similar, scaled)
+	printPlanSummary(format, len(specs), tot)
 	return nil
+}
+
+// planTotals counts a plan's runs by status and adds up the estimates of
+// those to run, by how they were estimated.
+type planTotals struct {
+	count                    [4]int // by status
+	left                     float64
+	unknown, similar, scaled int
+}
+
+// add counts the estimate of a run to run and returns its text.
+func (t *planTotals) add(e estimate) string {
+	if !e.ok {
+		t.unknown++
+		return "no run of this configuration yet"
+	}
+	t.left += e.seconds
+	text := (time.Duration(e.seconds) * time.Second).Round(time.Second).String()
+	switch {
+	case e.scaled:
+		t.scaled++
+		return "~ " + text
+	case e.alike:
+		t.similar++
+		return "≈ " + text
+	}
+	return text
 }
 
 // printPlanSummary prints the plan's totals: the runs by status and the
 // estimated time left.
-func printPlanSummary(format table.Format, n int, count [4]int, left float64, unknown, similar, scaled int) {
+func printPlanSummary(format table.Format, n int, t planTotals) {
+	count, left, unknown, similar, scaled := t.count, t.left, t.unknown, t.similar, t.scaled
 	todo := count[results.Pending]
 	// The summary follows a table for people; a table for a program
 	// (CSV, LaTeX) stays alone on standard output.

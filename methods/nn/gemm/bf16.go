@@ -341,6 +341,8 @@ func pairsT(dst []uint32, ldd int, src []float32, lds, k, width int, tail []uint
 		p0 := 16 * g
 		floats := min(32, k-2*p0)
 		if floats == 32 {
+			_ = src[(2*p0+31)*lds+width-1] // the last float the assembly reads
+			_ = dst[(width-1)*ldd+p0+15]
 			pairAcrossT16BF16(&dst[p0], ldd, &src[2*p0*lds], lds, width, &interleave[0])
 			continue
 		}

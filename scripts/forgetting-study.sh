@@ -66,6 +66,10 @@ fi
 for f in $FILES; do
   echo "$f: $(bin/noprop plan "scripts/sweeps/study/$f.yaml" --db "$DB" ${ESTIMATE_FROM:+--estimate-from "$ESTIMATE_FROM"} | tail -n 1)"
 done
+# Stopped (kill, Ctrl-C), the script stops its workers the same way and
+# waits while they save their checkpoints, so none is left running alone.
+pids=()
+trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; exit 143' TERM INT
 for f in $FILES; do
   pids=()
   for ((w = 0; w < WORKERS; w++)); do

@@ -155,26 +155,25 @@ func (t *planTotals) add(e estimate) string {
 // printPlanSummary prints the plan's totals: the runs by status and the
 // estimated time left.
 func printPlanSummary(format table.Format, n int, t planTotals) {
-	count, left, unknown, similar, scaled := t.count, t.left, t.unknown, t.similar, t.scaled
-	todo := count[results.Pending]
+	todo := t.count[results.Pending]
 	// The summary follows a table for people; a table for a program
 	// (CSV, LaTeX) stays alone on standard output.
 	w := io.Writer(os.Stdout)
 	if format == table.CSV || format == table.LaTeX {
 		w = os.Stderr
 	}
-	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", n, count[results.Done], count[results.Running], todo)
+	fmt.Fprintf(w, "\n%d run(s): %d done, %d running, %d to run", n, t.count[results.Done], t.count[results.Running], todo)
 	if todo > 0 {
 		fmt.Fprintf(w, "; estimated %s for the %d with a stored run of the same configuration",
-			(time.Duration(left) * time.Second).Round(time.Second), todo-unknown-similar-scaled)
-		if similar > 0 {
-			fmt.Fprintf(w, " and the %d (≈) with one of the same budget", similar)
+			(time.Duration(t.left) * time.Second).Round(time.Second), todo-t.unknown-t.similar-t.scaled)
+		if t.similar > 0 {
+			fmt.Fprintf(w, " and the %d (≈) with one of the same budget", t.similar)
 		}
-		if scaled > 0 {
-			fmt.Fprintf(w, " and the %d (~) scaled from runs of another number of steps or batch size", scaled)
+		if t.scaled > 0 {
+			fmt.Fprintf(w, " and the %d (~) scaled from runs of another number of steps or batch size", t.scaled)
 		}
-		if unknown > 0 {
-			fmt.Fprintf(w, ", %d without an estimate", unknown)
+		if t.unknown > 0 {
+			fmt.Fprintf(w, ", %d without an estimate", t.unknown)
 		}
 	}
 	fmt.Fprintln(w)
@@ -197,59 +196,60 @@ type estimator struct {
 	// budgets is the mean duration of the done runs of each budget key
 	// (budgetKey), read once when first needed.
 	budgets map[string]estimate
-	// recorded holds each store's RecordedSeconds, read once when first
+	// done holds the done runs of every store, read once when first
 	// needed.
-	recorded []map[string]results.Recorded
+	done []doneRun
 	// steps holds the samples of scaled, read once when first needed.
 	steps map[string][]stepSample
 }
 
-// duration is how long run r of store i took: its wall time, or the
-// seconds its rows record when more (a run resumed from a checkpoint
-// started_at its last sitting; its rows count the earlier ones too).
-func (e *estimator) duration(i int, r results.Run) (float64, error) {
-	rec, err := e.recordedIn(i)
-	if err != nil {
-		return 0, err
-	}
-	return max(r.Ended.Sub(r.Started).Seconds(), rec[r.ID].Total()), nil
+// doneRun is a done run with the seconds its rows record, and how long it
+// took: its wall time, or the recorded seconds when more (a run resumed
+// from a checkpoint started_at its last sitting; its rows count the
+// earlier ones too).
+type doneRun struct {
+	results.Run
+	recorded results.Recorded
+	seconds  float64
 }
 
-// recordedIn returns store i's RecordedSeconds, reading every store's once.
-func (e *estimator) recordedIn(i int) (map[string]results.Recorded, error) {
-	if e.recorded == nil {
-		recorded := make([]map[string]results.Recorded, len(e.stores))
-		for j, store := range e.stores {
-			rec, err := store.RecordedSeconds(e.ctx)
-			if err != nil {
-				return nil, err
-			}
-			recorded[j] = rec
-		}
-		e.recorded = recorded
+// doneRuns returns the done runs of every store, reading them once.
+func (e *estimator) doneRuns() ([]doneRun, error) {
+	if e.done != nil {
+		return e.done, nil
 	}
-	return e.recorded[i], nil
+	done := []doneRun{}
+	for _, store := range e.stores {
+		runs, err := store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
+		if err != nil {
+			return nil, err
+		}
+		rec, err := store.RecordedSeconds(e.ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range runs {
+			done = append(done, doneRun{Run: r, recorded: rec[r.ID],
+				seconds: max(r.Ended.Sub(r.Started).Seconds(), rec[r.ID].Total())})
+		}
+	}
+	e.done = done
+	return done, nil
 }
 
 // alike estimates a configuration never run from the done runs of the
 // same budget.
 func (e *estimator) alike(s harness.Spec) (estimate, error) {
 	if e.budgets == nil {
+		done, err := e.doneRuns()
+		if err != nil {
+			return estimate{}, err
+		}
 		sum, n := map[string]float64{}, map[string]int{}
-		for i, store := range e.stores {
-			runs, err := store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
-			if err != nil {
-				return estimate{}, err
-			}
-			for _, r := range runs {
-				if k, ok := budgetKey(r.SpecJSON); ok {
-					d, err := e.duration(i, r)
-					if err != nil {
-						return estimate{}, err
-					}
-					sum[k] += d
-					n[k]++
-				}
+		for _, r := range done {
+			if k, ok := budgetKey(r.SpecJSON); ok {
+				sum[k] += r.seconds
+				n[k]++
 			}
 		}
 		e.budgets = map[string]estimate{}
@@ -312,19 +312,15 @@ func (e *estimator) of(hash string) (estimate, error) {
 	if est, ok := e.seen[hash]; ok {
 		return est, nil
 	}
+	done, err := e.doneRuns()
+	if err != nil {
+		return estimate{}, err
+	}
 	var est estimate
 	n := 0
-	for i, store := range e.stores {
-		runs, err := store.Runs(e.ctx, results.Filter{ConfigHash: hash, Status: results.StatusDone})
-		if err != nil {
-			return estimate{}, err
-		}
-		for _, r := range runs {
-			d, err := e.duration(i, r)
-			if err != nil {
-				return estimate{}, err
-			}
-			est.seconds += d
+	for _, r := range done {
+		if r.ConfigHash == hash {
+			est.seconds += r.seconds
 			n++
 		}
 	}

@@ -52,20 +52,14 @@ func stepKey(specJSON string) (key string, examples float64, ok bool) {
 // ratio of examples a task, plus its scoring seconds, averaged.
 func (e *estimator) scaled(s harness.Spec) (estimate, error) {
 	if e.steps == nil {
+		done, err := e.doneRuns()
+		if err != nil {
+			return estimate{}, err
+		}
 		e.steps = map[string][]stepSample{}
-		for i, store := range e.stores {
-			runs, err := store.Runs(e.ctx, results.Filter{Status: results.StatusDone})
-			if err != nil {
-				return estimate{}, err
-			}
-			rec, err := e.recordedIn(i)
-			if err != nil {
-				return estimate{}, err
-			}
-			for _, r := range runs {
-				if k, ex, ok := stepKey(r.SpecJSON); ok && rec[r.ID].Training > 0 {
-					e.steps[k] = append(e.steps[k], stepSample{examples: ex, recorded: rec[r.ID]})
-				}
+		for _, r := range done {
+			if k, ex, ok := stepKey(r.SpecJSON); ok && r.recorded.Training > 0 {
+				e.steps[k] = append(e.steps[k], stepSample{examples: ex, recorded: r.recorded})
 			}
 		}
 	}

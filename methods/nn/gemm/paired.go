@@ -81,7 +81,7 @@ func SgemmBF16PairedTN(m, n, k int, alpha float32, a []float32, lda int, b []flo
 func mustBF16() *kernel {
 	kern := bf16Active.Load()
 	if kern == nil {
-		panic("gemm: SgemmBF16 on a CPU without AVX512_BF16 (check HasBF16)")
+		panic("gemm: bf16 product on a CPU without AVX512_BF16 (check HasBF16)")
 	}
 	return kern
 }
